@@ -1,0 +1,252 @@
+//! Typed settings, read once at start from the environment (and, in the CLI, from flags with the same
+//! names lower-cased and dashed). The names are a fixed interface shared by every entry point; see
+//! `design.md` section 3a. A missing or malformed setting is an error that names it and says how to fix it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Default REST base: OAuth, meetings, people.
+pub const DEFAULT_API_URL: &str = "https://webexapis.com/v1";
+/// Default analytics base: meeting qualities.
+pub const DEFAULT_ANALYTICS_URL: &str = "https://analytics.webexapis.com/v1";
+/// The scopes Webex Quality asks for: list every meeting instance of the org as an admin, read
+/// qualities, and learn who authorized.
+pub const DEFAULT_SCOPES: &str =
+    "meeting:schedules_read meeting:admin_schedule_read analytics:read_all spark:people_read";
+
+/// A string that must never be printed: `Debug` and `Display` show `[redacted]`.
+///
+/// It serializes to its real value, because the token object in private storage has to hold it;
+/// nothing else may serialize one.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that has to send it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A setting that is missing or malformed, named, with how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("setting {name}: {problem}. {fix}")]
+pub struct ConfigError {
+    /// The environment variable (the CLI flag is the same name, lower-cased and dashed).
+    pub name: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+/// Where the Webex API lives. Webex has regional and government hosts, and tests aim these at the
+/// simulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebexUrls {
+    /// `WEBEX_API_URL`: OAuth, meetings, people.
+    pub api: Url,
+    /// `WEBEX_ANALYTICS_URL`: meeting qualities.
+    pub analytics: Url,
+}
+
+impl Default for WebexUrls {
+    fn default() -> Self {
+        Self {
+            api: base_url(DEFAULT_API_URL).expect("default API URL is valid"),
+            analytics: base_url(DEFAULT_ANALYTICS_URL).expect("default analytics URL is valid"),
+        }
+    }
+}
+
+/// The OAuth integration's settings.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// `WEBEX_CLIENT_ID`.
+    pub client_id: String,
+    /// `WEBEX_CLIENT_SECRET`.
+    pub client_secret: Secret,
+    /// `WEBEX_REDIRECT_URI`: must match one registered on the integration exactly.
+    pub redirect_uri: Url,
+    /// `WEBEX_SCOPES`, space-separated.
+    pub scopes: Vec<String>,
+}
+
+/// The Webex settings every entry point shares.
+#[derive(Debug, Clone, Default)]
+pub struct WebexSettings {
+    /// Base URLs.
+    pub urls: WebexUrls,
+    /// The integration, when `WEBEX_CLIENT_ID` is set.
+    pub oauth: Option<OAuthSettings>,
+    /// `WEBEX_ACCESS_TOKEN`: a personal access token for a quick trial (no refresh).
+    pub access_token: Option<Secret>,
+}
+
+impl WebexSettings {
+    /// Reads the settings from the process environment.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first setting that is malformed, or missing while another one
+    /// that needs it is set.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or flags layered over it).
+    ///
+    /// # Errors
+    /// As [`WebexSettings::from_env`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let urls = WebexUrls {
+            api: url_setting("WEBEX_API_URL", get("WEBEX_API_URL"), DEFAULT_API_URL)?,
+            analytics: url_setting(
+                "WEBEX_ANALYTICS_URL",
+                get("WEBEX_ANALYTICS_URL"),
+                DEFAULT_ANALYTICS_URL,
+            )?,
+        };
+        let oauth = match get("WEBEX_CLIENT_ID") {
+            None => None,
+            Some(client_id) => {
+                let client_secret = get("WEBEX_CLIENT_SECRET").ok_or_else(|| ConfigError {
+                    name: "WEBEX_CLIENT_SECRET",
+                    problem: "missing while WEBEX_CLIENT_ID is set".into(),
+                    fix: "Copy the client secret of your Webex integration (developer.webex.com, My Webex Apps).".into(),
+                })?;
+                let redirect = get("WEBEX_REDIRECT_URI").ok_or_else(|| ConfigError {
+                    name: "WEBEX_REDIRECT_URI",
+                    problem: "missing while WEBEX_CLIENT_ID is set".into(),
+                    fix: "Set it to the redirect URI registered on the integration, e.g. http://localhost:8080/oauth/callback.".into(),
+                })?;
+                let redirect_uri = Url::parse(&redirect).map_err(|e| ConfigError {
+                    name: "WEBEX_REDIRECT_URI",
+                    problem: format!("{redirect:?} is not an absolute URL ({e})"),
+                    fix: "Give the full URL registered on the integration, with scheme and host."
+                        .into(),
+                })?;
+                let scopes_text = get("WEBEX_SCOPES").unwrap_or_else(|| DEFAULT_SCOPES.into());
+                Some(OAuthSettings {
+                    client_id: client_id.trim().to_owned(),
+                    client_secret: Secret::new(client_secret.trim()),
+                    redirect_uri,
+                    scopes: scopes_text.split_whitespace().map(str::to_owned).collect(),
+                })
+            }
+        };
+        Ok(Self {
+            urls,
+            oauth,
+            access_token: get("WEBEX_ACCESS_TOKEN").map(|t| Secret::new(t.trim())),
+        })
+    }
+}
+
+fn url_setting(
+    name: &'static str,
+    value: Option<String>,
+    default: &str,
+) -> Result<Url, ConfigError> {
+    let text = value.unwrap_or_else(|| default.to_owned());
+    base_url(&text).map_err(|problem| ConfigError {
+        name,
+        problem: format!("{text:?} {problem}"),
+        fix: format!("Give an http(s) base URL ending in /v1, for example {default}."),
+    })
+}
+
+/// Parses a base URL and gives it a trailing slash, so that `join("meetings")` appends a segment.
+///
+/// # Errors
+/// A description of what is wrong with `text`.
+pub fn base_url(text: &str) -> Result<Url, String> {
+    let mut url = Url::parse(text.trim()).map_err(|e| format!("is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("is not an http(s) URL".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not carry a query or fragment".into());
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn defaults_point_at_the_public_webex_hosts() {
+        let settings = WebexSettings::from_lookup(env(&[])).unwrap();
+        assert_eq!(settings.urls.api.as_str(), "https://webexapis.com/v1/");
+        assert_eq!(
+            settings.urls.analytics.as_str(),
+            "https://analytics.webexapis.com/v1/"
+        );
+        assert!(settings.oauth.is_none());
+    }
+
+    #[test]
+    fn a_malformed_url_names_the_setting_and_the_fix() {
+        let err = WebexSettings::from_lookup(env(&[("WEBEX_ANALYTICS_URL", "ftp://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("WEBEX_ANALYTICS_URL"), "{err}");
+        assert!(err.contains("for example https://analytics"), "{err}");
+    }
+
+    #[test]
+    fn a_client_id_without_secret_is_refused_by_name() {
+        let err = WebexSettings::from_lookup(env(&[("WEBEX_CLIENT_ID", "C123")])).unwrap_err();
+        assert_eq!(err.name, "WEBEX_CLIENT_SECRET");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let settings = WebexSettings::from_lookup(env(&[
+            ("WEBEX_CLIENT_ID", "C123"),
+            ("WEBEX_CLIENT_SECRET", "hunter2"),
+            ("WEBEX_REDIRECT_URI", "http://localhost:8080/oauth/callback"),
+            ("WEBEX_ACCESS_TOKEN", "pat-value"),
+        ]))
+        .unwrap();
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("hunter2") && !printed.contains("pat-value"));
+        assert!(printed.contains("[redacted]"));
+        assert_eq!(settings.oauth.unwrap().scopes.len(), 4);
+    }
+}

@@ -1,0 +1,12 @@
+//! Webex Quality's core: everything the Lambda functions, the CLI and the tests share.
+//!
+//! Each module is one room with one job (see `design.md` section 3):
+//! - [`config`]: typed settings read once at start, secrets in redacting types;
+//! - [`clock`]: the time port, so tests and the simulator can drive time;
+//! - [`webex`]: the Webex API client (OAuth, List Meetings, Meeting Qualities).
+//!
+//! Nothing here knows about Lambda: side effects come in as ports.
+
+pub mod clock;
+pub mod config;
+pub mod webex;

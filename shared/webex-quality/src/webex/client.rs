@@ -1,0 +1,499 @@
+//! The request loop every Webex call goes through: bearer token, `TrackingID`, timeouts, and what to do
+//! with each kind of failure (retry with backoff, wait for `Retry-After`, refresh once on 401, give up).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
+use tokio::time::Instant;
+use url::Url;
+
+use super::error::WebexError;
+use super::oauth::OAuthSession;
+use crate::clock::SharedClock;
+use crate::config::{Secret, WebexUrls};
+
+/// The request header Webex support uses to find a call, and the response header that echoes it.
+pub const TRACKING_ID_HEADER: &str = "TrackingID";
+
+/// Tunables of the client. The defaults suit a 5-minute collection cycle.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Time allowed for one request, body included.
+    pub request_timeout: Duration,
+    /// Retries after a 5xx, a timeout or a dropped connection (so `max_retries + 1` attempts).
+    pub max_retries: usize,
+    /// First backoff delay; it doubles, with jitter, up to `backoff_max`.
+    pub backoff_min: Duration,
+    /// Largest backoff delay.
+    pub backoff_max: Duration,
+    /// The wait assumed when a 429 has no usable `Retry-After` (Webex's Python SDK uses 15 s).
+    pub default_retry_after: Duration,
+    /// At most this many 429 waits inside one call before it reports "rate limited".
+    pub max_rate_limit_waits: usize,
+    /// `max` for List Meetings (Webex allows at most 100).
+    pub meetings_page_size: u32,
+    /// `max` for Meeting Qualities (Webex's default is 100; the upper bound is undocumented).
+    pub qualities_page_size: u32,
+    /// The most instances one List Meetings query can return (10,000 on Webex): a window that reaches
+    /// it is split in two and listed again.
+    pub meetings_list_cap: usize,
+    /// Long windows are listed in slices no longer than this.
+    pub meetings_window_slice: chrono::Duration,
+    /// The shortest window that is still split when it reaches the cap.
+    pub meetings_min_window: chrono::Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            max_retries: 4,
+            backoff_min: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(20),
+            default_retry_after: Duration::from_secs(15),
+            max_rate_limit_waits: 3,
+            meetings_page_size: 100,
+            qualities_page_size: 100,
+            meetings_list_cap: 10_000,
+            meetings_window_slice: chrono::Duration::days(1),
+            meetings_min_window: chrono::Duration::minutes(1),
+        }
+    }
+}
+
+/// How the client authenticates.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// A fixed access token (a personal access token for a trial): no refresh, a 401 is final.
+    AccessToken(Secret),
+    /// An OAuth integration's tokens, refreshed on 401 and when expired.
+    OAuth(Arc<OAuthSession>),
+}
+
+/// One HTTP answer exactly as received, with what is needed to store and trace it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawPage {
+    /// The URL requested (never carries a secret: the token travels in a header).
+    pub request_url: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// Webex's tracking id (the `trackingid` response header, else the one this client sent).
+    pub tracking_id: String,
+    /// When the answer arrived, by the client's clock.
+    pub fetched_at: DateTime<Utc>,
+    /// The body, byte for byte.
+    pub body: Bytes,
+    /// The `Link: <...>; rel="next"` target, if any, verbatim.
+    pub next: Option<Url>,
+}
+
+/// The Webex API client. Cheap to clone; clones share connections and credentials.
+#[derive(Debug, Clone)]
+pub struct WebexClient {
+    pub(crate) http: reqwest::Client,
+    pub(crate) urls: WebexUrls,
+    pub(crate) credentials: Credentials,
+    pub(crate) options: ClientOptions,
+    pub(crate) clock: SharedClock,
+    /// The analytics base in use: starts as configured, moves when Webex answers 451.
+    pub(crate) analytics: Arc<std::sync::RwLock<Url>>,
+}
+
+/// Builds the HTTP client every Webex call uses: rustls, no redirects (a token endpoint must never be
+/// followed elsewhere, and Webex's API does not redirect), connect timeout.
+///
+/// # Errors
+/// When the TLS stack cannot be initialised.
+pub fn http_client(options: &ClientOptions) -> Result<reqwest::Client, WebexError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(options.request_timeout.min(Duration::from_secs(10)))
+        .user_agent(concat!("webex-quality/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| WebexError::Config(format!("HTTP client: {e}")))
+}
+
+impl WebexClient {
+    /// A client for `urls`, authenticating with `credentials`.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(
+        urls: WebexUrls,
+        credentials: Credentials,
+        options: ClientOptions,
+        clock: SharedClock,
+    ) -> Result<Self, WebexError> {
+        let http = http_client(&options)?;
+        Ok(Self::with_http(http, urls, credentials, options, clock))
+    }
+
+    /// As [`WebexClient::new`], sharing an existing HTTP client.
+    #[must_use]
+    pub fn with_http(
+        http: reqwest::Client,
+        urls: WebexUrls,
+        credentials: Credentials,
+        options: ClientOptions,
+        clock: SharedClock,
+    ) -> Self {
+        let analytics = Arc::new(std::sync::RwLock::new(urls.analytics.clone()));
+        Self {
+            http,
+            urls,
+            credentials,
+            options,
+            clock,
+            analytics,
+        }
+    }
+
+    /// The options in force.
+    #[must_use]
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// The analytics base URL in use (it moves to a regional host after a 451).
+    #[must_use]
+    pub fn analytics_url(&self) -> Url {
+        self.analytics
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_analytics_url(&self, url: Url) {
+        *self
+            .analytics
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = url;
+    }
+
+    async fn bearer(&self) -> Result<Secret, WebexError> {
+        match &self.credentials {
+            Credentials::AccessToken(token) => Ok(token.clone()),
+            Credentials::OAuth(session) => session.access_token().await,
+        }
+    }
+
+    /// GETs `url` and returns the 200 answer, after the retries the options allow.
+    ///
+    /// 401 refreshes once and retries once; 429 waits for `Retry-After` unless that passes `deadline`;
+    /// 5xx, timeouts and dropped connections back off with jitter up to `max_retries`. Any other status
+    /// is a [`WebexError::Status`] (the caller handles 451).
+    pub(crate) async fn get(&self, url: &Url, deadline: Instant) -> Result<RawPage, WebexError> {
+        let url_text = url.as_str().to_owned();
+        let mut backoff = ExponentialBuilder::new()
+            .with_min_delay(self.options.backoff_min)
+            .with_max_delay(self.options.backoff_max)
+            .with_max_times(self.options.max_retries)
+            .with_jitter()
+            .build();
+        let mut refreshed = false;
+        let mut rate_limit_waits = 0;
+        let mut attempts: u32 = 0;
+        loop {
+            if Instant::now() >= deadline {
+                return Err(WebexError::DeadlineReached { url: url_text });
+            }
+            let token = self.bearer().await?;
+            let sent_tracking_id = new_tracking_id();
+            attempts += 1;
+            let outcome = self
+                .send_once(url, &token, &sent_tracking_id, deadline)
+                .await;
+            let (status, headers, body) = match outcome {
+                Ok(answer) => answer,
+                Err(detail) => {
+                    tracing::warn!(url = %url_text, tracking_id = %sent_tracking_id, attempt = attempts, %detail, "Webex request failed");
+                    self.back_off(&mut backoff, deadline).await.map_err(|()| {
+                        WebexError::Unavailable {
+                            url: url_text.clone(),
+                            attempts,
+                            tracking_id: sent_tracking_id.clone(),
+                            detail,
+                        }
+                    })?;
+                    continue;
+                }
+            };
+            let tracking_id = header_text(&headers, "trackingid").unwrap_or(sent_tracking_id);
+            match status {
+                StatusCode::OK => {
+                    return Ok(RawPage {
+                        request_url: url_text,
+                        status: status.as_u16(),
+                        tracking_id,
+                        fetched_at: self.clock.now(),
+                        next: next_link(&headers, url),
+                        body,
+                    });
+                }
+                StatusCode::UNAUTHORIZED => {
+                    tracing::warn!(url = %url_text, %tracking_id, refreshed, "Webex answered 401");
+                    match &self.credentials {
+                        Credentials::OAuth(session) if !refreshed => {
+                            refreshed = true;
+                            session.refresh_rejected(&token).await?;
+                        }
+                        _ => {
+                            return Err(WebexError::AuthorizationRequired {
+                                reason: format!(
+                                    "Webex refused the access token ({})",
+                                    webex_message(&body)
+                                ),
+                                tracking_id: Some(tracking_id),
+                            });
+                        }
+                    }
+                }
+                StatusCode::TOO_MANY_REQUESTS => {
+                    let wait = retry_after(&headers).unwrap_or(self.options.default_retry_after);
+                    let until = self.clock.now()
+                        + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                    tracing::warn!(url = %url_text, %tracking_id, wait_s = wait.as_secs_f64(), "Webex answered 429");
+                    rate_limit_waits += 1;
+                    let wake = Instant::now().checked_add(wait);
+                    match wake {
+                        Some(wake)
+                            if wake < deadline
+                                && rate_limit_waits <= self.options.max_rate_limit_waits =>
+                        {
+                            tokio::time::sleep_until(wake).await;
+                        }
+                        _ => {
+                            return Err(WebexError::RateLimited {
+                                until,
+                                retry_after: wait,
+                                url: url_text,
+                                tracking_id,
+                            });
+                        }
+                    }
+                }
+                s if s.is_server_error() => {
+                    let detail = format!("HTTP {}: {}", s.as_u16(), webex_message(&body));
+                    tracing::warn!(url = %url_text, %tracking_id, attempt = attempts, %detail, "Webex server error");
+                    self.back_off(&mut backoff, deadline).await.map_err(|()| {
+                        WebexError::Unavailable {
+                            url: url_text.clone(),
+                            attempts,
+                            tracking_id: tracking_id.clone(),
+                            detail,
+                        }
+                    })?;
+                }
+                s => {
+                    let message = webex_message(&body);
+                    tracing::warn!(url = %url_text, %tracking_id, status = s.as_u16(), %message, "Webex refused the request");
+                    return Err(WebexError::Status {
+                        status: s.as_u16(),
+                        url: url_text,
+                        tracking_id,
+                        message,
+                        body,
+                    });
+                }
+            }
+        }
+    }
+
+    /// One request, body included, bounded by the request timeout and the deadline.
+    async fn send_once(
+        &self,
+        url: &Url,
+        token: &Secret,
+        tracking_id: &str,
+        deadline: Instant,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), String> {
+        let limit = (Instant::now() + self.options.request_timeout).min(deadline);
+        let request = async {
+            let response = self
+                .http
+                .get(url.clone())
+                .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
+                .header(TRACKING_ID_HEADER, tracking_id)
+                .header(reqwest::header::ACCEPT, "application/json")
+                .send()
+                .await
+                .map_err(|e| describe(&e))?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.map_err(|e| describe(&e))?;
+            Ok((status, headers, body))
+        };
+        match tokio::time::timeout_at(limit, request).await {
+            Ok(result) => result,
+            Err(_) => Err(format!(
+                "timed out: no complete answer within the request timeout ({:?}) or before the deadline",
+                self.options.request_timeout
+            )),
+        }
+    }
+
+    /// Sleeps for the next backoff delay, or says the retries (or the time) are used up.
+    async fn back_off(
+        &self,
+        backoff: &mut impl Iterator<Item = Duration>,
+        deadline: Instant,
+    ) -> Result<(), ()> {
+        let delay = backoff.next().ok_or(())?;
+        let wake = Instant::now() + delay;
+        if wake >= deadline {
+            return Err(());
+        }
+        tokio::time::sleep_until(wake).await;
+        Ok(())
+    }
+}
+
+/// A fresh tracking id for one request, in the `PREFIX_<uuid>` form Webex's own SDKs send.
+#[must_use]
+pub fn new_tracking_id() -> String {
+    format!("WEBEXQUALITY_{}", uuid::Uuid::new_v4())
+}
+
+/// A transport error's whole chain, for logs (reqwest hides the cause behind `source`).
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// `Retry-After` in seconds (Webex's form); an HTTP date is accepted too.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = header_text(headers, RETRY_AFTER.as_str())?;
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(&text).ok()?;
+    (at.with_timezone(&Utc) - Utc::now()).to_std().ok()
+}
+
+/// The target of `Link: <...>; rel="next"`, resolved against the request URL if relative.
+pub(crate) fn next_link(headers: &HeaderMap, base: &Url) -> Option<Url> {
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|link| {
+            let (target, params) = link.trim().split_once(';')?;
+            let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+            let is_next = params.split(';').any(|p| {
+                p.trim()
+                    .strip_prefix("rel=")
+                    .is_some_and(|rel| rel.trim_matches('"').split(' ').any(|r| r == "next"))
+            });
+            is_next.then(|| base.join(target).ok()).flatten()
+        })
+}
+
+/// Webex's `message` from an error body, else the start of the body.
+pub(crate) fn webex_message(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        message: Option<String>,
+        error_description: Option<String>,
+        error: Option<String>,
+    }
+    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body)
+        && let Some(message) = parsed.message.or(parsed.error_description).or(parsed.error)
+    {
+        return message;
+    }
+    let text = String::from_utf8_lossy(body);
+    let mut short: String = text.chars().take(200).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    if short.is_empty() {
+        "(empty body)".into()
+    } else {
+        short
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn next_link_is_followed_verbatim() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::LINK,
+            HeaderValue::from_static(
+                "<https://webexapis.com/v1/meetings?meetingType=meeting&from=2025-06-01T00%3A00%3A00Z&max=2&offset=2>; rel=\"next\"",
+            ),
+        );
+        let base = Url::parse("https://webexapis.com/v1/meetings").unwrap();
+        assert_eq!(
+            next_link(&headers, &base).unwrap().as_str(),
+            "https://webexapis.com/v1/meetings?meetingType=meeting&from=2025-06-01T00%3A00%3A00Z&max=2&offset=2"
+        );
+    }
+
+    #[test]
+    fn only_rel_next_counts() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::LINK,
+            HeaderValue::from_static("</v1/a?p=1>; rel=\"first\", </v1/a?p=3>; rel=next"),
+        );
+        let base = Url::parse("https://h/v1/a").unwrap();
+        assert_eq!(
+            next_link(&headers, &base).unwrap().as_str(),
+            "https://h/v1/a?p=3"
+        );
+        headers.insert(
+            reqwest::header::LINK,
+            HeaderValue::from_static("</v1/a?p=1>; rel=\"prev\""),
+        );
+        assert!(next_link(&headers, &base).is_none());
+    }
+
+    #[test]
+    fn retry_after_reads_seconds() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("287"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(287)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn webex_message_prefers_the_message_field() {
+        assert_eq!(
+            webex_message(br#"{"message":"Nope","trackingId":"x"}"#),
+            "Nope"
+        );
+        assert_eq!(
+            webex_message(br#"{"error":"invalid_grant","error_description":"dead"}"#),
+            "dead"
+        );
+        assert_eq!(webex_message(b"<html>"), "<html>");
+        assert_eq!(webex_message(b""), "(empty body)");
+    }
+}

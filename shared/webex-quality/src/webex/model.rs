@@ -1,0 +1,353 @@
+//! Typed, lenient views of what Webex sends: the fields the collector and the dashboard need.
+//!
+//! Webex's payloads drift (fields appear, go missing, change between int, float and numeric string),
+//! so every field here is optional and never fails the parse: unknown fields are ignored, a missing or
+//! ill-typed field is `None` or empty. Metric arrays are `Vec<Option<f64>>` in which `None` means "no
+//! data" for that interval: Webex's `-1` (any negative), `null` and non-numbers all become `None`,
+//! never zero. The raw bytes stay the system of record; these views are rebuilt from them at will.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// A meeting instance id (`<32 hex>_I_<digits>`): the `id` List Meetings gives with
+/// `meetingType=meeting`, the only id Meeting Qualities accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MeetingInstanceId(String);
+
+impl MeetingInstanceId {
+    /// Parses an instance id; series ids (no `_I_`) and anything with spaces or controls are refused.
+    ///
+    /// # Errors
+    /// A description of what is wrong.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let valid_chars = text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+        match text.split_once("_I_") {
+            Some((series, instance))
+                if valid_chars && !series.is_empty() && !instance.is_empty() =>
+            {
+                Ok(Self(text.to_owned()))
+            }
+            _ => Err(format!(
+                "{text:?} is not a meeting instance id (<series id>_I_<number>)"
+            )),
+        }
+    }
+
+    /// The id as sent to Webex.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for MeetingInstanceId {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<MeetingInstanceId> for String {
+    fn from(value: MeetingInstanceId) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for MeetingInstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One List Meetings item: the typed view and the item's raw JSON, byte for byte.
+#[derive(Debug, Clone)]
+pub struct Meeting {
+    /// The instance id.
+    pub id: MeetingInstanceId,
+    /// The typed fields.
+    pub view: MeetingView,
+    /// The item exactly as Webex sent it.
+    pub raw: Box<RawValue>,
+}
+
+/// The List Meetings fields the collector uses.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MeetingView {
+    /// `id`.
+    #[serde(deserialize_with = "string")]
+    pub id: Option<String>,
+    /// `meetingSeriesId`.
+    #[serde(deserialize_with = "string")]
+    pub meeting_series_id: Option<String>,
+    /// `title`.
+    #[serde(deserialize_with = "string")]
+    pub title: Option<String>,
+    /// `state`: `inProgress`, `ended`, ...
+    #[serde(deserialize_with = "string")]
+    pub state: Option<String>,
+    /// `start`.
+    #[serde(deserialize_with = "time")]
+    pub start: Option<DateTime<Utc>>,
+    /// `end`.
+    #[serde(deserialize_with = "time")]
+    pub end: Option<DateTime<Utc>>,
+    /// `hostDisplayName`.
+    #[serde(deserialize_with = "string")]
+    pub host_display_name: Option<String>,
+    /// `hostEmail`.
+    #[serde(deserialize_with = "string")]
+    pub host_email: Option<String>,
+    /// `siteUrl`.
+    #[serde(deserialize_with = "string")]
+    pub site_url: Option<String>,
+}
+
+/// One Meeting Qualities page: `{"items": [...]}`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct QualitiesPage {
+    /// One item per participant media session.
+    #[serde(deserialize_with = "list")]
+    pub items: Vec<MediaSession>,
+}
+
+/// One participant media session (a person who rejoins has several).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[allow(missing_docs)] // field names are Webex's, documented in webex-api.md section 4.3
+pub struct MediaSession {
+    #[serde(deserialize_with = "string")]
+    pub meeting_instance_id: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub webex_user_name: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub webex_user_email: Option<String>,
+    #[serde(deserialize_with = "time")]
+    pub join_time: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "time")]
+    pub leave_time: Option<DateTime<Utc>>,
+    /// Seconds it took to join; Webex sends a numeric string.
+    #[serde(deserialize_with = "number")]
+    pub join_meeting_time: Option<f64>,
+    #[serde(deserialize_with = "string")]
+    pub client_type: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub client_version: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub os_type: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub os_version: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub hardware_type: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub speaker_name: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub camera: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub microphone: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub network_type: Option<String>,
+    #[serde(deserialize_with = "string", rename = "localIP")]
+    pub local_ip: Option<String>,
+    #[serde(deserialize_with = "string", rename = "publicIP")]
+    pub public_ip: Option<String>,
+    #[serde(deserialize_with = "string", rename = "maskedLocalIP")]
+    pub masked_local_ip: Option<String>,
+    #[serde(deserialize_with = "string", rename = "maskedPublicIP")]
+    pub masked_public_ip: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub server_region: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub video_mesh_cluster: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub video_mesh_server: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub participant_id: Option<String>,
+    #[serde(deserialize_with = "string")]
+    pub participant_session_id: Option<String>,
+    #[serde(deserialize_with = "list")]
+    pub audio_in: Vec<MediaStream>,
+    #[serde(deserialize_with = "list")]
+    pub audio_out: Vec<MediaStream>,
+    #[serde(deserialize_with = "list")]
+    pub video_in: Vec<MediaStream>,
+    #[serde(deserialize_with = "list")]
+    pub video_out: Vec<MediaStream>,
+    #[serde(deserialize_with = "list")]
+    pub share_in: Vec<MediaStream>,
+    #[serde(deserialize_with = "list")]
+    pub share_out: Vec<MediaStream>,
+    #[serde(deserialize_with = "list")]
+    pub resources: Vec<Resources>,
+}
+
+/// One segment of one media stream (a stream that falls back from UDP to TCP has two).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MediaStream {
+    /// Seconds per array element (60 in practice).
+    #[serde(deserialize_with = "number")]
+    pub sampling_interval: Option<f64>,
+    /// Start of the segment.
+    #[serde(deserialize_with = "time")]
+    pub start_time: Option<DateTime<Utc>>,
+    /// End of the segment.
+    #[serde(deserialize_with = "time")]
+    pub end_time: Option<DateTime<Utc>>,
+    /// Percent, 0-100, per interval.
+    #[serde(deserialize_with = "series")]
+    pub packet_loss: Vec<Option<f64>>,
+    /// Milliseconds per interval.
+    #[serde(deserialize_with = "series")]
+    pub latency: Vec<Option<f64>>,
+    /// Milliseconds (assumed) per interval.
+    #[serde(deserialize_with = "series")]
+    pub jitter: Vec<Option<f64>>,
+    /// Kbit/s (assumed) per interval.
+    #[serde(deserialize_with = "series")]
+    pub media_bit_rate: Vec<Option<f64>>,
+    /// Pixels per interval (video and share).
+    #[serde(deserialize_with = "series")]
+    pub resolution_height: Vec<Option<f64>>,
+    /// Frames per second per interval (video and share).
+    #[serde(deserialize_with = "series")]
+    pub frame_rate: Vec<Option<f64>>,
+    /// `H.264 BP`, `Opus`, ...
+    #[serde(deserialize_with = "string")]
+    pub codec: Option<String>,
+    /// `UDP` or `TCP`.
+    #[serde(deserialize_with = "string")]
+    pub transport_type: Option<String>,
+}
+
+/// CPU use of the client, percent.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+#[allow(missing_docs)]
+pub struct Resources {
+    #[serde(deserialize_with = "series", rename = "processAverageCPU")]
+    pub process_average_cpu: Vec<Option<f64>>,
+    #[serde(deserialize_with = "series", rename = "processMaxCPU")]
+    pub process_max_cpu: Vec<Option<f64>>,
+    #[serde(deserialize_with = "series", rename = "systemAverageCPU")]
+    pub system_average_cpu: Vec<Option<f64>>,
+    #[serde(deserialize_with = "series", rename = "systemMaxCPU")]
+    pub system_max_cpu: Vec<Option<f64>>,
+}
+
+/// Parses one Meeting Qualities page leniently. Fails only when the body is not JSON or not an
+/// object.
+///
+/// # Errors
+/// The parser's error.
+pub fn parse_qualities(body: &[u8]) -> Result<QualitiesPage, serde_json::Error> {
+    serde_json::from_slice(body)
+}
+
+/// A value as a number: ints, floats and numeric strings; anything else is `None`.
+fn as_number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
+        _ => None,
+    }
+}
+
+fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    Ok(as_number(&Value::deserialize(d)?))
+}
+
+fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        _ => None,
+    })
+}
+
+/// A metric array: negatives (Webex's `-1`), nulls and non-numbers are "no data".
+fn series<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Option<f64>>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(values) => values
+            .iter()
+            .map(|v| as_number(v).filter(|n| *n >= 0.0))
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// A list of objects; elements that are not the expected shape are skipped.
+fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Ok(match Value::deserialize(d)? {
+        Value::Array(values) => values
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_ids_are_told_from_series_ids() {
+        assert!(
+            MeetingInstanceId::parse("a3f1c9e07b2d4e68915c0d7f4b6a2e19_I_263501842957318402")
+                .is_ok()
+        );
+        assert!(MeetingInstanceId::parse("a3f1c9e07b2d4e68915c0d7f4b6a2e19").is_err());
+        assert!(MeetingInstanceId::parse("abc_I_1 OR 1=1").is_err());
+        assert!(MeetingInstanceId::parse("_I_").is_err());
+    }
+
+    #[test]
+    fn metric_arrays_turn_sentinels_into_no_data_and_accept_any_number_form() {
+        let page = parse_qualities(
+            br#"{"items":[{"audioIn":[{"packetLoss":[0, 1.5, -1, null, "2.5", "x", 3]}],
+                "joinMeetingTime":"5.793","surprise":{"a":1},"videoIn":"not a list"}]}"#,
+        )
+        .unwrap();
+        let session = &page.items[0];
+        assert_eq!(
+            session.audio_in[0].packet_loss,
+            vec![Some(0.0), Some(1.5), None, None, Some(2.5), None, Some(3.0)]
+        );
+        assert_eq!(session.join_meeting_time, Some(5.793));
+        assert!(session.video_in.is_empty());
+    }
+
+    #[test]
+    fn missing_fields_and_wrong_types_are_tolerated() {
+        let page =
+            parse_qualities(br#"{"items":[{"webexUserName":42,"joinTime":"not a time"},7]}"#)
+                .unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].webex_user_name.as_deref(), Some("42"));
+        assert_eq!(page.items[0].join_time, None);
+        assert_eq!(parse_qualities(b"{}").unwrap().items.len(), 0);
+        assert!(parse_qualities(b"{\"items\":[").is_err());
+    }
+}

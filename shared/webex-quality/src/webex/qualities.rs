@@ -1,0 +1,180 @@
+//! Meeting Qualities: every page for one meeting instance, each body kept exactly as received.
+//!
+//! Webex allows one call per meeting instance every 5 minutes; the caller plans calls so (the
+//! collector's checkpoints), and this module makes exactly one first-page request per call. When the
+//! default analytics host answers 451 (the org's data lives in another region), the host named in the
+//! answer is used from then on.
+
+use tokio::time::Instant;
+use url::Url;
+
+use super::client::{RawPage, WebexClient};
+use super::error::WebexError;
+use super::model::{MeetingInstanceId, parse_qualities};
+
+/// The pages fetched for one meeting, and how the fetch ended. Pages fetched before a failure are
+/// kept, so nothing Webex sent is lost.
+#[derive(Debug)]
+pub struct QualitiesFetch {
+    /// Each page as received, in order (page 1 first).
+    pub pages: Vec<RawPage>,
+    /// `None` when the last page was reached.
+    pub error: Option<WebexError>,
+}
+
+impl QualitiesFetch {
+    /// The pages, or the error if the fetch did not finish.
+    ///
+    /// # Errors
+    /// The fetch's error.
+    pub fn into_result(self) -> Result<Vec<RawPage>, WebexError> {
+        match self.error {
+            None => Ok(self.pages),
+            Some(error) => Err(error),
+        }
+    }
+}
+
+impl WebexClient {
+    /// Fetches every page of Meeting Qualities for `meeting`.
+    pub async fn meeting_qualities(
+        &self,
+        meeting: &MeetingInstanceId,
+        deadline: Instant,
+    ) -> QualitiesFetch {
+        let mut pages = Vec::new();
+        let error = self
+            .qualities_pages(meeting, deadline, &mut pages)
+            .await
+            .err();
+        if let Some(error) = &error {
+            tracing::warn!(meeting_id = %meeting, pages = pages.len(), tracking_id = error.tracking_id().unwrap_or(""), %error, "Meeting Qualities fetch did not finish");
+        }
+        QualitiesFetch { pages, error }
+    }
+
+    async fn qualities_pages(
+        &self,
+        meeting: &MeetingInstanceId,
+        deadline: Instant,
+        pages: &mut Vec<RawPage>,
+    ) -> Result<(), WebexError> {
+        let mut moved_region = false;
+        let mut next = Some(self.first_qualities_url(meeting)?);
+        while let Some(url) = next.take() {
+            let page = match self.get(&url, deadline).await {
+                Ok(page) => page,
+                Err(WebexError::Status {
+                    status: 451,
+                    message,
+                    tracking_id,
+                    ..
+                }) if !moved_region => {
+                    let regional = regional_base(&self.analytics_url(), &message).ok_or_else(|| {
+                        WebexError::Config(format!(
+                            "analytics answered 451 without a usable host (tracking id {tracking_id}): {message}"
+                        ))
+                    })?;
+                    tracing::info!(%regional, %tracking_id, "analytics data lives in another region; switching host");
+                    self.set_analytics_url(regional);
+                    moved_region = true;
+                    next = Some(if pages.is_empty() {
+                        self.first_qualities_url(meeting)?
+                    } else {
+                        rehost(&url, &self.analytics_url())
+                    });
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            if let Err(source) = parse_qualities(&page.body) {
+                return Err(WebexError::Malformed {
+                    url: page.request_url,
+                    tracking_id: page.tracking_id,
+                    body: page.body,
+                    source,
+                });
+            }
+            if page.next.as_ref() == Some(&url) {
+                pages.push(page);
+                break;
+            }
+            next.clone_from(&page.next);
+            pages.push(page);
+        }
+        Ok(())
+    }
+
+    fn first_qualities_url(&self, meeting: &MeetingInstanceId) -> Result<Url, WebexError> {
+        let mut url = self
+            .analytics_url()
+            .join("meeting/qualities")
+            .map_err(|e| WebexError::Config(format!("qualities URL: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("meetingId", meeting.as_str())
+            .append_pair("max", &self.options.qualities_page_size.to_string());
+        Ok(url)
+    }
+}
+
+/// The analytics base on the host a 451 message names ("... Please use analytics-eu.webexapis.com"),
+/// keeping the scheme and path of `current`.
+fn regional_base(current: &Url, message: &str) -> Option<Url> {
+    let host = message
+        .split_whitespace()
+        .rev()
+        .map(|word| {
+            word.trim_matches(|c: char| matches!(c, '.' | ',' | ';' | '"' | '\'' | '(' | ')' | '!'))
+        })
+        .find_map(|word| {
+            if let Ok(url) = Url::parse(word)
+                && url.host_str().is_some()
+                && matches!(url.scheme(), "http" | "https")
+            {
+                return Some((url.host_str()?.to_owned(), url.port()));
+            }
+            let (host, port) = match word.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port.parse::<u16>().ok()?)),
+                None => (word, None),
+            };
+            let plausible = (host.contains('.') || host == "localhost")
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+                && host.chars().any(|c| c.is_ascii_alphabetic() || c == '.');
+            plausible.then(|| (host.to_ascii_lowercase(), port))
+        })?;
+    let mut url = current.clone();
+    url.set_host(Some(&host.0)).ok()?;
+    url.set_port(host.1).ok()?;
+    Some(url)
+}
+
+/// `url` moved onto the host of `base`.
+fn rehost(url: &Url, base: &Url) -> Url {
+    let mut moved = url.clone();
+    // Both come from valid http(s) URLs, so these cannot fail.
+    let _ = moved.set_host(base.host_str());
+    let _ = moved.set_port(base.port());
+    moved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_named_by_a_451_replaces_the_default() {
+        let current = Url::parse("https://analytics.webexapis.com/v1/").unwrap();
+        let moved = regional_base(
+            &current,
+            "This server cannot serve the data for this organization. Please use analytics-eu.webexapis.com",
+        )
+        .unwrap();
+        assert_eq!(moved.as_str(), "https://analytics-eu.webexapis.com/v1/");
+        let local = Url::parse("http://127.0.0.1:4000/analytics/v1/").unwrap();
+        let moved = regional_base(&local, "Please use localhost:4000.").unwrap();
+        assert_eq!(moved.as_str(), "http://localhost:4000/analytics/v1/");
+        assert!(regional_base(&current, "Go away.").is_none());
+    }
+}
