@@ -1,0 +1,60 @@
+//! `webex-sim`: the Webex API simulator, by hand.
+
+use clap::Parser;
+use webex_sim::{SimConfig, Simulator};
+
+/// A Webex API simulator: OAuth, List Meetings and Meeting Qualities for a generated organisation.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 4010)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Seed of the organisation.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The integration's client id.
+    #[arg(long, env = "WEBEX_CLIENT_ID", default_value = "C-sim-integration")]
+    client_id: String,
+    /// The integration's client secret.
+    #[arg(
+        long,
+        env = "WEBEX_CLIENT_SECRET",
+        default_value = "sim-client-secret",
+        hide_env_values = true
+    )]
+    client_secret: String,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = SimConfig {
+        seed: args.seed,
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::new(config)
+        .spawn(&format!("{}:{}", args.host, args.port))
+        .await?;
+    println!("WEBEX_API_URL={}", sim.api_url());
+    println!("WEBEX_ANALYTICS_URL={}", sim.analytics_url());
+    println!(
+        "# {} meetings, {} people; Ctrl-C stops",
+        sim.org().meetings.len(),
+        sim.org().people.len()
+    );
+    tokio::signal::ctrl_c().await?;
+    sim.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! Fault injection per route, and the tracking id every answer carries.
+//!
+//! Faults queue per route and are used up one request at a time, so a test says exactly which requests
+//! fail: "the next 3 meetings requests answer 503", "the next qualities request drops the connection".
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::SimState;
+
+/// The simulator's routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// `GET /v1/authorize`.
+    Authorize,
+    /// `POST /v1/access_token`.
+    AccessToken,
+    /// `GET /v1/people/me`.
+    PeopleMe,
+    /// `GET /v1/meetings`.
+    Meetings,
+    /// `GET <analytics>/meeting/qualities`.
+    Qualities,
+}
+
+impl Route {
+    fn of(path: &str) -> Option<Self> {
+        Some(match path {
+            "/v1/authorize" => Self::Authorize,
+            "/v1/access_token" => Self::AccessToken,
+            "/v1/people/me" => Self::PeopleMe,
+            "/v1/meetings" => Self::Meetings,
+            "/analytics/v1/meeting/qualities" => Self::Qualities,
+            _ => return None,
+        })
+    }
+}
+
+/// What to do to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer this status with a Webex error body (a 429 carries `Retry-After: 1`).
+    Status(u16),
+    /// Wait this long (real time) before answering normally.
+    Slow(Duration),
+    /// Answer 200 with a body cut in half (not valid JSON).
+    Malformed,
+    /// Send the headers and part of the body, then drop the connection.
+    Drop,
+}
+
+/// Queued faults, per route.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    queue: Arc<Mutex<HashMap<Route, VecDeque<Fault>>>>,
+}
+
+impl Faults {
+    /// The next `times` requests to `route` get `fault` (after faults already queued).
+    pub fn inject(&self, route: Route, fault: Fault, times: usize) {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = queue.entry(route).or_default();
+        entry.extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// Forgets every queued fault.
+    pub fn clear(&self) {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    fn take(&self, route: Route) -> Option<Fault> {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(&route)
+            .and_then(VecDeque::pop_front)
+    }
+}
+
+/// The tracking id of the request being answered: the client's `TrackingID`, else a new one.
+#[derive(Debug, Clone)]
+pub struct TrackingId(pub String);
+
+/// Middleware: tracking id in, faults applied, tracking id out, statistics counted.
+pub async fn gate(
+    State(state): State<Arc<SimState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let tracking_id = request
+        .headers()
+        .get("trackingid")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() < 200)
+        .map_or_else(
+            || format!("ROUTER_{}", uuid::Uuid::new_v4().to_string().to_uppercase()),
+            str::to_owned,
+        );
+    request
+        .extensions_mut()
+        .insert(TrackingId(tracking_id.clone()));
+    let route = Route::of(request.uri().path());
+    let fault = route.and_then(|r| state.faults.take(r));
+    let mut response = match fault {
+        None => next.run(request).await,
+        Some(Fault::Slow(delay)) => {
+            tokio::time::sleep(delay).await;
+            next.run(request).await
+        }
+        Some(Fault::Status(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = crate::webex_error(status, "Injected fault.", &tracking_id);
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            response
+        }
+        Some(Fault::Malformed) => {
+            let response = next.run(request).await;
+            let (parts, body) = response.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let cut = if bytes.len() < 4 {
+                Bytes::from_static(b"{\"items\":[")
+            } else {
+                bytes.slice(..bytes.len() / 2)
+            };
+            let mut response = Response::from_parts(parts, Body::from(cut));
+            *response.status_mut() = StatusCode::OK;
+            response.headers_mut().remove(header::CONTENT_LENGTH);
+            response
+        }
+        Some(Fault::Drop) => {
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(Bytes::from_static(b"{\"items\":[")),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "injected connection drop",
+                )),
+            ];
+            let mut response = (
+                StatusCode::OK,
+                Body::from_stream(futures_util::stream::iter(chunks)),
+            )
+                .into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&tracking_id) {
+        response.headers_mut().insert("trackingid", value);
+    }
+    if let Some(route) = route {
+        state.stats.count(route, response.status().as_u16());
+    }
+    response
+}
