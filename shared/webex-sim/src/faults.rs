@@ -144,18 +144,22 @@ pub async fn gate(
             response
         }
         Some(Fault::Drop) => {
-            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-                Ok(Bytes::from_static(b"{\"items\":[")),
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "injected connection drop",
-                )),
-            ];
-            let mut response = (
-                StatusCode::OK,
-                Body::from_stream(futures_util::stream::iter(chunks)),
-            )
-                .into_response();
+            // The headers and a first chunk go out; then the connection is cut mid-body.
+            let chunks = futures_util::stream::unfold(0, |step| async move {
+                match step {
+                    0 => Some((Ok(Bytes::from_static(b"{\"items\":[")), 1)),
+                    1 => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        let cut = std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "injected connection drop",
+                        );
+                        Some((Err(cut), 2))
+                    }
+                    _ => None,
+                }
+            });
+            let mut response = (StatusCode::OK, Body::from_stream(chunks)).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),

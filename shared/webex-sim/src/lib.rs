@@ -16,6 +16,8 @@
 //! # Ok(()) }
 //! ```
 
+#![recursion_limit = "256"]
+
 mod analytics;
 mod api;
 pub mod clock;

@@ -434,7 +434,8 @@ impl Org {
                     rng.gen_range(0..20)
                 } else {
                     rng.gen_range(0..240)
-                });
+                })
+                + Duration::milliseconds(rng.gen_range(0..1000));
             let leave = if rng.gen_bool(0.15) {
                 join + (end - join) / 2
             } else {
@@ -500,10 +501,14 @@ impl Org {
             "hostUserId": host.id,
             "hostDisplayName": host.display_name,
             "hostEmail": host.email,
+            "hostKey": format!("{:06}", meeting.seed % 1_000_000),
             "siteUrl": self.site_url,
             "webLink": format!("https://{}/sim/j.php?MTID=m{}", self.site_url, &meeting.series_id[..24]),
             "sessionTypeId": 3,
             "scheduledType": "meeting",
+            "excludePassword": false,
+            "publicMeeting": false,
+            "enableAutomaticLock": false,
             "hasChat": meeting.seed.is_multiple_of(3),
             "hasRecording": meeting.seed.is_multiple_of(7),
             "hasTranscription": false,
@@ -512,7 +517,28 @@ impl Org {
             "hasPolls": false,
             "hasQA": false,
             "hasSlido": false,
+            "telephony": {
+                "accessCode": format!("25{}", meeting.seed % 1_000_000_000),
+                "callInNumbers": [{"label": "US Toll", "callInNumber": "+1-415-555-0100", "tollType": "toll"}],
+                "links": [{"rel": "globalCallinNumbers", "href": format!("/v1/meetings/{}/globalCallinNumbers", meeting.instance_id), "method": "GET"}],
+            },
+            "meetingOptions": {
+                "enabledChat": true, "enabledVideo": true, "enabledPolling": false, "enabledNote": true,
+                "noteType": "allowAll", "enabledFileTransfer": false, "enabledUCFRichMedia": false,
+            },
+            "attendeePrivileges": {
+                "enabledShareContent": true, "enabledSaveDocument": false, "enabledPrintDocument": false,
+                "enabledAnnotate": false, "enabledViewParticipantList": true, "enabledViewThumbnails": false,
+                "enabledRemoteControl": true, "enabledViewAnyDocument": false, "enabledViewAnyPage": false,
+                "enabledContactOperatorPrivately": false, "enabledChatHost": true, "enabledChatPresenter": true,
+                "enabledChatOtherParticipants": true,
+            },
             "enabledBreakoutSessions": false,
+            "audioConnectionOptions": {
+                "audioConnectionType": "webexAudio", "enabledTollFreeCallIn": false, "enabledGlobalCallIn": true,
+                "enabledAudienceCallBack": false, "entryAndExitTone": "beep", "allowHostToUnmuteParticipants": false,
+                "allowAttendeeToUnmuteSelf": true, "muteAttendeeUponEntry": false,
+            },
         })
     }
 

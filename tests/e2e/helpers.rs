@@ -1,0 +1,163 @@
+//! Shared set-up: a simulator on a simulated clock, and clients aimed at it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use webex_quality::clock::{Clock, SharedClock};
+use webex_quality::config::{OAuthSettings, Secret, WebexUrls, base_url};
+use webex_quality::webex::{
+    ClientOptions, Credentials, OAuthClient, OAuthSession, TokenRecord, TokenSink, WebexClient,
+    http_client,
+};
+use webex_sim::{SimClock, SimConfig, SimHandle, Simulator};
+
+/// Monday 2026-01-05, midnight UTC: the first day of the simulated week.
+pub fn week_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap()
+}
+
+pub const REDIRECT_URI: &str = "http://localhost:8080/oauth/callback";
+
+/// The simulator's clock, as the core's [`Clock`] port.
+#[derive(Debug, Clone)]
+pub struct SimTime(pub SimClock);
+
+impl Clock for SimTime {
+    fn now(&self) -> DateTime<Utc> {
+        self.0.now()
+    }
+}
+
+/// A simulator whose week starts at [`week_start`], with the clock at `now`.
+pub async fn spawn_sim_at(now: DateTime<Utc>, config: SimConfig) -> SimHandle {
+    let config = SimConfig {
+        first_day: Some(week_start()),
+        ..config
+    };
+    Simulator::with_clock(config, SimClock::simulated(now))
+        .spawn("127.0.0.1:0")
+        .await
+        .expect("simulator listens")
+}
+
+/// A simulator at the end of the simulated week (every meeting has ended, all within 7 days).
+pub async fn spawn_sim() -> SimHandle {
+    spawn_sim_at(
+        week_start() + chrono::Duration::days(7),
+        SimConfig::default(),
+    )
+    .await
+}
+
+pub fn urls(sim: &SimHandle) -> WebexUrls {
+    WebexUrls {
+        api: base_url(&sim.api_url()).unwrap(),
+        analytics: base_url(&sim.analytics_url()).unwrap(),
+    }
+}
+
+/// Options with short waits so that retries finish quickly.
+pub fn quick_options() -> ClientOptions {
+    ClientOptions {
+        request_timeout: Duration::from_secs(5),
+        backoff_min: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(50),
+        default_retry_after: Duration::from_millis(200),
+        ..ClientOptions::default()
+    }
+}
+
+pub fn sim_clock(sim: &SimHandle) -> SharedClock {
+    Arc::new(SimTime(sim.clock().clone()))
+}
+
+pub fn oauth_settings(sim: &SimHandle) -> OAuthSettings {
+    OAuthSettings {
+        client_id: sim.config().client_id.clone(),
+        client_secret: Secret::new(sim.config().client_secret.clone()),
+        redirect_uri: REDIRECT_URI.parse().unwrap(),
+        scopes: webex_sim::INTEGRATION_SCOPES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+    }
+}
+
+pub fn oauth_client(sim: &SimHandle, options: &ClientOptions) -> OAuthClient {
+    OAuthClient::new(
+        &oauth_settings(sim),
+        &urls(sim).api,
+        http_client(options).unwrap(),
+        options,
+        sim_clock(sim),
+    )
+    .unwrap()
+}
+
+/// What a browser does: open the authorize URL, take the redirect's `code` (checking `state`), then
+/// the server exchanges it.
+pub async fn login(sim: &SimHandle, oauth: &OAuthClient) -> TokenRecord {
+    let request = oauth.authorize_url();
+    let location = browser_redirect(&request.url).await;
+    let pairs: std::collections::HashMap<String, String> =
+        location.query_pairs().into_owned().collect();
+    assert_eq!(
+        pairs.get("state"),
+        Some(&request.state),
+        "state comes back unchanged"
+    );
+    let code = pairs.get("code").expect("the redirect carries a code");
+    let _ = sim;
+    oauth
+        .exchange_code(code, &request.pkce_verifier)
+        .await
+        .expect("code exchange")
+}
+
+/// Follows nothing: returns where the authorize endpoint redirects the browser.
+pub async fn browser_redirect(url: &url::Url) -> url::Url {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = browser.get(url.clone()).send().await.unwrap();
+    assert_eq!(response.status(), 302, "authorize redirects");
+    let location = response.headers()["location"].to_str().unwrap();
+    url::Url::parse(location).unwrap()
+}
+
+/// Keeps every record it is given, in order.
+#[derive(Debug, Default)]
+pub struct RecordingSink(pub Mutex<Vec<TokenRecord>>);
+
+#[async_trait::async_trait]
+impl TokenSink for RecordingSink {
+    async fn save(&self, record: &TokenRecord) -> Result<(), String> {
+        self.0.lock().unwrap().push(record.clone());
+        Ok(())
+    }
+}
+
+/// A logged-in client and the sink its refreshed tokens go to.
+pub async fn oauth_webex_client(
+    sim: &SimHandle,
+    options: ClientOptions,
+) -> (WebexClient, Arc<OAuthSession>, Arc<RecordingSink>) {
+    let oauth = oauth_client(sim, &options);
+    let record = login(sim, &oauth).await;
+    let sink = Arc::new(RecordingSink::default());
+    let session = Arc::new(OAuthSession::new(oauth, record, sink.clone()));
+    let client = WebexClient::new(
+        urls(sim),
+        Credentials::OAuth(session.clone()),
+        options,
+        sim_clock(sim),
+    )
+    .unwrap();
+    (client, session, sink)
+}
+
+pub fn deadline() -> tokio::time::Instant {
+    webex_quality::webex::deadline_in(Duration::from_secs(30))
+}
