@@ -687,3 +687,59 @@ async fn missing_scopes_are_refused_with_403() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_authorization_code_expires_after_five_minutes() {
+    let sim = spawn_sim().await;
+    let oauth = oauth_client(&sim, &quick_options());
+    let request = oauth.authorize_url();
+    let location = browser_redirect(&request.url).await;
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    sim.clock().advance(chrono::Duration::minutes(6));
+    let err = oauth
+        .exchange_code(&code, &request.pkce_verifier)
+        .await
+        .unwrap_err();
+    assert!(err.is_authorization_required(), "{err:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_meetings_sees_only_started_meetings_with_their_live_state() {
+    // Wednesday 16:30: the all-hands is in progress, later meetings have not started.
+    let now = week_start() + chrono::Duration::days(2) + chrono::Duration::minutes(16 * 60 + 30);
+    let sim = spawn_sim_at(now, SimConfig::default()).await;
+    let (client, _, _) = oauth_webex_client(&sim, quick_options()).await;
+    let query = MeetingQuery {
+        from: now - chrono::Duration::days(7),
+        to: now,
+        state: None,
+    };
+    let listing = client.list_meetings(&query, deadline()).await.unwrap();
+    let started = sim.org().meetings.iter().filter(|m| m.start <= now).count();
+    assert_eq!(listing.meetings.len(), started);
+    let live: Vec<_> = listing
+        .meetings
+        .iter()
+        .filter(|m| m.view.state.as_deref() == Some("inProgress"))
+        .collect();
+    assert!(live.iter().any(|m| {
+        m.view
+            .title
+            .as_deref()
+            .is_some_and(|t| t.starts_with("All hands"))
+    }));
+    assert!(live.iter().all(|m| m.view.end.unwrap() > now));
+    let ended = MeetingQuery {
+        state: Some("ended".into()),
+        ..query
+    };
+    let listing = client.list_meetings(&ended, deadline()).await.unwrap();
+    assert_eq!(listing.meetings.len(), started - live.len());
+    sim.shutdown().await;
+}

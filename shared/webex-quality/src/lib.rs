@@ -7,6 +7,8 @@
 //!
 //! Nothing here knows about Lambda: side effects come in as ports.
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod config;
 pub mod webex;

@@ -17,6 +17,7 @@
 //! ```
 
 #![recursion_limit = "256"]
+#![warn(missing_docs)]
 
 mod analytics;
 mod api;

@@ -294,7 +294,7 @@ impl Org {
     #[must_use]
     pub fn generate(seed: u64, first_day: DateTime<Utc>, days: u32) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let people = Self::people(&mut rng, 48);
+        let people = Self::generate_people(&mut rng, 48);
         let mut meetings = Vec::new();
         let standup_series = hex(&mut rng, 32);
         for day in 0..days {
@@ -369,7 +369,7 @@ impl Org {
         }
     }
 
-    fn people(rng: &mut ChaCha8Rng, count: usize) -> Vec<Person> {
+    fn generate_people(rng: &mut ChaCha8Rng, count: usize) -> Vec<Person> {
         (0..count)
             .map(|i| {
                 let first = FIRST[(i * 7 + rng.gen_range(0..3)) % FIRST.len()];

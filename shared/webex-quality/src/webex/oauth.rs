@@ -524,3 +524,83 @@ impl OAuthSession {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::base_url;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// Answers every connection with `answer`, counting connections.
+    async fn raw_server(answer: String) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut buffer = [0_u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        (addr, hits)
+    }
+
+    #[tokio::test]
+    async fn the_token_client_never_follows_a_redirect() {
+        let (elsewhere, stolen) =
+            raw_server("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}".into()).await;
+        let (webex, _) = raw_server(format!(
+            "HTTP/1.1 302 Found\r\nLocation: http://{elsewhere}/steal\r\nContent-Length: 0\r\n\r\n"
+        ))
+        .await;
+        let options = super::super::ClientOptions::default();
+        let settings = OAuthSettings {
+            client_id: "C1".into(),
+            client_secret: Secret::new("s3cret"),
+            redirect_uri: Url::parse("http://localhost:8080/oauth/callback").unwrap(),
+            scopes: vec!["analytics:read_all".into()],
+        };
+        let client = OAuthClient::new(
+            &settings,
+            &base_url(&format!("http://{webex}/v1")).unwrap(),
+            super::super::http_client(&options).unwrap(),
+            &options,
+            crate::clock::system(),
+        )
+        .unwrap();
+        let err = client
+            .exchange_code("a-code", &Secret::new("verifier"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, WebexError::Status { status: 302, .. }),
+            "{err:?}"
+        );
+        assert_eq!(
+            stolen.load(Ordering::SeqCst),
+            0,
+            "the redirect was not followed"
+        );
+    }
+
+    #[test]
+    fn a_record_knows_when_it_is_about_to_expire() {
+        let now = chrono::Utc::now();
+        let record = TokenRecord {
+            access_token: Secret::new("a"),
+            access_expires_at: now + chrono::Duration::hours(2),
+            refresh_token: None,
+            refresh_expires_at: None,
+            obtained_at: now,
+            scopes: vec![],
+        };
+        assert!(!record.access_expires_within(now, chrono::Duration::hours(1)));
+        assert!(record.access_expires_within(now, chrono::Duration::hours(3)));
+    }
+}
