@@ -11,4 +11,6 @@
 
 pub mod clock;
 pub mod config;
+pub mod db;
+pub mod storage;
 pub mod webex;

@@ -1,0 +1,94 @@
+//! The schema, as numbered migrations. `PRAGMA user_version` holds the number of the last one applied;
+//! a file from a newer version of Webex Quality is refused rather than guessed at.
+
+/// Migrations in order; migration `n` (1-based) brings the schema to version `n`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: raw meetings and qualities, checkpoints, runs.
+    r"
+    CREATE TABLE meetings (
+        instance_id  TEXT PRIMARY KEY,
+        series_id    TEXT,
+        title        TEXT,
+        host_name    TEXT,
+        host_email   TEXT,
+        start_time   TEXT,           -- RFC 3339, UTC, milliseconds: sorts as text
+        end_time     TEXT,
+        state        TEXT,
+        raw_item     TEXT NOT NULL,  -- the List Meetings item exactly as Webex sent it (latest seen)
+        first_seen   TEXT NOT NULL,
+        last_seen    TEXT NOT NULL
+    );
+    CREATE INDEX meetings_by_start ON meetings (start_time);
+
+    -- Response bodies, content-addressed by the SHA-256 of the raw bytes; stored deflated when that
+    -- pays, and always given back byte for byte.
+    CREATE TABLE bodies (
+        sha256    TEXT PRIMARY KEY,
+        length    INTEGER NOT NULL,
+        encoding  TEXT NOT NULL CHECK (encoding IN ('identity', 'deflate')),
+        data      BLOB NOT NULL
+    );
+
+    -- One Meeting Qualities call (the first page and the Link pages that followed it).
+    CREATE TABLE quality_calls (
+        id           INTEGER PRIMARY KEY,
+        instance_id  TEXT NOT NULL,
+        called_at    TEXT NOT NULL,
+        completed    INTEGER NOT NULL,   -- 1 when the last page was reached
+        error        TEXT,
+        tracking_id  TEXT,
+        UNIQUE (instance_id, called_at)
+    );
+
+    CREATE TABLE quality_pages (
+        call_id      INTEGER NOT NULL REFERENCES quality_calls (id),
+        page         INTEGER NOT NULL,   -- 1-based
+        fetched_at   TEXT NOT NULL,
+        request_url  TEXT NOT NULL,
+        status       INTEGER NOT NULL,
+        tracking_id  TEXT NOT NULL,
+        body_sha256  TEXT NOT NULL REFERENCES bodies (sha256),
+        valid_json   INTEGER NOT NULL,
+        PRIMARY KEY (call_id, page)
+    );
+
+    -- Per meeting instance: when it was last called, when it may be called again, and whether the
+    -- final fetch is done. Never one watermark for all meetings.
+    CREATE TABLE checkpoints (
+        instance_id       TEXT PRIMARY KEY,
+        last_call_at      TEXT,
+        next_allowed_at   TEXT,
+        attempts          INTEGER NOT NULL DEFAULT 0,
+        failures          INTEGER NOT NULL DEFAULT 0,  -- consecutive failed calls
+        last_error        TEXT,
+        last_tracking_id  TEXT,
+        final             INTEGER NOT NULL DEFAULT 0,
+        final_at          TEXT
+    );
+
+    CREATE TABLE runs (
+        id               TEXT PRIMARY KEY,
+        started_at       TEXT NOT NULL,
+        ended_at         TEXT,
+        meetings_listed  INTEGER NOT NULL DEFAULT 0,
+        meetings_due     INTEGER NOT NULL DEFAULT 0,
+        calls            INTEGER NOT NULL DEFAULT 0,
+        pages            INTEGER NOT NULL DEFAULT 0,
+        bytes            INTEGER NOT NULL DEFAULT 0,
+        rate_limited     INTEGER NOT NULL DEFAULT 0,
+        errors           INTEGER NOT NULL DEFAULT 0,
+        outcome          TEXT NOT NULL,
+        detail           TEXT
+    );
+    CREATE INDEX runs_by_start ON runs (started_at);
+
+    CREATE TABLE run_errors (
+        run_id       TEXT NOT NULL REFERENCES runs (id),
+        at           TEXT NOT NULL,
+        instance_id  TEXT,
+        kind         TEXT NOT NULL,
+        message      TEXT NOT NULL,
+        tracking_id  TEXT
+    );
+    ",
+];

@@ -1,0 +1,258 @@
+//! The folder adapter: objects are files under a root folder.
+//!
+//! A write goes to a temporary file in the same folder, is fsynced, then renamed over the object, so a
+//! reader sees the old or the new bytes, never a mix. The ETag is the SHA-256 of the content, kept in
+//! a sidecar file beside the object (`.name.etag`) so a read does not hash the whole object. Conditions
+//! are checked and the write done while holding an exclusive lock on the store's lock file, so of two
+//! processes racing on the same ETag exactly one wins.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use super::{ETag, Fetched, Object, ObjectStore, PutCondition, StoreError, check_key};
+
+/// Objects as files under a folder.
+#[derive(Debug, Clone)]
+pub struct FolderStore {
+    root: PathBuf,
+}
+
+const LOCK_FILE: &str = ".lock";
+
+impl FolderStore {
+    /// A store rooted at `root` (created if missing).
+    ///
+    /// # Errors
+    /// When the folder cannot be created.
+    pub fn new(root: PathBuf) -> Result<Self, StoreError> {
+        fs::create_dir_all(&root)
+            .map_err(|e| StoreError::backend("open", &root.display().to_string(), e))?;
+        Ok(Self { root })
+    }
+
+    /// The root folder.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
+        check_key(key)?;
+        Ok(self.root.join(key))
+    }
+
+    fn lock(&self, shared: bool) -> Result<File, StoreError> {
+        let path = self.root.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::backend("lock", LOCK_FILE, e))?;
+        let locked = if shared {
+            file.lock_shared()
+        } else {
+            file.lock()
+        };
+        locked.map_err(|e| StoreError::backend("lock", LOCK_FILE, e))?;
+        Ok(file)
+    }
+
+    fn get_blocking(&self, key: &str, if_none_match: Option<&ETag>) -> Result<Fetched, StoreError> {
+        let path = self.path(key)?;
+        let _lock = self.lock(true)?;
+        let Some(etag) = read_etag(&path).map_err(|e| StoreError::backend("get", key, e))? else {
+            return Ok(Fetched::NotFound);
+        };
+        if if_none_match == Some(&etag) {
+            return Ok(Fetched::NotModified);
+        }
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Fetched::Found(Object {
+                bytes: Bytes::from(bytes),
+                etag,
+            })),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Fetched::NotFound),
+            Err(e) => Err(StoreError::backend("get", key, e)),
+        }
+    }
+
+    fn put_blocking(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        condition: &PutCondition,
+    ) -> Result<ETag, StoreError> {
+        let path = self.path(key)?;
+        let fail = |e: std::io::Error| StoreError::backend("put", key, e);
+        let _lock = self.lock(false)?;
+        let current = read_etag(&path).map_err(fail)?;
+        let allowed = match condition {
+            PutCondition::Always => true,
+            PutCondition::IfAbsent => current.is_none(),
+            PutCondition::IfMatch(expected) => current.as_ref() == Some(expected),
+        };
+        if !allowed {
+            return Err(StoreError::PreconditionFailed {
+                key: key.to_owned(),
+            });
+        }
+        let folder = path.parent().unwrap_or(&self.root);
+        fs::create_dir_all(folder).map_err(fail)?;
+        let etag = content_etag(bytes);
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("object");
+        let temp = folder.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let result = (|| {
+            write_synced(&temp, bytes)?;
+            // The sidecar first: a crash between the two renames leaves an ETag that matches no
+            // content, which the next read treats as "changed" (a harmless re-download).
+            write_synced(&etag_path(&path), etag.0.as_bytes())?;
+            fs::rename(&temp, &path)?;
+            sync_dir(folder)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result.map_err(fail)?;
+        Ok(etag)
+    }
+
+    fn delete_blocking(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        let _lock = self.lock(false)?;
+        for file in [path.clone(), etag_path(&path)] {
+            match fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::backend("delete", key, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn list_blocking(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut keys = Vec::new();
+        let mut folders = vec![self.root.clone()];
+        while let Some(folder) = folders.pop() {
+            let entries = match fs::read_dir(&folder) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::backend("list", prefix, e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| StoreError::backend("list", prefix, e))?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else { continue };
+                if name.starts_with('.') {
+                    continue;
+                }
+                let path = entry.path();
+                if entry
+                    .file_type()
+                    .map_err(|e| StoreError::backend("list", prefix, e))?
+                    .is_dir()
+                {
+                    folders.push(path);
+                } else if let Ok(relative) = path.strip_prefix(&self.root) {
+                    let key = relative
+                        .components()
+                        .filter_map(|c| c.as_os_str().to_str())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    if key.starts_with(prefix) {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
+fn etag_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("object");
+    path.with_file_name(format!(".{name}.etag"))
+}
+
+/// The ETag of an object: its sidecar when it matches, else `None` when there is no object.
+fn read_etag(path: &Path) -> std::io::Result<Option<ETag>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    match fs::read_to_string(etag_path(path)) {
+        Ok(text) => Ok(Some(ETag(text.trim().to_owned()))),
+        // An object written by hand: hash it.
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Some(content_etag(&fs::read(path)?))),
+        Err(e) => Err(e),
+    }
+}
+
+/// The ETag of content: `"sha256:<hex>"`.
+#[must_use]
+pub fn content_etag(bytes: &[u8]) -> ETag {
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    ETag(format!("\"sha256:{hex}\""))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+fn sync_dir(folder: &Path) -> std::io::Result<()> {
+    File::open(folder)?.sync_all()
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::backend("task", "", e))?
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for FolderStore {
+    async fn get(&self, key: &str, if_none_match: Option<&ETag>) -> Result<Fetched, StoreError> {
+        let (store, key, etag) = (self.clone(), key.to_owned(), if_none_match.cloned());
+        blocking(move || store.get_blocking(&key, etag.as_ref())).await
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        condition: PutCondition,
+        _content_type: &str,
+    ) -> Result<ETag, StoreError> {
+        let (store, key) = (self.clone(), key.to_owned());
+        blocking(move || store.put_blocking(&key, &bytes, &condition)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let (store, key) = (self.clone(), key.to_owned());
+        blocking(move || store.delete_blocking(&key)).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let (store, prefix) = (self.clone(), prefix.to_owned());
+        blocking(move || store.list_blocking(&prefix)).await
+    }
+
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+}

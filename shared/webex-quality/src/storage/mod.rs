@@ -1,0 +1,252 @@
+//! Object storage: one port, [`ObjectStore`], with conditional writes, and two adapters: a local
+//! folder ([`FolderStore`]) and S3 (`S3Store`, behind the `s3` cargo feature).
+//!
+//! Every write that must not silently overwrite another names a [`PutCondition`]: the object must still
+//! have the ETag that was read, or must not exist yet. A write whose condition fails is
+//! [`StoreError::PreconditionFailed`], and the caller re-reads, merges and tries again.
+
+mod folder;
+#[cfg(feature = "s3")]
+mod s3;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub use folder::FolderStore;
+#[cfg(feature = "s3")]
+pub use s3::S3Store;
+
+/// An object's version tag, opaque: S3's ETag, or the content hash of a folder object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ETag(pub String);
+
+impl fmt::Display for ETag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An object and its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// The bytes.
+    pub bytes: Bytes,
+    /// Its ETag.
+    pub etag: ETag,
+}
+
+/// What a read found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// No object under the key.
+    NotFound,
+    /// The object still has the ETag the caller already holds.
+    NotModified,
+    /// The object.
+    Found(Object),
+}
+
+/// When a write may happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutCondition {
+    /// Always (for objects only one writer touches).
+    Always,
+    /// Only if the object still has this ETag.
+    IfMatch(ETag),
+    /// Only if there is no object yet.
+    IfAbsent,
+}
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The write's condition did not hold: someone else wrote first.
+    #[error("{key} changed since it was read (or already exists): conditional write refused")]
+    PreconditionFailed {
+        /// The key.
+        key: String,
+    },
+    /// Anything else: I/O, network, permissions.
+    #[error("storage {operation} of {key} failed: {detail}")]
+    Backend {
+        /// `get`, `put`, `delete` or `list`.
+        operation: &'static str,
+        /// The key or prefix.
+        key: String,
+        /// What the backend said.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn backend(operation: &'static str, key: &str, detail: impl fmt::Display) -> Self {
+        Self::Backend {
+            operation,
+            key: key.to_owned(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// The storage port: get with an ETag, conditional put, delete, list.
+///
+/// Keys are `/`-separated relative paths (`data/webex-quality.sqlite`).
+#[async_trait::async_trait]
+pub trait ObjectStore: Send + Sync + fmt::Debug {
+    /// Reads `key`; with `if_none_match`, answers [`Fetched::NotModified`] when the object still has
+    /// that ETag (no download).
+    async fn get(&self, key: &str, if_none_match: Option<&ETag>) -> Result<Fetched, StoreError>;
+
+    /// Writes `key` if `condition` holds, returning the new ETag.
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        condition: PutCondition,
+        content_type: &str,
+    ) -> Result<ETag, StoreError>;
+
+    /// Removes `key` (no error if absent).
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Every key under `prefix`, sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// A short description for logs and the status page (`s3://bucket/prefix`, a folder path).
+    fn describe(&self) -> String;
+}
+
+/// A shared store handle.
+pub type SharedStore = Arc<dyn ObjectStore>;
+
+/// Where a store is, as the `WEBEX_QUALITY_STORE` and `WEBEX_QUALITY_SITE_STORE` settings say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// `s3://bucket/prefix`.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// The key prefix, without leading or trailing `/` (may be empty).
+        prefix: String,
+    },
+    /// A local folder.
+    Folder(PathBuf),
+}
+
+impl StoreLocation {
+    /// Parses `s3://bucket[/prefix]` or a folder path.
+    ///
+    /// # Errors
+    /// A description of what is wrong.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("is empty".into());
+        }
+        if let Some(rest) = text.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let valid_bucket = (3..=63).contains(&bucket.len())
+                && bucket.chars().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.')
+                });
+            if !valid_bucket {
+                return Err(format!("{bucket:?} is not a valid S3 bucket name"));
+            }
+            return Ok(Self::S3 {
+                bucket: bucket.to_owned(),
+                prefix: prefix.trim_matches('/').to_owned(),
+            });
+        }
+        if text.contains("://") {
+            return Err("only s3:// URLs and folder paths are supported".into());
+        }
+        Ok(Self::Folder(PathBuf::from(text)))
+    }
+}
+
+impl fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            Self::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+            Self::Folder(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// Opens the store at `location`.
+///
+/// # Errors
+/// When the folder cannot be created, or S3 is asked for in a build without the `s3` feature.
+pub async fn open(location: &StoreLocation) -> Result<SharedStore, StoreError> {
+    match location {
+        StoreLocation::Folder(path) => Ok(Arc::new(FolderStore::new(path.clone())?)),
+        #[cfg(feature = "s3")]
+        StoreLocation::S3 { bucket, prefix } => {
+            Ok(Arc::new(S3Store::from_env(bucket, prefix).await))
+        }
+        #[cfg(not(feature = "s3"))]
+        StoreLocation::S3 { .. } => Err(StoreError::backend(
+            "open",
+            &location.to_string(),
+            "this build has no S3 support (cargo feature `s3`); use a folder",
+        )),
+    }
+}
+
+/// Checks that `key` is a relative `/`-separated path with no `..`, empty or hidden segments that
+/// could escape a folder store.
+pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
+    let ok = !key.is_empty()
+        && key.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && !segment.starts_with('.')
+                && !segment.contains('\\')
+                && !segment.chars().any(char::is_control)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::backend("check", key, "not a valid object key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_locations_parse_s3_urls_and_folders() {
+        assert_eq!(
+            StoreLocation::parse("s3://my-bucket/team/data/").unwrap(),
+            StoreLocation::S3 {
+                bucket: "my-bucket".into(),
+                prefix: "team/data".into()
+            }
+        );
+        assert_eq!(
+            StoreLocation::parse("s3://my-bucket").unwrap().to_string(),
+            "s3://my-bucket"
+        );
+        assert_eq!(
+            StoreLocation::parse("./webex-quality-data").unwrap(),
+            StoreLocation::Folder("./webex-quality-data".into())
+        );
+        assert!(StoreLocation::parse("s3://Bad_Bucket/x").is_err());
+        assert!(StoreLocation::parse("gs://bucket").is_err());
+        assert!(StoreLocation::parse(" ").is_err());
+    }
+
+    #[test]
+    fn keys_cannot_escape_the_store() {
+        assert!(check_key("data/webex-quality.sqlite").is_ok());
+        for bad in ["", "/abs", "a/../b", "a//b", ".hidden", "a/./b", "a\\b"] {
+            assert!(check_key(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The S3 adapter: `aws-sdk-s3` with S3's conditional writes (`If-Match`, `If-None-Match: *`) and
+//! conditional reads (`If-None-Match`). Works with S3-compatible servers through the SDK's own
+//! `AWS_ENDPOINT_URL` and `WEBEX_QUALITY_S3_FORCE_PATH_STYLE=true`.
+//!
+//! S3 answers a failed condition with 412, and sometimes with 409 (`ConditionalRequestConflict`) when
+//! two conditional writes race: both are [`StoreError::PreconditionFailed`].
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+
+use super::{ETag, Fetched, Object, ObjectStore, PutCondition, StoreError, check_key};
+
+/// Objects in an S3 bucket under a prefix.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3Store {
+    /// A store over `client`.
+    #[must_use]
+    pub fn new(client: Client, bucket: &str, prefix: &str) -> Self {
+        Self {
+            client,
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+        }
+    }
+
+    /// A store configured from the environment the AWS SDK reads (region, credentials,
+    /// `AWS_ENDPOINT_URL`), plus `WEBEX_QUALITY_S3_FORCE_PATH_STYLE=true` for S3-compatible servers.
+    pub async fn from_env(bucket: &str, prefix: &str) -> Self {
+        let shared = aws_config::load_from_env().await;
+        let path_style = std::env::var("WEBEX_QUALITY_S3_FORCE_PATH_STYLE")
+            .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+        let config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(path_style)
+            .build();
+        Self::new(Client::from_conf(config), bucket, prefix)
+    }
+
+    fn full_key(&self, key: &str) -> Result<String, StoreError> {
+        check_key(key)?;
+        Ok(if self.prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}/{key}", self.prefix)
+        })
+    }
+}
+
+fn status<E, R: HasStatus>(error: &SdkError<E, R>) -> Option<u16> {
+    error.raw_response().map(HasStatus::status_code)
+}
+
+trait HasStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+fn describe<E: std::error::Error + 'static, R: std::fmt::Debug>(error: &SdkError<E, R>) -> String {
+    let mut text = aws_sdk_s3::error::DisplayErrorContext(error).to_string();
+    text.truncate(500);
+    text
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for S3Store {
+    async fn get(&self, key: &str, if_none_match: Option<&ETag>) -> Result<Fetched, StoreError> {
+        let full = self.full_key(key)?;
+        let answer = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .set_if_none_match(if_none_match.map(|e| e.0.clone()))
+            .send()
+            .await;
+        match answer {
+            Ok(output) => {
+                let etag = ETag(output.e_tag().unwrap_or_default().to_owned());
+                let bytes = output
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| StoreError::backend("get", &full, e))?
+                    .into_bytes();
+                Ok(Fetched::Found(Object { bytes, etag }))
+            }
+            Err(error) => match status(&error) {
+                Some(304) => Ok(Fetched::NotModified),
+                Some(404) => Ok(Fetched::NotFound),
+                _ => Err(StoreError::backend("get", &full, describe(&error))),
+            },
+        }
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        condition: PutCondition,
+        content_type: &str,
+    ) -> Result<ETag, StoreError> {
+        let full = self.full_key(key)?;
+        let mut request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes));
+        request = match condition {
+            PutCondition::Always => request,
+            PutCondition::IfMatch(etag) => request.if_match(etag.0),
+            PutCondition::IfAbsent => request.if_none_match("*"),
+        };
+        match request.send().await {
+            Ok(output) => Ok(ETag(output.e_tag().unwrap_or_default().to_owned())),
+            Err(error) => match status(&error) {
+                Some(412 | 409) => Err(StoreError::PreconditionFailed {
+                    key: key.to_owned(),
+                }),
+                _ => Err(StoreError::backend("put", &full, describe(&error))),
+            },
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let full = self.full_key(key)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("delete", &full, describe(&e)))?;
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let base = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("{base}{prefix}"))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| StoreError::backend("list", prefix, describe(&e)))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .filter_map(|k| k.strip_prefix(&base))
+                    .map(str::to_owned),
+            );
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn describe(&self) -> String {
+        if self.prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{}", self.bucket, self.prefix)
+        }
+    }
+}
