@@ -10,7 +10,9 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod collect;
 pub mod config;
 pub mod db;
 pub mod storage;
+pub mod tokens;
 pub mod webex;

@@ -1,0 +1,786 @@
+//! One collection cycle, the collector's whole job:
+//!
+//! take the lease → check out the database (no download when the cached copy is current) → refresh the
+//! token if due → list the meeting instances of the last 7 days → plan the due meetings → write the
+//! planned calls into the lease → fetch with bounded concurrency, starting no call near the deadline →
+//! apply everything in one transaction → integrity check → conditional upload (on a conflict: check
+//! out again, re-apply, retry) → release the lease.
+//!
+//! Never a meeting twice inside 5 minutes: per-meeting checkpoints, persisted with the run, and the
+//! lease's planned calls for a run that crashes before it persists. Nothing fetched is thrown away: a
+//! failure part-way still records every page received.
+
+mod lease;
+pub mod plan;
+mod replica;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use tokio::time::Instant;
+
+pub use lease::{LEASE_KEY, Lease};
+pub use plan::{Due, Plan, Reason, Rules};
+pub use replica::{DATABASE_KEY, Replica, WorkingCopy};
+
+use crate::clock::SharedClock;
+use crate::config::{OAuthSettings, Secret, WebexUrls};
+use crate::db::{
+    CallRecord, Changes, CheckpointUpdate, Database, DbError, MeetingRow, MeetingStatus, RunError,
+    RunRecord,
+};
+use crate::storage::{SharedStore, StoreError};
+use crate::tokens::{StoredTokens, TokenError, TokenStore};
+use crate::webex::{
+    ClientOptions, Credentials, MeetingInstanceId, MeetingQuery, OAuthClient, OAuthSession,
+    WebexClient, WebexError, http_client,
+};
+
+/// How the collector authenticates.
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// The integration: tokens from the token object, refreshed as needed.
+    OAuth(OAuthSettings),
+    /// A personal access token (a trial: no refresh).
+    PersonalToken(Secret),
+}
+
+/// The cycle's tunables.
+#[derive(Debug, Clone)]
+pub struct CycleSettings {
+    /// Wall time the whole cycle may take (the Lambda timeout minus a margin).
+    pub budget: Duration,
+    /// Time kept at the end for writing and uploading the database: no call starts after
+    /// `budget - upload_reserve`.
+    pub upload_reserve: Duration,
+    /// Qualities calls in flight at once.
+    pub concurrency: usize,
+    /// Webex's timing rules.
+    pub rules: Rules,
+    /// Refresh the access token when less than this is left.
+    pub refresh_margin: chrono::Duration,
+    /// Conditional uploads tried before giving up.
+    pub upload_attempts: usize,
+}
+
+impl Default for CycleSettings {
+    fn default() -> Self {
+        Self {
+            budget: Duration::from_secs(240),
+            upload_reserve: Duration::from_secs(45),
+            concurrency: 4,
+            rules: Rules::default(),
+            refresh_margin: chrono::Duration::days(1),
+            upload_attempts: 5,
+        }
+    }
+}
+
+/// How a cycle ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every due meeting was called and recorded.
+    Ok,
+    /// Recorded, but some calls failed or did not fit in the budget.
+    Partial,
+    /// Webex wants a human to authorize again; recorded in the token object.
+    AuthorizationRequired(String),
+    /// Another run holds the lease; nothing was done.
+    Skipped(String),
+    /// Webex could not be listed; what was done is recorded.
+    Failed(String),
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Partial => "partial",
+            Self::AuthorizationRequired(_) => "authorization required",
+            Self::Skipped(_) => "skipped",
+            Self::Failed(_) => "failed",
+        }
+    }
+
+    fn detail(&self) -> Option<String> {
+        match self {
+            Self::Ok | Self::Partial => None,
+            Self::AuthorizationRequired(d) | Self::Skipped(d) | Self::Failed(d) => Some(d.clone()),
+        }
+    }
+}
+
+/// What a cycle did.
+#[derive(Debug, Clone)]
+pub struct CycleReport {
+    /// Run id.
+    pub run_id: String,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Meeting instances listed.
+    pub listed: usize,
+    /// Meetings due.
+    pub due: usize,
+    /// Qualities calls made.
+    pub calls: usize,
+    /// Calls that did not fit in the budget.
+    pub deferred: usize,
+    /// Pages received.
+    pub pages: usize,
+    /// Bytes received.
+    pub bytes: usize,
+    /// Calls answered 429.
+    pub rate_limited: usize,
+    /// Errors.
+    pub errors: usize,
+    /// Uploads tried (more than one after conflicts).
+    pub upload_attempts: usize,
+    /// Whether the database was downloaded (false: the cache was current).
+    pub downloaded: bool,
+    /// Wall time.
+    pub wall_time: Duration,
+}
+
+/// A cycle failure that left nothing recorded (store or database trouble).
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The token object failed.
+    #[error(transparent)]
+    Tokens(#[from] TokenError),
+    /// The Webex client could not be built.
+    #[error(transparent)]
+    Webex(#[from] WebexError),
+    /// Every conditional upload lost a race.
+    #[error(
+        "the database kept changing under this run ({0} attempts); its work is lost and will be redone"
+    )]
+    Contention(usize),
+}
+
+/// The collector: everything a cycle needs, built once (at Lambda INIT, or once per CLI process).
+#[derive(Debug, Clone)]
+pub struct Collector {
+    store: SharedStore,
+    urls: WebexUrls,
+    access: Access,
+    options: ClientOptions,
+    clock: SharedClock,
+    work_dir: PathBuf,
+    settings: CycleSettings,
+}
+
+struct CallOutcome {
+    record: Option<CallRecord>,
+    checkpoint: Option<CheckpointUpdate>,
+    error: Option<RunError>,
+    rate_limited: bool,
+    authorization: Option<String>,
+    deferred: bool,
+}
+
+impl Collector {
+    /// A collector writing to `store`, working in `work_dir`.
+    #[must_use]
+    pub fn new(
+        store: SharedStore,
+        urls: WebexUrls,
+        access: Access,
+        options: ClientOptions,
+        clock: SharedClock,
+        work_dir: PathBuf,
+        settings: CycleSettings,
+    ) -> Self {
+        Self {
+            store,
+            urls,
+            access,
+            options,
+            clock,
+            work_dir,
+            settings,
+        }
+    }
+
+    /// Runs one cycle.
+    ///
+    /// # Errors
+    /// Only when nothing could be recorded (the store or the database failed); Webex failures are
+    /// recorded in the run and reported in the [`CycleReport`].
+    pub async fn run_cycle(&self) -> Result<CycleReport, CollectError> {
+        let started = std::time::Instant::now();
+        let started_at = self.clock.now();
+        let run_id = format!(
+            "{}-{}",
+            started_at.format("%Y%m%dT%H%M%SZ"),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let span = tracing::info_span!("cycle", run_id = %run_id);
+        let _enter = span.enter();
+        let deadline = Instant::now() + self.settings.budget;
+        let fetch_deadline = deadline
+            .checked_sub(self.settings.upload_reserve)
+            .unwrap_or_else(Instant::now);
+        let mut report = CycleReport {
+            run_id: run_id.clone(),
+            outcome: Outcome::Ok,
+            listed: 0,
+            due: 0,
+            calls: 0,
+            deferred: 0,
+            pages: 0,
+            bytes: 0,
+            rate_limited: 0,
+            errors: 0,
+            upload_attempts: 0,
+            downloaded: false,
+            wall_time: Duration::ZERO,
+        };
+
+        // The lease: stand down if another run is collecting.
+        let lease_life = chrono::Duration::from_std(self.settings.budget + Duration::from_secs(30))
+            .unwrap_or(chrono::Duration::minutes(5));
+        let mut my_lease = Lease {
+            run_id: run_id.clone(),
+            holder: holder(),
+            acquired_at: started_at,
+            expires_at: started_at + lease_life,
+            planned_calls: Vec::new(),
+        };
+        let (lease_etag, crashed) = match lease::acquire(&self.store, &my_lease, started_at).await?
+        {
+            lease::Acquired::Held(other) => {
+                let why = format!(
+                    "run {} ({}) holds the lease until {}",
+                    other.run_id, other.holder, other.expires_at
+                );
+                tracing::info!(%why, "another cycle is running; standing down");
+                report.outcome = Outcome::Skipped(why);
+                report.wall_time = started.elapsed();
+                return Ok(report);
+            }
+            lease::Acquired::Taken { etag, crashed } => (etag, crashed),
+        };
+        let result = self
+            .cycle_with_lease(
+                &mut report,
+                &mut my_lease,
+                lease_etag,
+                crashed,
+                started_at,
+                fetch_deadline,
+            )
+            .await;
+        if let Err(error) = lease::release(&self.store, &run_id).await {
+            tracing::warn!(%error, "could not release the lease; it lapses by itself");
+        }
+        report.wall_time = started.elapsed();
+        result.map(|()| report)
+    }
+
+    async fn cycle_with_lease(
+        &self,
+        report: &mut CycleReport,
+        my_lease: &mut Lease,
+        lease_etag: crate::storage::ETag,
+        crashed: Option<Lease>,
+        started_at: DateTime<Utc>,
+        fetch_deadline: Instant,
+    ) -> Result<(), CollectError> {
+        let replica = Replica::new(self.store.clone(), self.work_dir.clone());
+        let copy = replica.checkout(&report.run_id).await?;
+        report.downloaded = copy.downloaded;
+        let (db, statuses) = blocking(move || {
+            let db = Database::open(&copy.path)?;
+            let statuses = db.meeting_statuses()?;
+            Ok::<_, DbError>((db, statuses, copy))
+        })
+        .await
+        .map(|(db, statuses, copy)| ((db, copy), statuses))?;
+
+        let mut changes = Changes::default();
+        if let Some(crashed) = crashed {
+            tracing::warn!(crashed_run = %crashed.run_id, planned = crashed.planned_calls.len(), "taking over from a run that did not finish");
+            changes
+                .checkpoints
+                .extend(crashed.planned_calls.iter().map(|id| CheckpointUpdate {
+                    instance_id: id.clone(),
+                    called_at: crashed.acquired_at,
+                    next_allowed_at: crashed.expires_at + self.settings.rules.call_interval,
+                    attempts: 1,
+                    failed: true,
+                    error: Some(format!(
+                        "run {} stopped before recording this call",
+                        crashed.run_id
+                    )),
+                    tracking_id: None,
+                    final_: false,
+                }));
+        }
+
+        let outcome = self
+            .collect(
+                report,
+                my_lease,
+                &lease_etag,
+                &statuses,
+                &mut changes,
+                fetch_deadline,
+            )
+            .await;
+        report.outcome = outcome;
+        changes.run = Some(RunRecord {
+            id: report.run_id.clone(),
+            started_at,
+            ended_at: Some(self.clock.now()),
+            meetings_listed: as_i64(report.listed),
+            meetings_due: as_i64(report.due),
+            calls: as_i64(report.calls),
+            pages: as_i64(report.pages),
+            bytes: as_i64(report.bytes),
+            rate_limited: as_i64(report.rate_limited),
+            errors: as_i64(report.errors),
+            outcome: report.outcome.label().to_owned(),
+            detail: report.outcome.detail(),
+        });
+        self.record(report, &replica, db, changes).await
+    }
+
+    /// Lists, plans and fetches; everything learnt goes into `changes`.
+    async fn collect(
+        &self,
+        report: &mut CycleReport,
+        my_lease: &mut Lease,
+        lease_etag: &crate::storage::ETag,
+        statuses: &[MeetingStatus],
+        changes: &mut Changes,
+        fetch_deadline: Instant,
+    ) -> Outcome {
+        let client = match self.client().await {
+            Ok(client) => client,
+            Err(outcome) => return outcome,
+        };
+        let now = self.clock.now();
+        let query = MeetingQuery {
+            from: now - self.settings.rules.retention,
+            to: now + chrono::Duration::minutes(1),
+            state: None,
+        };
+        let listing = match client.list_meetings(&query, fetch_deadline).await {
+            Ok(listing) => listing,
+            Err(error) => {
+                return self
+                    .webex_failure(report, changes, &error, "listing meetings")
+                    .await;
+            }
+        };
+        report.listed = listing.meetings.len();
+        let seen_at = self.clock.now();
+        changes.meetings = listing
+            .meetings
+            .iter()
+            .map(|m| MeetingRow::from_listing(m, seen_at))
+            .collect();
+
+        let merged = merge_statuses(statuses, &changes.meetings, &changes.checkpoints);
+        let plan = plan::plan(now, &merged, &self.settings.rules);
+        for id in &plan.expired {
+            report.errors += 1;
+            changes.run_errors.push(RunError {
+                at: now,
+                instance_id: Some(id.clone()),
+                kind: "expired".into(),
+                message: "the 7-day data window closed before a complete call".into(),
+                tracking_id: None,
+            });
+            changes.checkpoints.push(CheckpointUpdate {
+                instance_id: id.clone(),
+                called_at: now,
+                next_allowed_at: now,
+                attempts: 0,
+                failed: true,
+                error: Some("data window closed".into()),
+                tracking_id: None,
+                final_: true,
+            });
+        }
+        report.due = plan.due.len();
+        if plan.due.is_empty() {
+            return Outcome::Ok;
+        }
+
+        // The planned calls go into the lease before any is made.
+        my_lease.planned_calls = plan.due.iter().map(|d| d.instance_id.clone()).collect();
+        if let Err(error) = lease::update(&self.store, my_lease, lease_etag).await {
+            return Outcome::Failed(format!(
+                "could not record the planned calls in the lease: {error}"
+            ));
+        }
+
+        let client = &client;
+        let outcomes: Vec<CallOutcome> = futures_util::stream::iter(plan.due.iter())
+            .map(|due| self.call(client, due, fetch_deadline))
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        let mut authorization = None;
+        for outcome in outcomes {
+            if outcome.deferred {
+                report.deferred += 1;
+                continue;
+            }
+            report.calls += 1;
+            report.rate_limited += usize::from(outcome.rate_limited);
+            if let Some(record) = outcome.record {
+                report.pages += record.pages.len();
+                report.bytes += record.pages.iter().map(|p| p.body.len()).sum::<usize>();
+                changes.calls.push(record);
+            }
+            changes.checkpoints.extend(outcome.checkpoint);
+            if let Some(error) = outcome.error {
+                report.errors += 1;
+                changes.run_errors.push(error);
+            }
+            authorization = authorization.or(outcome.authorization);
+        }
+        if let Some(reason) = authorization {
+            return self.authorization_required(&reason).await;
+        }
+        if report.errors > 0 || report.deferred > 0 {
+            Outcome::Partial
+        } else {
+            Outcome::Ok
+        }
+    }
+
+    /// One qualities call and what it means for the meeting's checkpoint.
+    async fn call(&self, client: &WebexClient, due: &Due, deadline: Instant) -> CallOutcome {
+        let mut outcome = CallOutcome {
+            record: None,
+            checkpoint: None,
+            error: None,
+            rate_limited: false,
+            authorization: None,
+            deferred: false,
+        };
+        // No new call this close to the deadline: it could not finish.
+        if Instant::now() + self.options.request_timeout.min(Duration::from_secs(15)) >= deadline {
+            outcome.deferred = true;
+            return outcome;
+        }
+        let Ok(id) = MeetingInstanceId::parse(&due.instance_id) else {
+            outcome.deferred = true;
+            return outcome;
+        };
+        let called_at = self.clock.now();
+        let span = tracing::info_span!("qualities", meeting_id = %id);
+        let fetch =
+            tracing::Instrument::instrument(client.meeting_qualities(&id, deadline), span).await;
+        let interval = self.settings.rules.call_interval;
+        let mut checkpoint = CheckpointUpdate {
+            instance_id: due.instance_id.clone(),
+            called_at,
+            next_allowed_at: called_at + interval,
+            attempts: 1,
+            failed: fetch.error.is_some(),
+            error: fetch.error.as_ref().map(ToString::to_string),
+            tracking_id: fetch
+                .error
+                .as_ref()
+                .and_then(|e| e.tracking_id())
+                .map(str::to_owned),
+            final_: fetch.error.is_none() && due.reason == Reason::Final,
+        };
+        if let Some(error) = &fetch.error {
+            let kind = match error {
+                WebexError::RateLimited { until, .. } => {
+                    outcome.rate_limited = true;
+                    checkpoint.next_allowed_at = (*until).max(checkpoint.next_allowed_at);
+                    "rate limited"
+                }
+                WebexError::AuthorizationRequired { reason, .. } => {
+                    outcome.authorization = Some(reason.clone());
+                    "authorization required"
+                }
+                WebexError::Malformed { .. } => "malformed",
+                WebexError::Status {
+                    status: 404,
+                    message,
+                    ..
+                } if message.contains("7 days") => {
+                    checkpoint.final_ = true;
+                    "expired"
+                }
+                WebexError::Status { .. } => "refused",
+                WebexError::Unavailable { .. } | WebexError::DeadlineReached { .. } => {
+                    "unavailable"
+                }
+                WebexError::TokenStore { .. } | WebexError::Config(_) => "client",
+            };
+            outcome.error = Some(RunError {
+                at: called_at,
+                instance_id: Some(due.instance_id.clone()),
+                kind: kind.into(),
+                message: error.to_string(),
+                tracking_id: error.tracking_id().map(str::to_owned),
+            });
+        }
+        let mut pages = fetch.pages;
+        // A malformed body is still what Webex sent: keep it with the call.
+        if let Some(WebexError::Malformed {
+            url,
+            tracking_id,
+            body,
+            ..
+        }) = &fetch.error
+        {
+            pages.push(crate::webex::RawPage {
+                request_url: url.clone(),
+                status: 200,
+                tracking_id: tracking_id.clone(),
+                fetched_at: self.clock.now(),
+                body: body.clone(),
+                next: None,
+            });
+        }
+        if !pages.is_empty() || fetch.error.is_none() {
+            outcome.record = Some(CallRecord {
+                instance_id: due.instance_id.clone(),
+                called_at,
+                completed: fetch.error.is_none(),
+                error: checkpoint.error.clone(),
+                tracking_id: checkpoint.tracking_id.clone(),
+                pages,
+            });
+        }
+        outcome.checkpoint = Some(checkpoint);
+        outcome
+    }
+
+    /// The Webex client, with tokens from the token object (refreshed first when due).
+    async fn client(&self) -> Result<WebexClient, Outcome> {
+        let credentials = match &self.access {
+            Access::PersonalToken(token) => Credentials::AccessToken(token.clone()),
+            Access::OAuth(settings) => {
+                let tokens = TokenStore::new(self.store.clone(), self.clock.clone());
+                let (state, etag) = match tokens.load().await {
+                    Ok(Some(found)) => found,
+                    Ok(None) => {
+                        return Err(Outcome::AuthorizationRequired(
+                            "nobody has authorized the integration yet: run the login".into(),
+                        ));
+                    }
+                    Err(error) => return Err(Outcome::Failed(format!("token object: {error}"))),
+                };
+                if let Some(needed) = &state.authorization_needed {
+                    return Err(Outcome::AuthorizationRequired(format!(
+                        "since {}: {}",
+                        needed.since, needed.reason
+                    )));
+                }
+                let Some(record) = state.record else {
+                    return Err(Outcome::AuthorizationRequired(
+                        "the token object holds no tokens: run the login".into(),
+                    ));
+                };
+                let http =
+                    http_client(&self.options).map_err(|e| Outcome::Failed(e.to_string()))?;
+                let oauth = OAuthClient::new(
+                    settings,
+                    &self.urls.api,
+                    http,
+                    &self.options,
+                    self.clock.clone(),
+                )
+                .map_err(|e| Outcome::Failed(e.to_string()))?;
+                let due =
+                    record.access_expires_within(self.clock.now(), self.settings.refresh_margin);
+                let session = Arc::new(OAuthSession::new(
+                    oauth,
+                    record,
+                    StoredTokens::new(tokens, Some(etag)),
+                ));
+                if due {
+                    match session.refresh_now().await {
+                        Ok(_) => tracing::info!("access token refreshed ahead of expiry"),
+                        Err(WebexError::AuthorizationRequired { reason, .. }) => {
+                            return Err(self.authorization_required(&reason).await);
+                        }
+                        // Not fatal: the current token still works for a while.
+                        Err(error) => {
+                            tracing::warn!(%error, "token refresh failed; using the current token")
+                        }
+                    }
+                }
+                Credentials::OAuth(session)
+            }
+        };
+        WebexClient::new(
+            self.urls.clone(),
+            credentials,
+            self.options.clone(),
+            self.clock.clone(),
+        )
+        .map_err(|e| Outcome::Failed(e.to_string()))
+    }
+
+    async fn authorization_required(&self, reason: &str) -> Outcome {
+        tracing::error!(%reason, "Webex authorization required: an admin must log in again");
+        if matches!(self.access, Access::OAuth(_))
+            && let Err(error) = TokenStore::new(self.store.clone(), self.clock.clone())
+                .mark_authorization_needed(reason)
+                .await
+        {
+            tracing::error!(%error, "could not record that authorization is needed");
+        }
+        Outcome::AuthorizationRequired(reason.to_owned())
+    }
+
+    async fn webex_failure(
+        &self,
+        report: &mut CycleReport,
+        changes: &mut Changes,
+        error: &WebexError,
+        doing: &str,
+    ) -> Outcome {
+        report.errors += 1;
+        changes.run_errors.push(RunError {
+            at: self.clock.now(),
+            instance_id: None,
+            kind: doing.into(),
+            message: error.to_string(),
+            tracking_id: error.tracking_id().map(str::to_owned),
+        });
+        match error {
+            WebexError::AuthorizationRequired { reason, .. } => {
+                self.authorization_required(reason).await
+            }
+            WebexError::RateLimited { .. } => {
+                report.rate_limited += 1;
+                Outcome::Failed(format!("{doing}: {error}"))
+            }
+            _ => Outcome::Failed(format!("{doing}: {error}")),
+        }
+    }
+
+    /// Applies `changes` in one transaction, checks integrity, uploads conditionally; on a conflict
+    /// checks out the newer database and does it again.
+    async fn record(
+        &self,
+        report: &mut CycleReport,
+        replica: &Replica,
+        first: (Database, WorkingCopy),
+        changes: Changes,
+    ) -> Result<(), CollectError> {
+        let changes = Arc::new(changes);
+        let mut current = Some(first);
+        for attempt in 1..=self.settings.upload_attempts.max(1) {
+            let (db, copy) = match current.take() {
+                Some(open) => open,
+                None => {
+                    let copy = replica.checkout(&report.run_id).await?;
+                    let path = copy.path.clone();
+                    (blocking(move || Database::open(&path)).await?, copy)
+                }
+            };
+            let pending = changes.clone();
+            blocking(move || {
+                let mut db = db;
+                let applied = db.apply(&pending)?;
+                db.integrity_check()?;
+                tracing::debug!(?applied, "changes applied");
+                Ok::<_, DbError>(())
+            })
+            .await?;
+            report.upload_attempts = attempt;
+            match replica.commit(&copy).await {
+                Ok(etag) => {
+                    tracing::info!(%etag, outcome = report.outcome.label(), calls = report.calls, pages = report.pages, "cycle recorded");
+                    Replica::discard(&copy);
+                    return Ok(());
+                }
+                Err(StoreError::PreconditionFailed { .. }) => {
+                    tracing::info!(
+                        attempt,
+                        "the database changed since it was read; merging and trying again"
+                    );
+                    Replica::discard(&copy);
+                }
+                Err(other) => {
+                    Replica::discard(&copy);
+                    return Err(other.into());
+                }
+            }
+        }
+        Err(CollectError::Contention(self.settings.upload_attempts))
+    }
+}
+
+/// Stored statuses updated with this cycle's listing and any crashed run's calls.
+fn merge_statuses(
+    stored: &[MeetingStatus],
+    listed: &[MeetingRow],
+    crashed: &[CheckpointUpdate],
+) -> Vec<MeetingStatus> {
+    let mut by_id: std::collections::BTreeMap<&str, MeetingStatus> = stored
+        .iter()
+        .map(|s| (s.instance_id.as_str(), s.clone()))
+        .collect();
+    for row in listed {
+        let entry = by_id
+            .entry(row.instance_id.as_str())
+            .or_insert_with(|| MeetingStatus {
+                instance_id: row.instance_id.clone(),
+                start: None,
+                end: None,
+                state: None,
+                checkpoint: crate::db::Checkpoint::default(),
+            });
+        entry.start = row.start;
+        entry.end = row.end;
+        entry.state.clone_from(&row.state);
+    }
+    for update in crashed {
+        if let Some(entry) = by_id.get_mut(update.instance_id.as_str()) {
+            let next = entry
+                .checkpoint
+                .next_allowed_at
+                .map_or(update.next_allowed_at, |n| n.max(update.next_allowed_at));
+            entry.checkpoint.next_allowed_at = Some(next);
+        }
+    }
+    by_id.into_values().collect()
+}
+
+fn holder() -> String {
+    let host = std::env::var("HOSTNAME")
+        .or_else(|_| std::env::var("AWS_LAMBDA_LOG_STREAM_NAME"))
+        .unwrap_or_else(|_| "unknown-host".into());
+    format!("{host} pid {}", std::process::id())
+}
+
+fn as_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+async fn blocking<T: Send + 'static, E: Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, CollectError>
+where
+    CollectError: From<E>,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(CollectError::from),
+        Err(join) => Err(CollectError::Store(StoreError::backend(
+            "task", "database", join,
+        ))),
+    }
+}

@@ -1,0 +1,218 @@
+//! The token object: the integration's tokens, kept in their own private object in the store (never in
+//! the SQLite file or the site), and the "authorization needed" state the status page and alarms read.
+//!
+//! Every write is conditional on the ETag last read, so a login and a refresh racing each other cannot
+//! silently overwrite one another. A refreshed record is written before its access token is used
+//! ([`StoredTokens`] is the client's [`TokenSink`]), so a rotated refresh token is never lost.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::SharedClock;
+use crate::storage::{ETag, Fetched, PutCondition, SharedStore, StoreError};
+use crate::webex::{TokenRecord, TokenSink};
+
+/// The key of the token object in the data store.
+pub const TOKENS_KEY: &str = "tokens.json";
+
+/// Why a human must authorize the integration again, and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationNeeded {
+    /// When it was noticed.
+    pub since: DateTime<Utc>,
+    /// What Webex or the collector said.
+    pub reason: String,
+}
+
+/// The token object's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenState {
+    /// The current tokens, if anyone has authorized.
+    pub record: Option<TokenRecord>,
+    /// Set when the tokens stopped working; cleared by the next login.
+    pub authorization_needed: Option<AuthorizationNeeded>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TokenState {
+    /// Days until the refresh token (or, without one, the access token) expires; negative once past.
+    #[must_use]
+    pub fn days_left(&self, now: DateTime<Utc>) -> Option<i64> {
+        let record = self.record.as_ref()?;
+        let expiry = record
+            .refresh_expires_at
+            .unwrap_or(record.access_expires_at);
+        Some((expiry - now).num_days())
+    }
+}
+
+/// A token object failure.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The object is not a token state.
+    #[error("token object {key} is unreadable: {source}")]
+    Unreadable {
+        /// The key.
+        key: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Reads and writes the token object.
+#[derive(Debug, Clone)]
+pub struct TokenStore {
+    store: SharedStore,
+    clock: SharedClock,
+}
+
+impl TokenStore {
+    /// The token object in `store`.
+    #[must_use]
+    pub fn new(store: SharedStore, clock: SharedClock) -> Self {
+        Self { store, clock }
+    }
+
+    /// The current state and its ETag; `None` when nobody has authorized yet.
+    ///
+    /// # Errors
+    /// Store failures, or an unreadable object.
+    pub async fn load(&self) -> Result<Option<(TokenState, ETag)>, TokenError> {
+        match self.store.get(TOKENS_KEY, None).await? {
+            Fetched::Found(object) => {
+                let state = serde_json::from_slice(&object.bytes).map_err(|source| {
+                    TokenError::Unreadable {
+                        key: TOKENS_KEY.into(),
+                        source,
+                    }
+                })?;
+                Ok(Some((state, object.etag)))
+            }
+            Fetched::NotFound | Fetched::NotModified => Ok(None),
+        }
+    }
+
+    /// Writes `state` if the object still has `expected` (or does not exist, for `None`).
+    ///
+    /// # Errors
+    /// [`StoreError::PreconditionFailed`] when someone else wrote first.
+    pub async fn save(
+        &self,
+        state: &TokenState,
+        expected: Option<&ETag>,
+    ) -> Result<ETag, TokenError> {
+        let bytes = serde_json::to_vec_pretty(state).map_err(|source| TokenError::Unreadable {
+            key: TOKENS_KEY.into(),
+            source,
+        })?;
+        let condition =
+            expected.map_or(PutCondition::IfAbsent, |e| PutCondition::IfMatch(e.clone()));
+        Ok(self
+            .store
+            .put(
+                TOKENS_KEY,
+                Bytes::from(bytes),
+                condition,
+                "application/json",
+            )
+            .await?)
+    }
+
+    /// Stores the tokens of a new login and clears "authorization needed".
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn store_login(&self, record: TokenRecord) -> Result<ETag, TokenError> {
+        self.update(|state| {
+            state.record = Some(record.clone());
+            state.authorization_needed = None;
+        })
+        .await
+    }
+
+    /// Records that a human must authorize again (keeps the tokens for the record).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn mark_authorization_needed(&self, reason: &str) -> Result<ETag, TokenError> {
+        let since = self.clock.now();
+        self.update(|state| {
+            if state.authorization_needed.is_none() {
+                state.authorization_needed = Some(AuthorizationNeeded {
+                    since,
+                    reason: reason.to_owned(),
+                });
+            }
+        })
+        .await
+    }
+
+    /// Read, change, conditional write; again on a conflict.
+    async fn update(&self, change: impl Fn(&mut TokenState)) -> Result<ETag, TokenError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let (mut state, etag) = match self.load().await? {
+                Some((state, etag)) => (state, Some(etag)),
+                None => (
+                    TokenState {
+                        record: None,
+                        authorization_needed: None,
+                        updated_at: self.clock.now(),
+                    },
+                    None,
+                ),
+            };
+            change(&mut state);
+            state.updated_at = self.clock.now();
+            match self.save(&state, etag.as_ref()).await {
+                Err(TokenError::Store(StoreError::PreconditionFailed { .. })) if attempts < 5 => {}
+                other => return other,
+            }
+        }
+    }
+}
+
+/// The client's [`TokenSink`]: each refreshed record goes to the token object (conditionally on the
+/// version this collector last saw) before its access token is used.
+#[derive(Debug)]
+pub struct StoredTokens {
+    tokens: TokenStore,
+    etag: tokio::sync::Mutex<Option<ETag>>,
+}
+
+impl StoredTokens {
+    /// A sink over `tokens`, which were read at `etag`.
+    #[must_use]
+    pub fn new(tokens: TokenStore, etag: Option<ETag>) -> Arc<Self> {
+        Arc::new(Self {
+            tokens,
+            etag: tokio::sync::Mutex::new(etag),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenSink for StoredTokens {
+    async fn save(&self, record: &TokenRecord) -> Result<(), String> {
+        let mut etag = self.etag.lock().await;
+        let state = TokenState {
+            record: Some(record.clone()),
+            authorization_needed: None,
+            updated_at: self.tokens.clock.now(),
+        };
+        let new = self.tokens.save(&state, etag.as_ref()).await.map_err(|e| {
+            format!("{e} (the token object changed: another process logged in or refreshed)")
+        })?;
+        *etag = Some(new);
+        Ok(())
+    }
+}
