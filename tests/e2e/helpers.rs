@@ -161,3 +161,73 @@ pub async fn oauth_webex_client(
 pub fn deadline() -> tokio::time::Instant {
     webex_quality::webex::deadline_in(Duration::from_secs(30))
 }
+
+/// A new empty folder under the target directory's temp area.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wq-e2e-{name}-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{}-{}-{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Logs in against the simulator and stores the tokens in `store`'s token object.
+pub async fn store_login(
+    sim: &SimHandle,
+    store: &webex_quality::storage::SharedStore,
+) -> TokenRecord {
+    let oauth = oauth_client(sim, &quick_options());
+    let record = login(sim, &oauth).await;
+    webex_quality::tokens::TokenStore::new(store.clone(), sim_clock(sim))
+        .store_login(record.clone())
+        .await
+        .unwrap();
+    record
+}
+
+/// A collector on `store`, on the simulator's clock, logging in as the integration.
+pub fn collector(
+    sim: &SimHandle,
+    store: &webex_quality::storage::SharedStore,
+    work_dir: std::path::PathBuf,
+    settings: webex_quality::collect::CycleSettings,
+) -> webex_quality::collect::Collector {
+    webex_quality::collect::Collector::new(
+        store.clone(),
+        urls(sim),
+        webex_quality::collect::Access::OAuth(oauth_settings(sim)),
+        quick_options(),
+        sim_clock(sim),
+        work_dir,
+        settings,
+    )
+    .unwrap()
+}
+
+/// The database currently in `store`, downloaded into a fresh folder.
+pub async fn stored_database(
+    store: &webex_quality::storage::SharedStore,
+) -> webex_quality::db::Database {
+    let replica = webex_quality::collect::Replica::new(store.clone(), temp_dir("inspect"));
+    let copy = replica.checkout("inspect").await.unwrap();
+    assert!(copy.base.is_some(), "a database was uploaded");
+    webex_quality::db::Database::open(&copy.path).unwrap()
+}
+
+/// The exact bytes the simulator serves for page `page` (0-based) of `items` in pages of `size`.
+pub fn expected_page(items: &[webex_sim::org::QualityItem], page: usize, size: usize) -> Vec<u8> {
+    let chunk: Vec<_> = items.iter().skip(page * size).take(size).collect();
+    serde_json::to_vec(&serde_json::json!({ "items": chunk })).unwrap()
+}

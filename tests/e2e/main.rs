@@ -1,5 +1,10 @@
-//! End-to-end tests across the workspace's crates: one test binary, real HTTP between the parts.
+//! End-to-end tests across the workspace's crates: one test binary, real HTTP between the parts, a
+//! real S3-compatible server (moto) for storage.
 
+mod collect;
 mod helpers;
+mod raw_bytes;
+mod s3;
 mod sim_shapes;
+mod storage_contract;
 mod webex_client;

@@ -164,6 +164,57 @@ impl WebexSettings {
     }
 }
 
+/// A numeric setting, or `None` when it is not set.
+///
+/// # Errors
+/// A [`ConfigError`] naming the setting when it is not a number in `range`.
+pub fn number_setting(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+    range: std::ops::RangeInclusive<u64>,
+    unit: &str,
+) -> Result<Option<u64>, ConfigError> {
+    let Some(text) = lookup(name).filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match text.trim().parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(Some(n)),
+        _ => Err(ConfigError {
+            name,
+            problem: format!(
+                "{text:?} is not a whole number of {unit} from {} to {}",
+                range.start(),
+                range.end()
+            ),
+            fix: format!("Give a number of {unit}, or unset it for the default."),
+        }),
+    }
+}
+
+/// Where the data lives: `WEBEX_QUALITY_STORE` (`s3://bucket/prefix` or a folder), else `default`.
+///
+/// # Errors
+/// A [`ConfigError`] when the value is neither.
+pub fn store_setting(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: Option<&str>,
+) -> Result<crate::storage::StoreLocation, ConfigError> {
+    let text = lookup(name)
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| default.map(str::to_owned))
+        .ok_or_else(|| ConfigError {
+            name,
+            problem: "missing".into(),
+            fix: "Set it to s3://bucket/prefix or to a folder path.".into(),
+        })?;
+    crate::storage::StoreLocation::parse(&text).map_err(|problem| ConfigError {
+        name,
+        problem: format!("{text:?} {problem}"),
+        fix: "Give s3://bucket/prefix or a folder path.".into(),
+    })
+}
+
 fn url_setting(
     name: &'static str,
     value: Option<String>,

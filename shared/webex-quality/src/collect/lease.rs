@@ -1,8 +1,11 @@
 //! The collector's lease: one object that says which run is collecting until when, and which
 //! meetings it is about to call. A second run that finds a live lease stands down (two runs would
-//! call the same meetings and break the 5-minute rule); a run that finds an expired lease (its owner
-//! crashed) takes over and counts the crashed run's planned calls as made, so the 5-minute rule
-//! holds across crashes too.
+//! call the same meetings and break the 5-minute rule); a run that finds a lapsed, unreleased lease
+//! (its owner crashed) takes over and counts the crashed run's planned calls as made, so the
+//! 5-minute rule holds across crashes too.
+//!
+//! Released, the object stays, with a summary of the last run: the status page reads it, and a quiet
+//! cycle (nothing new) writes only this, not the database.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -13,10 +16,31 @@ use crate::storage::{ETag, Fetched, PutCondition, SharedStore, StoreError};
 /// The lease's key in the data store.
 pub const LEASE_KEY: &str = "collector-lease.json";
 
+/// What the last finished run did (for the status page).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Run id.
+    pub run_id: String,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End.
+    pub ended_at: DateTime<Utc>,
+    /// `ok`, `partial`, `authorization required`, `failed`.
+    pub outcome: String,
+    /// Details.
+    pub detail: Option<String>,
+    /// Meetings listed.
+    pub listed: usize,
+    /// Qualities calls made.
+    pub calls: usize,
+    /// Whether it wrote the database (false: nothing new).
+    pub recorded: bool,
+}
+
 /// The lease object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lease {
-    /// The run holding it.
+    /// The run holding it (or that held it last).
     pub run_id: String,
     /// Host and process, for people reading the object.
     pub holder: String,
@@ -27,12 +51,18 @@ pub struct Lease {
     /// Meetings the run calls (written before the calls are made).
     #[serde(default)]
     pub planned_calls: Vec<String>,
+    /// Set when the run finished.
+    #[serde(default)]
+    pub released: bool,
+    /// The last finished run.
+    #[serde(default)]
+    pub last_run: Option<RunSummary>,
 }
 
 /// What trying to take the lease found.
 #[derive(Debug)]
 pub enum Acquired {
-    /// Taken; `crashed` is the expired lease it replaced, if any.
+    /// Taken; `crashed` is the lapsed lease of a run that never finished, if any.
     Taken {
         /// ETag of our lease.
         etag: ETag,
@@ -43,19 +73,39 @@ pub enum Acquired {
     Held(Lease),
 }
 
-/// Takes the lease for `lease.run_id` unless a live one exists.
+/// Reads the lease object, if any.
+///
+/// # Errors
+/// Store failures.
+pub async fn read(store: &SharedStore) -> Result<Option<(Lease, ETag)>, StoreError> {
+    match store.get(LEASE_KEY, None).await? {
+        Fetched::Found(object) => Ok(serde_json::from_slice::<Lease>(&object.bytes)
+            .ok()
+            .map(|l| (l, object.etag))),
+        Fetched::NotFound | Fetched::NotModified => Ok(None),
+    }
+}
+
+/// Takes the lease for `lease.run_id` unless a live one exists. The last run's summary is carried
+/// over into `lease`.
 ///
 /// # Errors
 /// Store failures.
 pub async fn acquire(
     store: &SharedStore,
-    lease: &Lease,
+    lease: &mut Lease,
     now: DateTime<Utc>,
 ) -> Result<Acquired, StoreError> {
     let (condition, crashed) = match store.get(LEASE_KEY, None).await? {
         Fetched::Found(object) => match serde_json::from_slice::<Lease>(&object.bytes) {
-            Ok(existing) if existing.expires_at > now => return Ok(Acquired::Held(existing)),
-            Ok(expired) => (PutCondition::IfMatch(object.etag), Some(expired)),
+            Ok(existing) if !existing.released && existing.expires_at > now => {
+                return Ok(Acquired::Held(existing));
+            }
+            Ok(existing) => {
+                lease.last_run.clone_from(&existing.last_run);
+                let crashed = (!existing.released).then_some(existing);
+                (PutCondition::IfMatch(object.etag), crashed)
+            }
             // Unreadable: replace it, but only that version of it.
             Err(_) => (PutCondition::IfMatch(object.etag), None),
         },
@@ -63,12 +113,9 @@ pub async fn acquire(
     };
     match write(store, lease, condition).await {
         Ok(etag) => Ok(Acquired::Taken { etag, crashed }),
-        Err(StoreError::PreconditionFailed { .. }) => match store.get(LEASE_KEY, None).await? {
-            Fetched::Found(object) => match serde_json::from_slice::<Lease>(&object.bytes) {
-                Ok(winner) => Ok(Acquired::Held(winner)),
-                Err(e) => Err(StoreError::backend("get", LEASE_KEY, e)),
-            },
-            _ => Err(StoreError::PreconditionFailed {
+        Err(StoreError::PreconditionFailed { .. }) => match read(store).await? {
+            Some((winner, _)) => Ok(Acquired::Held(winner)),
+            None => Err(StoreError::PreconditionFailed {
                 key: LEASE_KEY.into(),
             }),
         },
@@ -76,7 +123,7 @@ pub async fn acquire(
     }
 }
 
-/// Rewrites our lease (with the planned calls) if it is still ours.
+/// Rewrites our lease if it is still ours.
 ///
 /// # Errors
 /// [`StoreError::PreconditionFailed`] if someone took it over.
@@ -84,17 +131,21 @@ pub async fn update(store: &SharedStore, lease: &Lease, etag: &ETag) -> Result<E
     write(store, lease, PutCondition::IfMatch(etag.clone())).await
 }
 
-/// Releases the lease if it is still ours.
+/// Releases our lease, leaving the run's summary.
 ///
 /// # Errors
-/// Store failures.
-pub async fn release(store: &SharedStore, run_id: &str) -> Result<(), StoreError> {
-    if let Fetched::Found(object) = store.get(LEASE_KEY, None).await?
-        && serde_json::from_slice::<Lease>(&object.bytes).is_ok_and(|l| l.run_id == run_id)
-    {
-        store.delete(LEASE_KEY).await?;
-    }
-    Ok(())
+/// [`StoreError::PreconditionFailed`] if someone took it over meanwhile.
+pub async fn release(
+    store: &SharedStore,
+    mut lease: Lease,
+    etag: &ETag,
+    summary: RunSummary,
+) -> Result<(), StoreError> {
+    lease.released = true;
+    lease.expires_at = summary.ended_at;
+    lease.planned_calls.clear();
+    lease.last_run = Some(summary);
+    update(store, &lease, etag).await.map(|_| ())
 }
 
 async fn write(

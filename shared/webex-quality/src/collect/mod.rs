@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
-pub use lease::{LEASE_KEY, Lease};
+pub use lease::{LEASE_KEY, Lease, RunSummary, read as read_lease};
 pub use plan::{Due, Plan, Reason, Rules};
 pub use replica::{DATABASE_KEY, Replica, WorkingCopy};
 
@@ -76,6 +76,62 @@ impl Default for CycleSettings {
             refresh_margin: chrono::Duration::days(1),
             upload_attempts: 5,
         }
+    }
+}
+
+impl CycleSettings {
+    /// The defaults, overridden by the optional settings `WEBEX_QUALITY_CYCLE_BUDGET_SECONDS`,
+    /// `WEBEX_QUALITY_CONCURRENCY`, `WEBEX_QUALITY_FINAL_GRACE_MINUTES`,
+    /// `WEBEX_QUALITY_REFRESH_MARGIN_HOURS` and `WEBEX_QUALITY_CALL_INTERVAL_SECONDS` (Webex's
+    /// per-meeting limit: change it only for a simulator, or if Webex changes the limit).
+    ///
+    /// # Errors
+    /// A [`crate::config::ConfigError`] naming a malformed setting.
+    pub fn from_lookup(
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, crate::config::ConfigError> {
+        use crate::config::number_setting;
+        let mut settings = Self::default();
+        if let Some(seconds) = number_setting(
+            lookup,
+            "WEBEX_QUALITY_CYCLE_BUDGET_SECONDS",
+            2..=3600,
+            "seconds",
+        )? {
+            settings.budget = Duration::from_secs(seconds);
+            // Keep a fifth of the budget (at most 45 s) for recording.
+            settings.upload_reserve = Duration::from_secs((seconds / 5).min(45));
+        }
+        if let Some(n) = number_setting(lookup, "WEBEX_QUALITY_CONCURRENCY", 1..=32, "calls")? {
+            settings.concurrency = usize::try_from(n).unwrap_or(4);
+        }
+        if let Some(minutes) = number_setting(
+            lookup,
+            "WEBEX_QUALITY_FINAL_GRACE_MINUTES",
+            0..=24 * 60,
+            "minutes",
+        )? {
+            settings.rules.final_grace =
+                chrono::Duration::minutes(i64::try_from(minutes).unwrap_or(15));
+        }
+        if let Some(hours) = number_setting(
+            lookup,
+            "WEBEX_QUALITY_REFRESH_MARGIN_HOURS",
+            0..=24 * 90,
+            "hours",
+        )? {
+            settings.refresh_margin = chrono::Duration::hours(i64::try_from(hours).unwrap_or(24));
+        }
+        if let Some(seconds) = number_setting(
+            lookup,
+            "WEBEX_QUALITY_CALL_INTERVAL_SECONDS",
+            1..=3600,
+            "seconds",
+        )? {
+            settings.rules.call_interval =
+                chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(300));
+        }
+        Ok(settings)
     }
 }
 
@@ -170,6 +226,7 @@ pub enum CollectError {
 #[derive(Debug, Clone)]
 pub struct Collector {
     store: SharedStore,
+    http: reqwest::Client,
     urls: WebexUrls,
     access: Access,
     options: ClientOptions,
@@ -188,8 +245,11 @@ struct CallOutcome {
 }
 
 impl Collector {
-    /// A collector writing to `store`, working in `work_dir`.
-    #[must_use]
+    /// A collector writing to `store`, working in `work_dir`. Build it once and run many cycles: it
+    /// keeps its HTTP connections.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
     pub fn new(
         store: SharedStore,
         urls: WebexUrls,
@@ -198,16 +258,18 @@ impl Collector {
         clock: SharedClock,
         work_dir: PathBuf,
         settings: CycleSettings,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, WebexError> {
+        let http = http_client(&options)?;
+        Ok(Self {
             store,
+            http,
             urls,
             access,
             options,
             clock,
             work_dir,
             settings,
-        }
+        })
     }
 
     /// Runs one cycle.
@@ -246,55 +308,77 @@ impl Collector {
         };
 
         // The lease: stand down if another run is collecting.
-        let lease_life = chrono::Duration::from_std(self.settings.budget + Duration::from_secs(30))
-            .unwrap_or(chrono::Duration::minutes(5));
+        // The run stops by its deadline; the lease outlives it by a tenth, in case clocks differ a little.
+        let lease_life =
+            chrono::Duration::from_std(self.settings.budget + self.settings.budget / 10)
+                .unwrap_or(chrono::Duration::minutes(5));
         let mut my_lease = Lease {
             run_id: run_id.clone(),
             holder: holder(),
             acquired_at: started_at,
             expires_at: started_at + lease_life,
             planned_calls: Vec::new(),
+            released: false,
+            last_run: None,
         };
-        let (lease_etag, crashed) = match lease::acquire(&self.store, &my_lease, started_at).await?
-        {
-            lease::Acquired::Held(other) => {
-                let why = format!(
-                    "run {} ({}) holds the lease until {}",
-                    other.run_id, other.holder, other.expires_at
-                );
-                tracing::info!(%why, "another cycle is running; standing down");
-                report.outcome = Outcome::Skipped(why);
-                report.wall_time = started.elapsed();
-                return Ok(report);
-            }
-            lease::Acquired::Taken { etag, crashed } => (etag, crashed),
-        };
+        let (mut lease_etag, crashed) =
+            match lease::acquire(&self.store, &mut my_lease, started_at).await? {
+                lease::Acquired::Held(other) => {
+                    let why = format!(
+                        "run {} ({}) holds the lease until {}",
+                        other.run_id, other.holder, other.expires_at
+                    );
+                    tracing::info!(%why, "another cycle is running; standing down");
+                    report.outcome = Outcome::Skipped(why);
+                    report.wall_time = started.elapsed();
+                    return Ok(report);
+                }
+                lease::Acquired::Taken { etag, crashed } => (etag, crashed),
+            };
         let result = self
             .cycle_with_lease(
                 &mut report,
                 &mut my_lease,
-                lease_etag,
+                &mut lease_etag,
                 crashed,
                 started_at,
                 fetch_deadline,
             )
             .await;
-        if let Err(error) = lease::release(&self.store, &run_id).await {
+        let summary = RunSummary {
+            run_id: run_id.clone(),
+            started_at,
+            ended_at: self.clock.now(),
+            outcome: match &result {
+                Ok(_) => report.outcome.label().to_owned(),
+                Err(_) => "failed".to_owned(),
+            },
+            detail: match &result {
+                Ok(_) => report.outcome.detail(),
+                Err(error) => Some(error.to_string()),
+            },
+            listed: report.listed,
+            calls: report.calls,
+            recorded: matches!(result, Ok(true)),
+        };
+        if let Err(error) = lease::release(&self.store, my_lease, &lease_etag, summary).await {
             tracing::warn!(%error, "could not release the lease; it lapses by itself");
         }
         report.wall_time = started.elapsed();
-        result.map(|()| report)
+        result.map(|_| report)
     }
 
+    /// The cycle proper, under the lease. Returns whether the database was written (a quiet cycle,
+    /// with nothing new, does not write it).
     async fn cycle_with_lease(
         &self,
         report: &mut CycleReport,
         my_lease: &mut Lease,
-        lease_etag: crate::storage::ETag,
+        lease_etag: &mut crate::storage::ETag,
         crashed: Option<Lease>,
         started_at: DateTime<Utc>,
         fetch_deadline: Instant,
-    ) -> Result<(), CollectError> {
+    ) -> Result<bool, CollectError> {
         let replica = Replica::new(self.store.clone(), self.work_dir.clone());
         let copy = replica.checkout(&report.run_id).await?;
         report.downloaded = copy.downloaded;
@@ -330,13 +414,31 @@ impl Collector {
             .collect(
                 report,
                 my_lease,
-                &lease_etag,
+                lease_etag,
                 &statuses,
                 &mut changes,
                 fetch_deadline,
             )
             .await;
+        let stored: std::collections::HashMap<&str, &str> = statuses
+            .iter()
+            .map(|s| (s.instance_id.as_str(), s.raw_item.as_str()))
+            .collect();
+        let changed_meetings = changes
+            .meetings
+            .iter()
+            .any(|row| stored.get(row.instance_id.as_str()) != Some(&row.raw_item.as_str()));
+        let quiet = outcome == Outcome::Ok
+            && !changed_meetings
+            && changes.calls.is_empty()
+            && changes.checkpoints.is_empty()
+            && changes.run_errors.is_empty();
         report.outcome = outcome;
+        if quiet {
+            tracing::debug!("nothing new: the database is left as it is");
+            Replica::discard(&db.1);
+            return Ok(false);
+        }
         changes.run = Some(RunRecord {
             id: report.run_id.clone(),
             started_at,
@@ -351,7 +453,9 @@ impl Collector {
             outcome: report.outcome.label().to_owned(),
             detail: report.outcome.detail(),
         });
-        self.record(report, &replica, db, changes).await
+        self.record(report, &replica, db, changes)
+            .await
+            .map(|()| true)
     }
 
     /// Lists, plans and fetches; everything learnt goes into `changes`.
@@ -359,7 +463,7 @@ impl Collector {
         &self,
         report: &mut CycleReport,
         my_lease: &mut Lease,
-        lease_etag: &crate::storage::ETag,
+        lease_etag: &mut crate::storage::ETag,
         statuses: &[MeetingStatus],
         changes: &mut Changes,
         fetch_deadline: Instant,
@@ -472,7 +576,12 @@ impl Collector {
             deferred: false,
         };
         // No new call this close to the deadline: it could not finish.
-        if Instant::now() + self.options.request_timeout.min(Duration::from_secs(15)) >= deadline {
+        let reserve = self
+            .options
+            .request_timeout
+            .min(Duration::from_secs(15))
+            .min(self.settings.budget / 4);
+        if Instant::now() + reserve >= deadline {
             outcome.deferred = true;
             return outcome;
         }
@@ -591,12 +700,10 @@ impl Collector {
                         "the token object holds no tokens: run the login".into(),
                     ));
                 };
-                let http =
-                    http_client(&self.options).map_err(|e| Outcome::Failed(e.to_string()))?;
                 let oauth = OAuthClient::new(
                     settings,
                     &self.urls.api,
-                    http,
+                    self.http.clone(),
                     &self.options,
                     self.clock.clone(),
                 )
@@ -616,20 +723,20 @@ impl Collector {
                         }
                         // Not fatal: the current token still works for a while.
                         Err(error) => {
-                            tracing::warn!(%error, "token refresh failed; using the current token")
+                            tracing::warn!(%error, "token refresh failed; using the current token");
                         }
                     }
                 }
                 Credentials::OAuth(session)
             }
         };
-        WebexClient::new(
+        Ok(WebexClient::with_http(
+            self.http.clone(),
             self.urls.clone(),
             credentials,
             self.options.clone(),
             self.clock.clone(),
-        )
-        .map_err(|e| Outcome::Failed(e.to_string()))
+        ))
     }
 
     async fn authorization_required(&self, reason: &str) -> Outcome {
@@ -742,6 +849,7 @@ fn merge_statuses(
                 start: None,
                 end: None,
                 state: None,
+                raw_item: String::new(),
                 checkpoint: crate::db::Checkpoint::default(),
             });
         entry.start = row.start;

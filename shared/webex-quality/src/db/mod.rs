@@ -252,6 +252,8 @@ pub struct MeetingStatus {
     pub end: Option<DateTime<Utc>>,
     /// State.
     pub state: Option<String>,
+    /// The List Meetings item last stored (empty for a meeting not stored yet).
+    pub raw_item: String,
     /// Checkpoint.
     pub checkpoint: Checkpoint,
 }
@@ -271,6 +273,19 @@ pub struct StoredPage {
     pub tracking_id: String,
     /// The body as received.
     pub body: Bytes,
+}
+
+/// A stored Meeting Qualities call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCall {
+    /// Row id (for [`Database::call_pages`]).
+    pub id: i64,
+    /// When it was made.
+    pub called_at: DateTime<Utc>,
+    /// Whether the last page was reached.
+    pub completed: bool,
+    /// Why not.
+    pub error: Option<String>,
 }
 
 /// An open database file.
@@ -565,7 +580,7 @@ impl Database {
         let mut statement = self
             .conn
             .prepare(
-                "SELECT m.instance_id, m.start_time, m.end_time, m.state,
+                "SELECT m.instance_id, m.start_time, m.end_time, m.state, m.raw_item,
                         c.last_call_at, c.next_allowed_at, coalesce(c.attempts, 0), coalesce(c.failures, 0), c.last_error, coalesce(c.final, 0)
                  FROM meetings m LEFT JOIN checkpoints c USING (instance_id)
                  ORDER BY m.start_time, m.instance_id",
@@ -578,13 +593,14 @@ impl Database {
                     start: parse_time(r.get(1)?),
                     end: parse_time(r.get(2)?),
                     state: r.get(3)?,
+                    raw_item: r.get(4)?,
                     checkpoint: Checkpoint {
-                        last_call_at: parse_time(r.get(4)?),
-                        next_allowed_at: parse_time(r.get(5)?),
-                        attempts: r.get(6)?,
-                        failures: r.get(7)?,
-                        last_error: r.get(8)?,
-                        final_: r.get(9)?,
+                        last_call_at: parse_time(r.get(5)?),
+                        next_allowed_at: parse_time(r.get(6)?),
+                        attempts: r.get(7)?,
+                        failures: r.get(8)?,
+                        last_error: r.get(9)?,
+                        final_: r.get(10)?,
                     },
                 })
             })
@@ -610,6 +626,28 @@ impl Database {
             Some(id) => self.call_pages(id),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// Every call recorded for a meeting, oldest first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn calls(&self, instance_id: &str) -> Result<Vec<StoredCall>, DbError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT id, called_at, completed, error FROM quality_calls WHERE instance_id = ?1 ORDER BY called_at")
+            .map_err(self.err())?;
+        let rows = statement
+            .query_map([instance_id], |r| {
+                Ok(StoredCall {
+                    id: r.get(0)?,
+                    called_at: parse_time(r.get(1)?).unwrap_or_default(),
+                    completed: r.get(2)?,
+                    error: r.get(3)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
     /// The pages of one call, bodies as received.

@@ -1,0 +1,512 @@
+//! The collection cycle against the simulator and a real S3-compatible server.
+
+use std::time::Duration;
+
+use chrono::Duration as Span;
+use webex_quality::collect::{CycleSettings, Outcome};
+use webex_quality::storage::SharedStore;
+use webex_quality::tokens::TokenStore;
+use webex_sim::{Route, SimConfig, SimHandle};
+
+use crate::helpers::*;
+use crate::s3;
+
+fn settings() -> CycleSettings {
+    CycleSettings {
+        budget: Duration::from_secs(60),
+        upload_reserve: Duration::from_secs(10),
+        ..CycleSettings::default()
+    }
+}
+
+/// Every call stored for every meeting holds exactly the bytes the simulator served at that time.
+async fn assert_lossless(sim: &SimHandle, store: &SharedStore, page_size: usize) -> (usize, usize) {
+    let db = stored_database(store).await;
+    let mut calls = 0;
+    let mut sessions = 0;
+    for meeting in &sim.org().meetings {
+        let stored = db.calls(&meeting.instance_id).unwrap();
+        let finals: Vec<_> = stored.iter().filter(|c| c.completed).collect();
+        assert!(
+            !finals.is_empty(),
+            "{} has a complete call",
+            meeting.instance_id
+        );
+        for call in &stored {
+            assert!(call.completed, "{}: {:?}", meeting.instance_id, call.error);
+            let items = sim.org().quality_items(meeting, call.called_at);
+            let pages = db.call_pages(call.id).unwrap();
+            assert_eq!(
+                pages.len(),
+                items.len().div_ceil(page_size).max(1),
+                "{} at {}",
+                meeting.instance_id,
+                call.called_at
+            );
+            for (n, page) in pages.iter().enumerate() {
+                assert_eq!(
+                    page.body.as_ref(),
+                    expected_page(&items, n, page_size).as_slice(),
+                    "{} page {}",
+                    meeting.instance_id,
+                    n + 1
+                );
+            }
+            calls += 1;
+        }
+        let latest = db.latest_complete_pages(&meeting.instance_id).unwrap();
+        let all = sim.org().quality_items(meeting, sim.clock().now());
+        assert_eq!(
+            latest.len(),
+            all.len().div_ceil(page_size),
+            "{} final pages",
+            meeting.instance_id
+        );
+        sessions += all.len();
+        assert_eq!(
+            db.count(&format!(
+                "SELECT final FROM checkpoints WHERE instance_id = '{}'",
+                meeting.instance_id
+            ))
+            .unwrap(),
+            1
+        );
+    }
+    assert_eq!(
+        db.count("SELECT count(*) FROM meetings").unwrap(),
+        i64::try_from(sim.org().meetings.len()).unwrap()
+    );
+    (calls, sessions)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_week_is_collected_losslessly_without_a_single_429() {
+    let sim = spawn_sim_at(week_start(), SimConfig::default()).await;
+    let (store, _) = s3::store("week").await;
+    store_login(&sim, &store).await;
+    let collector = collector(&sim, &store, temp_dir("week"), settings());
+    let end = week_start() + Span::days(7) + Span::hours(1);
+    let mut cycles = 0_u32;
+    let mut wall = Duration::ZERO;
+    let mut slowest = Duration::ZERO;
+    let mut downloads = 0;
+    while sim.clock().now() <= end {
+        let report = collector.run_cycle().await.unwrap();
+        assert_eq!(report.outcome, Outcome::Ok, "{report:?}");
+        cycles += 1;
+        wall += report.wall_time;
+        slowest = slowest.max(report.wall_time);
+        downloads += usize::from(report.downloaded);
+        sim.clock().advance(Span::minutes(5));
+    }
+    assert_eq!(
+        sim.stats().answers(Route::Qualities, 429),
+        0,
+        "no call inside 5 minutes"
+    );
+    assert_eq!(downloads, 0, "the cached copy was current every time");
+    let (calls, sessions) = assert_lossless(&sim, &store, 100).await;
+    assert_eq!(
+        u64::try_from(calls).unwrap(),
+        sim.stats().qualities_calls(),
+        "every call recorded once"
+    );
+    let db = stored_database(&store).await;
+    let size = std::fs::metadata(db.path()).unwrap().len();
+    let raw: i64 = db.count("SELECT sum(length) FROM bodies").unwrap();
+    let stored: i64 = db.count("SELECT sum(length(data)) FROM bodies").unwrap();
+    eprintln!(
+        "simulated week: {cycles} cycles, mean {:?}, slowest {:?}; {} meetings, {sessions} sessions, {calls} calls ({:.2} per meeting); \
+         database {size} bytes ({:.0} per session); bodies {raw} bytes raw, {stored} stored ({:.1}x)",
+        wall / cycles,
+        slowest,
+        sim.org().meetings.len(),
+        calls as f64 / sim.org().meetings.len() as f64,
+        size as f64 / sessions as f64,
+        raw as f64 / stored as f64,
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_cycles_started_at_the_same_moment_lose_nothing() {
+    // Late in the week, so the first cycle has most of the week to collect at once.
+    let sim = spawn_sim_at(
+        week_start() + Span::days(6) + Span::hours(18),
+        SimConfig::default(),
+    )
+    .await;
+    let (store, _) = s3::store("twins").await;
+    store_login(&sim, &store).await;
+    let a = collector(&sim, &store, temp_dir("twin-a"), settings());
+    let b = collector(&sim, &store, temp_dir("twin-b"), settings());
+    let (ra, rb) = tokio::join!(a.run_cycle(), b.run_cycle());
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    let skipped = [&ra, &rb]
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Skipped(_)))
+        .count();
+    assert_eq!(
+        skipped, 1,
+        "one stands down: {:?} / {:?}",
+        ra.outcome, rb.outcome
+    );
+    assert_eq!(
+        ra.calls + rb.calls,
+        usize::try_from(sim.stats().qualities_calls()).unwrap()
+    );
+    // Both go on, cycle after cycle, until the week is done: nothing lost, no 429.
+    let end = week_start() + Span::days(7) + Span::hours(1);
+    while sim.clock().now() <= end {
+        sim.clock().advance(Span::minutes(5));
+        let (ra, rb) = tokio::join!(a.run_cycle(), b.run_cycle());
+        assert!(ra.is_ok() && rb.is_ok());
+    }
+    assert_eq!(sim.stats().answers(Route::Qualities, 429), 0);
+    let meetings_before = sim
+        .org()
+        .meetings
+        .iter()
+        .filter(|m| m.start < week_start() + Span::days(6) + Span::hours(18))
+        .count();
+    assert!(meetings_before > 50);
+    assert_lossless(&sim, &store, 100).await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_loses_the_race_merges_and_retries() {
+    let sim = spawn_sim_at(
+        week_start() + Span::days(1) + Span::hours(12),
+        SimConfig::default(),
+    )
+    .await;
+    let (inner, _) = s3::store("race").await;
+    store_login(&sim, &inner).await;
+    // The first cycle records the first day.
+    collector(&sim, &inner, temp_dir("race-0"), settings())
+        .run_cycle()
+        .await
+        .unwrap();
+    sim.clock().advance(Span::hours(6));
+    // While the next cycle works, another writer (an older run finishing late) uploads first.
+    let store: SharedStore = std::sync::Arc::new(Interfering::new(inner.clone()));
+    let report = collector(&sim, &store, temp_dir("race-1"), settings())
+        .run_cycle()
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Ok);
+    assert_eq!(report.upload_attempts, 2, "lost once, merged, won");
+    let db = stored_database(&inner).await;
+    assert_eq!(
+        db.count("SELECT count(*) FROM runs WHERE id = 'interloper'")
+            .unwrap(),
+        1,
+        "the other writer's rows survive"
+    );
+    assert_eq!(
+        db.count(&format!(
+            "SELECT count(*) FROM runs WHERE id = '{}'",
+            report.run_id
+        ))
+        .unwrap(),
+        1,
+        "and ours"
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM quality_calls").unwrap(),
+        i64::try_from(sim.stats().qualities_calls()).unwrap()
+    );
+    sim.shutdown().await;
+}
+
+/// A store that, on the first upload of the database, lets another writer upload first.
+#[derive(Debug)]
+struct Interfering {
+    inner: SharedStore,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl Interfering {
+    fn new(inner: SharedStore) -> Self {
+        Self {
+            inner,
+            done: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl webex_quality::storage::ObjectStore for Interfering {
+    async fn get(
+        &self,
+        key: &str,
+        etag: Option<&webex_quality::storage::ETag>,
+    ) -> Result<webex_quality::storage::Fetched, webex_quality::storage::StoreError> {
+        self.inner.get(key, etag).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        bytes: bytes::Bytes,
+        condition: webex_quality::storage::PutCondition,
+        content_type: &str,
+    ) -> Result<webex_quality::storage::ETag, webex_quality::storage::StoreError> {
+        if key == webex_quality::collect::DATABASE_KEY
+            && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let replica =
+                webex_quality::collect::Replica::new(self.inner.clone(), temp_dir("interloper"));
+            let copy = replica.checkout("interloper").await?;
+            let mut db = webex_quality::db::Database::open(&copy.path).unwrap();
+            db.apply(&webex_quality::db::Changes {
+                run: Some(webex_quality::db::RunRecord {
+                    id: "interloper".into(),
+                    outcome: "ok".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .unwrap();
+            drop(db);
+            replica.commit(&copy).await?;
+        }
+        self.inner.put(key, bytes, condition, content_type).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), webex_quality::storage::StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, webex_quality::storage::StoreError> {
+        self.inner.list(prefix).await
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_killed_midway_and_run_again_loses_nothing() {
+    // Real time here: the cycle runs in its own process, which is killed part-way.
+    let config = SimConfig {
+        first_day: Some(webex_sim::org::days_before(chrono::Utc::now(), 3)),
+        days: 2,
+        // Longer than the crashed run's lease lives: the next run must wait for the calls it planned.
+        qualities_interval: Span::seconds(15),
+        ..SimConfig::default()
+    };
+    let sim = webex_sim::Simulator::new(config)
+        .spawn("127.0.0.1:0")
+        .await
+        .unwrap();
+    let (store, bucket) = s3::store("killed").await;
+    let oauth = oauth_client(&sim, &quick_options());
+    let record = login(&sim, &oauth).await;
+    TokenStore::new(store.clone(), webex_quality::clock::system())
+        .store_login(record)
+        .await
+        .unwrap();
+    let work = temp_dir("killed");
+    let run = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_collect-cycle"));
+        command
+            .envs(s3::env(&bucket, "killed"))
+            .env("WEBEX_API_URL", sim.api_url())
+            .env("WEBEX_ANALYTICS_URL", sim.analytics_url())
+            .env("WEBEX_CLIENT_ID", &sim.config().client_id)
+            .env("WEBEX_CLIENT_SECRET", &sim.config().client_secret)
+            .env("WEBEX_REDIRECT_URI", REDIRECT_URI)
+            .env("WEBEX_QUALITY_CALL_INTERVAL_SECONDS", "15")
+            .env("WEBEX_QUALITY_CYCLE_BUDGET_SECONDS", "6")
+            .env("WEBEX_QUALITY_CONCURRENCY", "1")
+            .env("WEBEX_QUALITY_WORK_DIR", &work)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    sim.faults().inject(
+        Route::Qualities,
+        webex_sim::Fault::Slow(Duration::from_millis(700)),
+        20,
+    );
+    let mut doomed = run().spawn().unwrap();
+    let started = std::time::Instant::now();
+    while sim.stats().qualities_calls() < 2 {
+        if doomed.try_wait().unwrap().is_some() {
+            let output = doomed.wait_with_output().unwrap();
+            panic!(
+                "the first run ended before it was killed: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the first run made no calls"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+    sim.faults().clear();
+    let calls_before_kill = sim.stats().qualities_calls();
+    // Run again until every meeting is final (the crashed run's lease lapses first).
+    let mut runs = 0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let output = run().output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        runs += 1;
+        let db = stored_database_if_any(&store).await;
+        let finals = db.map_or(0, |db| {
+            db.count("SELECT count(*) FROM checkpoints WHERE final")
+                .unwrap()
+        });
+        if finals == i64::try_from(sim.org().meetings.len()).unwrap() {
+            break;
+        }
+        assert!(
+            runs < 40,
+            "not done after {runs} runs: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+    assert!(calls_before_kill >= 2);
+    assert_eq!(
+        sim.stats().rate_limited_calls(),
+        0,
+        "the crashed run's calls counted as made"
+    );
+    let db = stored_database(&store).await;
+    let recorded = db.count("SELECT count(*) FROM quality_calls").unwrap();
+    assert!(
+        u64::try_from(recorded).unwrap() + 2 <= sim.stats().qualities_calls(),
+        "the killed run's calls were never recorded ({recorded} of {})",
+        sim.stats().qualities_calls()
+    );
+    assert!(
+        db.count("SELECT count(*) FROM runs WHERE outcome = 'ok'")
+            .unwrap()
+            >= 1,
+        "later runs finished the job"
+    );
+    for meeting in &sim.org().meetings {
+        let pages = db.latest_complete_pages(&meeting.instance_id).unwrap();
+        let items = sim.org().quality_items(meeting, sim.clock().now());
+        assert_eq!(pages.len(), items.len().div_ceil(100));
+        for (n, page) in pages.iter().enumerate() {
+            assert_eq!(page.body.as_ref(), expected_page(&items, n, 100).as_slice());
+        }
+    }
+    sim.shutdown().await;
+}
+
+async fn stored_database_if_any(store: &SharedStore) -> Option<webex_quality::db::Database> {
+    match store
+        .get(webex_quality::collect::DATABASE_KEY, None)
+        .await
+        .unwrap()
+    {
+        webex_quality::storage::Fetched::Found(_) => Some(stored_database(store).await),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_refreshed_when_due_rotated_and_a_revoked_one_asks_for_authorization() {
+    let config = SimConfig {
+        access_lifetime: Span::days(2),
+        ..SimConfig::default()
+    };
+    let sim = spawn_sim_at(week_start() + Span::hours(12), config).await;
+    let (store, _) = s3::store("tokens").await;
+    let first = store_login(&sim, &store).await;
+    let tokens = TokenStore::new(store.clone(), sim_clock(&sim));
+    let collector = collector(&sim, &store, temp_dir("tokens"), settings());
+
+    // Not due yet: no refresh.
+    assert_eq!(collector.run_cycle().await.unwrap().outcome, Outcome::Ok);
+    assert_eq!(
+        sim.stats().answers(Route::AccessToken, 200),
+        1,
+        "only the login"
+    );
+
+    // Less than a day left: refreshed before listing, and the rotated tokens stored.
+    sim.clock().advance(Span::hours(25));
+    assert_eq!(collector.run_cycle().await.unwrap().outcome, Outcome::Ok);
+    let (state, _) = tokens.load().await.unwrap().unwrap();
+    let second = state.record.unwrap();
+    assert_ne!(second.access_token, first.access_token);
+    assert_ne!(second.refresh_token, first.refresh_token, "rotated");
+    assert_eq!(
+        second.access_expires_at,
+        sim.clock().now() + Span::seconds(2 * 86_400 - 1)
+    );
+    assert_eq!(
+        second.refresh_expires_at, first.refresh_expires_at,
+        "the refresh token keeps its expiry"
+    );
+    assert!(state.authorization_needed.is_none());
+
+    // Rotated again a day later; the first refresh token no longer works anywhere.
+    sim.clock().advance(Span::hours(25));
+    assert_eq!(collector.run_cycle().await.unwrap().outcome, Outcome::Ok);
+    let third = tokens.load().await.unwrap().unwrap().0.record.unwrap();
+    assert_ne!(third.refresh_token, second.refresh_token);
+
+    // Revoked: the next due refresh fails, the state says so, nothing collected is lost.
+    let before = stored_database(&store)
+        .await
+        .count("SELECT count(*) FROM quality_pages")
+        .unwrap();
+    assert!(before > 0);
+    sim.revoke_refresh_tokens();
+    sim.clock().advance(Span::hours(25));
+    let report = collector.run_cycle().await.unwrap();
+    assert!(
+        matches!(&report.outcome, Outcome::AuthorizationRequired(reason) if reason.contains("revoked")),
+        "{:?}",
+        report.outcome
+    );
+    let (state, _) = tokens.load().await.unwrap().unwrap();
+    let needed = state
+        .authorization_needed
+        .expect("authorization needed is recorded");
+    assert_eq!(needed.since, sim.clock().now());
+    assert!(needed.reason.contains("revoked"), "{}", needed.reason);
+    let db = stored_database(&store).await;
+    assert_eq!(
+        db.count("SELECT count(*) FROM quality_pages").unwrap(),
+        before,
+        "nothing lost"
+    );
+    let last = db.recent_runs(1).unwrap().remove(0);
+    assert_eq!(last.outcome, "authorization required");
+
+    // Later cycles do not call Webex until someone logs in again; a login clears the state.
+    let token_calls = sim.stats().requests(Route::AccessToken);
+    sim.clock().advance(Span::minutes(5));
+    assert!(matches!(
+        collector.run_cycle().await.unwrap().outcome,
+        Outcome::AuthorizationRequired(_)
+    ));
+    assert_eq!(sim.stats().requests(Route::AccessToken), token_calls);
+    store_login(&sim, &store).await;
+    assert!(
+        tokens
+            .load()
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .authorization_needed
+            .is_none()
+    );
+    sim.clock().advance(Span::minutes(5));
+    assert_eq!(collector.run_cycle().await.unwrap().outcome, Outcome::Ok);
+    sim.shutdown().await;
+}

@@ -1,0 +1,174 @@
+//! Both object store adapters pass the same contract.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use webex_quality::storage::{Fetched, FolderStore, PutCondition, SharedStore, StoreError};
+
+use crate::s3;
+
+async fn contract(store: SharedStore) {
+    let key = "data/webex-quality.sqlite";
+    assert_eq!(store.get(key, None).await.unwrap(), Fetched::NotFound);
+
+    let first = store
+        .put(
+            key,
+            Bytes::from_static(b"one"),
+            PutCondition::IfAbsent,
+            "application/octet-stream",
+        )
+        .await
+        .unwrap();
+    let again = store
+        .put(
+            key,
+            Bytes::from_static(b"two"),
+            PutCondition::IfAbsent,
+            "application/octet-stream",
+        )
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::PreconditionFailed { .. })),
+        "{again:?}"
+    );
+
+    match store.get(key, None).await.unwrap() {
+        Fetched::Found(object) => {
+            assert_eq!(object.bytes.as_ref(), b"one");
+            assert_eq!(object.etag, first);
+        }
+        other => panic!("expected the object, got {other:?}"),
+    }
+    assert_eq!(
+        store.get(key, Some(&first)).await.unwrap(),
+        Fetched::NotModified
+    );
+
+    let second = store
+        .put(
+            key,
+            Bytes::from_static(b"two"),
+            PutCondition::IfMatch(first.clone()),
+            "application/octet-stream",
+        )
+        .await
+        .unwrap();
+    assert_ne!(second, first);
+    let stale = store
+        .put(
+            key,
+            Bytes::from_static(b"three"),
+            PutCondition::IfMatch(first.clone()),
+            "application/octet-stream",
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::PreconditionFailed { .. })),
+        "{stale:?}"
+    );
+    match store.get(key, Some(&first)).await.unwrap() {
+        Fetched::Found(object) => assert_eq!(object.bytes.as_ref(), b"two"),
+        other => panic!("a changed object is read again, got {other:?}"),
+    }
+
+    store
+        .put(
+            "data/other.json",
+            Bytes::from_static(b"{}"),
+            PutCondition::Always,
+            "application/json",
+        )
+        .await
+        .unwrap();
+    store
+        .put(
+            "site/index.html",
+            Bytes::from_static(b"<p>"),
+            PutCondition::Always,
+            "text/html",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list("data/").await.unwrap(),
+        ["data/other.json", "data/webex-quality.sqlite"]
+    );
+    store.delete("data/other.json").await.unwrap();
+    store.delete("data/never-there").await.unwrap();
+    assert_eq!(
+        store.list("data/").await.unwrap(),
+        ["data/webex-quality.sqlite"]
+    );
+
+    for bad in ["../escape", "/abs", "a//b"] {
+        assert!(store.get(bad, None).await.is_err(), "{bad}");
+    }
+
+    // Sixteen writers race from the same version: exactly one wins.
+    let base = match store.get(key, None).await.unwrap() {
+        Fetched::Found(object) => object.etag,
+        other => panic!("{other:?}"),
+    };
+    let racers = (0..16).map(|n| {
+        let store = store.clone();
+        let base = base.clone();
+        tokio::spawn(async move {
+            store
+                .put(
+                    key,
+                    Bytes::from(format!("writer {n}")),
+                    PutCondition::IfMatch(base),
+                    "application/octet-stream",
+                )
+                .await
+        })
+    });
+    let results = futures_util::future::join_all(racers).await;
+    let winners = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Err(StoreError::PreconditionFailed { .. }))))
+        .count();
+    assert_eq!((winners, refused), (1, 15));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_folder_store_keeps_the_contract() {
+    let dir = crate::helpers::temp_dir("folder-contract");
+    contract(Arc::new(FolderStore::new(dir).unwrap())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_s3_store_keeps_the_contract() {
+    let (store, _) = s3::store("team/data").await;
+    contract(store).await;
+}
+
+#[tokio::test]
+async fn two_processes_racing_on_a_folder_store_cannot_both_win() {
+    // Two FolderStore values on one folder stand for two processes: the lock is the file system's.
+    let dir = crate::helpers::temp_dir("folder-race");
+    let a = FolderStore::new(dir.clone()).unwrap();
+    let b = FolderStore::new(dir).unwrap();
+    use webex_quality::storage::ObjectStore;
+    let base = a
+        .put("k", Bytes::from_static(b"0"), PutCondition::IfAbsent, "x")
+        .await
+        .unwrap();
+    let (ra, rb) = tokio::join!(
+        a.put(
+            "k",
+            Bytes::from_static(b"a"),
+            PutCondition::IfMatch(base.clone()),
+            "x"
+        ),
+        b.put(
+            "k",
+            Bytes::from_static(b"b"),
+            PutCondition::IfMatch(base.clone()),
+            "x"
+        ),
+    );
+    assert_eq!(usize::from(ra.is_ok()) + usize::from(rb.is_ok()), 1);
+}
