@@ -115,6 +115,21 @@ pub async fn login(sim: &SimHandle, oauth: &OAuthClient) -> TokenRecord {
         .expect("code exchange")
 }
 
+/// Opens a new authorize URL as a browser would and returns the request and the `code` it got.
+pub async fn authorize_code(
+    oauth: &OAuthClient,
+) -> (webex_quality::webex::AuthorizationRequest, String) {
+    let request = oauth.authorize_url();
+    let location = browser_redirect(&request.url).await;
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .expect("the redirect carries a code")
+        .1
+        .into_owned();
+    (request, code)
+}
+
 /// Follows nothing: returns where the authorize endpoint redirects the browser.
 pub async fn browser_redirect(url: &url::Url) -> url::Url {
     let browser = reqwest::Client::builder()

@@ -77,14 +77,7 @@ async fn code_exchange_gives_a_record_with_absolute_expiry_times() {
 async fn a_code_is_single_use_and_a_wrong_verifier_is_refused() {
     let sim = spawn_sim().await;
     let oauth = oauth_client(&sim, &quick_options());
-    let request = oauth.authorize_url();
-    let location = browser_redirect(&request.url).await;
-    let code = location
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let (request, code) = authorize_code(&oauth).await;
     let wrong = oauth
         .exchange_code(
             &code,
@@ -692,14 +685,7 @@ async fn missing_scopes_are_refused_with_403() {
 async fn an_authorization_code_expires_after_five_minutes() {
     let sim = spawn_sim().await;
     let oauth = oauth_client(&sim, &quick_options());
-    let request = oauth.authorize_url();
-    let location = browser_redirect(&request.url).await;
-    let code = location
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let (request, code) = authorize_code(&oauth).await;
     sim.clock().advance(chrono::Duration::minutes(6));
     let err = oauth
         .exchange_code(&code, &request.pkce_verifier)
