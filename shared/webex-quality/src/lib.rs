@@ -13,6 +13,7 @@ pub mod clock;
 pub mod collect;
 pub mod config;
 pub mod db;
+pub mod quality;
 pub mod storage;
 pub mod tokens;
 pub mod webex;

@@ -181,6 +181,7 @@ impl fmt::Display for StoreLocation {
 ///
 /// # Errors
 /// When the folder cannot be created, or S3 is asked for in a build without the `s3` feature.
+#[cfg_attr(not(feature = "s3"), allow(clippy::unused_async))]
 pub async fn open(location: &StoreLocation) -> Result<SharedStore, StoreError> {
     match location {
         StoreLocation::Folder(path) => Ok(Arc::new(FolderStore::new(path.clone())?)),
