@@ -4,6 +4,7 @@
 //!
 //! Everything here is computed from the raw pages on demand, so it can always be rebuilt.
 
+mod report;
 mod thresholds;
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 
+pub use report::{MeetingReport, ParticipantSession, meeting_report};
 pub use thresholds::{Limits, StreamLimits, Sustained, Thresholds};
 
 use crate::webex::{MediaSession, MediaStream};
