@@ -14,6 +14,7 @@ pub mod collect;
 pub mod config;
 pub mod db;
 pub mod quality;
+pub mod site;
 pub mod storage;
 pub mod tokens;
 pub mod webex;

@@ -1,0 +1,670 @@
+//! The dashboard's pages, rendered from the database into static HTML (askama templates from
+//! `site/templates`, compiled into the binary). Every string from Webex goes through the template
+//! engine's HTML escaping; charts are inline SVG, so pages work with JavaScript off; a
+//! Content-Security-Policy forbids loading anything from elsewhere; emails and IPs are masked unless the
+//! options say otherwise.
+//!
+//! This is the start of the dashboard (issue 4): the meeting page and the status page.
+
+pub mod charts;
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+
+use crate::quality::{Cell, MeetingReport, Metric, StreamKind, Verdict};
+
+/// The stylesheet, embedded at build time.
+pub const STYLE_CSS: &str = include_str!("../../../../site/assets/style.css");
+/// The script, embedded at build time (progressive enhancement only).
+pub const APP_JS: &str = include_str!("../../../../site/assets/app.js");
+
+/// How pages are rendered.
+#[derive(Debug, Clone)]
+pub struct SiteOptions {
+    /// Mask emails and IP addresses (the default).
+    pub mask_personal: bool,
+    /// When set, every page shows an "authorization needed" banner with this text.
+    pub authorization_needed: Option<String>,
+    /// Path of the stylesheet from the site root (content-hashed when published).
+    pub css_path: String,
+    /// Path of the script from the site root.
+    pub js_path: String,
+    /// When the site was generated.
+    pub generated: DateTime<Utc>,
+}
+
+impl Default for SiteOptions {
+    fn default() -> Self {
+        Self {
+            mask_personal: true,
+            authorization_needed: None,
+            css_path: "assets/style.css".into(),
+            js_path: "assets/app.js".into(),
+            generated: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+}
+
+/// What every page's frame shows.
+#[derive(Debug, Clone)]
+struct Chrome {
+    title: String,
+    root: String,
+    css: String,
+    js: String,
+    banner: Option<String>,
+    generated: String,
+}
+
+impl Chrome {
+    fn new(title: &str, root: &str, options: &SiteOptions) -> Self {
+        Self {
+            title: title.to_owned(),
+            root: root.to_owned(),
+            css: options.css_path.clone(),
+            js: options.js_path.clone(),
+            banner: options.authorization_needed.clone(),
+            generated: options.generated.format("%Y-%m-%d %H:%M").to_string(),
+        }
+    }
+}
+
+/// A verdict as pages show it: a class for colour, a glyph and a word, so colour is never the only
+/// signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct VerdictView {
+    class: &'static str,
+    glyph: &'static str,
+    label: &'static str,
+}
+
+fn verdict_view(verdict: Verdict) -> VerdictView {
+    match verdict {
+        Verdict::Good => VerdictView {
+            class: "v-good",
+            glyph: "✓",
+            label: "good",
+        },
+        Verdict::Fair => VerdictView {
+            class: "v-fair",
+            glyph: "~",
+            label: "fair",
+        },
+        Verdict::Poor => VerdictView {
+            class: "v-poor",
+            glyph: "✕",
+            label: "poor",
+        },
+        Verdict::NoData => VerdictView {
+            class: "v-none",
+            glyph: "·",
+            label: "no data",
+        },
+    }
+}
+
+/// The meeting a page is about, from the List Meetings row.
+#[derive(Debug, Clone)]
+pub struct MeetingMeta {
+    /// Instance id.
+    pub instance_id: String,
+    /// Title.
+    pub title: String,
+    /// Host's name.
+    pub host_name: String,
+    /// Start.
+    pub start: DateTime<Utc>,
+    /// End, if known.
+    pub end: Option<DateTime<Utc>>,
+}
+
+struct TimelineCell {
+    class: &'static str,
+    glyph: &'static str,
+    text: String,
+}
+
+struct TimelineRow {
+    name: String,
+    client: String,
+    cells: Vec<TimelineCell>,
+}
+
+struct StreamCell {
+    class: &'static str,
+    glyph: &'static str,
+    label: &'static str,
+    metric: String,
+}
+
+struct ParticipantRow {
+    name: String,
+    email: String,
+    client: String,
+    os: String,
+    hardware: String,
+    network: String,
+    region: String,
+    transport: String,
+    join: String,
+    leave: String,
+    verdicts: Vec<StreamCell>,
+    charts: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "meeting.html")]
+struct MeetingPage {
+    chrome: Chrome,
+    title: String,
+    host: String,
+    when: String,
+    duration: String,
+    worst: VerdictView,
+    sessions: usize,
+    people: usize,
+    poor_streams: usize,
+    judged_streams: usize,
+    poor_minutes_share: String,
+    minute_labels: Vec<String>,
+    rows: Vec<TimelineRow>,
+    participants: Vec<ParticipantRow>,
+}
+
+/// Masks an email address: `d***@acme.example`.
+#[must_use]
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((user, domain)) => {
+            let first: String = user.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None if email.is_empty() => String::new(),
+        None => "***".into(),
+    }
+}
+
+fn cell_text(minute_label: &str, cell: &Cell) -> String {
+    let s = &cell.sample;
+    let mut parts = Vec::new();
+    if let Some(v) = s.packet_loss {
+        parts.push(format!("loss {v:.1} %"));
+    }
+    if let Some(v) = s.latency {
+        parts.push(format!("latency {v:.0} ms"));
+    }
+    if let Some(v) = s.jitter {
+        parts.push(format!("jitter {v:.0} ms"));
+    }
+    if let Some(v) = s.frame_rate {
+        parts.push(format!("{v:.1} fps"));
+    }
+    let why = cell
+        .metric
+        .map(|m| format!(" ({})", m.label()))
+        .unwrap_or_default();
+    if parts.is_empty() {
+        format!("{minute_label}: no data")
+    } else {
+        format!(
+            "{minute_label}: {}{why}: {}",
+            cell.verdict.label(),
+            parts.join(", ")
+        )
+    }
+}
+
+fn minutes_between(start: DateTime<Utc>, end: DateTime<Utc>) -> i64 {
+    (end - start).num_minutes().max(0)
+}
+
+/// Renders a meeting's page.
+///
+/// # Errors
+/// The template engine's error.
+pub fn render_meeting(
+    meta: &MeetingMeta,
+    report: &MeetingReport,
+    options: &SiteOptions,
+) -> Result<String, askama::Error> {
+    let last_minute = report
+        .sessions
+        .iter()
+        .flat_map(|s| {
+            s.quality
+                .timelines
+                .values()
+                .filter_map(|t| t.keys().next_back().copied())
+        })
+        .max()
+        .unwrap_or(0);
+    let minute_labels: Vec<String> = (0..=last_minute)
+        .map(|m| {
+            (meta.start + chrono::Duration::minutes(i64::try_from(m).unwrap_or(0)))
+                .format("%H:%M")
+                .to_string()
+        })
+        .collect();
+    let mut poor_minutes = 0;
+    let mut judged_minutes = 0;
+    let rows = report
+        .sessions
+        .iter()
+        .map(|s| {
+            let overall = s.quality.overall();
+            let cells = minute_labels
+                .iter()
+                .enumerate()
+                .map(|(m, label)| match overall.get(&m) {
+                    Some(cell) => {
+                        if cell.verdict != Verdict::NoData {
+                            judged_minutes += 1;
+                            poor_minutes += usize::from(cell.verdict == Verdict::Poor);
+                        }
+                        let v = verdict_view(cell.verdict);
+                        TimelineCell {
+                            class: v.class,
+                            glyph: v.glyph,
+                            text: cell_text(label, cell),
+                        }
+                    }
+                    None => TimelineCell {
+                        class: "v-none",
+                        glyph: "",
+                        text: format!("{label}: not in the meeting"),
+                    },
+                })
+                .collect();
+            TimelineRow {
+                name: s.session.webex_user_name.clone().unwrap_or_default(),
+                client: s.session.client_type.clone().unwrap_or_default(),
+                cells,
+            }
+        })
+        .collect();
+    let when_ms = |t: Option<DateTime<Utc>>| {
+        t.map_or_else(|| "—".to_owned(), |t| t.format("%H:%M:%S").to_string())
+    };
+    let participants: Vec<ParticipantRow> = report
+        .sessions
+        .iter()
+        .map(|s| {
+            let session = &s.session;
+            let text = |v: &Option<String>| v.clone().unwrap_or_default();
+            let email = text(&session.webex_user_email);
+            ParticipantRow {
+                name: text(&session.webex_user_name),
+                email: if options.mask_personal {
+                    mask_email(&email)
+                } else {
+                    email
+                },
+                client: format!(
+                    "{} {}",
+                    text(&session.client_type),
+                    text(&session.client_version)
+                )
+                .trim()
+                .to_owned(),
+                os: format!("{} {}", text(&session.os_type), text(&session.os_version))
+                    .trim()
+                    .to_owned(),
+                hardware: text(&session.hardware_type),
+                network: text(&session.network_type),
+                region: text(&session.server_region),
+                transport: s.transport.clone(),
+                join: when_ms(s.join),
+                leave: s.leave.map_or_else(
+                    || "still in the meeting".to_owned(),
+                    |t| t.format("%H:%M:%S").to_string(),
+                ),
+                verdicts: StreamKind::ALL
+                    .iter()
+                    .map(|kind| {
+                        let verdict = s.quality.verdict(*kind);
+                        let v = verdict_view(verdict.map_or(Verdict::NoData, |v| v.verdict));
+                        StreamCell {
+                            class: v.class,
+                            glyph: v.glyph,
+                            label: v.label,
+                            metric: verdict
+                                .and_then(|v| v.metric)
+                                .map(Metric::label)
+                                .unwrap_or_default()
+                                .to_owned(),
+                        }
+                    })
+                    .collect(),
+                charts: participant_charts(s, last_minute + 1),
+            }
+        })
+        .collect();
+    let judged: Vec<Verdict> = report
+        .sessions
+        .iter()
+        .flat_map(|s| s.quality.verdicts.iter().map(|v| v.verdict))
+        .filter(|v| *v != Verdict::NoData)
+        .collect();
+    let mut people: Vec<&str> = report
+        .sessions
+        .iter()
+        .map(|s| {
+            s.session
+                .webex_user_email
+                .as_deref()
+                .filter(|e| !e.is_empty())
+                .or(s.session.webex_user_name.as_deref())
+                .unwrap_or("")
+        })
+        .collect();
+    people.sort_unstable();
+    people.dedup();
+    let page = MeetingPage {
+        chrome: Chrome::new(&meta.title, "../", options),
+        title: meta.title.clone(),
+        host: meta.host_name.clone(),
+        when: meta.start.format("%A %Y-%m-%d %H:%M UTC").to_string(),
+        duration: meta.end.map_or_else(
+            || "in progress".into(),
+            |end| format!("{} min", minutes_between(meta.start, end)),
+        ),
+        worst: verdict_view(report.worst()),
+        sessions: report.sessions.len(),
+        people: people.len(),
+        poor_streams: judged.iter().filter(|v| **v == Verdict::Poor).count(),
+        judged_streams: judged.len(),
+        poor_minutes_share: if judged_minutes == 0 {
+            "no data".into()
+        } else {
+            #[allow(clippy::cast_precision_loss)]
+            let share = poor_minutes as f64 * 100.0 / judged_minutes as f64;
+            format!("{share:.1} %")
+        },
+        minute_labels,
+        rows,
+        participants,
+    };
+    page.render()
+}
+
+/// Charts of one participant: loss, latency, jitter, bit rate, frame rate and resolution per stream
+/// and direction, and CPU.
+fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usize) -> Vec<String> {
+    use crate::webex::MediaStream;
+    let s = &session.session;
+    let origin = session.quality.origin;
+    let series = |segments: &[MediaStream],
+                  pick: fn(&MediaStream) -> &[Option<f64>]|
+     -> Vec<(usize, Option<f64>)> {
+        let mut points = Vec::new();
+        for segment in segments {
+            let Some(start) = segment.start_time else {
+                continue;
+            };
+            let base = usize::try_from((start - origin).num_minutes().max(0)).unwrap_or(0);
+            points.extend(
+                pick(segment)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (base + i, *v)),
+            );
+        }
+        points
+    };
+    let mut charts = Vec::new();
+    let streams: [(&str, &[MediaStream]); 6] = [
+        ("audio in", &s.audio_in),
+        ("audio out", &s.audio_out),
+        ("video in", &s.video_in),
+        ("video out", &s.video_out),
+        ("sharing in", &s.share_in),
+        ("sharing out", &s.share_out),
+    ];
+    for (name, segments) in streams {
+        if segments.is_empty() {
+            continue;
+        }
+        charts.push(charts::line_chart(
+            &format!("{name}: packet loss"),
+            "%",
+            minutes,
+            &series(segments, |m| &m.packet_loss),
+        ));
+        charts.push(charts::line_chart(
+            &format!("{name}: latency"),
+            "ms",
+            minutes,
+            &series(segments, |m| &m.latency),
+        ));
+        charts.push(charts::line_chart(
+            &format!("{name}: jitter"),
+            "ms",
+            minutes,
+            &series(segments, |m| &m.jitter),
+        ));
+        charts.push(charts::line_chart(
+            &format!("{name}: bit rate"),
+            "kbit/s",
+            minutes,
+            &series(segments, |m| &m.media_bit_rate),
+        ));
+        if !name.starts_with("audio") {
+            charts.push(charts::line_chart(
+                &format!("{name}: frame rate"),
+                "fps",
+                minutes,
+                &series(segments, |m| &m.frame_rate),
+            ));
+            charts.push(charts::line_chart(
+                &format!("{name}: resolution"),
+                "px",
+                minutes,
+                &series(segments, |m| &m.resolution_height),
+            ));
+        }
+    }
+    for resources in &s.resources {
+        let points: Vec<(usize, Option<f64>)> = resources
+            .process_average_cpu
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i * minutes / resources.process_average_cpu.len().max(1), *v))
+            .collect();
+        charts.push(charts::line_chart(
+            "CPU (process average)",
+            "%",
+            minutes,
+            &points,
+        ));
+    }
+    charts
+}
+
+/// One error on the status page.
+#[derive(Debug, Clone)]
+pub struct StatusError {
+    /// When.
+    pub at: String,
+    /// Which meeting.
+    pub meeting: String,
+    /// Kind.
+    pub kind: String,
+    /// Message.
+    pub message: String,
+    /// Tracking id.
+    pub tracking_id: String,
+}
+
+/// What the status page shows.
+#[derive(Debug, Clone)]
+pub struct StatusView {
+    /// Last run's time.
+    pub last_run: String,
+    /// Last run's outcome.
+    pub last_outcome: String,
+    /// Meetings with a final fetch.
+    pub collected: i64,
+    /// Meetings still to fetch.
+    pub pending: i64,
+    /// 429s in the last day.
+    pub rate_limited: i64,
+    /// Days until the refresh token expires, as text.
+    pub token_days: String,
+    /// Recent errors.
+    pub errors: Vec<StatusError>,
+}
+
+#[derive(Template)]
+#[template(path = "status.html")]
+struct StatusPage {
+    chrome: Chrome,
+    last_run: String,
+    last_outcome: String,
+    collected: i64,
+    pending: i64,
+    rate_limited: i64,
+    token_days: String,
+    errors: Vec<StatusError>,
+}
+
+/// Renders the status page.
+///
+/// # Errors
+/// The template engine's error.
+pub fn render_status(view: &StatusView, options: &SiteOptions) -> Result<String, askama::Error> {
+    StatusPage {
+        chrome: Chrome::new("Status", "", options),
+        last_run: view.last_run.clone(),
+        last_outcome: view.last_outcome.clone(),
+        collected: view.collected,
+        pending: view.pending,
+        rate_limited: view.rate_limited,
+        token_days: view.token_days.clone(),
+        errors: view.errors.clone(),
+    }
+    .render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quality::{Thresholds, meeting_report};
+
+    const HOSTILE: [&str; 4] = [
+        "<script>alert(1)</script>",
+        "\"><img src=x onerror=alert(1)>",
+        "\u{202e}ananab\u{202c} مرحبا",
+        "Zoë 🎉👩🏽‍💻",
+    ];
+
+    fn hostile_report() -> (MeetingMeta, MeetingReport) {
+        let items: Vec<serde_json::Value> = HOSTILE
+            .iter()
+            .map(|name| {
+                serde_json::json!({
+                    "webexUserName": name,
+                    "webexUserEmail": format!("{name}@example.com"),
+                    "clientType": name,
+                    "networkType": name,
+                    "serverRegion": name,
+                    "audioIn": [{"samplingInterval": 60, "startTime": "2026-01-05T10:00:00.000Z",
+                                  "packetLoss": [0.0, 12.0, 13.0, 14.0, -1], "latency": [20, 30, 40, 50, -1], "jitter": [1, 2, 3, 4, -1]}]
+                })
+            })
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({"items": items})).unwrap();
+        let start = DateTime::parse_from_rfc3339("2026-01-05T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let report = meeting_report([body.as_slice()], start, &Thresholds::default());
+        let meta = MeetingMeta {
+            instance_id: "a_I_1".into(),
+            title: HOSTILE[0].into(),
+            host_name: HOSTILE[1].into(),
+            start,
+            end: Some(start + chrono::Duration::minutes(5)),
+        };
+        (meta, report)
+    }
+
+    #[test]
+    fn hostile_strings_are_inert_and_intact() {
+        let (meta, report) = hostile_report();
+        let html = render_meeting(&meta, &report, &SiteOptions::default()).unwrap();
+        assert!(!html.contains("<script>alert"), "no live script tag");
+        assert!(!html.contains("<img src=x"), "no live img tag");
+        // askama escapes with numeric references.
+        assert!(html.contains("<h1>&#60;script&#62;alert(1)&#60;/script&#62;</h1>"));
+        assert!(html.contains("Hosted by &#34;&#62;&#60;img src=x onerror=alert(1)&#62;"));
+        assert!(
+            html.contains("\u{202e}ananab\u{202c} مرحبا"),
+            "right-to-left text kept"
+        );
+        assert!(html.contains("Zoë 🎉👩🏽‍💻"), "emoji kept");
+        // Only our own script, from our own origin.
+        assert_eq!(html.matches("<script").count(), 1);
+        assert!(html.contains("<script src=\"../assets/app.js\" defer></script>"));
+        assert!(html.contains("Content-Security-Policy"));
+    }
+
+    #[test]
+    fn emails_are_masked_by_default() {
+        let (meta, report) = hostile_report();
+        let masked = render_meeting(&meta, &report, &SiteOptions::default()).unwrap();
+        assert!(!masked.contains("@example.com\"") && masked.contains("***@example.com"));
+        let open = render_meeting(
+            &meta,
+            &report,
+            &SiteOptions {
+                mask_personal: false,
+                ..SiteOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(open.contains("Zoë 🎉👩🏽‍💻@example.com"));
+    }
+
+    #[test]
+    fn the_timeline_shows_poor_minutes_with_a_glyph_a_word_and_the_values() {
+        let (meta, report) = hostile_report();
+        let html = render_meeting(&meta, &report, &SiteOptions::default()).unwrap();
+        assert!(
+            html.contains("10:01: poor (packet loss): loss 12.0 %, latency 30 ms, jitter 2 ms")
+        );
+        assert!(
+            html.contains("10:04: no data"),
+            "a -1 minute is no data, not good"
+        );
+        assert!(html.contains("<span aria-hidden=\"true\">✕</span> poor"));
+    }
+
+    #[test]
+    fn the_authorization_banner_shows_when_needed() {
+        let view = StatusView {
+            last_run: "2026-01-05 10:00".into(),
+            last_outcome: "authorization required".into(),
+            collected: 3,
+            pending: 1,
+            rate_limited: 0,
+            token_days: "expired".into(),
+            errors: vec![StatusError {
+                at: "10:00".into(),
+                meeting: "a_I_1".into(),
+                kind: "unavailable".into(),
+                message: "<b>bad</b>".into(),
+                tracking_id: "ROUTER_1".into(),
+            }],
+        };
+        let options = SiteOptions {
+            authorization_needed: Some("The refresh token was revoked.".into()),
+            ..SiteOptions::default()
+        };
+        let html = render_status(&view, &options).unwrap();
+        assert!(html.contains("role=\"alert\""));
+        assert!(html.contains("The refresh token was revoked."));
+        assert!(html.contains("&#60;b&#62;bad&#60;/b&#62;"));
+        assert!(html.contains("ROUTER_1"));
+        let quiet = render_status(&view, &SiteOptions::default()).unwrap();
+        assert!(!quiet.contains("role=\"alert\""));
+    }
+}
