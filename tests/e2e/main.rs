@@ -6,5 +6,6 @@ mod helpers;
 mod raw_bytes;
 mod s3;
 mod sim_shapes;
+mod site_pages;
 mod storage_contract;
 mod webex_client;
