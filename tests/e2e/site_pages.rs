@@ -132,3 +132,114 @@ fn askama_escape(text: &str) -> String {
         .replace('"', "&#34;")
         .replace('\'', "&#39;")
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_meeting_person_and_breakdown_has_its_page() {
+    let sim = spawn_sim_at(
+        week_start() + Span::days(3) + Span::hours(1),
+        SimConfig::default(),
+    )
+    .await;
+    let store: webex_quality::storage::SharedStore = std::sync::Arc::new(
+        webex_quality::storage::FolderStore::new(temp_dir("site-all")).unwrap(),
+    );
+    store_login(&sim, &store).await;
+    let settings = CycleSettings {
+        budget: Duration::from_secs(60),
+        upload_reserve: Duration::from_secs(10),
+        ..CycleSettings::default()
+    };
+    collector(&sim, &store, temp_dir("site-all-work"), settings)
+        .run_cycle()
+        .await
+        .unwrap();
+    let db = stored_database(&store).await;
+    let status = webex_quality::site::StatusView {
+        last_run: sim.clock().now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        last_outcome: "ok".into(),
+        collected: db
+            .count("SELECT count(*) FROM checkpoints WHERE final")
+            .unwrap(),
+        pending: db
+            .count("SELECT count(*) FROM checkpoints WHERE NOT final")
+            .unwrap(),
+        rate_limited: 0,
+        token_days: "89 days".into(),
+        errors: vec![],
+    };
+    let options = SiteOptions {
+        generated: sim.clock().now(),
+        ..SiteOptions::default()
+    };
+    let files =
+        webex_quality::site::build_site(&db, &status, &options, &Thresholds::default()).unwrap();
+
+    let collected: Vec<_> = sim
+        .org()
+        .meetings
+        .iter()
+        .filter(|m| m.start + Span::minutes(10) <= sim.clock().now())
+        .collect();
+    assert!(collected.len() > 30);
+    for meeting in &collected {
+        let path = webex_quality::site::meeting_path(&meeting.instance_id);
+        assert!(files.contains_key(&path), "{path}");
+        assert!(files.contains_key(&format!("meetings/{}.csv", meeting.instance_id)));
+        assert!(files.contains_key(&format!("meetings/{}.json", meeting.instance_id)));
+    }
+    let people: std::collections::BTreeSet<String> = collected
+        .iter()
+        .flat_map(|m| sim.org().quality_items(m, sim.clock().now()))
+        .map(|i| {
+            if i.webex_user_email.is_empty() {
+                format!("name:{}", i.webex_user_name)
+            } else {
+                i.webex_user_email.to_lowercase()
+            }
+        })
+        .collect();
+    for key in &people {
+        assert!(
+            files.contains_key(&webex_quality::site::person_path(key)),
+            "{key}"
+        );
+    }
+    for page in [
+        "index.html",
+        "overview-30.html",
+        "overview-90.html",
+        "meetings.html",
+        "breakdowns.html",
+        "status.html",
+        "meetings.csv",
+        "meetings.json",
+    ] {
+        assert!(files.contains_key(page), "{page}");
+    }
+    let breakdowns = String::from_utf8(files["breakdowns.html"].clone()).unwrap();
+    for network in ["ethernet", "wifi", "cellular"] {
+        assert!(
+            breakdowns.contains(&format!("<td>{network}</td>")),
+            "{network}"
+        );
+    }
+    // The list export has one row per collected meeting, newest first.
+    let json: serde_json::Value = serde_json::from_slice(&files["meetings.json"]).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), collected.len());
+    // No email reaches a URL or, masked by default, a page.
+    let any_email = &sim.org().people[1].email;
+    for (path, bytes) in &files {
+        assert!(!path.contains('@'), "{path}");
+        assert!(
+            !String::from_utf8_lossy(bytes).contains(any_email.as_str()),
+            "{path} shows an email"
+        );
+    }
+    let preview = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site-preview");
+    for (path, bytes) in &files {
+        let target = preview.join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, bytes).unwrap();
+    }
+    sim.shutdown().await;
+}

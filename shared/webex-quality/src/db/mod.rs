@@ -275,6 +275,25 @@ pub struct StoredPage {
     pub body: Bytes,
 }
 
+/// A stored meeting, as pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMeeting {
+    /// Instance id.
+    pub instance_id: String,
+    /// Title.
+    pub title: String,
+    /// Host's name.
+    pub host_name: String,
+    /// Host's email.
+    pub host_email: String,
+    /// Start.
+    pub start: Option<DateTime<Utc>>,
+    /// End.
+    pub end: Option<DateTime<Utc>>,
+    /// State.
+    pub state: String,
+}
+
 /// A stored Meeting Qualities call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCall {
@@ -626,6 +645,34 @@ impl Database {
             Some(id) => self.call_pages(id),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// Every stored meeting, oldest start first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn meetings(&self) -> Result<Vec<StoredMeeting>, DbError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT instance_id, title, host_name, host_email, start_time, end_time, state
+                 FROM meetings ORDER BY start_time, instance_id",
+            )
+            .map_err(self.err())?;
+        let rows = statement
+            .query_map([], |r| {
+                Ok(StoredMeeting {
+                    instance_id: r.get(0)?,
+                    title: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    host_name: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    host_email: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    start: parse_time(r.get(4)?),
+                    end: parse_time(r.get(5)?),
+                    state: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
     /// Every call recorded for a meeting, oldest first.

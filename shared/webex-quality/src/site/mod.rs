@@ -6,7 +6,10 @@
 //!
 //! This is the start of the dashboard (issue 4): the meeting page and the status page.
 
+mod build;
 pub mod charts;
+
+pub use build::{BuildError, Files, build_site, meeting_path, person_path};
 
 use askama::Template;
 use chrono::{DateTime, Utc};
@@ -385,6 +388,27 @@ pub fn render_meeting(
         participants,
     };
     page.render()
+}
+
+/// A session's verdict per stream kind, as table cells.
+fn stream_cells(s: &crate::quality::ParticipantSession) -> Vec<StreamCell> {
+    StreamKind::ALL
+        .iter()
+        .map(|kind| {
+            let verdict = s.quality.verdict(*kind);
+            let v = verdict_view(verdict.map_or(Verdict::NoData, |v| v.verdict));
+            StreamCell {
+                class: v.class,
+                glyph: v.glyph,
+                label: v.label,
+                metric: verdict
+                    .and_then(|v| v.metric)
+                    .map(Metric::label)
+                    .unwrap_or_default()
+                    .to_owned(),
+            }
+        })
+        .collect()
 }
 
 /// Charts of one participant: loss, latency, jitter, bit rate, frame rate and resolution per stream
