@@ -243,3 +243,137 @@ async fn every_meeting_person_and_breakdown_has_its_page() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_uploads_only_what_changed_and_removes_what_is_gone() {
+    let sim = spawn_sim_at(
+        week_start() + Span::days(1) + Span::hours(12),
+        SimConfig::default(),
+    )
+    .await;
+    let (data, _) = crate::s3::store("data").await;
+    let (site_store, bucket) = crate::s3::store("site").await;
+    store_login(&sim, &data).await;
+    let settings = CycleSettings {
+        budget: Duration::from_secs(60),
+        upload_reserve: Duration::from_secs(10),
+        ..CycleSettings::default()
+    };
+    let collector = collector(&sim, &data, temp_dir("publish-work"), settings);
+    collector.run_cycle().await.unwrap();
+    let build = |db: &webex_quality::db::Database| {
+        let status = webex_quality::site::StatusView {
+            last_run: "—".into(),
+            last_outcome: "ok".into(),
+            collected: 0,
+            pending: 0,
+            rate_limited: 0,
+            token_days: "—".into(),
+            errors: vec![],
+        };
+        let options = SiteOptions {
+            generated: week_start(),
+            ..SiteOptions::default()
+        };
+        webex_quality::site::build_site(db, &status, &options, &Thresholds::default()).unwrap()
+    };
+    let first = build(&stored_database(&data).await);
+    let published = webex_quality::site::publish(site_store.as_ref(), &first)
+        .await
+        .unwrap();
+    assert_eq!(published.uploaded.len(), first.len());
+
+    // Nothing new: nothing uploaded.
+    let again =
+        webex_quality::site::publish(site_store.as_ref(), &build(&stored_database(&data).await))
+            .await
+            .unwrap();
+    assert!(
+        again.uploaded.is_empty() && again.deleted.is_empty(),
+        "{again:?}"
+    );
+    assert_eq!(again.unchanged, first.len());
+
+    // One more meeting collected: its files and the pages that list it change, nothing else.
+    let before: std::collections::BTreeSet<_> = first.keys().cloned().collect();
+    let next = sim
+        .org()
+        .meetings
+        .iter()
+        .find(|m| m.start > sim.clock().now())
+        .unwrap()
+        .clone();
+    sim.clock().set(next.end + Span::minutes(16));
+    collector.run_cycle().await.unwrap();
+    let second = build(&stored_database(&data).await);
+    let published = webex_quality::site::publish(site_store.as_ref(), &second)
+        .await
+        .unwrap();
+    let page = webex_quality::site::meeting_path(&next.instance_id);
+    assert!(published.uploaded.contains(&page));
+    assert!(published.uploaded.contains(&"meetings.html".to_owned()));
+    assert!(
+        published.uploaded.iter().all(|p| !p.starts_with("assets/")),
+        "{:?}",
+        published.uploaded
+    );
+    let old_meeting_pages = before
+        .iter()
+        .filter(|p| p.starts_with("meetings/") && p.ends_with(".html"))
+        .count();
+    let reuploaded_old = published
+        .uploaded
+        .iter()
+        .filter(|p| before.contains(*p) && p.starts_with("meetings/"))
+        .count();
+    assert_eq!(
+        reuploaded_old, 0,
+        "{old_meeting_pages} older meeting pages untouched"
+    );
+    assert!(
+        published.uploaded.len() < second.len() / 2,
+        "{} of {}",
+        published.uploaded.len(),
+        second.len()
+    );
+
+    // A page that is no longer built is removed.
+    let mut fewer = second.clone();
+    fewer.remove(&page);
+    let published = webex_quality::site::publish(site_store.as_ref(), &fewer)
+        .await
+        .unwrap();
+    assert_eq!(published.deleted, vec![page.clone()]);
+    assert_eq!(
+        site_store.get(&page, None).await.unwrap(),
+        webex_quality::storage::Fetched::NotFound
+    );
+
+    // Assets are cached for good, pages revalidated.
+    let client = crate::s3::client();
+    let css = second
+        .keys()
+        .find(|p| p.starts_with("assets/style."))
+        .unwrap();
+    let head = client
+        .head_object()
+        .bucket(&bucket)
+        .key(format!("site/{css}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.cache_control(),
+        Some("public, max-age=31536000, immutable")
+    );
+    let head = client
+        .head_object()
+        .bucket(&bucket)
+        .key("site/index.html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.cache_control(), Some("no-cache"));
+    assert_eq!(head.content_type(), Some("text/html; charset=utf-8"));
+    sim.shutdown().await;
+}

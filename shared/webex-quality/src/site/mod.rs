@@ -8,8 +8,10 @@
 
 mod build;
 pub mod charts;
+mod publish;
 
 pub use build::{BuildError, Files, build_site, meeting_path, person_path};
+pub use publish::{MANIFEST_KEY, Published, publish};
 
 use askama::Template;
 use chrono::{DateTime, Utc};

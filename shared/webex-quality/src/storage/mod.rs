@@ -109,6 +109,20 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         content_type: &str,
     ) -> Result<ETag, StoreError>;
 
+    /// Writes a published file unconditionally with HTTP caching metadata (`Cache-Control`), for the
+    /// dashboard. Stores without such metadata keep just the bytes.
+    async fn publish(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &str,
+        cache_control: &str,
+    ) -> Result<ETag, StoreError> {
+        let _ = cache_control;
+        self.put(key, bytes, PutCondition::Always, content_type)
+            .await
+    }
+
     /// Removes `key` (no error if absent).
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
 

@@ -135,6 +135,28 @@ impl ObjectStore for S3Store {
         }
     }
 
+    async fn publish(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &str,
+        cache_control: &str,
+    ) -> Result<ETag, StoreError> {
+        let full = self.full_key(key)?;
+        let output = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .content_type(content_type)
+            .cache_control(cache_control)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("put", &full, describe(&e)))?;
+        Ok(ETag(output.e_tag().unwrap_or_default().to_owned()))
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let full = self.full_key(key)?;
         self.client
