@@ -93,6 +93,11 @@ async fn a_simulated_week_is_collected_losslessly_without_a_single_429() {
     while sim.clock().now() <= end {
         let report = collector.run_cycle().await.unwrap();
         assert_eq!(report.outcome, Outcome::Ok, "{report:?}");
+        let (lease, _) = webex_quality::collect::read_lease(&store)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(lease.released, "every cycle releases its lease: {lease:?}");
         cycles += 1;
         wall += report.wall_time;
         slowest = slowest.max(report.wall_time);

@@ -154,19 +154,31 @@ async fn every_meeting_person_and_breakdown_has_its_page() {
         .await
         .unwrap();
     let db = stored_database(&store).await;
-    let status = webex_quality::site::StatusView {
-        last_run: sim.clock().now().format("%Y-%m-%d %H:%M UTC").to_string(),
-        last_outcome: "ok".into(),
-        collected: db
-            .count("SELECT count(*) FROM checkpoints WHERE final")
-            .unwrap(),
-        pending: db
-            .count("SELECT count(*) FROM checkpoints WHERE NOT final")
-            .unwrap(),
-        rate_limited: 0,
-        token_days: "89 days".into(),
-        errors: vec![],
-    };
+    // The status comes from where it lives: the database, the lease's last run, the token object.
+    let lease = webex_quality::collect::read_lease(&store)
+        .await
+        .unwrap()
+        .map(|(lease, _)| lease);
+    let tokens = webex_quality::tokens::TokenStore::new(store.clone(), sim_clock(&sim))
+        .load()
+        .await
+        .unwrap()
+        .map(|(t, _)| t);
+    let last_run = lease.as_ref().and_then(|l| l.last_run.clone());
+    assert!(
+        last_run.is_some(),
+        "the released lease keeps the last run: {lease:?}"
+    );
+    let status = webex_quality::site::StatusView::from_sources(
+        &db,
+        last_run.as_ref(),
+        tokens.as_ref(),
+        sim.clock().now(),
+    )
+    .unwrap();
+    assert_eq!(status.token_days, "89 days");
+    assert_eq!(status.last_outcome, "ok");
+    assert!(status.collected > 30);
     let options = SiteOptions {
         generated: sim.clock().now(),
         ..SiteOptions::default()

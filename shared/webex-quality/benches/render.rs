@@ -15,7 +15,11 @@ fn main() {
     let monday = Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap();
     let org = webex_sim::Org::generate(1, monday, 7);
     let now = monday + chrono::Duration::days(8);
-    let mut by_size: Vec<_> = org.meetings.iter().map(|m| (org.quality_items(m, now).len(), m)).collect();
+    let mut by_size: Vec<_> = org
+        .meetings
+        .iter()
+        .map(|m| (org.quality_items(m, now).len(), m))
+        .collect();
     by_size.sort_by_key(|(n, _)| *n);
     let (sessions, meeting) = by_size[by_size.len() / 2];
     let items = org.quality_items(meeting, now);

@@ -362,6 +362,7 @@ impl Collector {
             recorded: matches!(result, Ok(true)),
         };
         if let Err(error) = lease::release(&self.store, my_lease, &lease_etag, summary).await {
+            // The next run would take this for a crash and hold back the meetings called here.
             tracing::warn!(%error, "could not release the lease; it lapses by itself");
         }
         report.wall_time = started.elapsed();
@@ -523,10 +524,13 @@ impl Collector {
 
         // The planned calls go into the lease before any is made.
         my_lease.planned_calls = plan.due.iter().map(|d| d.instance_id.clone()).collect();
-        if let Err(error) = lease::update(&self.store, my_lease, lease_etag).await {
-            return Outcome::Failed(format!(
-                "could not record the planned calls in the lease: {error}"
-            ));
+        match lease::update(&self.store, my_lease, lease_etag).await {
+            Ok(etag) => *lease_etag = etag,
+            Err(error) => {
+                return Outcome::Failed(format!(
+                    "could not record the planned calls in the lease: {error}"
+                ));
+            }
         }
 
         let client = &client;

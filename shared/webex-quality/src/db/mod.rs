@@ -747,6 +747,29 @@ impl Database {
             .map_err(self.err())
     }
 
+    /// The most recent run errors, newest first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn recent_errors(&self, limit: usize) -> Result<Vec<RunError>, DbError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT at, instance_id, kind, message, tracking_id FROM run_errors ORDER BY at DESC LIMIT ?1")
+            .map_err(self.err())?;
+        let rows = statement
+            .query_map([as_i64(limit)], |r| {
+                Ok(RunError {
+                    at: parse_time(r.get(0)?).unwrap_or_default(),
+                    instance_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    message: r.get(3)?,
+                    tracking_id: r.get(4)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
     /// The most recent runs, newest first.
     ///
     /// # Errors

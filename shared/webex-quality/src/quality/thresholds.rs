@@ -140,6 +140,29 @@ impl Thresholds {
         Ok(thresholds)
     }
 
+    /// The defaults, or the file named by `WEBEX_QUALITY_THRESHOLDS_FILE` applied over them.
+    ///
+    /// # Errors
+    /// A [`crate::config::ConfigError`] naming the setting when the file cannot be read or is invalid.
+    pub fn from_lookup(
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, crate::config::ConfigError> {
+        const NAME: &str = "WEBEX_QUALITY_THRESHOLDS_FILE";
+        let Some(path) = lookup(NAME).filter(|p| !p.trim().is_empty()) else {
+            return Ok(Self::default());
+        };
+        let fail = |problem: String| {
+            crate::config::ConfigError {
+            name: NAME,
+            problem,
+            fix: "Give a JSON file such as {\"audio\": {\"latency\": {\"fair\": 100, \"poor\": 300}}}, or unset it for the defaults.".into(),
+        }
+        };
+        let text = std::fs::read_to_string(path.trim())
+            .map_err(|e| fail(format!("{path:?} cannot be read ({e})")))?;
+        Self::from_json(&text).map_err(|e| fail(format!("{path:?} is not valid ({e})")))
+    }
+
     fn check(&self) -> Result<(), String> {
         for (name, limits) in [
             ("audio", self.audio),
@@ -198,6 +221,23 @@ mod tests {
             }
         );
         assert_eq!(t.video, Thresholds::default().video);
+    }
+
+    #[test]
+    fn the_thresholds_file_setting_is_read_and_named_in_errors() {
+        let dir = std::env::temp_dir().join(format!("wq-thresholds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("t.json");
+        std::fs::write(&file, r#"{"sustained": {"consecutive_minutes": 2}}"#).unwrap();
+        let path = file.display().to_string();
+        let t = Thresholds::from_lookup(&|_| Some(path.clone())).unwrap();
+        assert_eq!(t.sustained.consecutive_minutes, 2);
+        assert_eq!(
+            Thresholds::from_lookup(&|_| None).unwrap(),
+            Thresholds::default()
+        );
+        let err = Thresholds::from_lookup(&|_| Some("/nonexistent/t.json".into())).unwrap_err();
+        assert_eq!(err.name, "WEBEX_QUALITY_THRESHOLDS_FILE");
     }
 
     #[test]

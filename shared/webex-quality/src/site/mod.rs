@@ -540,6 +540,53 @@ pub struct StatusView {
     pub errors: Vec<StatusError>,
 }
 
+impl StatusView {
+    /// The status from where it lives: the database (collected, pending, runs and their errors), the
+    /// lease's last run summary, and the token object.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn from_sources(
+        db: &crate::db::Database,
+        last_run: Option<&crate::collect::RunSummary>,
+        tokens: Option<&crate::tokens::TokenState>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, crate::db::DbError> {
+        let day_ago = crate::db::db_time(now - chrono::Duration::days(1));
+        let rate_limited = db.count(&format!(
+            "SELECT coalesce(sum(rate_limited), 0) FROM runs WHERE started_at >= '{day_ago}'"
+        ))?;
+        let errors = db
+            .recent_errors(20)?
+            .into_iter()
+            .map(|e| StatusError {
+                at: e.at.format("%Y-%m-%d %H:%M").to_string(),
+                meeting: e.instance_id.unwrap_or_default(),
+                kind: e.kind,
+                message: e.message,
+                tracking_id: e.tracking_id.unwrap_or_default(),
+            })
+            .collect();
+        let token_days = match tokens.and_then(|t| t.days_left(now)) {
+            None => "no tokens: log in".to_owned(),
+            Some(days) if days < 0 => "expired".to_owned(),
+            Some(days) => format!("{days} days"),
+        };
+        Ok(Self {
+            last_run: last_run.map_or_else(|| "never".to_owned(), |r| r.ended_at.format("%Y-%m-%d %H:%M UTC").to_string()),
+            last_outcome: last_run.map_or_else(String::new, |r| match &r.detail {
+                Some(detail) => format!("{}: {detail}", r.outcome),
+                None => r.outcome.clone(),
+            }),
+            collected: db.count("SELECT count(*) FROM checkpoints WHERE final")?,
+            pending: db.count("SELECT count(*) FROM meetings m LEFT JOIN checkpoints c USING (instance_id) WHERE NOT coalesce(c.final, 0)")?,
+            rate_limited,
+            token_days,
+            errors,
+        })
+    }
+}
+
 #[derive(Template)]
 #[template(path = "status.html")]
 struct StatusPage {
