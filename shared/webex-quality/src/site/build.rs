@@ -327,7 +327,7 @@ fn overview(
         &format!("Poor share by day, last {days} days (days without meetings are gaps)"),
         "%",
         usize::try_from(days).unwrap_or(1),
-        &points,
+        &[("all streams", &points)],
     );
     let mut worst: Vec<(&Analyzed, usize)> = period
         .iter()

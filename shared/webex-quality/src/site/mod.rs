@@ -193,16 +193,18 @@ fn cell_text(minute_label: &str, cell: &Cell) -> String {
     let s = &cell.sample;
     let mut parts = Vec::new();
     if let Some(v) = s.packet_loss {
-        parts.push(format!("loss {v:.1} %"));
+        parts.push(format!("loss {} %", charts::Dec1(v)));
     }
+    #[allow(clippy::cast_possible_truncation)]
     if let Some(v) = s.latency {
-        parts.push(format!("latency {v:.0} ms"));
+        parts.push(format!("latency {} ms", v.round() as i64));
     }
+    #[allow(clippy::cast_possible_truncation)]
     if let Some(v) = s.jitter {
-        parts.push(format!("jitter {v:.0} ms"));
+        parts.push(format!("jitter {} ms", v.round() as i64));
     }
     if let Some(v) = s.frame_rate {
-        parts.push(format!("{v:.1} fps"));
+        parts.push(format!("{} fps", charts::Dec1(v)));
     }
     let why = cell
         .metric
@@ -245,9 +247,9 @@ pub fn render_meeting(
         .unwrap_or(0);
     let minute_labels: Vec<String> = (0..=last_minute)
         .map(|m| {
-            (meta.start + chrono::Duration::minutes(i64::try_from(m).unwrap_or(0)))
-                .format("%H:%M")
-                .to_string()
+            use chrono::Timelike;
+            let t = meta.start + chrono::Duration::minutes(i64::try_from(m).unwrap_or(0));
+            format!("{:02}:{:02}", t.hour(), t.minute())
         })
         .collect();
     let mut poor_minutes = 0;
@@ -389,7 +391,17 @@ pub fn render_meeting(
         rows,
         participants,
     };
-    page.render()
+    // One allocation for the whole page: the charts are most of it.
+    let charts: usize = page
+        .participants
+        .iter()
+        .flat_map(|p| &p.charts)
+        .map(String::len)
+        .sum();
+    let cells = page.rows.len() * page.minute_labels.len();
+    let mut out = String::with_capacity(16 * 1024 + charts + cells * 220);
+    page.render_into(&mut out)?;
+    Ok(out)
 }
 
 /// A session's verdict per stream kind, as table cells.
@@ -438,54 +450,35 @@ fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usi
         points
     };
     let mut charts = Vec::new();
-    let streams: [(&str, &[MediaStream]); 6] = [
-        ("audio in", &s.audio_in),
-        ("audio out", &s.audio_out),
-        ("video in", &s.video_in),
-        ("video out", &s.video_out),
-        ("sharing in", &s.share_in),
-        ("sharing out", &s.share_out),
+    type Pick = fn(&MediaStream) -> &[Option<f64>];
+    let metrics: [(&str, &str, Pick, bool); 6] = [
+        ("packet loss", "%", |m| &m.packet_loss, true),
+        ("latency", "ms", |m| &m.latency, true),
+        ("jitter", "ms", |m| &m.jitter, true),
+        ("bit rate", "kbit/s", |m| &m.media_bit_rate, true),
+        ("frame rate", "fps", |m| &m.frame_rate, false),
+        ("resolution", "px", |m| &m.resolution_height, false),
     ];
-    for (name, segments) in streams {
-        if segments.is_empty() {
+    let media: [(&str, &[MediaStream], &[MediaStream]); 3] = [
+        ("Audio", &s.audio_in, &s.audio_out),
+        ("Video", &s.video_in, &s.video_out),
+        ("Sharing", &s.share_in, &s.share_out),
+    ];
+    for (name, incoming, outgoing) in media {
+        if incoming.is_empty() && outgoing.is_empty() {
             continue;
         }
-        charts.push(charts::line_chart(
-            &format!("{name}: packet loss"),
-            "%",
-            minutes,
-            &series(segments, |m| &m.packet_loss),
-        ));
-        charts.push(charts::line_chart(
-            &format!("{name}: latency"),
-            "ms",
-            minutes,
-            &series(segments, |m| &m.latency),
-        ));
-        charts.push(charts::line_chart(
-            &format!("{name}: jitter"),
-            "ms",
-            minutes,
-            &series(segments, |m| &m.jitter),
-        ));
-        charts.push(charts::line_chart(
-            &format!("{name}: bit rate"),
-            "kbit/s",
-            minutes,
-            &series(segments, |m| &m.media_bit_rate),
-        ));
-        if !name.starts_with("audio") {
+        for (metric, unit, pick, for_audio) in metrics {
+            if name == "Audio" && !for_audio {
+                continue;
+            }
+            let received = series(incoming, pick);
+            let sent = series(outgoing, pick);
             charts.push(charts::line_chart(
-                &format!("{name}: frame rate"),
-                "fps",
+                &format!("{name} {metric}"),
+                unit,
                 minutes,
-                &series(segments, |m| &m.frame_rate),
-            ));
-            charts.push(charts::line_chart(
-                &format!("{name}: resolution"),
-                "px",
-                minutes,
-                &series(segments, |m| &m.resolution_height),
+                &[("received", &received), ("sent", &sent)],
             ));
         }
     }
@@ -497,10 +490,10 @@ fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usi
             .map(|(i, v)| (i * minutes / resources.process_average_cpu.len().max(1), *v))
             .collect();
         charts.push(charts::line_chart(
-            "CPU (process average)",
+            "CPU",
             "%",
             minutes,
-            &points,
+            &[("process average", &points)],
         ));
     }
     charts
