@@ -12,11 +12,7 @@ use crate::helpers::*;
 use crate::s3;
 
 fn settings() -> CycleSettings {
-    CycleSettings {
-        budget: Duration::from_secs(60),
-        upload_reserve: Duration::from_secs(10),
-        ..CycleSettings::default()
-    }
+    quick_cycle()
 }
 
 /// Every call stored for every meeting holds exactly the bytes the simulator served at that time.

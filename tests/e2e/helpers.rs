@@ -231,6 +231,39 @@ pub fn collector(
     .unwrap()
 }
 
+/// Cycle settings for tests on the simulated clock: a minute's budget.
+pub fn quick_cycle() -> webex_quality::collect::CycleSettings {
+    webex_quality::collect::CycleSettings {
+        budget: std::time::Duration::from_secs(60),
+        upload_reserve: std::time::Duration::from_secs(10),
+        ..webex_quality::collect::CycleSettings::default()
+    }
+}
+
+/// One cycle into a new folder store at the simulator's current time: the store and its database.
+pub async fn collect_once(
+    sim: &SimHandle,
+    name: &str,
+) -> (
+    webex_quality::storage::SharedStore,
+    webex_quality::db::Database,
+) {
+    let store: webex_quality::storage::SharedStore =
+        Arc::new(webex_quality::storage::FolderStore::new(temp_dir(name)).unwrap());
+    store_login(sim, &store).await;
+    collector(
+        sim,
+        &store,
+        temp_dir(&format!("{name}-work")),
+        quick_cycle(),
+    )
+    .run_cycle()
+    .await
+    .unwrap();
+    let db = stored_database(&store).await;
+    (store, db)
+}
+
 /// The database currently in `store`, downloaded into a fresh folder.
 pub async fn stored_database(
     store: &webex_quality::storage::SharedStore,

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use chrono::Duration as Span;
-use webex_quality::collect::CycleSettings;
 use webex_quality::quality::{StreamKind, Thresholds, Verdict, meeting_report};
 use webex_quality::site::{MeetingMeta, SiteOptions, render_meeting};
 use webex_sim::SimConfig;
@@ -17,20 +16,7 @@ async fn a_collected_meeting_page_shows_what_the_raw_data_says() {
         SimConfig::default(),
     )
     .await;
-    let store: webex_quality::storage::SharedStore = std::sync::Arc::new(
-        webex_quality::storage::FolderStore::new(temp_dir("site-store")).unwrap(),
-    );
-    store_login(&sim, &store).await;
-    let settings = CycleSettings {
-        budget: Duration::from_secs(60),
-        upload_reserve: Duration::from_secs(10),
-        ..CycleSettings::default()
-    };
-    collector(&sim, &store, temp_dir("site-work"), settings)
-        .run_cycle()
-        .await
-        .unwrap();
-    let db = stored_database(&store).await;
+    let (_store, db) = collect_once(&sim, "site-store").await;
 
     // A meeting with someone on a bad network.
     let org = sim.org();
@@ -140,20 +126,7 @@ async fn every_meeting_person_and_breakdown_has_its_page() {
         SimConfig::default(),
     )
     .await;
-    let store: webex_quality::storage::SharedStore = std::sync::Arc::new(
-        webex_quality::storage::FolderStore::new(temp_dir("site-all")).unwrap(),
-    );
-    store_login(&sim, &store).await;
-    let settings = CycleSettings {
-        budget: Duration::from_secs(60),
-        upload_reserve: Duration::from_secs(10),
-        ..CycleSettings::default()
-    };
-    collector(&sim, &store, temp_dir("site-all-work"), settings)
-        .run_cycle()
-        .await
-        .unwrap();
-    let db = stored_database(&store).await;
+    let (store, db) = collect_once(&sim, "site-all").await;
     // The status comes from where it lives: the database, the lease's last run, the token object.
     let lease = webex_quality::collect::read_lease(&store)
         .await
@@ -266,12 +239,7 @@ async fn publishing_uploads_only_what_changed_and_removes_what_is_gone() {
     let (data, _) = crate::s3::store("data").await;
     let (site_store, bucket) = crate::s3::store("site").await;
     store_login(&sim, &data).await;
-    let settings = CycleSettings {
-        budget: Duration::from_secs(60),
-        upload_reserve: Duration::from_secs(10),
-        ..CycleSettings::default()
-    };
-    let collector = collector(&sim, &data, temp_dir("publish-work"), settings);
+    let collector = collector(&sim, &data, temp_dir("publish-work"), quick_cycle());
     collector.run_cycle().await.unwrap();
     let build = |db: &webex_quality::db::Database| {
         let status = webex_quality::site::StatusView {
@@ -405,20 +373,7 @@ async fn the_dashboard_loads_in_a_real_browser_with_no_errors_and_nothing_from_e
         SimConfig::default(),
     )
     .await;
-    let store: webex_quality::storage::SharedStore = std::sync::Arc::new(
-        webex_quality::storage::FolderStore::new(temp_dir("browser-data")).unwrap(),
-    );
-    store_login(&sim, &store).await;
-    let settings = CycleSettings {
-        budget: Duration::from_secs(60),
-        upload_reserve: Duration::from_secs(10),
-        ..CycleSettings::default()
-    };
-    collector(&sim, &store, temp_dir("browser-work"), settings)
-        .run_cycle()
-        .await
-        .unwrap();
-    let db = stored_database(&store).await;
+    let (_store, db) = collect_once(&sim, "browser-data").await;
     let status = webex_quality::site::StatusView {
         last_run: "2026-01-07 18:00".into(),
         last_outcome: "ok".into(),

@@ -325,23 +325,7 @@ pub fn render_meeting(
                     || "still in the meeting".to_owned(),
                     |t| t.format("%H:%M:%S").to_string(),
                 ),
-                verdicts: StreamKind::ALL
-                    .iter()
-                    .map(|kind| {
-                        let verdict = s.quality.verdict(*kind);
-                        let v = verdict_view(verdict.map_or(Verdict::NoData, |v| v.verdict));
-                        StreamCell {
-                            class: v.class,
-                            glyph: v.glyph,
-                            label: v.label,
-                            metric: verdict
-                                .and_then(|v| v.metric)
-                                .map(Metric::label)
-                                .unwrap_or_default()
-                                .to_owned(),
-                        }
-                    })
-                    .collect(),
+                verdicts: stream_cells(s),
                 charts: participant_charts(s, last_minute + 1),
             }
         })
