@@ -190,35 +190,42 @@ pub fn mask_email(email: &str) -> String {
 }
 
 fn cell_text(minute_label: &str, cell: &Cell) -> String {
+    use std::fmt::Write;
     let s = &cell.sample;
-    let mut parts = Vec::new();
-    if let Some(v) = s.packet_loss {
-        parts.push(format!("loss {} %", charts::Dec1(v)));
+    if s.packet_loss.is_none()
+        && s.latency.is_none()
+        && s.jitter.is_none()
+        && s.frame_rate.is_none()
+    {
+        return format!("{minute_label}: no data");
     }
+    let mut text = String::with_capacity(80);
+    let _ = write!(text, "{minute_label}: {}", cell.verdict.label());
+    if let Some(metric) = cell.metric {
+        let _ = write!(text, " ({})", metric.label());
+    }
+    text.push(':');
+    let mut separator = " ";
     #[allow(clippy::cast_possible_truncation)]
-    if let Some(v) = s.latency {
-        parts.push(format!("latency {} ms", v.round() as i64));
+    let parts = [
+        s.packet_loss
+            .map(|v| ("loss ", Some(charts::Dec1(v)), 0, " %")),
+        s.latency
+            .map(|v| ("latency ", None, v.round() as i64, " ms")),
+        s.jitter.map(|v| ("jitter ", None, v.round() as i64, " ms")),
+        s.frame_rate.map(|v| ("", Some(charts::Dec1(v)), 0, " fps")),
+    ];
+    for (name, decimal, whole, unit) in parts.into_iter().flatten() {
+        text.push_str(separator);
+        text.push_str(name);
+        let _ = match decimal {
+            Some(d) => write!(text, "{d}"),
+            None => write!(text, "{whole}"),
+        };
+        text.push_str(unit);
+        separator = ", ";
     }
-    #[allow(clippy::cast_possible_truncation)]
-    if let Some(v) = s.jitter {
-        parts.push(format!("jitter {} ms", v.round() as i64));
-    }
-    if let Some(v) = s.frame_rate {
-        parts.push(format!("{} fps", charts::Dec1(v)));
-    }
-    let why = cell
-        .metric
-        .map(|m| format!(" ({})", m.label()))
-        .unwrap_or_default();
-    if parts.is_empty() {
-        format!("{minute_label}: no data")
-    } else {
-        format!(
-            "{minute_label}: {}{why}: {}",
-            cell.verdict.label(),
-            parts.join(", ")
-        )
-    }
+    text
 }
 
 fn minutes_between(start: DateTime<Utc>, end: DateTime<Utc>) -> i64 {
