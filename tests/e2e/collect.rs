@@ -3,17 +3,13 @@
 use std::time::Duration;
 
 use chrono::Duration as Span;
-use webex_quality::collect::{CycleSettings, Outcome};
+use webex_quality::collect::Outcome;
 use webex_quality::storage::SharedStore;
 use webex_quality::tokens::TokenStore;
 use webex_sim::{Route, SimConfig, SimHandle};
 
 use crate::helpers::*;
 use crate::s3;
-
-fn settings() -> CycleSettings {
-    quick_cycle()
-}
 
 /// Every call stored for every meeting holds exactly the bytes the simulator served at that time.
 async fn assert_lossless(sim: &SimHandle, store: &SharedStore, page_size: usize) -> (usize, usize) {
@@ -80,7 +76,7 @@ async fn a_simulated_week_is_collected_losslessly_without_a_single_429() {
     let sim = spawn_sim_at(week_start(), SimConfig::default()).await;
     let (store, _) = s3::store("week").await;
     store_login(&sim, &store).await;
-    let collector = collector(&sim, &store, temp_dir("week"), settings());
+    let collector = collector(&sim, &store, temp_dir("week"), quick_cycle());
     let end = week_start() + Span::days(7) + Span::hours(1);
     let mut cycles = 0_u32;
     let mut wall = Duration::ZERO;
@@ -139,8 +135,8 @@ async fn two_cycles_started_at_the_same_moment_lose_nothing() {
     .await;
     let (store, _) = s3::store("twins").await;
     store_login(&sim, &store).await;
-    let a = collector(&sim, &store, temp_dir("twin-a"), settings());
-    let b = collector(&sim, &store, temp_dir("twin-b"), settings());
+    let a = collector(&sim, &store, temp_dir("twin-a"), quick_cycle());
+    let b = collector(&sim, &store, temp_dir("twin-b"), quick_cycle());
     let (ra, rb) = tokio::join!(a.run_cycle(), b.run_cycle());
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     let skipped = [&ra, &rb]
@@ -185,14 +181,14 @@ async fn an_upload_that_loses_the_race_merges_and_retries() {
     let (inner, _) = s3::store("race").await;
     store_login(&sim, &inner).await;
     // The first cycle records the first day.
-    collector(&sim, &inner, temp_dir("race-0"), settings())
+    collector(&sim, &inner, temp_dir("race-0"), quick_cycle())
         .run_cycle()
         .await
         .unwrap();
     sim.clock().advance(Span::hours(6));
     // While the next cycle works, another writer (an older run finishing late) uploads first.
     let store: SharedStore = std::sync::Arc::new(Interfering::new(inner.clone()));
-    let report = collector(&sim, &store, temp_dir("race-1"), settings())
+    let report = collector(&sim, &store, temp_dir("race-1"), quick_cycle())
         .run_cycle()
         .await
         .unwrap();
@@ -426,7 +422,7 @@ async fn tokens_are_refreshed_when_due_rotated_and_a_revoked_one_asks_for_author
     let (store, _) = s3::store("tokens").await;
     let first = store_login(&sim, &store).await;
     let tokens = TokenStore::new(store.clone(), sim_clock(&sim));
-    let collector = collector(&sim, &store, temp_dir("tokens"), settings());
+    let collector = collector(&sim, &store, temp_dir("tokens"), quick_cycle());
 
     // Not due yet: no refresh.
     assert_eq!(collector.run_cycle().await.unwrap().outcome, Outcome::Ok);

@@ -179,12 +179,13 @@ pub fn deadline() -> tokio::time::Instant {
 
 /// A new empty folder under the target directory's temp area.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("wq-e2e-{name}-{}", uuid_like()));
+    let dir = std::env::temp_dir().join(format!("wq-e2e-{name}-{}", unique_suffix()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-fn uuid_like() -> String {
+/// A suffix no other call in this test run returns (process, counter, time).
+pub fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()

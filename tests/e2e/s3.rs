@@ -67,7 +67,7 @@ pub fn client() -> aws_sdk_s3::Client {
 
 /// A fresh bucket, and a store on it under `prefix`.
 pub async fn store(prefix: &str) -> (SharedStore, String) {
-    let bucket = format!("wq-{}", uuid_like());
+    let bucket = format!("wq-{}", crate::helpers::unique_suffix());
     client()
         .create_bucket()
         .bucket(&bucket)
@@ -87,14 +87,4 @@ pub fn env(bucket: &str, prefix: &str) -> Vec<(&'static str, String)> {
         ("WEBEX_QUALITY_S3_FORCE_PATH_STYLE", "true".into()),
         ("WEBEX_QUALITY_STORE", format!("s3://{bucket}/{prefix}")),
     ]
-}
-
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    )
 }
