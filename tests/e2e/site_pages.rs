@@ -101,12 +101,13 @@ async fn a_collected_meeting_page_shows_what_the_raw_data_says() {
     std::fs::create_dir_all(preview.join("meetings")).unwrap();
     std::fs::create_dir_all(preview.join("assets")).unwrap();
     std::fs::write(preview.join("meetings/sample.html"), &html).unwrap();
+    let options = SiteOptions::default();
     std::fs::write(
-        preview.join("assets/style.css"),
+        preview.join(&options.css_path),
         webex_quality::site::STYLE_CSS,
     )
     .unwrap();
-    std::fs::write(preview.join("assets/app.js"), webex_quality::site::APP_JS).unwrap();
+    std::fs::write(preview.join(&options.js_path), webex_quality::site::APP_JS).unwrap();
     sim.shutdown().await;
 }
 
@@ -488,5 +489,143 @@ async fn the_dashboard_loads_in_a_real_browser_with_no_errors_and_nothing_from_e
         "{}",
         pages[2]["title"]
     );
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() {
+    use webex_quality::site::{Refreshed, render_from_store};
+    let sim = spawn_sim_at(
+        week_start() + Span::days(1) + Span::hours(12),
+        SimConfig::default(),
+    )
+    .await;
+    let (data, _) = crate::s3::store("data").await;
+    let (site, _) = crate::s3::store("site").await;
+    store_login(&sim, &data).await;
+    let collector = collector(&sim, &data, temp_dir("incremental-work"), quick_cycle());
+    collector.run_cycle().await.unwrap();
+    let work = temp_dir("incremental-render");
+    let render = |thresholds: Thresholds| {
+        let (data, site, work, clock) = (data.clone(), site.clone(), work.clone(), sim_clock(&sim));
+        async move {
+            render_from_store(
+                &data,
+                site.as_ref(),
+                work,
+                SiteOptions::default(),
+                &thresholds,
+                clock,
+            )
+            .await
+            .unwrap()
+        }
+    };
+
+    // The first build renders everything.
+    let first: Refreshed = render(Thresholds::default()).await;
+    assert!(first.meetings_rendered > 10, "{first:?}");
+    assert_eq!(first.meetings_reused, 0);
+    assert_eq!(first.published.uploaded.len(), first.files);
+    assert!(!first.authorization_needed);
+
+    // Nothing new: no meeting or person page is rendered, nothing is uploaded.
+    let again = render(Thresholds::default()).await;
+    assert_eq!(again.meetings_rendered, 0, "{again:?}");
+    assert_eq!(again.meetings_reused, first.meetings_rendered);
+    assert_eq!(again.people_rendered, 0);
+    assert_eq!(again.people_reused, first.people_rendered);
+    assert!(again.published.uploaded.is_empty(), "{again:?}");
+
+    // A meeting in progress, five minutes apart: the second cycle fetches new minutes of the same
+    // meeting (same title, host, times and state), and only the meetings it fetched are rendered again.
+    let next = sim
+        .org()
+        .meetings
+        .iter()
+        .find(|m| m.start > sim.clock().now() && m.end - m.start >= Span::minutes(30))
+        .unwrap()
+        .clone();
+    sim.clock().set(next.start + Span::minutes(15));
+    collector.run_cycle().await.unwrap();
+    let during = render(Thresholds::default()).await;
+    assert!(during.meetings_rendered >= 1, "{during:?}");
+    sim.clock().advance(Span::seconds(5 * 60 + 30));
+    let cycle = collector.run_cycle().await.unwrap();
+    assert!(cycle.calls >= 1, "{cycle:?}");
+    let db = stored_database(&data).await;
+    let fetched: std::collections::BTreeSet<String> = db
+        .meetings()
+        .unwrap()
+        .into_iter()
+        .filter(|m| {
+            db.calls(&m.instance_id)
+                .unwrap()
+                .iter()
+                .any(|c| c.completed && c.called_at >= sim.clock().now() - Span::minutes(1))
+        })
+        .map(|m| m.instance_id)
+        .collect();
+    assert!(fetched.contains(&next.instance_id), "{fetched:?}");
+    let after = render(Thresholds::default()).await;
+    assert_eq!(after.meetings_rendered, fetched.len(), "{after:?}");
+    assert_eq!(
+        after.meetings_reused,
+        during.meetings_rendered + during.meetings_reused - fetched.len()
+    );
+    assert!(
+        after.people_reused > 0,
+        "people outside the new meetings are kept: {after:?}"
+    );
+    let page = webex_quality::site::meeting_path(&next.instance_id);
+    assert!(after.published.uploaded.contains(&page));
+
+    // A page missing from the site store is rendered again even though its inputs did not change.
+    site.delete(&page).await.unwrap();
+    let mut manifest = webex_quality::site::read_manifest(site.as_ref())
+        .await
+        .unwrap();
+    manifest.remove(&page);
+    site.publish(
+        webex_quality::site::MANIFEST_KEY,
+        serde_json::to_vec(&manifest).unwrap().into(),
+        "application/json",
+        "no-cache",
+    )
+    .await
+    .unwrap();
+    let repaired = render(Thresholds::default()).await;
+    assert_eq!(repaired.meetings_rendered, 1, "{repaired:?}");
+    assert!(repaired.published.uploaded.contains(&page));
+
+    // Other thresholds: every meeting is judged again.
+    let mut strict = Thresholds::default();
+    strict.audio.packet_loss.fair = 0.0;
+    let rejudged = render(strict).await;
+    assert_eq!(rejudged.meetings_reused, 0);
+    assert_eq!(
+        rejudged.meetings_rendered,
+        after.meetings_rendered + after.meetings_reused
+    );
+
+    // Authorization lost: the banner is on every page, so every page is rendered again.
+    webex_quality::tokens::TokenStore::new(data.clone(), sim_clock(&sim))
+        .mark_authorization_needed("The refresh token was revoked.")
+        .await
+        .unwrap();
+    let banner = render(strict).await;
+    assert!(banner.authorization_needed);
+    assert_eq!(banner.meetings_reused, 0);
+    for path in [page.as_str(), "index.html", "status.html", "meetings.html"] {
+        let webex_quality::storage::Fetched::Found(object) = site.get(path, None).await.unwrap()
+        else {
+            panic!("{path} missing")
+        };
+        let text = String::from_utf8(object.bytes.to_vec()).unwrap();
+        assert!(
+            text.contains("role=\"alert\"") && text.contains("The refresh token was revoked."),
+            "{path} has the banner"
+        );
+    }
     sim.shutdown().await;
 }

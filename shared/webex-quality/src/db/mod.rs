@@ -8,6 +8,7 @@
 
 mod schema;
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -625,6 +626,34 @@ impl Database {
             })
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Per meeting, the content hashes of the pages of its latest completed call, in page order: what
+    /// a meeting's rendered pages depend on, read without loading a single body.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn latest_complete_page_hashes(&self) -> Result<HashMap<String, Vec<String>>, DbError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT c.instance_id, p.body_sha256
+                 FROM quality_calls c JOIN quality_pages p ON p.call_id = c.id
+                 WHERE c.id = (SELECT c2.id FROM quality_calls c2
+                               WHERE c2.instance_id = c.instance_id AND c2.completed
+                               ORDER BY c2.called_at DESC LIMIT 1)
+                 ORDER BY c.instance_id, p.page",
+            )
+            .map_err(self.err())?;
+        let mut out: HashMap<String, Vec<String>> = HashMap::new();
+        let mut rows = statement.query([]).map_err(self.err())?;
+        while let Some(row) = rows.next().map_err(self.err())? {
+            let id: String = row.get(0).map_err(self.err())?;
+            out.entry(id)
+                .or_default()
+                .push(row.get(1).map_err(self.err())?);
+        }
+        Ok(out)
     }
 
     /// The pages of the latest completed call for a meeting (what an export gives), bodies as received.

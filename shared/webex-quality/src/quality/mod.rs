@@ -18,7 +18,9 @@ pub use thresholds::{Limits, StreamLimits, Sustained, Thresholds};
 use crate::webex::{MediaSession, MediaStream};
 
 /// A quality verdict. Ordered from no data to poor, so `max` is the worst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Nothing to judge by.
@@ -51,7 +53,9 @@ impl fmt::Display for Verdict {
 }
 
 /// A metric that can decide a verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Packet loss, percent.
@@ -78,7 +82,9 @@ impl Metric {
 }
 
 /// Audio, video or content sharing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamKind {
     /// Audio.

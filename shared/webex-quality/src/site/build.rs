@@ -1,5 +1,6 @@
 //! The whole site from the database: overview (7, 30 and 90 days), meetings list, a page per meeting
-//! and per person, breakdowns, status, and CSV/JSON exports. Pure: database in, files out.
+//! and per person, breakdowns, status, and CSV/JSON exports. Pure: database (and the previous build's
+//! cache) in, files out.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -7,14 +8,16 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::publish::Manifest;
+use super::summary::{
+    self, CachedMeeting, CachedPage, MeetingSummary, RenderCache, SessionSummary,
+};
 use super::{
     Chrome, SiteOptions, StatusView, VerdictView, charts, mask_email, render_meeting,
     render_status, verdict_view,
 };
 use crate::db::{Database, DbError, StoredMeeting, sha256_hex};
-use crate::quality::{
-    MeetingReport, ParticipantSession, StreamKind, Thresholds, Verdict, meeting_report,
-};
+use crate::quality::{MeetingReport, Metric, StreamKind, Thresholds, Verdict, meeting_report};
 
 /// The site's files: path from the site root to content.
 pub type Files = BTreeMap<String, Vec<u8>>;
@@ -39,32 +42,10 @@ pub enum BuildError {
     Export(String),
 }
 
-struct Analyzed {
-    meeting: StoredMeeting,
-    start: DateTime<Utc>,
-    report: MeetingReport,
-}
-
 /// The page of a meeting, from the site root.
 #[must_use]
 pub fn meeting_path(instance_id: &str) -> String {
     format!("meetings/{instance_id}.html")
-}
-
-/// A person's key: the email, or the name for guests without one.
-fn person_key(session: &ParticipantSession) -> String {
-    match session
-        .session
-        .webex_user_email
-        .as_deref()
-        .filter(|e| !e.is_empty())
-    {
-        Some(email) => email.to_lowercase(),
-        None => format!(
-            "name:{}",
-            session.session.webex_user_name.as_deref().unwrap_or("")
-        ),
-    }
 }
 
 /// A person's page, from the site root: a hash, so no email reaches a URL.
@@ -83,7 +64,52 @@ fn render<T: Template>(page: &str, template: &T) -> Result<Vec<u8>, BuildError> 
         })
 }
 
-/// Builds every file of the site.
+/// What the previous build left: its render cache and the manifest of what was published.
+#[derive(Debug, Clone, Copy)]
+pub struct Previous<'a> {
+    /// The render cache.
+    pub cache: &'a RenderCache,
+    /// What the site store holds.
+    pub manifest: &'a Manifest,
+}
+
+/// A build: the files rendered now, the files kept as published, and the cache for the next build.
+#[derive(Debug, Clone)]
+pub struct SiteBuild {
+    /// Files rendered by this build.
+    pub files: Files,
+    /// Content hash of every file of the site: the rendered ones and the kept ones.
+    pub hashes: Manifest,
+    /// Files whose inputs did not change: still valid as published.
+    pub kept: usize,
+    /// Meetings analysed and rendered.
+    pub meetings_rendered: usize,
+    /// Meetings whose files were kept.
+    pub meetings_reused: usize,
+    /// Person pages rendered.
+    pub people_rendered: usize,
+    /// Person pages kept.
+    pub people_reused: usize,
+    /// What the next build starts from.
+    pub cache: RenderCache,
+}
+
+impl SiteBuild {
+    fn insert(&mut self, path: String, bytes: Vec<u8>) -> String {
+        let hash = sha256_hex(&bytes);
+        self.hashes.insert(path.clone(), hash.clone());
+        self.files.insert(path, bytes);
+        hash
+    }
+
+    fn keep(&mut self, files: &BTreeMap<String, String>) {
+        self.kept += files.len();
+        self.hashes
+            .extend(files.iter().map(|(p, h)| (p.clone(), h.clone())));
+    }
+}
+
+/// Builds every file of the site (no cache: everything is rendered).
 ///
 /// # Errors
 /// Database, template or export failures.
@@ -93,55 +119,97 @@ pub fn build_site(
     options: &SiteOptions,
     thresholds: &Thresholds,
 ) -> Result<Files, BuildError> {
-    let mut analyzed = Vec::new();
-    for meeting in db.meetings()? {
-        let Some(start) = meeting.start else { continue };
-        let pages = db.latest_complete_pages(&meeting.instance_id)?;
-        if pages.is_empty() {
-            continue;
-        }
-        let report = meeting_report(pages.iter().map(|p| p.body.as_ref()), start, thresholds);
-        analyzed.push(Analyzed {
-            meeting,
-            start,
-            report,
-        });
-    }
-    let mut files = Files::new();
-    files.insert(
+    Ok(build_incremental(db, status, options, thresholds, None)?.files)
+}
+
+/// Builds the site, rendering again only what changed since `previous`: a meeting's page and exports
+/// when its List Meetings fields or the pages of its latest complete call changed, a person's page when
+/// one of their meetings did. The list-type pages (overviews, meetings list, breakdowns, status),
+/// which depend on every meeting and on the clock, are rendered each time from the meetings'
+/// summaries. Everything is rendered when the templates, options or thresholds differ from the
+/// cache's, and a cached file is only kept while the manifest still lists it with the same content.
+///
+/// # Errors
+/// Database, template or export failures.
+pub fn build_incremental(
+    db: &Database,
+    status: &StatusView,
+    options: &SiteOptions,
+    thresholds: &Thresholds,
+    previous: Option<Previous<'_>>,
+) -> Result<SiteBuild, BuildError> {
+    let fingerprint = summary::fingerprint(options, thresholds);
+    let previous = previous.filter(|p| p.cache.matches(&fingerprint));
+    let published = |files: &BTreeMap<String, String>| {
+        previous.is_some_and(|p| {
+            files
+                .iter()
+                .all(|(path, hash)| p.manifest.get(path) == Some(hash))
+        })
+    };
+    let mut build = SiteBuild {
+        files: Files::new(),
+        hashes: Manifest::new(),
+        kept: 0,
+        meetings_rendered: 0,
+        meetings_reused: 0,
+        people_rendered: 0,
+        people_reused: 0,
+        cache: RenderCache::new(fingerprint),
+    };
+    build.insert(
         options.css_path.clone(),
         super::STYLE_CSS.as_bytes().to_vec(),
     );
-    files.insert(options.js_path.clone(), super::APP_JS.as_bytes().to_vec());
-    for a in &analyzed {
-        let meta = super::MeetingMeta {
-            instance_id: a.meeting.instance_id.clone(),
-            title: a.meeting.title.clone(),
-            host_name: a.meeting.host_name.clone(),
-            start: a.start,
-            end: a.meeting.end.filter(|_| a.meeting.state != "inProgress"),
+    build.insert(options.js_path.clone(), super::APP_JS.as_bytes().to_vec());
+
+    let page_hashes = db.latest_complete_page_hashes()?;
+    let mut summaries: Vec<(String, MeetingSummary)> = Vec::new();
+    for meeting in db.meetings()? {
+        let Some(start) = meeting.start else { continue };
+        let Some(hashes) = page_hashes.get(&meeting.instance_id) else {
+            continue;
         };
-        let path = meeting_path(&a.meeting.instance_id);
-        let html =
-            render_meeting(&meta, &a.report, options).map_err(|source| BuildError::Render {
-                page: path.clone(),
-                source,
-            })?;
-        files.insert(path, html.into_bytes());
-        let rows = session_exports(&a.report, options);
-        files.insert(
-            format!("meetings/{}.csv", a.meeting.instance_id),
-            to_csv(&rows)?,
+        let key = summary::meeting_key(&meeting, hashes);
+        if let Some(cached) = previous
+            .and_then(|p| p.cache.meetings.get(&meeting.instance_id))
+            .filter(|c| c.key == key && published(&c.files))
+        {
+            build.keep(&cached.files);
+            build.meetings_reused += 1;
+            summaries.push((key, cached.summary.clone()));
+            build
+                .cache
+                .meetings
+                .insert(meeting.instance_id.clone(), cached.clone());
+            continue;
+        }
+        let pages = db.latest_complete_pages(&meeting.instance_id)?;
+        let report = meeting_report(pages.iter().map(|p| p.body.as_ref()), start, thresholds);
+        let files = render_meeting_files(&meeting, start, &report, options)?;
+        let mut hashes = BTreeMap::new();
+        for (path, bytes) in files {
+            let hash = build.insert(path.clone(), bytes);
+            hashes.insert(path, hash);
+        }
+        let summary = MeetingSummary::new(&meeting, start, &report);
+        build.meetings_rendered += 1;
+        build.cache.meetings.insert(
+            meeting.instance_id.clone(),
+            CachedMeeting {
+                key: key.clone(),
+                summary: summary.clone(),
+                files: hashes,
+            },
         );
-        files.insert(
-            format!("meetings/{}.json", a.meeting.instance_id),
-            to_json(&rows)?,
-        );
+        summaries.push((key, summary));
     }
+
+    let (keys, analyzed): (Vec<String>, Vec<MeetingSummary>) = summaries.into_iter().unzip();
     let list: Vec<MeetingExport> = analyzed.iter().rev().map(meeting_export).collect();
-    files.insert("meetings.csv".into(), to_csv(&list)?);
-    files.insert("meetings.json".into(), to_json(&list)?);
-    files.insert(
+    build.insert("meetings.csv".into(), to_csv(&list)?);
+    build.insert("meetings.json".into(), to_json(&list)?);
+    build.insert(
         "meetings.html".into(),
         render(
             "meetings.html",
@@ -153,15 +221,32 @@ pub fn build_site(
     );
     let now = options.generated;
     for (days, path) in PERIODS {
-        files.insert(
+        build.insert(
             (*path).to_owned(),
             render(path, &overview(&analyzed, *days, now, status, options))?,
         );
     }
-    for (key, page) in people(&analyzed, options) {
-        files.insert(person_path(&key), render("person", &page)?);
+    for (person, sessions) in people(&analyzed, &keys) {
+        let path = person_path(&person);
+        let key = summary::combined_key(sessions.iter().map(|(key, _, _)| *key));
+        if let Some(cached) = previous
+            .and_then(|p| p.cache.people.get(&path))
+            .filter(|c| c.key == key)
+        {
+            let files = BTreeMap::from([(path.clone(), cached.hash.clone())]);
+            if published(&files) {
+                build.keep(&files);
+                build.people_reused += 1;
+                build.cache.people.insert(path, cached.clone());
+                continue;
+            }
+        }
+        let html = render("person", &person_page(&sessions, options))?;
+        let hash = build.insert(path.clone(), html);
+        build.people_rendered += 1;
+        build.cache.people.insert(path, CachedPage { key, hash });
     }
-    files.insert(
+    build.insert(
         "breakdowns.html".into(),
         render("breakdowns.html", &breakdowns(&analyzed, options))?,
     );
@@ -169,8 +254,41 @@ pub fn build_site(
         page: "status.html".into(),
         source,
     })?;
-    files.insert("status.html".into(), status_html.into_bytes());
-    Ok(files)
+    build.insert("status.html".into(), status_html.into_bytes());
+    Ok(build)
+}
+
+/// A meeting's page and its CSV and JSON exports.
+fn render_meeting_files(
+    meeting: &StoredMeeting,
+    start: DateTime<Utc>,
+    report: &MeetingReport,
+    options: &SiteOptions,
+) -> Result<[(String, Vec<u8>); 3], BuildError> {
+    let meta = super::MeetingMeta {
+        instance_id: meeting.instance_id.clone(),
+        title: meeting.title.clone(),
+        host_name: meeting.host_name.clone(),
+        start,
+        end: meeting.end.filter(|_| meeting.state != "inProgress"),
+    };
+    let path = meeting_path(&meeting.instance_id);
+    let html = render_meeting(&meta, report, options).map_err(|source| BuildError::Render {
+        page: path.clone(),
+        source,
+    })?;
+    let rows = session_exports(report, options);
+    Ok([
+        (path, html.into_bytes()),
+        (
+            format!("meetings/{}.csv", meeting.instance_id),
+            to_csv(&rows)?,
+        ),
+        (
+            format!("meetings/{}.json", meeting.instance_id),
+            to_json(&rows)?,
+        ),
+    ])
 }
 
 const PERIODS: &[(i64, &str)] = &[
@@ -199,16 +317,15 @@ struct MeetingRow {
     rank: u8,
 }
 
-fn meeting_row(a: &Analyzed) -> MeetingRow {
-    let worst = a.report.worst();
+fn meeting_row(a: &MeetingSummary) -> MeetingRow {
+    let worst = a.worst();
     MeetingRow {
         date: a.start.format("%Y-%m-%d %H:%M").to_string(),
-        href: meeting_path(&a.meeting.instance_id),
-        title: a.meeting.title.clone(),
-        host: a.meeting.host_name.clone(),
-        participants: a.report.sessions.len(),
+        href: meeting_path(&a.instance_id),
+        title: a.title.clone(),
+        host: a.host.clone(),
+        participants: a.sessions.len(),
         duration: a
-            .meeting
             .end
             .map_or_else(String::new, |end| (end - a.start).num_minutes().to_string()),
         verdict: verdict_view(worst),
@@ -267,13 +384,13 @@ fn share_text(poor: usize, judged: usize) -> String {
 }
 
 fn poor_and_judged<'a>(
-    sessions: impl Iterator<Item = &'a ParticipantSession>,
+    sessions: impl Iterator<Item = &'a SessionSummary>,
     kind: Option<StreamKind>,
 ) -> (usize, usize) {
     let mut poor = 0;
     let mut judged = 0;
     for s in sessions {
-        for v in &s.quality.verdicts {
+        for v in &s.streams {
             if kind.is_some_and(|k| k != v.kind) || v.verdict == Verdict::NoData {
                 continue;
             }
@@ -284,19 +401,24 @@ fn poor_and_judged<'a>(
     (poor, judged)
 }
 
+/// A breakdown key, with `unknown` for what Webex did not say.
+fn unknown(value: Option<&str>) -> String {
+    value.unwrap_or("unknown").to_owned()
+}
+
 fn overview(
-    all: &[Analyzed],
+    all: &[MeetingSummary],
     days: i64,
     now: DateTime<Utc>,
     status: &StatusView,
     options: &SiteOptions,
 ) -> OverviewPage {
     let from = now - chrono::Duration::days(days);
-    let period: Vec<&Analyzed> = all
+    let period: Vec<&MeetingSummary> = all
         .iter()
         .filter(|a| a.start >= from && a.start <= now)
         .collect();
-    let sessions = || period.iter().flat_map(|a| a.report.sessions.iter());
+    let sessions = || period.iter().flat_map(|a| a.sessions.iter());
     let minutes: i64 = sessions()
         .filter_map(|s| Some((s.leave.unwrap_or(now) - s.join?).num_minutes().max(0)))
         .sum();
@@ -315,7 +437,7 @@ fn overview(
                 period
                     .iter()
                     .filter(|a| a.start >= day_start && a.start < day_end)
-                    .flat_map(|a| a.report.sessions.iter()),
+                    .flat_map(|a| a.sessions.iter()),
                 None,
             );
             #[allow(clippy::cast_precision_loss)]
@@ -329,23 +451,24 @@ fn overview(
         usize::try_from(days).unwrap_or(1),
         &[("all streams", &points)],
     );
-    let mut worst: Vec<(&Analyzed, usize)> = period
+    let mut worst: Vec<(&MeetingSummary, usize)> = period
         .iter()
-        .map(|a| (*a, poor_and_judged(a.report.sessions.iter(), None).0))
+        .map(|a| (*a, poor_and_judged(a.sessions.iter(), None).0))
         .filter(|(_, p)| *p > 0)
         .collect();
     worst.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.start.cmp(&a.0.start)));
     let mut affected: HashMap<String, Affected> = HashMap::new();
     for s in sessions() {
-        let key = person_key(s);
-        let entry = affected.entry(key.clone()).or_insert_with(|| Affected {
-            href: person_path(&key),
-            name: s.session.webex_user_name.clone().unwrap_or_default(),
-            poor: 0,
-            sessions: 0,
-        });
+        let entry = affected
+            .entry(s.person.clone())
+            .or_insert_with(|| Affected {
+                href: person_path(&s.person),
+                name: s.name.clone(),
+                poor: 0,
+                sessions: 0,
+            });
         entry.sessions += 1;
-        entry.poor += usize::from(s.quality.worst() == Verdict::Poor);
+        entry.poor += usize::from(s.worst() == Verdict::Poor);
     }
     let mut affected: Vec<Affected> = affected.into_values().filter(|a| a.poor > 0).collect();
     affected.sort_by(|a, b| b.poor.cmp(&a.poor).then(a.name.cmp(&b.name)));
@@ -365,11 +488,11 @@ fn overview(
             .take(10)
             .map(|(a, poor)| WorstMeeting {
                 date: a.start.format("%Y-%m-%d %H:%M").to_string(),
-                href: meeting_path(&a.meeting.instance_id),
-                title: a.meeting.title.clone(),
-                host: a.meeting.host_name.clone(),
+                href: meeting_path(&a.instance_id),
+                title: a.title.clone(),
+                host: a.host.clone(),
                 poor_streams: poor,
-                verdict: verdict_view(a.report.worst()),
+                verdict: verdict_view(a.worst()),
             })
             .collect(),
         affected,
@@ -395,58 +518,77 @@ struct PersonPage {
     sessions: Vec<PersonSession>,
 }
 
-fn people(all: &[Analyzed], options: &SiteOptions) -> Vec<(String, PersonPage)> {
-    let mut by_person: BTreeMap<String, Vec<(&Analyzed, &ParticipantSession)>> = BTreeMap::new();
-    for a in all {
-        for s in &a.report.sessions {
-            by_person.entry(person_key(s)).or_default().push((a, s));
+/// A person's sessions: the key of the meeting's inputs, the meeting, the session.
+type PersonSessions<'a> = Vec<(&'a str, &'a MeetingSummary, &'a SessionSummary)>;
+
+/// Every person's sessions, oldest first.
+fn people<'a>(
+    all: &'a [MeetingSummary],
+    keys: &'a [String],
+) -> BTreeMap<String, PersonSessions<'a>> {
+    let mut by_person: BTreeMap<String, PersonSessions<'a>> = BTreeMap::new();
+    for (a, key) in all.iter().zip(keys) {
+        for s in &a.sessions {
+            by_person
+                .entry(s.person.clone())
+                .or_default()
+                .push((key.as_str(), a, s));
         }
     }
     by_person
-        .into_iter()
-        .map(|(key, sessions)| {
-            let first = sessions[0].1;
-            let email = first.session.webex_user_email.clone().unwrap_or_default();
-            // The recurring problem: the most frequent network and deciding metric of poor streams.
-            let mut problems: BTreeMap<(String, &'static str), usize> = BTreeMap::new();
-            let mut poor_sessions = 0;
-            for (_, s) in &sessions {
-                let mut any = false;
-                for v in s.quality.verdicts.iter().filter(|v| v.verdict == Verdict::Poor) {
-                    any = true;
-                    let network = s.session.network_type.clone().unwrap_or_else(|| "unknown network".into());
-                    *problems.entry((network, v.metric.map_or("several metrics", crate::quality::Metric::label))).or_default() += 1;
-                }
-                poor_sessions += usize::from(any);
-            }
-            let finding = match problems.iter().max_by_key(|(_, n)| **n) {
-                None => format!("none: no poor stream in {} sessions.", sessions.len()),
-                Some(((network, metric), _)) => format!(
-                    "{poor_sessions} of {} sessions had a poor stream, most often on {network} with {metric}.",
-                    sessions.len()
-                ),
-            };
-            let page = PersonPage {
-                chrome: Chrome::new(first.session.webex_user_name.as_deref().unwrap_or("Participant"), "../", options),
-                name: first.session.webex_user_name.clone().unwrap_or_default(),
-                email: if options.mask_personal { mask_email(&email) } else { email },
-                finding,
-                sessions: sessions
-                    .iter()
-                    .rev()
-                    .map(|(a, s)| PersonSession {
-                        date: a.start.format("%Y-%m-%d %H:%M").to_string(),
-                        href: format!("../{}", meeting_path(&a.meeting.instance_id)),
-                        title: a.meeting.title.clone(),
-                        client: s.session.client_type.clone().unwrap_or_default(),
-                        network: s.session.network_type.clone().unwrap_or_default(),
-                        verdicts: super::stream_cells(s),
-                    })
-                    .collect(),
-            };
-            (key, page)
-        })
-        .collect()
+}
+
+fn person_page(sessions: &PersonSessions<'_>, options: &SiteOptions) -> PersonPage {
+    let first = sessions[0].2;
+    // The recurring problem: the most frequent network and deciding metric of poor streams.
+    let mut problems: BTreeMap<(&str, &'static str), usize> = BTreeMap::new();
+    let mut poor_sessions = 0;
+    for (_, _, s) in sessions {
+        let mut any = false;
+        for v in s.streams.iter().filter(|v| v.verdict == Verdict::Poor) {
+            any = true;
+            let network = s.network_type.as_deref().unwrap_or("unknown network");
+            let metric = v.metric.map_or("several metrics", Metric::label);
+            *problems.entry((network, metric)).or_default() += 1;
+        }
+        poor_sessions += usize::from(any);
+    }
+    let finding = match problems.iter().max_by_key(|(_, n)| **n) {
+        None => format!("none: no poor stream in {} sessions.", sessions.len()),
+        Some(((network, metric), _)) => format!(
+            "{poor_sessions} of {} sessions had a poor stream, most often on {network} with {metric}.",
+            sessions.len()
+        ),
+    };
+    let name = if first.name.is_empty() {
+        "Participant"
+    } else {
+        &first.name
+    };
+    PersonPage {
+        chrome: Chrome::new(name, "../", options),
+        name: first.name.clone(),
+        email: if options.mask_personal {
+            mask_email(&first.email)
+        } else {
+            first.email.clone()
+        },
+        finding,
+        sessions: sessions
+            .iter()
+            .rev()
+            .map(|(_, a, s)| PersonSession {
+                date: a.start.format("%Y-%m-%d %H:%M").to_string(),
+                href: format!("../{}", meeting_path(&a.instance_id)),
+                title: a.title.clone(),
+                client: s.client_type.clone().unwrap_or_default(),
+                network: s.network_type.clone().unwrap_or_default(),
+                verdicts: super::verdict_cells(|kind| {
+                    s.stream(kind).map(|v| (v.verdict, v.metric))
+                }),
+            })
+            .collect(),
+    }
 }
 
 struct BreakdownRow {
@@ -467,53 +609,29 @@ struct BreakdownsPage {
     tables: Vec<BreakdownTable>,
 }
 
-fn breakdowns(all: &[Analyzed], options: &SiteOptions) -> BreakdownsPage {
-    type Key = fn(&ParticipantSession) -> String;
+fn breakdowns(all: &[MeetingSummary], options: &SiteOptions) -> BreakdownsPage {
+    type Key = fn(&SessionSummary) -> String;
     let keys: [(&'static str, Key); 6] = [
-        ("client type", |s| {
-            s.session
-                .client_type
-                .clone()
-                .unwrap_or_else(|| "unknown".into())
-        }),
+        ("client type", |s| unknown(s.client_type.as_deref())),
         ("client version", |s| {
             format!(
                 "{} {}",
-                s.session.client_type.as_deref().unwrap_or("unknown"),
-                s.session.client_version.as_deref().unwrap_or("")
+                s.client_type.as_deref().unwrap_or("unknown"),
+                s.client_version.as_deref().unwrap_or("")
             )
         }),
-        ("operating system", |s| {
-            s.session
-                .os_type
-                .clone()
-                .unwrap_or_else(|| "unknown".into())
-        }),
-        ("network type", |s| {
-            s.session
-                .network_type
-                .clone()
-                .unwrap_or_else(|| "unknown".into())
-        }),
-        ("server region", |s| {
-            s.session
-                .server_region
-                .clone()
-                .unwrap_or_else(|| "unknown".into())
-        }),
+        ("operating system", |s| unknown(s.os_type.as_deref())),
+        ("network type", |s| unknown(s.network_type.as_deref())),
+        ("server region", |s| unknown(s.server_region.as_deref())),
         ("transport", |s| {
-            if s.transport.is_empty() {
-                "unknown".into()
-            } else {
-                s.transport.clone()
-            }
+            unknown(Some(s.transport.as_str()).filter(|t| !t.is_empty()))
         }),
     ];
     let tables = keys
         .iter()
         .map(|(name, key)| {
-            let mut groups: BTreeMap<String, Vec<&ParticipantSession>> = BTreeMap::new();
-            for s in all.iter().flat_map(|a| a.report.sessions.iter()) {
+            let mut groups: BTreeMap<String, Vec<&SessionSummary>> = BTreeMap::new();
+            for s in all.iter().flat_map(|a| a.sessions.iter()) {
                 groups.entry(key(s)).or_default().push(s);
             }
             BreakdownTable {
@@ -636,15 +754,15 @@ struct MeetingExport {
     worst_verdict: &'static str,
 }
 
-fn meeting_export(a: &Analyzed) -> MeetingExport {
+fn meeting_export(a: &MeetingSummary) -> MeetingExport {
     MeetingExport {
         start: a.start.to_rfc3339(),
-        instance_id: a.meeting.instance_id.clone(),
-        title: a.meeting.title.clone(),
-        host: a.meeting.host_name.clone(),
-        participant_sessions: a.report.sessions.len(),
-        duration_minutes: a.meeting.end.map(|end| (end - a.start).num_minutes()),
-        worst_verdict: a.report.worst().label(),
+        instance_id: a.instance_id.clone(),
+        title: a.title.clone(),
+        host: a.host.clone(),
+        participant_sessions: a.sessions.len(),
+        duration_minutes: a.end.map(|end| (end - a.start).num_minutes()),
+        worst_verdict: a.worst().label(),
     }
 }
 

@@ -4,14 +4,21 @@
 //! Content-Security-Policy forbids loading anything from elsewhere; emails and IPs are masked unless the
 //! options say otherwise.
 //!
-//! This is the start of the dashboard (issue 4): the meeting page and the status page.
+//! A build renders again only the meetings and people whose inputs changed ([`summary`] keeps what
+//! the list-type pages need between builds); [`refresh`] is the use case "render and publish".
 
 mod build;
 pub mod charts;
 mod publish;
+mod refresh;
+pub mod summary;
 
-pub use build::{BuildError, Files, build_site, meeting_path, person_path};
-pub use publish::{MANIFEST_KEY, Published, publish};
+pub use build::{
+    BuildError, Files, Previous, SiteBuild, build_incremental, build_site, meeting_path,
+    person_path,
+};
+pub use publish::{MANIFEST_KEY, Manifest, Published, publish, publish_build, read_manifest};
+pub use refresh::{RefreshError, Refreshed, banner, refresh, render_from_store};
 
 use askama::Template;
 use chrono::{DateTime, Utc};
@@ -22,6 +29,17 @@ use crate::quality::{Cell, MeetingReport, Metric, StreamKind, Verdict};
 pub const STYLE_CSS: &str = include_str!("../../../../site/assets/style.css");
 /// The script, embedded at build time (progressive enhancement only).
 pub const APP_JS: &str = include_str!("../../../../site/assets/app.js");
+
+/// The templates' sources, for the render cache's fingerprint (askama compiles the same files).
+const TEMPLATE_SOURCES: [&str; 7] = [
+    include_str!("../../../../site/templates/base.html"),
+    include_str!("../../../../site/templates/breakdowns.html"),
+    include_str!("../../../../site/templates/meeting.html"),
+    include_str!("../../../../site/templates/meetings.html"),
+    include_str!("../../../../site/templates/overview.html"),
+    include_str!("../../../../site/templates/person.html"),
+    include_str!("../../../../site/templates/status.html"),
+];
 
 /// How pages are rendered.
 #[derive(Debug, Clone)]
@@ -43,11 +61,17 @@ impl Default for SiteOptions {
         Self {
             mask_personal: true,
             authorization_needed: None,
-            css_path: "assets/style.css".into(),
-            js_path: "assets/app.js".into(),
+            css_path: hashed_asset("assets/style", "css", STYLE_CSS),
+            js_path: hashed_asset("assets/app", "js", APP_JS),
             generated: DateTime::<Utc>::UNIX_EPOCH,
         }
     }
+}
+
+/// An asset's published name: its content hash in the name, so it can be cached for good.
+fn hashed_asset(stem: &str, extension: &str, content: &str) -> String {
+    let hash = crate::db::sha256_hex(content.as_bytes());
+    format!("{stem}.{}.{extension}", &hash[..12])
 }
 
 /// What every page's frame shows.
@@ -397,17 +421,24 @@ pub fn render_meeting(
 
 /// A session's verdict per stream kind, as table cells.
 fn stream_cells(s: &crate::quality::ParticipantSession) -> Vec<StreamCell> {
+    verdict_cells(|kind| s.quality.verdict(kind).map(|v| (v.verdict, v.metric)))
+}
+
+/// Table cells of a verdict (and deciding metric) per stream kind.
+fn verdict_cells(
+    lookup: impl Fn(StreamKind) -> Option<(Verdict, Option<Metric>)>,
+) -> Vec<StreamCell> {
     StreamKind::ALL
         .iter()
         .map(|kind| {
-            let verdict = s.quality.verdict(*kind);
-            let v = verdict_view(verdict.map_or(Verdict::NoData, |v| v.verdict));
+            let verdict = lookup(*kind);
+            let v = verdict_view(verdict.map_or(Verdict::NoData, |v| v.0));
             StreamCell {
                 class: v.class,
                 glyph: v.glyph,
                 label: v.label,
                 metric: verdict
-                    .and_then(|v| v.metric)
+                    .and_then(|v| v.1)
                     .map(Metric::label)
                     .unwrap_or_default()
                     .to_owned(),
@@ -660,7 +691,12 @@ mod tests {
         assert!(html.contains("Zoë 🎉👩🏽‍💻"), "emoji kept");
         // Only our own script, from our own origin.
         assert_eq!(html.matches("<script").count(), 1);
-        assert!(html.contains("<script src=\"../assets/app.js\" defer></script>"));
+        let script = format!(
+            "<script src=\"../{}\" defer></script>",
+            SiteOptions::default().js_path
+        );
+        assert!(html.contains(&script), "{script}");
+        assert!(SiteOptions::default().js_path.starts_with("assets/app."));
         assert!(html.contains("Content-Security-Policy"));
     }
 

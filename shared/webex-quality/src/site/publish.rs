@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::Files;
+use super::{Files, SiteBuild};
 use crate::db::sha256_hex;
 use crate::storage::{Fetched, ObjectStore, StoreError};
 
@@ -47,39 +47,85 @@ fn cache_control(path: &str) -> &'static str {
     }
 }
 
+/// Path to content hash of every file of a published site.
+pub type Manifest = BTreeMap<String, String>;
+
+/// The manifest of what `store` holds (empty when there is none or it is unreadable, so that
+/// everything is published again).
+///
+/// # Errors
+/// Store failures.
+pub async fn read_manifest(store: &dyn ObjectStore) -> Result<Manifest, StoreError> {
+    Ok(match store.get(MANIFEST_KEY, None).await? {
+        Fetched::Found(object) => serde_json::from_slice(&object.bytes).unwrap_or_default(),
+        Fetched::NotFound | Fetched::NotModified => Manifest::new(),
+    })
+}
+
 /// Uploads the files of `site` that differ from the manifest in `store`, removes the ones that are no
 /// longer in `site`, then writes the new manifest.
 ///
 /// # Errors
 /// Store failures (the manifest is written last, so a failed publish is redone in full next time).
 pub async fn publish(store: &dyn ObjectStore, site: &Files) -> Result<Published, StoreError> {
-    let previous: BTreeMap<String, String> = match store.get(MANIFEST_KEY, None).await? {
-        Fetched::Found(object) => serde_json::from_slice(&object.bytes).unwrap_or_default(),
-        Fetched::NotFound | Fetched::NotModified => BTreeMap::new(),
-    };
-    let mut manifest = BTreeMap::new();
+    let previous = read_manifest(store).await?;
+    let hashes: Manifest = site
+        .iter()
+        .map(|(path, bytes)| (path.clone(), sha256_hex(bytes)))
+        .collect();
+    publish_files(store, &previous, site, &hashes).await
+}
+
+/// Publishes an incremental build over `previous`, the manifest it was built against: uploads the
+/// rendered files whose content changed, keeps the files the build kept, removes the rest.
+///
+/// # Errors
+/// Store failures.
+pub async fn publish_build(
+    store: &dyn ObjectStore,
+    previous: &Manifest,
+    build: &SiteBuild,
+) -> Result<Published, StoreError> {
+    publish_files(store, previous, &build.files, &build.hashes).await
+}
+
+/// `hashes` lists every file of the new site; `files` holds the content of those that were rendered.
+async fn publish_files(
+    store: &dyn ObjectStore,
+    previous: &Manifest,
+    files: &Files,
+    hashes: &Manifest,
+) -> Result<Published, StoreError> {
     let mut report = Published::default();
-    for (path, bytes) in site {
-        let hash = sha256_hex(bytes);
-        if previous.get(path) == Some(&hash) {
+    for (path, hash) in hashes {
+        if previous.get(path) == Some(hash) {
             report.unchanged += 1;
-        } else {
-            store
-                .publish(
-                    path,
-                    Bytes::from(bytes.clone()),
-                    content_type(path),
-                    cache_control(path),
-                )
-                .await?;
-            report.uploaded.push(path.clone());
+            continue;
         }
-        manifest.insert(path.clone(), hash);
+        let Some(bytes) = files.get(path) else {
+            // A kept file the store no longer lists: the build only keeps listed files, so this is
+            // a manifest changed under us. Leave it out rather than publish a broken link.
+            continue;
+        };
+        store
+            .publish(
+                path,
+                Bytes::from(bytes.clone()),
+                content_type(path),
+                cache_control(path),
+            )
+            .await?;
+        report.uploaded.push(path.clone());
     }
-    for path in previous.keys().filter(|p| !site.contains_key(*p)) {
+    for path in previous.keys().filter(|p| !hashes.contains_key(*p)) {
         store.delete(path).await?;
         report.deleted.push(path.clone());
     }
+    let manifest: Manifest = hashes
+        .iter()
+        .filter(|(path, hash)| files.contains_key(*path) || previous.get(*path) == Some(hash))
+        .map(|(p, h)| (p.clone(), h.clone()))
+        .collect();
     let bytes = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| StoreError::backend("put", MANIFEST_KEY, e))?;
     store

@@ -1,0 +1,354 @@
+//! What the list-type pages need of a meeting (overviews, meetings list, people, breakdowns), and the
+//! render cache that keeps it between builds so that only meetings whose inputs changed are read and
+//! rendered again.
+//!
+//! The cache is derived data: it is rebuilt from the raw pages whenever it is missing, unreadable, or
+//! was made with other templates, options or thresholds. It lives in the private data store
+//! ([`SITE_CACHE_KEY`]), never in the published site, because it holds unmasked names.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::SiteOptions;
+use crate::db::StoredMeeting;
+use crate::quality::{MeetingReport, Metric, ParticipantSession, StreamKind, Thresholds, Verdict};
+
+/// The render cache's key in the data store.
+pub const SITE_CACHE_KEY: &str = "site-cache.json.gz";
+
+/// Bumped when the cache's shape changes.
+const CACHE_VERSION: u32 = 1;
+
+/// One stream's verdict over a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamSummary {
+    /// Audio, video or sharing.
+    pub kind: StreamKind,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The metric that decided it.
+    pub metric: Option<Metric>,
+    /// Intervals judged poor.
+    pub poor_minutes: usize,
+}
+
+/// One participant session, as list-type pages show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    /// The person's key: the lower-cased email, or `name:` and the name for guests without one.
+    pub person: String,
+    /// Name.
+    pub name: String,
+    /// Email, unmasked (masking happens when a page is rendered).
+    pub email: String,
+    /// Client type.
+    pub client_type: Option<String>,
+    /// Client version.
+    pub client_version: Option<String>,
+    /// Operating system.
+    pub os_type: Option<String>,
+    /// Network type.
+    pub network_type: Option<String>,
+    /// Server region.
+    pub server_region: Option<String>,
+    /// Transport(s).
+    pub transport: String,
+    /// Joined.
+    pub join: Option<DateTime<Utc>>,
+    /// Left; `None` while still in the meeting.
+    pub leave: Option<DateTime<Utc>>,
+    /// Verdict per stream kind that appeared.
+    pub streams: Vec<StreamSummary>,
+}
+
+impl SessionSummary {
+    /// The worst stream verdict.
+    #[must_use]
+    pub fn worst(&self) -> Verdict {
+        self.streams
+            .iter()
+            .map(|s| s.verdict)
+            .max()
+            .unwrap_or(Verdict::NoData)
+    }
+
+    /// The verdict of one stream kind.
+    #[must_use]
+    pub fn stream(&self, kind: StreamKind) -> Option<&StreamSummary> {
+        self.streams.iter().find(|s| s.kind == kind)
+    }
+}
+
+/// A meeting, as list-type pages show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingSummary {
+    /// Instance id.
+    pub instance_id: String,
+    /// Title.
+    pub title: String,
+    /// Host's name.
+    pub host: String,
+    /// Start.
+    pub start: DateTime<Utc>,
+    /// End, when known.
+    pub end: Option<DateTime<Utc>>,
+    /// Participant sessions.
+    pub sessions: Vec<SessionSummary>,
+}
+
+impl MeetingSummary {
+    /// The summary of an analysed meeting.
+    #[must_use]
+    pub fn new(meeting: &StoredMeeting, start: DateTime<Utc>, report: &MeetingReport) -> Self {
+        Self {
+            instance_id: meeting.instance_id.clone(),
+            title: meeting.title.clone(),
+            host: meeting.host_name.clone(),
+            start,
+            end: meeting.end,
+            sessions: report.sessions.iter().map(session_summary).collect(),
+        }
+    }
+
+    /// The worst verdict of any session.
+    #[must_use]
+    pub fn worst(&self) -> Verdict {
+        self.sessions
+            .iter()
+            .map(SessionSummary::worst)
+            .max()
+            .unwrap_or(Verdict::NoData)
+    }
+}
+
+/// A person's key: the email, or the name for guests without one.
+#[must_use]
+pub fn person_key(session: &ParticipantSession) -> String {
+    match session
+        .session
+        .webex_user_email
+        .as_deref()
+        .filter(|e| !e.is_empty())
+    {
+        Some(email) => email.to_lowercase(),
+        None => format!(
+            "name:{}",
+            session.session.webex_user_name.as_deref().unwrap_or("")
+        ),
+    }
+}
+
+fn session_summary(s: &ParticipantSession) -> SessionSummary {
+    let m = &s.session;
+    SessionSummary {
+        person: person_key(s),
+        name: m.webex_user_name.clone().unwrap_or_default(),
+        email: m.webex_user_email.clone().unwrap_or_default(),
+        client_type: m.client_type.clone(),
+        client_version: m.client_version.clone(),
+        os_type: m.os_type.clone(),
+        network_type: m.network_type.clone(),
+        server_region: m.server_region.clone(),
+        transport: s.transport.clone(),
+        join: s.join,
+        leave: s.leave,
+        streams: s
+            .quality
+            .verdicts
+            .iter()
+            .map(|v| StreamSummary {
+                kind: v.kind,
+                verdict: v.verdict,
+                metric: v.metric,
+                poor_minutes: v.poor_minutes,
+            })
+            .collect(),
+    }
+}
+
+/// A meeting in the cache: the key of the inputs its files were rendered from, its summary, and the
+/// content hash of each of its files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedMeeting {
+    /// The inputs' key.
+    pub key: String,
+    /// The summary.
+    pub summary: MeetingSummary,
+    /// Path to content hash, for the meeting's page and exports.
+    pub files: BTreeMap<String, String>,
+}
+
+/// A page rendered from several meetings (a person's page): its inputs' key and content hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedPage {
+    /// The inputs' key.
+    pub key: String,
+    /// The content hash.
+    pub hash: String,
+}
+
+/// What a build leaves for the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderCache {
+    /// The cache's shape.
+    pub version: u32,
+    /// Templates, assets, options and thresholds the files were rendered with.
+    pub fingerprint: String,
+    /// Per meeting instance id.
+    pub meetings: BTreeMap<String, CachedMeeting>,
+    /// Per person page path.
+    pub people: BTreeMap<String, CachedPage>,
+}
+
+/// A cache that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("the render cache is unreadable: {0}")]
+pub struct CacheError(String);
+
+impl RenderCache {
+    /// An empty cache for builds with `fingerprint`.
+    #[must_use]
+    pub fn new(fingerprint: String) -> Self {
+        Self {
+            version: CACHE_VERSION,
+            fingerprint,
+            meetings: BTreeMap::new(),
+            people: BTreeMap::new(),
+        }
+    }
+
+    /// Whether files rendered for this cache may be kept by a build with `fingerprint`.
+    #[must_use]
+    pub fn matches(&self, fingerprint: &str) -> bool {
+        self.version == CACHE_VERSION && self.fingerprint == fingerprint
+    }
+
+    /// Gzipped JSON.
+    ///
+    /// # Errors
+    /// Serialization failures.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, CacheError> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        serde_json::to_writer(&mut encoder, self).map_err(|e| CacheError(e.to_string()))?;
+        encoder.finish().map_err(|e| CacheError(e.to_string()))
+    }
+
+    /// Reads [`RenderCache::to_bytes`].
+    ///
+    /// # Errors
+    /// Anything that is not such a cache.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CacheError> {
+        let mut json = Vec::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_end(&mut json)
+            .map_err(|e| CacheError(e.to_string()))?;
+        serde_json::from_slice(&json).map_err(|e| CacheError(e.to_string()))
+    }
+}
+
+/// Everything every page depends on besides its data: the templates and assets compiled into this
+/// binary, the rendering options, and the thresholds.
+#[must_use]
+pub fn fingerprint(options: &SiteOptions, thresholds: &Thresholds) -> String {
+    let mut hash = Sha256::new();
+    hash.update(env!("CARGO_PKG_VERSION"));
+    for source in super::TEMPLATE_SOURCES {
+        hash.update(source.len().to_le_bytes());
+        hash.update(source);
+    }
+    hash.update(super::STYLE_CSS);
+    hash.update(super::APP_JS);
+    let options_text = format!(
+        "{}\u{0}{:?}\u{0}{}\u{0}{}",
+        options.mask_personal, options.authorization_needed, options.css_path, options.js_path
+    );
+    hash.update(options_text);
+    hash.update(serde_json::to_vec(thresholds).unwrap_or_default());
+    hex(&hash.finalize())
+}
+
+/// The key of a meeting's own inputs: its List Meetings fields and the pages of its latest complete
+/// call (by content hash).
+#[must_use]
+pub fn meeting_key(meeting: &StoredMeeting, page_hashes: &[String]) -> String {
+    let mut hash = Sha256::new();
+    let mut field = |text: &str| {
+        hash.update(text.len().to_le_bytes());
+        hash.update(text);
+    };
+    field(&meeting.instance_id);
+    field(&meeting.title);
+    field(&meeting.host_name);
+    field(&meeting.start.map(|t| t.to_rfc3339()).unwrap_or_default());
+    field(&meeting.end.map(|t| t.to_rfc3339()).unwrap_or_default());
+    field(&meeting.state);
+    for page in page_hashes {
+        field(page);
+    }
+    hex(&hash.finalize())
+}
+
+/// The key of a page made of several meetings: their keys, in order.
+#[must_use]
+pub fn combined_key<'a>(keys: impl IntoIterator<Item = &'a str>) -> String {
+    let mut hash = Sha256::new();
+    for key in keys {
+        hash.update(key);
+        hash.update([0]);
+    }
+    hex(&hash.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(64), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_round_trips_and_refuses_garbage() {
+        let mut cache = RenderCache::new("f".into());
+        cache.people.insert(
+            "people/x.html".into(),
+            CachedPage {
+                key: "k".into(),
+                hash: "h".into(),
+            },
+        );
+        let bytes = cache.to_bytes().unwrap();
+        assert_eq!(RenderCache::from_bytes(&bytes).unwrap(), cache);
+        assert!(RenderCache::from_bytes(b"not gzip").is_err());
+        assert!(cache.matches("f") && !cache.matches("g"));
+    }
+
+    #[test]
+    fn a_meeting_key_changes_with_its_pages_and_its_fields() {
+        let meeting = StoredMeeting {
+            instance_id: "a_I_1".into(),
+            title: "Weekly".into(),
+            host_name: "Ann".into(),
+            host_email: "ann@example.com".into(),
+            start: None,
+            end: None,
+            state: "ended".into(),
+        };
+        let one = meeting_key(&meeting, &["p1".into()]);
+        assert_eq!(one, meeting_key(&meeting, &["p1".into()]));
+        assert_ne!(one, meeting_key(&meeting, &["p1".into(), "p2".into()]));
+        let renamed = StoredMeeting {
+            title: "Weekly!".into(),
+            ..meeting
+        };
+        assert_ne!(one, meeting_key(&renamed, &["p1".into()]));
+    }
+}
