@@ -298,10 +298,12 @@ fn cells(
         .into_iter()
         .max()
         .unwrap_or(0);
+        // Offsets in milliseconds from the origin: one date subtraction per segment.
+        let offset = (start - origin).num_milliseconds();
         for i in 0..n {
             #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
-            let at = start + chrono::Duration::milliseconds((i as f64 * interval * 1000.0) as i64);
-            let Ok(minute) = usize::try_from((at - origin).num_seconds().max(0) / 60) else {
+            let at = offset + (i as f64 * interval * 1000.0) as i64;
+            let Ok(minute) = usize::try_from(at.max(0) / 60_000) else {
                 continue;
             };
             let value = |series: &[Option<f64>]| series.get(i).copied().flatten();

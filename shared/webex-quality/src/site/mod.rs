@@ -147,16 +147,12 @@ pub struct MeetingMeta {
     pub end: Option<DateTime<Utc>>,
 }
 
-struct TimelineCell {
-    class: &'static str,
-    glyph: &'static str,
-    text: String,
-}
-
 struct TimelineRow {
     name: String,
     client: String,
-    cells: Vec<TimelineCell>,
+    /// The row's cells as markup, built in one buffer (a cell's text is ours: a time, a verdict and
+    /// numbers, escaped all the same).
+    cells: String,
 }
 
 struct StreamCell {
@@ -178,7 +174,7 @@ struct ParticipantRow {
     join: String,
     leave: String,
     verdicts: Vec<StreamCell>,
-    charts: Vec<String>,
+    charts: String,
 }
 
 #[derive(Template)]
@@ -213,7 +209,8 @@ pub fn mask_email(email: &str) -> String {
     }
 }
 
-fn cell_text(minute_label: &str, cell: &Cell) -> String {
+/// A timeline cell's text, appended to `text`.
+fn cell_text(text: &mut String, minute_label: &str, cell: &Cell) {
     use std::fmt::Write;
     let s = &cell.sample;
     if s.packet_loss.is_none()
@@ -221,12 +218,17 @@ fn cell_text(minute_label: &str, cell: &Cell) -> String {
         && s.jitter.is_none()
         && s.frame_rate.is_none()
     {
-        return format!("{minute_label}: no data");
+        text.push_str(minute_label);
+        text.push_str(": no data");
+        return;
     }
-    let mut text = String::with_capacity(80);
-    let _ = write!(text, "{minute_label}: {}", cell.verdict.label());
+    text.push_str(minute_label);
+    text.push_str(": ");
+    text.push_str(cell.verdict.label());
     if let Some(metric) = cell.metric {
-        let _ = write!(text, " ({})", metric.label());
+        text.push_str(" (");
+        text.push_str(metric.label());
+        text.push(')');
     }
     text.push(':');
     let mut separator = " ";
@@ -249,7 +251,12 @@ fn cell_text(minute_label: &str, cell: &Cell) -> String {
         text.push_str(unit);
         separator = ", ";
     }
-    text
+}
+
+/// `HH:MM:SS` (without chrono's format parser, which is slow for a few fields).
+fn clock_time(t: DateTime<Utc>) -> String {
+    use chrono::Timelike;
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
 }
 
 fn minutes_between(start: DateTime<Utc>, end: DateTime<Utc>) -> i64 {
@@ -290,29 +297,34 @@ pub fn render_meeting(
         .iter()
         .map(|s| {
             let overall = s.quality.overall();
-            let cells = minute_labels
-                .iter()
-                .enumerate()
-                .map(|(m, label)| match overall.get(&m) {
+            let mut cells = String::with_capacity(minute_labels.len() * 140);
+            let mut text = String::with_capacity(96);
+            for (m, label) in minute_labels.iter().enumerate() {
+                text.clear();
+                let (class, glyph) = match overall.get(&m) {
                     Some(cell) => {
                         if cell.verdict != Verdict::NoData {
                             judged_minutes += 1;
                             poor_minutes += usize::from(cell.verdict == Verdict::Poor);
                         }
+                        cell_text(&mut text, label, cell);
                         let v = verdict_view(cell.verdict);
-                        TimelineCell {
-                            class: v.class,
-                            glyph: v.glyph,
-                            text: cell_text(label, cell),
-                        }
+                        (v.class, v.glyph)
                     }
-                    None => TimelineCell {
-                        class: "v-none",
-                        glyph: "",
-                        text: format!("{label}: not in the meeting"),
-                    },
-                })
-                .collect();
+                    None => {
+                        text.push_str(label);
+                        text.push_str(": not in the meeting");
+                        ("v-none", "")
+                    }
+                };
+                cells.push_str("<td class=\"cell ");
+                cells.push_str(class);
+                cells.push_str("\"><span aria-hidden=\"true\">");
+                cells.push_str(glyph);
+                cells.push_str("</span><span class=\"sr tip\">");
+                cells.push_str(&charts::escape(&text));
+                cells.push_str("</span></td>");
+            }
             TimelineRow {
                 name: s.session.webex_user_name.clone().unwrap_or_default(),
                 client: s.session.client_type.clone().unwrap_or_default(),
@@ -320,9 +332,7 @@ pub fn render_meeting(
             }
         })
         .collect();
-    let when_ms = |t: Option<DateTime<Utc>>| {
-        t.map_or_else(|| "—".to_owned(), |t| t.format("%H:%M:%S").to_string())
-    };
+    let when_ms = |t: Option<DateTime<Utc>>| t.map_or_else(|| "—".to_owned(), clock_time);
     let participants: Vec<ParticipantRow> = report
         .sessions
         .iter()
@@ -352,10 +362,9 @@ pub fn render_meeting(
                 region: text(&session.server_region),
                 transport: s.transport.clone(),
                 join: when_ms(s.join),
-                leave: s.leave.map_or_else(
-                    || "still in the meeting".to_owned(),
-                    |t| t.format("%H:%M:%S").to_string(),
-                ),
+                leave: s
+                    .leave
+                    .map_or_else(|| "still in the meeting".to_owned(), clock_time),
                 verdicts: stream_cells(s),
                 charts: participant_charts(s, last_minute + 1),
             }
@@ -407,14 +416,9 @@ pub fn render_meeting(
         participants,
     };
     // One allocation for the whole page: the charts are most of it.
-    let charts: usize = page
-        .participants
-        .iter()
-        .flat_map(|p| &p.charts)
-        .map(String::len)
-        .sum();
-    let cells = page.rows.len() * page.minute_labels.len();
-    let mut out = String::with_capacity(16 * 1024 + charts + cells * 220);
+    let charts: usize = page.participants.iter().map(|p| p.charts.len()).sum();
+    let cells: usize = page.rows.iter().map(|r| r.cells.len()).sum();
+    let mut out = String::with_capacity(16 * 1024 + charts + cells);
     page.render_into(&mut out)?;
     Ok(out)
 }
@@ -447,16 +451,16 @@ fn verdict_cells(
         .collect()
 }
 
-/// Charts of one participant: loss, latency, jitter, bit rate, frame rate and resolution per stream
-/// and direction, and CPU.
-fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usize) -> Vec<String> {
+/// Charts of one participant, as one block of markup: loss, latency, jitter, bit rate, frame rate and
+/// resolution per stream and direction, and CPU.
+fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usize) -> String {
     use crate::webex::MediaStream;
     let s = &session.session;
     let origin = session.quality.origin;
-    let series = |segments: &[MediaStream],
-                  pick: fn(&MediaStream) -> &[Option<f64>]|
-     -> Vec<(usize, Option<f64>)> {
-        let mut points = Vec::new();
+    let series = |points: &mut Vec<(usize, Option<f64>)>,
+                  segments: &[MediaStream],
+                  pick: fn(&MediaStream) -> &[Option<f64>]| {
+        points.clear();
         for segment in segments {
             let Some(start) = segment.start_time else {
                 continue;
@@ -469,9 +473,10 @@ fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usi
                     .map(|(i, v)| (base + i, *v)),
             );
         }
-        points
     };
-    let mut charts = Vec::new();
+    let mut charts = Vec::with_capacity(16 * 1024);
+    let (mut received, mut sent) = (Vec::new(), Vec::new());
+    let mut label = String::new();
     type Pick = fn(&MediaStream) -> &[Option<f64>];
     let metrics: [(&str, &str, Pick, bool); 6] = [
         ("packet loss", "%", |m| &m.packet_loss, true),
@@ -494,31 +499,40 @@ fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usi
             if name == "Audio" && !for_audio {
                 continue;
             }
-            let received = series(incoming, pick);
-            let sent = series(outgoing, pick);
-            charts.push(charts::line_chart(
-                &format!("{name} {metric}"),
+            series(&mut received, incoming, pick);
+            series(&mut sent, outgoing, pick);
+            label.clear();
+            label.push_str(name);
+            label.push(' ');
+            label.push_str(metric);
+            charts::line_chart_into(
+                &mut charts,
+                &label,
                 unit,
                 minutes,
                 &[("received", &received), ("sent", &sent)],
-            ));
+            );
         }
     }
     for resources in &s.resources {
-        let points: Vec<(usize, Option<f64>)> = resources
-            .process_average_cpu
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i * minutes / resources.process_average_cpu.len().max(1), *v))
-            .collect();
-        charts.push(charts::line_chart(
+        received.clear();
+        received.extend(
+            resources
+                .process_average_cpu
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i * minutes / resources.process_average_cpu.len().max(1), *v)),
+        );
+        charts::line_chart_into(
+            &mut charts,
             "CPU",
             "%",
             minutes,
-            &[("process average", &points)],
-        ));
+            &[("process average", &received)],
+        );
     }
-    charts
+    // Only text and ASCII digits were written.
+    String::from_utf8(charts).unwrap_or_default()
 }
 
 /// One error on the status page.

@@ -246,66 +246,261 @@ pub struct Resources {
 /// Parses one Meeting Qualities page leniently. Fails only when the body is not JSON or not an
 /// object.
 ///
+/// The lenient fields read straight from the bytes, with no intermediate JSON tree; a body that trips
+/// that path (a key given twice, say) is read again through a tree, where the last value wins.
+///
 /// # Errors
 /// The parser's error.
 pub fn parse_qualities(body: &[u8]) -> Result<QualitiesPage, serde_json::Error> {
-    serde_json::from_slice(body)
+    serde_json::from_slice(body).or_else(|_| {
+        let tree: Value = serde_json::from_slice(body)?;
+        QualitiesPage::deserialize(tree)
+    })
 }
 
-/// A value as a number: ints, floats and numeric strings; anything else is `None`.
-fn as_number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
-        _ => None,
+/// Any JSON value, reduced to what a lenient field can use: a number, a string, or something else
+/// (skipped without building it).
+enum Scalar<'de> {
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+    Str(std::borrow::Cow<'de, str>),
+    Other,
+}
+
+impl Scalar<'_> {
+    /// Ints, floats and numeric strings; anything else is `None`.
+    fn number(&self) -> Option<f64> {
+        #[allow(clippy::cast_precision_loss)]
+        match self {
+            Self::Int(v) => Some(*v as f64),
+            Self::Uint(v) => Some(*v as f64),
+            Self::Float(v) => Some(*v).filter(|v| v.is_finite()),
+            Self::Str(s) => s.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
+            Self::Other => None,
+        }
+    }
+}
+
+/// Skips every element of a sequence or entry of a map.
+fn skip_seq<'de, A: serde::de::SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn skip_map<'de, A: serde::de::MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map
+        .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+        .is_some()
+    {}
+    Ok(())
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Scalar::Int(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Scalar::Uint(v))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Scalar::Float(v))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Scalar::Str(std::borrow::Cow::Owned(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                skip_seq(seq).map(|()| Scalar::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                skip_map(map).map(|()| Scalar::Other)
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 
 fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+    Ok(match Scalar::deserialize(d)? {
+        Scalar::Str(s) => Some(s.into_owned()),
+        Scalar::Int(v) => Some(v.to_string()),
+        Scalar::Uint(v) => Some(v.to_string()),
+        Scalar::Float(v) => serde_json::Number::from_f64(v).map(|n| n.to_string()),
+        Scalar::Other => None,
     })
 }
 
 fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    Ok(as_number(&Value::deserialize(d)?))
+    Ok(Scalar::deserialize(d)?.number())
 }
 
 fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
+    Ok(match Scalar::deserialize(d)? {
+        Scalar::Str(s) => DateTime::parse_from_rfc3339(s.trim())
             .ok()
             .map(|t| t.with_timezone(&Utc)),
         _ => None,
     })
 }
 
-/// A metric array: negatives (Webex's `-1`), nulls and non-numbers are "no data".
-fn series<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Option<f64>>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Array(values) => values
-            .iter()
-            .map(|v| as_number(v).filter(|n| *n >= 0.0))
-            .collect(),
-        _ => Vec::new(),
-    })
+/// A list read element by element: `Some` for each element that `E` keeps.
+struct Lenient<E>(Vec<E>);
+
+/// One element of a list of objects: `None` when it is not an object.
+struct Object<T>(Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|t| Object(Some(t)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                skip_seq(seq).map(|()| Object(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Object(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Object(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Object(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Object(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Object(None))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Object(None))
+            }
+        }
+        d.deserialize_any(Visitor(std::marker::PhantomData))
+    }
 }
 
-/// A list of objects; elements that are not the expected shape are skipped.
+impl<'de, E: Deserialize<'de>> Deserialize<'de> for Lenient<E> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<E>(std::marker::PhantomData<E>);
+        impl<'de, E: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<E> {
+            type Value = Lenient<E>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                // serde_json gives no size hint; metric arrays are a few dozen intervals long.
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(16));
+                while let Some(element) = seq.next_element::<E>()? {
+                    out.push(element);
+                }
+                Ok(Lenient(out))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                skip_map(map).map(|()| Lenient(Vec::new()))
+            }
+            fn visit_bool<Er>(self, _: bool) -> Result<Self::Value, Er> {
+                Ok(Lenient(Vec::new()))
+            }
+            fn visit_i64<Er>(self, _: i64) -> Result<Self::Value, Er> {
+                Ok(Lenient(Vec::new()))
+            }
+            fn visit_u64<Er>(self, _: u64) -> Result<Self::Value, Er> {
+                Ok(Lenient(Vec::new()))
+            }
+            fn visit_f64<Er>(self, _: f64) -> Result<Self::Value, Er> {
+                Ok(Lenient(Vec::new()))
+            }
+            fn visit_str<Er>(self, _: &str) -> Result<Self::Value, Er> {
+                Ok(Lenient(Vec::new()))
+            }
+            fn visit_unit<Er>(self) -> Result<Self::Value, Er> {
+                Ok(Lenient(Vec::new()))
+            }
+        }
+        d.deserialize_any(Visitor(std::marker::PhantomData))
+    }
+}
+
+/// A metric array: negatives (Webex's `-1`), nulls and non-numbers are "no data".
+fn series<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Option<f64>>, D::Error> {
+    Ok(Lenient::<Measure>::deserialize(d)?
+        .0
+        .into_iter()
+        .map(|m| m.0)
+        .collect())
+}
+
+/// One interval's value of a metric array.
+struct Measure(Option<f64>);
+
+impl<'de> Deserialize<'de> for Measure {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self(Scalar::deserialize(d)?.number().filter(|n| *n >= 0.0)))
+    }
+}
+
+/// A list of objects; elements that are not objects are skipped.
 fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
+    T: Deserialize<'de>,
 {
-    Ok(match Value::deserialize(d)? {
-        Value::Array(values) => values
-            .into_iter()
-            .filter_map(|v| serde_json::from_value(v).ok())
-            .collect(),
-        _ => Vec::new(),
-    })
+    Ok(Lenient::<Object<T>>::deserialize(d)?
+        .0
+        .into_iter()
+        .filter_map(|o| o.0)
+        .collect())
 }
 
 #[cfg(test)]
@@ -349,5 +544,23 @@ mod tests {
         assert_eq!(page.items[0].join_time, None);
         assert_eq!(parse_qualities(b"{}").unwrap().items.len(), 0);
         assert!(parse_qualities(b"{\"items\":[").is_err());
+    }
+
+    #[test]
+    fn a_key_given_twice_keeps_the_last_value() {
+        let page = parse_qualities(
+            br#"{"items":[{"webexUserName":"first","webexUserName":"second",
+                "audioIn":[{"latency":[1,2]}, 5, [1]]}], "items2": {"x": [1, {"y": 2}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(page.items[0].webex_user_name.as_deref(), Some("second"));
+        assert_eq!(page.items[0].audio_in.len(), 1);
+        assert_eq!(
+            parse_qualities(br#"{"items":{"not":"a list"}}"#)
+                .unwrap()
+                .items
+                .len(),
+            0
+        );
     }
 }
