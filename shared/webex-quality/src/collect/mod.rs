@@ -534,8 +534,18 @@ impl Collector {
         }
 
         let client = &client;
-        let outcomes: Vec<CallOutcome> = futures_util::stream::iter(plan.due.iter())
-            .map(|due| self.call(client, due, fetch_deadline))
+        // The calls' futures are made first (they are lazy) and boxed as `Send`: a closure inside the
+        // stream would make the cycle's future impossible to prove `Send` (rustc #102211), and a
+        // scheduler must be able to spawn it.
+        let calls: Vec<std::pin::Pin<Box<dyn Future<Output = CallOutcome> + Send + '_>>> = plan
+            .due
+            .iter()
+            .map(|due| {
+                Box::pin(self.call(client, due, fetch_deadline))
+                    as std::pin::Pin<Box<dyn Future<Output = CallOutcome> + Send + '_>>
+            })
+            .collect();
+        let outcomes: Vec<CallOutcome> = futures_util::stream::iter(calls)
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;

@@ -258,6 +258,53 @@ pub fn build_incremental(
     Ok(build)
 }
 
+/// The tables a spreadsheet user wants: `meetings.csv` (one row per meeting) and `sessions.csv` (one
+/// row per participant session, with its meeting and per-stream verdicts).
+///
+/// # Errors
+/// Database or export failures.
+pub fn csv_tables(
+    db: &Database,
+    options: &SiteOptions,
+    thresholds: &Thresholds,
+) -> Result<[(String, Vec<u8>); 2], BuildError> {
+    #[derive(Serialize)]
+    struct SessionRow {
+        meeting_id: String,
+        meeting_start: String,
+        meeting_title: String,
+        #[serde(flatten)]
+        session: SessionExport,
+    }
+    let mut meetings = Vec::new();
+    let mut sessions = Vec::new();
+    for meeting in db.meetings()? {
+        let Some(start) = meeting.start else { continue };
+        let pages = db.latest_complete_pages(&meeting.instance_id)?;
+        if pages.is_empty() {
+            continue;
+        }
+        let report = meeting_report(pages.iter().map(|p| p.body.as_ref()), start, thresholds);
+        meetings.push(meeting_export(&MeetingSummary::new(
+            &meeting, start, &report,
+        )));
+        sessions.extend(
+            session_exports(&report, options)
+                .into_iter()
+                .map(|session| SessionRow {
+                    meeting_id: meeting.instance_id.clone(),
+                    meeting_start: start.to_rfc3339(),
+                    meeting_title: meeting.title.clone(),
+                    session,
+                }),
+        );
+    }
+    Ok([
+        ("meetings.csv".into(), to_csv(&meetings)?),
+        ("sessions.csv".into(), to_csv(&sessions)?),
+    ])
+}
+
 /// A meeting's page and its CSV and JSON exports.
 fn render_meeting_files(
     meeting: &StoredMeeting,

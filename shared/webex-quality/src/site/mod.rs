@@ -14,8 +14,8 @@ mod refresh;
 pub mod summary;
 
 pub use build::{
-    BuildError, Files, Previous, SiteBuild, build_incremental, build_site, meeting_path,
-    person_path,
+    BuildError, Files, Previous, SiteBuild, build_incremental, build_site, csv_tables,
+    meeting_path, person_path,
 };
 pub use publish::{MANIFEST_KEY, Manifest, Published, publish, publish_build, read_manifest};
 pub use refresh::{RefreshError, Refreshed, banner, refresh, render_from_store};

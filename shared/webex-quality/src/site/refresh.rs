@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 
 use super::summary::{RenderCache, SITE_CACHE_KEY};
 use super::{
-    BuildError, Previous, Published, SiteOptions, StatusView, build_incremental, publish_build,
-    read_manifest,
+    BuildError, Manifest, Previous, Published, SiteBuild, SiteOptions, StatusView,
+    build_incremental, publish_build, read_manifest,
 };
 use crate::clock::SharedClock;
 use crate::collect::{Replica, read_lease};
@@ -89,6 +89,25 @@ pub async fn refresh(
     options: &SiteOptions,
     thresholds: &Thresholds,
 ) -> Result<Refreshed, RefreshError> {
+    let (manifest, cache) = previous(data, site).await?;
+    let build = build_incremental(
+        db,
+        status,
+        options,
+        thresholds,
+        cache.as_ref().map(|cache| Previous {
+            cache,
+            manifest: &manifest,
+        }),
+    )?;
+    finish(data, site, &manifest, &build, options).await
+}
+
+/// What the site store holds and the render cache of the build that published it.
+async fn previous(
+    data: &dyn ObjectStore,
+    site: &dyn ObjectStore,
+) -> Result<(Manifest, Option<RenderCache>), RefreshError> {
     let manifest = read_manifest(site).await?;
     let cache = match data.get(SITE_CACHE_KEY, None).await? {
         Fetched::Found(object) => match RenderCache::from_bytes(&object.bytes) {
@@ -100,12 +119,18 @@ pub async fn refresh(
         },
         Fetched::NotFound | Fetched::NotModified => None,
     };
-    let previous = cache.as_ref().map(|cache| Previous {
-        cache,
-        manifest: &manifest,
-    });
-    let build = build_incremental(db, status, options, thresholds, previous)?;
-    let published = publish_build(site, &manifest, &build).await?;
+    Ok((manifest, cache))
+}
+
+/// Publishes `build`, then keeps its cache.
+async fn finish(
+    data: &dyn ObjectStore,
+    site: &dyn ObjectStore,
+    manifest: &Manifest,
+    build: &SiteBuild,
+    options: &SiteOptions,
+) -> Result<Refreshed, RefreshError> {
+    let published = publish_build(site, manifest, build).await?;
     let bytes = build
         .cache
         .to_bytes()
@@ -129,8 +154,9 @@ pub async fn refresh(
 }
 
 /// Everything the site needs from the data store: the latest database (copied under `work_dir`),
-/// the last run's summary, the token state (for the status page and the banner); then
-/// [`refresh`]. `options.authorization_needed` and `options.generated` are set here.
+/// the last run's summary, the token state (for the status page and the banner); then the build and
+/// the publish of [`refresh`]. `options.authorization_needed` and `options.generated` are set here.
+/// The database is only used between awaits, so the future can run on any thread.
 ///
 /// # Errors
 /// Store, database, token object or template failures.
@@ -146,7 +172,6 @@ pub async fn render_from_store(
     let replica = Replica::new(data.clone(), work_dir);
     let copy = replica.checkout("render").await?;
     let result = async {
-        let db = Database::open(&copy.path)?;
         let last_run = read_lease(data)
             .await?
             .and_then(|(lease, _)| lease.last_run);
@@ -154,13 +179,27 @@ pub async fn render_from_store(
             .load()
             .await?
             .map(|(state, _)| state);
-        let status = StatusView::from_sources(&db, last_run.as_ref(), tokens.as_ref(), now)?;
+        let (manifest, cache) = previous(data.as_ref(), site).await?;
         let options = SiteOptions {
             authorization_needed: banner(tokens.as_ref(), now),
             generated: now,
             ..options
         };
-        refresh(data.as_ref(), site, &db, &status, &options, thresholds).await
+        let build = {
+            let db = Database::open(&copy.path)?;
+            let status = StatusView::from_sources(&db, last_run.as_ref(), tokens.as_ref(), now)?;
+            build_incremental(
+                &db,
+                &status,
+                &options,
+                thresholds,
+                cache.as_ref().map(|cache| Previous {
+                    cache,
+                    manifest: &manifest,
+                }),
+            )?
+        };
+        finish(data.as_ref(), site, &manifest, &build, &options).await
     }
     .await;
     Replica::discard(&copy);
