@@ -110,7 +110,7 @@ async fn callback(State(state): State<Arc<OAuthState>>, Query(query): Query<Call
             "The tokens could not be stored in the data folder. See the log.",
         );
     }
-    state.logged_in.notify_waiters();
+    state.logged_in.notify_one();
     page(
         StatusCode::OK,
         "Authorized",

@@ -1,0 +1,371 @@
+//! The `webex-quality` CLI: `demo --once` end to end as a process, `serve` walked from `/login` to a
+//! collected dashboard over HTTP, and clear failures (exit code and message) for bad settings, a
+//! missing data folder, a port in use and a revoked token.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use webex_quality_cli::{Global, OutArgs, ServeArgs, serve_until};
+
+use crate::helpers::*;
+
+fn cli() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_webex-quality"));
+    // Only what each test sets: nothing from the machine's environment.
+    command.env_clear().env("RUST_LOG", "warn");
+    command
+}
+
+fn run(command: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("the CLI runs");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+/// Midnight, UTC, seven days before today: the demo's first day.
+fn demo_first_day() -> chrono::DateTime<chrono::Utc> {
+    (chrono::Utc::now().date_naive() - chrono::Duration::days(7))
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+}
+
+#[test]
+fn demo_once_builds_the_site_and_the_data_can_be_rendered_exported_and_inspected() {
+    let data = temp_dir("cli-demo");
+    let first_day = demo_first_day();
+    let (code, stdout, stderr) = run(cli().args([
+        "--data-dir",
+        data.to_str().unwrap(),
+        "demo",
+        "--once",
+        "--step-minutes",
+        "60",
+    ]));
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("collected a simulated week"), "{stdout}");
+    let site = data.join("site");
+    assert!(site.join("index.html").is_file());
+    assert!(site.join("status.html").is_file());
+    // Every meeting of the simulated week has its page.
+    let org = webex_sim::Org::generate(1, first_day, 7);
+    assert!(org.meetings.len() > 50);
+    for meeting in &org.meetings {
+        let page = site.join(webex_quality::site::meeting_path(&meeting.instance_id));
+        assert!(page.is_file(), "{}", page.display());
+    }
+
+    // Nothing new: render again renders no meeting.
+    let (code, stdout, stderr) = run(cli().args(["--data-dir", data.to_str().unwrap(), "render"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("(0 meetings rendered"), "{stdout}");
+
+    // The status, in the terminal.
+    let (code, stdout, stderr) = run(cli().args(["--data-dir", data.to_str().unwrap(), "status"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Meetings collected:"), "{stdout}");
+
+    // Raw export: every body byte for byte, named <meetingId>.<page>.json.
+    let raw = temp_dir("cli-export-raw");
+    let (code, _, stderr) = run(cli().args([
+        "--data-dir",
+        data.to_str().unwrap(),
+        "export",
+        "--raw",
+        "--out",
+        raw.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let store: webex_quality::storage::SharedStore =
+        std::sync::Arc::new(webex_quality::storage::FolderStore::new(data.clone()).unwrap());
+    let db = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(stored_database(&store));
+    let mut compared = 0;
+    for meeting in db.meetings().unwrap() {
+        for page in db.latest_complete_pages(&meeting.instance_id).unwrap() {
+            let file = raw.join(format!("{}.{}.json", meeting.instance_id, page.page));
+            assert_eq!(
+                std::fs::read(&file).unwrap(),
+                page.body.as_ref(),
+                "{}",
+                file.display()
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= org.meetings.len());
+    assert_eq!(std::fs::read_dir(&raw).unwrap().count(), compared);
+
+    // CSV export: a row per meeting and per participant session.
+    let tables = temp_dir("cli-export-csv");
+    let (code, _, stderr) = run(cli().args([
+        "--data-dir",
+        data.to_str().unwrap(),
+        "export",
+        "--csv",
+        "--out",
+        tables.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let meetings = std::fs::read_to_string(tables.join("meetings.csv")).unwrap();
+    assert_eq!(meetings.lines().count(), org.meetings.len() + 1);
+    let sessions = std::fs::read_to_string(tables.join("sessions.csv")).unwrap();
+    assert!(sessions.starts_with("meeting_id,meeting_start,meeting_title,name,email"));
+    assert!(sessions.lines().count() > org.meetings.len() * 2);
+    assert!(
+        !sessions.contains("@acme") || sessions.contains("***@"),
+        "emails masked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_walks_login_to_the_callback_then_collects_and_serves_the_dashboard() {
+    // A simulator on the real clock: a week of meetings that ends tomorrow.
+    let sim = webex_sim::Simulator::new(webex_sim::SimConfig::default())
+        .spawn("127.0.0.1:0")
+        .await
+        .unwrap();
+    let data = temp_dir("cli-serve");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let global = Global {
+        data_dir: data.to_str().unwrap().to_owned(),
+        webex_api_url: Some(sim.api_url()),
+        webex_analytics_url: Some(sim.analytics_url()),
+        webex_client_id: Some(sim.config().client_id.clone()),
+        webex_client_secret: Some(sim.config().client_secret.clone()),
+        webex_redirect_uri: None,
+        webex_scopes: None,
+        webex_access_token: None,
+        show_personal: false,
+        quiet: true,
+    };
+    let args = ServeArgs {
+        listen: format!("127.0.0.1:{port}"),
+        interval_seconds: 300,
+        out: OutArgs::default(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        serve_until(&global, args, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The server comes up.
+    let mut login = None;
+    for _ in 0..100 {
+        if let Ok(response) = browser.get(format!("{base}/login")).send().await {
+            login = Some(response);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let login = login.expect("serve listens");
+    assert!(login.status().is_redirection(), "{}", login.status());
+    let authorize = login.headers()["location"].to_str().unwrap().to_owned();
+    assert!(authorize.starts_with(&sim.api_url()), "{authorize}");
+    assert!(authorize.contains("code_challenge_method=S256"));
+    // Webex (the simulator) sends the browser back to the default redirect URI on our port.
+    let back = browser.get(&authorize).send().await.unwrap();
+    assert_eq!(back.status(), 302);
+    let callback = back.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        callback.starts_with(&format!("http://localhost:{port}/oauth/callback?")),
+        "{callback}"
+    );
+    let callback = callback.replace("localhost", "127.0.0.1");
+    let done = browser.get(&callback).send().await.unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.unwrap().contains("Authorized"));
+    // The tokens are stored, in their own object; a replayed callback is refused.
+    let tokens = std::fs::read_to_string(data.join(webex_quality::tokens::TOKENS_KEY)).unwrap();
+    assert!(
+        tokens.contains("refresh_token") || tokens.contains("refresh"),
+        "{tokens}"
+    );
+    assert_eq!(browser.get(&callback).send().await.unwrap().status(), 400);
+
+    // The login starts a cycle; the dashboard then lists collected meetings.
+    let mut listed = String::new();
+    for _ in 0..300 {
+        let response = browser
+            .get(format!("{base}/meetings.html"))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            listed = response.text().await.unwrap();
+            if listed.contains("href=\"meetings/") {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        listed.contains("href=\"meetings/"),
+        "collected meetings are listed"
+    );
+    let index = browser.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    assert!(index.text().await.unwrap().contains("Overview"));
+    assert!(data.join(webex_quality::collect::DATABASE_KEY).is_file());
+
+    // A clean stop.
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    sim.shutdown().await;
+}
+
+#[test]
+fn a_missing_data_folder_or_bad_settings_give_a_clear_message_and_exit_2() {
+    let missing = temp_dir("cli-missing").join("nothing-here");
+    let (code, _, stderr) = run(cli().args(["--data-dir", missing.to_str().unwrap(), "render"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("does not exist") && stderr.contains("--data-dir"),
+        "{stderr}"
+    );
+    assert!(!missing.exists(), "nothing was created");
+
+    let data = temp_dir("cli-settings");
+    let (code, _, stderr) = run(cli().args(["--data-dir", data.to_str().unwrap(), "collect"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("WEBEX_ACCESS_TOKEN") && stderr.contains("WEBEX_CLIENT_ID"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = run(cli()
+        .args(["--data-dir", data.to_str().unwrap(), "collect"])
+        .env("WEBEX_ACCESS_TOKEN", "secret-pat-value")
+        .env("WEBEX_API_URL", "not a url"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("WEBEX_API_URL"), "{stderr}");
+    assert!(
+        !stderr.contains("secret-pat-value"),
+        "no secret in messages"
+    );
+
+    let (code, _, stderr) = run(cli()
+        .args(["--data-dir", data.to_str().unwrap(), "collect"])
+        .env("WEBEX_ACCESS_TOKEN", "secret-pat-value")
+        .env("WEBEX_QUALITY_CONCURRENCY", "many"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("WEBEX_QUALITY_CONCURRENCY"), "{stderr}");
+
+    let (code, _, stderr) = run(cli().args(["--data-dir", "s3://bucket/prefix", "status"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("local folder"), "{stderr}");
+}
+
+#[test]
+fn a_port_in_use_gives_a_clear_message_and_exit_2() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let data = temp_dir("cli-port");
+    let (code, _, stderr) = run(cli().args([
+        "--data-dir",
+        data.to_str().unwrap(),
+        "demo",
+        "--port",
+        &port,
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains("--port"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(cli()
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("WEBEX_ACCESS_TOKEN", "pat"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--listen"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_stops_collect_with_exit_3_and_loses_nothing() {
+    let sim = spawn_sim().await;
+    let data = temp_dir("cli-revoked");
+    let store: webex_quality::storage::SharedStore =
+        std::sync::Arc::new(webex_quality::storage::FolderStore::new(data.clone()).unwrap());
+    store_login(&sim, &store).await;
+    // One cycle collected earlier.
+    collector(&sim, &store, temp_dir("cli-revoked-work"), quick_cycle())
+        .run_cycle()
+        .await
+        .unwrap();
+    let stored = |db: &webex_quality::db::Database| {
+        (
+            db.count("SELECT count(*) FROM quality_pages").unwrap(),
+            db.count("SELECT count(*) FROM bodies").unwrap(),
+            db.count("SELECT count(*) FROM meetings").unwrap(),
+        )
+    };
+    let before = stored(&stored_database(&store).await);
+    assert!(before.0 > 0);
+    sim.revoke_refresh_tokens();
+    sim.expire_access_tokens();
+    let settings = oauth_settings(&sim);
+    let collect = |data: &Path| {
+        let mut command = cli();
+        command
+            .args(["--data-dir", data.to_str().unwrap(), "collect", "--quiet"])
+            .env("WEBEX_API_URL", sim.api_url())
+            .env("WEBEX_ANALYTICS_URL", sim.analytics_url())
+            .env("WEBEX_CLIENT_ID", &settings.client_id)
+            .env("WEBEX_CLIENT_SECRET", settings.client_secret.expose())
+            .env("WEBEX_REDIRECT_URI", settings.redirect_uri.as_str());
+        command
+    };
+    let (code, _, stderr) = tokio::task::spawn_blocking({
+        let mut command = collect(&data);
+        move || run(&mut command)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("authorization needed") && stderr.contains("webex-quality login"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(settings.client_secret.expose()));
+    // Nothing lost: every page, body and meeting is still there, and the token object says what
+    // happened.
+    assert_eq!(stored(&stored_database(&store).await), before);
+    let tokens = std::fs::read_to_string(data.join(webex_quality::tokens::TOKENS_KEY)).unwrap();
+    assert!(tokens.contains("authorization_needed"), "{tokens}");
+    // The dashboard says so on every page.
+    let (code, _, stderr) = tokio::task::spawn_blocking({
+        let data = data.clone();
+        move || run(cli().args(["--data-dir", data.to_str().unwrap(), "render"]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    let index = std::fs::read_to_string(data.join("site/index.html")).unwrap();
+    assert!(index.contains("role=\"alert\""));
+    sim.shutdown().await;
+}
