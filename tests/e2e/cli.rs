@@ -10,7 +10,7 @@ use webex_quality_cli::{Global, OutArgs, ServeArgs, serve_until};
 use crate::helpers::*;
 
 fn cli() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_webex-quality"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cli-under-test"));
     // Only what each test sets: nothing from the machine's environment.
     command.env_clear().env("RUST_LOG", "warn");
     command
