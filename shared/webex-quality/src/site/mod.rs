@@ -297,7 +297,7 @@ pub fn render_meeting(
         .iter()
         .map(|s| {
             let overall = s.quality.overall();
-            let mut cells = String::with_capacity(minute_labels.len() * 140);
+            let mut cells = String::with_capacity(minute_labels.len() * 200);
             let mut text = String::with_capacity(96);
             for (m, label) in minute_labels.iter().enumerate() {
                 text.clear();

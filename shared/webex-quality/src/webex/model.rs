@@ -252,7 +252,12 @@ pub struct Resources {
 /// # Errors
 /// The parser's error.
 pub fn parse_qualities(body: &[u8]) -> Result<QualitiesPage, serde_json::Error> {
-    serde_json::from_slice(body).or_else(|_| {
+    // Checked as UTF-8 once, whole (fast), rather than string by string by the byte reader.
+    let typed = match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    };
+    typed.or_else(|_| {
         let tree: Value = serde_json::from_slice(body)?;
         QualitiesPage::deserialize(tree)
     })
@@ -486,7 +491,55 @@ struct Measure(Option<f64>);
 
 impl<'de> Deserialize<'de> for Measure {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Self(Scalar::deserialize(d)?.number().filter(|n| *n >= 0.0)))
+        // Its own visitor: metric arrays are most of a page, and numbers need no `Scalar`.
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Measure;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Measure(None))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Measure(Scalar::Int(v).number().filter(|n| *n >= 0.0)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Measure(Scalar::Uint(v).number()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Measure(Some(v).filter(|n| n.is_finite() && *n >= 0.0)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Measure(
+                    Scalar::Str(std::borrow::Cow::Borrowed(v))
+                        .number()
+                        .filter(|n| *n >= 0.0),
+                ))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Measure(None))
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Measure(None))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                skip_seq(seq).map(|()| Measure(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                skip_map(map).map(|()| Measure(None))
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 
