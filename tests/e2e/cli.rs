@@ -369,3 +369,174 @@ async fn a_revoked_token_stops_collect_with_exit_3_and_loses_nothing() {
     assert!(index.contains("role=\"alert\""));
     sim.shutdown().await;
 }
+
+/// A free port on 127.0.0.1 (bound, then released for the process under test).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GET without following redirects; retried while the server comes up.
+async fn get_when_up(url: &str) -> reqwest::Response {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for _ in 0..200 {
+        if let Ok(response) = browser.get(url).send().await {
+            return response;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{url} never answered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_runs_the_oauth_flow_through_a_local_redirect_and_exits() {
+    let sim = webex_sim::Simulator::new(webex_sim::SimConfig::default())
+        .spawn("127.0.0.1:0")
+        .await
+        .unwrap();
+    let data = temp_dir("cli-login");
+    let port = free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cli-under-test"))
+        .env_clear()
+        .args(["--data-dir", data.to_str().unwrap(), "login"])
+        .env("WEBEX_API_URL", sim.api_url())
+        .env("WEBEX_CLIENT_ID", &sim.config().client_id)
+        .env("WEBEX_CLIENT_SECRET", &sim.config().client_secret)
+        .env(
+            "WEBEX_REDIRECT_URI",
+            format!("http://127.0.0.1:{port}/oauth/callback"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = get_when_up(&format!("http://127.0.0.1:{port}/login")).await;
+    assert!(start.status().is_redirection());
+    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+    let back = get_when_up(&authorize).await;
+    let callback = back.headers()["location"].to_str().unwrap().to_owned();
+    assert!(callback.starts_with(&format!("http://127.0.0.1:{port}/oauth/callback?")));
+    let done = get_when_up(&callback).await;
+    assert_eq!(done.status(), 200);
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("login exits after the callback")
+        .unwrap();
+    assert!(status.success());
+    let tokens = std::fs::read_to_string(data.join(webex_quality::tokens::TOKENS_KEY)).unwrap();
+    assert!(tokens.contains("access_expires_at"), "{tokens}");
+    assert!(!tokens.contains("authorization_needed\":{"), "{tokens}");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stops_cleanly_on_ctrl_c_and_a_restart_carries_on() {
+    let sim = webex_sim::Simulator::new(webex_sim::SimConfig::default())
+        .spawn("127.0.0.1:0")
+        .await
+        .unwrap();
+    let data = temp_dir("cli-restart");
+    let store: webex_quality::storage::SharedStore =
+        std::sync::Arc::new(webex_quality::storage::FolderStore::new(data.clone()).unwrap());
+    store_login(&sim, &store).await;
+    let port = free_port();
+    let serve = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_cli-under-test"))
+            .env_clear()
+            .env("RUST_LOG", "warn")
+            .args([
+                "--data-dir",
+                data.to_str().unwrap(),
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("WEBEX_API_URL", sim.api_url())
+            .env("WEBEX_ANALYTICS_URL", sim.analytics_url())
+            .env("WEBEX_CLIENT_ID", &sim.config().client_id)
+            .env("WEBEX_CLIENT_SECRET", &sim.config().client_secret)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let interrupt = |child: &tokio::process::Child| {
+        let pid = child.id().unwrap().to_string();
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    let listed = || async {
+        for _ in 0..300 {
+            let response = get_when_up(&format!("http://127.0.0.1:{port}/meetings.html")).await;
+            if response.status() == 200 {
+                let text = response.text().await.unwrap();
+                if text.contains("href=\"meetings/") {
+                    return text;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("no meetings listed");
+    };
+
+    // First run: the stored tokens are used at once; Ctrl-C stops it cleanly.
+    let first = serve();
+    listed().await;
+    interrupt(&first);
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), first.wait_with_output())
+        .await
+        .expect("serve stops")
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("stopping after the current cycle"));
+    let last_run = || async {
+        webex_quality::collect::read_lease(&store)
+            .await
+            .unwrap()
+            .and_then(|(lease, _)| lease.last_run)
+            .expect("the lease keeps the last run")
+    };
+    let first_run = last_run().await;
+    assert_eq!(first_run.outcome, "ok");
+    assert!(first_run.calls > 0);
+
+    // A restart carries on from the data folder: no new login, another cycle, and no meeting is
+    // called again inside Webex's 5 minutes.
+    let second = serve();
+    listed().await;
+    let second_run = loop {
+        let run = last_run().await;
+        if run.run_id != first_run.run_id {
+            break run;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(second_run.outcome, "ok", "{second_run:?}");
+    assert_eq!(second_run.calls, 0, "every meeting was called moments ago");
+    let db = stored_database(&store).await;
+    assert!(db.count("SELECT count(*) FROM quality_pages").unwrap() > 0);
+    assert_eq!(
+        sim.stats().rate_limited_calls(),
+        0,
+        "no 429 after the restart"
+    );
+    interrupt(&second);
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        second.wait_with_output(),
+    )
+    .await
+    .expect("serve stops")
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    sim.shutdown().await;
+}
