@@ -28,6 +28,10 @@ use crate::{CliError, Global, LoginArgs, ServeArgs, site_folder};
 /// How long a started login may take before its `state` is forgotten.
 const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 
+/// Logins started and not finished that are remembered at most (the oldest is forgotten first), so
+/// that a flood of `/login` requests cannot grow memory.
+const MAX_PENDING_LOGINS: usize = 64;
+
 /// Pending logins: `state` to PKCE verifier and when it was issued.
 type Pending = Mutex<HashMap<String, (Secret, std::time::Instant)>>;
 
@@ -51,6 +55,16 @@ async fn start_login(State(state): State<Arc<OAuthState>>) -> Response {
     let request = state.oauth.authorize_url();
     if let Ok(mut pending) = state.pending.lock() {
         pending.retain(|_, (_, at)| at.elapsed() < LOGIN_WINDOW);
+        while pending.len() >= MAX_PENDING_LOGINS {
+            let Some(oldest) = pending
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(state, _)| state.clone())
+            else {
+                break;
+            };
+            pending.remove(&oldest);
+        }
         pending.insert(
             request.state.clone(),
             (request.pkce_verifier, std::time::Instant::now()),
@@ -220,6 +234,12 @@ pub async fn serve_until(
     let local = listener
         .local_addr()
         .map_err(|e| CliError::failed("listener", e))?;
+    if !local.ip().is_loopback() {
+        tracing::warn!(
+            %local,
+            "the dashboard has no login of its own: anyone who can reach this address sees it; keep serve on a loopback address or behind an authenticating proxy"
+        );
+    }
     say(global, &format!("dashboard: http://{local}/"));
     if oauth.is_some() {
         say(global, &format!("authorize:  http://{local}/login"));
