@@ -540,3 +540,76 @@ async fn serve_stops_cleanly_on_ctrl_c_and_a_restart_carries_on() {
     assert!(output.status.success(), "{output:?}");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collect_works_with_a_personal_access_token_and_keeps_it_out_of_everything() {
+    let sim = webex_sim::Simulator::new(webex_sim::SimConfig::default())
+        .spawn("127.0.0.1:0")
+        .await
+        .unwrap();
+    // Any valid bearer token serves as a personal access token.
+    let record = login(&sim, &oauth_client(&sim, &quick_options())).await;
+    let token = record.access_token.expose().to_owned();
+    let data = temp_dir("cli-pat");
+    let (code, stdout, stderr) = tokio::task::spawn_blocking({
+        let (data, api, analytics, token) = (
+            data.clone(),
+            sim.api_url(),
+            sim.analytics_url(),
+            token.clone(),
+        );
+        move || {
+            run(cli()
+                .args(["--data-dir", data.to_str().unwrap(), "collect"])
+                .env("WEBEX_API_URL", api)
+                .env("WEBEX_ANALYTICS_URL", analytics)
+                .env("WEBEX_ACCESS_TOKEN", token))
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("cycle ok"), "{stdout}");
+    let store: webex_quality::storage::SharedStore =
+        std::sync::Arc::new(webex_quality::storage::FolderStore::new(data.clone()).unwrap());
+    let db = stored_database(&store).await;
+    assert!(db.count("SELECT count(*) FROM quality_pages").unwrap() > 0);
+    // The token is in no output and no file of the data folder.
+    assert!(!stdout.contains(&token) && !stderr.contains(&token));
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+                "{}",
+                path.display()
+            );
+        }
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_runs_the_simulator_alone_and_prints_its_urls() {
+    use tokio::io::AsyncBufReadExt;
+    let port = free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cli-under-test"))
+        .env_clear()
+        .args(["sim", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, format!("WEBEX_API_URL=http://127.0.0.1:{port}/v1"));
+    // It speaks Webex: no token, 401 with a tracking id.
+    let response = get_when_up(&format!("http://127.0.0.1:{port}/v1/people/me")).await;
+    assert_eq!(response.status(), 401);
+    child.kill().await.unwrap();
+}
