@@ -16,6 +16,20 @@ fn cli() -> Command {
     command
 }
 
+/// The CLI on the data folder `data`.
+fn cli_in(data: &Path) -> Command {
+    let mut command = cli();
+    command.arg("--data-dir").arg(data);
+    command
+}
+
+/// The CLI as an asynchronous child process, with the same clean environment.
+fn process() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_cli-under-test"));
+    command.env_clear().env("RUST_LOG", "warn");
+    command
+}
+
 fn run(command: &mut Command) -> (i32, String, String) {
     let Output {
         status,
@@ -41,14 +55,8 @@ fn demo_first_day() -> chrono::DateTime<chrono::Utc> {
 fn demo_once_builds_the_site_and_the_data_can_be_rendered_exported_and_inspected() {
     let data = temp_dir("cli-demo");
     let first_day = demo_first_day();
-    let (code, stdout, stderr) = run(cli().args([
-        "--data-dir",
-        data.to_str().unwrap(),
-        "demo",
-        "--once",
-        "--step-minutes",
-        "60",
-    ]));
+    let (code, stdout, stderr) =
+        run(cli_in(&data).args(["demo", "--once", "--step-minutes", "60"]));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("collected a simulated week"), "{stdout}");
     let site = data.join("site");
@@ -63,25 +71,19 @@ fn demo_once_builds_the_site_and_the_data_can_be_rendered_exported_and_inspected
     }
 
     // Nothing new: render again renders no meeting.
-    let (code, stdout, stderr) = run(cli().args(["--data-dir", data.to_str().unwrap(), "render"]));
+    let (code, stdout, stderr) = run(cli_in(&data).args(["render"]));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("(0 meetings rendered"), "{stdout}");
 
     // The status, in the terminal.
-    let (code, stdout, stderr) = run(cli().args(["--data-dir", data.to_str().unwrap(), "status"]));
+    let (code, stdout, stderr) = run(cli_in(&data).args(["status"]));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Meetings collected:"), "{stdout}");
 
     // Raw export: every body byte for byte, named <meetingId>.<page>.json.
     let raw = temp_dir("cli-export-raw");
-    let (code, _, stderr) = run(cli().args([
-        "--data-dir",
-        data.to_str().unwrap(),
-        "export",
-        "--raw",
-        "--out",
-        raw.to_str().unwrap(),
-    ]));
+    let (code, _, stderr) =
+        run(cli_in(&data).args(["export", "--raw", "--out", raw.to_str().unwrap()]));
     assert_eq!(code, 0, "{stderr}");
     let store: webex_quality::storage::SharedStore =
         std::sync::Arc::new(webex_quality::storage::FolderStore::new(data.clone()).unwrap());
@@ -106,14 +108,8 @@ fn demo_once_builds_the_site_and_the_data_can_be_rendered_exported_and_inspected
 
     // CSV export: a row per meeting and per participant session.
     let tables = temp_dir("cli-export-csv");
-    let (code, _, stderr) = run(cli().args([
-        "--data-dir",
-        data.to_str().unwrap(),
-        "export",
-        "--csv",
-        "--out",
-        tables.to_str().unwrap(),
-    ]));
+    let (code, _, stderr) =
+        run(cli_in(&data).args(["export", "--csv", "--out", tables.to_str().unwrap()]));
     assert_eq!(code, 0, "{stderr}");
     let meetings = std::fs::read_to_string(tables.join("meetings.csv")).unwrap();
     assert_eq!(meetings.lines().count(), org.meetings.len() + 1);
@@ -236,7 +232,7 @@ async fn serve_walks_login_to_the_callback_then_collects_and_serves_the_dashboar
 #[test]
 fn a_missing_data_folder_or_bad_settings_give_a_clear_message_and_exit_2() {
     let missing = temp_dir("cli-missing").join("nothing-here");
-    let (code, _, stderr) = run(cli().args(["--data-dir", missing.to_str().unwrap(), "render"]));
+    let (code, _, stderr) = run(cli_in(&missing).args(["render"]));
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("does not exist") && stderr.contains("--data-dir"),
@@ -245,15 +241,15 @@ fn a_missing_data_folder_or_bad_settings_give_a_clear_message_and_exit_2() {
     assert!(!missing.exists(), "nothing was created");
 
     let data = temp_dir("cli-settings");
-    let (code, _, stderr) = run(cli().args(["--data-dir", data.to_str().unwrap(), "collect"]));
+    let (code, _, stderr) = run(cli_in(&data).args(["collect"]));
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("WEBEX_ACCESS_TOKEN") && stderr.contains("WEBEX_CLIENT_ID"),
         "{stderr}"
     );
 
-    let (code, _, stderr) = run(cli()
-        .args(["--data-dir", data.to_str().unwrap(), "collect"])
+    let (code, _, stderr) = run(cli_in(&data)
+        .args(["collect"])
         .env("WEBEX_ACCESS_TOKEN", "secret-pat-value")
         .env("WEBEX_API_URL", "not a url"));
     assert_eq!(code, 2, "{stderr}");
@@ -263,8 +259,8 @@ fn a_missing_data_folder_or_bad_settings_give_a_clear_message_and_exit_2() {
         "no secret in messages"
     );
 
-    let (code, _, stderr) = run(cli()
-        .args(["--data-dir", data.to_str().unwrap(), "collect"])
+    let (code, _, stderr) = run(cli_in(&data)
+        .args(["collect"])
         .env("WEBEX_ACCESS_TOKEN", "secret-pat-value")
         .env("WEBEX_QUALITY_CONCURRENCY", "many"));
     assert_eq!(code, 2, "{stderr}");
@@ -280,26 +276,14 @@ fn a_port_in_use_gives_a_clear_message_and_exit_2() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let data = temp_dir("cli-port");
-    let (code, _, stderr) = run(cli().args([
-        "--data-dir",
-        data.to_str().unwrap(),
-        "demo",
-        "--port",
-        &port,
-    ]));
+    let (code, _, stderr) = run(cli_in(&data).args(["demo", "--port", &port]));
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains(&format!("127.0.0.1:{port}")) && stderr.contains("--port"),
         "{stderr}"
     );
-    let (code, _, stderr) = run(cli()
-        .args([
-            "--data-dir",
-            data.to_str().unwrap(),
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
+    let (code, _, stderr) = run(cli_in(&data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("WEBEX_ACCESS_TOKEN", "pat"));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--listen"), "{stderr}");
@@ -330,9 +314,9 @@ async fn a_revoked_token_stops_collect_with_exit_3_and_loses_nothing() {
     sim.expire_access_tokens();
     let settings = oauth_settings(&sim);
     let collect = |data: &Path| {
-        let mut command = cli();
+        let mut command = cli_in(data);
         command
-            .args(["--data-dir", data.to_str().unwrap(), "collect", "--quiet"])
+            .args(["collect", "--quiet"])
             .env("WEBEX_API_URL", sim.api_url())
             .env("WEBEX_ANALYTICS_URL", sim.analytics_url())
             .env("WEBEX_CLIENT_ID", &settings.client_id)
@@ -360,7 +344,7 @@ async fn a_revoked_token_stops_collect_with_exit_3_and_loses_nothing() {
     // The dashboard says so on every page.
     let (code, _, stderr) = tokio::task::spawn_blocking({
         let data = data.clone();
-        move || run(cli().args(["--data-dir", data.to_str().unwrap(), "render"]))
+        move || run(cli_in(&data).args(["render"]))
     })
     .await
     .unwrap();
@@ -402,8 +386,7 @@ async fn login_runs_the_oauth_flow_through_a_local_redirect_and_exits() {
         .unwrap();
     let data = temp_dir("cli-login");
     let port = free_port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cli-under-test"))
-        .env_clear()
+    let mut child = process()
         .args(["--data-dir", data.to_str().unwrap(), "login"])
         .env("WEBEX_API_URL", sim.api_url())
         .env("WEBEX_CLIENT_ID", &sim.config().client_id)
@@ -446,9 +429,7 @@ async fn serve_stops_cleanly_on_ctrl_c_and_a_restart_carries_on() {
     store_login(&sim, &store).await;
     let port = free_port();
     let serve = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_cli-under-test"))
-            .env_clear()
-            .env("RUST_LOG", "warn")
+        process()
             .args([
                 "--data-dir",
                 data.to_str().unwrap(),
@@ -559,8 +540,8 @@ async fn collect_works_with_a_personal_access_token_and_keeps_it_out_of_everythi
             token.clone(),
         );
         move || {
-            run(cli()
-                .args(["--data-dir", data.to_str().unwrap(), "collect"])
+            run(cli_in(&data)
+                .args(["collect"])
                 .env("WEBEX_API_URL", api)
                 .env("WEBEX_ANALYTICS_URL", analytics)
                 .env("WEBEX_ACCESS_TOKEN", token))
@@ -594,8 +575,7 @@ async fn collect_works_with_a_personal_access_token_and_keeps_it_out_of_everythi
 async fn sim_runs_the_simulator_alone_and_prints_its_urls() {
     use tokio::io::AsyncBufReadExt;
     let port = free_port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cli-under-test"))
-        .env_clear()
+    let mut child = process()
         .args(["sim", "--port", &port.to_string()])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
