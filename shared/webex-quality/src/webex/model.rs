@@ -287,6 +287,31 @@ impl Scalar<'_> {
     }
 }
 
+/// Visitor methods that answer `$value` for every scalar (bool, number, string, null): for lenient
+/// containers, to which a scalar is simply "nothing".
+macro_rules! scalars_give {
+    ($value:expr) => {
+        fn visit_bool<Ex>(self, _: bool) -> Result<Self::Value, Ex> {
+            Ok($value)
+        }
+        fn visit_i64<Ex>(self, _: i64) -> Result<Self::Value, Ex> {
+            Ok($value)
+        }
+        fn visit_u64<Ex>(self, _: u64) -> Result<Self::Value, Ex> {
+            Ok($value)
+        }
+        fn visit_f64<Ex>(self, _: f64) -> Result<Self::Value, Ex> {
+            Ok($value)
+        }
+        fn visit_str<Ex>(self, _: &str) -> Result<Self::Value, Ex> {
+            Ok($value)
+        }
+        fn visit_unit<Ex>(self) -> Result<Self::Value, Ex> {
+            Ok($value)
+        }
+    };
+}
+
 /// Skips every element of a sequence or entry of a map.
 fn skip_seq<'de, A: serde::de::SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
     while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
@@ -406,24 +431,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
             ) -> Result<Self::Value, A::Error> {
                 skip_seq(seq).map(|()| Object(None))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Object(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Object(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Object(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Object(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Object(None))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Object(None))
-            }
+            scalars_give!(Object(None));
         }
         d.deserialize_any(Visitor(std::marker::PhantomData))
     }
@@ -454,24 +462,7 @@ impl<'de, E: Deserialize<'de>> Deserialize<'de> for Lenient<E> {
             ) -> Result<Self::Value, A::Error> {
                 skip_map(map).map(|()| Lenient(Vec::new()))
             }
-            fn visit_bool<Er>(self, _: bool) -> Result<Self::Value, Er> {
-                Ok(Lenient(Vec::new()))
-            }
-            fn visit_i64<Er>(self, _: i64) -> Result<Self::Value, Er> {
-                Ok(Lenient(Vec::new()))
-            }
-            fn visit_u64<Er>(self, _: u64) -> Result<Self::Value, Er> {
-                Ok(Lenient(Vec::new()))
-            }
-            fn visit_f64<Er>(self, _: f64) -> Result<Self::Value, Er> {
-                Ok(Lenient(Vec::new()))
-            }
-            fn visit_str<Er>(self, _: &str) -> Result<Self::Value, Er> {
-                Ok(Lenient(Vec::new()))
-            }
-            fn visit_unit<Er>(self) -> Result<Self::Value, Er> {
-                Ok(Lenient(Vec::new()))
-            }
+            scalars_give!(Lenient(Vec::new()));
         }
         d.deserialize_any(Visitor(std::marker::PhantomData))
     }
