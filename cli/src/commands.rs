@@ -115,10 +115,9 @@ pub(crate) fn collector(
 pub(crate) fn cycle_result(global: &Global, report: &CycleReport) -> Result<(), CliError> {
     let line = format!(
         "cycle {}: {} meetings listed, {} due, {} calls, {} pages, {} rate limited, {} errors, {:.1} s",
-        match &report.outcome {
-            Outcome::Ok => "ok".to_owned(),
-            Outcome::Partial => "partial".to_owned(),
-            other => format!("{other:?}"),
+        match report.outcome.detail() {
+            Some(detail) => format!("{} ({detail})", report.outcome.label()),
+            None => report.outcome.label().to_owned(),
         },
         report.listed,
         report.due,
@@ -203,17 +202,30 @@ async fn render(global: &Global, out: &OutArgs) -> Result<Refreshed, CliError> {
     render_with(global, &store, &data, &site, Arc::new(SystemClock)).await
 }
 
+/// Runs `use_db` on a private copy of the data folder's database, removed afterwards.
+async fn with_database<T>(
+    store: &SharedStore,
+    data: &Path,
+    purpose: &str,
+    use_db: impl AsyncFnOnce(&Database) -> Result<T, CliError>,
+) -> Result<T, CliError> {
+    let replica = Replica::new(store.clone(), work_folder(data));
+    let copy = replica
+        .checkout(purpose)
+        .await
+        .map_err(|e| CliError::failed("database", e))?;
+    let result = match Database::open(&copy.path) {
+        Ok(db) => use_db(&db).await,
+        Err(e) => Err(CliError::failed("database", e)),
+    };
+    Replica::discard(&copy);
+    result
+}
+
 async fn status(global: &Global) -> Result<(), CliError> {
     let (data, store) = global.data_store(false)?;
     let now = chrono::Utc::now();
-    let replica = Replica::new(store.clone(), work_folder(&data));
-    let copy = replica
-        .checkout("status")
-        .await
-        .map_err(|e| CliError::failed("database", e))?;
-    let db = Database::open(&copy.path).map_err(|e| CliError::failed("database", e));
-    let result = async {
-        let db = db?;
+    with_database(&store, &data, "status", async |db| {
         let last_run = webex_quality::collect::read_lease(&store)
             .await
             .map_err(|e| CliError::failed("lease", e))?
@@ -223,7 +235,7 @@ async fn status(global: &Global) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::failed("tokens", e))?
             .map(|(state, _)| state);
-        let view = StatusView::from_sources(&db, last_run.as_ref(), tokens.as_ref(), now)
+        let view = StatusView::from_sources(db, last_run.as_ref(), tokens.as_ref(), now)
             .map_err(|e| CliError::failed("database", e))?;
         println!("Last run:          {} {}", view.last_run, view.last_outcome);
         println!("Meetings collected: {}", view.collected);
@@ -243,28 +255,20 @@ async fn status(global: &Global) -> Result<(), CliError> {
             }
         }
         Ok(())
-    }
-    .await;
-    Replica::discard(&copy);
-    result
+    })
+    .await
 }
 
 async fn export(global: &Global, args: &ExportArgs) -> Result<(), CliError> {
     let (data, store) = global.data_store(false)?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| CliError::failed(&format!("export folder {}", args.out.display()), e))?;
-    let replica = Replica::new(store, work_folder(&data));
-    let copy = replica
-        .checkout("export")
-        .await
-        .map_err(|e| CliError::failed("database", e))?;
-    let result = (|| {
-        let db = Database::open(&copy.path).map_err(|e| CliError::failed("database", e))?;
-        let write = |name: &str, bytes: &[u8]| {
-            let path = args.out.join(name);
-            std::fs::write(&path, bytes)
-                .map_err(|e| CliError::failed(&format!("writing {}", path.display()), e))
-        };
+    let write = |name: &str, bytes: &[u8]| {
+        let path = args.out.join(name);
+        std::fs::write(&path, bytes)
+            .map_err(|e| CliError::failed(&format!("writing {}", path.display()), e))
+    };
+    let files = with_database(&store, &data, "export", async |db| {
         let mut files = 0;
         if args.raw {
             for meeting in db.meetings().map_err(|e| CliError::failed("database", e))? {
@@ -282,21 +286,21 @@ async fn export(global: &Global, args: &ExportArgs) -> Result<(), CliError> {
         }
         if args.csv {
             let tables =
-                webex_quality::site::csv_tables(&db, &site_options(global), &thresholds(global)?)
+                webex_quality::site::csv_tables(db, &site_options(global), &thresholds(global)?)
                     .map_err(|e| CliError::failed("export", e))?;
             for (name, bytes) in tables {
                 write(&name, &bytes)?;
                 files += 1;
             }
         }
-        say(
-            global,
-            &format!("exported {files} files to {}", args.out.display()),
-        );
-        Ok(())
-    })();
-    Replica::discard(&copy);
-    result
+        Ok(files)
+    })
+    .await?;
+    say(
+        global,
+        &format!("exported {files} files to {}", args.out.display()),
+    );
+    Ok(())
 }
 
 async fn sim(args: SimArgs) -> Result<(), CliError> {
@@ -338,16 +342,7 @@ async fn demo(global: &Global, args: DemoArgs) -> Result<(), CliError> {
     let listener = if args.once {
         None
     } else {
-        let addr = format!("127.0.0.1:{}", args.port);
-        Some(
-            tokio::net::TcpListener::bind(&addr)
-                .await
-                .map_err(|source| CliError::AddressInUse {
-                    addr,
-                    flag: "--port",
-                    source,
-                })?,
-        )
+        Some(web::bind(&format!("127.0.0.1:{}", args.port), "--port").await?)
     };
 
     // A week of meetings that ends today; the simulated clock starts when it does.

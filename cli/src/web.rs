@@ -139,7 +139,8 @@ fn oauth_routes(state: Arc<OAuthState>) -> Router {
         .with_state(state)
 }
 
-async fn bind(addr: &str, flag: &'static str) -> Result<TcpListener, CliError> {
+/// Listens on `addr`; a taken address is an error that names `flag`, the way to change it.
+pub(crate) async fn bind(addr: &str, flag: &'static str) -> Result<TcpListener, CliError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| CliError::AddressInUse {

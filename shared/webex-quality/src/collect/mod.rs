@@ -151,7 +151,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn label(&self) -> &'static str {
+    /// `ok`, `partial`, `authorization required`, `skipped` or `failed`.
+    #[must_use]
+    pub fn label(&self) -> &'static str {
         match self {
             Self::Ok => "ok",
             Self::Partial => "partial",
@@ -161,7 +163,9 @@ impl Outcome {
         }
     }
 
-    fn detail(&self) -> Option<String> {
+    /// Why it was not ok, when Webex or the store said.
+    #[must_use]
+    pub fn detail(&self) -> Option<String> {
         match self {
             Self::Ok | Self::Partial => None,
             Self::AuthorizationRequired(d) | Self::Skipped(d) | Self::Failed(d) => Some(d.clone()),

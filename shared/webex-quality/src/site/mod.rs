@@ -5,7 +5,8 @@
 //! options say otherwise.
 //!
 //! A build renders again only the meetings and people whose inputs changed ([`summary`] keeps what
-//! the list-type pages need between builds); [`refresh`] is the use case "render and publish".
+//! the list-type pages need between builds); [`render_from_store`] is the use case "render and
+//! publish".
 
 mod build;
 pub mod charts;
@@ -18,7 +19,7 @@ pub use build::{
     meeting_path, person_path,
 };
 pub use publish::{MANIFEST_KEY, Manifest, Published, publish, publish_build, read_manifest};
-pub use refresh::{RefreshError, Refreshed, banner, refresh, render_from_store};
+pub use refresh::{RefreshError, Refreshed, banner, render_from_store};
 
 use askama::Template;
 use chrono::{DateTime, Utc};

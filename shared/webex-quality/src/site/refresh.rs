@@ -75,34 +75,6 @@ pub fn banner(tokens: Option<&TokenState>, now: DateTime<Utc>) -> Option<String>
     }
 }
 
-/// Renders what changed and publishes it: the render cache is read from `data` and written back
-/// after a successful publish. A missing or unreadable cache means a full render.
-///
-/// # Errors
-/// Store, database or template failures. Nothing is half-published: the manifest is written last, and
-/// the cache only after it.
-pub async fn refresh(
-    data: &dyn ObjectStore,
-    site: &dyn ObjectStore,
-    db: &Database,
-    status: &StatusView,
-    options: &SiteOptions,
-    thresholds: &Thresholds,
-) -> Result<Refreshed, RefreshError> {
-    let (manifest, cache) = previous(data, site).await?;
-    let build = build_incremental(
-        db,
-        status,
-        options,
-        thresholds,
-        cache.as_ref().map(|cache| Previous {
-            cache,
-            manifest: &manifest,
-        }),
-    )?;
-    finish(data, site, &manifest, &build, options).await
-}
-
 /// What the site store holds and the render cache of the build that published it.
 async fn previous(
     data: &dyn ObjectStore,
@@ -153,13 +125,16 @@ async fn finish(
     })
 }
 
-/// Everything the site needs from the data store: the latest database (copied under `work_dir`),
-/// the last run's summary, the token state (for the status page and the banner); then the build and
-/// the publish of [`refresh`]. `options.authorization_needed` and `options.generated` are set here.
-/// The database is only used between awaits, so the future can run on any thread.
+/// Renders what changed and publishes it. Reads what the site needs from the data store: the latest
+/// database (copied under `work_dir`), the last run's summary, the token state (for the status page
+/// and the banner), and the render cache, which is written back after a successful publish (a
+/// missing or unreadable cache means a full render). `options.authorization_needed` and
+/// `options.generated` are set here. The database is only used between awaits, so the future can
+/// run on any thread.
 ///
 /// # Errors
-/// Store, database, token object or template failures.
+/// Store, database, token object or template failures. Nothing is half-published: the manifest is
+/// written last, and the cache only after it.
 pub async fn render_from_store(
     data: &SharedStore,
     site: &dyn ObjectStore,

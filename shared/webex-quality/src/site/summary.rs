@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::SiteOptions;
-use crate::db::StoredMeeting;
+use crate::db::{StoredMeeting, hex};
 use crate::quality::{MeetingReport, Metric, ParticipantSession, StreamKind, Thresholds, Verdict};
 
 /// The render cache's key in the data store.
@@ -301,14 +301,6 @@ pub fn combined_key<'a>(keys: impl IntoIterator<Item = &'a str>) -> String {
         hash.update([0]);
     }
     hex(&hash.finalize())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(64), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 #[cfg(test)]
