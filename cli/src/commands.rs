@@ -6,14 +6,17 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use webex_quality::clock::{SharedClock, SystemClock};
-use webex_quality::collect::{Access, Collector, CycleReport, CycleSettings, Outcome, Replica};
-use webex_quality::config::{OAuthSettings, WebexSettings};
+use webex_quality::collect::{Collector, CycleReport, Outcome, Replica};
+use webex_quality::config::{
+    Access, CollectorConfig, CycleConfig, LoginConfig, OAuthSettings, Secret, WebexUrls, base_url,
+};
 use webex_quality::db::Database;
+use webex_quality::login::LoginService;
 use webex_quality::quality::Thresholds;
 use webex_quality::site::{Refreshed, SiteOptions, StatusView, render_from_store};
-use webex_quality::storage::{FolderStore, SharedStore};
-use webex_quality::tokens::TokenStore;
-use webex_quality::webex::{ClientOptions, OAuthClient};
+use webex_quality::status::StatusStore;
+use webex_quality::storage::{FolderStore, SharedStore, StoreLocation};
+use webex_quality::webex::ClientOptions;
 use webex_sim::{SimClock, SimConfig, Simulator};
 
 use crate::{
@@ -75,42 +78,6 @@ pub(crate) fn site_options(global: &Global) -> SiteOptions {
     }
 }
 
-/// How the collector gets in: the integration's tokens, else a personal access token.
-fn access(global: &Global) -> Result<(WebexSettings, Access), CliError> {
-    let settings = WebexSettings::from_lookup(|name| global.lookup(name))?;
-    let access = match (&settings.oauth, &settings.access_token) {
-        (Some(oauth), _) => Access::OAuth(oauth.clone()),
-        (None, Some(token)) => Access::PersonalToken(token.clone()),
-        (None, None) => {
-            return Err(CliError::Usage(
-                "no way to reach Webex: set WEBEX_CLIENT_ID, WEBEX_CLIENT_SECRET and WEBEX_REDIRECT_URI (an integration, then `webex-quality login`), or WEBEX_ACCESS_TOKEN (a personal access token, for a trial)".into(),
-            ));
-        }
-    };
-    Ok((settings, access))
-}
-
-pub(crate) fn collector(
-    store: SharedStore,
-    data: &Path,
-    settings: &WebexSettings,
-    access: Access,
-    clock: SharedClock,
-    global: &Global,
-) -> Result<Collector, CliError> {
-    let cycle = CycleSettings::from_lookup(&|name| global.lookup(name))?;
-    Collector::new(
-        store,
-        settings.urls.clone(),
-        access,
-        ClientOptions::default(),
-        clock,
-        work_folder(data),
-        cycle,
-    )
-    .map_err(|e| CliError::failed("collector", e))
-}
-
 /// A cycle's outcome as the CLI reports it.
 pub(crate) fn cycle_result(global: &Global, report: &CycleReport) -> Result<(), CliError> {
     let line = format!(
@@ -142,16 +109,8 @@ pub(crate) fn cycle_result(global: &Global, report: &CycleReport) -> Result<(), 
 }
 
 async fn collect(global: &Global) -> Result<(), CliError> {
-    let (settings, access) = access(global)?;
-    let (data, store) = global.data_store(true)?;
-    let collector = collector(
-        store,
-        &data,
-        &settings,
-        access,
-        Arc::new(SystemClock),
-        global,
-    )?;
+    let (_, store) = global.data_store(true)?;
+    let collector = web::collector_for(global, None, store, Arc::new(SystemClock))?;
     let bar = spinner(global, "collecting");
     let report = collector.run_cycle().await;
     bar.finish_and_clear();
@@ -226,23 +185,19 @@ async fn status(global: &Global) -> Result<(), CliError> {
     let (data, store) = global.data_store(false)?;
     let now = chrono::Utc::now();
     with_database(&store, &data, "status", async |db| {
-        let last_run = webex_quality::collect::read_lease(&store)
-            .await
-            .map_err(|e| CliError::failed("lease", e))?
-            .and_then(|(lease, _)| lease.last_run);
-        let tokens = TokenStore::new(store.clone(), Arc::new(SystemClock))
+        let status = StatusStore::new(store.clone())
             .load()
             .await
-            .map_err(|e| CliError::failed("tokens", e))?
-            .map(|(state, _)| state);
-        let view = StatusView::from_sources(db, last_run.as_ref(), tokens.as_ref(), now)
+            .map_err(|e| CliError::failed("status object", e))?
+            .map(|(status, _)| status);
+        let view = StatusView::from_sources(db, status.as_ref(), now)
             .map_err(|e| CliError::failed("database", e))?;
         println!("Last run:          {} {}", view.last_run, view.last_outcome);
         println!("Meetings collected: {}", view.collected);
         println!("Meetings pending:   {}", view.pending);
         println!("Rate limited (24h): {}", view.rate_limited);
         println!("Token expires in:   {}", view.token_days);
-        if let Some(banner) = webex_quality::site::banner(tokens.as_ref(), now) {
+        if let Some(banner) = webex_quality::site::banner(status.as_ref(), now) {
             println!("AUTHORIZATION NEEDED: {banner} Run `webex-quality login`.");
         }
         if !view.errors.is_empty() {
@@ -358,55 +313,64 @@ async fn demo(global: &Global, args: DemoArgs) -> Result<(), CliError> {
         .await
         .map_err(|e| CliError::failed("starting the simulator", e))?;
     let clock = sim_clock(sim.clock());
-    let api = webex_quality::config::base_url(&sim.api_url())
-        .map_err(|e| CliError::failed("simulator URL", e))?;
-    let oauth_settings = OAuthSettings {
+    let urls = WebexUrls {
+        api: base_url(&sim.api_url()).map_err(|e| CliError::failed("simulator URL", e))?,
+        analytics: base_url(&sim.analytics_url())
+            .map_err(|e| CliError::failed("simulator URL", e))?,
+    };
+    let oauth = OAuthSettings {
         client_id: config.client_id.clone(),
-        client_secret: webex_quality::config::Secret::new(config.client_secret.clone()),
+        client_secret: Secret::new(config.client_secret.clone()),
         redirect_uri: format!("http://127.0.0.1:{}/oauth/callback", args.port)
             .parse()
             .map_err(|e| CliError::failed("redirect URI", e))?,
         scopes: config.scopes.clone(),
     };
 
-    // The OAuth flow, as a browser and the redirect route do it.
-    let http = webex_quality::webex::http_client(&ClientOptions::default())
-        .map_err(|e| CliError::failed("HTTP client", e))?;
-    let oauth = OAuthClient::new(
-        &oauth_settings,
-        &api,
-        http,
-        &ClientOptions::default(),
+    // The login, as an administrator's browser does it, through the same routes `serve` and the
+    // oauth-redirect function run.
+    let login = LoginService::new(
+        &LoginConfig {
+            store: StoreLocation::Folder(data.clone()),
+            urls: urls.clone(),
+            oauth: oauth.clone(),
+            setup_secret: None,
+            org_id: None,
+        },
+        store.clone(),
+        ClientOptions::default(),
         clock.clone(),
     )
-    .map_err(|e| CliError::failed("OAuth client", e))?;
-    let record = web::browser_authorize(&oauth).await?;
-    TokenStore::new(store.clone(), clock.clone())
-        .store_login(record)
-        .await
-        .map_err(|e| CliError::failed("storing the tokens", e))?;
+    .map_err(|e| CliError::failed("login", e))?;
+    let answer =
+        webex_sim::browser::walk_login(webex_quality::login::router(Arc::new(login)), None)
+            .await
+            .map_err(|e| CliError::Failed(format!("the demo's login failed: {e}")))?;
+    if !answer.status().is_success() {
+        return Err(CliError::Failed(format!(
+            "the demo's login was refused ({})",
+            answer.status()
+        )));
+    }
     say(
         global,
-        "authorized against the simulator (OAuth code flow with PKCE)",
+        "authorized against the simulator (OAuth code flow with PKCE, through the login routes)",
     );
 
-    let settings = WebexSettings {
-        urls: webex_quality::config::WebexUrls {
-            api,
-            analytics: webex_quality::config::base_url(&sim.analytics_url())
-                .map_err(|e| CliError::failed("simulator URL", e))?,
-        },
-        oauth: Some(oauth_settings.clone()),
-        access_token: None,
+    let collector_config = CollectorConfig {
+        store: StoreLocation::Folder(data.clone()),
+        urls,
+        access: Access::OAuth(oauth),
+        work_dir: work_folder(&data),
+        cycle: CycleConfig::from_lookup(&|name| global.lookup(name))?,
     };
-    let collector = collector(
+    let collector = Collector::from_config(
         store.clone(),
-        &data,
-        &settings,
-        Access::OAuth(oauth_settings),
+        &collector_config,
+        ClientOptions::default(),
         clock.clone(),
-        global,
-    )?;
+    )
+    .map_err(|e| CliError::failed("collector", e))?;
     let step = chrono::Duration::minutes(i64::from(args.step_minutes));
     let cycles = u64::try_from((end - first_day).num_minutes() / step.num_minutes()).unwrap_or(1);
     let bar = if global.quiet {

@@ -295,9 +295,28 @@ impl Global {
             "WEBEX_REDIRECT_URI" => &self.webex_redirect_uri,
             "WEBEX_SCOPES" => &self.webex_scopes,
             "WEBEX_ACCESS_TOKEN" => &self.webex_access_token,
-            _ => return std::env::var(name).ok(),
+            "WEBEX_QUALITY_STORE" => return Some(self.data_dir.clone()),
+            "WEBEX_QUALITY_SHOW_PERSONAL" if self.show_personal => return Some("true".into()),
+            _ => return webex_quality::config::environment(name),
         };
         flag.clone()
+    }
+
+    /// [`Global::lookup`], with the redirect URI defaulting to this machine's callback on `port`
+    /// when an integration is configured.
+    fn with_local_redirect(&self, port: u16) -> impl Fn(&str) -> Option<String> + '_ {
+        self.with_local_redirect_opt(Some(port))
+    }
+
+    /// As [`Global::with_local_redirect`]; `None`: no default redirect URI.
+    fn with_local_redirect_opt(&self, port: Option<u16>) -> impl Fn(&str) -> Option<String> + '_ {
+        move |name| {
+            self.lookup(name).or_else(|| {
+                let port = port?;
+                (name == "WEBEX_REDIRECT_URI" && self.lookup("WEBEX_CLIENT_ID").is_some())
+                    .then(|| format!("http://localhost:{port}/oauth/callback"))
+            })
+        }
     }
 
     /// The data folder; `create`: make it when missing (commands that start the data), otherwise

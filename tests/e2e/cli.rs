@@ -122,6 +122,22 @@ fn demo_once_builds_the_site_and_the_data_can_be_rendered_exported_and_inspected
     );
 }
 
+/// `POST /login` as the form does: Webex's authorize URL and the pending-login cookie to send back.
+async fn start_login(browser: &reqwest::Client, base: &str) -> (String, String) {
+    let started = browser
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 303);
+    let authorize = started.headers()["location"].to_str().unwrap().to_owned();
+    let cookie = started.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    (authorize, cookie)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_walks_login_to_the_callback_then_collects_and_serves_the_dashboard() {
     // A simulator on the real clock: a week of meetings that ends tomorrow.
@@ -164,18 +180,22 @@ async fn serve_walks_login_to_the_callback_then_collects_and_serves_the_dashboar
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    // The server comes up.
-    let mut login = None;
+    // The server comes up with the login form (no setup secret on loopback).
+    let mut form = None;
     for _ in 0..100 {
         if let Ok(response) = browser.get(format!("{base}/login")).send().await {
-            login = Some(response);
+            form = Some(response);
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let login = login.expect("serve listens");
-    assert!(login.status().is_redirection(), "{}", login.status());
-    let authorize = login.headers()["location"].to_str().unwrap().to_owned();
+    let form = form.expect("serve listens");
+    assert_eq!(form.status(), 200);
+    assert_eq!(form.headers()["cache-control"], "no-store");
+    let form = form.text().await.unwrap();
+    assert!(form.contains("method=\"post\""), "{form}");
+    assert!(!form.contains("setup_secret"), "{form}");
+    let (authorize, cookie) = start_login(&browser, &base).await;
     assert!(authorize.starts_with(&sim.api_url()), "{authorize}");
     assert!(authorize.contains("code_challenge_method=S256"));
     // Webex (the simulator) sends the browser back to the default redirect URI on our port.
@@ -187,16 +207,44 @@ async fn serve_walks_login_to_the_callback_then_collects_and_serves_the_dashboar
         "{callback}"
     );
     let callback = callback.replace("localhost", "127.0.0.1");
-    let done = browser.get(&callback).send().await.unwrap();
+    let done = browser
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.status(), 200);
-    assert!(done.text().await.unwrap().contains("Authorized"));
-    // The tokens are stored, in their own object; a replayed callback is refused.
-    let tokens = std::fs::read_to_string(data.join(webex_quality::tokens::TOKENS_KEY)).unwrap();
     assert!(
-        tokens.contains("refresh_token") || tokens.contains("refresh"),
+        done.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0"),
+        "the pending-login cookie is cleared"
+    );
+    assert!(done.text().await.unwrap().contains("Authorized"));
+    // The tokens are stored, in their own object, with who authorized; a replayed callback is
+    // refused and changes nothing.
+    let tokens_path = data.join(webex_quality::tokens::TOKENS_KEY);
+    let tokens: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&tokens_path).unwrap()).unwrap();
+    assert!(tokens["record"]["refresh_token"].is_string(), "{tokens}");
+    assert_eq!(tokens["org_id"], sim.org().id.as_str());
+    assert!(
+        tokens["authorized_by"]["email"]
+            .as_str()
+            .unwrap()
+            .contains("***@"),
         "{tokens}"
     );
-    assert_eq!(browser.get(&callback).send().await.unwrap().status(), 400);
+    let before = std::fs::read(&tokens_path).unwrap();
+    let replay = browser
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 400);
+    assert_eq!(std::fs::read(&tokens_path).unwrap(), before);
 
     // The login starts a cycle; the dashboard then lists collected meetings.
     let mut listed = String::new();
@@ -398,13 +446,22 @@ async fn login_runs_the_oauth_flow_through_a_local_redirect_and_exits() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let start = get_when_up(&format!("http://127.0.0.1:{port}/login")).await;
-    assert!(start.status().is_redirection());
-    let authorize = start.headers()["location"].to_str().unwrap().to_owned();
+    let base = format!("http://127.0.0.1:{port}");
+    assert_eq!(get_when_up(&format!("{base}/login")).await.status(), 200);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let (authorize, cookie) = start_login(&browser, &base).await;
     let back = get_when_up(&authorize).await;
     let callback = back.headers()["location"].to_str().unwrap().to_owned();
-    assert!(callback.starts_with(&format!("http://127.0.0.1:{port}/oauth/callback?")));
-    let done = get_when_up(&callback).await;
+    assert!(callback.starts_with(&format!("{base}/oauth/callback?")));
+    let done = browser
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(done.status(), 200);
     let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
         .await

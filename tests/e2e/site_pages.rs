@@ -128,25 +128,22 @@ async fn every_meeting_person_and_breakdown_has_its_page() {
     )
     .await;
     let (store, db) = collect_once(&sim, "site-all").await;
-    // The status comes from where it lives: the database, the lease's last run, the token object.
-    let lease = webex_quality::collect::read_lease(&store)
-        .await
-        .unwrap()
-        .map(|(lease, _)| lease);
-    let tokens = webex_quality::tokens::TokenStore::new(store.clone(), sim_clock(&sim))
+    // The status comes from where it lives: the database and the status object, which the cycle
+    // wrote (its last run, the authorization's state; no token).
+    let status_object = webex_quality::status::StatusStore::new(store.clone())
         .load()
         .await
         .unwrap()
-        .map(|(t, _)| t);
-    let last_run = lease.as_ref().and_then(|l| l.last_run.clone());
+        .map(|(status, _)| status);
     assert!(
-        last_run.is_some(),
-        "the released lease keeps the last run: {lease:?}"
+        status_object
+            .as_ref()
+            .is_some_and(|s| s.last_cycle.is_some()),
+        "the cycle wrote its summary: {status_object:?}"
     );
     let status = webex_quality::site::StatusView::from_sources(
         &db,
-        last_run.as_ref(),
-        tokens.as_ref(),
+        status_object.as_ref(),
         sim.clock().now(),
     )
     .unwrap();
@@ -585,12 +582,13 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     let mut manifest = webex_quality::site::read_manifest(site.as_ref())
         .await
         .unwrap();
-    manifest.remove(&page);
+    manifest.files.remove(&page);
     site.publish(
         webex_quality::site::MANIFEST_KEY,
-        serde_json::to_vec(&manifest).unwrap().into(),
+        serde_json::to_vec(&manifest.files).unwrap().into(),
         "application/json",
         "no-cache",
+        webex_quality::storage::PutCondition::Always,
     )
     .await
     .unwrap();
@@ -608,11 +606,16 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
         after.meetings_rendered + after.meetings_reused
     );
 
-    // Authorization lost: the banner is on every page, so every page is rendered again.
-    webex_quality::tokens::TokenStore::new(data.clone(), sim_clock(&sim))
-        .mark_authorization_needed("The refresh token was revoked.")
-        .await
-        .unwrap();
+    // Authorization lost: the next cycle finds the refresh token revoked and says so in the status
+    // object; the banner is on every page, so every page is rendered again.
+    sim.revoke_refresh_tokens();
+    sim.expire_access_tokens();
+    let refused = collector.run_cycle().await.unwrap();
+    assert_eq!(
+        refused.outcome.label(),
+        "authorization required",
+        "{refused:?}"
+    );
     let banner = render(strict).await;
     assert!(banner.authorization_needed);
     assert_eq!(banner.meetings_reused, 0);
@@ -623,7 +626,8 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
         };
         let text = String::from_utf8(object.bytes.to_vec()).unwrap();
         assert!(
-            text.contains("role=\"alert\"") && text.contains("The refresh token was revoked."),
+            text.contains("role=\"alert\"")
+                && text.contains("The refresh token provided is expired, revoked"),
             "{path} has the banner"
         );
     }

@@ -27,6 +27,19 @@ pub struct AuthorizationNeeded {
     pub reason: String,
 }
 
+/// Who authorized the integration: recorded by each login (the email masked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authorizer {
+    /// Their email, masked (`a***@acme.example`).
+    pub email: String,
+    /// Their organisation.
+    pub org_id: String,
+    /// When they authorized.
+    pub at: DateTime<Utc>,
+    /// The scopes granted.
+    pub scopes: Vec<String>,
+}
+
 /// The token object's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenState {
@@ -36,6 +49,25 @@ pub struct TokenState {
     pub authorization_needed: Option<AuthorizationNeeded>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// The organisation whose admin may log in: `WEBEX_QUALITY_ORG_ID`, or the first login's
+    /// organisation, pinned.
+    #[serde(default)]
+    pub org_id: Option<String>,
+    /// Who authorized last.
+    #[serde(default)]
+    pub authorized_by: Option<Authorizer>,
+}
+
+impl TokenState {
+    fn empty(now: DateTime<Utc>) -> Self {
+        Self {
+            record: None,
+            authorization_needed: None,
+            updated_at: now,
+            org_id: None,
+            authorized_by: None,
+        }
+    }
 }
 
 impl TokenState {
@@ -53,6 +85,16 @@ impl TokenState {
 /// A token object failure.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
+    /// A login from another organisation than the pinned one: nothing was stored.
+    #[error(
+        "the tokens belong to organisation {pinned}; a login from organisation {other} is refused"
+    )]
+    OtherOrganisation {
+        /// The pinned organisation.
+        pinned: String,
+        /// The login's organisation.
+        other: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -126,7 +168,8 @@ impl TokenStore {
             .await?)
     }
 
-    /// Stores the tokens of a new login and clears "authorization needed".
+    /// Stores the tokens of a new login and clears "authorization needed" (for logins whose
+    /// organisation was not looked up: the demo and the tests).
     ///
     /// # Errors
     /// Store failures.
@@ -134,8 +177,39 @@ impl TokenStore {
         self.update(|state| {
             state.record = Some(record.clone());
             state.authorization_needed = None;
+            Ok(())
         })
         .await
+        .map(|(etag, _)| etag)
+    }
+
+    /// Stores the tokens of a login by `authorizer`, whose organisation must be the pinned one; the
+    /// first login pins its organisation. Clears "authorization needed". Returns the new state.
+    ///
+    /// # Errors
+    /// [`TokenError::OtherOrganisation`] (nothing stored), or store failures.
+    pub async fn store_login_by(
+        &self,
+        record: TokenRecord,
+        authorizer: Authorizer,
+    ) -> Result<TokenState, TokenError> {
+        self.update(|state| {
+            if let Some(pinned) = &state.org_id
+                && *pinned != authorizer.org_id
+            {
+                return Err(TokenError::OtherOrganisation {
+                    pinned: pinned.clone(),
+                    other: authorizer.org_id.clone(),
+                });
+            }
+            state.org_id = Some(authorizer.org_id.clone());
+            state.record = Some(record.clone());
+            state.authorized_by = Some(authorizer.clone());
+            state.authorization_needed = None;
+            Ok(())
+        })
+        .await
+        .map(|(_, state)| state)
     }
 
     /// Records that a human must authorize again (keeps the tokens for the record).
@@ -151,51 +225,51 @@ impl TokenStore {
                     reason: reason.to_owned(),
                 });
             }
+            Ok(())
         })
         .await
+        .map(|(etag, _)| etag)
     }
 
-    /// Read, change, conditional write; again on a conflict.
-    async fn update(&self, change: impl Fn(&mut TokenState)) -> Result<ETag, TokenError> {
+    /// Read, change, conditional write; again on a conflict. `change` may refuse, and then nothing
+    /// is written.
+    async fn update(
+        &self,
+        change: impl Fn(&mut TokenState) -> Result<(), TokenError>,
+    ) -> Result<(ETag, TokenState), TokenError> {
         let mut attempts = 0;
         loop {
             attempts += 1;
             let (mut state, etag) = match self.load().await? {
                 Some((state, etag)) => (state, Some(etag)),
-                None => (
-                    TokenState {
-                        record: None,
-                        authorization_needed: None,
-                        updated_at: self.clock.now(),
-                    },
-                    None,
-                ),
+                None => (TokenState::empty(self.clock.now()), None),
             };
-            change(&mut state);
+            change(&mut state)?;
             state.updated_at = self.clock.now();
             match self.save(&state, etag.as_ref()).await {
                 Err(TokenError::Store(StoreError::PreconditionFailed { .. })) if attempts < 5 => {}
-                other => return other,
+                other => return other.map(|etag| (etag, state)),
             }
         }
     }
 }
 
 /// The client's [`TokenSink`]: each refreshed record goes to the token object (conditionally on the
-/// version this collector last saw) before its access token is used.
+/// version this collector last saw) before its access token is used. The rest of the object (the
+/// pinned organisation, who authorized) is kept as it was read.
 #[derive(Debug)]
 pub struct StoredTokens {
     tokens: TokenStore,
-    etag: tokio::sync::Mutex<Option<ETag>>,
+    last: tokio::sync::Mutex<(TokenState, Option<ETag>)>,
 }
 
 impl StoredTokens {
-    /// A sink over `tokens`, which were read at `etag`.
+    /// A sink over `tokens`, whose object held `state` at `etag`.
     #[must_use]
-    pub fn new(tokens: TokenStore, etag: Option<ETag>) -> Arc<Self> {
+    pub fn new(tokens: TokenStore, state: TokenState, etag: Option<ETag>) -> Arc<Self> {
         Arc::new(Self {
             tokens,
-            etag: tokio::sync::Mutex::new(etag),
+            last: tokio::sync::Mutex::new((state, etag)),
         })
     }
 }
@@ -203,16 +277,19 @@ impl StoredTokens {
 #[async_trait::async_trait]
 impl TokenSink for StoredTokens {
     async fn save(&self, record: &TokenRecord) -> Result<(), String> {
-        let mut etag = self.etag.lock().await;
-        let state = TokenState {
-            record: Some(record.clone()),
-            authorization_needed: None,
-            updated_at: self.tokens.clock.now(),
-        };
-        let new = self.tokens.save(&state, etag.as_ref()).await.map_err(|e| {
-            format!("{e} (the token object changed: another process logged in or refreshed)")
-        })?;
-        *etag = Some(new);
+        let mut last = self.last.lock().await;
+        let mut state = last.0.clone();
+        state.record = Some(record.clone());
+        state.authorization_needed = None;
+        state.updated_at = self.tokens.clock.now();
+        let new = self
+            .tokens
+            .save(&state, last.1.as_ref())
+            .await
+            .map_err(|e| {
+                format!("{e} (the token object changed: another process logged in or refreshed)")
+            })?;
+        *last = (state, Some(new));
         Ok(())
     }
 }

@@ -102,7 +102,7 @@ pub(crate) async fn meetings(
     json_response(&serde_json::json!({ "items": page }), next)
 }
 
-/// `GET /v1/people/me`: the admin who authorized.
+/// `GET /v1/people/me`: the person the access token belongs to.
 pub(crate) async fn people_me(
     State(state): State<Arc<SimState>>,
     axum::Extension(TrackingId(tracking_id)): axum::Extension<TrackingId>,
@@ -111,13 +111,19 @@ pub(crate) async fn people_me(
     if let Some(response) = state.refuse(&headers, &["spark:people_read"], &tracking_id) {
         return response;
     }
-    let admin = &state.org.people[0];
+    let Some(identity) = state.token_identity(&headers) else {
+        return webex_error(
+            StatusCode::UNAUTHORIZED,
+            "The request requires a valid access token set in the Authorization request header.",
+            &tracking_id,
+        );
+    };
     json_response(
         &serde_json::json!({
-            "id": admin.id,
-            "emails": [admin.email],
-            "displayName": admin.display_name,
-            "orgId": state.org.id,
+            "id": identity.id,
+            "emails": [identity.email],
+            "displayName": identity.display_name,
+            "orgId": identity.org_id,
             "type": "person",
         }),
         None,

@@ -21,6 +21,7 @@
 
 mod analytics;
 mod api;
+pub mod browser;
 pub mod clock;
 pub mod faults;
 mod oauth;
@@ -95,6 +96,19 @@ impl Default for SimConfig {
             qualities_interval: Duration::minutes(5),
         }
     }
+}
+
+/// Someone who can approve an authorize request: what `/v1/people/me` answers for their tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Webex person id.
+    pub id: String,
+    /// Email address.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// The organisation they belong to.
+    pub org_id: String,
 }
 
 /// Counts of what the simulator answered, for tests.
@@ -175,6 +189,8 @@ pub struct SimState {
     grants: Mutex<oauth::Grants>,
     calls: Mutex<HashMap<String, DateTime<Utc>>>,
     deny_next_authorization: AtomicBool,
+    /// Who approves the next authorize request (default: the organisation's admin).
+    next_identity: Mutex<Option<Identity>>,
     /// When set, analytics answers 451 to any other `Host` and names this one.
     regional_host: Mutex<Option<String>>,
 }
@@ -182,6 +198,26 @@ pub struct SimState {
 impl SimState {
     fn grants(&self) -> MutexGuard<'_, oauth::Grants> {
         self.grants.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Who approves this authorize request: the one a test chose, else the organisation's admin.
+    fn take_next_identity(&self) -> Identity {
+        self.next_identity
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or_else(|| self.org.member(0))
+    }
+
+    /// Whose bearer token this request carries, if it is a known one.
+    fn token_identity(&self, headers: &HeaderMap) -> Option<Identity> {
+        let token = headers
+            .get(header::AUTHORIZATION)?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")?
+            .trim();
+        self.grants().access.get(token).map(|g| g.identity.clone())
     }
 
     fn calls(&self) -> MutexGuard<'_, HashMap<String, DateTime<Utc>>> {
@@ -311,6 +347,7 @@ impl Simulator {
                 grants: Mutex::default(),
                 calls: Mutex::default(),
                 deny_next_authorization: AtomicBool::new(false),
+                next_identity: Mutex::new(None),
                 regional_host: Mutex::new(None),
             }),
         }
@@ -422,6 +459,16 @@ impl SimHandle {
         self.state
             .deny_next_authorization
             .store(true, Ordering::SeqCst);
+    }
+
+    /// The next authorize request is approved by `identity` (a member of the organisation, see
+    /// [`Org::member`], or someone from elsewhere, see [`Org::outsider`]).
+    pub fn authorize_next_as(&self, identity: Identity) {
+        *self
+            .state
+            .next_identity
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(identity);
     }
 
     /// Every refresh token issued so far stops working (`invalid_grant`).

@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use sha2::Digest;
 use url::Url;
 
-use crate::SimState;
 use crate::faults::TrackingId;
+use crate::{Identity, SimState};
 
 /// What the simulator remembers of an authorization code.
 #[derive(Debug, Clone)]
@@ -27,6 +27,8 @@ pub(crate) struct CodeGrant {
     challenge: Option<(String, String)>,
     expires_at: DateTime<Utc>,
     used: bool,
+    /// Who approved the authorize request.
+    identity: Identity,
 }
 
 /// An issued access token.
@@ -34,6 +36,8 @@ pub(crate) struct CodeGrant {
 pub(crate) struct AccessGrant {
     pub scopes: Vec<String>,
     pub expires_at: DateTime<Utc>,
+    /// Whose token it is (what `/people/me` answers).
+    pub identity: Identity,
 }
 
 /// An issued refresh token.
@@ -42,6 +46,7 @@ pub(crate) struct RefreshGrant {
     scopes: Vec<String>,
     expires_at: DateTime<Utc>,
     revoked: bool,
+    identity: Identity,
 }
 
 /// Everything OAuth keeps.
@@ -91,7 +96,8 @@ fn redirect(mut to: Url, pairs: &[(&str, &str)]) -> Response {
     response
 }
 
-/// `GET /v1/authorize`: approves as the configured admin (or declines on demand) and redirects.
+/// `GET /v1/authorize`: approves as the organisation's admin, or as the person a test chose with
+/// [`crate::SimHandle::authorize_next_as`] (or declines on demand), and redirects.
 pub(crate) async fn authorize(
     State(state): State<Arc<SimState>>,
     axum::Extension(TrackingId(tracking_id)): axum::Extension<TrackingId>,
@@ -148,6 +154,7 @@ pub(crate) async fn authorize(
     };
     let code = random_token("code");
     let now = state.clock.now();
+    let identity = state.take_next_identity();
     state.grants().codes.insert(
         code.clone(),
         CodeGrant {
@@ -156,6 +163,7 @@ pub(crate) async fn authorize(
             challenge,
             expires_at: now + state.config.code_lifetime,
             used: false,
+            identity,
         },
     );
     redirect(
@@ -185,7 +193,7 @@ pub(crate) async fn access_token(
     let invalid =
         |why: &str| oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", why, &tracking_id);
     let mut grants = state.grants();
-    let (scopes, refresh_expires_at) = match get("grant_type") {
+    let (scopes, refresh_expires_at, identity) = match get("grant_type") {
         "authorization_code" => {
             let Some(grant) = grants.codes.get_mut(get("code")) else {
                 return invalid("The authorization code is invalid.");
@@ -210,7 +218,11 @@ pub(crate) async fn access_token(
                     return invalid("PKCE verification failed.");
                 }
             }
-            (grant.scopes.clone(), now + state.config.refresh_lifetime)
+            (
+                grant.scopes.clone(),
+                now + state.config.refresh_lifetime,
+                grant.identity.clone(),
+            )
         }
         "refresh_token" => {
             let Some(grant) = grants.refresh.get_mut(get("refresh_token")) else {
@@ -225,7 +237,11 @@ pub(crate) async fn access_token(
             }
             // Rotation: the old refresh token stops working; the new one keeps its expiry.
             grant.revoked = true;
-            (grant.scopes.clone(), grant.expires_at)
+            (
+                grant.scopes.clone(),
+                grant.expires_at,
+                grant.identity.clone(),
+            )
         }
         _ => {
             return oauth_error(
@@ -244,6 +260,7 @@ pub(crate) async fn access_token(
         AccessGrant {
             scopes: scopes.clone(),
             expires_at: access_expires_at,
+            identity: identity.clone(),
         },
     );
     grants.refresh.insert(
@@ -252,6 +269,7 @@ pub(crate) async fn access_token(
             scopes,
             expires_at: refresh_expires_at,
             revoked: false,
+            identity,
         },
     );
     // Webex's lifetimes come back a second short of the round numbers.

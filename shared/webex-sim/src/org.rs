@@ -289,6 +289,33 @@ fn ascii_slug(text: &str) -> String {
 }
 
 impl Org {
+    /// Person `index` (0 is the admin who authorizes by default) as an [`crate::Identity`].
+    ///
+    /// # Panics
+    /// When there is no such person.
+    #[must_use]
+    pub fn member(&self, index: usize) -> crate::Identity {
+        let person = &self.people[index];
+        crate::Identity {
+            id: person.id.clone(),
+            email: person.email.clone(),
+            display_name: person.display_name.clone(),
+            org_id: self.id.clone(),
+        }
+    }
+
+    /// An administrator of another organisation, who can authorize the integration too (Webex
+    /// integrations are not tied to one organisation).
+    #[must_use]
+    pub fn outsider(&self) -> crate::Identity {
+        crate::Identity {
+            id: "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9vdXRzaWRlcg".into(),
+            email: "admin@globex.example".into(),
+            display_name: "Hank Scorpio".into(),
+            org_id: format!("{}-other", self.id),
+        }
+    }
+
     /// Generates the organisation for `seed`, with meetings on each of the `days` days from
     /// `first_day` (midnight UTC is a good choice).
     #[must_use]

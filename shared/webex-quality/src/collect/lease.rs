@@ -11,31 +11,11 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::status::RunSummary;
 use crate::storage::{ETag, Fetched, PutCondition, SharedStore, StoreError};
 
 /// The lease's key in the data store.
 pub const LEASE_KEY: &str = "collector-lease.json";
-
-/// What the last finished run did (for the status page).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunSummary {
-    /// Run id.
-    pub run_id: String,
-    /// Start.
-    pub started_at: DateTime<Utc>,
-    /// End.
-    pub ended_at: DateTime<Utc>,
-    /// `ok`, `partial`, `authorization required`, `failed`.
-    pub outcome: String,
-    /// Details.
-    pub detail: Option<String>,
-    /// Meetings listed.
-    pub listed: usize,
-    /// Qualities calls made.
-    pub calls: usize,
-    /// Whether it wrote the database (false: nothing new).
-    pub recorded: bool,
-}
 
 /// The lease object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

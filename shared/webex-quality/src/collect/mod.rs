@@ -22,31 +22,25 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
-pub use lease::{LEASE_KEY, Lease, RunSummary, read as read_lease};
+pub use crate::status::RunSummary;
+pub use lease::{LEASE_KEY, Lease, read as read_lease};
 pub use plan::{Due, Plan, Reason, Rules};
 pub use replica::{DATABASE_KEY, Replica, WorkingCopy};
 
 use crate::clock::SharedClock;
-use crate::config::{OAuthSettings, Secret, WebexUrls};
+pub use crate::config::Access;
+use crate::config::{CollectorConfig, CycleConfig, WebexUrls};
 use crate::db::{
     CallRecord, Changes, CheckpointUpdate, Database, DbError, MeetingRow, MeetingStatus, RunError,
     RunRecord,
 };
+use crate::status::{AuthorizationStatus, StatusStore};
 use crate::storage::{SharedStore, StoreError};
 use crate::tokens::{StoredTokens, TokenError, TokenStore};
 use crate::webex::{
     ClientOptions, Credentials, MeetingInstanceId, MeetingQuery, OAuthClient, OAuthSession,
     WebexClient, WebexError, http_client,
 };
-
-/// How the collector authenticates.
-#[derive(Debug, Clone)]
-pub enum Access {
-    /// The integration: tokens from the token object, refreshed as needed.
-    OAuth(OAuthSettings),
-    /// A personal access token (a trial: no refresh).
-    PersonalToken(Secret),
-}
 
 /// The cycle's tunables.
 #[derive(Debug, Clone)]
@@ -80,58 +74,28 @@ impl Default for CycleSettings {
 }
 
 impl CycleSettings {
-    /// The defaults, overridden by the optional settings `WEBEX_QUALITY_CYCLE_BUDGET_SECONDS`,
-    /// `WEBEX_QUALITY_CONCURRENCY`, `WEBEX_QUALITY_FINAL_GRACE_MINUTES`,
-    /// `WEBEX_QUALITY_REFRESH_MARGIN_HOURS` and `WEBEX_QUALITY_CALL_INTERVAL_SECONDS` (Webex's
-    /// per-meeting limit: change it only for a simulator, or if Webex changes the limit).
-    ///
-    /// # Errors
-    /// A [`crate::config::ConfigError`] naming a malformed setting.
-    pub fn from_lookup(
-        lookup: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Self, crate::config::ConfigError> {
-        use crate::config::number_setting;
+    /// The defaults, with what `config` sets.
+    #[must_use]
+    pub fn from_config(config: &CycleConfig) -> Self {
         let mut settings = Self::default();
-        if let Some(seconds) = number_setting(
-            lookup,
-            "WEBEX_QUALITY_CYCLE_BUDGET_SECONDS",
-            2..=3600,
-            "seconds",
-        )? {
-            settings.budget = Duration::from_secs(seconds);
+        if let Some(budget) = config.budget {
+            settings.budget = budget;
             // Keep a fifth of the budget (at most 45 s) for recording.
-            settings.upload_reserve = Duration::from_secs((seconds / 5).min(45));
+            settings.upload_reserve = (budget / 5).min(Duration::from_secs(45));
         }
-        if let Some(n) = number_setting(lookup, "WEBEX_QUALITY_CONCURRENCY", 1..=32, "calls")? {
-            settings.concurrency = usize::try_from(n).unwrap_or(4);
+        if let Some(concurrency) = config.concurrency {
+            settings.concurrency = concurrency;
         }
-        if let Some(minutes) = number_setting(
-            lookup,
-            "WEBEX_QUALITY_FINAL_GRACE_MINUTES",
-            0..=24 * 60,
-            "minutes",
-        )? {
-            settings.rules.final_grace =
-                chrono::Duration::minutes(i64::try_from(minutes).unwrap_or(15));
+        if let Some(grace) = config.final_grace {
+            settings.rules.final_grace = grace;
         }
-        if let Some(hours) = number_setting(
-            lookup,
-            "WEBEX_QUALITY_REFRESH_MARGIN_HOURS",
-            0..=24 * 90,
-            "hours",
-        )? {
-            settings.refresh_margin = chrono::Duration::hours(i64::try_from(hours).unwrap_or(24));
+        if let Some(margin) = config.refresh_margin {
+            settings.refresh_margin = margin;
         }
-        if let Some(seconds) = number_setting(
-            lookup,
-            "WEBEX_QUALITY_CALL_INTERVAL_SECONDS",
-            1..=3600,
-            "seconds",
-        )? {
-            settings.rules.call_interval =
-                chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(300));
+        if let Some(interval) = config.call_interval {
+            settings.rules.call_interval = interval;
         }
-        Ok(settings)
+        settings
     }
 }
 
@@ -276,13 +240,51 @@ impl Collector {
         })
     }
 
-    /// Runs one cycle.
+    /// A collector as `config` says, writing to `store` (opened from `config.store`).
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn from_config(
+        store: SharedStore,
+        config: &CollectorConfig,
+        options: ClientOptions,
+        clock: SharedClock,
+    ) -> Result<Self, WebexError> {
+        Self::new(
+            store,
+            config.urls.clone(),
+            config.access.clone(),
+            options,
+            clock,
+            config.work_dir.clone(),
+            CycleSettings::from_config(&config.cycle),
+        )
+    }
+
+    /// How this collector gets into Webex.
+    #[must_use]
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// Runs one cycle within the configured budget.
     ///
     /// # Errors
     /// Only when nothing could be recorded (the store or the database failed); Webex failures are
     /// recorded in the run and reported in the [`CycleReport`].
     pub async fn run_cycle(&self) -> Result<CycleReport, CollectError> {
-        let started = std::time::Instant::now();
+        self.run_cycle_within(self.settings.budget).await
+    }
+
+    /// Runs one cycle that ends within `budget` (or the configured budget, if that is shorter): a
+    /// Lambda invocation passes the time left before its deadline, less a margin.
+    ///
+    /// Every cycle that took the lease ends by writing the status object ([`crate::status`]),
+    /// quiet cycles included.
+    ///
+    /// # Errors
+    /// As [`Collector::run_cycle`].
+    pub async fn run_cycle_within(&self, budget: Duration) -> Result<CycleReport, CollectError> {
         let started_at = self.clock.now();
         let run_id = format!(
             "{}-{}",
@@ -290,10 +292,29 @@ impl Collector {
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         let span = tracing::info_span!("cycle", run_id = %run_id);
-        let _enter = span.enter();
-        let deadline = Instant::now() + self.settings.budget;
+        tracing::Instrument::instrument(self.cycle(run_id, started_at, budget), span).await
+    }
+
+    async fn cycle(
+        &self,
+        run_id: String,
+        started_at: DateTime<Utc>,
+        budget: Duration,
+    ) -> Result<CycleReport, CollectError> {
+        let started = std::time::Instant::now();
+        let budget = budget.min(self.settings.budget);
+        let deadline = Instant::now() + budget;
         let fetch_deadline = deadline
-            .checked_sub(self.settings.upload_reserve)
+            .checked_sub(self.settings.upload_reserve.min(budget / 5))
+            .unwrap_or_else(Instant::now);
+        // No call starts this close to the fetch deadline: it could not finish.
+        let call_reserve = self
+            .options
+            .request_timeout
+            .min(Duration::from_secs(15))
+            .min(budget / 4);
+        let last_call_start = fetch_deadline
+            .checked_sub(call_reserve)
             .unwrap_or_else(Instant::now);
         let mut report = CycleReport {
             run_id: run_id.clone(),
@@ -313,9 +334,8 @@ impl Collector {
 
         // The lease: stand down if another run is collecting.
         // The run stops by its deadline; the lease outlives it by a tenth, in case clocks differ a little.
-        let lease_life =
-            chrono::Duration::from_std(self.settings.budget + self.settings.budget / 10)
-                .unwrap_or(chrono::Duration::minutes(5));
+        let lease_life = chrono::Duration::from_std(budget + budget / 10)
+            .unwrap_or(chrono::Duration::minutes(5));
         let mut my_lease = Lease {
             run_id: run_id.clone(),
             holder: holder(),
@@ -346,7 +366,7 @@ impl Collector {
                 &mut lease_etag,
                 crashed,
                 started_at,
-                fetch_deadline,
+                (fetch_deadline, last_call_start),
             )
             .await;
         let summary = RunSummary {
@@ -364,13 +384,49 @@ impl Collector {
             listed: report.listed,
             calls: report.calls,
             recorded: matches!(result, Ok(true)),
+            due: report.due,
+            pages: report.pages,
+            bytes: report.bytes,
+            rate_limited: report.rate_limited,
+            errors: report.errors,
         };
-        if let Err(error) = lease::release(&self.store, my_lease, &lease_etag, summary).await {
+        if let Err(error) =
+            lease::release(&self.store, my_lease, &lease_etag, summary.clone()).await
+        {
             // The next run would take this for a crash and hold back the meetings called here.
             tracing::warn!(%error, "could not release the lease; it lapses by itself");
         }
+        self.write_status(summary).await;
         report.wall_time = started.elapsed();
         result.map(|_| report)
+    }
+
+    /// Writes the cycle's summary and the authorization's state into the status object. A failure
+    /// is logged, not fatal: the next cycle writes it again.
+    async fn write_status(&self, summary: RunSummary) {
+        let tokens = match self.access {
+            Access::PersonalToken(_) => None,
+            Access::OAuth(_) => match TokenStore::new(self.store.clone(), self.clock.clone())
+                .load()
+                .await
+            {
+                Ok(found) => found.map(|(state, _)| state),
+                Err(error) => {
+                    tracing::warn!(%error, "status: the token object could not be read");
+                    None
+                }
+            },
+        };
+        let authorization = AuthorizationStatus::from_tokens(tokens.as_ref());
+        let written = StatusStore::new(self.store.clone())
+            .update(self.clock.now(), |status| {
+                status.last_cycle = Some(summary.clone());
+                status.authorization = authorization.clone();
+            })
+            .await;
+        if let Err(error) = written {
+            tracing::warn!(%error, "could not write the status object; the next cycle will");
+        }
     }
 
     /// The cycle proper, under the lease. Returns whether the database was written (a quiet cycle,
@@ -382,7 +438,7 @@ impl Collector {
         lease_etag: &mut crate::storage::ETag,
         crashed: Option<Lease>,
         started_at: DateTime<Utc>,
-        fetch_deadline: Instant,
+        deadlines: (Instant, Instant),
     ) -> Result<bool, CollectError> {
         let replica = Replica::new(self.store.clone(), self.work_dir.clone());
         let copy = replica.checkout(&report.run_id).await?;
@@ -422,7 +478,7 @@ impl Collector {
                 lease_etag,
                 &statuses,
                 &mut changes,
-                fetch_deadline,
+                deadlines,
             )
             .await;
         let stored: std::collections::HashMap<&str, &str> = statuses
@@ -471,7 +527,7 @@ impl Collector {
         lease_etag: &mut crate::storage::ETag,
         statuses: &[MeetingStatus],
         changes: &mut Changes,
-        fetch_deadline: Instant,
+        (fetch_deadline, last_call_start): (Instant, Instant),
     ) -> Outcome {
         let client = match self.client().await {
             Ok(client) => client,
@@ -545,7 +601,7 @@ impl Collector {
             .due
             .iter()
             .map(|due| {
-                Box::pin(self.call(client, due, fetch_deadline))
+                Box::pin(self.call(client, due, fetch_deadline, last_call_start))
                     as std::pin::Pin<Box<dyn Future<Output = CallOutcome> + Send + '_>>
             })
             .collect();
@@ -583,8 +639,15 @@ impl Collector {
         }
     }
 
-    /// One qualities call and what it means for the meeting's checkpoint.
-    async fn call(&self, client: &WebexClient, due: &Due, deadline: Instant) -> CallOutcome {
+    /// One qualities call and what it means for the meeting's checkpoint; none after
+    /// `last_start`, since it could not finish by `deadline`.
+    async fn call(
+        &self,
+        client: &WebexClient,
+        due: &Due,
+        deadline: Instant,
+        last_start: Instant,
+    ) -> CallOutcome {
         let mut outcome = CallOutcome {
             record: None,
             checkpoint: None,
@@ -593,13 +656,7 @@ impl Collector {
             authorization: None,
             deferred: false,
         };
-        // No new call this close to the deadline: it could not finish.
-        let reserve = self
-            .options
-            .request_timeout
-            .min(Duration::from_secs(15))
-            .min(self.settings.budget / 4);
-        if Instant::now() + reserve >= deadline {
+        if Instant::now() >= last_start {
             outcome.deferred = true;
             return outcome;
         }
@@ -713,7 +770,7 @@ impl Collector {
                         needed.since, needed.reason
                     )));
                 }
-                let Some(record) = state.record else {
+                let Some(record) = state.record.clone() else {
                     return Err(Outcome::AuthorizationRequired(
                         "the token object holds no tokens: run the login".into(),
                     ));
@@ -731,7 +788,7 @@ impl Collector {
                 let session = Arc::new(OAuthSession::new(
                     oauth,
                     record,
-                    StoredTokens::new(tokens, Some(etag)),
+                    StoredTokens::new(tokens, state, Some(etag)),
                 ));
                 if due {
                     match session.refresh_now().await {

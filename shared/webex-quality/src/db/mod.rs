@@ -403,15 +403,25 @@ impl Database {
             .map_err(self.err())
     }
 
-    /// `PRAGMA integrity_check`: `Ok` only when SQLite says "ok".
+    /// `PRAGMA integrity_check`: `Ok` only when SQLite says "ok" (before an upload).
     ///
     /// # Errors
     /// [`DbError::Corrupt`] with SQLite's report.
     pub fn integrity_check(&self) -> Result<(), DbError> {
-        let mut statement = self
-            .conn
-            .prepare("PRAGMA integrity_check")
-            .map_err(self.err())?;
+        self.check("PRAGMA integrity_check")
+    }
+
+    /// `PRAGMA quick_check`: the structure without the index contents, quick enough to run on every
+    /// read (before publishing the site).
+    ///
+    /// # Errors
+    /// [`DbError::Corrupt`] with SQLite's report.
+    pub fn quick_check(&self) -> Result<(), DbError> {
+        self.check("PRAGMA quick_check")
+    }
+
+    fn check(&self, pragma: &'static str) -> Result<(), DbError> {
+        let mut statement = self.conn.prepare(pragma).map_err(self.err())?;
         let report: Vec<String> = statement
             .query_map([], |r| r.get(0))
             .map_err(self.err())?

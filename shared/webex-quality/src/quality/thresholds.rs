@@ -147,20 +147,30 @@ impl Thresholds {
     pub fn from_lookup(
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, crate::config::ConfigError> {
-        const NAME: &str = "WEBEX_QUALITY_THRESHOLDS_FILE";
-        let Some(path) = lookup(NAME).filter(|p| !p.trim().is_empty()) else {
+        let path = crate::config::text_setting(lookup, "WEBEX_QUALITY_THRESHOLDS_FILE");
+        Self::load(path.as_deref().map(std::path::Path::new))
+    }
+
+    /// The defaults changed by the JSON file at `path` (the `WEBEX_QUALITY_THRESHOLDS_FILE`
+    /// setting); the defaults alone without one.
+    ///
+    /// # Errors
+    /// A [`crate::config::ConfigError`] naming the setting when the file cannot be read or is
+    /// invalid.
+    pub fn load(path: Option<&std::path::Path>) -> Result<Self, crate::config::ConfigError> {
+        let Some(path) = path else {
             return Ok(Self::default());
         };
         let fail = |problem: String| {
             crate::config::ConfigError {
-            name: NAME,
+            name: "WEBEX_QUALITY_THRESHOLDS_FILE",
             problem,
             fix: "Give a JSON file such as {\"audio\": {\"latency\": {\"fair\": 100, \"poor\": 300}}}, or unset it for the defaults.".into(),
         }
         };
-        let text = std::fs::read_to_string(path.trim())
-            .map_err(|e| fail(format!("{path:?} cannot be read ({e})")))?;
-        Self::from_json(&text).map_err(|e| fail(format!("{path:?} is not valid ({e})")))
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| fail(format!("{} cannot be read ({e})", path.display())))?;
+        Self::from_json(&text).map_err(|e| fail(format!("{} is not valid ({e})", path.display())))
     }
 
     fn check(&self) -> Result<(), String> {

@@ -18,12 +18,16 @@ pub use build::{
     BuildError, Files, Previous, SiteBuild, build_incremental, build_site, csv_tables,
     meeting_path, person_path,
 };
-pub use publish::{MANIFEST_KEY, Manifest, Published, publish, publish_build, read_manifest};
-pub use refresh::{RefreshError, Refreshed, banner, render_from_store};
+pub use publish::{
+    MANIFEST_KEY, Manifest, PublishError, Published, PublishedManifest, publish, publish_build,
+    read_manifest,
+};
+pub use refresh::{RENDER_INPUTS, RefreshError, Refreshed, banner, render_from_store};
 
 use askama::Template;
 use chrono::{DateTime, Utc};
 
+pub use crate::privacy::mask_email;
 use crate::quality::{Cell, MeetingReport, Metric, StreamKind, Verdict};
 
 /// The stylesheet, embedded at build time.
@@ -195,19 +199,6 @@ struct MeetingPage {
     minute_labels: Vec<String>,
     rows: Vec<TimelineRow>,
     participants: Vec<ParticipantRow>,
-}
-
-/// Masks an email address: `d***@acme.example`.
-#[must_use]
-pub fn mask_email(email: &str) -> String {
-    match email.split_once('@') {
-        Some((user, domain)) => {
-            let first: String = user.chars().take(1).collect();
-            format!("{first}***@{domain}")
-        }
-        None if email.is_empty() => String::new(),
-        None => "***".into(),
-    }
 }
 
 /// A timeline cell's text, appended to `text`.
@@ -571,15 +562,14 @@ pub struct StatusView {
 }
 
 impl StatusView {
-    /// The status from where it lives: the database (collected, pending, runs and their errors), the
-    /// lease's last run summary, and the token object.
+    /// The status from where it lives: the database (collected, pending, runs and their errors) and
+    /// the status object (the last cycle, the authorization's state).
     ///
     /// # Errors
     /// Database failures.
     pub fn from_sources(
         db: &crate::db::Database,
-        last_run: Option<&crate::collect::RunSummary>,
-        tokens: Option<&crate::tokens::TokenState>,
+        status: Option<&crate::status::Status>,
         now: DateTime<Utc>,
     ) -> Result<Self, crate::db::DbError> {
         let day_ago = crate::db::db_time(now - chrono::Duration::days(1));
@@ -597,7 +587,8 @@ impl StatusView {
                 tracking_id: e.tracking_id.unwrap_or_default(),
             })
             .collect();
-        let token_days = match tokens.and_then(|t| t.days_left(now)) {
+        let last_run = status.and_then(|s| s.last_cycle.as_ref());
+        let token_days = match status.and_then(|s| s.authorization.days_left(now)) {
             None => "no tokens: log in".to_owned(),
             Some(days) if days < 0 => "expired".to_owned(),
             Some(days) => format!("{days} days"),

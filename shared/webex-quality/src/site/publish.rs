@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::{Files, SiteBuild};
 use crate::db::sha256_hex;
-use crate::storage::{Fetched, ObjectStore, StoreError};
+use crate::storage::{ETag, Fetched, ObjectStore, PutCondition, StoreError};
 
 /// The manifest's key in the site store.
 pub const MANIFEST_KEY: &str = "manifest.json";
@@ -50,15 +50,43 @@ fn cache_control(path: &str) -> &'static str {
 /// Path to content hash of every file of a published site.
 pub type Manifest = BTreeMap<String, String>;
 
-/// The manifest of what `store` holds (empty when there is none or it is unreadable, so that
-/// everything is published again).
+/// A publish failure.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// A store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Another publish wrote the manifest since it was read: this one's manifest was not written.
+    /// The files it uploaded are listed, since they may now differ from what the other manifest
+    /// says: the next attempt must upload them again.
+    #[error("{MANIFEST_KEY} changed during this publish (another builder published meanwhile)")]
+    ManifestChanged {
+        /// Files this publish uploaded.
+        uploaded: Vec<String>,
+    },
+}
+
+/// The manifest a site store holds, with its version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishedManifest {
+    /// Path to content hash (empty when there is none or it is unreadable, so that everything is
+    /// published again).
+    pub files: Manifest,
+    /// Its ETag; `None` when there is no manifest yet.
+    pub etag: Option<ETag>,
+}
+
+/// The manifest of what `store` holds, and its version.
 ///
 /// # Errors
 /// Store failures.
-pub async fn read_manifest(store: &dyn ObjectStore) -> Result<Manifest, StoreError> {
+pub async fn read_manifest(store: &dyn ObjectStore) -> Result<PublishedManifest, StoreError> {
     Ok(match store.get(MANIFEST_KEY, None).await? {
-        Fetched::Found(object) => serde_json::from_slice(&object.bytes).unwrap_or_default(),
-        Fetched::NotFound | Fetched::NotModified => Manifest::new(),
+        Fetched::Found(object) => PublishedManifest {
+            files: serde_json::from_slice(&object.bytes).unwrap_or_default(),
+            etag: Some(object.etag),
+        },
+        Fetched::NotFound | Fetched::NotModified => PublishedManifest::default(),
     })
 }
 
@@ -66,36 +94,47 @@ pub async fn read_manifest(store: &dyn ObjectStore) -> Result<Manifest, StoreErr
 /// longer in `site`, then writes the new manifest.
 ///
 /// # Errors
-/// Store failures (the manifest is written last, so a failed publish is redone in full next time).
-pub async fn publish(store: &dyn ObjectStore, site: &Files) -> Result<Published, StoreError> {
+/// Store failures (the manifest is written last, so a failed publish is redone in full next time),
+/// or [`PublishError::ManifestChanged`].
+pub async fn publish(store: &dyn ObjectStore, site: &Files) -> Result<Published, PublishError> {
     let previous = read_manifest(store).await?;
     let hashes: Manifest = site
         .iter()
         .map(|(path, bytes)| (path.clone(), sha256_hex(bytes)))
         .collect();
-    publish_files(store, &previous, site, &hashes).await
+    publish_files(
+        store,
+        &previous.files,
+        previous.etag.as_ref(),
+        site,
+        &hashes,
+    )
+    .await
 }
 
-/// Publishes an incremental build over `previous`, the manifest it was built against: uploads the
-/// rendered files whose content changed, keeps the files the build kept, removes the rest.
+/// Publishes an incremental build over `previous`, the manifest it was built against (read at
+/// `version`): uploads the rendered files whose content changed, keeps the files the build kept,
+/// removes the rest, and writes the manifest only if it is still at `version`.
 ///
 /// # Errors
-/// Store failures.
+/// Store failures, or [`PublishError::ManifestChanged`].
 pub async fn publish_build(
     store: &dyn ObjectStore,
     previous: &Manifest,
+    version: Option<&ETag>,
     build: &SiteBuild,
-) -> Result<Published, StoreError> {
-    publish_files(store, previous, &build.files, &build.hashes).await
+) -> Result<Published, PublishError> {
+    publish_files(store, previous, version, &build.files, &build.hashes).await
 }
 
 /// `hashes` lists every file of the new site; `files` holds the content of those that were rendered.
 async fn publish_files(
     store: &dyn ObjectStore,
     previous: &Manifest,
+    version: Option<&ETag>,
     files: &Files,
     hashes: &Manifest,
-) -> Result<Published, StoreError> {
+) -> Result<Published, PublishError> {
     let mut report = Published::default();
     for (path, hash) in hashes {
         if previous.get(path) == Some(hash) {
@@ -113,13 +152,10 @@ async fn publish_files(
                 Bytes::from(bytes.clone()),
                 content_type(path),
                 cache_control(path),
+                PutCondition::Always,
             )
             .await?;
         report.uploaded.push(path.clone());
-    }
-    for path in previous.keys().filter(|p| !hashes.contains_key(*p)) {
-        store.delete(path).await?;
-        report.deleted.push(path.clone());
     }
     let manifest: Manifest = hashes
         .iter()
@@ -128,13 +164,32 @@ async fn publish_files(
         .collect();
     let bytes = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| StoreError::backend("put", MANIFEST_KEY, e))?;
-    store
+    let condition = version.map_or(PutCondition::IfAbsent, |etag| {
+        PutCondition::IfMatch(etag.clone())
+    });
+    match store
         .publish(
             MANIFEST_KEY,
             Bytes::from(bytes),
             "application/json",
             "no-cache",
+            condition,
         )
-        .await?;
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::PreconditionFailed { .. }) => {
+            return Err(PublishError::ManifestChanged {
+                uploaded: report.uploaded,
+            });
+        }
+        Err(other) => return Err(other.into()),
+    }
+    // Removed only once the manifest that no longer lists them is in place: a lost race removes
+    // nothing another builder still lists.
+    for path in previous.keys().filter(|p| !hashes.contains_key(*p)) {
+        store.delete(path).await?;
+        report.deleted.push(path.clone());
+    }
     Ok(report)
 }

@@ -1,9 +1,15 @@
 //! The use case "render and publish": what the site-builder function and the CLI's `render` do.
 //!
-//! Reads the database, the last run's summary and the token state from the data store, renders what
-//! changed since the last publish (the render cache, [`SITE_CACHE_KEY`], lives in the data store),
-//! publishes to the site store, and keeps the cache for the next time.
+//! Reads the database and the status object (never the token object) from the data store, renders
+//! what changed since the last publish (the render cache, [`SITE_CACHE_KEY`], lives in the data
+//! store), publishes to the site store, and keeps the cache for the next time.
+//!
+//! It never makes the dashboard worse than it was: a database that fails `PRAGMA quick_check` is not
+//! rendered, a lost database is not rendered over a published site, a build that would remove most
+//! of the published files is refused, and the manifest is written only if no other builder published
+//! meanwhile (else the whole render is done again from the newest database).
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use bytes::Bytes;
@@ -11,15 +17,26 @@ use chrono::{DateTime, Utc};
 
 use super::summary::{RenderCache, SITE_CACHE_KEY};
 use super::{
-    BuildError, Manifest, Previous, Published, SiteBuild, SiteOptions, StatusView,
+    BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteOptions, StatusView,
     build_incremental, publish_build, read_manifest,
 };
 use crate::clock::SharedClock;
-use crate::collect::{Replica, read_lease};
+use crate::collect::Replica;
 use crate::db::{Database, DbError};
 use crate::quality::Thresholds;
+use crate::status::{Status, StatusStore};
 use crate::storage::{Fetched, ObjectStore, PutCondition, SharedStore, StoreError};
-use crate::tokens::{TokenError, TokenState, TokenStore};
+
+/// The data-store objects the site is rendered from: a change to either calls for a render (the
+/// status object changes every cycle, so the status page never goes stale).
+pub const RENDER_INPUTS: [&str; 2] = [crate::collect::DATABASE_KEY, crate::status::STATUS_KEY];
+
+/// A published site this large or larger is protected: a build that would remove more than half of
+/// its files is refused.
+const PROTECTED_SITE_FILES: usize = 10;
+
+/// How many times a render is done again when another builder published meanwhile.
+const PUBLISH_ATTEMPTS: usize = 3;
 
 /// A render-and-publish failure.
 #[derive(Debug, thiserror::Error)]
@@ -27,15 +44,33 @@ pub enum RefreshError {
     /// A store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The database failed.
+    /// The database failed, or failed its check.
     #[error(transparent)]
     Db(#[from] DbError),
     /// Rendering failed.
     #[error(transparent)]
     Build(#[from] BuildError),
-    /// The token object could not be read.
-    #[error(transparent)]
-    Tokens(#[from] TokenError),
+    /// There is no database object while a site is published: it is kept as it is.
+    #[error(
+        "the data store has no database while the site has {published} files: nothing was published (restore the database object, see the operations guide)"
+    )]
+    NoDatabase {
+        /// Files in the published site.
+        published: usize,
+    },
+    /// The build would remove most of the published site.
+    #[error(
+        "this build would remove {removing} of the {published} published files: refused, nothing was published"
+    )]
+    WouldWipe {
+        /// Files the build would remove.
+        removing: usize,
+        /// Files published now.
+        published: usize,
+    },
+    /// Other builders kept publishing meanwhile.
+    #[error("other builders kept publishing meanwhile ({0} attempts); the newest publish stands")]
+    Contention(usize),
 }
 
 /// What a render-and-publish did.
@@ -57,31 +92,27 @@ pub struct Refreshed {
     pub authorization_needed: bool,
 }
 
-/// The banner every page shows when a human must authorize again: the token object says so, or the
+/// The banner every page shows when a human must authorize again: the status object says so, or the
 /// refresh token has expired.
 #[must_use]
-pub fn banner(tokens: Option<&TokenState>, now: DateTime<Utc>) -> Option<String> {
-    let state = tokens?;
-    if let Some(needed) = &state.authorization_needed {
+pub fn banner(status: Option<&Status>, now: DateTime<Utc>) -> Option<String> {
+    let authorization = &status?.authorization;
+    if let Some(needed) = &authorization.needed {
         return Some(format!(
             "Since {}: {}",
             needed.since.format("%Y-%m-%d %H:%M UTC"),
             needed.reason
         ));
     }
-    match state.days_left(now) {
+    match authorization.days_left(now) {
         Some(days) if days < 0 => Some("The Webex refresh token has expired.".to_owned()),
         _ => None,
     }
 }
 
-/// What the site store holds and the render cache of the build that published it.
-async fn previous(
-    data: &dyn ObjectStore,
-    site: &dyn ObjectStore,
-) -> Result<(Manifest, Option<RenderCache>), RefreshError> {
-    let manifest = read_manifest(site).await?;
-    let cache = match data.get(SITE_CACHE_KEY, None).await? {
+/// The render cache of the build that published the site, if it is readable.
+async fn previous_cache(data: &dyn ObjectStore) -> Result<Option<RenderCache>, RefreshError> {
+    Ok(match data.get(SITE_CACHE_KEY, None).await? {
         Fetched::Found(object) => match RenderCache::from_bytes(&object.bytes) {
             Ok(cache) => Some(cache),
             Err(error) => {
@@ -90,19 +121,126 @@ async fn previous(
             }
         },
         Fetched::NotFound | Fetched::NotModified => None,
-    };
-    Ok((manifest, cache))
+    })
 }
 
-/// Publishes `build`, then keeps its cache.
-async fn finish(
-    data: &dyn ObjectStore,
+/// Refuses a build that would remove most of a published site.
+fn check_removals(published: &Manifest, build: &SiteBuild) -> Result<(), RefreshError> {
+    let removing = published
+        .keys()
+        .filter(|path| !build.hashes.contains_key(*path))
+        .count();
+    if published.len() >= PROTECTED_SITE_FILES && removing * 2 > published.len() {
+        return Err(RefreshError::WouldWipe {
+            removing,
+            published: published.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Renders what changed and publishes it. Reads what the site needs from the data store: the latest
+/// database (copied under `work_dir`), the status object (the last cycle, and the authorization's
+/// state for the status page and the banner), and the render cache, which is written back after a
+/// successful publish (a missing or unreadable cache means a full render).
+/// `options.authorization_needed` and `options.generated` are set here. The database is only used
+/// between awaits, so the future can run on any thread.
+///
+/// # Errors
+/// Store, database or template failures; a database that fails its check; a lost database or a
+/// build that would remove most of the site ([`RefreshError::NoDatabase`],
+/// [`RefreshError::WouldWipe`]). Nothing is half-published: the manifest is written last, and the
+/// cache only after it.
+pub async fn render_from_store(
+    data: &SharedStore,
     site: &dyn ObjectStore,
-    manifest: &Manifest,
-    build: &SiteBuild,
-    options: &SiteOptions,
+    work_dir: PathBuf,
+    options: SiteOptions,
+    thresholds: &Thresholds,
+    clock: SharedClock,
 ) -> Result<Refreshed, RefreshError> {
-    let published = publish_build(site, manifest, build).await?;
+    let replica = Replica::new(data.clone(), work_dir);
+    // Files uploaded by an attempt whose manifest lost the race: their content is in doubt.
+    let mut in_doubt = BTreeSet::new();
+    for attempt in 1..=PUBLISH_ATTEMPTS {
+        let now = clock.now();
+        let copy = replica.checkout("render").await?;
+        let result = render_once(data, site, &copy, &options, thresholds, now, &in_doubt).await;
+        Replica::discard(&copy);
+        match result {
+            Ok(Attempt::Done(refreshed)) => return Ok(refreshed),
+            Ok(Attempt::Raced(uploaded)) => {
+                tracing::info!(
+                    attempt,
+                    "another builder published meanwhile; rendering again from the newest database"
+                );
+                in_doubt.extend(uploaded);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Err(RefreshError::Contention(PUBLISH_ATTEMPTS))
+}
+
+enum Attempt {
+    Done(Refreshed),
+    Raced(Vec<String>),
+}
+
+async fn render_once(
+    data: &SharedStore,
+    site: &dyn ObjectStore,
+    copy: &crate::collect::WorkingCopy,
+    options: &SiteOptions,
+    thresholds: &Thresholds,
+    now: DateTime<Utc>,
+    in_doubt: &BTreeSet<String>,
+) -> Result<Attempt, RefreshError> {
+    let published = read_manifest(site).await?;
+    if copy.base.is_none() && !published.files.is_empty() {
+        return Err(RefreshError::NoDatabase {
+            published: published.files.len(),
+        });
+    }
+    let status = StatusStore::new(data.clone())
+        .load()
+        .await?
+        .map(|(status, _)| status);
+    let cache = previous_cache(data.as_ref()).await?;
+    let options = SiteOptions {
+        authorization_needed: banner(status.as_ref(), now),
+        generated: now,
+        ..options.clone()
+    };
+    // What the build may take as published: not the files a lost race left in doubt.
+    let comparable: Manifest = published
+        .files
+        .iter()
+        .filter(|(path, _)| !in_doubt.contains(*path))
+        .map(|(p, h)| (p.clone(), h.clone()))
+        .collect();
+    let build = {
+        let db = Database::open(&copy.path)?;
+        db.quick_check()?;
+        let view = StatusView::from_sources(&db, status.as_ref(), now)?;
+        build_incremental(
+            &db,
+            &view,
+            &options,
+            thresholds,
+            cache.as_ref().map(|cache| Previous {
+                cache,
+                manifest: &comparable,
+            }),
+        )?
+    };
+    check_removals(&published.files, &build)?;
+    let result = publish_build(site, &comparable, published.etag.as_ref(), &build).await;
+    let published = match result {
+        Ok(published) => published,
+        Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
+        Err(PublishError::Store(error)) => return Err(error.into()),
+    };
     let bytes = build
         .cache
         .to_bytes()
@@ -114,7 +252,7 @@ async fn finish(
         "application/gzip",
     )
     .await?;
-    Ok(Refreshed {
+    Ok(Attempt::Done(Refreshed {
         files: build.hashes.len(),
         meetings_rendered: build.meetings_rendered,
         meetings_reused: build.meetings_reused,
@@ -122,61 +260,5 @@ async fn finish(
         people_reused: build.people_reused,
         published,
         authorization_needed: options.authorization_needed.is_some(),
-    })
-}
-
-/// Renders what changed and publishes it. Reads what the site needs from the data store: the latest
-/// database (copied under `work_dir`), the last run's summary, the token state (for the status page
-/// and the banner), and the render cache, which is written back after a successful publish (a
-/// missing or unreadable cache means a full render). `options.authorization_needed` and
-/// `options.generated` are set here. The database is only used between awaits, so the future can
-/// run on any thread.
-///
-/// # Errors
-/// Store, database, token object or template failures. Nothing is half-published: the manifest is
-/// written last, and the cache only after it.
-pub async fn render_from_store(
-    data: &SharedStore,
-    site: &dyn ObjectStore,
-    work_dir: PathBuf,
-    options: SiteOptions,
-    thresholds: &Thresholds,
-    clock: SharedClock,
-) -> Result<Refreshed, RefreshError> {
-    let now = clock.now();
-    let replica = Replica::new(data.clone(), work_dir);
-    let copy = replica.checkout("render").await?;
-    let result = async {
-        let last_run = read_lease(data)
-            .await?
-            .and_then(|(lease, _)| lease.last_run);
-        let tokens = TokenStore::new(data.clone(), clock)
-            .load()
-            .await?
-            .map(|(state, _)| state);
-        let (manifest, cache) = previous(data.as_ref(), site).await?;
-        let options = SiteOptions {
-            authorization_needed: banner(tokens.as_ref(), now),
-            generated: now,
-            ..options
-        };
-        let build = {
-            let db = Database::open(&copy.path)?;
-            let status = StatusView::from_sources(&db, last_run.as_ref(), tokens.as_ref(), now)?;
-            build_incremental(
-                &db,
-                &status,
-                &options,
-                thresholds,
-                cache.as_ref().map(|cache| Previous {
-                    cache,
-                    manifest: &manifest,
-                }),
-            )?
-        };
-        finish(data.as_ref(), site, &manifest, &build, &options).await
-    }
-    .await;
-    Replica::discard(&copy);
-    result
+    }))
 }

@@ -109,18 +109,18 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         content_type: &str,
     ) -> Result<ETag, StoreError>;
 
-    /// Writes a published file unconditionally with HTTP caching metadata (`Cache-Control`), for the
-    /// dashboard. Stores without such metadata keep just the bytes.
+    /// Writes a published file of the dashboard with HTTP caching metadata (`Cache-Control`) if
+    /// `condition` holds. Stores without such metadata keep just the bytes.
     async fn publish(
         &self,
         key: &str,
         bytes: Bytes,
         content_type: &str,
         cache_control: &str,
+        condition: PutCondition,
     ) -> Result<ETag, StoreError> {
         let _ = cache_control;
-        self.put(key, bytes, PutCondition::Always, content_type)
-            .await
+        self.put(key, bytes, condition, content_type).await
     }
 
     /// Removes `key` (no error if absent).
@@ -178,6 +178,29 @@ impl StoreLocation {
             return Err("only s3:// URLs and folder paths are supported".into());
         }
         Ok(Self::Folder(PathBuf::from(text)))
+    }
+}
+
+impl StoreLocation {
+    /// The store's own key for the object `key` of `bucket` (as an S3 event names it, decoded),
+    /// or `None` when the object is not in this store.
+    #[must_use]
+    pub fn key_of(&self, bucket: &str, key: &str) -> Option<String> {
+        match self {
+            Self::S3 {
+                bucket: ours,
+                prefix,
+            } if ours == bucket => {
+                if prefix.is_empty() {
+                    Some(key.to_owned())
+                } else {
+                    key.strip_prefix(prefix.as_str())?
+                        .strip_prefix('/')
+                        .map(str::to_owned)
+                }
+            }
+            _ => None,
+        }
     }
 }
 
@@ -255,6 +278,24 @@ mod tests {
         assert!(StoreLocation::parse("s3://Bad_Bucket/x").is_err());
         assert!(StoreLocation::parse("gs://bucket").is_err());
         assert!(StoreLocation::parse(" ").is_err());
+    }
+
+    #[test]
+    fn an_s3_key_is_in_the_store_only_under_its_bucket_and_prefix() {
+        let location = StoreLocation::parse("s3://data-bucket/team/wq").unwrap();
+        assert_eq!(
+            location
+                .key_of("data-bucket", "team/wq/status.json")
+                .as_deref(),
+            Some("status.json")
+        );
+        assert_eq!(location.key_of("data-bucket", "team/wqx/status.json"), None);
+        assert_eq!(location.key_of("other-bucket", "team/wq/status.json"), None);
+        let bare = StoreLocation::parse("s3://data-bucket").unwrap();
+        assert_eq!(
+            bare.key_of("data-bucket", "status.json").as_deref(),
+            Some("status.json")
+        );
     }
 
     #[test]

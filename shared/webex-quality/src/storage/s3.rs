@@ -73,6 +73,33 @@ fn describe<E: std::error::Error + 'static, R: std::fmt::Debug>(error: &SdkError
     text
 }
 
+impl S3Store {
+    /// Sends a put with `condition`; a refused condition (412, or 409 when two writes race) is
+    /// [`StoreError::PreconditionFailed`].
+    async fn send_put(
+        &self,
+        key: &str,
+        full: &str,
+        request: aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+        condition: PutCondition,
+    ) -> Result<ETag, StoreError> {
+        let request = match condition {
+            PutCondition::Always => request,
+            PutCondition::IfMatch(etag) => request.if_match(etag.0),
+            PutCondition::IfAbsent => request.if_none_match("*"),
+        };
+        match request.send().await {
+            Ok(output) => Ok(ETag(output.e_tag().unwrap_or_default().to_owned())),
+            Err(error) => match status(&error) {
+                Some(412 | 409) => Err(StoreError::PreconditionFailed {
+                    key: key.to_owned(),
+                }),
+                _ => Err(StoreError::backend("put", full, describe(&error))),
+            },
+        }
+    }
+}
+
 #[async_trait::async_trait]
 impl ObjectStore for S3Store {
     async fn get(&self, key: &str, if_none_match: Option<&ETag>) -> Result<Fetched, StoreError> {
@@ -112,27 +139,14 @@ impl ObjectStore for S3Store {
         content_type: &str,
     ) -> Result<ETag, StoreError> {
         let full = self.full_key(key)?;
-        let mut request = self
+        let request = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(&full)
             .content_type(content_type)
             .body(ByteStream::from(bytes));
-        request = match condition {
-            PutCondition::Always => request,
-            PutCondition::IfMatch(etag) => request.if_match(etag.0),
-            PutCondition::IfAbsent => request.if_none_match("*"),
-        };
-        match request.send().await {
-            Ok(output) => Ok(ETag(output.e_tag().unwrap_or_default().to_owned())),
-            Err(error) => match status(&error) {
-                Some(412 | 409) => Err(StoreError::PreconditionFailed {
-                    key: key.to_owned(),
-                }),
-                _ => Err(StoreError::backend("put", &full, describe(&error))),
-            },
-        }
+        self.send_put(key, &full, request, condition).await
     }
 
     async fn publish(
@@ -141,20 +155,18 @@ impl ObjectStore for S3Store {
         bytes: Bytes,
         content_type: &str,
         cache_control: &str,
+        condition: PutCondition,
     ) -> Result<ETag, StoreError> {
         let full = self.full_key(key)?;
-        let output = self
+        let request = self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(&full)
             .content_type(content_type)
             .cache_control(cache_control)
-            .body(ByteStream::from(bytes))
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("put", &full, describe(&e)))?;
-        Ok(ETag(output.e_tag().unwrap_or_default().to_owned()))
+            .body(ByteStream::from(bytes));
+        self.send_put(key, &full, request, condition).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -1,6 +1,28 @@
 //! Typed settings, read once at start from the environment (and, in the CLI, from flags with the same
 //! names lower-cased and dashed). The names are a fixed interface shared by every entry point; see
 //! `design.md` section 3a. A missing or malformed setting is an error that names it and says how to fix it.
+//!
+//! Each entry point has one typed configuration: [`CollectorConfig`] (the collector function and the
+//! CLI's `collect`, `serve`), [`SiteConfig`] (the site-builder function and `render`) and
+//! [`LoginConfig`] (the oauth-redirect function, `serve` and `login`). Only this module reads the
+//! environment; everything else is given a configuration (tests build theirs by hand).
+
+mod collector;
+mod login;
+mod site;
+
+pub use collector::{CollectorConfig, CycleConfig};
+pub use login::{LoginConfig, SetupSecretRule};
+pub use site::SiteConfig;
+
+/// Where settings come from: the environment, or the CLI's flags layered over it.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment as a [`Lookup`].
+#[must_use]
+pub fn environment(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
 
 use std::fmt;
 
@@ -93,6 +115,15 @@ pub struct OAuthSettings {
     pub scopes: Vec<String>,
 }
 
+/// How the collector gets into Webex.
+#[derive(Debug, Clone)]
+pub enum Access {
+    /// The integration: tokens from the token object, refreshed as needed.
+    OAuth(OAuthSettings),
+    /// A personal access token (a trial: no refresh).
+    PersonalToken(Secret),
+}
+
 /// The Webex settings every entry point shares.
 #[derive(Debug, Clone, Default)]
 pub struct WebexSettings {
@@ -111,7 +142,7 @@ impl WebexSettings {
     /// A [`ConfigError`] naming the first setting that is malformed, or missing while another one
     /// that needs it is set.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(environment)
     }
 
     /// Reads the settings through `lookup` (the environment, or flags layered over it).
@@ -161,6 +192,72 @@ impl WebexSettings {
             oauth,
             access_token: get("WEBEX_ACCESS_TOKEN").map(|t| Secret::new(t.trim())),
         })
+    }
+}
+
+impl WebexSettings {
+    /// How to get in: the integration when it is configured, else the personal access token.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] when neither is set.
+    pub fn access(&self) -> Result<Access, ConfigError> {
+        match (&self.oauth, &self.access_token) {
+            (Some(oauth), _) => Ok(Access::OAuth(oauth.clone())),
+            (None, Some(token)) => Ok(Access::PersonalToken(token.clone())),
+            (None, None) => Err(ConfigError {
+                name: "WEBEX_CLIENT_ID",
+                problem: "missing, and so is WEBEX_ACCESS_TOKEN: there is no way to reach Webex".into(),
+                fix: "Set WEBEX_CLIENT_ID, WEBEX_CLIENT_SECRET and WEBEX_REDIRECT_URI (an integration, then log in), or WEBEX_ACCESS_TOKEN (a personal access token, for a trial).".into(),
+            }),
+        }
+    }
+}
+
+/// A yes/no setting (`true`/`false`, `1`/`0`, `yes`/`no`), or `default` when it is not set.
+///
+/// # Errors
+/// A [`ConfigError`] naming the setting when it is something else.
+pub fn bool_setting(
+    lookup: Lookup<'_>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    let Some(text) = lookup(name).filter(|v| !v.trim().is_empty()) else {
+        return Ok(default);
+    };
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError {
+            name,
+            problem: format!("{text:?} is not true or false"),
+            fix: "Give true or false, or unset it for the default.".into(),
+        }),
+    }
+}
+
+/// An optional text setting, trimmed; `None` when unset or blank.
+#[must_use]
+pub fn text_setting(lookup: Lookup<'_>, name: &str) -> Option<String> {
+    lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The private folder where an entry point keeps its working copies: `WEBEX_QUALITY_WORK_DIR`, else
+/// `.work` inside a folder store (where the store cannot reach it), else `webex-quality` in the
+/// system's temporary folder (`/tmp` on Lambda).
+#[must_use]
+pub fn work_dir_setting(
+    lookup: Lookup<'_>,
+    store: &crate::storage::StoreLocation,
+) -> std::path::PathBuf {
+    if let Some(dir) = text_setting(lookup, "WEBEX_QUALITY_WORK_DIR") {
+        return dir.into();
+    }
+    match store {
+        crate::storage::StoreLocation::Folder(path) => path.join(".work"),
+        crate::storage::StoreLocation::S3 { .. } => std::env::temp_dir().join("webex-quality"),
     }
 }
 

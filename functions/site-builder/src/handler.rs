@@ -1,0 +1,227 @@
+//! One S3 event: when it names the database or the status object of the data store, the dashboard
+//! is rendered and published (once, however many such records the event holds); any other key is
+//! ignored with one log line.
+
+use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::Serialize;
+use webex_quality::clock::SharedClock;
+use webex_quality::config::SiteConfig;
+use webex_quality::quality::Thresholds;
+use webex_quality::site::{RENDER_INPUTS, RefreshError, SiteOptions, render_from_store};
+use webex_quality::storage::SharedStore;
+
+/// What the function holds between invocations.
+pub(crate) struct Builder {
+    pub(crate) config: SiteConfig,
+    pub(crate) data: SharedStore,
+    pub(crate) site: SharedStore,
+    pub(crate) thresholds: Thresholds,
+    pub(crate) clock: SharedClock,
+}
+
+/// What the invocation returns (and logs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct BuildLog {
+    /// Whether a render ran.
+    rendered: bool,
+    /// The keys that asked for it, or were ignored.
+    keys: Vec<String>,
+    files: usize,
+    meetings_rendered: usize,
+    uploaded: usize,
+    deleted: usize,
+}
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+#[error("the dashboard was not published: {0}")]
+pub(crate) struct BuildFailed(#[from] RefreshError);
+
+impl From<BuildFailed> for Diagnostic {
+    fn from(error: BuildFailed) -> Self {
+        Self {
+            error_type: match &error.0 {
+                RefreshError::NoDatabase { .. } | RefreshError::WouldWipe { .. } => "SiteProtected",
+                RefreshError::Db(_) => "DatabaseRefused",
+                _ => "BuildFailed",
+            }
+            .into(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// The data store's key of a record's object, if it is in the data store. S3 events give keys
+/// URL-encoded (`+` for a space).
+fn data_key(config: &SiteConfig, record: &S3EventRecord) -> Option<String> {
+    let bucket = record.s3.bucket.name.as_deref()?;
+    let encoded = record.s3.object.key.as_deref()?;
+    let key = url::form_urlencoded::parse(encoded.as_bytes())
+        .next()
+        .map(|(key, _)| key.into_owned())?;
+    config.store.key_of(bucket, &key)
+}
+
+/// Renders and publishes when the event names a render input.
+pub(crate) async fn function_handler(
+    builder: &Builder,
+    event: LambdaEvent<S3Event>,
+) -> Result<BuildLog, BuildFailed> {
+    let keys: Vec<String> = event
+        .payload
+        .records
+        .iter()
+        .map(|record| data_key(&builder.config, record).unwrap_or_default())
+        .collect();
+    let asked = keys.iter().any(|key| RENDER_INPUTS.contains(&key.as_str()));
+    if !asked {
+        lambda_runtime::tracing::info!(?keys, "no render input changed; nothing to do");
+        return Ok(BuildLog {
+            rendered: false,
+            keys,
+            files: 0,
+            meetings_rendered: 0,
+            uploaded: 0,
+            deleted: 0,
+        });
+    }
+    let options = SiteOptions {
+        mask_personal: !builder.config.show_personal,
+        ..SiteOptions::default()
+    };
+    let refreshed = render_from_store(
+        &builder.data,
+        builder.site.as_ref(),
+        builder.config.work_dir.clone(),
+        options,
+        &builder.thresholds,
+        builder.clock.clone(),
+    )
+    .await
+    .inspect_err(|error| lambda_runtime::tracing::error!(%error, "render refused or failed"))?;
+    let log = BuildLog {
+        rendered: true,
+        keys,
+        files: refreshed.files,
+        meetings_rendered: refreshed.meetings_rendered,
+        uploaded: refreshed.published.uploaded.len(),
+        deleted: refreshed.published.deleted.len(),
+    };
+    lambda_runtime::tracing::info!(
+        files = log.files,
+        meetings_rendered = log.meetings_rendered,
+        uploaded = log.uploaded,
+        deleted = log.deleted,
+        authorization_needed = refreshed.authorization_needed,
+        "dashboard published"
+    );
+    Ok(log)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use webex_quality::storage::{FolderStore, StoreLocation};
+
+    fn event(fixture: &str) -> LambdaEvent<S3Event> {
+        let payload: S3Event = serde_json::from_str(fixture).expect("the S3 event parses");
+        LambdaEvent::new(payload, lambda_runtime::Context::default())
+    }
+
+    fn config(bucket_prefix: &str, dir: &std::path::Path) -> SiteConfig {
+        SiteConfig {
+            store: StoreLocation::parse(bucket_prefix).unwrap(),
+            site_store: StoreLocation::Folder(dir.join("site")),
+            work_dir: dir.join("work"),
+            show_personal: false,
+            thresholds_file: None,
+        }
+    }
+
+    /// A builder over folders standing in for the buckets, so that a render can run.
+    fn builder(location: &str) -> (Builder, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "wq-site-builder-{}-{}",
+            std::process::id(),
+            location.len()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let data: SharedStore = Arc::new(FolderStore::new(dir.join("data")).unwrap());
+        let site: SharedStore = Arc::new(FolderStore::new(dir.join("site")).unwrap());
+        (
+            Builder {
+                config: config(location, &dir),
+                data,
+                site,
+                thresholds: Thresholds::default(),
+                clock: Arc::new(webex_quality::clock::SystemClock),
+            },
+            dir,
+        )
+    }
+
+    fn record_keys(fixture: &str, location: &str) -> Vec<Option<String>> {
+        let dir = std::env::temp_dir();
+        let config = config(location, &dir);
+        event(fixture)
+            .payload
+            .records
+            .iter()
+            .map(|record| data_key(&config, record))
+            .collect()
+    }
+
+    #[test]
+    fn event_keys_are_decoded_and_taken_relative_to_the_data_store() {
+        let keys = record_keys(
+            include_str!("../../../tests/fixtures/events/s3-put-database.json"),
+            "s3://webex-quality-data-123456789012/data",
+        );
+        assert_eq!(keys, [Some("webex-quality.sqlite".to_owned())]);
+        let keys = record_keys(
+            include_str!("../../../tests/fixtures/events/s3-put-other.json"),
+            "s3://webex-quality-data-123456789012/data",
+        );
+        assert_eq!(keys, [Some("collector lease+notes.json".to_owned())]);
+        // Another prefix of the same bucket is not the data store.
+        let keys = record_keys(
+            include_str!("../../../tests/fixtures/events/s3-put-status.json"),
+            "s3://webex-quality-data-123456789012/elsewhere",
+        );
+        assert_eq!(keys, [None]);
+    }
+
+    #[tokio::test]
+    async fn another_key_is_ignored_without_touching_the_site() {
+        let (builder, dir) = builder("s3://webex-quality-data-123456789012/data");
+        let log = function_handler(
+            &builder,
+            event(include_str!(
+                "../../../tests/fixtures/events/s3-put-other.json"
+            )),
+        )
+        .await
+        .unwrap();
+        assert!(!log.rendered, "{log:?}");
+        assert!(!dir.join("site").join("manifest.json").exists());
+    }
+
+    #[tokio::test]
+    async fn the_status_object_renders_the_dashboard() {
+        let (builder, dir) = builder("s3://webex-quality-data-123456789012/data");
+        let log = function_handler(
+            &builder,
+            event(include_str!(
+                "../../../tests/fixtures/events/s3-put-status.json"
+            )),
+        )
+        .await
+        .unwrap();
+        assert!(log.rendered, "{log:?}");
+        assert!(log.files > 0 && log.uploaded == log.files, "{log:?}");
+        assert!(dir.join("site").join("status.html").exists());
+    }
+}

@@ -1,0 +1,30 @@
+//! The site-builder function: INIT reads the configuration, opens both stores and loads the
+//! thresholds once; each S3 event for the database or the status object renders and publishes the
+//! dashboard ([`handler`]).
+
+mod handler;
+
+use std::sync::Arc;
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use webex_quality::clock::SystemClock;
+use webex_quality::config::SiteConfig;
+use webex_quality::quality::Thresholds;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = SiteConfig::from_env()?;
+    let builder = handler::Builder {
+        data: webex_quality::storage::open(&config.store).await?,
+        site: webex_quality::storage::open(&config.site_store).await?,
+        thresholds: Thresholds::load(config.thresholds_file.as_deref())?,
+        clock: Arc::new(SystemClock),
+        config,
+    };
+    let builder = &builder;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {
+        handler::function_handler(builder, event)
+    }))
+    .await
+}
