@@ -507,3 +507,59 @@ async fn tokens_are_refreshed_when_due_rotated_and_a_revoked_one_asks_for_author
     assert_eq!(collector.run_cycle().await.unwrap().outcome, Outcome::Ok);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_answer_cut_in_half_during_a_cycle_leaves_no_token_in_the_data() {
+    let sim = spawn_sim().await;
+    let data = temp_dir("token-cut");
+    let store: SharedStore =
+        std::sync::Arc::new(webex_quality::storage::FolderStore::new(data.clone()).unwrap());
+    store_login(&sim, &store).await;
+    // The first qualities call is refused with 401; the refresh it causes gets a token answer cut
+    // in half, which still holds the new access token.
+    sim.faults()
+        .inject(Route::Qualities, webex_sim::Fault::Status(401), 1);
+    sim.faults()
+        .inject(Route::AccessToken, webex_sim::Fault::Malformed, 1);
+    let report = collector(&sim, &store, temp_dir("token-cut-work"), quick_cycle())
+        .run_cycle()
+        .await
+        .unwrap();
+    assert!(report.errors >= 1, "{report:?}");
+    assert_eq!(
+        sim.stats().answers(Route::AccessToken, 200),
+        2,
+        "login and the cut refresh"
+    );
+    // The simulator's tokens are base64 of `access-...` and `refresh-...`.
+    let tokens: [&[u8]; 3] = [b"YWNjZXNzL", b"cmVmcmVzaC", b"\"access_token\""];
+    let holds_token = |bytes: &[u8]| {
+        tokens
+            .iter()
+            .any(|t| bytes.windows(t.len()).any(|w| w == *t))
+    };
+    let db = stored_database(&store).await;
+    let mut pages = 0;
+    for meeting in db.meetings().unwrap() {
+        for call in db.calls(&meeting.instance_id).unwrap() {
+            for page in db.call_pages(call.id).unwrap() {
+                pages += 1;
+                assert!(!page.request_url.contains("access_token"));
+                assert!(
+                    !holds_token(&page.body),
+                    "a token answer was stored as a page of {}",
+                    meeting.instance_id
+                );
+            }
+        }
+    }
+    assert!(pages > 0);
+    for error in db.recent_errors(100).unwrap() {
+        assert!(!holds_token(error.message.as_bytes()), "{}", error.message);
+    }
+    for name in ["status.json", "collector-lease.json"] {
+        let bytes = std::fs::read(data.join(name)).unwrap();
+        assert!(!holds_token(&bytes), "{name}");
+    }
+    sim.shutdown().await;
+}

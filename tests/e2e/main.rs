@@ -4,9 +4,11 @@
 mod cli;
 mod collect;
 mod helpers;
+mod login;
 mod raw_bytes;
 mod s3;
 mod sim_shapes;
 mod site_pages;
+mod site_safety;
 mod storage_contract;
 mod webex_client;

@@ -708,6 +708,7 @@ impl Collector {
                     "unavailable"
                 }
                 WebexError::TokenStore { .. } | WebexError::Config(_) => "client",
+                WebexError::BadTokenResponse { .. } => "token endpoint",
             };
             outcome.error = Some(RunError {
                 at: called_at,

@@ -75,6 +75,18 @@ pub enum WebexError {
         source: serde_json::Error,
     },
 
+    /// The token endpoint answered 200 with something that is not a token response. Its body is
+    /// not kept, nor the parser's words about it: it may hold a token.
+    #[error(
+        "the token endpoint {url} answered with something that is not a token response ({length} bytes, not kept: it may hold a token)"
+    )]
+    BadTokenResponse {
+        /// The token endpoint.
+        url: String,
+        /// The body's length.
+        length: usize,
+    },
+
     /// The caller's deadline passed before a request could be made or completed.
     #[error("deadline reached before {url} answered")]
     DeadlineReached {
@@ -104,7 +116,10 @@ impl WebexError {
             | Self::Unavailable { tracking_id, .. }
             | Self::Malformed { tracking_id, .. } => Some(tracking_id),
             Self::AuthorizationRequired { tracking_id, .. } => tracking_id.as_deref(),
-            Self::DeadlineReached { .. } | Self::TokenStore { .. } | Self::Config(_) => None,
+            Self::DeadlineReached { .. }
+            | Self::TokenStore { .. }
+            | Self::BadTokenResponse { .. }
+            | Self::Config(_) => None,
         }
     }
 

@@ -368,17 +368,18 @@ impl OAuthClient {
                     tracking_id: Some(tracking_id),
                 }
             }
+            // The body is not kept: the token endpoint's answers are not Webex data.
             RequestTokenError::Request(TokenHttpError::Status {
                 status,
                 tracking_id,
                 message,
-                body,
+                ..
             }) => WebexError::Status {
                 status,
                 url,
                 tracking_id,
                 message,
-                body,
+                body: bytes::Bytes::new(),
             },
             RequestTokenError::Request(TokenHttpError::Unavailable {
                 attempts,
@@ -394,11 +395,10 @@ impl OAuthClient {
                 reason: response.to_string(),
                 tracking_id: None,
             },
-            RequestTokenError::Parse(source, body) => WebexError::Malformed {
+            // Never kept: a token response that does not parse may still hold a token.
+            RequestTokenError::Parse(_, body) => WebexError::BadTokenResponse {
                 url,
-                tracking_id: String::new(),
-                body: body.into(),
-                source: source.into_inner(),
+                length: body.len(),
             },
             RequestTokenError::Other(detail) => WebexError::Unavailable {
                 url,
@@ -587,6 +587,42 @@ mod tests {
             0,
             "the redirect was not followed"
         );
+    }
+
+    #[tokio::test]
+    async fn a_token_answer_that_does_not_parse_keeps_no_token_in_the_error() {
+        let body = r#"{"access_token":"leaked-access-token-value","expires_in":"soon","refresh_token":"leaked-refresh"}"#;
+        let (webex, _) = raw_server(format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ))
+        .await;
+        let options = super::super::ClientOptions::default();
+        let settings = OAuthSettings {
+            client_id: "C1".into(),
+            client_secret: Secret::new("s3cret"),
+            redirect_uri: Url::parse("http://localhost:8080/oauth/callback").unwrap(),
+            scopes: vec!["analytics:read_all".into()],
+        };
+        let client = OAuthClient::new(
+            &settings,
+            &base_url(&format!("http://{webex}/v1")).unwrap(),
+            super::super::http_client(&options).unwrap(),
+            &options,
+            crate::clock::system(),
+        )
+        .unwrap();
+        let err = client
+            .exchange_code("a-code", &Secret::new("verifier"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, WebexError::BadTokenResponse { .. }),
+            "{err:?}"
+        );
+        for text in [err.to_string(), format!("{err:?}")] {
+            assert!(!text.contains("leaked"), "{text}");
+        }
     }
 
     #[test]
