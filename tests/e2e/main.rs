@@ -4,6 +4,7 @@
 mod cli;
 mod collect;
 mod helpers;
+mod lambda;
 mod login;
 mod raw_bytes;
 mod s3;

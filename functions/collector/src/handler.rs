@@ -101,12 +101,16 @@ impl From<CycleFailed> for Diagnostic {
     }
 }
 
-/// The time this invocation may use: until its deadline, less [`SAFETY_MARGIN`].
-pub(crate) fn budget(deadline: SystemTime, now: SystemTime) -> Duration {
-    deadline
-        .duration_since(now)
-        .unwrap_or_default()
-        .saturating_sub(SAFETY_MARGIN)
+/// Lambda's longest timeout: a deadline further away than this is not a real one.
+const LONGEST_INVOCATION: Duration = Duration::from_secs(15 * 60);
+
+/// The time this invocation may use: until its deadline, less [`SAFETY_MARGIN`]. `None` when the
+/// deadline is not credible (already past when the invocation starts, or further than Lambda's
+/// longest timeout): `cargo lambda watch` sends a fixed `600000` that is not a time; the
+/// configured budget (`WEBEX_QUALITY_CYCLE_BUDGET_SECONDS`) applies then, as it always does as a cap.
+pub(crate) fn budget(deadline: SystemTime, now: SystemTime) -> Option<Duration> {
+    let left = deadline.duration_since(now).ok()?;
+    (left <= LONGEST_INVOCATION).then(|| left.saturating_sub(SAFETY_MARGIN))
 }
 
 /// Runs one cycle. "Authorization needed" is not a failed invocation (a human must act, and the
@@ -115,13 +119,13 @@ pub(crate) async fn function_handler(
     collector: &Collector,
     event: LambdaEvent<CloudWatchEvent>,
 ) -> Result<CycleLog, CycleFailed> {
-    let budget = budget(event.context.deadline(), SystemTime::now());
-    let report = collector
-        .run_cycle_within(budget)
-        .await
-        .inspect_err(|error| {
-            lambda_runtime::tracing::error!(%error, "cycle not recorded");
-        })?;
+    let report = match budget(event.context.deadline(), SystemTime::now()) {
+        Some(budget) => collector.run_cycle_within(budget).await,
+        None => collector.run_cycle().await,
+    };
+    let report = report.inspect_err(|error| {
+        lambda_runtime::tracing::error!(%error, "cycle not recorded");
+    })?;
     let line = CycleLog::from_report(&report);
     line.log();
     match report.outcome {
@@ -188,10 +192,16 @@ mod tests {
         let now = SystemTime::now();
         assert_eq!(
             budget(now + Duration::from_secs(280), now),
-            Duration::from_secs(265)
+            Some(Duration::from_secs(265))
         );
-        assert_eq!(budget(now + Duration::from_secs(5), now), Duration::ZERO);
-        assert_eq!(budget(now - Duration::from_secs(5), now), Duration::ZERO);
+        assert_eq!(
+            budget(now + Duration::from_secs(5), now),
+            Some(Duration::ZERO)
+        );
+        // Not credible deadlines: the emulator's fixed 600000 ms after the epoch, or a day away.
+        let emulator = SystemTime::UNIX_EPOCH + Duration::from_millis(600_000);
+        assert_eq!(budget(emulator, now), None);
+        assert_eq!(budget(now + Duration::from_secs(86_400), now), None);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,309 @@
+//! The three Lambda functions end to end under the local Lambda emulator (`cargo lambda watch` and
+//! `cargo lambda invoke`, from PyPI's cargo-lambda), with the simulator as Webex and moto as S3:
+//! an administrator's login through the oauth-redirect function, the collector invoked with the
+//! EventBridge scheduled event, the site-builder invoked with the S3 event, and the dashboard in
+//! the site bucket.
+//!
+//! Ignored by a plain `cargo test` (it builds and runs the functions as processes, which takes
+//! minutes); `tests/run` runs it with `--ignored` after installing cargo-lambda.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+use crate::helpers::temp_dir;
+use crate::s3;
+
+const SETUP_SECRET: &str = "correct-horse-battery-staple";
+/// The bucket and prefix the S3 event fixtures name.
+const DATA_BUCKET: &str = "webex-quality-data-123456789012";
+const DATA_PREFIX: &str = "data";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn cargo_lambda() -> PathBuf {
+    let venv = repo().join("target/test-tools/venv/bin/cargo-lambda");
+    if venv.exists() {
+        return venv;
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("cargo-lambda"))
+                .find(|p| p.exists())
+        })
+        .expect("cargo-lambda not found: run tests/run, which installs it from PyPI")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `cargo lambda watch` for one function package on its own port, its output in `log`.
+fn watch(package: &str, port: u16, env: &[(String, String)], log: &Path) -> Child {
+    let log = std::fs::File::create(log).unwrap();
+    let mut command = Command::new(cargo_lambda());
+    command
+        .args(["lambda", "watch", "-p", package])
+        .args(["--invoke-address", "127.0.0.1"])
+        .args(["--invoke-port", &port.to_string()])
+        .args(["--ignore-changes", "--disable-cors", "--timeout", "120"])
+        .current_dir(repo())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .kill_on_drop(true);
+    command.spawn().expect("cargo lambda watch starts")
+}
+
+/// Builds a function package as `cargo lambda watch` will run it (`cargo run -p PACKAGE`), so
+/// that no invocation waits for a build while its deadline passes.
+async fn build(package: &str) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--package", package, "--bin", package])
+        .current_dir(repo())
+        .stdin(Stdio::null())
+        .status()
+        .await
+        .expect("cargo build runs");
+    assert!(status.success(), "cargo build -p {package}");
+}
+
+/// `cargo lambda invoke` with an event file of the repository; the function's JSON answer.
+async fn invoke(function: &str, port: u16, event: &str) -> serde_json::Value {
+    let output = Command::new(cargo_lambda())
+        .args(["lambda", "invoke", function])
+        .args(["--invoke-address", "127.0.0.1"])
+        .args(["--invoke-port", &port.to_string()])
+        .args(["--data-file", event])
+        .current_dir(repo())
+        .output()
+        .await
+        .expect("cargo lambda invoke runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "invoke {function}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{function} answered {stdout}: {e}"))
+}
+
+/// Waits until `url` answers (the first request also builds the function).
+async fn when_up(client: &reqwest::Client, url: &str, logs: &Path) -> reqwest::Response {
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = client.get(url).send().await
+            && response.status().as_u16() != 502
+            && response.status().as_u16() != 503
+        {
+            return response;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(900),
+            "{url} never answered; logs in {}",
+            logs.display()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn objects(bucket: &str, prefix: &str) -> Vec<String> {
+    let listed = s3::client()
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .max_keys(1000)
+        .send()
+        .await
+        .unwrap();
+    listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect()
+}
+
+async fn object(bucket: &str, key: &str) -> Vec<u8> {
+    s3::client()
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{bucket}/{key}: {e}"))
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes()
+        .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "builds and runs the functions under cargo lambda watch; tests/run runs it"]
+async fn the_functions_under_the_lambda_emulator_log_in_collect_and_publish_the_dashboard() {
+    let sim = webex_sim::Simulator::new(webex_sim::SimConfig::default())
+        .spawn("127.0.0.1:0")
+        .await
+        .unwrap();
+    let client = s3::client();
+    client
+        .create_bucket()
+        .bucket(DATA_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let (_, site_bucket) = s3::store("site").await;
+    let logs = temp_dir("lambda-logs");
+    let ports = (free_port(), free_port(), free_port());
+    let callback = format!(
+        "http://127.0.0.1:{}/lambda-url/oauth-redirect/oauth/callback",
+        ports.0
+    );
+    let mut env: Vec<(String, String)> = s3::env(DATA_BUCKET, DATA_PREFIX)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    env.extend(
+        [
+            ("WEBEX_QUALITY_SITE_STORE", format!("s3://{site_bucket}")),
+            ("WEBEX_API_URL", sim.api_url()),
+            ("WEBEX_ANALYTICS_URL", sim.analytics_url()),
+            ("WEBEX_CLIENT_ID", sim.config().client_id.clone()),
+            ("WEBEX_CLIENT_SECRET", sim.config().client_secret.clone()),
+            ("WEBEX_REDIRECT_URI", callback.clone()),
+            ("WEBEX_QUALITY_SETUP_SECRET", SETUP_SECRET.to_owned()),
+            (
+                "WEBEX_QUALITY_WORK_DIR",
+                temp_dir("lambda-work").display().to_string(),
+            ),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    for package in ["oauth-redirect", "collector", "site-builder"] {
+        build(package).await;
+    }
+    let _oauth = watch(
+        "oauth-redirect",
+        ports.0,
+        &env,
+        &logs.join("oauth-redirect.log"),
+    );
+    let _collector = watch("collector", ports.1, &env, &logs.join("collector.log"));
+    let _builder = watch(
+        "site-builder",
+        ports.2,
+        &env,
+        &logs.join("site-builder.log"),
+    );
+
+    // The administrator's login, through the function's URL as the emulator serves it.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}/lambda-url/oauth-redirect", ports.0);
+    let form = when_up(&browser, &format!("{base}/login"), &logs).await;
+    assert_eq!(form.status(), 200);
+    assert!(form.text().await.unwrap().contains("setup_secret"));
+    let refused = browser
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("setup_secret=not-the-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let started = browser
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("setup_secret={SETUP_SECRET}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 303);
+    let authorize = started.headers()["location"].to_str().unwrap().to_owned();
+    let cookie = started.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let back = webex_sim::browser::approve(&authorize).await.unwrap();
+    assert!(back.as_str().starts_with(&callback), "{back}");
+    let done = browser
+        .get(back.as_str())
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200, "{}", done.text().await.unwrap());
+    let tokens: serde_json::Value =
+        serde_json::from_slice(&object(DATA_BUCKET, "data/tokens.json").await).unwrap();
+    assert_eq!(tokens["org_id"], sim.org().id.as_str());
+
+    // The collector, invoked with the EventBridge scheduled event.
+    let cycle = invoke(
+        "collector",
+        ports.1,
+        "tests/fixtures/events/eventbridge-scheduled.json",
+    )
+    .await;
+    assert_eq!(cycle["outcome"], "ok", "{cycle}");
+    assert!(cycle["calls"].as_u64().unwrap() > 10, "{cycle}");
+    assert_eq!(cycle["rate_limited"], 0, "{cycle}");
+    let data = objects(DATA_BUCKET, "data/").await;
+    for key in [
+        "data/webex-quality.sqlite",
+        "data/status.json",
+        "data/collector-lease.json",
+    ] {
+        assert!(data.contains(&key.to_owned()), "{key} in {data:?}");
+    }
+    let status = String::from_utf8(object(DATA_BUCKET, "data/status.json").await).unwrap();
+    let access = tokens["record"]["access_token"].as_str().unwrap();
+    assert!(!status.contains(access), "no token in the status object");
+
+    // Another key of the bucket renders nothing; the database's key renders the dashboard.
+    let ignored = invoke(
+        "site-builder",
+        ports.2,
+        "tests/fixtures/events/s3-put-other.json",
+    )
+    .await;
+    assert_eq!(ignored["rendered"], false, "{ignored}");
+    assert!(objects(&site_bucket, "").await.is_empty());
+    let built = invoke(
+        "site-builder",
+        ports.2,
+        "tests/fixtures/events/s3-put-database.json",
+    )
+    .await;
+    assert_eq!(built["rendered"], true, "{built}");
+    let site = objects(&site_bucket, "").await;
+    for page in [
+        "index.html",
+        "meetings.html",
+        "status.html",
+        "manifest.json",
+    ] {
+        assert!(site.contains(&page.to_owned()), "{page} in {site:?}");
+    }
+    let meeting_pages = site
+        .iter()
+        .filter(|k| k.starts_with("meetings/") && k.ends_with(".html"))
+        .count();
+    assert!(meeting_pages > 10, "{meeting_pages} meeting pages");
+    let overview = String::from_utf8(object(&site_bucket, "index.html").await).unwrap();
+    assert!(!overview.contains(access));
+    sim.shutdown().await;
+}
