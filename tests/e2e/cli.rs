@@ -122,22 +122,6 @@ fn demo_once_builds_the_site_and_the_data_can_be_rendered_exported_and_inspected
     );
 }
 
-/// `POST /login` as the form does: Webex's authorize URL and the pending-login cookie to send back.
-async fn start_login(browser: &reqwest::Client, base: &str) -> (String, String) {
-    let started = browser
-        .post(format!("{base}/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(started.status(), 303);
-    let authorize = started.headers()["location"].to_str().unwrap().to_owned();
-    let cookie = started.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
-    (authorize, cookie)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_walks_login_to_the_callback_then_collects_and_serves_the_dashboard() {
     // A simulator on the real clock: a week of meetings that ends tomorrow.
@@ -195,7 +179,7 @@ async fn serve_walks_login_to_the_callback_then_collects_and_serves_the_dashboar
     let form = form.text().await.unwrap();
     assert!(form.contains("method=\"post\""), "{form}");
     assert!(!form.contains("setup_secret"), "{form}");
-    let (authorize, cookie) = start_login(&browser, &base).await;
+    let (authorize, cookie) = start_login(&browser, &base, None).await;
     assert!(authorize.starts_with(&sim.api_url()), "{authorize}");
     assert!(authorize.contains("code_challenge_method=S256"));
     // Webex (the simulator) sends the browser back to the default redirect URI on our port.
@@ -317,6 +301,19 @@ fn a_missing_data_folder_or_bad_settings_give_a_clear_message_and_exit_2() {
     let (code, _, stderr) = run(cli().args(["--data-dir", "s3://bucket/prefix", "status"]));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("local folder"), "{stderr}");
+}
+
+#[test]
+fn serve_beyond_loopback_refuses_to_start_a_login_route_without_a_setup_secret() {
+    let data = temp_dir("cli-exposed");
+    let port = free_port().to_string();
+    let (code, _, stderr) = run(cli_in(&data)
+        .args(["serve", "--listen", &format!("0.0.0.0:{port}")])
+        .env("WEBEX_CLIENT_ID", "C-integration")
+        .env("WEBEX_CLIENT_SECRET", "client-secret-value"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("WEBEX_QUALITY_SETUP_SECRET"), "{stderr}");
+    assert!(!stderr.contains("client-secret-value"), "{stderr}");
 }
 
 #[test]
@@ -452,7 +449,7 @@ async fn login_runs_the_oauth_flow_through_a_local_redirect_and_exits() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let (authorize, cookie) = start_login(&browser, &base).await;
+    let (authorize, cookie) = start_login(&browser, &base, None).await;
     let back = get_when_up(&authorize).await;
     let callback = back.headers()["location"].to_str().unwrap().to_owned();
     assert!(callback.starts_with(&format!("{base}/oauth/callback?")));

@@ -82,6 +82,7 @@ async fn a_simulated_week_is_collected_losslessly_without_a_single_429() {
     let mut wall = Duration::ZERO;
     let mut slowest = Duration::ZERO;
     let mut downloads = 0;
+    let mut quiet = 0;
     while sim.clock().now() <= end {
         let report = collector.run_cycle().await.unwrap();
         assert_eq!(report.outcome, Outcome::Ok, "{report:?}");
@@ -90,6 +91,14 @@ async fn a_simulated_week_is_collected_losslessly_without_a_single_429() {
             .unwrap()
             .unwrap();
         assert!(lease.released, "every cycle releases its lease: {lease:?}");
+        let (status, _) = webex_quality::status::StatusStore::new(store.clone())
+            .load()
+            .await
+            .unwrap()
+            .expect("a status object");
+        let last = status.last_cycle.expect("the cycle's summary");
+        assert_eq!(last.run_id, report.run_id, "every cycle writes the status object");
+        quiet += usize::from(!last.recorded);
         cycles += 1;
         wall += report.wall_time;
         slowest = slowest.max(report.wall_time);
@@ -102,6 +111,7 @@ async fn a_simulated_week_is_collected_losslessly_without_a_single_429() {
         "no call inside 5 minutes"
     );
     assert_eq!(downloads, 0, "the cached copy was current every time");
+    assert!(quiet > 100, "quiet cycles write the status object too ({quiet})");
     let (calls, sessions) = assert_lossless(&sim, &store, 100).await;
     assert_eq!(
         u64::try_from(calls).unwrap(),

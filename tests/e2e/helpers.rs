@@ -280,3 +280,23 @@ pub fn expected_page(items: &[webex_sim::org::QualityItem], page: usize, size: u
     let chunk: Vec<_> = items.iter().skip(page * size).take(size).collect();
     serde_json::to_vec(&serde_json::json!({ "items": chunk })).unwrap()
 }
+
+/// `POST /login` over HTTP as the form does (with `setup_secret`, if any): Webex's authorize URL and the pending-login cookie to send back.
+pub async fn start_login(
+    browser: &reqwest::Client,
+    base: &str,
+    setup_secret: Option<&str>,
+) -> (String, String) {
+    let started = browser
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(setup_secret.map_or_else(String::new, |s| format!("setup_secret={s}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 303);
+    let authorize = started.headers()["location"].to_str().unwrap().to_owned();
+    let cookie = started.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    (authorize, cookie)
+}

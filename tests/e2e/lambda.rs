@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
-use crate::helpers::temp_dir;
+use crate::helpers::{start_login, temp_dir};
 use crate::s3;
 
 const SETUP_SECRET: &str = "correct-horse-battery-staple";
@@ -227,17 +227,7 @@ async fn the_functions_under_the_lambda_emulator_log_in_collect_and_publish_the_
         .await
         .unwrap();
     assert_eq!(refused.status(), 403);
-    let started = browser
-        .post(format!("{base}/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("setup_secret={SETUP_SECRET}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(started.status(), 303);
-    let authorize = started.headers()["location"].to_str().unwrap().to_owned();
-    let cookie = started.headers()["set-cookie"].to_str().unwrap();
-    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let (authorize, cookie) = start_login(&browser, &base, Some(SETUP_SECRET)).await;
     let back = webex_sim::browser::approve(&authorize).await.unwrap();
     assert!(back.as_str().starts_with(&callback), "{back}");
     let done = browser

@@ -115,15 +115,7 @@ impl CollectorConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
+    use crate::config::test_env as env;
 
     #[test]
     fn the_collector_needs_a_store_and_a_way_into_webex() {

@@ -83,15 +83,7 @@ impl LoginConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
+    use crate::config::test_env as env;
 
     const INTEGRATION: [(&str, &str); 4] = [
         ("WEBEX_QUALITY_STORE", "s3://data-bucket"),

@@ -344,18 +344,22 @@ pub fn base_url(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// Settings from fixed pairs, for the tests of the configurations.
+#[cfg(test)]
+pub(crate) fn test_env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
+    use super::test_env as env;
 
     #[test]
     fn defaults_point_at_the_public_webex_hosts() {

@@ -551,6 +551,25 @@ mod tests {
         (addr, hits)
     }
 
+    /// An OAuth client whose Webex is at `webex`.
+    fn client_of(webex: std::net::SocketAddr) -> OAuthClient {
+        let options = super::super::ClientOptions::default();
+        let settings = OAuthSettings {
+            client_id: "C1".into(),
+            client_secret: Secret::new("s3cret"),
+            redirect_uri: Url::parse("http://localhost:8080/oauth/callback").unwrap(),
+            scopes: vec!["analytics:read_all".into()],
+        };
+        OAuthClient::new(
+            &settings,
+            &base_url(&format!("http://{webex}/v1")).unwrap(),
+            super::super::http_client(&options).unwrap(),
+            &options,
+            crate::clock::system(),
+        )
+        .unwrap()
+    }
+
     #[tokio::test]
     async fn the_token_client_never_follows_a_redirect() {
         let (elsewhere, stolen) =
@@ -559,21 +578,7 @@ mod tests {
             "HTTP/1.1 302 Found\r\nLocation: http://{elsewhere}/steal\r\nContent-Length: 0\r\n\r\n"
         ))
         .await;
-        let options = super::super::ClientOptions::default();
-        let settings = OAuthSettings {
-            client_id: "C1".into(),
-            client_secret: Secret::new("s3cret"),
-            redirect_uri: Url::parse("http://localhost:8080/oauth/callback").unwrap(),
-            scopes: vec!["analytics:read_all".into()],
-        };
-        let client = OAuthClient::new(
-            &settings,
-            &base_url(&format!("http://{webex}/v1")).unwrap(),
-            super::super::http_client(&options).unwrap(),
-            &options,
-            crate::clock::system(),
-        )
-        .unwrap();
+        let client = client_of(webex);
         let err = client
             .exchange_code("a-code", &Secret::new("verifier"))
             .await
@@ -597,21 +602,7 @@ mod tests {
             body.len()
         ))
         .await;
-        let options = super::super::ClientOptions::default();
-        let settings = OAuthSettings {
-            client_id: "C1".into(),
-            client_secret: Secret::new("s3cret"),
-            redirect_uri: Url::parse("http://localhost:8080/oauth/callback").unwrap(),
-            scopes: vec!["analytics:read_all".into()],
-        };
-        let client = OAuthClient::new(
-            &settings,
-            &base_url(&format!("http://{webex}/v1")).unwrap(),
-            super::super::http_client(&options).unwrap(),
-            &options,
-            crate::clock::system(),
-        )
-        .unwrap();
+        let client = client_of(webex);
         let err = client
             .exchange_code("a-code", &Secret::new("verifier"))
             .await
