@@ -97,7 +97,10 @@ async fn a_simulated_week_is_collected_losslessly_without_a_single_429() {
             .unwrap()
             .expect("a status object");
         let last = status.last_cycle.expect("the cycle's summary");
-        assert_eq!(last.run_id, report.run_id, "every cycle writes the status object");
+        assert_eq!(
+            last.run_id, report.run_id,
+            "every cycle writes the status object"
+        );
         quiet += usize::from(!last.recorded);
         cycles += 1;
         wall += report.wall_time;
@@ -111,7 +114,10 @@ async fn a_simulated_week_is_collected_losslessly_without_a_single_429() {
         "no call inside 5 minutes"
     );
     assert_eq!(downloads, 0, "the cached copy was current every time");
-    assert!(quiet > 100, "quiet cycles write the status object too ({quiet})");
+    assert!(
+        quiet > 100,
+        "quiet cycles write the status object too ({quiet})"
+    );
     let (calls, sessions) = assert_lossless(&sim, &store, 100).await;
     assert_eq!(
         u64::try_from(calls).unwrap(),

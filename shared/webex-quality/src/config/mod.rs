@@ -346,7 +346,9 @@ pub fn base_url(text: &str) -> Result<Url, String> {
 
 /// Settings from fixed pairs, for the tests of the configurations.
 #[cfg(test)]
-pub(crate) fn test_env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+pub(crate) fn test_env<'a>(
+    pairs: &'a [(&'a str, &'a str)],
+) -> impl Fn(&str) -> Option<String> + 'a {
     move |name| {
         pairs
             .iter()
