@@ -18,6 +18,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::prelude::*;
 use webex_quality::clock::{Clock, SharedClock};
 use webex_quality::config::ConfigError;
 use webex_quality::storage::{FolderStore, SharedStore};
@@ -257,12 +259,18 @@ impl CliError {
 #[must_use]
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if cli.global.quiet { "error" } else { "warn" })
-    });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    // `RUST_LOG` as `target=level` directives; `Targets` parses them without the regex engine that
+    // `EnvFilter` compiles in (a part of the build's time that the first run would pay).
+    let default = if cli.global.quiet { "error" } else { "warn" };
+    let filter: Targets = webex_quality::config::environment("RUST_LOG")
+        .and_then(|directives| directives.parse().ok())
+        .unwrap_or_else(|| default.parse().unwrap_or_default());
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter),
+        )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

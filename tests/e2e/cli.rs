@@ -160,10 +160,7 @@ async fn serve_walks_login_to_the_callback_then_collects_and_serves_the_dashboar
         .await
     });
     let base = format!("http://127.0.0.1:{port}");
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = webex_sim::browser::client().unwrap();
     // The server comes up with the login form (no setup secret on loopback).
     let mut form = None;
     for _ in 0..100 {
@@ -410,10 +407,7 @@ fn free_port() -> u16 {
 
 /// GET without following redirects; retried while the server comes up.
 async fn get_when_up(url: &str) -> reqwest::Response {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = webex_sim::browser::client().unwrap();
     for _ in 0..200 {
         if let Ok(response) = browser.get(url).send().await {
             return response;
@@ -445,10 +439,7 @@ async fn login_runs_the_oauth_flow_through_a_local_redirect_and_exits() {
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     assert_eq!(get_when_up(&format!("{base}/login")).await.status(), 200);
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = webex_sim::browser::client().unwrap();
     let (authorize, cookie) = start_login(&browser, &base, None).await;
     let back = get_when_up(&authorize).await;
     let callback = back.headers()["location"].to_str().unwrap().to_owned();

@@ -132,10 +132,7 @@ pub async fn authorize_code(
 
 /// Follows nothing: returns where the authorize endpoint redirects the browser.
 pub async fn browser_redirect(url: &url::Url) -> url::Url {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = webex_sim::browser::client().unwrap();
     let response = browser.get(url.clone()).send().await.unwrap();
     assert_eq!(response.status(), 302, "authorize redirects");
     let location = response.headers()["location"].to_str().unwrap();

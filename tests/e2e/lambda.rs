@@ -211,10 +211,7 @@ async fn the_functions_under_the_lambda_emulator_log_in_collect_and_publish_the_
     );
 
     // The administrator's login, through the function's URL as the emulator serves it.
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = webex_sim::browser::client().unwrap();
     let base = format!("http://127.0.0.1:{}/lambda-url/oauth-redirect", ports.0);
     let form = when_up(&browser, &format!("{base}/login"), &logs).await;
     assert_eq!(form.status(), 200);

@@ -65,7 +65,8 @@ impl FormBody for reqwest::RequestBuilder {
 }
 
 async fn get(url: &str, token: &str) -> reqwest::Response {
-    reqwest::Client::new()
+    webex_sim::browser::client()
+        .unwrap()
         .get(url)
         .bearer_auth(token)
         .send()
@@ -167,7 +168,7 @@ async fn token_answers_have_the_fixture_shape() {
         ("redirect_uri", REDIRECT_URI),
         ("code_verifier", request.pkce_verifier.expose()),
     ];
-    let http = reqwest::Client::new();
+    let http = webex_sim::browser::client().unwrap();
     let token_url = format!("{}/access_token", sim.api_url());
     let granted: Value = json(http.post(&token_url).form_body(&form).send().await.unwrap()).await;
     assert_same_shape("token", &fixture("token-authorization-code.json"), &granted);

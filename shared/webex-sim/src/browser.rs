@@ -71,17 +71,26 @@ pub fn location_of<B>(response: &Response<B>) -> Option<String> {
     )
 }
 
+/// A browser's HTTP client: follows no redirect (the steps look at each one), and speaks TLS with
+/// ring (installed as the process's rustls provider unless one is already).
+///
+/// # Errors
+/// When the TLS stack cannot be initialised.
+pub fn client() -> Result<reqwest::Client, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// Opens Webex's authorize page and returns where it sends the browser back (the redirect URI with
 /// `code` and `state`, or `error`).
 ///
 /// # Errors
 /// When the page cannot be reached or does not redirect.
 pub async fn approve(authorize_url: &str) -> Result<Url, String> {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| e.to_string())?;
-    let response = browser
+    let response = client()?
         .get(authorize_url)
         .send()
         .await

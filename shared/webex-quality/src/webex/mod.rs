@@ -25,7 +25,7 @@ mod qualities;
 
 pub use client::{
     ClientOptions, Credentials, RawPage, TRACKING_ID_HEADER, WebexClient, http_client,
-    new_tracking_id,
+    install_crypto_provider, new_tracking_id,
 };
 pub use error::WebexError;
 pub use meetings::{MeetingListing, MeetingQuery};
