@@ -188,12 +188,7 @@ async fn serve_walks_login_to_the_callback_then_collects_and_serves_the_dashboar
         "{callback}"
     );
     let callback = callback.replace("localhost", "127.0.0.1");
-    let done = browser
-        .get(&callback)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let done = get_with_cookie(&browser, &callback, &cookie).await;
     assert_eq!(done.status(), 200);
     assert!(
         done.headers()["set-cookie"]
@@ -218,12 +213,7 @@ async fn serve_walks_login_to_the_callback_then_collects_and_serves_the_dashboar
         "{tokens}"
     );
     let before = std::fs::read(&tokens_path).unwrap();
-    let replay = browser
-        .get(&callback)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let replay = get_with_cookie(&browser, &callback, &cookie).await;
     assert_eq!(replay.status(), 400);
     assert_eq!(std::fs::read(&tokens_path).unwrap(), before);
 
@@ -396,15 +386,6 @@ async fn a_revoked_token_stops_collect_with_exit_3_and_loses_nothing() {
     sim.shutdown().await;
 }
 
-/// A free port on 127.0.0.1 (bound, then released for the process under test).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// GET without following redirects; retried while the server comes up.
 async fn get_when_up(url: &str) -> reqwest::Response {
     let browser = webex_sim::browser::client().unwrap();
@@ -444,12 +425,7 @@ async fn login_runs_the_oauth_flow_through_a_local_redirect_and_exits() {
     let back = get_when_up(&authorize).await;
     let callback = back.headers()["location"].to_str().unwrap().to_owned();
     assert!(callback.starts_with(&format!("{base}/oauth/callback?")));
-    let done = browser
-        .get(&callback)
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let done = get_with_cookie(&browser, &callback, &cookie).await;
     assert_eq!(done.status(), 200);
     let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
         .await

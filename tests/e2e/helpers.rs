@@ -297,3 +297,26 @@ pub async fn start_login(
     let cookie = cookie.split(';').next().unwrap().to_owned();
     (authorize, cookie)
 }
+
+/// `GET url` over HTTP with a cookie (a `name=value` pair), following nothing.
+pub async fn get_with_cookie(
+    browser: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+) -> reqwest::Response {
+    browser
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A free port on 127.0.0.1 (bound, then released for the process under test).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

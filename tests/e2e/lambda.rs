@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
-use crate::helpers::{start_login, temp_dir};
+use crate::helpers::{free_port, get_with_cookie, start_login, temp_dir};
 use crate::s3;
 
 const SETUP_SECRET: &str = "correct-horse-battery-staple";
@@ -37,14 +37,6 @@ fn cargo_lambda() -> PathBuf {
                 .find(|p| p.exists())
         })
         .expect("cargo-lambda not found: run tests/run, which installs it from PyPI")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `cargo lambda watch` for one function package on its own port, its output in `log`.
@@ -227,12 +219,7 @@ async fn the_functions_under_the_lambda_emulator_log_in_collect_and_publish_the_
     let (authorize, cookie) = start_login(&browser, &base, Some(SETUP_SECRET)).await;
     let back = webex_sim::browser::approve(&authorize).await.unwrap();
     assert!(back.as_str().starts_with(&callback), "{back}");
-    let done = browser
-        .get(back.as_str())
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let done = get_with_cookie(&browser, back.as_str(), &cookie).await;
     assert_eq!(done.status(), 200, "{}", done.text().await.unwrap());
     let tokens: serde_json::Value =
         serde_json::from_slice(&object(DATA_BUCKET, "data/tokens.json").await).unwrap();
