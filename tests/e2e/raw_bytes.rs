@@ -67,6 +67,7 @@ fn every_fixture_body_comes_back_byte_for_byte() {
             completed: true,
             error: None,
             tracking_id: None,
+            last_page_malformed: false,
         }],
         ..Changes::default()
     })

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use webex_quality::storage::{Fetched, FolderStore, PutCondition, SharedStore, StoreError};
+use webex_quality::storage::{
+    Fetched, FetchedFile, FolderStore, PutCondition, SharedStore, StoreError,
+};
 
 use crate::s3;
 
@@ -105,6 +107,8 @@ async fn contract(store: SharedStore) {
         assert!(store.get(bad, None).await.is_err(), "{bad}");
     }
 
+    file_contract(&store).await;
+
     // Sixteen writers race from the same version: exactly one wins.
     let base = match store.get(key, None).await.unwrap() {
         Fetched::Found(object) => object.etag,
@@ -131,6 +135,106 @@ async fn contract(store: SharedStore) {
         .filter(|r| matches!(r, Ok(Err(StoreError::PreconditionFailed { .. }))))
         .count();
     assert_eq!((winners, refused), (1, 15));
+}
+
+/// `put_file` and `get_to_file`: the same conditions and ETags as `put` and `get`, and a large
+/// object (several chunks) byte for byte.
+async fn file_contract(store: &SharedStore) {
+    let dir = crate::helpers::temp_dir("file-contract");
+    let key = "data/big.sqlite";
+    // 3 MB that do not repeat, so no chunk is like another.
+    let mut big = Vec::with_capacity(3 << 20);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while big.len() < 3 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big.extend_from_slice(&x.to_le_bytes());
+    }
+    let source = dir.join("source.sqlite");
+    std::fs::write(&source, &big).unwrap();
+    let target = dir.join("target.sqlite");
+
+    assert_eq!(
+        store.get_to_file(key, None, &target).await.unwrap(),
+        FetchedFile::NotFound
+    );
+    assert!(!target.exists(), "nothing is written for a missing object");
+    let first = store
+        .put_file(
+            key,
+            &source,
+            PutCondition::IfAbsent,
+            "application/vnd.sqlite3",
+        )
+        .await
+        .unwrap();
+    let twice = store
+        .put_file(
+            key,
+            &source,
+            PutCondition::IfAbsent,
+            "application/vnd.sqlite3",
+        )
+        .await;
+    assert!(
+        matches!(twice, Err(StoreError::PreconditionFailed { .. })),
+        "{twice:?}"
+    );
+    // The ETag is the one `get` reports.
+    match store.get(key, None).await.unwrap() {
+        Fetched::Found(object) => {
+            assert_eq!(object.etag, first);
+            assert!(
+                object.bytes.as_ref() == big.as_slice(),
+                "put_file stores the file's bytes"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        store.get_to_file(key, None, &target).await.unwrap(),
+        FetchedFile::Found(first.clone())
+    );
+    assert!(
+        std::fs::read(&target).unwrap() == big,
+        "get_to_file writes the object's bytes"
+    );
+    std::fs::write(&target, b"untouched").unwrap();
+    assert_eq!(
+        store.get_to_file(key, Some(&first), &target).await.unwrap(),
+        FetchedFile::NotModified
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), b"untouched");
+
+    std::fs::write(&source, b"second version").unwrap();
+    let second = store
+        .put_file(
+            key,
+            &source,
+            PutCondition::IfMatch(first.clone()),
+            "application/vnd.sqlite3",
+        )
+        .await
+        .unwrap();
+    let stale = store
+        .put_file(
+            key,
+            &source,
+            PutCondition::IfMatch(first.clone()),
+            "application/vnd.sqlite3",
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::PreconditionFailed { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(
+        store.get_to_file(key, Some(&first), &target).await.unwrap(),
+        FetchedFile::Found(second)
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), b"second version");
+    store.delete(key).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -36,6 +36,7 @@ fn call(org: &webex_sim::Org, index: usize, at: DateTime<Utc>) -> CallRecord {
         completed: true,
         error: None,
         tracking_id: None,
+        last_page_malformed: false,
     }
 }
 

@@ -68,6 +68,9 @@ pub struct SimConfig {
     pub first_day: Option<DateTime<Utc>>,
     /// Days with meetings.
     pub days: u32,
+    /// Ad-hoc meetings on every day, for scale runs; `None`: a small organisation's week (12 to 20
+    /// meetings a weekday, a few at weekends).
+    pub meetings_per_day: Option<u32>,
     /// Authorization codes live this long.
     pub code_lifetime: Duration,
     /// Access tokens live this long (Webex: 14 days).
@@ -89,6 +92,7 @@ impl Default for SimConfig {
             scopes: INTEGRATION_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
             first_day: None,
             days: 7,
+            meetings_per_day: None,
             code_lifetime: Duration::minutes(5),
             access_lifetime: Duration::days(14),
             refresh_lifetime: Duration::days(90),
@@ -336,7 +340,8 @@ impl Simulator {
         let first_day = config
             .first_day
             .unwrap_or_else(|| org::days_before(clock.now(), 6));
-        let org = Org::generate(config.seed, first_day, config.days);
+        let org =
+            Org::generate_scaled(config.seed, first_day, config.days, config.meetings_per_day);
         Self {
             state: Arc::new(SimState {
                 config,
@@ -469,6 +474,20 @@ impl SimHandle {
             .next_identity
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(identity);
+    }
+
+    /// A personal access token of the organisation's admin, with every scope of the integration,
+    /// valid for 12 hours (as Webex's are): for `WEBEX_ACCESS_TOKEN` in trials and benchmarks.
+    #[must_use]
+    pub fn issue_personal_token(&self) -> String {
+        let token = oauth::random_token("sim-personal");
+        let grant = oauth::AccessGrant {
+            scopes: self.state.config.scopes.clone(),
+            expires_at: self.state.clock.now() + Duration::hours(12),
+            identity: self.state.org.member(0),
+        };
+        self.state.grants().access.insert(token.clone(), grant);
+        token
     }
 
     /// Every refresh token issued so far stops working (`invalid_grant`).

@@ -71,7 +71,7 @@ impl Grants {
     }
 }
 
-fn random_token(prefix: &str) -> String {
+pub(crate) fn random_token(prefix: &str) -> String {
     let a = uuid::Uuid::new_v4().simple().to_string();
     let b = uuid::Uuid::new_v4().simple().to_string();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{prefix}-{a}{b}"))

@@ -260,6 +260,8 @@ pub struct Org {
     pub people: Vec<Person>,
     /// Meeting instances, ordered by start.
     pub meetings: Vec<MeetingPlan>,
+    /// Index of each meeting in `meetings` by instance id.
+    by_id: std::collections::HashMap<String, usize>,
 }
 
 fn hex(rng: &mut ChaCha8Rng, len: usize) -> String {
@@ -320,17 +322,31 @@ impl Org {
     /// `first_day` (midnight UTC is a good choice).
     #[must_use]
     pub fn generate(seed: u64, first_day: DateTime<Utc>, days: u32) -> Self {
+        Self::generate_scaled(seed, first_day, days, None)
+    }
+
+    /// As [`Org::generate`], with `meetings_per_day` ad-hoc meetings on every day (weekends
+    /// included) when it is set, and a staff of one person per two meetings a day (at least 48), so
+    /// that the organisation keeps its shape at scale. `None` is the default small organisation.
+    #[must_use]
+    pub fn generate_scaled(
+        seed: u64,
+        first_day: DateTime<Utc>,
+        days: u32,
+        meetings_per_day: Option<u32>,
+    ) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let people = Self::generate_people(&mut rng, 48);
+        let staff = meetings_per_day.map_or(48, |n| usize::try_from(n / 2).unwrap_or(48).max(48));
+        let people = Self::generate_people(&mut rng, staff);
         let mut meetings = Vec::new();
         let standup_series = hex(&mut rng, 32);
         for day in 0..days {
             let midnight = first_day + Duration::days(i64::from(day));
             let weekend = matches!(midnight.weekday(), Weekday::Sat | Weekday::Sun);
-            let count = if weekend {
-                rng.gen_range(1..=3)
-            } else {
-                rng.gen_range(12..=20)
+            let count = match meetings_per_day {
+                Some(n) => n,
+                None if weekend => rng.gen_range(1..=3),
+                None => rng.gen_range(12..=20),
             };
             if !weekend {
                 // The daily stand-up: one recurring series, so one series id has many instances.
@@ -388,11 +404,17 @@ impl Org {
                 .cmp(&b.start)
                 .then_with(|| a.instance_id.cmp(&b.instance_id))
         });
+        let by_id = meetings
+            .iter()
+            .enumerate()
+            .map(|(index, m)| (m.instance_id.clone(), index))
+            .collect();
         Self {
             id: format!("sim-org-{}", hex(&mut rng, 12)),
             site_url: "sim.webex.com".into(),
             people,
             meetings,
+            by_id,
         }
     }
 
@@ -443,8 +465,18 @@ impl Org {
     ) -> MeetingPlan {
         let end = start + Duration::minutes(minutes) - Duration::seconds(rng.gen_range(0..240));
         let size = rng.gen_range(size);
-        let mut staff: Vec<usize> = (1..people.len()).collect();
-        staff.shuffle(rng);
+        let staff: Vec<usize> = if people.len() <= 48 {
+            let mut staff: Vec<usize> = (1..people.len()).collect();
+            staff.shuffle(rng);
+            staff
+        } else {
+            // A large staff: draw only the attendees rather than shuffling everyone.
+            let wanted = size.clamp(1, people.len() - 1);
+            rand::seq::index::sample(rng, people.len() - 1, wanted)
+                .into_iter()
+                .map(|i| i + 1)
+                .collect()
+        };
         let host = staff[0];
         let mut attendances = Vec::with_capacity(size);
         for slot in 0..size {
@@ -500,7 +532,9 @@ impl Org {
     /// The meeting with this instance id.
     #[must_use]
     pub fn meeting_by_id(&self, id: &str) -> Option<&MeetingPlan> {
-        self.meetings.iter().find(|m| m.instance_id == id)
+        self.by_id
+            .get(id)
+            .and_then(|&index| self.meetings.get(index))
     }
 
     /// True when `id` is the series id of some meeting.

@@ -13,6 +13,7 @@
 mod lease;
 pub mod plan;
 mod replica;
+mod writer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ use crate::webex::{
     ClientOptions, Credentials, MeetingInstanceId, MeetingQuery, OAuthClient, OAuthSession,
     WebexClient, WebexError, http_client,
 };
+use writer::DeltaWriter;
 
 /// The cycle's tunables.
 #[derive(Debug, Clone)]
@@ -443,15 +445,21 @@ impl Collector {
         let replica = Replica::new(self.store.clone(), self.work_dir.clone());
         let copy = replica.checkout(&report.run_id).await?;
         report.downloaded = copy.downloaded;
+        // What the listing can return (with an hour to spare), and whatever is not final yet.
+        let listed_from = started_at - self.settings.rules.retention - chrono::Duration::hours(1);
         let (db, statuses) = blocking(move || {
             let db = Database::open(&copy.path)?;
-            let statuses = db.meeting_statuses()?;
+            let statuses = db.meeting_statuses(listed_from)?;
             Ok::<_, DbError>((db, statuses, copy))
         })
         .await
         .map(|(db, statuses, copy)| ((db, copy), statuses))?;
 
         let mut changes = Changes::default();
+        let delta_path = self
+            .work_dir
+            .join(format!("run-{}.delta.sqlite", report.run_id));
+        let writer = DeltaWriter::start(delta_path.clone()).await?;
         if let Some(crashed) = crashed {
             tracing::warn!(crashed_run = %crashed.run_id, planned = crashed.planned_calls.len(), "taking over from a run that did not finish");
             changes
@@ -478,26 +486,40 @@ impl Collector {
                 lease_etag,
                 &statuses,
                 &mut changes,
+                &writer,
                 deadlines,
             )
             .await;
-        let stored: std::collections::HashMap<&str, &str> = statuses
+        let stored_calls = writer.finish().await;
+        let stored_calls = match stored_calls {
+            Ok(counts) => counts,
+            Err(error) => {
+                let _ = std::fs::remove_file(&delta_path);
+                Replica::discard(&db.1);
+                return Err(error);
+            }
+        };
+        if stored_calls.calls > 0 {
+            changes.delta = Some(delta_path.clone());
+        }
+        let stored: std::collections::HashMap<&str, Option<u64>> = statuses
             .iter()
-            .map(|s| (s.instance_id.as_str(), s.raw_item.as_str()))
+            .map(|s| (s.instance_id.as_str(), s.item_digest))
             .collect();
-        let changed_meetings = changes
-            .meetings
-            .iter()
-            .any(|row| stored.get(row.instance_id.as_str()) != Some(&row.raw_item.as_str()));
+        let changed_meetings = changes.meetings.iter().any(|row| {
+            stored.get(row.instance_id.as_str()).copied().flatten()
+                != Some(crate::db::item_digest(&row.raw_item))
+        });
         let quiet = outcome == Outcome::Ok
             && !changed_meetings
-            && changes.calls.is_empty()
+            && stored_calls.calls == 0
             && changes.checkpoints.is_empty()
             && changes.run_errors.is_empty();
         report.outcome = outcome;
         if quiet {
             tracing::debug!("nothing new: the database is left as it is");
             Replica::discard(&db.1);
+            let _ = std::fs::remove_file(&delta_path);
             return Ok(false);
         }
         changes.run = Some(RunRecord {
@@ -514,9 +536,9 @@ impl Collector {
             outcome: report.outcome.label().to_owned(),
             detail: report.outcome.detail(),
         });
-        self.record(report, &replica, db, changes)
-            .await
-            .map(|()| true)
+        let recorded = self.record(report, &replica, db, changes).await;
+        let _ = std::fs::remove_file(&delta_path);
+        recorded.map(|()| true)
     }
 
     /// Lists, plans and fetches; everything learnt goes into `changes`.
@@ -527,6 +549,7 @@ impl Collector {
         lease_etag: &mut crate::storage::ETag,
         statuses: &[MeetingStatus],
         changes: &mut Changes,
+        writer: &DeltaWriter,
         (fetch_deadline, last_call_start): (Instant, Instant),
     ) -> Outcome {
         let client = match self.client().await {
@@ -605,12 +628,12 @@ impl Collector {
                     as std::pin::Pin<Box<dyn Future<Output = CallOutcome> + Send + '_>>
             })
             .collect();
-        let outcomes: Vec<CallOutcome> = futures_util::stream::iter(calls)
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .collect()
-            .await;
+        let mut outcomes =
+            futures_util::stream::iter(calls).buffer_unordered(self.settings.concurrency.max(1));
         let mut authorization = None;
-        for outcome in outcomes {
+        // Each call's pages go to the delta file as the call ends: memory holds only the calls in
+        // flight and the few waiting for the writer.
+        while let Some(outcome) = outcomes.next().await {
             if outcome.deferred {
                 report.deferred += 1;
                 continue;
@@ -620,7 +643,7 @@ impl Collector {
             if let Some(record) = outcome.record {
                 report.pages += record.pages.len();
                 report.bytes += record.pages.iter().map(|p| p.body.len()).sum::<usize>();
-                changes.calls.push(record);
+                writer.send(record).await;
             }
             changes.checkpoints.extend(outcome.checkpoint);
             if let Some(error) = outcome.error {
@@ -719,6 +742,7 @@ impl Collector {
             });
         }
         let mut pages = fetch.pages;
+        let mut last_page_malformed = false;
         // A malformed body is still what Webex sent: keep it with the call.
         if let Some(WebexError::Malformed {
             url,
@@ -735,6 +759,7 @@ impl Collector {
                 body: body.clone(),
                 next: None,
             });
+            last_page_malformed = true;
         }
         if !pages.is_empty() || fetch.error.is_none() {
             outcome.record = Some(CallRecord {
@@ -744,6 +769,7 @@ impl Collector {
                 error: checkpoint.error.clone(),
                 tracking_id: checkpoint.tracking_id.clone(),
                 pages,
+                last_page_malformed,
             });
         }
         outcome.checkpoint = Some(checkpoint);
@@ -925,7 +951,7 @@ fn merge_statuses(
                 start: None,
                 end: None,
                 state: None,
-                raw_item: String::new(),
+                item_digest: None,
                 checkpoint: crate::db::Checkpoint::default(),
             });
         entry.start = row.start;

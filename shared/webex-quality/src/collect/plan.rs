@@ -126,7 +126,7 @@ mod tests {
             start: Some(t(start)),
             end: Some(t(end)),
             state: Some(state.into()),
-            raw_item: String::new(),
+            item_digest: None,
             checkpoint,
         }
     }

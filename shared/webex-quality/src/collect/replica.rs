@@ -7,9 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
-
-use crate::storage::{ETag, Fetched, PutCondition, SharedStore, StoreError};
+use crate::storage::{ETag, FetchedFile, PutCondition, SharedStore, StoreError};
 
 /// The database's key in the data store.
 pub const DATABASE_KEY: &str = "webex-quality.sqlite";
@@ -64,7 +62,8 @@ impl Replica {
         Ok(file)
     }
 
-    /// A private copy of the latest database for run `run_id`.
+    /// A private copy of the latest database for run `run_id`. The object is streamed into a file
+    /// (never whole in memory) and only when the cached copy is not current.
     ///
     /// # Errors
     /// Store or file failures.
@@ -73,26 +72,34 @@ impl Replica {
             .ok()
             .filter(|_| self.cache_file().exists())
             .map(|e| ETag(e.trim().to_owned()));
-        let fetched = self.store.get(DATABASE_KEY, cached.as_ref()).await?;
+        fs::create_dir_all(&self.cache_dir).map_err(|e| io("cache", &self.cache_dir, e))?;
+        let download = self.cache_dir.join(format!(
+            ".{DATABASE_KEY}.{}.download",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let fetched = self
+            .store
+            .get_to_file(DATABASE_KEY, cached.as_ref(), &download)
+            .await;
         let work = self.cache_dir.join(format!("run-{run_id}.sqlite"));
         let this = self.clone();
         let work_path = work.clone();
-        tokio::task::spawn_blocking(move || {
+        let downloaded_file = download.clone();
+        let placed = tokio::task::spawn_blocking(move || {
+            let fetched = fetched?;
             let _lock = this.lock()?;
             let _ = fs::remove_file(&work_path);
             let (base, downloaded) = match fetched {
-                Fetched::NotFound => (None, false),
-                Fetched::NotModified => {
-                    fs::copy(this.cache_file(), &work_path)
-                        .map_err(|e| io("cache", &work_path, e))?;
-                    (cached, false)
-                }
-                Fetched::Found(object) => {
-                    this.write_cache(&object.bytes, &object.etag)?;
-                    fs::write(&work_path, &object.bytes).map_err(|e| io("cache", &work_path, e))?;
-                    (Some(object.etag), true)
+                FetchedFile::NotFound => (None, false),
+                FetchedFile::NotModified => (cached, false),
+                FetchedFile::Found(etag) => {
+                    this.replace_cache(&downloaded_file, &etag)?;
+                    (Some(etag), true)
                 }
             };
+            if base.is_some() {
+                fs::copy(this.cache_file(), &work_path).map_err(|e| io("cache", &work_path, e))?;
+            }
             Ok(WorkingCopy {
                 path: work_path,
                 base,
@@ -100,34 +107,37 @@ impl Replica {
             })
         })
         .await
-        .map_err(|e| io("cache", &work, e))?
+        .map_err(|e| io("cache", &work, e));
+        let _ = fs::remove_file(&download);
+        placed?
     }
 
-    /// Uploads `copy` if the object still has its base ETag; then it becomes the cache.
+    /// Uploads `copy` if the object still has its base ETag (streamed from the file); then the
+    /// copy becomes the cache (it is moved there: `copy` is used up).
     ///
     /// # Errors
     /// [`StoreError::PreconditionFailed`] when another run uploaded first: check out again, re-apply,
     /// try again.
     pub async fn commit(&self, copy: &WorkingCopy) -> Result<ETag, StoreError> {
-        let bytes = Bytes::from(fs::read(&copy.path).map_err(|e| io("read", &copy.path, e))?);
         let condition = copy
             .base
             .clone()
             .map_or(PutCondition::IfAbsent, PutCondition::IfMatch);
         let etag = self
             .store
-            .put(
+            .put_file(
                 DATABASE_KEY,
-                bytes.clone(),
+                &copy.path,
                 condition,
                 "application/vnd.sqlite3",
             )
             .await?;
         let this = self.clone();
         let cached = etag.clone();
+        let uploaded = copy.path.clone();
         tokio::task::spawn_blocking(move || {
             let _lock = this.lock()?;
-            this.write_cache(&bytes, &cached)
+            this.replace_cache(&uploaded, &cached)
         })
         .await
         .map_err(|e| io("cache", &self.cache_dir, e))??;
@@ -139,16 +149,11 @@ impl Replica {
         let _ = fs::remove_file(&copy.path);
     }
 
-    /// Replaces the cache (content first, then its ETag; a crash in between leaves an ETag that does
-    /// not match and costs one download).
-    fn write_cache(&self, bytes: &[u8], etag: &ETag) -> Result<(), StoreError> {
+    /// Moves `file` (in the cache folder) into place as the cache, with its ETag: content first,
+    /// then the ETag; a crash in between leaves an ETag that does not match and costs one download.
+    fn replace_cache(&self, file: &Path, etag: &ETag) -> Result<(), StoreError> {
         let _ = fs::remove_file(self.cache_etag_file());
-        let temp = self.cache_dir.join(format!(
-            ".{DATABASE_KEY}.{}.tmp",
-            uuid::Uuid::new_v4().simple()
-        ));
-        fs::write(&temp, bytes).map_err(|e| io("cache", &temp, e))?;
-        fs::rename(&temp, self.cache_file()).map_err(|e| io("cache", &temp, e))?;
+        fs::rename(file, self.cache_file()).map_err(|e| io("cache", file, e))?;
         fs::write(self.cache_etag_file(), etag.0.as_bytes())
             .map_err(|e| io("cache", &self.cache_dir, e))
     }

@@ -6,16 +6,20 @@
 //! and applying the same changes twice, or on top of another run's changes, is safe: rows are keyed by
 //! what they are (meeting id, call time, page), and checkpoints merge by taking the later call.
 
+mod codec;
+mod delta;
 mod schema;
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::{Digest, Sha256};
+
+use codec::decode;
+pub use codec::{hex, sha256_hex};
+pub use delta::{Delta, DeltaCounts};
 
 use crate::webex::{Meeting, RawPage};
 
@@ -50,6 +54,14 @@ pub enum DbError {
         path: String,
         /// What SQLite reported.
         report: String,
+    },
+    /// A run's delta file could not be read or copied.
+    #[error("delta {path}: {detail}")]
+    Delta {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        detail: String,
     },
     /// A stored body could not be inflated, or does not hash to its key.
     #[error("stored body {sha256} is damaged: {detail}")]
@@ -131,6 +143,8 @@ pub struct CallRecord {
     pub error: Option<String>,
     /// Tracking id of the failure, if any.
     pub tracking_id: Option<String>,
+    /// The last page is a body that failed the qualities check (kept as Webex sent it).
+    pub last_page_malformed: bool,
 }
 
 /// What a call did to a meeting's checkpoint. Merged with what is stored: the later call wins,
@@ -221,8 +235,11 @@ pub struct RunError {
 pub struct Changes {
     /// Meetings listed.
     pub meetings: Vec<MeetingRow>,
-    /// Qualities calls with their pages.
+    /// Qualities calls with their pages, held in memory (tests, benches, small writes).
     pub calls: Vec<CallRecord>,
+    /// Qualities calls with their pages, already stored in a [`Delta`] file (the collector's way:
+    /// its memory does not grow with the pages).
+    pub delta: Option<PathBuf>,
     /// Checkpoint updates.
     pub checkpoints: Vec<CheckpointUpdate>,
     /// The run.
@@ -253,8 +270,9 @@ pub struct MeetingStatus {
     pub end: Option<DateTime<Utc>>,
     /// State.
     pub state: Option<String>,
-    /// The List Meetings item last stored (empty for a meeting not stored yet).
-    pub raw_item: String,
+    /// A digest of the List Meetings item last stored ([`item_digest`]; `None` for a meeting not
+    /// stored yet): enough to tell whether a new listing changed it, without holding the item.
+    pub item_digest: Option<u64>,
     /// Checkpoint.
     pub checkpoint: Checkpoint,
 }
@@ -315,9 +333,6 @@ pub struct Database {
     path: PathBuf,
 }
 
-/// Below this share of the original size, a body is stored deflated.
-const DEFLATE_WHEN_BELOW: f64 = 0.9;
-
 impl Database {
     /// Opens (or creates) the file at `path` and brings its schema up to date.
     ///
@@ -375,6 +390,13 @@ impl Database {
                 known,
             });
         }
+        if version == known {
+            return Ok(());
+        }
+        // Migrations rebuild tables that others reference: foreign keys are checked once, after.
+        self.conn
+            .pragma_update(None, "foreign_keys", false)
+            .map_err(err)?;
         for (index, sql) in schema::MIGRATIONS
             .iter()
             .enumerate()
@@ -389,6 +411,21 @@ impl Database {
             )
             .map_err(err)?;
             tx.commit().map_err(err)?;
+        }
+        self.conn
+            .pragma_update(None, "foreign_keys", true)
+            .map_err(err)?;
+        let dangling: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .map_err(err)?;
+        if dangling > 0 {
+            return Err(DbError::Corrupt {
+                path: path.clone(),
+                report: format!("{dangling} rows refer to rows that are missing"),
+            });
         }
         Ok(())
     }
@@ -442,13 +479,73 @@ impl Database {
     /// # Errors
     /// SQLite errors; nothing is written then.
     pub fn apply(&mut self, changes: &Changes) -> Result<Applied, DbError> {
+        // Calls held in memory go through a delta file too (one way of storing pages): a new one,
+        // or a copy of the changes' own delta with them added.
+        let in_memory = if changes.calls.is_empty() {
+            None
+        } else {
+            let mut path = self.path.clone().into_os_string();
+            path.push(format!(".{}.delta", uuid::Uuid::new_v4().simple()));
+            let path = PathBuf::from(path);
+            let mut delta = match &changes.delta {
+                Some(given) => {
+                    std::fs::copy(given, &path).map_err(|e| DbError::Delta {
+                        path: given.display().to_string(),
+                        detail: e.to_string(),
+                    })?;
+                    Delta::open(&path)?
+                }
+                None => Delta::create(&path)?,
+            };
+            for call in &changes.calls {
+                delta.add(call)?;
+            }
+            Some(delta.finish())
+        };
+        let applied = self.apply_with(changes, in_memory.as_deref().or(changes.delta.as_deref()));
+        if let Some(path) = in_memory {
+            let _ = std::fs::remove_file(path);
+        }
+        applied
+    }
+
+    fn apply_with(&mut self, changes: &Changes, delta: Option<&Path>) -> Result<Applied, DbError> {
+        let path = self.path.display().to_string();
+        let err = |source| DbError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        // A database can only be attached outside a transaction.
+        if let Some(delta) = delta {
+            self.conn
+                .execute("ATTACH DATABASE ?1 AS delta", [delta.display().to_string()])
+                .map_err(err)?;
+        }
+        let applied = self.apply_in_one_transaction(changes, delta.is_some());
+        if delta.is_some()
+            && let Err(source) = self.conn.execute("DETACH DATABASE delta", [])
+        {
+            tracing::warn!(error = %source, "detaching the delta");
+        }
+        applied
+    }
+
+    fn apply_in_one_transaction(
+        &mut self,
+        changes: &Changes,
+        with_delta: bool,
+    ) -> Result<Applied, DbError> {
         let path = self.path.display().to_string();
         let err = |source| DbError::Sqlite {
             path: path.clone(),
             source,
         };
         let tx = self.conn.transaction().map_err(err)?;
-        let mut applied = Applied::default();
+        let applied = if with_delta {
+            delta::merge(&tx).map_err(err)?
+        } else {
+            Applied::default()
+        };
         {
             let mut upsert_meeting = tx
                 .prepare_cached(
@@ -481,60 +578,6 @@ impl Database {
                     params![m.instance_id, db_time(m.seen_at)],
                 )
                 .map_err(err)?;
-            }
-            let mut insert_call = tx
-                .prepare_cached(
-                    "INSERT INTO quality_calls (instance_id, called_at, completed, error, tracking_id) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (instance_id, called_at) DO NOTHING",
-                )
-                .map_err(err)?;
-            let mut insert_body = tx
-                .prepare_cached("INSERT INTO bodies (sha256, length, encoding, data) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (sha256) DO NOTHING")
-                .map_err(err)?;
-            let mut insert_page = tx
-                .prepare_cached(
-                    "INSERT INTO quality_pages (call_id, page, fetched_at, request_url, status, tracking_id, body_sha256, valid_json)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (call_id, page) DO NOTHING",
-                )
-                .map_err(err)?;
-            for call in &changes.calls {
-                let new = insert_call
-                    .execute(params![
-                        call.instance_id,
-                        db_time(call.called_at),
-                        call.completed,
-                        call.error,
-                        call.tracking_id
-                    ])
-                    .map_err(err)?;
-                applied.calls += new;
-                let call_id: i64 = tx
-                    .query_row(
-                        "SELECT id FROM quality_calls WHERE instance_id = ?1 AND called_at = ?2",
-                        params![call.instance_id, db_time(call.called_at)],
-                        |r| r.get(0),
-                    )
-                    .map_err(err)?;
-                for (index, page) in call.pages.iter().enumerate() {
-                    let sha = sha256_hex(&page.body);
-                    let (encoding, data) = encode(&page.body);
-                    applied.bodies += insert_body
-                        .execute(params![sha, as_i64(page.body.len()), encoding, data])
-                        .map_err(err)?;
-                    let valid = serde_json::from_slice::<serde::de::IgnoredAny>(&page.body).is_ok();
-                    applied.pages += insert_page
-                        .execute(params![
-                            call_id,
-                            as_i64(index + 1),
-                            db_time(page.fetched_at),
-                            page.request_url,
-                            page.status,
-                            page.tracking_id,
-                            sha,
-                            valid
-                        ])
-                        .map_err(err)?;
-                }
             }
             let mut upsert_checkpoint = tx
                 .prepare_cached(
@@ -602,28 +645,34 @@ impl Database {
         Ok(applied)
     }
 
-    /// Every known meeting with its checkpoint, oldest start first.
+    /// The meetings a cycle plans with, oldest start first: every meeting not final yet, and every
+    /// meeting that started at or after `listed_from` (what List Meetings can still return). Final
+    /// meetings older than that cannot be due again and are not read, however long the history.
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn meeting_statuses(&self) -> Result<Vec<MeetingStatus>, DbError> {
+    pub fn meeting_statuses(
+        &self,
+        listed_from: DateTime<Utc>,
+    ) -> Result<Vec<MeetingStatus>, DbError> {
         let mut statement = self
             .conn
             .prepare(
                 "SELECT m.instance_id, m.start_time, m.end_time, m.state, m.raw_item,
                         c.last_call_at, c.next_allowed_at, coalesce(c.attempts, 0), coalesce(c.failures, 0), c.last_error, coalesce(c.final, 0)
                  FROM meetings m LEFT JOIN checkpoints c USING (instance_id)
+                 WHERE NOT coalesce(c.final, 0) OR m.start_time >= ?1
                  ORDER BY m.start_time, m.instance_id",
             )
             .map_err(self.err())?;
         let rows = statement
-            .query_map([], |r| {
+            .query_map([db_time(listed_from)], |r| {
                 Ok(MeetingStatus {
                     instance_id: r.get(0)?,
                     start: parse_time(r.get(1)?),
                     end: parse_time(r.get(2)?),
                     state: r.get(3)?,
-                    raw_item: r.get(4)?,
+                    item_digest: Some(item_digest(r.get_ref(4)?.as_str()?)),
                     checkpoint: Checkpoint {
                         last_call_at: parse_time(r.get(5)?),
                         next_allowed_at: parse_time(r.get(6)?),
@@ -843,61 +892,18 @@ impl Database {
     }
 }
 
+/// A digest of a List Meetings item, to compare a new listing with the stored one (within one
+/// process: the hasher's keys are fixed, its algorithm is not promised across Rust versions).
+#[must_use]
+pub fn item_digest(raw_item: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    raw_item.hash(&mut hasher);
+    hasher.finish()
+}
+
 fn as_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Hex SHA-256 of `bytes`.
-#[must_use]
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-/// Lower-case hex of `bytes` (a digest, for keys and ETags).
-#[must_use]
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}
-
-fn encode(body: &[u8]) -> (&'static str, Vec<u8>) {
-    let mut encoder =
-        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    let deflated = encoder.write_all(body).and_then(|()| encoder.finish());
-    match deflated {
-        #[allow(clippy::cast_precision_loss)]
-        Ok(small) if (small.len() as f64) < body.len() as f64 * DEFLATE_WHEN_BELOW => {
-            ("deflate", small)
-        }
-        _ => ("identity", body.to_vec()),
-    }
-}
-
-fn decode(sha: &str, length: i64, encoding: &str, data: Vec<u8>) -> Result<Bytes, DbError> {
-    let bad = |detail: String| DbError::BadBody {
-        sha256: sha.to_owned(),
-        detail,
-    };
-    let body = match encoding {
-        "identity" => data,
-        "deflate" => {
-            let mut out = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
-            flate2::read::DeflateDecoder::new(data.as_slice())
-                .read_to_end(&mut out)
-                .map_err(|e| bad(e.to_string()))?;
-            out
-        }
-        other => return Err(bad(format!("unknown encoding {other:?}"))),
-    };
-    if sha256_hex(&body) != sha || i64::try_from(body.len()).ok() != Some(length) {
-        return Err(bad("content does not match its hash".into()));
-    }
-    Ok(Bytes::from(body))
 }
 
 #[cfg(test)]
@@ -951,6 +957,7 @@ mod tests {
                 completed: true,
                 error: None,
                 tracking_id: None,
+                last_page_malformed: false,
             }],
             checkpoints: vec![CheckpointUpdate {
                 instance_id: "a_I_1".into(),
@@ -1031,23 +1038,70 @@ mod tests {
     }
 
     #[test]
-    fn bodies_come_back_byte_for_byte_whatever_their_encoding() {
-        for body in [
-            &b""[..],
-            b"{}",
-            b"  {\"a\" : \"\\u00e9\\n\" }\r\n\t",
-            "é💥 not json".as_bytes(),
-            &[0_u8, 255, 10][..],
-        ] {
-            let (encoding, data) = encode(body);
-            let sha = sha256_hex(body);
-            let back = decode(&sha, i64::try_from(body.len()).unwrap(), encoding, data).unwrap();
-            assert_eq!(back.as_ref(), body);
+    fn a_version_1_file_with_deflated_bodies_is_migrated_and_reads_back_byte_for_byte() {
+        use std::io::Write;
+        let dir = tempdir();
+        let path = dir.join("db.sqlite");
+        let old_body = br#"{"items":[{"packetLoss":[0.0,0.0,0.1,0.0,0.0,0.0]}]}"#.repeat(30);
+        {
+            // A file as version 1 wrote it: deflate was the only codec.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            let mut deflate =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            deflate.write_all(&old_body).unwrap();
+            let data = deflate.finish().unwrap();
+            let sha = sha256_hex(&old_body);
+            conn.execute(
+                "INSERT INTO bodies VALUES (?1, ?2, 'deflate', ?3)",
+                params![sha, as_i64(old_body.len()), data],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO quality_calls (instance_id, called_at, completed) VALUES ('a_I_1', '2026-01-05T10:00:00.000Z', 1)",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO quality_pages VALUES (1, 1, '2026-01-05T10:00:00.000Z', 'https://x', 200, 'T', ?1, 1)",
+                [sha],
+            )
+            .unwrap();
         }
-        let big = br#"{"packetLoss":[0.0,0.0,0.1,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0,0.0]}"#
-            .repeat(50);
-        assert_eq!(encode(&big).0, "deflate");
-        assert!(decode("00", 2, "deflate", vec![1, 2]).is_err());
+        let mut db = Database::open(&path).unwrap();
+        assert_eq!(db.schema_version().unwrap(), 2);
+        db.integrity_check().unwrap();
+        let pages = db.latest_complete_pages("a_I_1").unwrap();
+        assert_eq!(pages[0].body.as_ref(), old_body.as_slice());
+        // New bodies go in with zstd beside the old deflated ones.
+        let at = t("2026-01-05T10:10:00Z");
+        let new_body = br#"{"items":[{"latency":[10,20,30,40,50,60,70,80]}]}"#.repeat(30);
+        db.apply(&Changes {
+            calls: vec![CallRecord {
+                instance_id: "a_I_1".into(),
+                called_at: at,
+                pages: vec![page(&new_body, at)],
+                completed: true,
+                error: None,
+                tracking_id: None,
+                last_page_malformed: false,
+            }],
+            ..Changes::default()
+        })
+        .unwrap();
+        assert_eq!(
+            db.count("SELECT count(*) FROM bodies WHERE encoding = 'zstd'")
+                .unwrap(),
+            1
+        );
+        let pages = db.latest_complete_pages("a_I_1").unwrap();
+        assert_eq!(pages[0].body.as_ref(), new_body.as_slice());
+        let first = db.calls("a_I_1").unwrap()[0].id;
+        assert_eq!(
+            db.call_pages(first).unwrap()[0].body.as_ref(),
+            old_body.as_slice()
+        );
     }
 
     fn tempdir() -> PathBuf {

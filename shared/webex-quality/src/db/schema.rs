@@ -91,4 +91,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         tracking_id  TEXT
     );
     ",
+    // 2: bodies may be stored zstd-compressed. SQLite cannot change a CHECK constraint in place,
+    // so the table is rebuilt (the rows are copied as stored: nothing is recompressed).
+    r"
+    CREATE TABLE bodies_v2 (
+        sha256    TEXT PRIMARY KEY,
+        length    INTEGER NOT NULL,
+        encoding  TEXT NOT NULL CHECK (encoding IN ('identity', 'deflate', 'zstd')),
+        data      BLOB NOT NULL
+    );
+    INSERT INTO bodies_v2 (sha256, length, encoding, data) SELECT sha256, length, encoding, data FROM bodies;
+    DROP TABLE bodies;
+    ALTER TABLE bodies_v2 RENAME TO bodies;
+    ",
 ];

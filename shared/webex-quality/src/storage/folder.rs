@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::{ETag, Fetched, Object, ObjectStore, PutCondition, StoreError, check_key};
+use super::{ETag, Fetched, FetchedFile, Object, ObjectStore, PutCondition, StoreError, check_key};
 
 /// Objects as files under a folder.
 #[derive(Debug, Clone)]
@@ -124,6 +124,72 @@ impl FolderStore {
         Ok(etag)
     }
 
+    /// `put_file`: the file is copied into a temporary file beside the object while it is hashed
+    /// (in chunks, never whole in memory), then the condition is checked and the copy renamed into
+    /// place under the lock.
+    fn put_file_blocking(
+        &self,
+        key: &str,
+        source: &Path,
+        condition: &PutCondition,
+    ) -> Result<ETag, StoreError> {
+        let path = self.path(key)?;
+        let fail = |e: std::io::Error| StoreError::backend("put", key, e);
+        let folder = path.parent().unwrap_or(&self.root);
+        fs::create_dir_all(folder).map_err(fail)?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("object");
+        let temp = folder.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let result = (|| {
+            let etag = copy_hashing(source, &temp)?;
+            let _lock = self.lock(false).map_err(std::io::Error::other)?;
+            let current = read_etag(&path)?;
+            let allowed = match condition {
+                PutCondition::Always => true,
+                PutCondition::IfAbsent => current.is_none(),
+                PutCondition::IfMatch(expected) => current.as_ref() == Some(expected),
+            };
+            if !allowed {
+                return Ok(None);
+            }
+            write_synced(&etag_path(&path), etag.0.as_bytes())?;
+            fs::rename(&temp, &path)?;
+            sync_dir(folder)?;
+            Ok(Some(etag))
+        })();
+        let _ = fs::remove_file(&temp);
+        match result.map_err(fail)? {
+            Some(etag) => Ok(etag),
+            None => Err(StoreError::PreconditionFailed {
+                key: key.to_owned(),
+            }),
+        }
+    }
+
+    /// `get_to_file`: the object is copied by the kernel, not read into memory.
+    fn get_to_file_blocking(
+        &self,
+        key: &str,
+        if_none_match: Option<&ETag>,
+        target: &Path,
+    ) -> Result<FetchedFile, StoreError> {
+        let path = self.path(key)?;
+        let _lock = self.lock(true)?;
+        let Some(etag) = read_etag(&path).map_err(|e| StoreError::backend("get", key, e))? else {
+            return Ok(FetchedFile::NotFound);
+        };
+        if if_none_match == Some(&etag) {
+            return Ok(FetchedFile::NotModified);
+        }
+        match fs::copy(&path, target) {
+            Ok(_) => Ok(FetchedFile::Found(etag)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(FetchedFile::NotFound),
+            Err(e) => Err(StoreError::backend("get", key, e)),
+        }
+    }
+
     fn delete_blocking(&self, key: &str) -> Result<(), StoreError> {
         let path = self.path(key)?;
         let _lock = self.lock(false)?;
@@ -201,9 +267,32 @@ fn read_etag(path: &Path) -> std::io::Result<Option<ETag>> {
 /// The ETag of content: `"sha256:<hex>"`.
 #[must_use]
 pub fn content_etag(bytes: &[u8]) -> ETag {
-    let digest = Sha256::digest(bytes);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    ETag(format!("\"sha256:{hex}\""))
+    digest_etag(&Sha256::digest(bytes))
+}
+
+fn digest_etag(digest: &[u8]) -> ETag {
+    ETag(format!("\"sha256:{}\"", crate::db::hex(digest)))
+}
+
+/// Copies `source` to a new file `target` (synced) in chunks, hashing as it goes: the ETag of the
+/// content.
+fn copy_hashing(source: &Path, target: &Path) -> std::io::Result<ETag> {
+    let mut input = File::open(source)?;
+    let mut output = File::create(target)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0_u8; 256 * 1024];
+    loop {
+        let read = match std::io::Read::read(&mut input, &mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buffer[..read]);
+        output.write_all(&buffer[..read])?;
+    }
+    output.sync_all()?;
+    Ok(digest_etag(&hasher.finalize()))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -240,6 +329,32 @@ impl ObjectStore for FolderStore {
     ) -> Result<ETag, StoreError> {
         let (store, key) = (self.clone(), key.to_owned());
         blocking(move || store.put_blocking(&key, &bytes, &condition)).await
+    }
+
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        condition: PutCondition,
+        _content_type: &str,
+    ) -> Result<ETag, StoreError> {
+        let (store, key, path) = (self.clone(), key.to_owned(), path.to_owned());
+        blocking(move || store.put_file_blocking(&key, &path, &condition)).await
+    }
+
+    async fn get_to_file(
+        &self,
+        key: &str,
+        if_none_match: Option<&ETag>,
+        path: &Path,
+    ) -> Result<FetchedFile, StoreError> {
+        let (store, key, etag, path) = (
+            self.clone(),
+            key.to_owned(),
+            if_none_match.cloned(),
+            path.to_owned(),
+        );
+        blocking(move || store.get_to_file_blocking(&key, etag.as_ref(), &path)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

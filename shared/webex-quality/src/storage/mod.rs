@@ -49,6 +49,17 @@ pub enum Fetched {
     Found(Object),
 }
 
+/// What a read into a file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchedFile {
+    /// No object under the key (the file is not touched).
+    NotFound,
+    /// The object still has the ETag the caller already holds (the file is not touched).
+    NotModified,
+    /// The object is now in the file, with this ETag.
+    Found(ETag),
+}
+
 /// When a write may happen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutCondition {
@@ -108,6 +119,49 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         condition: PutCondition,
         content_type: &str,
     ) -> Result<ETag, StoreError>;
+
+    /// Writes the file at `path` as `key` if `condition` holds, returning the new ETag. Stores that
+    /// can stream it do (a large database is never held in memory whole); the default reads it.
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        condition: PutCondition,
+        content_type: &str,
+    ) -> Result<ETag, StoreError> {
+        let owned = path.to_owned();
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(owned))
+            .await
+            .map_err(|e| StoreError::backend("put", key, e))?
+            .map_err(|e| StoreError::backend("put", key, format!("{}: {e}", path.display())))?;
+        self.put(key, Bytes::from(bytes), condition, content_type)
+            .await
+    }
+
+    /// Reads `key` into the file at `path` (replaced whole, or not touched when there is nothing
+    /// new); with `if_none_match`, as [`ObjectStore::get`]. Stores that can stream it do; the
+    /// default reads the object into memory first.
+    async fn get_to_file(
+        &self,
+        key: &str,
+        if_none_match: Option<&ETag>,
+        path: &std::path::Path,
+    ) -> Result<FetchedFile, StoreError> {
+        match self.get(key, if_none_match).await? {
+            Fetched::NotFound => Ok(FetchedFile::NotFound),
+            Fetched::NotModified => Ok(FetchedFile::NotModified),
+            Fetched::Found(object) => {
+                let owned = path.to_owned();
+                tokio::task::spawn_blocking(move || std::fs::write(owned, &object.bytes))
+                    .await
+                    .map_err(|e| StoreError::backend("get", key, e))?
+                    .map_err(|e| {
+                        StoreError::backend("get", key, format!("{}: {e}", path.display()))
+                    })?;
+                Ok(FetchedFile::Found(object.etag))
+            }
+        }
+    }
 
     /// Writes a published file of the dashboard with HTTP caching metadata (`Cache-Control`) if
     /// `condition` holds. Stores without such metadata keep just the bytes.

@@ -10,7 +10,7 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
-use super::{ETag, Fetched, Object, ObjectStore, PutCondition, StoreError, check_key};
+use super::{ETag, Fetched, FetchedFile, Object, ObjectStore, PutCondition, StoreError, check_key};
 
 /// Objects in an S3 bucket under a prefix.
 #[derive(Debug, Clone)]
@@ -147,6 +147,70 @@ impl ObjectStore for S3Store {
             .content_type(content_type)
             .body(ByteStream::from(bytes));
         self.send_put(key, &full, request, condition).await
+    }
+
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        condition: PutCondition,
+        content_type: &str,
+    ) -> Result<ETag, StoreError> {
+        let full = self.full_key(key)?;
+        // Streamed from the file (the SDK reads it in chunks; it is never whole in memory).
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| StoreError::backend("put", &full, format!("{}: {e}", path.display())))?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .content_type(content_type)
+            .body(body);
+        self.send_put(key, &full, request, condition).await
+    }
+
+    async fn get_to_file(
+        &self,
+        key: &str,
+        if_none_match: Option<&ETag>,
+        path: &std::path::Path,
+    ) -> Result<FetchedFile, StoreError> {
+        let full = self.full_key(key)?;
+        let answer = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .set_if_none_match(if_none_match.map(|e| e.0.clone()))
+            .send()
+            .await;
+        match answer {
+            Ok(output) => {
+                let etag = ETag(output.e_tag().unwrap_or_default().to_owned());
+                let fail = |e: &dyn std::fmt::Display| {
+                    StoreError::backend("get", &full, format!("{}: {e}", path.display()))
+                };
+                // Chunk by chunk into the file: the object is never whole in memory.
+                let mut file = tokio::fs::File::create(path).await.map_err(|e| fail(&e))?;
+                let mut body = output.body;
+                while let Some(chunk) = body.try_next().await.map_err(|e| fail(&e))? {
+                    tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+                        .await
+                        .map_err(|e| fail(&e))?;
+                }
+                tokio::io::AsyncWriteExt::flush(&mut file)
+                    .await
+                    .map_err(|e| fail(&e))?;
+                Ok(FetchedFile::Found(etag))
+            }
+            Err(error) => match status(&error) {
+                Some(304) => Ok(FetchedFile::NotModified),
+                Some(404) => Ok(FetchedFile::NotFound),
+                _ => Err(StoreError::backend("get", &full, describe(&error))),
+            },
+        }
     }
 
     async fn publish(

@@ -263,6 +263,21 @@ pub fn parse_qualities(body: &[u8]) -> Result<QualitiesPage, serde_json::Error> 
     })
 }
 
+/// Checks that `body` is a page [`parse_qualities`] accepts (JSON, an object or array at the top),
+/// without building anything: what the collector needs before it stores a page as received.
+///
+/// # Errors
+/// When it is not.
+pub fn check_qualities(body: &[u8]) -> Result<(), serde_json::Error> {
+    /// A struct with no fields: any object (or array) goes, every value is skipped unbuilt.
+    #[derive(Deserialize)]
+    struct Shape {}
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str::<Shape>(text).map(|_| ()),
+        Err(_) => serde_json::from_slice::<Shape>(body).map(|_| ()),
+    }
+}
+
 /// Any JSON value, reduced to what a lenient field can use: a number, a string, or something else
 /// (skipped without building it).
 enum Scalar<'de> {
@@ -587,6 +602,24 @@ mod tests {
         assert_eq!(page.items[0].webex_user_name.as_deref(), Some("42"));
         assert_eq!(page.items[0].join_time, None);
         assert_eq!(parse_qualities(b"{}").unwrap().items.len(), 0);
+        // The collector's check agrees with the parser on what is a page.
+        for body in [
+            &br#"{"items":[{"webexUserName":42,"joinTime":"not a time"},7]}"#[..],
+            b"{}",
+            b"[]",
+            b"{\"items\":[",
+            b"7",
+            b"\"text\"",
+            b"{\"items\":[]} trailing",
+            b"\xff\xfe{}",
+        ] {
+            assert_eq!(
+                check_qualities(body).is_ok(),
+                parse_qualities(body).is_ok(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
         assert!(parse_qualities(b"{\"items\":[").is_err());
     }
 

@@ -10,7 +10,7 @@ use url::Url;
 
 use super::client::{RawPage, WebexClient};
 use super::error::WebexError;
-use super::model::{MeetingInstanceId, parse_qualities};
+use super::model::{MeetingInstanceId, check_qualities};
 
 /// The pages fetched for one meeting, and how the fetch ended. Pages fetched before a failure are
 /// kept, so nothing Webex sent is lost.
@@ -87,7 +87,7 @@ impl WebexClient {
                 }
                 Err(error) => return Err(error),
             };
-            if let Err(source) = parse_qualities(&page.body) {
+            if let Err(source) = check_qualities(&page.body) {
                 return Err(WebexError::Malformed {
                     url: page.request_url,
                     tracking_id: page.tracking_id,

@@ -29,6 +29,19 @@ struct Args {
         hide_env_values = true
     )]
     client_secret: String,
+    /// Ad-hoc meetings on every day (scale runs); without it, a small organisation's week.
+    #[arg(long)]
+    meetings_per_day: Option<u32>,
+    /// Days with meetings.
+    #[arg(long, default_value_t = 7)]
+    days: u32,
+    /// The first day with meetings (YYYY-MM-DD, UTC); default: six days before today.
+    #[arg(long)]
+    first_day: Option<chrono::NaiveDate>,
+    /// Also print a personal access token of the organisation's admin (`WEBEX_ACCESS_TOKEN=...`),
+    /// valid for 12 hours.
+    #[arg(long)]
+    personal_token: bool,
 }
 
 #[tokio::main]
@@ -49,6 +62,11 @@ async fn main() -> std::io::Result<()> {
         seed: args.seed,
         client_id: args.client_id,
         client_secret: args.client_secret,
+        meetings_per_day: args.meetings_per_day,
+        days: args.days,
+        first_day: args
+            .first_day
+            .map(|day| day.and_time(chrono::NaiveTime::MIN).and_utc()),
         ..SimConfig::default()
     };
     let sim = Simulator::new(config)
@@ -56,6 +74,9 @@ async fn main() -> std::io::Result<()> {
         .await?;
     println!("WEBEX_API_URL={}", sim.api_url());
     println!("WEBEX_ANALYTICS_URL={}", sim.analytics_url());
+    if args.personal_token {
+        println!("WEBEX_ACCESS_TOKEN={}", sim.issue_personal_token());
+    }
     println!(
         "# {} meetings, {} people; Ctrl-C stops",
         sim.org().meetings.len(),

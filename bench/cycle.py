@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""One collection cycle at scale: CPU time, peak memory and stored bytes of the collector.
+
+    python3 bench/cycle.py                       # 1,000 ended meetings (yesterday's), release build
+    python3 bench/cycle.py --meetings 300        # a smaller day
+    python3 bench/cycle.py --no-build            # reuse target/release binaries
+
+What it does: builds the release binaries (`webex-quality`, the CLI, and `webex-sim`; the release
+profile is the Lambda functions' profile), starts the simulator as its own process with
+`--meetings-per-day N --days 1 --first-day <yesterday>` (so every meeting has ended and is due for
+its final fetch), and runs `webex-quality collect` once against it with a personal access token
+and a fresh data folder. The collector is a separate process, so its CPU time and peak RSS
+(getrusage of the child: user + system time, ru_maxrss) are its own, not the simulator's.
+It then checks that every page is stored byte for byte (`webex-quality export --raw`
+against the simulator's bodies is the end-to-end tests' job; here the page count and the stored
+size are reported) and prints one Markdown table row.
+"""
+
+import argparse
+import hashlib
+import sqlite3
+import datetime
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+RELEASE = TARGET / "release"
+
+
+def build(profile):
+    command = ["cargo", "build", "--profile", profile, "--locked", "-p", "webex-quality-cli",
+               "-p", "webex-sim", "--bin", "webex-quality", "--bin", "webex-sim"]
+    print("+", " ".join(command), file=sys.stderr, flush=True)
+    subprocess.run(command, check=True, cwd=REPO)
+
+
+def start_simulator(meetings, seed):
+    yesterday = (datetime.datetime.now(datetime.timezone.utc).date()
+                 - datetime.timedelta(days=1)).isoformat()
+    sim = subprocess.Popen(
+        [str(RELEASE / "webex-sim"), "--port", "0", "--seed", str(seed),
+         "--meetings-per-day", str(meetings), "--days", "1", "--first-day", yesterday,
+         "--personal-token"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO)
+    env = {}
+    while len(env) < 3:
+        line = sim.stdout.readline()
+        if not line:
+            raise SystemExit("the simulator stopped before printing its URLs")
+        if "=" in line and not line.startswith("#"):
+            key, value = line.strip().split("=", 1)
+            env[key] = value
+    return sim, env
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}"
+
+
+def raw_bytes(database):
+    """Bytes of the qualities pages as received, and their count (from the stored lengths)."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        raw = db.execute(
+            "SELECT coalesce(sum(b.length), 0) FROM quality_pages p JOIN bodies b ON b.sha256 = p.body_sha256"
+        ).fetchone()[0]
+        pages = db.execute("SELECT count(*) FROM quality_pages").fetchone()[0]
+        keys = {row[0] for row in db.execute("SELECT sha256 FROM bodies")}
+    return raw, pages, keys
+
+
+def byte_exact(env, data):
+    """`webex-quality export --raw` decodes every stored page (checking its hash and length);
+    the exported files hash to the stored keys, which are the SHA-256 of the bodies as received."""
+    out = Path(tempfile.mkdtemp(prefix="wq-bench-export-"))
+    try:
+        subprocess.run([str(RELEASE / "webex-quality"), "export", "--raw", "--out", str(out)],
+                       env=env, check=True, capture_output=True, cwd=REPO)
+        _, pages, keys = raw_bytes(data / "webex-quality.sqlite")
+        files = [p for p in out.rglob("*.json") if p.is_file()]
+        hashes = {hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+        if len(files) != pages or not hashes <= keys:
+            raise SystemExit(f"export: {len(files)} files for {pages} pages; "
+                             f"{len(hashes - keys)} bodies that were not stored")
+        return f"yes ({len(files)} pages exported, each hashing to its stored key)"
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--meetings", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    parser.add_argument("--profile", default="release",
+                        help="cargo profile (`profiling` keeps symbols for perf)")
+    parser.add_argument("--perf", metavar="FILE",
+                        help="record the collector with `perf record -g` into FILE")
+    args = parser.parse_args()
+    global RELEASE
+    RELEASE = TARGET / args.profile
+    if not args.no_build:
+        build(args.profile)
+    sim, sim_env = start_simulator(args.meetings, args.seed)
+    data = Path(tempfile.mkdtemp(prefix="wq-bench-cycle-"))
+    try:
+        env = dict(os.environ)
+        env.update(sim_env)
+        env.update({
+            "WEBEX_QUALITY_STORE": str(data),
+            "WEBEX_QUALITY_CYCLE_BUDGET_SECONDS": "900",
+            "RUST_LOG": "warn",
+        })
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            started = time.monotonic()
+            command = [str(RELEASE / "webex-quality"), "collect"]
+            if args.perf:
+                command = ["perf", "record", "-F", "999", "-g", "-o", args.perf, "--"] + command
+            collect = subprocess.Popen(command, env=env,
+                                       stdout=out, stderr=err, text=True, cwd=REPO)
+            # wait4: this process's own rusage (CPU and peak RSS), not the build's or the simulator's.
+            _, status, usage = os.wait4(collect.pid, 0)
+            collect.returncode = os.waitstatus_to_exitcode(status)
+            wall = time.monotonic() - started
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+        if collect.returncode != 0:
+            raise SystemExit(f"collect failed ({collect.returncode}):\n{stdout}\n{stderr}")
+        cpu = usage.ru_utime + usage.ru_stime
+        peak_mb = usage.ru_maxrss / 1024
+        summary = stdout.strip().splitlines()
+        stored = (data / "webex-quality.sqlite").stat().st_size
+        raw, pages, _ = raw_bytes(data / "webex-quality.sqlite")
+        exact = byte_exact(env, data)
+        print("\n".join(summary), file=sys.stderr)
+        print("| date | machine | meetings | pages | raw JSON | wall | CPU | peak RSS | database | stored/raw |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        print(f"| {datetime.date.today().isoformat()} | {machine()} "
+              f"| {args.meetings} | {pages} | {raw / 1e6:.1f} MB | {wall:.1f} s | {cpu:.2f} s "
+              f"| {peak_mb:.0f} MB | {stored / 1e6:.1f} MB | {100 * stored / raw:.1f} % |")
+        print(f"# every page byte for byte: {exact}", file=sys.stderr)
+        print(f"# cycle: {summary[-1] if summary else ''}", file=sys.stderr)
+    finally:
+        sim.terminate()
+        sim.wait()
+        if args.keep:
+            print(f"# data folder kept: {data}", file=sys.stderr)
+        else:
+            shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+//! A run's fetched calls, on disk as they arrive: a small SQLite file beside the working copy, so that
+//! a cycle's memory does not grow with the meetings it fetches. Each call is hashed and compressed
+//! once, here; [`super::Database::apply`] then copies the stored rows into the database in the
+//! cycle's one transaction, and copies them again into a newer database after an upload conflict,
+//! without compressing anything twice.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, params};
+
+use super::codec::Encoder;
+use super::{CallRecord, DbError, as_i64, db_time};
+
+const SCHEMA: &str = r"
+    CREATE TABLE bodies (
+        sha256    TEXT PRIMARY KEY,
+        length    INTEGER NOT NULL,
+        encoding  TEXT NOT NULL,
+        data      BLOB NOT NULL
+    );
+    CREATE TABLE calls (
+        instance_id  TEXT NOT NULL,
+        called_at    TEXT NOT NULL,
+        completed    INTEGER NOT NULL,
+        error        TEXT,
+        tracking_id  TEXT,
+        PRIMARY KEY (instance_id, called_at)
+    );
+    CREATE TABLE pages (
+        instance_id  TEXT NOT NULL,
+        called_at    TEXT NOT NULL,
+        page         INTEGER NOT NULL,
+        fetched_at   TEXT NOT NULL,
+        request_url  TEXT NOT NULL,
+        status       INTEGER NOT NULL,
+        tracking_id  TEXT NOT NULL,
+        body_sha256  TEXT NOT NULL,
+        valid_json   INTEGER NOT NULL,
+        PRIMARY KEY (instance_id, called_at, page)
+    );
+";
+
+/// What a delta holds so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeltaCounts {
+    /// Calls.
+    pub calls: usize,
+    /// Pages.
+    pub pages: usize,
+    /// Bytes of the pages as received.
+    pub bytes: usize,
+}
+
+/// A run's calls and pages in their own file.
+#[derive(Debug)]
+pub struct Delta {
+    conn: Connection,
+    path: PathBuf,
+    encoder: Encoder,
+    counts: DeltaCounts,
+}
+
+impl Delta {
+    /// A new, empty delta at `path` (a file left there by a crashed run is replaced).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn create(path: &Path) -> Result<Self, DbError> {
+        let err = |source| DbError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        let _ = std::fs::remove_file(path);
+        let conn = Connection::open(path).map_err(err)?;
+        // Scratch data: if the machine stops, the run is lost with it and the lease's planned calls
+        // hold the meetings back, so no journal and no syncing.
+        conn.pragma_update(None, "journal_mode", "OFF")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "OFF")
+            .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+            encoder: Encoder::new(),
+            counts: DeltaCounts::default(),
+        })
+    }
+
+    /// An existing delta at `path`, to add to.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn open(path: &Path) -> Result<Self, DbError> {
+        let err = |source| DbError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "OFF")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "OFF")
+            .map_err(err)?;
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+            encoder: Encoder::new(),
+            counts: DeltaCounts::default(),
+        })
+    }
+
+    /// The file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What it holds.
+    #[must_use]
+    pub fn counts(&self) -> DeltaCounts {
+        self.counts
+    }
+
+    /// Adds one call with its pages (a call already in it is left as it is).
+    ///
+    /// # Errors
+    /// SQLite errors; the call is then not in the delta.
+    pub fn add(&mut self, call: &CallRecord) -> Result<(), DbError> {
+        let path = self.path.display().to_string();
+        let err = |source| DbError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let called_at = db_time(call.called_at);
+        let tx = self.conn.transaction().map_err(err)?;
+        let new = tx
+            .execute(
+                "INSERT INTO calls (instance_id, called_at, completed, error, tracking_id) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO NOTHING",
+                params![call.instance_id, called_at, call.completed, call.error, call.tracking_id],
+            )
+            .map_err(err)?;
+        if new == 0 {
+            return Ok(());
+        }
+        let mut bytes = 0;
+        {
+            let mut insert_body = tx
+                .prepare_cached(
+                    "INSERT INTO bodies (sha256, length, encoding, data) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                )
+                .map_err(err)?;
+            let mut insert_page = tx
+                .prepare_cached(
+                    "INSERT INTO pages (instance_id, called_at, page, fetched_at, request_url, status, tracking_id, body_sha256, valid_json)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(err)?;
+            let last = call.pages.len();
+            for (index, page) in call.pages.iter().enumerate() {
+                let stored = self.encoder.encode(&page.body);
+                insert_body
+                    .execute(params![
+                        stored.sha256,
+                        as_i64(stored.length),
+                        stored.encoding.label(),
+                        stored.data
+                    ])
+                    .map_err(err)?;
+                let valid = !(call.last_page_malformed && index + 1 == last);
+                insert_page
+                    .execute(params![
+                        call.instance_id,
+                        called_at,
+                        as_i64(index + 1),
+                        db_time(page.fetched_at),
+                        page.request_url,
+                        page.status,
+                        page.tracking_id,
+                        stored.sha256,
+                        valid
+                    ])
+                    .map_err(err)?;
+                bytes += page.body.len();
+            }
+        }
+        tx.commit().map_err(err)?;
+        self.counts.calls += 1;
+        self.counts.pages += call.pages.len();
+        self.counts.bytes += bytes;
+        Ok(())
+    }
+
+    /// Closes the file, returning its path (for [`super::Changes::delta`]).
+    #[must_use]
+    pub fn finish(self) -> PathBuf {
+        let Self { conn, path, .. } = self;
+        if let Err((_, error)) = conn.close() {
+            tracing::warn!(%error, path = %path.display(), "closing the delta");
+        }
+        path
+    }
+}
+
+/// Copies a delta's calls, pages and bodies into the database attached as `main`, inside the
+/// caller's transaction; the delta is attached as `delta`. Rows already there are left as they are.
+pub(super) fn merge(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<super::Applied> {
+    let bodies = tx.execute(
+        "INSERT INTO main.bodies (sha256, length, encoding, data)
+         SELECT sha256, length, encoding, data FROM delta.bodies WHERE true
+         ON CONFLICT (sha256) DO NOTHING",
+        [],
+    )?;
+    let calls = tx.execute(
+        "INSERT INTO main.quality_calls (instance_id, called_at, completed, error, tracking_id)
+         SELECT instance_id, called_at, completed, error, tracking_id FROM delta.calls WHERE true
+         ON CONFLICT (instance_id, called_at) DO NOTHING",
+        [],
+    )?;
+    let pages = tx.execute(
+        "INSERT INTO main.quality_pages (call_id, page, fetched_at, request_url, status, tracking_id, body_sha256, valid_json)
+         SELECT c.id, p.page, p.fetched_at, p.request_url, p.status, p.tracking_id, p.body_sha256, p.valid_json
+         FROM delta.pages p JOIN main.quality_calls c ON c.instance_id = p.instance_id AND c.called_at = p.called_at
+         WHERE true
+         ON CONFLICT (call_id, page) DO NOTHING",
+        [],
+    )?;
+    Ok(super::Applied {
+        calls,
+        pages,
+        bodies,
+    })
+}
