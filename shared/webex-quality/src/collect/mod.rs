@@ -443,17 +443,19 @@ impl Collector {
         deadlines: (Instant, Instant),
     ) -> Result<bool, CollectError> {
         let replica = Replica::new(self.store.clone(), self.work_dir.clone());
-        let copy = replica.checkout(&report.run_id).await?;
-        report.downloaded = copy.downloaded;
-        // What the listing can return (with an hour to spare), and whatever is not final yet.
+        // What the listing can return (with an hour to spare), and whatever is not final yet, read
+        // from the cached database itself: a working copy is made only if there is something to
+        // record.
         let listed_from = started_at - self.settings.rules.retention - chrono::Duration::hours(1);
-        let (db, statuses) = blocking(move || {
-            let db = Database::open(&copy.path)?;
-            let statuses = db.meeting_statuses(listed_from)?;
-            Ok::<_, DbError>((db, statuses, copy))
-        })
-        .await
-        .map(|(db, statuses, copy)| ((db, copy), statuses))?;
+        let (statuses, downloaded) = replica
+            .read_current(move |path| {
+                Database::open(path)?
+                    .meeting_statuses(listed_from)
+                    .map_err(CollectError::from)
+            })
+            .await?;
+        let statuses = statuses.unwrap_or_default();
+        report.downloaded = downloaded;
 
         let mut changes = Changes::default();
         let delta_path = self
@@ -495,7 +497,6 @@ impl Collector {
             Ok(counts) => counts,
             Err(error) => {
                 let _ = std::fs::remove_file(&delta_path);
-                Replica::discard(&db.1);
                 return Err(error);
             }
         };
@@ -518,7 +519,6 @@ impl Collector {
         report.outcome = outcome;
         if quiet {
             tracing::debug!("nothing new: the database is left as it is");
-            Replica::discard(&db.1);
             let _ = std::fs::remove_file(&delta_path);
             return Ok(false);
         }
@@ -536,7 +536,7 @@ impl Collector {
             outcome: report.outcome.label().to_owned(),
             detail: report.outcome.detail(),
         });
-        let recorded = self.record(report, &replica, db, changes).await;
+        let recorded = self.record(report, &replica, changes).await;
         let _ = std::fs::remove_file(&delta_path);
         recorded.map(|()| true)
     }
@@ -880,26 +880,20 @@ impl Collector {
         }
     }
 
-    /// Applies `changes` in one transaction, checks integrity, uploads conditionally; on a conflict
-    /// checks out the newer database and does it again.
+    /// Checks out a working copy, applies `changes` in one transaction, checks integrity, uploads
+    /// conditionally; on a conflict checks out the newer database and does it again.
     async fn record(
         &self,
         report: &mut CycleReport,
         replica: &Replica,
-        first: (Database, WorkingCopy),
         changes: Changes,
     ) -> Result<(), CollectError> {
         let changes = Arc::new(changes);
-        let mut current = Some(first);
         for attempt in 1..=self.settings.upload_attempts.max(1) {
-            let (db, copy) = match current.take() {
-                Some(open) => open,
-                None => {
-                    let copy = replica.checkout(&report.run_id).await?;
-                    let path = copy.path.clone();
-                    (blocking(move || Database::open(&path)).await?, copy)
-                }
-            };
+            let copy = replica.checkout(&report.run_id).await?;
+            report.downloaded |= copy.downloaded;
+            let path = copy.path.clone();
+            let db = blocking(move || Database::open(&path)).await?;
             let pending = changes.clone();
             blocking(move || {
                 let mut db = db;

@@ -62,6 +62,50 @@ impl Replica {
         Ok(file)
     }
 
+    /// Reads the latest database without copying it: the cache is brought up to date (downloaded
+    /// only when the object changed), then `read` runs on it under the cache's lock. A cycle plans
+    /// this way and makes a working copy only when it has something to record.
+    ///
+    /// Returns what `read` returned (`None` when there is no database yet) and whether the object
+    /// was downloaded.
+    ///
+    /// # Errors
+    /// Store or file failures; `read`'s own errors.
+    pub async fn read_current<T: Send + 'static, E: From<StoreError> + Send + 'static>(
+        &self,
+        read: impl FnOnce(&Path) -> Result<T, E> + Send + 'static,
+    ) -> Result<(Option<T>, bool), E> {
+        let cached = fs::read_to_string(self.cache_etag_file())
+            .ok()
+            .filter(|_| self.cache_file().exists())
+            .map(|e| ETag(e.trim().to_owned()));
+        fs::create_dir_all(&self.cache_dir).map_err(|e| io("cache", &self.cache_dir, e))?;
+        let download = self.cache_dir.join(format!(
+            ".{DATABASE_KEY}.{}.download",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let fetched = self
+            .store
+            .get_to_file(DATABASE_KEY, cached.as_ref(), &download)
+            .await;
+        let this = self.clone();
+        let downloaded_file = download.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let fetched = fetched?;
+            let _lock = this.lock()?;
+            let downloaded = matches!(fetched, FetchedFile::Found(_));
+            match fetched {
+                FetchedFile::NotFound => return Ok((None, false)),
+                FetchedFile::NotModified => {}
+                FetchedFile::Found(etag) => this.replace_cache(&downloaded_file, &etag)?,
+            }
+            read(&this.cache_file()).map(|value| (Some(value), downloaded))
+        })
+        .await;
+        let _ = fs::remove_file(&download);
+        result.map_err(|e| E::from(io("cache", &self.cache_dir, e)))?
+    }
+
     /// A private copy of the latest database for run `run_id`. The object is streamed into a file
     /// (never whole in memory) and only when the cached copy is not current.
     ///
