@@ -30,7 +30,7 @@ pub use replica::{DATABASE_KEY, Replica, WorkingCopy};
 
 use crate::clock::SharedClock;
 pub use crate::config::Access;
-use crate::config::{CollectorConfig, CycleConfig, WebexUrls};
+use crate::config::{CollectorConfig, CycleConfig, KeepSnapshots, WebexUrls};
 use crate::db::{
     CallRecord, Changes, CheckpointUpdate, Database, DbError, MeetingRow, MeetingStatus, RunError,
     RunRecord,
@@ -60,6 +60,8 @@ pub struct CycleSettings {
     pub refresh_margin: chrono::Duration,
     /// Conditional uploads tried before giving up.
     pub upload_attempts: usize,
+    /// Which snapshots stay once a meeting's final fetch is stored.
+    pub keep_snapshots: KeepSnapshots,
 }
 
 impl Default for CycleSettings {
@@ -71,6 +73,7 @@ impl Default for CycleSettings {
             rules: Rules::default(),
             refresh_margin: chrono::Duration::days(1),
             upload_attempts: 5,
+            keep_snapshots: KeepSnapshots::Final,
         }
     }
 }
@@ -97,6 +100,7 @@ impl CycleSettings {
         if let Some(interval) = config.call_interval {
             settings.rules.call_interval = interval;
         }
+        settings.keep_snapshots = config.keep_snapshots;
         settings
     }
 }
@@ -522,6 +526,7 @@ impl Collector {
             let _ = std::fs::remove_file(&delta_path);
             return Ok(false);
         }
+        changes.prune_superseded = self.settings.keep_snapshots == KeepSnapshots::Final;
         changes.run = Some(RunRecord {
             id: report.run_id.clone(),
             started_at,
@@ -898,6 +903,7 @@ impl Collector {
             blocking(move || {
                 let mut db = db;
                 let applied = db.apply(&pending)?;
+                db.compact_if_sparse()?;
                 db.integrity_check()?;
                 tracing::debug!(?applied, "changes applied");
                 Ok::<_, DbError>(())

@@ -24,6 +24,37 @@ pub struct CycleConfig {
     /// `WEBEX_QUALITY_CALL_INTERVAL_SECONDS`: Webex's one-call-per-meeting interval (change it only
     /// for a simulator, or if Webex changes the limit).
     pub call_interval: Option<chrono::Duration>,
+    /// `WEBEX_QUALITY_KEEP_SNAPSHOTS`: `final` (the default) drops a meeting's in-progress snapshots
+    /// once its final fetch is stored complete and valid; `all` keeps every call's pages.
+    pub keep_snapshots: KeepSnapshots,
+}
+
+/// Which qualities snapshots are kept once a meeting's final fetch is stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KeepSnapshots {
+    /// Only the final fetch's pages (earlier calls keep their record, marked pruned).
+    #[default]
+    Final,
+    /// Every call's pages.
+    All,
+}
+
+impl KeepSnapshots {
+    fn from_lookup(lookup: Lookup<'_>) -> Result<Self, ConfigError> {
+        match super::text_setting(lookup, "WEBEX_QUALITY_KEEP_SNAPSHOTS")
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("final") => Ok(Self::Final),
+            Some("all") => Ok(Self::All),
+            Some(other) => Err(ConfigError {
+                name: "WEBEX_QUALITY_KEEP_SNAPSHOTS",
+                problem: format!("{other:?} is neither final nor all"),
+                fix: "Give final (keep each meeting's final fetch) or all (keep every snapshot)."
+                    .into(),
+            }),
+        }
+    }
 }
 
 fn signed(n: u64) -> i64 {
@@ -67,6 +98,7 @@ impl CycleConfig {
                 "seconds",
             )?
             .map(|s| chrono::Duration::seconds(signed(s))),
+            keep_snapshots: KeepSnapshots::from_lookup(lookup)?,
         })
     }
 }

@@ -11,7 +11,7 @@ mod collector;
 mod login;
 mod site;
 
-pub use collector::{CollectorConfig, CycleConfig};
+pub use collector::{CollectorConfig, CycleConfig, KeepSnapshots};
 pub use login::{LoginConfig, SetupSecretRule};
 pub use site::SiteConfig;
 

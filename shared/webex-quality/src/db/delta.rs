@@ -229,5 +229,6 @@ pub(super) fn merge(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<super::A
         calls,
         pages,
         bodies,
+        pruned_calls: 0,
     })
 }

@@ -242,6 +242,8 @@ pub struct Changes {
     pub delta: Option<PathBuf>,
     /// Checkpoint updates.
     pub checkpoints: Vec<CheckpointUpdate>,
+    /// Drop the pages of calls superseded by a meeting's final fetch (see [`Database::apply`]).
+    pub prune_superseded: bool,
     /// The run.
     pub run: Option<RunRecord>,
     /// The run's errors.
@@ -257,6 +259,8 @@ pub struct Applied {
     pub pages: usize,
     /// New distinct bodies.
     pub bodies: usize,
+    /// Calls whose pages were dropped, superseded by their meeting's final fetch.
+    pub pruned_calls: usize,
 }
 
 /// A meeting with its checkpoint, for planning.
@@ -324,6 +328,8 @@ pub struct StoredCall {
     pub completed: bool,
     /// Why not.
     pub error: Option<String>,
+    /// Its pages were dropped, superseded by the meeting's final fetch.
+    pub pages_pruned: bool,
 }
 
 /// An open database file.
@@ -446,6 +452,28 @@ impl Database {
     /// [`DbError::Corrupt`] with SQLite's report.
     pub fn integrity_check(&self) -> Result<(), DbError> {
         self.check("PRAGMA integrity_check")
+    }
+
+    /// Rewrites the file (`VACUUM`) when more than a quarter of it is free pages (left by pruned
+    /// snapshots), so that the object uploaded every cycle does not keep their size. Returns
+    /// whether it did.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn compact_if_sparse(&self) -> Result<bool, DbError> {
+        let pages: i64 = self
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))
+            .map_err(self.err())?;
+        let free: i64 = self
+            .conn
+            .pragma_query_value(None, "freelist_count", |r| r.get(0))
+            .map_err(self.err())?;
+        if free < 256 || free * 4 < pages {
+            return Ok(false);
+        }
+        self.conn.execute_batch("VACUUM").map_err(self.err())?;
+        Ok(true)
     }
 
     /// `PRAGMA quick_check`: the structure without the index contents, quick enough to run on every
@@ -641,6 +669,10 @@ impl Database {
                 }
             }
         }
+        let mut applied = applied;
+        if changes.prune_superseded {
+            applied.pruned_calls = prune_superseded(&tx).map_err(err)?;
+        }
         tx.commit().map_err(err)?;
         Ok(applied)
     }
@@ -770,7 +802,7 @@ impl Database {
     pub fn calls(&self, instance_id: &str) -> Result<Vec<StoredCall>, DbError> {
         let mut statement = self
             .conn
-            .prepare("SELECT id, called_at, completed, error FROM quality_calls WHERE instance_id = ?1 ORDER BY called_at")
+            .prepare("SELECT id, called_at, completed, error, pages_pruned FROM quality_calls WHERE instance_id = ?1 ORDER BY called_at")
             .map_err(self.err())?;
         let rows = statement
             .query_map([instance_id], |r| {
@@ -779,6 +811,7 @@ impl Database {
                     called_at: parse_time(r.get(1)?).unwrap_or_default(),
                     completed: r.get(2)?,
                     error: r.get(3)?,
+                    pages_pruned: r.get(4)?,
                 })
             })
             .map_err(self.err())?;
@@ -892,6 +925,59 @@ impl Database {
     }
 }
 
+/// Drops the pages of every call superseded by its meeting's final fetch: for each final meeting
+/// whose latest complete call has pages that are all valid (a malformed page supersedes nothing),
+/// the pages of its other calls go
+/// (those calls stay, marked `pages_pruned`), and so do the bodies no page refers to any more. The
+/// final fetch's bodies are never touched. Returns the calls pruned.
+fn prune_superseded(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
+    // Each final meeting with pages in more than one call, and the call that stays.
+    let mut candidates = tx.prepare_cached(
+        "SELECT k.instance_id, latest.id
+         FROM checkpoints k
+         JOIN quality_calls latest ON latest.id =
+              (SELECT c.id FROM quality_calls c WHERE c.instance_id = k.instance_id AND c.completed
+               ORDER BY c.called_at DESC LIMIT 1)
+         WHERE k.final
+           -- The latest complete call supersedes the others only when it is whole and valid.
+           AND EXISTS (SELECT 1 FROM quality_pages p WHERE p.call_id = latest.id)
+           AND NOT EXISTS (SELECT 1 FROM quality_pages p WHERE p.call_id = latest.id AND NOT p.valid_json)
+           AND (SELECT count(*) FROM quality_calls c
+                WHERE c.instance_id = k.instance_id
+                  AND EXISTS (SELECT 1 FROM quality_pages p WHERE p.call_id = c.id)) > 1",
+    )?;
+    let meetings: Vec<(String, i64)> = candidates
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut drop_pages = tx.prepare_cached(
+        "DELETE FROM quality_pages
+         WHERE call_id IN (SELECT id FROM quality_calls WHERE instance_id = ?1 AND id <> ?2)
+         RETURNING call_id, body_sha256",
+    )?;
+    let mut mark = tx.prepare_cached("UPDATE quality_calls SET pages_pruned = 1 WHERE id = ?1")?;
+    let mut drop_body = tx.prepare_cached(
+        "DELETE FROM bodies WHERE sha256 = ?1
+         AND NOT EXISTS (SELECT 1 FROM quality_pages WHERE body_sha256 = ?1)",
+    )?;
+    let mut pruned = 0;
+    for (instance_id, keep) in meetings {
+        let dropped: Vec<(i64, String)> = drop_pages
+            .query_map(params![instance_id, keep], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut calls: Vec<i64> = dropped.iter().map(|(call, _)| *call).collect();
+        calls.sort_unstable();
+        calls.dedup();
+        for call in &calls {
+            mark.execute([call])?;
+        }
+        pruned += calls.len();
+        for (_, sha) in &dropped {
+            drop_body.execute([sha])?;
+        }
+    }
+    Ok(pruned)
+}
+
 /// A digest of a List Meetings item, to compare a new listing with the stored one (within one
 /// process: the hasher's keys are fixed, its algorithm is not promised across Rust versions).
 #[must_use]
@@ -977,7 +1063,8 @@ mod tests {
             Applied {
                 calls: 1,
                 pages: 2,
-                bodies: 2
+                bodies: 2,
+                pruned_calls: 0,
             }
         );
         let second = db.apply(&changes).unwrap();
@@ -986,7 +1073,8 @@ mod tests {
             Applied {
                 calls: 0,
                 pages: 0,
-                bodies: 0
+                bodies: 0,
+                pruned_calls: 0,
             }
         );
         assert_eq!(db.count("SELECT count(*) FROM quality_pages").unwrap(), 2);
@@ -1070,7 +1158,10 @@ mod tests {
             .unwrap();
         }
         let mut db = Database::open(&path).unwrap();
-        assert_eq!(db.schema_version().unwrap(), 2);
+        assert_eq!(
+            db.schema_version().unwrap(),
+            i64::try_from(schema::MIGRATIONS.len()).unwrap()
+        );
         db.integrity_check().unwrap();
         let pages = db.latest_complete_pages("a_I_1").unwrap();
         assert_eq!(pages[0].body.as_ref(), old_body.as_slice());
@@ -1102,6 +1193,143 @@ mod tests {
             db.call_pages(first).unwrap()[0].body.as_ref(),
             old_body.as_slice()
         );
+    }
+
+    fn call(id: &str, at: &str, bodies: &[&[u8]], completed: bool, malformed: bool) -> CallRecord {
+        CallRecord {
+            instance_id: id.into(),
+            called_at: t(at),
+            pages: bodies.iter().map(|b| page(b, t(at))).collect(),
+            completed,
+            error: None,
+            tracking_id: None,
+            last_page_malformed: malformed,
+        }
+    }
+
+    fn final_checkpoint(id: &str, at: &str) -> CheckpointUpdate {
+        CheckpointUpdate {
+            instance_id: id.into(),
+            called_at: t(at),
+            next_allowed_at: t(at) + chrono::Duration::minutes(5),
+            attempts: 1,
+            failed: false,
+            error: None,
+            tracking_id: None,
+            final_: true,
+        }
+    }
+
+    #[test]
+    fn snapshots_superseded_by_a_valid_final_fetch_are_pruned_and_the_final_stays_exact() {
+        let dir = tempdir();
+        let mut db = Database::open(&dir.join("db.sqlite")).unwrap();
+        let shared = br#"{"items":[{"same":"in every snapshot"}]}"#;
+        let final_body = br#"{"items":[{"latency":[1,2,3]}]}"#;
+        // Two in-progress snapshots (one shares a body with the final fetch), then the final one.
+        db.apply(&Changes {
+            calls: vec![
+                call(
+                    "a_I_1",
+                    "2026-01-05T10:10:00Z",
+                    &[b"{\"items\":[1]}", shared],
+                    true,
+                    false,
+                ),
+                call(
+                    "a_I_1",
+                    "2026-01-05T10:15:00Z",
+                    &[b"{\"items\":[2]}"],
+                    false,
+                    false,
+                ),
+                call(
+                    "b_I_2",
+                    "2026-01-05T10:10:00Z",
+                    &[b"{\"items\":[3]}"],
+                    true,
+                    false,
+                ),
+            ],
+            ..Changes::default()
+        })
+        .unwrap();
+        let kept_all = Changes {
+            calls: vec![call(
+                "a_I_1",
+                "2026-01-05T10:50:00Z",
+                &[final_body, shared],
+                true,
+                false,
+            )],
+            checkpoints: vec![final_checkpoint("a_I_1", "2026-01-05T10:50:00Z")],
+            ..Changes::default()
+        };
+        // Without the setting nothing goes.
+        assert_eq!(db.apply(&kept_all).unwrap().pruned_calls, 0);
+        assert_eq!(db.count("SELECT count(*) FROM quality_pages").unwrap(), 6);
+        let applied = db
+            .apply(&Changes {
+                prune_superseded: true,
+                ..Changes::default()
+            })
+            .unwrap();
+        assert_eq!(applied.pruned_calls, 2);
+        let calls = db.calls("a_I_1").unwrap();
+        assert_eq!(calls.len(), 3, "the calls themselves stay");
+        assert_eq!(
+            calls.iter().map(|c| c.pages_pruned).collect::<Vec<_>>(),
+            [true, true, false]
+        );
+        assert!(db.call_pages(calls[0].id).unwrap().is_empty());
+        let kept = db.latest_complete_pages("a_I_1").unwrap();
+        assert_eq!(kept[0].body.as_ref(), final_body.as_slice());
+        assert_eq!(
+            kept[1].body.as_ref(),
+            shared.as_slice(),
+            "a shared body stays"
+        );
+        // Bodies only the pruned pages used are gone; the other meeting is untouched.
+        assert_eq!(db.count("SELECT count(*) FROM bodies").unwrap(), 3);
+        assert_eq!(db.calls("b_I_2").unwrap()[0].pages_pruned, false);
+        db.integrity_check().unwrap();
+        // Pruning again finds nothing.
+        let again = Changes {
+            prune_superseded: true,
+            ..Changes::default()
+        };
+        assert_eq!(db.apply(&again).unwrap().pruned_calls, 0);
+    }
+
+    #[test]
+    fn a_final_fetch_with_a_malformed_page_supersedes_nothing() {
+        let dir = tempdir();
+        let mut db = Database::open(&dir.join("db.sqlite")).unwrap();
+        db.apply(&Changes {
+            calls: vec![
+                call(
+                    "a_I_1",
+                    "2026-01-05T10:10:00Z",
+                    &[b"{\"items\":[1]}"],
+                    true,
+                    false,
+                ),
+                call(
+                    "a_I_1",
+                    "2026-01-05T10:50:00Z",
+                    &[b"{\"items\":[2]}", b"{cut"],
+                    true,
+                    true,
+                ),
+            ],
+            checkpoints: vec![final_checkpoint("a_I_1", "2026-01-05T10:50:00Z")],
+            prune_superseded: true,
+            ..Changes::default()
+        })
+        .unwrap();
+        // The latest complete call is not valid: every page stays, the malformed one included
+        // (it is what Webex sent).
+        assert_eq!(db.count("SELECT count(*) FROM quality_pages").unwrap(), 3);
     }
 
     fn tempdir() -> PathBuf {

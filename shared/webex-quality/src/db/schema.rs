@@ -104,4 +104,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     DROP TABLE bodies;
     ALTER TABLE bodies_v2 RENAME TO bodies;
     ",
+    // 3: superseded snapshots. Once a meeting's final fetch is stored complete and valid, the pages
+    // of its earlier calls may be dropped (WEBEX_QUALITY_KEEP_SNAPSHOTS); the calls stay, marked,
+    // so that "no pages" is never mistaken for "lost". Bodies are found by page for that.
+    r"
+    ALTER TABLE quality_calls ADD COLUMN pages_pruned INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX quality_pages_by_body ON quality_pages (body_sha256);
+    ",
 ];
