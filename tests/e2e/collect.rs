@@ -142,7 +142,11 @@ async fn a_simulated_week_is_collected_losslessly_without_a_single_429() {
     );
     let db = stored_database(&store).await;
     // Each meeting keeps one fetch's pages: its final one; the snapshots before it are pruned.
-    assert!(db.count("SELECT count(*) FROM quality_calls WHERE pages_pruned").unwrap() > 0);
+    assert!(
+        db.count("SELECT count(*) FROM quality_calls WHERE pages_pruned")
+            .unwrap()
+            > 0
+    );
     assert_eq!(
         db.count(
             "SELECT count(*) FROM (SELECT c.instance_id FROM quality_calls c

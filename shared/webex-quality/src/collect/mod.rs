@@ -491,8 +491,7 @@ impl Collector {
                 my_lease,
                 lease_etag,
                 &statuses,
-                &mut changes,
-                &writer,
+                (&mut changes, &writer),
                 deadlines,
             )
             .await;
@@ -553,8 +552,7 @@ impl Collector {
         my_lease: &mut Lease,
         lease_etag: &mut crate::storage::ETag,
         statuses: &[MeetingStatus],
-        changes: &mut Changes,
-        writer: &DeltaWriter,
+        (changes, writer): (&mut Changes, &DeltaWriter),
         (fetch_deadline, last_call_start): (Instant, Instant),
     ) -> Outcome {
         let client = match self.client().await {

@@ -1291,7 +1291,7 @@ mod tests {
         );
         // Bodies only the pruned pages used are gone; the other meeting is untouched.
         assert_eq!(db.count("SELECT count(*) FROM bodies").unwrap(), 3);
-        assert_eq!(db.calls("b_I_2").unwrap()[0].pages_pruned, false);
+        assert!(!db.calls("b_I_2").unwrap()[0].pages_pruned);
         db.integrity_check().unwrap();
         // Pruning again finds nothing.
         let again = Changes {
