@@ -1,6 +1,6 @@
 //! Quality thresholds: the numbers behind good, fair and poor. Webex does not publish Control Hub's;
 //! the defaults come from the published thresholds of comparable dashboards (see the README and
-//! `../shared/thresholds.md`), and every one can be changed with a JSON file
+//! `docs/thresholds.md`), and every one can be changed with a JSON file
 //! (`WEBEX_QUALITY_THRESHOLDS_FILE`) that names only what it changes.
 
 use serde::{Deserialize, Serialize};
