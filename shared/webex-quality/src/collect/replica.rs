@@ -62,19 +62,13 @@ impl Replica {
         Ok(file)
     }
 
-    /// Reads the latest database without copying it: the cache is brought up to date (downloaded
-    /// only when the object changed), then `read` runs on it under the cache's lock. A cycle plans
-    /// this way and makes a working copy only when it has something to record.
-    ///
-    /// Returns what `read` returned (`None` when there is no database yet) and whether the object
-    /// was downloaded.
-    ///
-    /// # Errors
-    /// Store or file failures; `read`'s own errors.
-    pub async fn read_current<T: Send + 'static, E: From<StoreError> + Send + 'static>(
+    /// Brings the cache up to date (the object is streamed into a file, and only when the cached
+    /// copy is not current), then runs `then` under the cache's lock with the cache's ETag (`None`
+    /// when there is no object) and whether this call downloaded it.
+    async fn with_current<T: Send + 'static, E: From<StoreError> + Send + 'static>(
         &self,
-        read: impl FnOnce(&Path) -> Result<T, E> + Send + 'static,
-    ) -> Result<(Option<T>, bool), E> {
+        then: impl FnOnce(&Self, Option<ETag>, bool) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E> {
         let cached = fs::read_to_string(self.cache_etag_file())
             .ok()
             .filter(|_| self.cache_file().exists())
@@ -93,46 +87,6 @@ impl Replica {
         let result = tokio::task::spawn_blocking(move || {
             let fetched = fetched?;
             let _lock = this.lock()?;
-            let downloaded = matches!(fetched, FetchedFile::Found(_));
-            match fetched {
-                FetchedFile::NotFound => return Ok((None, false)),
-                FetchedFile::NotModified => {}
-                FetchedFile::Found(etag) => this.replace_cache(&downloaded_file, &etag)?,
-            }
-            read(&this.cache_file()).map(|value| (Some(value), downloaded))
-        })
-        .await;
-        let _ = fs::remove_file(&download);
-        result.map_err(|e| E::from(io("cache", &self.cache_dir, e)))?
-    }
-
-    /// A private copy of the latest database for run `run_id`. The object is streamed into a file
-    /// (never whole in memory) and only when the cached copy is not current.
-    ///
-    /// # Errors
-    /// Store or file failures.
-    pub async fn checkout(&self, run_id: &str) -> Result<WorkingCopy, StoreError> {
-        let cached = fs::read_to_string(self.cache_etag_file())
-            .ok()
-            .filter(|_| self.cache_file().exists())
-            .map(|e| ETag(e.trim().to_owned()));
-        fs::create_dir_all(&self.cache_dir).map_err(|e| io("cache", &self.cache_dir, e))?;
-        let download = self.cache_dir.join(format!(
-            ".{DATABASE_KEY}.{}.download",
-            uuid::Uuid::new_v4().simple()
-        ));
-        let fetched = self
-            .store
-            .get_to_file(DATABASE_KEY, cached.as_ref(), &download)
-            .await;
-        let work = self.cache_dir.join(format!("run-{run_id}.sqlite"));
-        let this = self.clone();
-        let work_path = work.clone();
-        let downloaded_file = download.clone();
-        let placed = tokio::task::spawn_blocking(move || {
-            let fetched = fetched?;
-            let _lock = this.lock()?;
-            let _ = fs::remove_file(&work_path);
             let (base, downloaded) = match fetched {
                 FetchedFile::NotFound => (None, false),
                 FetchedFile::NotModified => (cached, false),
@@ -141,6 +95,40 @@ impl Replica {
                     (Some(etag), true)
                 }
             };
+            then(&this, base, downloaded)
+        })
+        .await;
+        let _ = fs::remove_file(&download);
+        result.map_err(|e| E::from(io("cache", &self.cache_dir, e)))?
+    }
+
+    /// Reads the latest database without copying it: `read` runs on the up-to-date cache under its
+    /// lock. A cycle plans this way and makes a working copy only when it has something to record.
+    ///
+    /// Returns what `read` returned (`None` when there is no database yet) and whether the object
+    /// was downloaded.
+    ///
+    /// # Errors
+    /// Store or file failures; `read`'s own errors.
+    pub async fn read_current<T: Send + 'static, E: From<StoreError> + Send + 'static>(
+        &self,
+        read: impl FnOnce(&Path) -> Result<T, E> + Send + 'static,
+    ) -> Result<(Option<T>, bool), E> {
+        self.with_current(move |this, base, downloaded| match base {
+            None => Ok((None, false)),
+            Some(_) => read(&this.cache_file()).map(|value| (Some(value), downloaded)),
+        })
+        .await
+    }
+
+    /// A private copy of the latest database for run `run_id`.
+    ///
+    /// # Errors
+    /// Store or file failures.
+    pub async fn checkout(&self, run_id: &str) -> Result<WorkingCopy, StoreError> {
+        let work_path = self.cache_dir.join(format!("run-{run_id}.sqlite"));
+        self.with_current(move |this, base, downloaded| {
+            let _ = fs::remove_file(&work_path);
             if base.is_some() {
                 fs::copy(this.cache_file(), &work_path).map_err(|e| io("cache", &work_path, e))?;
             }
@@ -151,9 +139,6 @@ impl Replica {
             })
         })
         .await
-        .map_err(|e| io("cache", &work, e));
-        let _ = fs::remove_file(&download);
-        placed?
     }
 
     /// Uploads `copy` if the object still has its base ETag (streamed from the file); then the

@@ -73,7 +73,37 @@ fn describe<E: std::error::Error + 'static, R: std::fmt::Debug>(error: &SdkError
     text
 }
 
+/// What a get found, its body not read yet.
+enum Opened {
+    NotFound,
+    NotModified,
+    Found(ETag, ByteStream),
+}
+
 impl S3Store {
+    /// Sends a get of the full key `full` (conditional with `if_none_match`).
+    async fn open(&self, full: &str, if_none_match: Option<&ETag>) -> Result<Opened, StoreError> {
+        let answer = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(full)
+            .set_if_none_match(if_none_match.map(|e| e.0.clone()))
+            .send()
+            .await;
+        match answer {
+            Ok(output) => Ok(Opened::Found(
+                ETag(output.e_tag().unwrap_or_default().to_owned()),
+                output.body,
+            )),
+            Err(error) => match status(&error) {
+                Some(304) => Ok(Opened::NotModified),
+                Some(404) => Ok(Opened::NotFound),
+                _ => Err(StoreError::backend("get", full, describe(&error))),
+            },
+        }
+    }
+
     /// Sends a put with `condition`; a refused condition (412, or 409 when two writes race) is
     /// [`StoreError::PreconditionFailed`].
     async fn send_put(
@@ -104,30 +134,17 @@ impl S3Store {
 impl ObjectStore for S3Store {
     async fn get(&self, key: &str, if_none_match: Option<&ETag>) -> Result<Fetched, StoreError> {
         let full = self.full_key(key)?;
-        let answer = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&full)
-            .set_if_none_match(if_none_match.map(|e| e.0.clone()))
-            .send()
-            .await;
-        match answer {
-            Ok(output) => {
-                let etag = ETag(output.e_tag().unwrap_or_default().to_owned());
-                let bytes = output
-                    .body
+        match self.open(&full, if_none_match).await? {
+            Opened::NotFound => Ok(Fetched::NotFound),
+            Opened::NotModified => Ok(Fetched::NotModified),
+            Opened::Found(etag, body) => {
+                let bytes = body
                     .collect()
                     .await
                     .map_err(|e| StoreError::backend("get", &full, e))?
                     .into_bytes();
                 Ok(Fetched::Found(Object { bytes, etag }))
             }
-            Err(error) => match status(&error) {
-                Some(304) => Ok(Fetched::NotModified),
-                Some(404) => Ok(Fetched::NotFound),
-                _ => Err(StoreError::backend("get", &full, describe(&error))),
-            },
         }
     }
 
@@ -178,23 +195,15 @@ impl ObjectStore for S3Store {
         path: &std::path::Path,
     ) -> Result<FetchedFile, StoreError> {
         let full = self.full_key(key)?;
-        let answer = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&full)
-            .set_if_none_match(if_none_match.map(|e| e.0.clone()))
-            .send()
-            .await;
-        match answer {
-            Ok(output) => {
-                let etag = ETag(output.e_tag().unwrap_or_default().to_owned());
+        match self.open(&full, if_none_match).await? {
+            Opened::NotFound => Ok(FetchedFile::NotFound),
+            Opened::NotModified => Ok(FetchedFile::NotModified),
+            Opened::Found(etag, mut body) => {
                 let fail = |e: &dyn std::fmt::Display| {
                     StoreError::backend("get", &full, format!("{}: {e}", path.display()))
                 };
                 // Chunk by chunk into the file: the object is never whole in memory.
                 let mut file = tokio::fs::File::create(path).await.map_err(|e| fail(&e))?;
-                let mut body = output.body;
                 while let Some(chunk) = body.try_next().await.map_err(|e| fail(&e))? {
                     tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
                         .await
@@ -205,11 +214,6 @@ impl ObjectStore for S3Store {
                     .map_err(|e| fail(&e))?;
                 Ok(FetchedFile::Found(etag))
             }
-            Err(error) => match status(&error) {
-                Some(304) => Ok(FetchedFile::NotModified),
-                Some(404) => Ok(FetchedFile::NotFound),
-                _ => Err(StoreError::backend("get", &full, describe(&error))),
-            },
         }
     }
 
