@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use webex_quality::clock::{SharedClock, SystemClock};
-use webex_quality::collect::{Collector, CycleReport, Outcome, Replica};
+use webex_quality::collect::{Collector, CycleReport, Outcome};
 use webex_quality::config::{
     Access, CollectorConfig, CycleConfig, LoginConfig, OAuthSettings, Secret, WebexUrls, base_url,
 };
 use webex_quality::db::Database;
+use webex_quality::history::{self, Replica};
 use webex_quality::login::LoginService;
 use webex_quality::quality::Thresholds;
 use webex_quality::site::{Refreshed, SiteOptions, StatusView, render_from_store};
@@ -181,9 +182,38 @@ async fn with_database<T>(
     result
 }
 
+/// Runs `visit` on every partition of the history: the data folder's hot database, then each
+/// archive, newest first (each a private copy, removed afterwards). Returns the archives.
+async fn for_each_partition(
+    store: &SharedStore,
+    data: &Path,
+    purpose: &str,
+    mut visit: impl FnMut(&Database) -> Result<(), CliError>,
+) -> Result<Vec<history::ArchiveKey>, CliError> {
+    with_database(store, data, purpose, async |db| visit(db)).await?;
+    let archives = history::list_archives(store)
+        .await
+        .map_err(|e| CliError::failed("archives", e))?;
+    for archive in &archives {
+        let local = history::download(store, *archive, &work_folder(data))
+            .await
+            .map_err(|e| CliError::failed("archives", e))?;
+        let db = Database::open(&local.path).map_err(|e| CliError::failed("archive", e))?;
+        visit(&db)?;
+    }
+    Ok(archives)
+}
+
 async fn status(global: &Global) -> Result<(), CliError> {
     let (data, store) = global.data_store(false)?;
     let now = chrono::Utc::now();
+    let archived_days = history::list_archives(&store)
+        .await
+        .map_err(|e| CliError::failed("archives", e))?
+        .iter()
+        .map(|a| a.day)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     with_database(&store, &data, "status", async |db| {
         let status = StatusStore::new(store.clone())
             .load()
@@ -195,6 +225,7 @@ async fn status(global: &Global) -> Result<(), CliError> {
         println!("Last run:          {} {}", view.last_run, view.last_outcome);
         println!("Meetings collected: {}", view.collected);
         println!("Meetings pending:   {}", view.pending);
+        println!("Days archived:      {archived_days}");
         println!("Rate limited (24h): {}", view.rate_limited);
         println!("Token expires in:   {}", view.token_days);
         if let Some(banner) = webex_quality::site::banner(status.as_ref(), now) {
@@ -223,10 +254,18 @@ async fn export(global: &Global, args: &ExportArgs) -> Result<(), CliError> {
         std::fs::write(&path, bytes)
             .map_err(|e| CliError::failed(&format!("writing {}", path.display()), e))
     };
-    let files = with_database(&store, &data, "export", async |db| {
-        let mut files = 0;
+    let options = site_options(global);
+    let thresholds = thresholds(global)?;
+    let mut files = 0;
+    let mut seen = std::collections::HashSet::new();
+    let mut tables = webex_quality::site::CsvTables::default();
+    // Every partition: a meeting is exported from the first one that holds it.
+    for_each_partition(&store, &data, "export", |db| {
         if args.raw {
             for meeting in db.meetings().map_err(|e| CliError::failed("database", e))? {
+                if !seen.insert(meeting.instance_id.clone()) {
+                    continue;
+                }
                 let pages = db
                     .latest_complete_pages(&meeting.instance_id)
                     .map_err(|e| CliError::failed("database", e))?;
@@ -240,17 +279,20 @@ async fn export(global: &Global, args: &ExportArgs) -> Result<(), CliError> {
             }
         }
         if args.csv {
-            let tables =
-                webex_quality::site::csv_tables(db, &site_options(global), &thresholds(global)?)
-                    .map_err(|e| CliError::failed("export", e))?;
-            for (name, bytes) in tables {
-                write(&name, &bytes)?;
-                files += 1;
-            }
+            tables
+                .add(db, &options, &thresholds)
+                .map_err(|e| CliError::failed("export", e))?;
         }
-        Ok(files)
+        Ok(())
     })
     .await?;
+    if args.csv {
+        let tables = tables.finish().map_err(|e| CliError::failed("export", e))?;
+        for (name, bytes) in tables {
+            write(&name, &bytes)?;
+            files += 1;
+        }
+    }
     say(
         global,
         &format!("exported {files} files to {}", args.out.display()),

@@ -297,16 +297,17 @@ impl webex_quality::storage::ObjectStore for Interfering {
         condition: webex_quality::storage::PutCondition,
         content_type: &str,
     ) -> Result<webex_quality::storage::ETag, webex_quality::storage::StoreError> {
-        if key == webex_quality::collect::DATABASE_KEY
+        if key == webex_quality::history::DATABASE_KEY
             && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst)
         {
             let replica =
-                webex_quality::collect::Replica::new(self.inner.clone(), temp_dir("interloper"));
+                webex_quality::history::Replica::new(self.inner.clone(), temp_dir("interloper"));
             let copy = replica.checkout("interloper").await?;
             let mut db = webex_quality::db::Database::open(&copy.path).unwrap();
             db.apply(&webex_quality::db::Changes {
                 run: Some(webex_quality::db::RunRecord {
                     id: "interloper".into(),
+                    started_at: week_start() + Span::days(1),
                     outcome: "ok".into(),
                     ..Default::default()
                 }),
@@ -451,7 +452,7 @@ async fn a_cycle_killed_midway_and_run_again_loses_nothing() {
 
 async fn stored_database_if_any(store: &SharedStore) -> Option<webex_quality::db::Database> {
     match store
-        .get(webex_quality::collect::DATABASE_KEY, None)
+        .get(webex_quality::history::DATABASE_KEY, None)
         .await
         .unwrap()
     {

@@ -266,10 +266,43 @@ pub async fn collect_once(
 pub async fn stored_database(
     store: &webex_quality::storage::SharedStore,
 ) -> webex_quality::db::Database {
-    let replica = webex_quality::collect::Replica::new(store.clone(), temp_dir("inspect"));
+    let replica = webex_quality::history::Replica::new(store.clone(), temp_dir("inspect"));
     let copy = replica.checkout("inspect").await.unwrap();
     assert!(copy.base.is_some(), "a database was uploaded");
     webex_quality::db::Database::open(&copy.path).unwrap()
+}
+
+/// One partition of the history in a store: the hot database or an archive, as a local copy.
+pub struct StoredPartition {
+    /// `hot`, or the archive's key.
+    pub name: String,
+    /// The database.
+    pub db: webex_quality::db::Database,
+    _archive: Option<webex_quality::history::ArchiveCopy>,
+}
+
+/// Every partition of the history in `store`: the hot database, then the archives newest first.
+pub async fn stored_partitions(
+    store: &webex_quality::storage::SharedStore,
+) -> Vec<StoredPartition> {
+    let mut out = vec![StoredPartition {
+        name: "hot".into(),
+        db: stored_database(store).await,
+        _archive: None,
+    }];
+    for archive in webex_quality::history::list_archives(store).await.unwrap() {
+        let copy = webex_quality::history::download(store, archive, &temp_dir("read-archive"))
+            .await
+            .unwrap();
+        let db = webex_quality::db::Database::open(&copy.path).unwrap();
+        db.quick_check().unwrap();
+        out.push(StoredPartition {
+            name: archive.key(),
+            db,
+            _archive: Some(copy),
+        });
+    }
+    out
 }
 
 /// The exact bytes the simulator serves for page `page` (0-based) of `items` in pages of `size`.

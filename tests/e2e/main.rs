@@ -4,6 +4,7 @@
 mod cli;
 mod collect;
 mod helpers;
+mod history;
 mod lambda;
 mod login;
 mod raw_bytes;

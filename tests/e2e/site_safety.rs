@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use webex_quality::clock::SharedClock;
-use webex_quality::collect::DATABASE_KEY;
+use webex_quality::history::DATABASE_KEY;
 use webex_quality::quality::Thresholds;
 use webex_quality::site::{
     MANIFEST_KEY, RefreshError, Refreshed, SiteOptions, read_manifest, render_from_store,

@@ -87,6 +87,7 @@ fn main() {
         last_outcome: "ok".into(),
         collected: 0,
         pending: 0,
+        archived_days: 0,
         rate_limited: 0,
         token_days: "89 days".into(),
         errors: vec![],

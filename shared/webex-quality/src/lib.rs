@@ -13,6 +13,7 @@ pub mod clock;
 pub mod collect;
 pub mod config;
 pub mod db;
+pub mod history;
 pub mod login;
 pub mod privacy;
 pub mod quality;

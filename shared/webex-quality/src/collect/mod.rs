@@ -12,7 +12,6 @@
 
 mod lease;
 pub mod plan;
-mod replica;
 mod writer;
 
 use std::path::PathBuf;
@@ -26,7 +25,6 @@ use tokio::time::Instant;
 pub use crate::status::RunSummary;
 pub use lease::{LEASE_KEY, Lease, read as read_lease};
 pub use plan::{Due, Plan, Reason, Rules};
-pub use replica::{DATABASE_KEY, Replica, WorkingCopy};
 
 use crate::clock::SharedClock;
 pub use crate::config::Access;
@@ -35,6 +33,7 @@ use crate::db::{
     CallRecord, Changes, CheckpointUpdate, Database, DbError, MeetingRow, MeetingStatus, RunError,
     RunRecord,
 };
+use crate::history::{self, Replica};
 use crate::status::{AuthorizationStatus, StatusStore};
 use crate::storage::{SharedStore, StoreError};
 use crate::tokens::{StoredTokens, TokenError, TokenStore};
@@ -170,6 +169,8 @@ pub struct CycleReport {
     pub upload_attempts: usize,
     /// Whether the database was downloaded (false: the cache was current).
     pub downloaded: bool,
+    /// Archive objects written by this cycle (days that left List Meetings' window).
+    pub archives_written: usize,
     /// Wall time.
     pub wall_time: Duration,
 }
@@ -335,6 +336,7 @@ impl Collector {
             errors: 0,
             upload_attempts: 0,
             downloaded: false,
+            archives_written: 0,
             wall_time: Duration::ZERO,
         };
 
@@ -451,14 +453,17 @@ impl Collector {
         // from the cached database itself: a working copy is made only if there is something to
         // record.
         let listed_from = started_at - self.settings.rules.retention - chrono::Duration::hours(1);
-        let (statuses, downloaded) = replica
+        // Whether days wait to be archived: then the cycle records even when nothing else is new.
+        let first_hot = history::first_hot_day(started_at, self.settings.rules.retention);
+        let (read, downloaded) = replica
             .read_current(move |path| {
-                Database::open(path)?
-                    .meeting_statuses(listed_from)
-                    .map_err(CollectError::from)
+                let db = Database::open(path)?;
+                let statuses = db.meeting_statuses(listed_from)?;
+                let archivable = !db.days_before(first_hot)?.is_empty();
+                Ok::<_, CollectError>((statuses, archivable))
             })
             .await?;
-        let statuses = statuses.unwrap_or_default();
+        let (statuses, archivable) = read.unwrap_or_default();
         report.downloaded = downloaded;
 
         let mut changes = Changes::default();
@@ -515,6 +520,7 @@ impl Collector {
                 != Some(crate::db::item_digest(&row.raw_item))
         });
         let quiet = outcome == Outcome::Ok
+            && !archivable
             && !changed_meetings
             && stored_calls.calls == 0
             && changes.checkpoints.is_empty()
@@ -901,9 +907,24 @@ impl Collector {
             blocking(move || {
                 let mut db = db;
                 let applied = db.apply(&pending)?;
+                tracing::debug!(?applied, "changes applied");
+                Ok::<_, DbError>(())
+            })
+            .await?;
+            // Days that List Meetings can no longer return go to their archives before the hot
+            // object is uploaded. A failure only postpones it: the days stay hot, nothing is lost.
+            let first_hot = history::first_hot_day(self.clock.now(), self.settings.rules.retention);
+            match history::move_old_days(&self.store, &copy.path, first_hot, &self.work_dir).await {
+                Ok(archived) => report.archives_written += archived.written.len(),
+                Err(error) => {
+                    tracing::warn!(%error, "archiving old days failed; they stay in the hot database until the next cycle");
+                }
+            }
+            let path = copy.path.clone();
+            blocking(move || {
+                let db = Database::open(&path)?;
                 db.compact_if_sparse()?;
                 db.integrity_check()?;
-                tracing::debug!(?applied, "changes applied");
                 Ok::<_, DbError>(())
             })
             .await?;

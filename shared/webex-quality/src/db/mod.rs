@@ -8,6 +8,7 @@
 
 mod codec;
 mod delta;
+mod partition;
 mod schema;
 
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use codec::decode;
 pub use codec::{hex, sha256_hex};
 pub use delta::{Delta, DeltaCounts};
+pub use partition::DayCounts;
 
 use crate::webex::{Meeting, RawPage};
 

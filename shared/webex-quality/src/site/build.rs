@@ -8,13 +8,9 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::publish::Manifest;
-use super::summary::{
-    self, CachedMeeting, CachedPage, MeetingSummary, RenderCache, SessionSummary,
-};
+use super::summary::{MeetingSummary, SessionSummary};
 use super::{
-    Chrome, SiteOptions, StatusView, VerdictView, charts, mask_email, render_meeting,
-    render_status, verdict_view,
+    Chrome, SiteOptions, StatusView, VerdictView, charts, mask_email, render_meeting, verdict_view,
 };
 use crate::db::{Database, DbError, StoredMeeting, sha256_hex};
 use crate::quality::{MeetingReport, Metric, StreamKind, Thresholds, Verdict, meeting_report};
@@ -54,7 +50,7 @@ pub fn person_path(key: &str) -> String {
     format!("people/{}.html", &sha256_hex(key.as_bytes())[..16])
 }
 
-fn render<T: Template>(page: &str, template: &T) -> Result<Vec<u8>, BuildError> {
+pub(super) fn render<T: Template>(page: &str, template: &T) -> Result<Vec<u8>, BuildError> {
     template
         .render()
         .map(String::into_bytes)
@@ -64,202 +60,8 @@ fn render<T: Template>(page: &str, template: &T) -> Result<Vec<u8>, BuildError> 
         })
 }
 
-/// What the previous build left: its render cache and the manifest of what was published.
-#[derive(Debug, Clone, Copy)]
-pub struct Previous<'a> {
-    /// The render cache.
-    pub cache: &'a RenderCache,
-    /// What the site store holds.
-    pub manifest: &'a Manifest,
-}
-
-/// A build: the files rendered now, the files kept as published, and the cache for the next build.
-#[derive(Debug, Clone)]
-pub struct SiteBuild {
-    /// Files rendered by this build.
-    pub files: Files,
-    /// Content hash of every file of the site: the rendered ones and the kept ones.
-    pub hashes: Manifest,
-    /// Files whose inputs did not change: still valid as published.
-    pub kept: usize,
-    /// Meetings analysed and rendered.
-    pub meetings_rendered: usize,
-    /// Meetings whose files were kept.
-    pub meetings_reused: usize,
-    /// Person pages rendered.
-    pub people_rendered: usize,
-    /// Person pages kept.
-    pub people_reused: usize,
-    /// What the next build starts from.
-    pub cache: RenderCache,
-}
-
-impl SiteBuild {
-    fn insert(&mut self, path: String, bytes: Vec<u8>) -> String {
-        let hash = sha256_hex(&bytes);
-        self.hashes.insert(path.clone(), hash.clone());
-        self.files.insert(path, bytes);
-        hash
-    }
-
-    fn keep(&mut self, files: &BTreeMap<String, String>) {
-        self.kept += files.len();
-        self.hashes
-            .extend(files.iter().map(|(p, h)| (p.clone(), h.clone())));
-    }
-}
-
-/// Builds every file of the site (no cache: everything is rendered).
-///
-/// # Errors
-/// Database, template or export failures.
-pub fn build_site(
-    db: &Database,
-    status: &StatusView,
-    options: &SiteOptions,
-    thresholds: &Thresholds,
-) -> Result<Files, BuildError> {
-    Ok(build_incremental(db, status, options, thresholds, None)?.files)
-}
-
-/// Builds the site, rendering again only what changed since `previous`: a meeting's page and exports
-/// when its List Meetings fields or the pages of its latest complete call changed, a person's page when
-/// one of their meetings did. The list-type pages (overviews, meetings list, breakdowns, status),
-/// which depend on every meeting and on the clock, are rendered each time from the meetings'
-/// summaries. Everything is rendered when the templates, options or thresholds differ from the
-/// cache's, and a cached file is only kept while the manifest still lists it with the same content.
-///
-/// # Errors
-/// Database, template or export failures.
-pub fn build_incremental(
-    db: &Database,
-    status: &StatusView,
-    options: &SiteOptions,
-    thresholds: &Thresholds,
-    previous: Option<Previous<'_>>,
-) -> Result<SiteBuild, BuildError> {
-    let fingerprint = summary::fingerprint(options, thresholds);
-    let previous = previous.filter(|p| p.cache.matches(&fingerprint));
-    let published = |files: &BTreeMap<String, String>| {
-        previous.is_some_and(|p| {
-            files
-                .iter()
-                .all(|(path, hash)| p.manifest.get(path) == Some(hash))
-        })
-    };
-    let mut build = SiteBuild {
-        files: Files::new(),
-        hashes: Manifest::new(),
-        kept: 0,
-        meetings_rendered: 0,
-        meetings_reused: 0,
-        people_rendered: 0,
-        people_reused: 0,
-        cache: RenderCache::new(fingerprint),
-    };
-    build.insert(
-        options.css_path.clone(),
-        super::STYLE_CSS.as_bytes().to_vec(),
-    );
-    build.insert(options.js_path.clone(), super::APP_JS.as_bytes().to_vec());
-
-    let page_hashes = db.latest_complete_page_hashes()?;
-    let mut summaries: Vec<(String, MeetingSummary)> = Vec::new();
-    for meeting in db.meetings()? {
-        let Some(start) = meeting.start else { continue };
-        let Some(hashes) = page_hashes.get(&meeting.instance_id) else {
-            continue;
-        };
-        let key = summary::meeting_key(&meeting, hashes);
-        if let Some(cached) = previous
-            .and_then(|p| p.cache.meetings.get(&meeting.instance_id))
-            .filter(|c| c.key == key && published(&c.files))
-        {
-            build.keep(&cached.files);
-            build.meetings_reused += 1;
-            summaries.push((key, cached.summary.clone()));
-            build
-                .cache
-                .meetings
-                .insert(meeting.instance_id.clone(), cached.clone());
-            continue;
-        }
-        let pages = db.latest_complete_pages(&meeting.instance_id)?;
-        let report = meeting_report(pages.iter().map(|p| p.body.as_ref()), start, thresholds);
-        let files = render_meeting_files(&meeting, start, &report, options)?;
-        let mut hashes = BTreeMap::new();
-        for (path, bytes) in files {
-            let hash = build.insert(path.clone(), bytes);
-            hashes.insert(path, hash);
-        }
-        let summary = MeetingSummary::new(&meeting, start, &report);
-        build.meetings_rendered += 1;
-        build.cache.meetings.insert(
-            meeting.instance_id.clone(),
-            CachedMeeting {
-                key: key.clone(),
-                summary: summary.clone(),
-                files: hashes,
-            },
-        );
-        summaries.push((key, summary));
-    }
-
-    let (keys, analyzed): (Vec<String>, Vec<MeetingSummary>) = summaries.into_iter().unzip();
-    let list: Vec<MeetingExport> = analyzed.iter().rev().map(meeting_export).collect();
-    build.insert("meetings.csv".into(), to_csv(&list)?);
-    build.insert("meetings.json".into(), to_json(&list)?);
-    build.insert(
-        "meetings.html".into(),
-        render(
-            "meetings.html",
-            &MeetingsPage {
-                chrome: Chrome::new("Meetings", "", options),
-                rows: analyzed.iter().rev().map(meeting_row).collect(),
-            },
-        )?,
-    );
-    let now = options.generated;
-    for (days, path) in PERIODS {
-        build.insert(
-            (*path).to_owned(),
-            render(path, &overview(&analyzed, *days, now, status, options))?,
-        );
-    }
-    for (person, sessions) in people(&analyzed, &keys) {
-        let path = person_path(&person);
-        let key = summary::combined_key(sessions.iter().map(|(key, _, _)| *key));
-        if let Some(cached) = previous
-            .and_then(|p| p.cache.people.get(&path))
-            .filter(|c| c.key == key)
-        {
-            let files = BTreeMap::from([(path.clone(), cached.hash.clone())]);
-            if published(&files) {
-                build.keep(&files);
-                build.people_reused += 1;
-                build.cache.people.insert(path, cached.clone());
-                continue;
-            }
-        }
-        let html = render("person", &person_page(&sessions, options))?;
-        let hash = build.insert(path.clone(), html);
-        build.people_rendered += 1;
-        build.cache.people.insert(path, CachedPage { key, hash });
-    }
-    build.insert(
-        "breakdowns.html".into(),
-        render("breakdowns.html", &breakdowns(&analyzed, options))?,
-    );
-    let status_html = render_status(status, options).map_err(|source| BuildError::Render {
-        page: "status.html".into(),
-        source,
-    })?;
-    build.insert("status.html".into(), status_html.into_bytes());
-    Ok(build)
-}
-
 /// The tables a spreadsheet user wants: `meetings.csv` (one row per meeting) and `sessions.csv` (one
-/// row per participant session, with its meeting and per-stream verdicts).
+/// row per participant session, with its meeting and per-stream verdicts), from one database.
 ///
 /// # Errors
 /// Database or export failures.
@@ -268,45 +70,88 @@ pub fn csv_tables(
     options: &SiteOptions,
     thresholds: &Thresholds,
 ) -> Result<[(String, Vec<u8>); 2], BuildError> {
-    #[derive(Serialize)]
-    struct SessionRow {
-        meeting_id: String,
-        meeting_start: String,
-        meeting_title: String,
-        #[serde(flatten)]
-        session: SessionExport,
-    }
-    let mut meetings = Vec::new();
-    let mut sessions = Vec::new();
-    for meeting in db.meetings()? {
-        let Some(start) = meeting.start else { continue };
-        let pages = db.latest_complete_pages(&meeting.instance_id)?;
-        if pages.is_empty() {
-            continue;
-        }
-        let report = meeting_report(pages.iter().map(|p| p.body.as_ref()), start, thresholds);
-        meetings.push(meeting_export(&MeetingSummary::new(
-            &meeting, start, &report,
-        )));
-        sessions.extend(
-            session_exports(&report, options)
+    let mut tables = CsvTables::default();
+    tables.add(db, options, thresholds)?;
+    tables.finish()
+}
+
+#[derive(Serialize)]
+struct SessionRow {
+    meeting_id: String,
+    meeting_start: String,
+    meeting_title: String,
+    #[serde(flatten)]
+    session: SessionExport,
+}
+
+/// [`csv_tables`] over several databases (the hot one and the archives): a meeting already added
+/// is skipped, and the rows come out oldest meeting first whichever database held it.
+#[derive(Default)]
+pub struct CsvTables {
+    meetings: Vec<(DateTime<Utc>, String, MeetingExport, Vec<SessionRow>)>,
+    seen: std::collections::HashSet<String>,
+}
+
+impl CsvTables {
+    /// Adds the meetings of `db` not added yet.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn add(
+        &mut self,
+        db: &Database,
+        options: &SiteOptions,
+        thresholds: &Thresholds,
+    ) -> Result<(), BuildError> {
+        for meeting in db.meetings()? {
+            let Some(start) = meeting.start else { continue };
+            if self.seen.contains(&meeting.instance_id) {
+                continue;
+            }
+            let pages = db.latest_complete_pages(&meeting.instance_id)?;
+            if pages.is_empty() {
+                continue;
+            }
+            let report = meeting_report(pages.iter().map(|p| p.body.as_ref()), start, thresholds);
+            let export = meeting_export(&MeetingSummary::new(&meeting, start, &report));
+            let sessions = session_exports(&report, options)
                 .into_iter()
                 .map(|session| SessionRow {
                     meeting_id: meeting.instance_id.clone(),
                     meeting_start: start.to_rfc3339(),
                     meeting_title: meeting.title.clone(),
                     session,
-                }),
-        );
+                })
+                .collect();
+            self.seen.insert(meeting.instance_id.clone());
+            self.meetings
+                .push((start, meeting.instance_id, export, sessions));
+        }
+        Ok(())
     }
-    Ok([
-        ("meetings.csv".into(), to_csv(&meetings)?),
-        ("sessions.csv".into(), to_csv(&sessions)?),
-    ])
+
+    /// `meetings.csv` and `sessions.csv`.
+    ///
+    /// # Errors
+    /// Export failures.
+    pub fn finish(mut self) -> Result<[(String, Vec<u8>); 2], BuildError> {
+        self.meetings
+            .sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let mut meetings = Vec::with_capacity(self.meetings.len());
+        let mut sessions = Vec::new();
+        for (_, _, export, rows) in self.meetings {
+            meetings.push(export);
+            sessions.extend(rows);
+        }
+        Ok([
+            ("meetings.csv".into(), to_csv(&meetings)?),
+            ("sessions.csv".into(), to_csv(&sessions)?),
+        ])
+    }
 }
 
 /// A meeting's page and its CSV and JSON exports.
-fn render_meeting_files(
+pub(super) fn render_meeting_files(
     meeting: &StoredMeeting,
     start: DateTime<Utc>,
     report: &MeetingReport,
@@ -338,7 +183,7 @@ fn render_meeting_files(
     ])
 }
 
-const PERIODS: &[(i64, &str)] = &[
+pub(super) const PERIODS: &[(i64, &str)] = &[
     (7, "index.html"),
     (30, "overview-30.html"),
     (90, "overview-90.html"),
@@ -353,7 +198,7 @@ fn rank(verdict: Verdict) -> u8 {
     }
 }
 
-struct MeetingRow {
+pub(super) struct MeetingRow {
     date: String,
     href: String,
     title: String,
@@ -364,7 +209,7 @@ struct MeetingRow {
     rank: u8,
 }
 
-fn meeting_row(a: &MeetingSummary) -> MeetingRow {
+pub(super) fn meeting_row(a: &MeetingSummary) -> MeetingRow {
     let worst = a.worst();
     MeetingRow {
         date: a.start.format("%Y-%m-%d %H:%M").to_string(),
@@ -382,9 +227,9 @@ fn meeting_row(a: &MeetingSummary) -> MeetingRow {
 
 #[derive(Template)]
 #[template(path = "meetings.html")]
-struct MeetingsPage {
-    chrome: Chrome,
-    rows: Vec<MeetingRow>,
+pub(super) struct MeetingsPage {
+    pub(super) chrome: Chrome,
+    pub(super) rows: Vec<MeetingRow>,
 }
 
 struct WorstMeeting {
@@ -405,7 +250,7 @@ struct Affected {
 
 #[derive(Template)]
 #[template(path = "overview.html")]
-struct OverviewPage {
+pub(super) struct OverviewPage {
     chrome: Chrome,
     days: i64,
     periods: Vec<(i64, String)>,
@@ -453,7 +298,7 @@ fn unknown(value: Option<&str>) -> String {
     value.unwrap_or("unknown").to_owned()
 }
 
-fn overview(
+pub(super) fn overview(
     all: &[MeetingSummary],
     days: i64,
     now: DateTime<Utc>,
@@ -557,7 +402,7 @@ struct PersonSession {
 
 #[derive(Template)]
 #[template(path = "person.html")]
-struct PersonPage {
+pub(super) struct PersonPage {
     chrome: Chrome,
     name: String,
     email: String,
@@ -569,7 +414,7 @@ struct PersonPage {
 type PersonSessions<'a> = Vec<(&'a str, &'a MeetingSummary, &'a SessionSummary)>;
 
 /// Every person's sessions, oldest first.
-fn people<'a>(
+pub(super) fn people<'a>(
     all: &'a [MeetingSummary],
     keys: &'a [String],
 ) -> BTreeMap<String, PersonSessions<'a>> {
@@ -585,7 +430,7 @@ fn people<'a>(
     by_person
 }
 
-fn person_page(sessions: &PersonSessions<'_>, options: &SiteOptions) -> PersonPage {
+pub(super) fn person_page(sessions: &PersonSessions<'_>, options: &SiteOptions) -> PersonPage {
     let first = sessions[0].2;
     // The recurring problem: the most frequent network and deciding metric of poor streams.
     let mut problems: BTreeMap<(&str, &'static str), usize> = BTreeMap::new();
@@ -651,12 +496,12 @@ struct BreakdownTable {
 
 #[derive(Template)]
 #[template(path = "breakdowns.html")]
-struct BreakdownsPage {
+pub(super) struct BreakdownsPage {
     chrome: Chrome,
     tables: Vec<BreakdownTable>,
 }
 
-fn breakdowns(all: &[MeetingSummary], options: &SiteOptions) -> BreakdownsPage {
+pub(super) fn breakdowns(all: &[MeetingSummary], options: &SiteOptions) -> BreakdownsPage {
     type Key = fn(&SessionSummary) -> String;
     let keys: [(&'static str, Key); 6] = [
         ("client type", |s| unknown(s.client_type.as_deref())),
@@ -791,7 +636,7 @@ fn session_exports(report: &MeetingReport, options: &SiteOptions) -> Vec<Session
 
 /// One meeting in the list export.
 #[derive(Debug, Serialize)]
-struct MeetingExport {
+pub(super) struct MeetingExport {
     start: String,
     instance_id: String,
     title: String,
@@ -801,7 +646,7 @@ struct MeetingExport {
     worst_verdict: &'static str,
 }
 
-fn meeting_export(a: &MeetingSummary) -> MeetingExport {
+pub(super) fn meeting_export(a: &MeetingSummary) -> MeetingExport {
     MeetingExport {
         start: a.start.to_rfc3339(),
         instance_id: a.instance_id.clone(),
@@ -822,7 +667,7 @@ fn defuse(cell: &str) -> String {
     }
 }
 
-fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, BuildError> {
+pub(super) fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, BuildError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header = false;
     for row in rows {
@@ -853,7 +698,7 @@ fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, BuildError> {
         .map_err(|e| BuildError::Export(e.to_string()))
 }
 
-fn to_json<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, BuildError> {
+pub(super) fn to_json<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, BuildError> {
     serde_json::to_vec_pretty(rows).map_err(|e| BuildError::Export(e.to_string()))
 }
 

@@ -10,14 +10,13 @@
 
 mod build;
 pub mod charts;
+mod incremental;
 mod publish;
 mod refresh;
 pub mod summary;
 
-pub use build::{
-    BuildError, Files, Previous, SiteBuild, build_incremental, build_site, csv_tables,
-    meeting_path, person_path,
-};
+pub use build::{BuildError, CsvTables, Files, csv_tables, meeting_path, person_path};
+pub use incremental::{Previous, SiteBuild, SiteBuilder, build_incremental, build_site};
 pub use publish::{
     MANIFEST_KEY, Manifest, PublishError, Published, PublishedManifest, publish, publish_build,
     read_manifest,
@@ -553,6 +552,8 @@ pub struct StatusView {
     pub collected: i64,
     /// Meetings still to fetch.
     pub pending: i64,
+    /// Days moved to archive objects (set by whoever lists them; 0 from the database alone).
+    pub archived_days: usize,
     /// 429s in the last day.
     pub rate_limited: i64,
     /// Days until the refresh token expires, as text.
@@ -601,6 +602,7 @@ impl StatusView {
             }),
             collected: db.count("SELECT count(*) FROM checkpoints WHERE final")?,
             pending: db.count("SELECT count(*) FROM meetings m LEFT JOIN checkpoints c USING (instance_id) WHERE NOT coalesce(c.final, 0)")?,
+            archived_days: 0,
             rate_limited,
             token_days,
             errors,
@@ -616,6 +618,7 @@ struct StatusPage {
     last_outcome: String,
     collected: i64,
     pending: i64,
+    archived_days: usize,
     rate_limited: i64,
     token_days: String,
     errors: Vec<StatusError>,
@@ -631,6 +634,7 @@ pub fn render_status(view: &StatusView, options: &SiteOptions) -> Result<String,
         last_run: view.last_run.clone(),
         last_outcome: view.last_outcome.clone(),
         collected: view.collected,
+        archived_days: view.archived_days,
         pending: view.pending,
         rate_limited: view.rate_limited,
         token_days: view.token_days.clone(),
@@ -744,6 +748,7 @@ mod tests {
             last_outcome: "authorization required".into(),
             collected: 3,
             pending: 1,
+            archived_days: 0,
             rate_limited: 0,
             token_days: "expired".into(),
             errors: vec![StatusError {

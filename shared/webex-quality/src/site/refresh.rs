@@ -17,19 +17,19 @@ use chrono::{DateTime, Utc};
 
 use super::summary::{RenderCache, SITE_CACHE_KEY};
 use super::{
-    BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteOptions, StatusView,
-    build_incremental, publish_build, read_manifest,
+    BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteOptions,
+    StatusView, publish_build, read_manifest,
 };
 use crate::clock::SharedClock;
-use crate::collect::Replica;
 use crate::db::{Database, DbError};
+use crate::history::{self, Replica};
 use crate::quality::Thresholds;
 use crate::status::{Status, StatusStore};
 use crate::storage::{Fetched, ObjectStore, PutCondition, SharedStore, StoreError};
 
 /// The data-store objects the site is rendered from: a change to either calls for a render (the
 /// status object changes every cycle, so the status page never goes stale).
-pub const RENDER_INPUTS: [&str; 2] = [crate::collect::DATABASE_KEY, crate::status::STATUS_KEY];
+pub const RENDER_INPUTS: [&str; 2] = [crate::history::DATABASE_KEY, crate::status::STATUS_KEY];
 
 /// A published site this large or larger is protected: a build that would remove more than half of
 /// its files is refused.
@@ -86,6 +86,8 @@ pub struct Refreshed {
     pub people_rendered: usize,
     /// Person pages still current.
     pub people_reused: usize,
+    /// Archive objects downloaded and read (an archive the previous build rendered is not).
+    pub archives_read: usize,
     /// What the publish uploaded and removed.
     pub published: Published,
     /// Whether the pages carry the "authorization needed" banner.
@@ -159,13 +161,21 @@ pub async fn render_from_store(
     thresholds: &Thresholds,
     clock: SharedClock,
 ) -> Result<Refreshed, RefreshError> {
-    let replica = Replica::new(data.clone(), work_dir);
+    let replica = Replica::new(data.clone(), work_dir.clone());
     // Files uploaded by an attempt whose manifest lost the race: their content is in doubt.
     let mut in_doubt = BTreeSet::new();
     for attempt in 1..=PUBLISH_ATTEMPTS {
         let now = clock.now();
         let copy = replica.checkout("render").await?;
-        let result = render_once(data, site, &copy, &options, thresholds, now, &in_doubt).await;
+        let result = render_once(
+            (data, site, &work_dir),
+            &copy,
+            &options,
+            thresholds,
+            now,
+            &in_doubt,
+        )
+        .await;
         Replica::discard(&copy);
         match result {
             Ok(Attempt::Done(refreshed)) => return Ok(refreshed),
@@ -187,10 +197,18 @@ enum Attempt {
     Raced(Vec<String>),
 }
 
+/// How many days the archives hold (a day may have more than one part).
+fn archived_days(archives: &[history::ArchiveKey]) -> usize {
+    archives
+        .iter()
+        .map(|a| a.day)
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
 async fn render_once(
-    data: &SharedStore,
-    site: &dyn ObjectStore,
-    copy: &crate::collect::WorkingCopy,
+    (data, site, work_dir): (&SharedStore, &dyn ObjectStore, &std::path::Path),
+    copy: &crate::history::WorkingCopy,
     options: &SiteOptions,
     thresholds: &Thresholds,
     now: DateTime<Utc>,
@@ -219,21 +237,38 @@ async fn render_once(
         .filter(|(path, _)| !in_doubt.contains(*path))
         .map(|(p, h)| (p.clone(), h.clone()))
         .collect();
-    let build = {
+    // The hot database first, then the archives newest first, one at a time; an archive the
+    // previous build rendered is not even read (archives never change).
+    let archives = history::list_archives(data).await?;
+    let mut builder = SiteBuilder::new(
+        &options,
+        thresholds,
+        cache.as_ref().map(|cache| Previous {
+            cache,
+            manifest: &comparable,
+        }),
+    );
+    let view = {
         let db = Database::open(&copy.path)?;
         db.quick_check()?;
-        let view = StatusView::from_sources(&db, status.as_ref(), now)?;
-        build_incremental(
-            &db,
-            &view,
-            &options,
-            thresholds,
-            cache.as_ref().map(|cache| Previous {
-                cache,
-                manifest: &comparable,
-            }),
-        )?
+        builder.add_database(&db, None)?;
+        let mut view = StatusView::from_sources(&db, status.as_ref(), now)?;
+        view.archived_days = archived_days(&archives);
+        view
     };
+    let mut archives_read = 0;
+    for archive in archives {
+        let key = archive.key();
+        if builder.reuse_archive(&key) {
+            continue;
+        }
+        archives_read += 1;
+        let local = history::download(data, archive, work_dir).await?;
+        let db = Database::open(&local.path)?;
+        db.quick_check()?;
+        builder.add_database(&db, Some(&key))?;
+    }
+    let build = builder.finish(&view)?;
     check_removals(&published.files, &build)?;
     let result = publish_build(site, &comparable, published.etag.as_ref(), &build).await;
     let published = match result {
@@ -258,6 +293,7 @@ async fn render_once(
         meetings_reused: build.meetings_reused,
         people_rendered: build.people_rendered,
         people_reused: build.people_reused,
+        archives_read,
         published,
         authorization_needed: options.authorization_needed.is_some(),
     }))

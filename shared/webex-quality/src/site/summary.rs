@@ -202,6 +202,10 @@ pub struct RenderCache {
     pub meetings: BTreeMap<String, CachedMeeting>,
     /// Per person page path.
     pub people: BTreeMap<String, CachedPage>,
+    /// Per archive object key, the meetings it holds (archives never change, so a build keeps
+    /// them without reading the archive).
+    #[serde(default)]
+    pub archives: BTreeMap<String, Vec<String>>,
 }
 
 /// A cache that cannot be read.
@@ -218,6 +222,7 @@ impl RenderCache {
             fingerprint,
             meetings: BTreeMap::new(),
             people: BTreeMap::new(),
+            archives: BTreeMap::new(),
         }
     }
 

@@ -1,0 +1,129 @@
+//! The collector's step that moves finished days out of the hot database into archive objects.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use super::{ArchiveKey, download};
+use crate::db::{Database, DayCounts, DbError};
+use crate::storage::{PutCondition, SharedStore, StoreError};
+
+/// Parts tried for one day before giving up (each a day's late rows: more means something is wrong).
+const MAX_PARTS: u32 = 20;
+
+/// What [`move_old_days`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveReport {
+    /// The archive objects written, and what each holds.
+    pub written: Vec<(ArchiveKey, DayCounts)>,
+    /// Days found already archived whole (a run stopped after writing the archive).
+    pub already_archived: Vec<NaiveDate>,
+    /// Meetings removed from the hot database.
+    pub meetings_moved: usize,
+}
+
+/// An archive step failure: nothing is removed from the hot database for the day it happened on.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Every part of a day exists and none holds the day's rows.
+    #[error("day {0}: {MAX_PARTS} archive parts exist and none holds the day's rows")]
+    TooManyParts(NaiveDate),
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, DbError> + Send + 'static,
+) -> Result<T, ArchiveError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => Ok(result?),
+        Err(join) => Err(StoreError::backend("task", "archive", join).into()),
+    }
+}
+
+/// Moves every day before `first_hot` out of the hot database file at `hot` (a working copy, not
+/// yet uploaded): each day is written to its archive object (create-only), and removed from the
+/// file only once the store holds it. The file is compacted afterwards when a day was removed.
+///
+/// Run before the hot object's upload: a run that stops in between leaves the day in both, and
+/// the next run finds the archive whole and only removes the day.
+///
+/// # Errors
+/// Store or database failures. The days moved before the failure stay moved (the file is
+/// consistent after each day); the rest stay hot for the next run.
+pub async fn move_old_days(
+    store: &SharedStore,
+    hot: &Path,
+    first_hot: NaiveDate,
+    work_dir: &Path,
+) -> Result<ArchiveReport, ArchiveError> {
+    let mut report = ArchiveReport::default();
+    let path = hot.to_owned();
+    let days = blocking(move || Database::open(&path)?.days_before(first_hot)).await?;
+    for day in days {
+        let file = work_dir.join(format!(
+            "archive-{}-{}.sqlite",
+            day.format("%Y-%m-%d"),
+            uuid::Uuid::new_v4().simple()
+        ));
+        let result = archive_day(store, hot, day, &file, work_dir, &mut report).await;
+        let _ = std::fs::remove_file(&file);
+        result?;
+        let path = hot.to_owned();
+        let removed = blocking(move || Database::open(&path)?.remove_day(day)).await?;
+        tracing::info!(%day, meetings = removed.meetings, calls = removed.calls, pages = removed.pages, runs = removed.runs, "day archived, removed from the hot database");
+        report.meetings_moved += removed.meetings;
+    }
+    if report.meetings_moved > 0 || !report.written.is_empty() {
+        let path = hot.to_owned();
+        blocking(move || Database::open(&path)?.compact()).await?;
+    }
+    Ok(report)
+}
+
+/// Makes sure the store holds `day`'s rows: an existing part that holds them all, or a new part.
+async fn archive_day(
+    store: &SharedStore,
+    hot: &Path,
+    day: NaiveDate,
+    file: &Path,
+    work_dir: &Path,
+    report: &mut ArchiveReport,
+) -> Result<(), ArchiveError> {
+    let (path, written): (PathBuf, PathBuf) = (hot.to_owned(), file.to_owned());
+    let counts = blocking(move || Database::open(&path)?.write_day(day, &written)).await?;
+    for part in 1..=MAX_PARTS {
+        let archive = ArchiveKey { day, part };
+        let put = store
+            .put_file(
+                &archive.key(),
+                file,
+                PutCondition::IfAbsent,
+                "application/vnd.sqlite3",
+            )
+            .await;
+        match put {
+            Ok(_) => {
+                report.written.push((archive, counts));
+                return Ok(());
+            }
+            Err(StoreError::PreconditionFailed { .. }) => {
+                let existing = download(store, archive, work_dir).await?;
+                let (path, existing_path) = (hot.to_owned(), existing.path.clone());
+                let whole =
+                    blocking(move || Database::open(&path)?.day_is_in(day, &existing_path)).await?;
+                if whole {
+                    report.already_archived.push(day);
+                    return Ok(());
+                }
+                tracing::warn!(key = %archive.key(), "the archive lacks rows of its day; writing a further part");
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ArchiveError::TooManyParts(day))
+}

@@ -1,0 +1,193 @@
+//! The history in the data store: one hot database object that moves every cycle, and immutable
+//! archive objects, one per UTC day of meeting start.
+//!
+//! - The hot object, [`DATABASE_KEY`], holds the days that can still change: every day whose
+//!   meetings List Meetings can still return (it lists the last 7 days), and the runs of those days.
+//!   Its size depends on the last 8 days only, not on how long the product has run.
+//! - A day is archived once List Meetings can no longer return any meeting that started on it: one
+//!   hour after the day ended plus the 7-day window. By then every meeting of that day is final or
+//!   out of its window, and nothing of the day can change again. Its rows (meetings, calls, pages,
+//!   bodies, checkpoints, and the runs that started that day) are written to `archive/YYYY-MM-DD.sqlite`
+//!   with a create-only write, and only then removed from the hot object. An archive is never
+//!   rewritten: if one already exists and holds every row of the day, the day is just removed from
+//!   the hot object (a run that stopped between the two steps); if it lacks some (a meeting of that
+//!   day turned up late), the rows go to a further part, `archive/YYYY-MM-DD.2.sqlite`.
+//! - Readers (the site, the exports) read the hot object first, then the archives newest first, one
+//!   at a time; a meeting found in an earlier one is skipped in later ones.
+//!
+//! The first run of a version with archives over a single-file database from an older version
+//! archives every old day in that run: the migration is the same step.
+
+mod archive;
+mod replica;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+pub use archive::{ArchiveError, ArchiveReport, move_old_days};
+pub use replica::{DATABASE_KEY, Replica, WorkingCopy};
+
+use crate::storage::{FetchedFile, SharedStore, StoreError};
+
+/// Where the archives live in the data store.
+pub const ARCHIVE_PREFIX: &str = "archive/";
+
+/// How long after List Meetings' window closes on a day it is archived, for clocks that disagree.
+const LISTING_MARGIN: chrono::Duration = chrono::Duration::hours(1);
+
+/// One archive object: a day, and its part (1, or more when rows of the day turned up after the
+/// day was archived).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ArchiveKey {
+    /// The UTC day the meetings in it started.
+    pub day: NaiveDate,
+    /// The part, from 1.
+    pub part: u32,
+}
+
+impl ArchiveKey {
+    /// The object's key: `archive/2026-11-20.sqlite`, `archive/2026-11-20.2.sqlite`.
+    #[must_use]
+    pub fn key(&self) -> String {
+        let day = self.day.format("%Y-%m-%d");
+        if self.part <= 1 {
+            format!("{ARCHIVE_PREFIX}{day}.sqlite")
+        } else {
+            format!("{ARCHIVE_PREFIX}{day}.{}.sqlite", self.part)
+        }
+    }
+
+    /// The archive a key names, if it names one.
+    #[must_use]
+    pub fn parse(key: &str) -> Option<Self> {
+        let name = key.strip_prefix(ARCHIVE_PREFIX)?.strip_suffix(".sqlite")?;
+        let (day, part) = match name.split_once('.') {
+            Some((day, part)) => (day, part.parse().ok().filter(|p| *p > 1)?),
+            None => (name, 1),
+        };
+        let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
+        (day.format("%Y-%m-%d").to_string() == name.split('.').next()?)
+            .then_some(Self { day, part })
+    }
+}
+
+/// The first UTC day that stays in the hot object at `now`: every earlier day is past List
+/// Meetings' window (`retention`, 7 days) and is archived.
+#[must_use]
+pub fn first_hot_day(now: DateTime<Utc>, retention: chrono::Duration) -> NaiveDate {
+    (now - retention - LISTING_MARGIN).date_naive()
+}
+
+/// The archives in `store`, newest first (by day, then part). Keys under the prefix that do not
+/// name an archive are left alone, with a warning.
+///
+/// # Errors
+/// Store failures.
+pub async fn list_archives(store: &SharedStore) -> Result<Vec<ArchiveKey>, StoreError> {
+    let mut archives = Vec::new();
+    for key in store.list(ARCHIVE_PREFIX).await? {
+        match ArchiveKey::parse(&key) {
+            Some(archive) => archives.push(archive),
+            None => tracing::warn!(%key, "not an archive name; ignored"),
+        }
+    }
+    archives.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(archives)
+}
+
+/// A local copy of an archive object, removed when dropped.
+#[derive(Debug)]
+pub struct ArchiveCopy {
+    /// The file.
+    pub path: PathBuf,
+}
+
+impl Drop for ArchiveCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Downloads `archive` into a new file under `dir` (streamed: an archive is never held in memory).
+///
+/// # Errors
+/// Store or file failures; [`StoreError::Backend`] when the object is gone.
+pub async fn download(
+    store: &SharedStore,
+    archive: ArchiveKey,
+    dir: &Path,
+) -> Result<ArchiveCopy, StoreError> {
+    let key = archive.key();
+    std::fs::create_dir_all(dir)
+        .map_err(|e| StoreError::backend("get", &key, format!("{}: {e}", dir.display())))?;
+    let copy = ArchiveCopy {
+        path: dir.join(format!(
+            "archive-{}.{}.{}.sqlite",
+            archive.day.format("%Y-%m-%d"),
+            archive.part,
+            uuid::Uuid::new_v4().simple()
+        )),
+    };
+    match store.get_to_file(&key, None, &copy.path).await? {
+        FetchedFile::Found(_) => Ok(copy),
+        FetchedFile::NotFound | FetchedFile::NotModified => Err(StoreError::backend(
+            "get",
+            &key,
+            "the archive is listed but could not be read",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_keys_name_a_day_and_a_part_and_nothing_else() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let first = ArchiveKey { day, part: 1 };
+        let second = ArchiveKey { day, part: 2 };
+        assert_eq!(first.key(), "archive/2026-11-20.sqlite");
+        assert_eq!(second.key(), "archive/2026-11-20.2.sqlite");
+        assert_eq!(ArchiveKey::parse(&first.key()), Some(first));
+        assert_eq!(ArchiveKey::parse(&second.key()), Some(second));
+        for other in [
+            "archive/2026-11-20.1.sqlite",
+            "archive/2026-11-20.x.sqlite",
+            "archive/2026-13-01.sqlite",
+            "archive/2026-1-01.sqlite",
+            "archive/2026-11-20.sqlite.tmp",
+            "webex-quality.sqlite",
+        ] {
+            assert_eq!(ArchiveKey::parse(other), None, "{other}");
+        }
+        // Newest first: later days first, a day's later parts before its first.
+        let mut keys = vec![
+            first,
+            ArchiveKey {
+                day: day.pred_opt().unwrap(),
+                part: 1,
+            },
+            second,
+        ];
+        keys.sort_unstable_by(|a, b| b.cmp(a));
+        assert_eq!(keys[0], second);
+        assert_eq!(keys[1], first);
+    }
+
+    #[test]
+    fn a_day_stays_hot_until_listing_can_no_longer_return_it() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let week = chrono::Duration::days(7);
+        // 2026-11-20 ends at 21T00:00; List Meetings returns its meetings until 28T00:00.
+        assert_eq!(
+            first_hot_day(at("2026-11-28T00:59:00Z"), week),
+            NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+        );
+        assert_eq!(
+            first_hot_day(at("2026-11-28T01:00:00Z"), week),
+            NaiveDate::from_ymd_opt(2026, 11, 21).unwrap()
+        );
+    }
+}

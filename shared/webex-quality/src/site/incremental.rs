@@ -1,0 +1,319 @@
+//! Assembling a build: meetings come in from the hot database and the archives (rendered, or kept
+//! from the previous build when their inputs did not change), then the pages that depend on every
+//! meeting are rendered from the meetings' summaries.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::build::{
+    BuildError, Files, MeetingsPage, PERIODS, breakdowns, meeting_export, meeting_row, overview,
+    people, person_page, person_path, render, render_meeting_files, to_csv, to_json,
+};
+use super::publish::Manifest;
+use super::summary::{self, CachedMeeting, CachedPage, MeetingSummary, RenderCache};
+use super::{SiteOptions, StatusView, render_status};
+use crate::db::{Database, sha256_hex};
+use crate::quality::{Thresholds, meeting_report};
+
+/// What the previous build left: its render cache and the manifest of what was published.
+#[derive(Debug, Clone, Copy)]
+pub struct Previous<'a> {
+    /// The render cache.
+    pub cache: &'a RenderCache,
+    /// What the site store holds.
+    pub manifest: &'a Manifest,
+}
+
+/// A build: the files rendered now, the files kept as published, and the cache for the next build.
+#[derive(Debug, Clone)]
+pub struct SiteBuild {
+    /// Files rendered by this build.
+    pub files: Files,
+    /// Content hash of every file of the site: the rendered ones and the kept ones.
+    pub hashes: Manifest,
+    /// Files whose inputs did not change: still valid as published.
+    pub kept: usize,
+    /// Meetings analysed and rendered.
+    pub meetings_rendered: usize,
+    /// Meetings whose files were kept.
+    pub meetings_reused: usize,
+    /// Person pages rendered.
+    pub people_rendered: usize,
+    /// Person pages kept.
+    pub people_reused: usize,
+    /// What the next build starts from.
+    pub cache: RenderCache,
+}
+
+impl SiteBuild {
+    fn insert(&mut self, path: String, bytes: Vec<u8>) -> String {
+        let hash = sha256_hex(&bytes);
+        self.hashes.insert(path.clone(), hash.clone());
+        self.files.insert(path, bytes);
+        hash
+    }
+
+    fn keep(&mut self, files: &BTreeMap<String, String>) {
+        self.kept += files.len();
+        self.hashes
+            .extend(files.iter().map(|(p, h)| (p.clone(), h.clone())));
+    }
+}
+
+/// A build in progress. Add the hot database first, then the archives newest first
+/// ([`SiteBuilder::reuse_archive`] when the previous build rendered an archive: archives never
+/// change, so their meetings are kept without reading them); a meeting already added is skipped.
+#[derive(Debug)]
+pub struct SiteBuilder<'a> {
+    options: &'a SiteOptions,
+    thresholds: &'a Thresholds,
+    previous: Option<Previous<'a>>,
+    build: SiteBuild,
+    summaries: Vec<(String, MeetingSummary)>,
+    seen: HashSet<String>,
+}
+
+impl<'a> SiteBuilder<'a> {
+    /// A build with `options` and `thresholds`, keeping what it can of `previous` (nothing when it
+    /// was rendered with other templates, options or thresholds).
+    #[must_use]
+    pub fn new(
+        options: &'a SiteOptions,
+        thresholds: &'a Thresholds,
+        previous: Option<Previous<'a>>,
+    ) -> Self {
+        let fingerprint = summary::fingerprint(options, thresholds);
+        let mut build = SiteBuild {
+            files: Files::new(),
+            hashes: Manifest::new(),
+            kept: 0,
+            meetings_rendered: 0,
+            meetings_reused: 0,
+            people_rendered: 0,
+            people_reused: 0,
+            cache: RenderCache::new(fingerprint.clone()),
+        };
+        build.insert(
+            options.css_path.clone(),
+            super::STYLE_CSS.as_bytes().to_vec(),
+        );
+        build.insert(options.js_path.clone(), super::APP_JS.as_bytes().to_vec());
+        Self {
+            options,
+            thresholds,
+            previous: previous.filter(|p| p.cache.matches(&fingerprint)),
+            build,
+            summaries: Vec::new(),
+            seen: HashSet::new(),
+        }
+    }
+
+    /// Whether the site store still holds `files` as the previous build published them.
+    fn published(&self, files: &BTreeMap<String, String>) -> bool {
+        self.previous.is_some_and(|p| {
+            files
+                .iter()
+                .all(|(path, hash)| p.manifest.get(path) == Some(hash))
+        })
+    }
+
+    fn keep_meeting(&mut self, instance_id: &str, cached: &CachedMeeting) {
+        self.build.keep(&cached.files);
+        self.build.meetings_reused += 1;
+        self.summaries
+            .push((cached.key.clone(), cached.summary.clone()));
+        self.build
+            .cache
+            .meetings
+            .insert(instance_id.to_owned(), cached.clone());
+        self.seen.insert(instance_id.to_owned());
+    }
+
+    /// Keeps every meeting of the archive object `key` as the previous build rendered it, when it
+    /// did and its files are still published. Returns false (and keeps nothing) otherwise: then
+    /// the archive must be read with [`SiteBuilder::add_database`].
+    pub fn reuse_archive(&mut self, key: &str) -> bool {
+        let Some(previous) = self.previous else {
+            return false;
+        };
+        let Some(ids) = previous.cache.archives.get(key) else {
+            return false;
+        };
+        let mut kept = Vec::new();
+        for id in ids.iter().filter(|id| !self.seen.contains(*id)) {
+            match previous.cache.meetings.get(id) {
+                Some(cached) if self.published(&cached.files) => kept.push((id, cached)),
+                _ => return false,
+            }
+        }
+        for (id, cached) in kept {
+            self.keep_meeting(id, cached);
+        }
+        self.build
+            .cache
+            .archives
+            .insert(key.to_owned(), ids.clone());
+        true
+    }
+
+    /// Adds the meetings of `db` not added yet: each is kept from the previous build when its List
+    /// Meetings fields and the pages of its latest complete call are unchanged and its files are
+    /// still published, else analysed and rendered. `archive` names the archive object `db` is, so
+    /// that the next build can keep its meetings without reading it.
+    ///
+    /// # Errors
+    /// Database, template or export failures.
+    pub fn add_database(&mut self, db: &Database, archive: Option<&str>) -> Result<(), BuildError> {
+        let page_hashes = db.latest_complete_page_hashes()?;
+        let mut holds = Vec::new();
+        for meeting in db.meetings()? {
+            let Some(start) = meeting.start else { continue };
+            let Some(hashes) = page_hashes.get(&meeting.instance_id) else {
+                continue;
+            };
+            holds.push(meeting.instance_id.clone());
+            if self.seen.contains(&meeting.instance_id) {
+                continue;
+            }
+            let key = summary::meeting_key(&meeting, hashes);
+            if let Some(cached) = self
+                .previous
+                .and_then(|p| p.cache.meetings.get(&meeting.instance_id))
+                .filter(|c| c.key == key && self.published(&c.files))
+            {
+                self.keep_meeting(&meeting.instance_id, cached);
+                continue;
+            }
+            let pages = db.latest_complete_pages(&meeting.instance_id)?;
+            let report = meeting_report(
+                pages.iter().map(|p| p.body.as_ref()),
+                start,
+                self.thresholds,
+            );
+            let files = render_meeting_files(&meeting, start, &report, self.options)?;
+            let mut hashes = BTreeMap::new();
+            for (path, bytes) in files {
+                let hash = self.build.insert(path.clone(), bytes);
+                hashes.insert(path, hash);
+            }
+            let summary = MeetingSummary::new(&meeting, start, &report);
+            self.build.meetings_rendered += 1;
+            self.build.cache.meetings.insert(
+                meeting.instance_id.clone(),
+                CachedMeeting {
+                    key: key.clone(),
+                    summary: summary.clone(),
+                    files: hashes,
+                },
+            );
+            self.summaries.push((key, summary));
+            self.seen.insert(meeting.instance_id);
+        }
+        if let Some(archive) = archive {
+            self.build.cache.archives.insert(archive.to_owned(), holds);
+        }
+        Ok(())
+    }
+
+    /// Renders the pages that depend on every meeting (overviews, meetings list and exports,
+    /// people, breakdowns, status) and returns the build. The list-type pages depend on the clock,
+    /// so they are rendered each time; a person's page is kept when none of their meetings changed.
+    ///
+    /// # Errors
+    /// Template or export failures.
+    pub fn finish(mut self, status: &StatusView) -> Result<SiteBuild, BuildError> {
+        let options = self.options;
+        // Oldest start first, as the database lists them, whichever partition they came from.
+        self.summaries.sort_by(|(_, a), (_, b)| {
+            a.start
+                .cmp(&b.start)
+                .then_with(|| a.instance_id.cmp(&b.instance_id))
+        });
+        let (keys, analyzed): (Vec<String>, Vec<MeetingSummary>) =
+            self.summaries.into_iter().unzip();
+        let build = &mut self.build;
+        let list: Vec<_> = analyzed.iter().rev().map(meeting_export).collect();
+        build.insert("meetings.csv".into(), to_csv(&list)?);
+        build.insert("meetings.json".into(), to_json(&list)?);
+        build.insert(
+            "meetings.html".into(),
+            render(
+                "meetings.html",
+                &MeetingsPage {
+                    chrome: super::Chrome::new("Meetings", "", options),
+                    rows: analyzed.iter().rev().map(meeting_row).collect(),
+                },
+            )?,
+        );
+        let now = options.generated;
+        for (days, path) in PERIODS {
+            build.insert(
+                (*path).to_owned(),
+                render(path, &overview(&analyzed, *days, now, status, options))?,
+            );
+        }
+        let previous = self.previous;
+        for (person, sessions) in people(&analyzed, &keys) {
+            let path = person_path(&person);
+            let key = summary::combined_key(sessions.iter().map(|(key, _, _)| *key));
+            if let Some(cached) = previous
+                .and_then(|p| p.cache.people.get(&path))
+                .filter(|c| c.key == key)
+            {
+                let files = BTreeMap::from([(path.clone(), cached.hash.clone())]);
+                if previous.is_some_and(|p| p.manifest.get(&path) == Some(&cached.hash)) {
+                    build.keep(&files);
+                    build.people_reused += 1;
+                    build.cache.people.insert(path, cached.clone());
+                    continue;
+                }
+            }
+            let html = render("person", &person_page(&sessions, options))?;
+            let hash = build.insert(path.clone(), html);
+            build.people_rendered += 1;
+            build.cache.people.insert(path, CachedPage { key, hash });
+        }
+        build.insert(
+            "breakdowns.html".into(),
+            render("breakdowns.html", &breakdowns(&analyzed, options))?,
+        );
+        let status_html = render_status(status, options).map_err(|source| BuildError::Render {
+            page: "status.html".into(),
+            source,
+        })?;
+        build.insert("status.html".into(), status_html.into_bytes());
+        Ok(self.build)
+    }
+}
+
+/// Builds every file of the site from one database (no cache: everything is rendered).
+///
+/// # Errors
+/// Database, template or export failures.
+pub fn build_site(
+    db: &Database,
+    status: &StatusView,
+    options: &SiteOptions,
+    thresholds: &Thresholds,
+) -> Result<Files, BuildError> {
+    Ok(build_incremental(db, status, options, thresholds, None)?.files)
+}
+
+/// Builds the site from one database, rendering again only what changed since `previous`: a
+/// meeting's page and exports when its List Meetings fields or the pages of its latest complete
+/// call changed, a person's page when one of their meetings did. The list-type pages are rendered
+/// each time. Everything is rendered when the templates, options or thresholds differ from the
+/// cache's, and a cached file is only kept while the manifest still lists it with the same content.
+///
+/// # Errors
+/// Database, template or export failures.
+pub fn build_incremental(
+    db: &Database,
+    status: &StatusView,
+    options: &SiteOptions,
+    thresholds: &Thresholds,
+    previous: Option<Previous<'_>>,
+) -> Result<SiteBuild, BuildError> {
+    let mut builder = SiteBuilder::new(options, thresholds, previous);
+    builder.add_database(db, None)?;
+    builder.finish(status)
+}

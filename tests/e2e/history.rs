@@ -1,0 +1,290 @@
+//! The history's partitions: days that List Meetings can no longer return leave the hot database
+//! object for immutable daily archive objects; every reader (the site, the exports) sees every
+//! meeting; a single-file database from before archives is migrated by the next cycle, losing
+//! nothing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::Duration as Span;
+use webex_quality::collect::Outcome;
+use webex_quality::db::Database;
+use webex_quality::history::{self, ArchiveKey, DATABASE_KEY};
+use webex_quality::quality::Thresholds;
+use webex_quality::site::{SiteOptions, render_from_store};
+use webex_quality::storage::{PutCondition, SharedStore};
+use webex_sim::{Route, SimConfig, SimHandle};
+
+use crate::helpers::*;
+
+/// Per meeting, the partition that holds it and the content hashes of its latest complete call's
+/// pages, over the hot object and every archive.
+async fn history_pages(store: &SharedStore) -> BTreeMap<String, (String, Vec<String>)> {
+    let mut out = BTreeMap::new();
+    for part in stored_partitions(store).await {
+        add_pages(&part.db, &part.name, &mut out);
+    }
+    out
+}
+
+fn add_pages(db: &Database, partition: &str, out: &mut BTreeMap<String, (String, Vec<String>)>) {
+    for meeting in db.meetings().unwrap() {
+        let pages = db.latest_complete_pages(&meeting.instance_id).unwrap();
+        let hashes = pages
+            .iter()
+            .map(|p| webex_quality::db::sha256_hex(&p.body))
+            .collect();
+        assert!(
+            out.insert(meeting.instance_id.clone(), (partition.to_owned(), hashes))
+                .is_none(),
+            "{} is in one partition only",
+            meeting.instance_id
+        );
+    }
+}
+
+/// Every simulated meeting's final pages, byte for byte, wherever they are stored.
+async fn assert_every_meeting_final(sim: &SimHandle, store: &SharedStore) {
+    let stored = history_pages(store).await;
+    assert_eq!(
+        stored.len(),
+        sim.org().meetings.len(),
+        "every meeting is stored"
+    );
+    for meeting in &sim.org().meetings {
+        let items = sim.org().quality_items(meeting, sim.clock().now());
+        let expected: Vec<String> = (0..items.len().div_ceil(100))
+            .map(|n| webex_quality::db::sha256_hex(&expected_page(&items, n, 100)))
+            .collect();
+        assert_eq!(
+            stored[&meeting.instance_id].1, expected,
+            "{} final pages",
+            meeting.instance_id
+        );
+    }
+}
+
+/// Everything the sim serves (meetings over `days` days from `week_start()`), collected hourly
+/// until every day has left List Meetings' window: the store, and the sim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_meeting() {
+    let days = 11;
+    let sim = spawn_sim_at(
+        week_start() + Span::minutes(15),
+        SimConfig {
+            first_day: Some(week_start()),
+            days,
+            meetings_per_day: Some(4),
+            ..SimConfig::default()
+        },
+    )
+    .await;
+    let store: SharedStore =
+        Arc::new(webex_quality::storage::FolderStore::new(temp_dir("history-store")).unwrap());
+    store_login(&sim, &store).await;
+    let collector = collector(&sim, &store, temp_dir("history"), quick_cycle());
+    let end = week_start() + Span::days(i64::from(days) + 8) + Span::hours(2);
+    let mut archives_written = 0;
+    let mut largest_hot = 0;
+    while sim.clock().now() <= end {
+        let report = collector.run_cycle().await.unwrap();
+        assert_eq!(report.outcome, Outcome::Ok, "{report:?}");
+        archives_written += report.archives_written;
+        // The hot object never holds a day List Meetings can no longer return.
+        let first_hot = history::first_hot_day(sim.clock().now(), Span::days(7));
+        if report.archives_written > 0 {
+            let hot = stored_database(&store).await;
+            assert_eq!(hot.days_before(first_hot).unwrap(), vec![]);
+            largest_hot = largest_hot.max(std::fs::metadata(hot.path()).unwrap().len());
+        }
+        sim.clock().advance(Span::hours(1));
+    }
+    assert_eq!(sim.stats().answers(Route::Qualities, 429), 0);
+    let archives = history::list_archives(&store).await.unwrap();
+    // One archive per day with meetings or runs, each written once, in one part.
+    let first_hot = history::first_hot_day(sim.clock().now(), Span::days(7));
+    let first_day = week_start().date_naive();
+    for day in first_day.iter_days().take(usize::try_from(days).unwrap()) {
+        assert!(archives.iter().any(|a| a.day == day), "{day}: {archives:?}");
+    }
+    assert!(
+        archives
+            .iter()
+            .all(|a| a.part == 1 && a.day >= first_day && a.day < first_hot)
+    );
+    assert_eq!(archives_written, archives.len(), "each written once");
+    // Every meeting left the hot object, and its final pages are byte for byte in its archive.
+    let hot = stored_database(&store).await;
+    assert_eq!(hot.meetings().unwrap().len(), 0);
+    assert_every_meeting_final(&sim, &store).await;
+    eprintln!("largest hot object after an archive step: {largest_hot} bytes");
+
+    // The site: every meeting has its page; a second render keeps every archived meeting without
+    // reading an archive; without the render cache, the archives are read and rendered again.
+    let site: SharedStore =
+        Arc::new(webex_quality::storage::FolderStore::new(temp_dir("history-site")).unwrap());
+    let render = async || {
+        render_from_store(
+            &store,
+            site.as_ref(),
+            temp_dir("history-render"),
+            SiteOptions::default(),
+            &Thresholds::default(),
+            sim_clock(&sim),
+        )
+        .await
+        .unwrap()
+    };
+    let meetings = sim.org().meetings.len();
+    let first = render().await;
+    assert_eq!(first.meetings_rendered, meetings);
+    for meeting in &sim.org().meetings {
+        let page = webex_quality::site::meeting_path(&meeting.instance_id);
+        assert!(
+            matches!(
+                site.get(&page, None).await.unwrap(),
+                webex_quality::storage::Fetched::Found(_)
+            ),
+            "{page}"
+        );
+    }
+    assert_eq!(first.archives_read, archives.len());
+    let second = render().await;
+    assert_eq!(
+        (second.meetings_rendered, second.meetings_reused),
+        (0, meetings)
+    );
+    assert_eq!(
+        second.archives_read, 0,
+        "archives never change: not read again"
+    );
+    store
+        .delete(webex_quality::site::summary::SITE_CACHE_KEY)
+        .await
+        .unwrap();
+    let third = render().await;
+    assert_eq!(third.meetings_rendered, meetings);
+    assert_eq!(third.archives_read, archives.len());
+    assert!(third.published.uploaded.is_empty(), "the same files");
+
+    // An archive is never rewritten: a day that turns up again in the hot object (a run that
+    // stopped between the archive's write and the hot object's upload) is only removed again.
+    let before = history_pages(&store).await;
+    let archive = archives[0];
+    let legacy = merged_single_file(&store, &[archive]).await;
+    store
+        .put_file(
+            DATABASE_KEY,
+            &legacy,
+            PutCondition::Always,
+            "application/vnd.sqlite3",
+        )
+        .await
+        .unwrap();
+    sim.clock().advance(Span::minutes(5));
+    let report = collector.run_cycle().await.unwrap();
+    assert_eq!(report.archives_written, 0);
+    assert_eq!(history::list_archives(&store).await.unwrap(), archives);
+    assert_eq!(history_pages(&store).await, before);
+    sim.shutdown().await;
+}
+
+/// A single-file database as a version without archives left it: the hot object with every
+/// archive's rows merged back in.
+async fn merged_single_file(store: &SharedStore, archives: &[ArchiveKey]) -> std::path::PathBuf {
+    let dir = temp_dir("legacy");
+    let hot = stored_database(store).await;
+    let path = dir.join("legacy.sqlite");
+    std::fs::copy(hot.path(), &path).unwrap();
+    drop(hot);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for archive in archives {
+        let local = history::download(store, *archive, &dir).await.unwrap();
+        conn.execute(
+            "ATTACH DATABASE ?1 AS old",
+            [local.path.display().to_string()],
+        )
+        .unwrap();
+        conn.execute_batch(MERGE_ARCHIVE).unwrap();
+        conn.execute("DETACH DATABASE old", []).unwrap();
+    }
+    path
+}
+
+/// Copies the attached `old` database's rows into `main` (call ids are given anew; pages follow
+/// their call by meeting and time).
+const MERGE_ARCHIVE: &str = "
+    BEGIN;
+    INSERT INTO main.meetings SELECT * FROM old.meetings WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.checkpoints SELECT * FROM old.checkpoints WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.bodies SELECT * FROM old.bodies WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.quality_calls (instance_id, called_at, completed, error, tracking_id, pages_pruned)
+        SELECT instance_id, called_at, completed, error, tracking_id, pages_pruned FROM old.quality_calls
+        WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.quality_pages (call_id, page, fetched_at, request_url, status, tracking_id, body_sha256, valid_json)
+        SELECT c.id, p.page, p.fetched_at, p.request_url, p.status, p.tracking_id, p.body_sha256, p.valid_json
+        FROM old.quality_pages p JOIN old.quality_calls o ON o.id = p.call_id
+        JOIN main.quality_calls c ON c.instance_id = o.instance_id AND c.called_at = o.called_at
+        WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.runs SELECT * FROM old.runs WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.run_errors SELECT * FROM old.run_errors WHERE run_id NOT IN (SELECT id FROM main.runs);
+    COMMIT;";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_file_database_from_before_archives_is_migrated_by_the_next_cycle() {
+    // Ten days of meetings, collected hourly until the last one is final.
+    let days = 10;
+    let sim = spawn_sim_at(
+        week_start() + Span::minutes(15),
+        SimConfig {
+            first_day: Some(week_start()),
+            days,
+            meetings_per_day: Some(3),
+            ..SimConfig::default()
+        },
+    )
+    .await;
+    let store: SharedStore =
+        Arc::new(webex_quality::storage::FolderStore::new(temp_dir("migrate-store")).unwrap());
+    store_login(&sim, &store).await;
+    let collector = collector(&sim, &store, temp_dir("migrate"), quick_cycle());
+    let end = week_start() + Span::days(i64::from(days)) + Span::hours(3);
+    while sim.clock().now() <= end {
+        collector.run_cycle().await.unwrap();
+        sim.clock().advance(Span::hours(1));
+    }
+    let before = history_pages(&store).await;
+    let archives = history::list_archives(&store).await.unwrap();
+    assert!(archives.len() >= 2, "{archives:?}");
+
+    // What an older version left: one file with every day, and no archives.
+    let legacy = merged_single_file(&store, &archives).await;
+    store
+        .put_file(
+            DATABASE_KEY,
+            &legacy,
+            PutCondition::Always,
+            "application/vnd.sqlite3",
+        )
+        .await
+        .unwrap();
+    for archive in &archives {
+        store.delete(&archive.key()).await.unwrap();
+    }
+    let merged = history_pages(&store).await;
+    assert!(merged.values().all(|(partition, _)| partition == "hot"));
+    assert_eq!(merged.len(), before.len());
+
+    // The next cycle, with nothing new to collect, archives the old days again.
+    sim.clock().advance(Span::minutes(5));
+    let report = collector.run_cycle().await.unwrap();
+    assert_eq!(report.archives_written, archives.len(), "{report:?}");
+    assert_eq!(history::list_archives(&store).await.unwrap(), archives);
+    assert_eq!(
+        history_pages(&store).await,
+        before,
+        "nothing lost, nothing moved elsewhere"
+    );
+    assert_every_meeting_final(&sim, &store).await;
+    sim.shutdown().await;
+}
