@@ -117,7 +117,27 @@ async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_
     let hot = stored_database(&store).await;
     assert_eq!(hot.meetings().unwrap().len(), 0);
     assert_every_meeting_final(&sim, &store).await;
-    eprintln!("largest hot object after an archive step: {largest_hot} bytes");
+    // Archives are compressed whole: far smaller than the JSON they hold.
+    let mut stored = 0;
+    let mut raw = 0;
+    for part in stored_partitions(&store).await.iter().skip(1) {
+        raw += part
+            .db
+            .count("SELECT coalesce(sum(b.length), 0) FROM quality_pages p JOIN bodies b ON b.sha256 = p.body_sha256")
+            .unwrap();
+    }
+    for archive in &archives {
+        if let webex_quality::storage::Fetched::Found(object) =
+            store.get(&archive.key(), None).await.unwrap()
+        {
+            stored += i64::try_from(object.bytes.len()).unwrap();
+        }
+    }
+    eprintln!(
+        "largest hot object after an archive step: {largest_hot} bytes; archives {stored} bytes for {raw} bytes of JSON ({:.1} %)",
+        stored as f64 * 100.0 / raw as f64
+    );
+    assert!(stored * 4 < raw, "{stored} stored for {raw}");
 
     // The site: every meeting has its page; a second render keeps every archived meeting without
     // reading an archive; without the render cache, the archives are read and rendered again.

@@ -6,6 +6,14 @@
 //! is always bad (loss bursts, high latency, jitter), TCP fallback segments, content sharing, rejoins
 //! (several sessions for one person), `-1` gaps, camera-off `-1` runs and empty arrays, meetings in
 //! progress whose data grows with the clock, and names with non-ASCII characters.
+//!
+//! The media figures behave like measured ones: each session's network has a usual round trip and
+//! jitter that drift from minute to minute (not drawn afresh), loss is zero most minutes, and
+//! congestion episodes hit every stream of the session at once but not equally: video loses more
+//! packets and drops frame rate and resolution first, audio suffers less, sharing exists only while
+//! someone shares. So a meeting can be poor on video alone. A few machines are CPU-bound, which
+//! shows in their own video's frame rate. Every stream is drawn from its own seed over the whole
+//! session, so a snapshot taken while a meeting runs is a prefix of the final data.
 
 use chrono::{DateTime, Datelike, Duration, SecondsFormat, TimeZone, Utc, Weekday};
 use rand::seq::SliceRandom;
@@ -696,22 +704,40 @@ impl Org {
         let data_end = leave.min(now);
         let camera_off = rng.gen_bool(0.12);
         let tcp_fallback = quality == NetworkQuality::Bad && rng.gen_bool(0.4);
-        let mut streams = Streams {
-            rng: &mut rng,
+        // What the network does over the whole session, drawn from its own seed so that a snapshot
+        // taken while the meeting runs is a prefix of the final data.
+        let path = Path::new(
+            meeting.seed ^ ((attendance as u64) << 8) ^ session as u64,
             quality,
+            network,
+            join,
+            leave,
             tcp_fallback,
+        );
+        // A few machines are CPU-bound: their own video suffers whatever the network does.
+        let cpu_bound = device.reports_cpu && rng.gen_bool(0.03);
+        let stream = |kind: Media, tag: u64, from, to, camera_off| {
+            path.stream(
+                kind,
+                tag,
+                from,
+                to,
+                data_end,
+                camera_off,
+                cpu_bound && tag == 4,
+            )
         };
-        let audio_in = streams.stream(Media::Audio, join, data_end, false);
-        let audio_out = streams.stream(Media::Audio, join, data_end, false);
-        let video_in = streams.stream(Media::Video, join, data_end, false);
+        let audio_in = stream(Media::Audio, 1, join, leave, false);
+        let audio_out = stream(Media::Audio, 2, join, leave, false);
+        let video_in = stream(Media::Video, 3, join, leave, false);
         let video_out = if device.client_type == "Webex_Web_Client (Chrome)" && camera_off {
             Vec::new()
         } else {
-            streams.stream(Media::Video, join, data_end, camera_off)
+            stream(Media::Video, 4, join, leave, camera_off)
         };
-        let (share_start, share_end) = (share_window.0.max(join), share_window.1.min(data_end));
-        let shared = if share_start < share_end {
-            streams.stream(Media::Share, share_start, share_end, false)
+        let (share_start, share_end) = (share_window.0.max(join), share_window.1.min(leave));
+        let shared = if share_start < share_end && share_start < data_end {
+            stream(Media::Share, 5, share_start, share_end, false)
         } else {
             Vec::new()
         };
@@ -719,8 +745,8 @@ impl Org {
             Share::Out => (Vec::new(), shared),
             Share::In => (shared, Vec::new()),
         };
-        let resources = if device.reports_cpu {
-            vec![streams.cpu(join, data_end)]
+        let resources = if device.reports_cpu && data_end > join {
+            vec![path.cpu(join, data_end, cpu_bound)]
         } else {
             Vec::new()
         };
@@ -802,147 +828,288 @@ fn minutes(from: DateTime<Utc>, to: DateTime<Utc>) -> usize {
     usize::try_from((to - from).num_seconds().max(0) / 60).unwrap_or(0)
 }
 
-struct Streams<'a> {
-    rng: &'a mut ChaCha8Rng,
-    quality: NetworkQuality,
-    tcp_fallback: bool,
+/// A stream's value that drifts: each minute it moves a little towards its usual level (an AR(1)
+/// walk), so consecutive minutes look alike, as measured figures do.
+struct Drift {
+    level: f64,
+    value: f64,
+    spread: f64,
 }
 
-impl Streams<'_> {
+impl Drift {
+    fn new(level: f64, spread: f64) -> Self {
+        Self {
+            level,
+            value: level,
+            spread,
+        }
+    }
+
+    fn next(&mut self, rng: &mut ChaCha8Rng) -> f64 {
+        let noise = (rng.gen_range(-1.0..1.0) + rng.gen_range(-1.0..1.0)) * self.spread;
+        self.value = self.level + 0.8 * (self.value - self.level) + noise;
+        self.value.max(0.0)
+    }
+}
+
+/// What the network does during one participant session: its usual round trip and jitter, and
+/// congestion episodes that every stream of the session lives through. Video suffers an episode
+/// first (more packets, so more loss, and its frame rate drops), audio less, sharing only while
+/// someone shares.
+struct Path {
+    seed: u64,
+    latency: f64,
+    jitter: f64,
+    /// Minutes from the session's join and how bad (about 0.2 mild to 1.5 severe).
+    episodes: Vec<(usize, usize, f64)>,
+    join: DateTime<Utc>,
+    /// TCP from this minute of the session on (a bad network falling back from UDP).
+    tcp_from: Option<usize>,
+    quality: NetworkQuality,
+}
+
+impl Path {
+    fn new(
+        seed: u64,
+        quality: NetworkQuality,
+        network: &str,
+        join: DateTime<Utc>,
+        leave: DateTime<Utc>,
+        tcp_fallback: bool,
+    ) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7061_7468);
+        let n = minutes(join, leave);
+        let (latency, jitter) = match network {
+            "cellular" => (rng.gen_range(90.0..180.0), rng.gen_range(8.0..16.0)),
+            "wifi" => (rng.gen_range(35.0..90.0), rng.gen_range(3.0..9.0)),
+            _ => (rng.gen_range(20.0..60.0), rng.gen_range(1.0..4.0)),
+        };
+        let (latency, jitter, per_hour, severity) = match quality {
+            NetworkQuality::Good => (latency, jitter, 0.3, 0.2..0.7),
+            NetworkQuality::Moderate => (latency * 1.6, jitter * 2.0, 1.2, 0.3..1.1),
+            // Always bad: jitter past the poor limit, long round trips, frequent episodes.
+            NetworkQuality::Bad => (latency * 2.5 + 150.0, jitter * 3.0 + 25.0, 4.0, 0.6..1.6),
+        };
+        let mut episodes = Vec::new();
+        let mut minute = 0;
+        while n > 0 && minute < n {
+            // Minutes until the next episode: geometric, `per_hour` on average.
+            let gap = (-(1.0 - rng.gen_range(0.0..1.0_f64)).ln() * 60.0 / per_hour) as usize;
+            minute += gap.max(1);
+            if minute >= n {
+                break;
+            }
+            let length = rng.gen_range(1..if quality == NetworkQuality::Bad { 9 } else { 5 });
+            episodes.push((
+                minute,
+                (minute + length).min(n),
+                rng.gen_range(severity.clone()),
+            ));
+            minute += length;
+        }
+        let tcp_from = (tcp_fallback && n >= 4).then(|| rng.gen_range(n / 2..n));
+        Self {
+            seed,
+            latency,
+            jitter,
+            episodes,
+            join,
+            tcp_from,
+            quality,
+        }
+    }
+
+    /// How bad the network is in minute `i` of the session (0: no episode).
+    fn congestion(&self, i: usize) -> f64 {
+        self.episodes
+            .iter()
+            .find(|(from, to, _)| (*from..*to).contains(&i))
+            .map_or(0.0, |(_, _, severity)| *severity)
+    }
+
+    /// One stream from `from` to `to` as known at `data_end` (cut there), in segments split where
+    /// the transport changes. `tag` tells the session's streams apart.
+    #[allow(clippy::too_many_arguments)]
     fn stream(
-        &mut self,
+        &self,
         media: Media,
+        tag: u64,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        data_end: DateTime<Utc>,
         camera_off: bool,
+        cpu_bound: bool,
     ) -> Vec<MediaSegment> {
-        let n = minutes(from, to);
-        if n == 0 {
+        let total = minutes(from, to);
+        let known = minutes(from, to.min(data_end));
+        if known == 0 {
             return Vec::new();
         }
-        // A bad network on UDP falls back to TCP part-way (audio and video, not share).
-        let split = (self.tcp_fallback && media != Media::Share && n >= 4)
-            .then(|| self.rng.gen_range(n / 2..n));
+        let offset = minutes(self.join, from);
+        // TCP fallback concerns audio and video, not sharing.
+        let split = self
+            .tcp_from
+            .filter(|_| media != Media::Share)
+            .and_then(|at| at.checked_sub(offset))
+            .filter(|at| *at > 0 && *at < total);
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ (tag << 40));
+        let mut values = StreamValues::new(media, self, &mut rng);
         let bounds: Vec<(usize, usize, &str)> = match split {
-            Some(at) => vec![(0, at, "UDP"), (at, n, "TCP")],
-            None => vec![(0, n, "UDP")],
+            Some(at) => vec![(0, at, "UDP"), (at, total, "TCP")],
+            None => vec![(0, total, "UDP")],
         };
         bounds
             .into_iter()
+            .filter(|(a, _, _)| *a < known)
             .map(|(a, b, transport)| {
-                self.segment(
-                    media,
-                    from + Duration::minutes(a as i64),
-                    b - a,
-                    transport,
-                    camera_off,
-                )
+                let mut seg = MediaSegment {
+                    sampling_interval: 60,
+                    start_time: ms(from + Duration::minutes(a as i64)),
+                    end_time: ms(from + Duration::minutes(b.min(known) as i64)),
+                    codec: match media {
+                        Media::Audio => "Opus",
+                        _ => "H.264 BP",
+                    }
+                    .into(),
+                    transport_type: transport.into(),
+                    ..MediaSegment::default()
+                };
+                for i in a..b.min(known) {
+                    let congestion = self.congestion(offset + i);
+                    values.push(&mut seg, &mut rng, congestion, camera_off, cpu_bound);
+                }
+                seg
             })
             .collect()
     }
 
-    fn segment(
-        &mut self,
-        media: Media,
-        start: DateTime<Utc>,
-        n: usize,
-        transport: &str,
-        camera_off: bool,
-    ) -> MediaSegment {
-        let (loss_base, lat, jit) = match self.quality {
-            NetworkQuality::Good => (0.1, 20..80, 0..9),
-            NetworkQuality::Moderate => (0.8, 60..170, 3..30),
-            NetworkQuality::Bad => (3.0, 220..700, 30..180),
-        };
-        let burst_start = if self.quality == NetworkQuality::Bad {
-            self.rng.gen_range(0..n.max(1))
-        } else {
-            usize::MAX
-        };
-        let burst_len = self.rng.gen_range(3..7);
-        let mut seg = MediaSegment {
-            sampling_interval: 60,
-            start_time: ms(start),
-            end_time: ms(start + Duration::minutes(n as i64)),
-            codec: match media {
-                Media::Audio => "Opus",
-                _ => "H.264 BP",
-            }
-            .into(),
-            transport_type: transport.into(),
-            ..MediaSegment::default()
-        };
-        for i in 0..n {
-            let gap = camera_off || self.rng.gen_bool(0.02);
-            if gap {
-                seg.packet_loss.push(-1.0);
-                seg.latency.push(-1);
-                seg.jitter.push(-1);
-                seg.media_bit_rate.push(-1);
-                if media != Media::Audio {
-                    seg.resolution_height.push(-1);
-                    seg.frame_rate.push(-1.0);
-                }
-                continue;
-            }
-            let in_burst = i >= burst_start && i < burst_start + burst_len;
-            let loss: f64 = if in_burst {
-                self.rng.gen_range(8.0..25.0)
-            } else if self.rng.gen_bool(0.6) {
-                0.0
-            } else {
-                self.rng.gen_range(0.0..loss_base * 2.0)
-            };
-            seg.packet_loss.push((loss * 10.0).round() / 10.0);
-            seg.latency.push(self.rng.gen_range(lat.clone()));
-            seg.jitter.push(self.rng.gen_range(jit.clone()));
-            match media {
-                Media::Audio => seg.media_bit_rate.push(self.rng.gen_range(24..64)),
-                Media::Video | Media::Share => {
-                    let bad = self.quality == NetworkQuality::Bad;
-                    let height = if media == Media::Share {
-                        1080
-                    } else if bad {
-                        *[180, 360].choose(self.rng).unwrap_or(&360)
-                    } else {
-                        *[540, 720, 720].choose(self.rng).unwrap_or(&720)
-                    };
-                    let fps: f64 = if media == Media::Share {
-                        self.rng.gen_range(2.0..8.0)
-                    } else if bad {
-                        self.rng.gen_range(8.0..16.0)
-                    } else {
-                        self.rng.gen_range(24.0..30.0)
-                    };
-                    seg.media_bit_rate.push(self.rng.gen_range(if bad {
-                        150..700
-                    } else {
-                        600..2500
-                    }));
-                    seg.resolution_height.push(height);
-                    seg.frame_rate.push((fps * 100.0).round() / 100.0);
-                }
-            }
-        }
-        seg
-    }
-
-    fn cpu(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> CpuSample {
+    fn cpu(&self, from: DateTime<Utc>, to: DateTime<Utc>, cpu_bound: bool) -> CpuSample {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x0063_7075);
         let n = minutes(from, to).div_ceil(10);
-        let hot = self.quality == NetworkQuality::Bad;
+        let mut load = if cpu_bound {
+            Drift::new(92.0, 3.0)
+        } else {
+            Drift::new(rng.gen_range(6.0..22.0), 2.0)
+        };
         let mut cpu = CpuSample::default();
         for _ in 0..n {
-            let base = if hot {
-                self.rng.gen_range(40..70)
-            } else {
-                self.rng.gen_range(3..20)
-            };
+            let base = (load.next(&mut rng).round() as i64).clamp(1, 100);
             cpu.process_average_cpu.push(base);
             cpu.process_max_cpu.push((base * 2).min(100));
-            cpu.system_average_cpu.push((base + 25).min(100));
-            cpu.system_max_cpu.push((base + 50).min(100));
+            cpu.system_average_cpu.push((base + 15).min(100));
+            cpu.system_max_cpu.push((base + 35).min(100));
         }
         cpu
+    }
+}
+
+/// The drifting figures of one stream.
+struct StreamValues {
+    media: Media,
+    latency: Drift,
+    jitter: Drift,
+    bit_rate: Drift,
+    frame_rate: f64,
+    height: i64,
+    /// Minutes with a little loss outside episodes: a share of minutes.
+    blips: f64,
+    quality: NetworkQuality,
+}
+
+impl StreamValues {
+    fn new(media: Media, path: &Path, rng: &mut ChaCha8Rng) -> Self {
+        let (bit_rate, spread) = match media {
+            Media::Audio => (*[32.0, 48.0, 64.0].choose(rng).unwrap_or(&48.0), 1.0),
+            Media::Video => (rng.gen_range(900.0..2200.0), 60.0),
+            Media::Share => (rng.gen_range(300.0..1200.0), 40.0),
+        };
+        let (frame_rate, height) = match media {
+            Media::Audio => (0.0, 0),
+            Media::Video => (30.0, *[720, 720, 540].choose(rng).unwrap_or(&720)),
+            Media::Share => (rng.gen_range(5.0..8.0), 1080),
+        };
+        Self {
+            media,
+            latency: Drift::new(path.latency, path.latency / 30.0),
+            jitter: Drift::new(path.jitter, (path.jitter / 6.0).max(0.4)),
+            bit_rate: Drift::new(bit_rate, spread),
+            frame_rate,
+            height,
+            blips: match path.quality {
+                NetworkQuality::Good => 0.03,
+                NetworkQuality::Moderate => 0.12,
+                NetworkQuality::Bad => 0.3,
+            },
+            quality: path.quality,
+        }
+    }
+
+    /// One minute's values, in a network `congestion` (0 none, about 1 severe).
+    fn push(
+        &mut self,
+        seg: &mut MediaSegment,
+        rng: &mut ChaCha8Rng,
+        congestion: f64,
+        camera_off: bool,
+        cpu_bound: bool,
+    ) {
+        let video = self.media != Media::Audio;
+        if camera_off || rng.gen_bool(0.01) {
+            seg.packet_loss.push(-1.0);
+            seg.latency.push(-1);
+            seg.jitter.push(-1);
+            seg.media_bit_rate.push(-1);
+            if video {
+                seg.resolution_height.push(-1);
+                seg.frame_rate.push(-1.0);
+            }
+            return;
+        }
+        // Video sends many more packets than audio: an episode costs it more loss.
+        let loss_scale = match self.media {
+            Media::Audio => 6.0,
+            Media::Video => 14.0,
+            Media::Share => 8.0,
+        };
+        let loss = if congestion > 0.0 {
+            congestion * loss_scale * rng.gen_range(0.5..1.3)
+        } else if rng.gen_bool(self.blips) {
+            rng.gen_range(
+                0.1..if self.quality == NetworkQuality::Good {
+                    0.6
+                } else {
+                    2.5
+                },
+            )
+        } else {
+            0.0
+        };
+        seg.packet_loss.push((loss * 10.0).round() / 10.0);
+        let latency = self.latency.next(rng) + congestion * 220.0;
+        seg.latency.push(latency.round() as i64);
+        let jitter = self.jitter.next(rng) + congestion * 28.0;
+        seg.jitter.push(jitter.round() as i64);
+        let bit_rate = self.bit_rate.next(rng) * (1.0 - 0.5 * congestion.min(1.0));
+        seg.media_bit_rate.push(bit_rate.round().max(1.0) as i64);
+        if video {
+            let mut fps = self.frame_rate * (1.0 - 0.75 * congestion.min(1.2));
+            if cpu_bound {
+                fps = fps.min(rng.gen_range(4.0..9.0));
+            }
+            let fps = if self.media == Media::Video && congestion == 0.0 && !cpu_bound {
+                // Steady video: 30 fps, now and then a dropped frame.
+                if rng.gen_bool(0.1) { 29.0 } else { 30.0 }
+            } else {
+                (fps.max(0.5) * 100.0).round() / 100.0
+            };
+            seg.frame_rate.push(fps);
+            let height = if self.media == Media::Video && congestion > 0.6 {
+                360.min(self.height)
+            } else {
+                self.height
+            };
+            seg.resolution_height.push(height);
+        }
     }
 }
 

@@ -120,8 +120,9 @@ impl Database {
             .collect())
     }
 
-    /// Copies `day`'s rows into a new archive file at `path` (any file there is replaced), checked
-    /// with `PRAGMA integrity_check` before it is handed back.
+    /// Copies `day`'s rows into a new archive file at `path` (any file there is replaced), bodies
+    /// as received (the archive object is compressed whole), checked with `PRAGMA integrity_check`
+    /// before it is handed back.
     ///
     /// # Errors
     /// SQLite or file errors.
@@ -144,8 +145,50 @@ impl Database {
                 runs: copied[5],
             })
         })?;
-        Database::open(path)?.integrity_check()?;
+        let archive = Database::open(path)?;
+        archive.store_bodies_as_received()?;
+        archive.integrity_check()?;
         Ok(counts)
+    }
+
+    /// Rewrites every body stored compressed as the bytes received (checked against its hash on
+    /// the way): an archive is compressed whole, which finds what bodies have in common and so
+    /// stores them smaller than one by one.
+    fn store_bodies_as_received(&self) -> Result<(), DbError> {
+        let compressed: Vec<String> = {
+            let mut statement = self
+                .conn
+                .prepare("SELECT sha256 FROM bodies WHERE encoding <> 'identity'")
+                .map_err(self.err())?;
+            statement
+                .query_map([], |r| r.get(0))
+                .map_err(self.err())?
+                .collect::<Result<_, _>>()
+                .map_err(self.err())?
+        };
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        {
+            let mut read = tx
+                .prepare("SELECT length, encoding, data FROM bodies WHERE sha256 = ?1")
+                .map_err(self.err())?;
+            let mut write = tx
+                .prepare("UPDATE bodies SET encoding = 'identity', data = ?2 WHERE sha256 = ?1")
+                .map_err(self.err())?;
+            for sha in &compressed {
+                let (length, encoding, data): (i64, String, Vec<u8>) = read
+                    .query_row([sha], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .map_err(self.err())?;
+                let body = super::codec::decode(sha, length, &encoding, data)?;
+                write
+                    .execute(rusqlite::params![sha, body.as_ref()])
+                    .map_err(self.err())?;
+            }
+        }
+        tx.commit().map_err(self.err())?;
+        if !compressed.is_empty() {
+            self.compact()?;
+        }
+        Ok(())
     }
 
     /// Whether the archive file at `path` holds every row of `day` that this database holds (the

@@ -96,14 +96,39 @@ async fn archive_day(
 ) -> Result<(), ArchiveError> {
     let (path, written): (PathBuf, PathBuf) = (hot.to_owned(), file.to_owned());
     let counts = blocking(move || Database::open(&path)?.write_day(day, &written)).await?;
+    let mut zst = file.as_os_str().to_owned();
+    zst.push(".zst");
+    let zst = PathBuf::from(zst);
+    let result = upload_day(store, hot, day, (file, &zst), work_dir, counts, report).await;
+    let _ = std::fs::remove_file(&zst);
+    result
+}
+
+async fn upload_day(
+    store: &SharedStore,
+    hot: &Path,
+    day: NaiveDate,
+    (file, zst): (&Path, &Path),
+    work_dir: &Path,
+    counts: DayCounts,
+    report: &mut ArchiveReport,
+) -> Result<(), ArchiveError> {
+    let (from, to) = (file.to_owned(), zst.to_owned());
+    match tokio::task::spawn_blocking(move || super::compress(&from, &to)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            return Err(StoreError::backend("archive", &zst.display().to_string(), e).into());
+        }
+        Err(e) => return Err(StoreError::backend("task", "archive", e).into()),
+    }
     for part in 1..=MAX_PARTS {
         let archive = ArchiveKey { day, part };
         let put = store
             .put_file(
                 &archive.key(),
-                file,
+                zst,
                 PutCondition::IfAbsent,
-                "application/vnd.sqlite3",
+                "application/zstd",
             )
             .await;
         match put {
