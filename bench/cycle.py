@@ -4,6 +4,7 @@
     python3 bench/cycle.py                       # 1,000 ended meetings (yesterday's), release build
     python3 bench/cycle.py --meetings 300        # a smaller day
     python3 bench/cycle.py --no-build            # reuse target/release binaries
+    python3 bench/cycle.py --render              # then a full and an incremental render
 
 What it does: builds the release binaries (`webex-quality`, the CLI, and `webex-sim`; the release
 profile is the Lambda functions' profile), starts the simulator as its own process with
@@ -101,6 +102,41 @@ def byte_exact(env, data):
         shutil.rmtree(out, ignore_errors=True)
 
 
+def measured(command, env):
+    """Runs `command`, returning (wall, CPU seconds, peak RSS in MB, stdout) of that process alone."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.monotonic()
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True, cwd=REPO)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{command} failed:\n{out.read()}\n{err.read()}")
+        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read()
+
+
+def render_rows(env, data, meetings):
+    """A full rebuild (the render cache removed, an empty site folder) and then an incremental
+    render with nothing changed, each `webex-quality render` in its own process."""
+    site = Path(tempfile.mkdtemp(prefix="wq-bench-site-"))
+    try:
+        (data / "site-cache.json.gz").unlink(missing_ok=True)
+        command = [str(RELEASE / "webex-quality"), "render", "--out", str(site)]
+        full = measured(command, env)
+        files = [p for p in site.rglob("*") if p.is_file()]
+        size = sum(p.stat().st_size for p in files)
+        again = measured(command, env)
+        print("| render | wall | CPU | peak RSS | meetings per CPU second | files | bytes |")
+        print("|---|---|---|---|---|---|---|")
+        print(f"| full rebuild | {full[0]:.1f} s | {full[1]:.2f} s | {full[2]:.0f} MB "
+              f"| {meetings / full[1]:.0f} | {len(files)} | {size / 1e6:.1f} MB |")
+        print(f"| nothing changed | {again[0]:.1f} s | {again[1]:.2f} s | {again[2]:.0f} MB "
+              f"| | | |")
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--meetings", type=int, default=1000)
@@ -111,6 +147,9 @@ def main():
                         help="cargo profile (`profiling` keeps symbols for perf)")
     parser.add_argument("--perf", metavar="FILE",
                         help="record the collector with `perf record -g` into FILE")
+    parser.add_argument("--render", action="store_true",
+                        help="then render the dashboard from that data: a full rebuild (no "
+                             "render cache) and an incremental one, CPU and peak RSS each")
     args = parser.parse_args()
     global RELEASE
     RELEASE = TARGET / args.profile
@@ -156,6 +195,8 @@ def main():
               f"| {peak_mb:.0f} MB | {stored / 1e6:.1f} MB | {100 * stored / raw:.1f} % |")
         print(f"# every page byte for byte: {exact}", file=sys.stderr)
         print(f"# cycle: {summary[-1] if summary else ''}", file=sys.stderr)
+        if args.render:
+            render_rows(env, data, args.meetings)
     finally:
         sim.terminate()
         sim.wait()

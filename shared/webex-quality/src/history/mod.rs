@@ -201,7 +201,7 @@ mod tests {
             assert_eq!(ArchiveKey::parse(other), None, "{other}");
         }
         // Newest first: later days first, a day's later parts before its first.
-        let mut keys = vec![
+        let mut keys = [
             first,
             ArchiveKey {
                 day: day.pred_opt().unwrap(),

@@ -70,6 +70,18 @@ pub struct SiteBuilder<'a> {
     build: SiteBuild,
     summaries: Vec<(String, MeetingSummary)>,
     seen: HashSet<String>,
+    /// Bytes of rendered files not taken yet.
+    waiting: usize,
+}
+
+/// Meetings of one database still to be added to a build.
+#[derive(Debug)]
+pub struct PendingMeetings {
+    page_hashes: std::collections::HashMap<String, Vec<String>>,
+    meetings: std::vec::IntoIter<crate::db::StoredMeeting>,
+    /// The meetings with pages seen so far (what an archive holds).
+    holds: Vec<String>,
+    archive: Option<String>,
 }
 
 impl<'a> SiteBuilder<'a> {
@@ -104,6 +116,7 @@ impl<'a> SiteBuilder<'a> {
             build,
             summaries: Vec::new(),
             seen: HashSet::new(),
+            waiting: 0,
         }
     }
 
@@ -163,14 +176,54 @@ impl<'a> SiteBuilder<'a> {
     /// # Errors
     /// Database, template or export failures.
     pub fn add_database(&mut self, db: &Database, archive: Option<&str>) -> Result<(), BuildError> {
-        let page_hashes = db.latest_complete_page_hashes()?;
-        let mut holds = Vec::new();
-        for meeting in db.meetings()? {
+        let mut pending = self.start_database(db, archive)?;
+        while !self.add_some(db, &mut pending, usize::MAX)? {}
+        Ok(())
+    }
+
+    /// The meetings of `db` to add with [`SiteBuilder::add_some`] (a few at a time, so that the
+    /// rendered files can be published and dropped in between: memory does not grow with the
+    /// number of meetings rendered).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn start_database(
+        &self,
+        db: &Database,
+        archive: Option<&str>,
+    ) -> Result<PendingMeetings, BuildError> {
+        Ok(PendingMeetings {
+            page_hashes: db.latest_complete_page_hashes()?,
+            meetings: db.meetings()?.into_iter(),
+            holds: Vec::new(),
+            archive: archive.map(str::to_owned),
+        })
+    }
+
+    /// Adds meetings from `pending` (read from `db`) until files of about `budget` bytes are
+    /// waiting in [`SiteBuilder::take_files`]. Returns true when every meeting was added.
+    ///
+    /// # Errors
+    /// Database, template or export failures.
+    pub fn add_some(
+        &mut self,
+        db: &Database,
+        pending: &mut PendingMeetings,
+        budget: usize,
+    ) -> Result<bool, BuildError> {
+        while self.waiting < budget {
+            let Some(meeting) = pending.meetings.next() else {
+                if let Some(archive) = pending.archive.take() {
+                    let holds = std::mem::take(&mut pending.holds);
+                    self.build.cache.archives.insert(archive, holds);
+                }
+                return Ok(true);
+            };
             let Some(start) = meeting.start else { continue };
-            let Some(hashes) = page_hashes.get(&meeting.instance_id) else {
+            let Some(hashes) = pending.page_hashes.get(&meeting.instance_id) else {
                 continue;
             };
-            holds.push(meeting.instance_id.clone());
+            pending.holds.push(meeting.instance_id.clone());
             if self.seen.contains(&meeting.instance_id) {
                 continue;
             }
@@ -189,9 +242,11 @@ impl<'a> SiteBuilder<'a> {
                 start,
                 self.thresholds,
             );
+            drop(pages);
             let files = render_meeting_files(&meeting, start, &report, self.options)?;
             let mut hashes = BTreeMap::new();
             for (path, bytes) in files {
+                self.waiting += bytes.len();
                 let hash = self.build.insert(path.clone(), bytes);
                 hashes.insert(path, hash);
             }
@@ -208,10 +263,13 @@ impl<'a> SiteBuilder<'a> {
             self.summaries.push((key, summary));
             self.seen.insert(meeting.instance_id);
         }
-        if let Some(archive) = archive {
-            self.build.cache.archives.insert(archive.to_owned(), holds);
-        }
-        Ok(())
+        Ok(false)
+    }
+
+    /// The files rendered since the last call, to publish now: the build keeps their hashes only.
+    pub fn take_files(&mut self) -> Files {
+        self.waiting = 0;
+        std::mem::take(&mut self.build.files)
     }
 
     /// Renders the pages that depend on every meeting (overviews, meetings list and exports,

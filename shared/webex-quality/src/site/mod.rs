@@ -16,10 +16,12 @@ mod refresh;
 pub mod summary;
 
 pub use build::{BuildError, CsvTables, Files, csv_tables, meeting_path, person_path};
-pub use incremental::{Previous, SiteBuild, SiteBuilder, build_incremental, build_site};
+pub use incremental::{
+    PendingMeetings, Previous, SiteBuild, SiteBuilder, build_incremental, build_site,
+};
 pub use publish::{
     MANIFEST_KEY, Manifest, PublishError, Published, PublishedManifest, publish, publish_build,
-    read_manifest,
+    publish_rest, publish_some, read_manifest,
 };
 pub use refresh::{RENDER_INPUTS, RefreshError, Refreshed, banner, render_from_store};
 

@@ -23,6 +23,8 @@ pub struct Published {
     pub deleted: Vec<String>,
     /// Files left as they were.
     pub unchanged: usize,
+    /// Files rendered and published (or found already published) while the build went on.
+    pub streamed: std::collections::BTreeSet<String>,
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -108,6 +110,7 @@ pub async fn publish(store: &dyn ObjectStore, site: &Files) -> Result<Published,
         previous.etag.as_ref(),
         site,
         &hashes,
+        Published::default(),
     )
     .await
 }
@@ -124,19 +127,87 @@ pub async fn publish_build(
     version: Option<&ETag>,
     build: &SiteBuild,
 ) -> Result<Published, PublishError> {
-    publish_files(store, previous, version, &build.files, &build.hashes).await
+    publish_files(
+        store,
+        previous,
+        version,
+        &build.files,
+        &build.hashes,
+        Published::default(),
+    )
+    .await
 }
 
-/// `hashes` lists every file of the new site; `files` holds the content of those that were rendered.
+/// Uploads the files of `files` whose content is not what `previous` lists (published while a
+/// build goes on, so that rendered files need not be held to the end); what was uploaded and what
+/// was already there is added to `report`. The build then finishes with [`publish_rest`].
+///
+/// # Errors
+/// Store failures.
+pub async fn publish_some(
+    store: &dyn ObjectStore,
+    previous: &Manifest,
+    files: Files,
+    report: &mut Published,
+) -> Result<(), StoreError> {
+    for (path, bytes) in files {
+        if previous.get(&path) == Some(&sha256_hex(&bytes)) {
+            report.unchanged += 1;
+            report.streamed.insert(path);
+            continue;
+        }
+        store
+            .publish(
+                &path,
+                Bytes::from(bytes),
+                content_type(&path),
+                cache_control(&path),
+                PutCondition::Always,
+            )
+            .await?;
+        report.uploaded.push(path.clone());
+        report.streamed.insert(path);
+    }
+    Ok(())
+}
+
+/// [`publish_build`] for a build whose rendered files were partly published already by
+/// [`publish_some`] (`report`).
+///
+/// # Errors
+/// Store failures, or [`PublishError::ManifestChanged`].
+pub async fn publish_rest(
+    store: &dyn ObjectStore,
+    previous: &Manifest,
+    version: Option<&ETag>,
+    build: &SiteBuild,
+    report: Published,
+) -> Result<Published, PublishError> {
+    publish_files(
+        store,
+        previous,
+        version,
+        &build.files,
+        &build.hashes,
+        report,
+    )
+    .await
+}
+
+/// `hashes` lists every file of the new site; `files` holds the content of those that were rendered
+/// and not published yet; `report` says what was (its `streamed` paths).
 async fn publish_files(
     store: &dyn ObjectStore,
     previous: &Manifest,
     version: Option<&ETag>,
     files: &Files,
     hashes: &Manifest,
+    mut report: Published,
 ) -> Result<Published, PublishError> {
-    let mut report = Published::default();
     for (path, hash) in hashes {
+        if report.streamed.contains(path) {
+            continue;
+        }
         if previous.get(path) == Some(hash) {
             report.unchanged += 1;
             continue;
@@ -159,7 +230,11 @@ async fn publish_files(
     }
     let manifest: Manifest = hashes
         .iter()
-        .filter(|(path, hash)| files.contains_key(*path) || previous.get(*path) == Some(hash))
+        .filter(|(path, hash)| {
+            files.contains_key(*path)
+                || report.streamed.contains(*path)
+                || previous.get(*path) == Some(hash)
+        })
         .map(|(p, h)| (p.clone(), h.clone()))
         .collect();
     let bytes = serde_json::to_vec_pretty(&manifest)

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use super::summary::{RenderCache, SITE_CACHE_KEY};
 use super::{
     BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteOptions,
-    StatusView, publish_build, read_manifest,
+    StatusView, publish_rest, publish_some, read_manifest,
 };
 use crate::clock::SharedClock;
 use crate::db::{Database, DbError};
@@ -197,6 +197,28 @@ enum Attempt {
     Raced(Vec<String>),
 }
 
+/// Rendered files wait for publishing up to about this many bytes.
+const PUBLISH_BATCH_BYTES: usize = 8 << 20;
+
+/// Adds `db`'s meetings to `builder`, publishing the rendered files a batch at a time. (`db` is
+/// owned here: a connection may move between threads, but not be shared by them, and the future
+/// holds it across the uploads.)
+async fn add_streamed(
+    builder: &mut SiteBuilder<'_>,
+    db: Database,
+    archive: Option<&str>,
+    (site, published, report): (&dyn ObjectStore, &Manifest, &mut Published),
+) -> Result<(), RefreshError> {
+    let mut pending = builder.start_database(&db, archive)?;
+    loop {
+        let done = builder.add_some(&db, &mut pending, PUBLISH_BATCH_BYTES)?;
+        publish_some(site, published, builder.take_files(), report).await?;
+        if done {
+            return Ok(());
+        }
+    }
+}
+
 /// How many days the archives hold (a day may have more than one part).
 fn archived_days(archives: &[history::ArchiveKey]) -> usize {
     archives
@@ -248,12 +270,15 @@ async fn render_once(
             manifest: &comparable,
         }),
     );
+    // Rendered files are published a batch at a time as the build goes on: memory holds one
+    // batch, not the site.
+    let mut streamed = Published::default();
     let view = {
         let db = Database::open(&copy.path)?;
         db.quick_check()?;
-        builder.add_database(&db, None)?;
         let mut view = StatusView::from_sources(&db, status.as_ref(), now)?;
         view.archived_days = archived_days(&archives);
+        add_streamed(&mut builder, db, None, (site, &comparable, &mut streamed)).await?;
         view
     };
     let mut archives_read = 0;
@@ -266,11 +291,17 @@ async fn render_once(
         let local = history::download(data, archive, work_dir).await?;
         let db = Database::open(&local.path)?;
         db.quick_check()?;
-        builder.add_database(&db, Some(&key))?;
+        add_streamed(
+            &mut builder,
+            db,
+            Some(&key),
+            (site, &comparable, &mut streamed),
+        )
+        .await?;
     }
     let build = builder.finish(&view)?;
     check_removals(&published.files, &build)?;
-    let result = publish_build(site, &comparable, published.etag.as_ref(), &build).await;
+    let result = publish_rest(site, &comparable, published.etag.as_ref(), &build, streamed).await;
     let published = match result {
         Ok(published) => published,
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
