@@ -64,25 +64,36 @@ async fn assert_every_meeting_final(sim: &SimHandle, store: &SharedStore) {
     }
 }
 
-/// Everything the sim serves (meetings over `days` days from `week_start()`), collected hourly
-/// until every day has left List Meetings' window: the store, and the sim.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_meeting() {
-    let days = 11;
+/// A simulator with `per_day` ad-hoc meetings on each of `days` days from `week_start()`, its clock
+/// just after the first midnight, and a collector on a new folder store, logged in.
+async fn simulated_history(
+    name: &str,
+    days: u32,
+    per_day: u32,
+) -> (SimHandle, SharedStore, webex_quality::collect::Collector) {
     let sim = spawn_sim_at(
         week_start() + Span::minutes(15),
         SimConfig {
             first_day: Some(week_start()),
             days,
-            meetings_per_day: Some(4),
+            meetings_per_day: Some(per_day),
             ..SimConfig::default()
         },
     )
     .await;
-    let store: SharedStore =
-        Arc::new(webex_quality::storage::FolderStore::new(temp_dir("history-store")).unwrap());
+    let store: SharedStore = Arc::new(
+        webex_quality::storage::FolderStore::new(temp_dir(&format!("{name}-store"))).unwrap(),
+    );
     store_login(&sim, &store).await;
-    let collector = collector(&sim, &store, temp_dir("history"), quick_cycle());
+    let collector = collector(&sim, &store, temp_dir(name), quick_cycle());
+    (sim, store, collector)
+}
+
+/// Meetings over 11 days, collected hourly until every day has left List Meetings' window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_meeting() {
+    let days = 11;
+    let (sim, store, collector) = simulated_history("history", days, 4).await;
     let end = week_start() + Span::days(i64::from(days) + 8) + Span::hours(2);
     let mut archives_written = 0;
     let mut largest_hot = 0;
@@ -191,16 +202,7 @@ async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_
     // stopped between the archive's write and the hot object's upload) is only removed again.
     let before = history_pages(&store).await;
     let archive = archives[0];
-    let legacy = merged_single_file(&store, &[archive]).await;
-    store
-        .put_file(
-            DATABASE_KEY,
-            &legacy,
-            PutCondition::Always,
-            "application/vnd.sqlite3",
-        )
-        .await
-        .unwrap();
+    put_merged_hot_object(&store, &[archive]).await;
     sim.clock().advance(Span::minutes(5));
     let report = collector.run_cycle().await.unwrap();
     assert_eq!(report.archives_written, 0);
@@ -209,9 +211,9 @@ async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_
     sim.shutdown().await;
 }
 
-/// A single-file database as a version without archives left it: the hot object with every
-/// archive's rows merged back in.
-async fn merged_single_file(store: &SharedStore, archives: &[ArchiveKey]) -> std::path::PathBuf {
+/// Makes the hot object what a version without archives would have left: the hot object with
+/// `archives`' rows merged back in.
+async fn put_merged_hot_object(store: &SharedStore, archives: &[ArchiveKey]) {
     let dir = temp_dir("legacy");
     let hot = stored_database(store).await;
     let path = dir.join("legacy.sqlite");
@@ -228,7 +230,16 @@ async fn merged_single_file(store: &SharedStore, archives: &[ArchiveKey]) -> std
         conn.execute_batch(MERGE_ARCHIVE).unwrap();
         conn.execute("DETACH DATABASE old", []).unwrap();
     }
-    path
+    drop(conn);
+    store
+        .put_file(
+            DATABASE_KEY,
+            &path,
+            PutCondition::Always,
+            "application/vnd.sqlite3",
+        )
+        .await
+        .unwrap();
 }
 
 /// Copies the attached `old` database's rows into `main` (call ids are given anew; pages follow
@@ -254,20 +265,7 @@ const MERGE_ARCHIVE: &str = "
 async fn a_single_file_database_from_before_archives_is_migrated_by_the_next_cycle() {
     // Ten days of meetings, collected hourly until the last one is final.
     let days = 10;
-    let sim = spawn_sim_at(
-        week_start() + Span::minutes(15),
-        SimConfig {
-            first_day: Some(week_start()),
-            days,
-            meetings_per_day: Some(3),
-            ..SimConfig::default()
-        },
-    )
-    .await;
-    let store: SharedStore =
-        Arc::new(webex_quality::storage::FolderStore::new(temp_dir("migrate-store")).unwrap());
-    store_login(&sim, &store).await;
-    let collector = collector(&sim, &store, temp_dir("migrate"), quick_cycle());
+    let (sim, store, collector) = simulated_history("migrate", days, 3).await;
     let end = week_start() + Span::days(i64::from(days)) + Span::hours(3);
     while sim.clock().now() <= end {
         collector.run_cycle().await.unwrap();
@@ -278,16 +276,7 @@ async fn a_single_file_database_from_before_archives_is_migrated_by_the_next_cyc
     assert!(archives.len() >= 2, "{archives:?}");
 
     // What an older version left: one file with every day, and no archives.
-    let legacy = merged_single_file(&store, &archives).await;
-    store
-        .put_file(
-            DATABASE_KEY,
-            &legacy,
-            PutCondition::Always,
-            "application/vnd.sqlite3",
-        )
-        .await
-        .unwrap();
+    put_merged_hot_object(&store, &archives).await;
     for archive in &archives {
         store.delete(&archive.key()).await.unwrap();
     }

@@ -998,7 +998,7 @@ fn as_i64(n: usize) -> i64 {
 mod tests {
     use super::*;
 
-    fn page(body: &[u8], at: DateTime<Utc>) -> RawPage {
+    pub(super) fn page(body: &[u8], at: DateTime<Utc>) -> RawPage {
         RawPage {
             request_url:
                 "https://analytics.webexapis.com/v1/meeting/qualities?meetingId=a_I_1&max=100"

@@ -324,7 +324,6 @@ mod tests {
 
     use super::*;
     use crate::db::{CallRecord, Changes, CheckpointUpdate, MeetingRow};
-    use crate::webex::RawPage;
 
     fn temp_path(name: &str) -> std::path::PathBuf {
         std::env::temp_dir().join(format!(
@@ -352,16 +351,7 @@ mod tests {
             calls: vec![CallRecord {
                 instance_id: id.into(),
                 called_at: at,
-                pages: vec![RawPage {
-                    request_url: format!(
-                        "https://analytics.webexapis.com/v1/meeting/qualities?meetingId={id}"
-                    ),
-                    status: 200,
-                    tracking_id: "ROUTER_1".into(),
-                    fetched_at: at,
-                    body: bytes::Bytes::copy_from_slice(body),
-                    next: None,
-                }],
+                pages: vec![crate::db::tests::page(body, at)],
                 completed: true,
                 error: None,
                 tracking_id: None,

@@ -127,15 +127,7 @@ pub async fn publish_build(
     version: Option<&ETag>,
     build: &SiteBuild,
 ) -> Result<Published, PublishError> {
-    publish_files(
-        store,
-        previous,
-        version,
-        &build.files,
-        &build.hashes,
-        Published::default(),
-    )
-    .await
+    publish_rest(store, previous, version, build, Published::default()).await
 }
 
 /// Uploads the files of `files` whose content is not what `previous` lists (published while a
