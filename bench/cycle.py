@@ -124,7 +124,8 @@ def render_rows(env, data, meetings):
         (data / "site-cache.json.gz").unlink(missing_ok=True)
         command = [str(RELEASE / "webex-quality"), "render", "--out", str(site)]
         full = measured(command, env)
-        files = [p for p in site.rglob("*") if p.is_file()]
+        # The site's files (not the folder store's hidden ETag sidecars).
+        files = [p for p in site.rglob("*") if p.is_file() and not p.name.startswith(".")]
         size = sum(p.stat().st_size for p in files)
         again = measured(command, env)
         print("| render | wall | CPU | peak RSS | meetings per CPU second | files | bytes |")
