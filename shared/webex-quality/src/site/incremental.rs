@@ -272,6 +272,12 @@ impl<'a> SiteBuilder<'a> {
         std::mem::take(&mut self.build.files)
     }
 
+    /// The content hash of every file of the build so far (rendered or kept).
+    #[must_use]
+    pub fn hashes(&self) -> &Manifest {
+        &self.build.hashes
+    }
+
     /// Renders the pages that depend on every meeting (overviews, meetings list and exports,
     /// people, breakdowns, status) and returns the build. The list-type pages depend on the clock,
     /// so they are rendered each time; a person's page is kept when none of their meetings changed.

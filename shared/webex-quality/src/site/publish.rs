@@ -131,19 +131,24 @@ pub async fn publish_build(
 }
 
 /// Uploads the files of `files` whose content is not what `previous` lists (published while a
-/// build goes on, so that rendered files need not be held to the end); what was uploaded and what
-/// was already there is added to `report`. The build then finishes with [`publish_rest`].
+/// build goes on, so that rendered files need not be held to the end); `hashes` has their content
+/// hashes (the build's, so nothing is hashed twice). What was uploaded and what was already there
+/// is added to `report`. The build then finishes with [`publish_rest`].
 ///
 /// # Errors
 /// Store failures.
 pub async fn publish_some(
     store: &dyn ObjectStore,
-    previous: &Manifest,
+    (previous, hashes): (&Manifest, &Manifest),
     files: Files,
     report: &mut Published,
 ) -> Result<(), StoreError> {
     for (path, bytes) in files {
-        if previous.get(&path) == Some(&sha256_hex(&bytes)) {
+        let hash = match hashes.get(&path) {
+            Some(hash) => hash.clone(),
+            None => sha256_hex(&bytes),
+        };
+        if previous.get(&path) == Some(&hash) {
             report.unchanged += 1;
             report.streamed.insert(path);
             continue;

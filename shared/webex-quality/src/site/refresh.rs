@@ -212,7 +212,8 @@ async fn add_streamed(
     let mut pending = builder.start_database(&db, archive)?;
     loop {
         let done = builder.add_some(&db, &mut pending, PUBLISH_BATCH_BYTES)?;
-        publish_some(site, published, builder.take_files(), report).await?;
+        let files = builder.take_files();
+        publish_some(site, (published, builder.hashes()), files, report).await?;
         if done {
             return Ok(());
         }
