@@ -81,6 +81,19 @@ impl FolderStore {
         }
     }
 
+    /// The folder of the object at `path` (created if missing) and a new temporary file's path in
+    /// it, for a write that is renamed into place.
+    fn temp_beside(&self, path: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
+        let folder = path.parent().unwrap_or(&self.root).to_owned();
+        fs::create_dir_all(&folder)?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("object");
+        let temp = folder.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        Ok((folder, temp))
+    }
+
     /// A published file of the dashboard, written unconditionally: still a temporary file renamed
     /// into place (a reader sees the old or the new file), but neither fsynced nor given an ETag
     /// sidecar (its ETag is hashed from the content when asked). A dashboard's thousands of derived
@@ -89,13 +102,7 @@ impl FolderStore {
     fn publish_blocking(&self, key: &str, bytes: &[u8]) -> Result<ETag, StoreError> {
         let path = self.path(key)?;
         let fail = |e: std::io::Error| StoreError::backend("publish", key, e);
-        let folder = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(folder).map_err(fail)?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("object");
-        let temp = folder.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let (_, temp) = self.temp_beside(&path).map_err(fail)?;
         let result = (|| {
             fs::write(&temp, bytes)?;
             // A sidecar left by an earlier conditional write would no longer match.
@@ -132,21 +139,15 @@ impl FolderStore {
                 key: key.to_owned(),
             });
         }
-        let folder = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(folder).map_err(fail)?;
+        let (folder, temp) = self.temp_beside(&path).map_err(fail)?;
         let etag = content_etag(bytes);
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("object");
-        let temp = folder.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
         let result = (|| {
             write_synced(&temp, bytes)?;
             // The sidecar first: a crash between the two renames leaves an ETag that matches no
             // content, which the next read treats as "changed" (a harmless re-download).
             write_synced(&etag_path(&path), etag.0.as_bytes())?;
             fs::rename(&temp, &path)?;
-            sync_dir(folder)
+            sync_dir(&folder)
         })();
         if result.is_err() {
             let _ = fs::remove_file(&temp);
@@ -166,13 +167,8 @@ impl FolderStore {
     ) -> Result<ETag, StoreError> {
         let path = self.path(key)?;
         let fail = |e: std::io::Error| StoreError::backend("put", key, e);
-        let folder = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(folder).map_err(fail)?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("object");
-        let temp = folder.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let (folder, temp) = self.temp_beside(&path).map_err(fail)?;
+        let folder = folder.as_path();
         let result = (|| {
             let etag = copy_hashing(source, &temp)?;
             let _lock = self.lock(false).map_err(std::io::Error::other)?;
