@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, params};
 
 use super::codec::Encoder;
-use super::{CallRecord, DbError, as_i64, db_time};
+use super::rows::as_i64;
+use super::{CallRecord, DbError, db_time};
 
 const SCHEMA: &str = r"
     CREATE TABLE bodies (

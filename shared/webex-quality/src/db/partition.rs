@@ -320,61 +320,15 @@ impl Database {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{DateTime, Utc};
 
     use super::*;
-    use crate::db::{CallRecord, Changes, CheckpointUpdate, MeetingRow};
+    use crate::db::test_support::{changes_with_call, t as at};
 
     fn temp_path(name: &str) -> std::path::PathBuf {
         std::env::temp_dir().join(format!(
             "wq-{name}-{}.sqlite",
             uuid::Uuid::new_v4().simple()
         ))
-    }
-
-    /// A listed meeting starting at `start` with one complete, final call of one page.
-    fn changes_with_call(id: &str, start: DateTime<Utc>, body: &[u8]) -> Changes {
-        let at = start + chrono::Duration::hours(1);
-        Changes {
-            meetings: vec![MeetingRow {
-                instance_id: id.into(),
-                series_id: None,
-                title: Some("Weekly".into()),
-                host_name: None,
-                host_email: None,
-                start: Some(start),
-                end: Some(start + chrono::Duration::minutes(30)),
-                state: Some("ended".into()),
-                raw_item: format!("{{\"id\":\"{id}\"}}"),
-                seen_at: at,
-            }],
-            calls: vec![CallRecord {
-                instance_id: id.into(),
-                called_at: at,
-                pages: vec![crate::db::tests::page(body, at)],
-                completed: true,
-                error: None,
-                tracking_id: None,
-                last_page_malformed: false,
-            }],
-            checkpoints: vec![CheckpointUpdate {
-                instance_id: id.into(),
-                called_at: at,
-                next_allowed_at: at + chrono::Duration::minutes(5),
-                attempts: 1,
-                failed: false,
-                error: None,
-                tracking_id: None,
-                final_: true,
-            }],
-            ..Changes::default()
-        }
-    }
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
     }
 
     #[test]
