@@ -10,12 +10,16 @@
 //! lease's planned calls for a run that crashes before it persists. Nothing fetched is thrown away: a
 //! failure part-way still records every page received.
 
+mod access;
+mod call;
 mod lease;
 pub mod plan;
+mod record;
+mod report;
+mod settings;
 mod writer;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -28,174 +32,20 @@ pub use plan::{Due, Plan, Reason, Rules};
 
 use crate::clock::SharedClock;
 pub use crate::config::Access;
-use crate::config::{CollectorConfig, CycleConfig, KeepSnapshots, WebexUrls};
+use crate::config::{CollectorConfig, KeepSnapshots, WebexUrls};
 use crate::db::{
-    CallRecord, Changes, CheckpointUpdate, Database, DbError, MeetingRow, MeetingStatus, RunError,
-    RunRecord,
+    Changes, CheckpointUpdate, Database, MeetingRow, MeetingStatus, RunError, RunRecord,
 };
 use crate::history::{self, Replica};
 use crate::status::{AuthorizationStatus, StatusStore};
-use crate::storage::{SharedStore, StoreError};
-use crate::tokens::{StoredTokens, TokenError, TokenStore};
-use crate::webex::{
-    ClientOptions, Credentials, MeetingInstanceId, MeetingQuery, OAuthClient, OAuthSession,
-    WebexClient, WebexError, http_client,
-};
+use crate::storage::SharedStore;
+use crate::tokens::TokenStore;
+use crate::webex::{ClientOptions, MeetingQuery, WebexError, http_client};
+use call::CallOutcome;
 use writer::DeltaWriter;
 
-/// The cycle's tunables.
-#[derive(Debug, Clone)]
-pub struct CycleSettings {
-    /// Wall time the whole cycle may take (the Lambda timeout minus a margin).
-    pub budget: Duration,
-    /// Time kept at the end for writing and uploading the database: no call starts after
-    /// `budget - upload_reserve`.
-    pub upload_reserve: Duration,
-    /// Qualities calls in flight at once.
-    pub concurrency: usize,
-    /// Webex's timing rules.
-    pub rules: Rules,
-    /// Refresh the access token when less than this is left.
-    pub refresh_margin: chrono::Duration,
-    /// Conditional uploads tried before giving up.
-    pub upload_attempts: usize,
-    /// Which snapshots stay once a meeting's final fetch is stored.
-    pub keep_snapshots: KeepSnapshots,
-}
-
-impl Default for CycleSettings {
-    fn default() -> Self {
-        Self {
-            budget: Duration::from_secs(240),
-            upload_reserve: Duration::from_secs(45),
-            concurrency: 4,
-            rules: Rules::default(),
-            refresh_margin: chrono::Duration::days(1),
-            upload_attempts: 5,
-            keep_snapshots: KeepSnapshots::Final,
-        }
-    }
-}
-
-impl CycleSettings {
-    /// The defaults, with what `config` sets.
-    #[must_use]
-    pub fn from_config(config: &CycleConfig) -> Self {
-        let mut settings = Self::default();
-        if let Some(budget) = config.budget {
-            settings.budget = budget;
-            // Keep a fifth of the budget (at most 45 s) for recording.
-            settings.upload_reserve = (budget / 5).min(Duration::from_secs(45));
-        }
-        if let Some(concurrency) = config.concurrency {
-            settings.concurrency = concurrency;
-        }
-        if let Some(grace) = config.final_grace {
-            settings.rules.final_grace = grace;
-        }
-        if let Some(margin) = config.refresh_margin {
-            settings.refresh_margin = margin;
-        }
-        if let Some(interval) = config.call_interval {
-            settings.rules.call_interval = interval;
-        }
-        settings.keep_snapshots = config.keep_snapshots;
-        settings
-    }
-}
-
-/// How a cycle ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Every due meeting was called and recorded.
-    Ok,
-    /// Recorded, but some calls failed or did not fit in the budget.
-    Partial,
-    /// Webex wants a human to authorize again; recorded in the token object.
-    AuthorizationRequired(String),
-    /// Another run holds the lease; nothing was done.
-    Skipped(String),
-    /// Webex could not be listed; what was done is recorded.
-    Failed(String),
-}
-
-impl Outcome {
-    /// `ok`, `partial`, `authorization required`, `skipped` or `failed`.
-    #[must_use]
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Partial => "partial",
-            Self::AuthorizationRequired(_) => "authorization required",
-            Self::Skipped(_) => "skipped",
-            Self::Failed(_) => "failed",
-        }
-    }
-
-    /// Why it was not ok, when Webex or the store said.
-    #[must_use]
-    pub fn detail(&self) -> Option<String> {
-        match self {
-            Self::Ok | Self::Partial => None,
-            Self::AuthorizationRequired(d) | Self::Skipped(d) | Self::Failed(d) => Some(d.clone()),
-        }
-    }
-}
-
-/// What a cycle did.
-#[derive(Debug, Clone)]
-pub struct CycleReport {
-    /// Run id.
-    pub run_id: String,
-    /// Outcome.
-    pub outcome: Outcome,
-    /// Meeting instances listed.
-    pub listed: usize,
-    /// Meetings due.
-    pub due: usize,
-    /// Qualities calls made.
-    pub calls: usize,
-    /// Calls that did not fit in the budget.
-    pub deferred: usize,
-    /// Pages received.
-    pub pages: usize,
-    /// Bytes received.
-    pub bytes: usize,
-    /// Calls answered 429.
-    pub rate_limited: usize,
-    /// Errors.
-    pub errors: usize,
-    /// Uploads tried (more than one after conflicts).
-    pub upload_attempts: usize,
-    /// Whether the database was downloaded (false: the cache was current).
-    pub downloaded: bool,
-    /// Archive objects written by this cycle (days that left List Meetings' window).
-    pub archives_written: usize,
-    /// Wall time.
-    pub wall_time: Duration,
-}
-
-/// A cycle failure that left nothing recorded (store or database trouble).
-#[derive(Debug, thiserror::Error)]
-pub enum CollectError {
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The database failed.
-    #[error(transparent)]
-    Db(#[from] DbError),
-    /// The token object failed.
-    #[error(transparent)]
-    Tokens(#[from] TokenError),
-    /// The Webex client could not be built.
-    #[error(transparent)]
-    Webex(#[from] WebexError),
-    /// Every conditional upload lost a race.
-    #[error(
-        "the database kept changing under this run ({0} attempts); its work is lost and will be redone"
-    )]
-    Contention(usize),
-}
+pub use report::{CollectError, CycleReport, Outcome};
+pub use settings::CycleSettings;
 
 /// The collector: everything a cycle needs, built once (at Lambda INIT, or once per CLI process).
 #[derive(Debug, Clone)]
@@ -208,15 +58,6 @@ pub struct Collector {
     clock: SharedClock,
     work_dir: PathBuf,
     settings: CycleSettings,
-}
-
-struct CallOutcome {
-    record: Option<CallRecord>,
-    checkpoint: Option<CheckpointUpdate>,
-    error: Option<RunError>,
-    rate_limited: bool,
-    authorization: Option<String>,
-    deferred: bool,
 }
 
 impl Collector {
@@ -587,7 +428,7 @@ impl Collector {
             .map(|m| MeetingRow::from_listing(m, seen_at))
             .collect();
 
-        let merged = merge_statuses(statuses, &changes.meetings, &changes.checkpoints);
+        let merged = plan::merge_statuses(statuses, &changes.meetings, &changes.checkpoints);
         let plan = plan::plan(now, &merged, &self.settings.rules);
         for id in &plan.expired {
             report.errors += 1;
@@ -670,323 +511,6 @@ impl Collector {
             Outcome::Ok
         }
     }
-
-    /// One qualities call and what it means for the meeting's checkpoint; none after
-    /// `last_start`, since it could not finish by `deadline`.
-    async fn call(
-        &self,
-        client: &WebexClient,
-        due: &Due,
-        deadline: Instant,
-        last_start: Instant,
-    ) -> CallOutcome {
-        let mut outcome = CallOutcome {
-            record: None,
-            checkpoint: None,
-            error: None,
-            rate_limited: false,
-            authorization: None,
-            deferred: false,
-        };
-        if Instant::now() >= last_start {
-            outcome.deferred = true;
-            return outcome;
-        }
-        let Ok(id) = MeetingInstanceId::parse(&due.instance_id) else {
-            outcome.deferred = true;
-            return outcome;
-        };
-        let called_at = self.clock.now();
-        let span = tracing::info_span!("qualities", meeting_id = %id);
-        let fetch =
-            tracing::Instrument::instrument(client.meeting_qualities(&id, deadline), span).await;
-        let interval = self.settings.rules.call_interval;
-        let mut checkpoint = CheckpointUpdate {
-            instance_id: due.instance_id.clone(),
-            called_at,
-            next_allowed_at: called_at + interval,
-            attempts: 1,
-            failed: fetch.error.is_some(),
-            error: fetch.error.as_ref().map(ToString::to_string),
-            tracking_id: fetch
-                .error
-                .as_ref()
-                .and_then(|e| e.tracking_id())
-                .map(str::to_owned),
-            final_: fetch.error.is_none() && due.reason == Reason::Final,
-        };
-        if let Some(error) = &fetch.error {
-            let kind = match error {
-                WebexError::RateLimited { until, .. } => {
-                    outcome.rate_limited = true;
-                    checkpoint.next_allowed_at = (*until).max(checkpoint.next_allowed_at);
-                    "rate limited"
-                }
-                WebexError::AuthorizationRequired { reason, .. } => {
-                    outcome.authorization = Some(reason.clone());
-                    "authorization required"
-                }
-                WebexError::Malformed { .. } => "malformed",
-                WebexError::Status {
-                    status: 404,
-                    message,
-                    ..
-                } if message.contains("7 days") => {
-                    checkpoint.final_ = true;
-                    "expired"
-                }
-                WebexError::Status { .. } => "refused",
-                WebexError::Unavailable { .. } | WebexError::DeadlineReached { .. } => {
-                    "unavailable"
-                }
-                WebexError::TokenStore { .. } | WebexError::Config(_) => "client",
-                WebexError::BadTokenResponse { .. } => "token endpoint",
-            };
-            outcome.error = Some(RunError {
-                at: called_at,
-                instance_id: Some(due.instance_id.clone()),
-                kind: kind.into(),
-                message: error.to_string(),
-                tracking_id: error.tracking_id().map(str::to_owned),
-            });
-        }
-        let mut pages = fetch.pages;
-        let mut last_page_malformed = false;
-        // A malformed body is still what Webex sent: keep it with the call.
-        if let Some(WebexError::Malformed {
-            url,
-            tracking_id,
-            body,
-            ..
-        }) = &fetch.error
-        {
-            pages.push(crate::webex::RawPage {
-                request_url: url.clone(),
-                status: 200,
-                tracking_id: tracking_id.clone(),
-                fetched_at: self.clock.now(),
-                body: body.clone(),
-                next: None,
-            });
-            last_page_malformed = true;
-        }
-        if !pages.is_empty() || fetch.error.is_none() {
-            outcome.record = Some(CallRecord {
-                instance_id: due.instance_id.clone(),
-                called_at,
-                completed: fetch.error.is_none(),
-                error: checkpoint.error.clone(),
-                tracking_id: checkpoint.tracking_id.clone(),
-                pages,
-                last_page_malformed,
-            });
-        }
-        outcome.checkpoint = Some(checkpoint);
-        outcome
-    }
-
-    /// The Webex client, with tokens from the token object (refreshed first when due).
-    async fn client(&self) -> Result<WebexClient, Outcome> {
-        let credentials = match &self.access {
-            Access::PersonalToken(token) => Credentials::AccessToken(token.clone()),
-            Access::OAuth(settings) => {
-                let tokens = TokenStore::new(self.store.clone(), self.clock.clone());
-                let (state, etag) = match tokens.load().await {
-                    Ok(Some(found)) => found,
-                    Ok(None) => {
-                        return Err(Outcome::AuthorizationRequired(
-                            "nobody has authorized the integration yet: run the login".into(),
-                        ));
-                    }
-                    Err(error) => return Err(Outcome::Failed(format!("token object: {error}"))),
-                };
-                if let Some(needed) = &state.authorization_needed {
-                    return Err(Outcome::AuthorizationRequired(format!(
-                        "since {}: {}",
-                        needed.since, needed.reason
-                    )));
-                }
-                let Some(record) = state.record.clone() else {
-                    return Err(Outcome::AuthorizationRequired(
-                        "the token object holds no tokens: run the login".into(),
-                    ));
-                };
-                let oauth = OAuthClient::new(
-                    settings,
-                    &self.urls.api,
-                    self.http.clone(),
-                    &self.options,
-                    self.clock.clone(),
-                )
-                .map_err(|e| Outcome::Failed(e.to_string()))?;
-                let due =
-                    record.access_expires_within(self.clock.now(), self.settings.refresh_margin);
-                let session = Arc::new(OAuthSession::new(
-                    oauth,
-                    record,
-                    StoredTokens::new(tokens, state, Some(etag)),
-                ));
-                if due {
-                    match session.refresh_now().await {
-                        Ok(_) => tracing::info!("access token refreshed ahead of expiry"),
-                        Err(WebexError::AuthorizationRequired { reason, .. }) => {
-                            return Err(self.authorization_required(&reason).await);
-                        }
-                        // Not fatal: the current token still works for a while.
-                        Err(error) => {
-                            tracing::warn!(%error, "token refresh failed; using the current token");
-                        }
-                    }
-                }
-                Credentials::OAuth(session)
-            }
-        };
-        Ok(WebexClient::with_http(
-            self.http.clone(),
-            self.urls.clone(),
-            credentials,
-            self.options.clone(),
-            self.clock.clone(),
-        ))
-    }
-
-    async fn authorization_required(&self, reason: &str) -> Outcome {
-        tracing::error!(%reason, "Webex authorization required: an admin must log in again");
-        if matches!(self.access, Access::OAuth(_))
-            && let Err(error) = TokenStore::new(self.store.clone(), self.clock.clone())
-                .mark_authorization_needed(reason)
-                .await
-        {
-            tracing::error!(%error, "could not record that authorization is needed");
-        }
-        Outcome::AuthorizationRequired(reason.to_owned())
-    }
-
-    async fn webex_failure(
-        &self,
-        report: &mut CycleReport,
-        changes: &mut Changes,
-        error: &WebexError,
-        doing: &str,
-    ) -> Outcome {
-        report.errors += 1;
-        changes.run_errors.push(RunError {
-            at: self.clock.now(),
-            instance_id: None,
-            kind: doing.into(),
-            message: error.to_string(),
-            tracking_id: error.tracking_id().map(str::to_owned),
-        });
-        match error {
-            WebexError::AuthorizationRequired { reason, .. } => {
-                self.authorization_required(reason).await
-            }
-            WebexError::RateLimited { .. } => {
-                report.rate_limited += 1;
-                Outcome::Failed(format!("{doing}: {error}"))
-            }
-            _ => Outcome::Failed(format!("{doing}: {error}")),
-        }
-    }
-
-    /// Checks out a working copy, applies `changes` in one transaction, checks integrity, uploads
-    /// conditionally; on a conflict checks out the newer database and does it again.
-    async fn record(
-        &self,
-        report: &mut CycleReport,
-        replica: &Replica,
-        changes: Changes,
-    ) -> Result<(), CollectError> {
-        let changes = Arc::new(changes);
-        for attempt in 1..=self.settings.upload_attempts.max(1) {
-            let copy = replica.checkout(&report.run_id).await?;
-            report.downloaded |= copy.downloaded;
-            let path = copy.path.clone();
-            let db = blocking(move || Database::open(&path)).await?;
-            let pending = changes.clone();
-            blocking(move || {
-                let mut db = db;
-                let applied = db.apply(&pending)?;
-                tracing::debug!(?applied, "changes applied");
-                Ok::<_, DbError>(())
-            })
-            .await?;
-            // Days that List Meetings can no longer return go to their archives before the hot
-            // object is uploaded. A failure only postpones it: the days stay hot, nothing is lost.
-            let first_hot = history::first_hot_day(self.clock.now(), self.settings.rules.retention);
-            match history::move_old_days(&self.store, &copy.path, first_hot, &self.work_dir).await {
-                Ok(archived) => report.archives_written += archived.written.len(),
-                Err(error) => {
-                    tracing::warn!(%error, "archiving old days failed; they stay in the hot database until the next cycle");
-                }
-            }
-            let path = copy.path.clone();
-            blocking(move || {
-                let db = Database::open(&path)?;
-                db.compact_if_sparse()?;
-                db.integrity_check()?;
-                Ok::<_, DbError>(())
-            })
-            .await?;
-            report.upload_attempts = attempt;
-            match replica.commit(&copy).await {
-                Ok(etag) => {
-                    tracing::info!(%etag, outcome = report.outcome.label(), calls = report.calls, pages = report.pages, "cycle recorded");
-                    Replica::discard(&copy);
-                    return Ok(());
-                }
-                Err(StoreError::PreconditionFailed { .. }) => {
-                    tracing::info!(
-                        attempt,
-                        "the database changed since it was read; merging and trying again"
-                    );
-                    Replica::discard(&copy);
-                }
-                Err(other) => {
-                    Replica::discard(&copy);
-                    return Err(other.into());
-                }
-            }
-        }
-        Err(CollectError::Contention(self.settings.upload_attempts))
-    }
-}
-
-/// Stored statuses updated with this cycle's listing and any crashed run's calls.
-fn merge_statuses(
-    stored: &[MeetingStatus],
-    listed: &[MeetingRow],
-    crashed: &[CheckpointUpdate],
-) -> Vec<MeetingStatus> {
-    let mut by_id: std::collections::BTreeMap<&str, MeetingStatus> = stored
-        .iter()
-        .map(|s| (s.instance_id.as_str(), s.clone()))
-        .collect();
-    for row in listed {
-        let entry = by_id
-            .entry(row.instance_id.as_str())
-            .or_insert_with(|| MeetingStatus {
-                instance_id: row.instance_id.clone(),
-                start: None,
-                end: None,
-                state: None,
-                item_digest: None,
-                checkpoint: crate::db::Checkpoint::default(),
-            });
-        entry.start = row.start;
-        entry.end = row.end;
-        entry.state.clone_from(&row.state);
-    }
-    for update in crashed {
-        if let Some(entry) = by_id.get_mut(update.instance_id.as_str()) {
-            let next = entry
-                .checkpoint
-                .next_allowed_at
-                .map_or(update.next_allowed_at, |n| n.max(update.next_allowed_at));
-            entry.checkpoint.next_allowed_at = Some(next);
-        }
-    }
-    by_id.into_values().collect()
 }
 
 fn holder() -> String {
@@ -998,18 +522,4 @@ fn holder() -> String {
 
 fn as_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-async fn blocking<T: Send + 'static, E: Send + 'static>(
-    work: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, CollectError>
-where
-    CollectError: From<E>,
-{
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result.map_err(CollectError::from),
-        Err(join) => Err(CollectError::Store(StoreError::backend(
-            "task", "database", join,
-        ))),
-    }
 }

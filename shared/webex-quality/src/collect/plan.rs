@@ -1,10 +1,11 @@
 //! Which meetings are due for a Meeting Qualities call now: the 5-minute rule, the 10-minute and 7-day
-//! data windows, in-progress meetings every cycle, and a final call a grace period after the end.
+//! data windows, in-progress meetings every cycle, and a final call a grace period after the end;
+//! and the statuses it plans with (the stored ones, updated with the listing).
 //! Pure: the same inputs always give the same plan.
 
 use chrono::{DateTime, Utc};
 
-use crate::db::MeetingStatus;
+use crate::db::{Checkpoint, CheckpointUpdate, MeetingRow, MeetingStatus};
 
 /// The timing rules.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +101,43 @@ pub fn plan(now: DateTime<Utc>, meetings: &[MeetingStatus], rules: &Rules) -> Pl
             .then_with(|| a.instance_id.cmp(&b.instance_id))
     });
     out
+}
+
+/// Stored statuses updated with this cycle's listing and any crashed run's calls.
+pub(super) fn merge_statuses(
+    stored: &[MeetingStatus],
+    listed: &[MeetingRow],
+    crashed: &[CheckpointUpdate],
+) -> Vec<MeetingStatus> {
+    let mut by_id: std::collections::BTreeMap<&str, MeetingStatus> = stored
+        .iter()
+        .map(|s| (s.instance_id.as_str(), s.clone()))
+        .collect();
+    for row in listed {
+        let entry = by_id
+            .entry(row.instance_id.as_str())
+            .or_insert_with(|| MeetingStatus {
+                instance_id: row.instance_id.clone(),
+                start: None,
+                end: None,
+                state: None,
+                item_digest: None,
+                checkpoint: Checkpoint::default(),
+            });
+        entry.start = row.start;
+        entry.end = row.end;
+        entry.state.clone_from(&row.state);
+    }
+    for update in crashed {
+        if let Some(entry) = by_id.get_mut(update.instance_id.as_str()) {
+            let next = entry
+                .checkpoint
+                .next_allowed_at
+                .map_or(update.next_allowed_at, |n| n.max(update.next_allowed_at));
+            entry.checkpoint.next_allowed_at = Some(next);
+        }
+    }
+    by_id.into_values().collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,87 @@
+//! Recording a cycle: a working copy, the changes applied in one transaction, old days archived,
+//! the integrity checked, a conditional upload; on a conflict, the same on the newer database.
+
+use std::sync::Arc;
+
+use super::{CollectError, Collector, CycleReport};
+use crate::db::{Changes, Database, DbError};
+use crate::history::{self, Replica};
+use crate::storage::StoreError;
+
+impl Collector {
+    /// Checks out a working copy, applies `changes` in one transaction, checks integrity, uploads
+    /// conditionally; on a conflict checks out the newer database and does it again.
+    pub(super) async fn record(
+        &self,
+        report: &mut CycleReport,
+        replica: &Replica,
+        changes: Changes,
+    ) -> Result<(), CollectError> {
+        let changes = Arc::new(changes);
+        for attempt in 1..=self.settings.upload_attempts.max(1) {
+            let copy = replica.checkout(&report.run_id).await?;
+            report.downloaded |= copy.downloaded;
+            let path = copy.path.clone();
+            let db = blocking(move || Database::open(&path)).await?;
+            let pending = changes.clone();
+            blocking(move || {
+                let mut db = db;
+                let applied = db.apply(&pending)?;
+                tracing::debug!(?applied, "changes applied");
+                Ok::<_, DbError>(())
+            })
+            .await?;
+            // Days that List Meetings can no longer return go to their archives before the hot
+            // object is uploaded. A failure only postpones it: the days stay hot, nothing is lost.
+            let first_hot = history::first_hot_day(self.clock.now(), self.settings.rules.retention);
+            match history::move_old_days(&self.store, &copy.path, first_hot, &self.work_dir).await {
+                Ok(archived) => report.archives_written += archived.written.len(),
+                Err(error) => {
+                    tracing::warn!(%error, "archiving old days failed; they stay in the hot database until the next cycle");
+                }
+            }
+            let path = copy.path.clone();
+            blocking(move || {
+                let db = Database::open(&path)?;
+                db.compact_if_sparse()?;
+                db.integrity_check()?;
+                Ok::<_, DbError>(())
+            })
+            .await?;
+            report.upload_attempts = attempt;
+            match replica.commit(&copy).await {
+                Ok(etag) => {
+                    tracing::info!(%etag, outcome = report.outcome.label(), calls = report.calls, pages = report.pages, "cycle recorded");
+                    Replica::discard(&copy);
+                    return Ok(());
+                }
+                Err(StoreError::PreconditionFailed { .. }) => {
+                    tracing::info!(
+                        attempt,
+                        "the database changed since it was read; merging and trying again"
+                    );
+                    Replica::discard(&copy);
+                }
+                Err(other) => {
+                    Replica::discard(&copy);
+                    return Err(other.into());
+                }
+            }
+        }
+        Err(CollectError::Contention(self.settings.upload_attempts))
+    }
+}
+
+async fn blocking<T: Send + 'static, E: Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, CollectError>
+where
+    CollectError: From<E>,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(CollectError::from),
+        Err(join) => Err(CollectError::Store(StoreError::backend(
+            "task", "database", join,
+        ))),
+    }
+}
