@@ -4,9 +4,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::build::{
-    BuildError, Files, MeetingsPage, PERIODS, breakdowns, meeting_export, meeting_row, overview,
-    people, person_page, person_path, render, render_meeting_files, to_csv, to_json,
+use super::build::{BuildError, Files, person_path, render, render_meeting_files};
+use super::exports::{meeting_export, to_csv, to_json};
+use super::list_pages::{
+    MeetingsPage, PERIODS, breakdowns, meeting_row, overview, people, person_page,
 };
 use super::publish::Manifest;
 use super::summary::{self, CachedMeeting, CachedPage, MeetingSummary, RenderCache};

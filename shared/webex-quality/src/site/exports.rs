@@ -1,0 +1,274 @@
+//! The site's CSV and JSON exports (per meeting, the meetings list) and `webex-quality export --csv`:
+//! cells a spreadsheet would run as formulas are defused.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::build::BuildError;
+use super::summary::MeetingSummary;
+use super::{SiteOptions, mask_email};
+use crate::db::Database;
+use crate::quality::{MeetingReport, StreamKind, Thresholds, meeting_report};
+
+/// The tables a spreadsheet user wants: `meetings.csv` (one row per meeting) and `sessions.csv` (one
+/// row per participant session, with its meeting and per-stream verdicts), from one database.
+///
+/// # Errors
+/// Database or export failures.
+pub fn csv_tables(
+    db: &Database,
+    options: &SiteOptions,
+    thresholds: &Thresholds,
+) -> Result<[(String, Vec<u8>); 2], BuildError> {
+    let mut tables = CsvTables::default();
+    tables.add(db, options, thresholds)?;
+    tables.finish()
+}
+
+#[derive(Serialize)]
+struct SessionRow {
+    meeting_id: String,
+    meeting_start: String,
+    meeting_title: String,
+    #[serde(flatten)]
+    session: SessionExport,
+}
+
+/// [`csv_tables`] over several databases (the hot one and the archives): a meeting already added
+/// is skipped, and the rows come out oldest meeting first whichever database held it.
+#[derive(Default)]
+pub struct CsvTables {
+    meetings: Vec<(DateTime<Utc>, String, MeetingExport, Vec<SessionRow>)>,
+    seen: std::collections::HashSet<String>,
+}
+
+impl CsvTables {
+    /// Adds the meetings of `db` not added yet.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn add(
+        &mut self,
+        db: &Database,
+        options: &SiteOptions,
+        thresholds: &Thresholds,
+    ) -> Result<(), BuildError> {
+        for meeting in db.meetings()? {
+            let Some(start) = meeting.start else { continue };
+            if self.seen.contains(&meeting.instance_id) {
+                continue;
+            }
+            let pages = db.latest_complete_pages(&meeting.instance_id)?;
+            if pages.is_empty() {
+                continue;
+            }
+            let report = meeting_report(pages.iter().map(|p| p.body.as_ref()), start, thresholds);
+            let export = meeting_export(&MeetingSummary::new(&meeting, start, &report));
+            let sessions = session_exports(&report, options)
+                .into_iter()
+                .map(|session| SessionRow {
+                    meeting_id: meeting.instance_id.clone(),
+                    meeting_start: start.to_rfc3339(),
+                    meeting_title: meeting.title.clone(),
+                    session,
+                })
+                .collect();
+            self.seen.insert(meeting.instance_id.clone());
+            self.meetings
+                .push((start, meeting.instance_id, export, sessions));
+        }
+        Ok(())
+    }
+
+    /// `meetings.csv` and `sessions.csv`.
+    ///
+    /// # Errors
+    /// Export failures.
+    pub fn finish(mut self) -> Result<[(String, Vec<u8>); 2], BuildError> {
+        self.meetings
+            .sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let mut meetings = Vec::with_capacity(self.meetings.len());
+        let mut sessions = Vec::new();
+        for (_, _, export, rows) in self.meetings {
+            meetings.push(export);
+            sessions.extend(rows);
+        }
+        Ok([
+            ("meetings.csv".into(), to_csv(&meetings)?),
+            ("sessions.csv".into(), to_csv(&sessions)?),
+        ])
+    }
+}
+
+/// One participant session in an export.
+#[derive(Debug, Serialize)]
+pub(super) struct SessionExport {
+    name: String,
+    email: String,
+    client_type: String,
+    client_version: String,
+    os: String,
+    hardware: String,
+    network_type: String,
+    server_region: String,
+    transport: String,
+    joined: String,
+    left: String,
+    audio: &'static str,
+    audio_metric: &'static str,
+    audio_poor_minutes: usize,
+    video: &'static str,
+    video_metric: &'static str,
+    video_poor_minutes: usize,
+    sharing: &'static str,
+    sharing_metric: &'static str,
+    sharing_poor_minutes: usize,
+}
+
+pub(super) fn session_exports(report: &MeetingReport, options: &SiteOptions) -> Vec<SessionExport> {
+    report
+        .sessions
+        .iter()
+        .map(|s| {
+            let text = |v: &Option<String>| v.clone().unwrap_or_default();
+            let v = |kind| s.quality.verdict(kind);
+            let label = |kind| v(kind).map_or("no data", |v| v.verdict.label());
+            let metric = |kind| {
+                v(kind)
+                    .and_then(|v| v.metric)
+                    .map_or("", crate::quality::Metric::label)
+            };
+            let poor = |kind| v(kind).map_or(0, |v| v.poor_minutes);
+            let email = text(&s.session.webex_user_email);
+            SessionExport {
+                name: text(&s.session.webex_user_name),
+                email: if options.mask_personal {
+                    mask_email(&email)
+                } else {
+                    email
+                },
+                client_type: text(&s.session.client_type),
+                client_version: text(&s.session.client_version),
+                os: format!(
+                    "{} {}",
+                    text(&s.session.os_type),
+                    text(&s.session.os_version)
+                )
+                .trim()
+                .to_owned(),
+                hardware: text(&s.session.hardware_type),
+                network_type: text(&s.session.network_type),
+                server_region: text(&s.session.server_region),
+                transport: s.transport.clone(),
+                joined: s.join.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                left: s.leave.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                audio: label(StreamKind::Audio),
+                audio_metric: metric(StreamKind::Audio),
+                audio_poor_minutes: poor(StreamKind::Audio),
+                video: label(StreamKind::Video),
+                video_metric: metric(StreamKind::Video),
+                video_poor_minutes: poor(StreamKind::Video),
+                sharing: label(StreamKind::Share),
+                sharing_metric: metric(StreamKind::Share),
+                sharing_poor_minutes: poor(StreamKind::Share),
+            }
+        })
+        .collect()
+}
+
+/// One meeting in the list export.
+#[derive(Debug, Serialize)]
+pub(super) struct MeetingExport {
+    start: String,
+    instance_id: String,
+    title: String,
+    host: String,
+    participant_sessions: usize,
+    duration_minutes: Option<i64>,
+    worst_verdict: &'static str,
+}
+
+pub(super) fn meeting_export(a: &MeetingSummary) -> MeetingExport {
+    MeetingExport {
+        start: a.start.to_rfc3339(),
+        instance_id: a.instance_id.clone(),
+        title: a.title.clone(),
+        host: a.host.clone(),
+        participant_sessions: a.sessions.len(),
+        duration_minutes: a.end.map(|end| (end - a.start).num_minutes()),
+        worst_verdict: a.worst().label(),
+    }
+}
+
+/// Spreadsheets run cells that start with these as formulas: such cells get a leading quote.
+fn defuse(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+pub(super) fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, BuildError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header = false;
+    for row in rows {
+        let value = serde_json::to_value(row).map_err(|e| BuildError::Export(e.to_string()))?;
+        let serde_json::Value::Object(map) = value else {
+            continue;
+        };
+        if !header {
+            writer
+                .write_record(map.keys())
+                .map_err(|e| BuildError::Export(e.to_string()))?;
+            header = true;
+        }
+        let cells: Vec<String> = map
+            .values()
+            .map(|v| match v {
+                serde_json::Value::String(s) => defuse(s),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            })
+            .collect();
+        writer
+            .write_record(&cells)
+            .map_err(|e| BuildError::Export(e.to_string()))?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| BuildError::Export(e.to_string()))
+}
+
+pub(super) fn to_json<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, BuildError> {
+    serde_json::to_vec_pretty(rows).map_err(|e| BuildError::Export(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_defused() {
+        #[derive(Serialize)]
+        struct Row {
+            name: &'static str,
+        }
+        let csv = String::from_utf8(
+            to_csv(&[
+                Row {
+                    name: "=HYPERLINK(\"x\")",
+                },
+                Row {
+                    name: "Zoë, \"quoted\"",
+                },
+            ])
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            csv,
+            "name\n\"'=HYPERLINK(\"\"x\"\")\"\n\"Zoë, \"\"quoted\"\"\"\n"
+        );
+    }
+}

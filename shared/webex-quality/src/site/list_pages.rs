@@ -1,0 +1,387 @@
+//! The pages built from every meeting's summary: the overviews (7, 30 and 90 days), the meetings
+//! list, a page per person, and the breakdowns.
+
+use std::collections::{BTreeMap, HashMap};
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+
+use super::build::{meeting_path, person_path};
+use super::summary::{MeetingSummary, SessionSummary};
+use super::{Chrome, SiteOptions, StatusView, VerdictView, charts, mask_email, verdict_view};
+use crate::quality::{Metric, StreamKind, Verdict};
+
+pub(super) const PERIODS: &[(i64, &str)] = &[
+    (7, "index.html"),
+    (30, "overview-30.html"),
+    (90, "overview-90.html"),
+];
+
+fn rank(verdict: Verdict) -> u8 {
+    match verdict {
+        Verdict::NoData => 0,
+        Verdict::Good => 1,
+        Verdict::Fair => 2,
+        Verdict::Poor => 3,
+    }
+}
+
+pub(super) struct MeetingRow {
+    date: String,
+    href: String,
+    title: String,
+    host: String,
+    participants: usize,
+    duration: String,
+    verdict: VerdictView,
+    rank: u8,
+}
+
+pub(super) fn meeting_row(a: &MeetingSummary) -> MeetingRow {
+    let worst = a.worst();
+    MeetingRow {
+        date: a.start.format("%Y-%m-%d %H:%M").to_string(),
+        href: meeting_path(&a.instance_id),
+        title: a.title.clone(),
+        host: a.host.clone(),
+        participants: a.sessions.len(),
+        duration: a
+            .end
+            .map_or_else(String::new, |end| (end - a.start).num_minutes().to_string()),
+        verdict: verdict_view(worst),
+        rank: rank(worst),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "meetings.html")]
+pub(super) struct MeetingsPage {
+    pub(super) chrome: Chrome,
+    pub(super) rows: Vec<MeetingRow>,
+}
+
+struct WorstMeeting {
+    date: String,
+    href: String,
+    title: String,
+    host: String,
+    poor_streams: usize,
+    verdict: VerdictView,
+}
+
+struct Affected {
+    href: String,
+    name: String,
+    poor: usize,
+    sessions: usize,
+}
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+pub(super) struct OverviewPage {
+    chrome: Chrome,
+    days: i64,
+    periods: Vec<(i64, String)>,
+    last_collected: String,
+    meetings: usize,
+    sessions: usize,
+    minutes: i64,
+    shares: Vec<(&'static str, String)>,
+    trend: String,
+    worst: Vec<WorstMeeting>,
+    affected: Vec<Affected>,
+}
+
+/// Poor streams among streams with data, as text.
+fn share_text(poor: usize, judged: usize) -> String {
+    if judged == 0 {
+        "no data".into()
+    } else {
+        #[allow(clippy::cast_precision_loss)]
+        let share = poor as f64 * 100.0 / judged as f64;
+        format!("{share:.1} %")
+    }
+}
+
+fn poor_and_judged<'a>(
+    sessions: impl Iterator<Item = &'a SessionSummary>,
+    kind: Option<StreamKind>,
+) -> (usize, usize) {
+    let mut poor = 0;
+    let mut judged = 0;
+    for s in sessions {
+        for v in &s.streams {
+            if kind.is_some_and(|k| k != v.kind) || v.verdict == Verdict::NoData {
+                continue;
+            }
+            judged += 1;
+            poor += usize::from(v.verdict == Verdict::Poor);
+        }
+    }
+    (poor, judged)
+}
+
+/// A breakdown key, with `unknown` for what Webex did not say.
+fn unknown(value: Option<&str>) -> String {
+    value.unwrap_or("unknown").to_owned()
+}
+
+pub(super) fn overview(
+    all: &[MeetingSummary],
+    days: i64,
+    now: DateTime<Utc>,
+    status: &StatusView,
+    options: &SiteOptions,
+) -> OverviewPage {
+    let from = now - chrono::Duration::days(days);
+    let period: Vec<&MeetingSummary> = all
+        .iter()
+        .filter(|a| a.start >= from && a.start <= now)
+        .collect();
+    let sessions = || period.iter().flat_map(|a| a.sessions.iter());
+    let minutes: i64 = sessions()
+        .filter_map(|s| Some((s.leave.unwrap_or(now) - s.join?).num_minutes().max(0)))
+        .sum();
+    let shares = StreamKind::ALL
+        .iter()
+        .map(|kind| {
+            let (poor, judged) = poor_and_judged(sessions(), Some(*kind));
+            (kind.label(), share_text(poor, judged))
+        })
+        .collect();
+    let points: Vec<(usize, Option<f64>)> = (0..days)
+        .map(|d| {
+            let day_start = from + chrono::Duration::days(d);
+            let day_end = day_start + chrono::Duration::days(1);
+            let (poor, judged) = poor_and_judged(
+                period
+                    .iter()
+                    .filter(|a| a.start >= day_start && a.start < day_end)
+                    .flat_map(|a| a.sessions.iter()),
+                None,
+            );
+            #[allow(clippy::cast_precision_loss)]
+            let value = (judged > 0).then(|| poor as f64 * 100.0 / judged as f64);
+            (usize::try_from(d).unwrap_or(0), value)
+        })
+        .collect();
+    let trend = charts::line_chart(
+        &format!("Poor share by day, last {days} days (days without meetings are gaps)"),
+        "%",
+        usize::try_from(days).unwrap_or(1),
+        &[("all streams", &points)],
+    );
+    let mut worst: Vec<(&MeetingSummary, usize)> = period
+        .iter()
+        .map(|a| (*a, poor_and_judged(a.sessions.iter(), None).0))
+        .filter(|(_, p)| *p > 0)
+        .collect();
+    worst.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.start.cmp(&a.0.start)));
+    let mut affected: HashMap<String, Affected> = HashMap::new();
+    for s in sessions() {
+        let entry = affected
+            .entry(s.person.clone())
+            .or_insert_with(|| Affected {
+                href: person_path(&s.person),
+                name: s.name.clone(),
+                poor: 0,
+                sessions: 0,
+            });
+        entry.sessions += 1;
+        entry.poor += usize::from(s.worst() == Verdict::Poor);
+    }
+    let mut affected: Vec<Affected> = affected.into_values().filter(|a| a.poor > 0).collect();
+    affected.sort_by(|a, b| b.poor.cmp(&a.poor).then(a.name.cmp(&b.name)));
+    affected.truncate(10);
+    OverviewPage {
+        chrome: Chrome::new(&format!("Overview, {days} days"), "", options),
+        days,
+        periods: PERIODS.iter().map(|(d, p)| (*d, (*p).to_owned())).collect(),
+        last_collected: status.last_run.clone(),
+        meetings: period.len(),
+        sessions: sessions().count(),
+        minutes,
+        shares,
+        trend,
+        worst: worst
+            .into_iter()
+            .take(10)
+            .map(|(a, poor)| WorstMeeting {
+                date: a.start.format("%Y-%m-%d %H:%M").to_string(),
+                href: meeting_path(&a.instance_id),
+                title: a.title.clone(),
+                host: a.host.clone(),
+                poor_streams: poor,
+                verdict: verdict_view(a.worst()),
+            })
+            .collect(),
+        affected,
+    }
+}
+
+struct PersonSession {
+    date: String,
+    href: String,
+    title: String,
+    client: String,
+    network: String,
+    verdicts: Vec<super::meeting_page::StreamCell>,
+}
+
+#[derive(Template)]
+#[template(path = "person.html")]
+pub(super) struct PersonPage {
+    chrome: Chrome,
+    name: String,
+    email: String,
+    finding: String,
+    sessions: Vec<PersonSession>,
+}
+
+/// A person's sessions: the key of the meeting's inputs, the meeting, the session.
+type PersonSessions<'a> = Vec<(&'a str, &'a MeetingSummary, &'a SessionSummary)>;
+
+/// Every person's sessions, oldest first.
+pub(super) fn people<'a>(
+    all: &'a [MeetingSummary],
+    keys: &'a [String],
+) -> BTreeMap<String, PersonSessions<'a>> {
+    let mut by_person: BTreeMap<String, PersonSessions<'a>> = BTreeMap::new();
+    for (a, key) in all.iter().zip(keys) {
+        for s in &a.sessions {
+            by_person
+                .entry(s.person.clone())
+                .or_default()
+                .push((key.as_str(), a, s));
+        }
+    }
+    by_person
+}
+
+pub(super) fn person_page(sessions: &PersonSessions<'_>, options: &SiteOptions) -> PersonPage {
+    let first = sessions[0].2;
+    // The recurring problem: the most frequent network and deciding metric of poor streams.
+    let mut problems: BTreeMap<(&str, &'static str), usize> = BTreeMap::new();
+    let mut poor_sessions = 0;
+    for (_, _, s) in sessions {
+        let mut any = false;
+        for v in s.streams.iter().filter(|v| v.verdict == Verdict::Poor) {
+            any = true;
+            let network = s.network_type.as_deref().unwrap_or("unknown network");
+            let metric = v.metric.map_or("several metrics", Metric::label);
+            *problems.entry((network, metric)).or_default() += 1;
+        }
+        poor_sessions += usize::from(any);
+    }
+    let finding = match problems.iter().max_by_key(|(_, n)| **n) {
+        None => format!("none: no poor stream in {} sessions.", sessions.len()),
+        Some(((network, metric), _)) => format!(
+            "{poor_sessions} of {} sessions had a poor stream, most often on {network} with {metric}.",
+            sessions.len()
+        ),
+    };
+    let name = if first.name.is_empty() {
+        "Participant"
+    } else {
+        &first.name
+    };
+    PersonPage {
+        chrome: Chrome::new(name, "../", options),
+        name: first.name.clone(),
+        email: if options.mask_personal {
+            mask_email(&first.email)
+        } else {
+            first.email.clone()
+        },
+        finding,
+        sessions: sessions
+            .iter()
+            .rev()
+            .map(|(_, a, s)| PersonSession {
+                date: a.start.format("%Y-%m-%d %H:%M").to_string(),
+                href: format!("../{}", meeting_path(&a.instance_id)),
+                title: a.title.clone(),
+                client: s.client_type.clone().unwrap_or_default(),
+                network: s.network_type.clone().unwrap_or_default(),
+                verdicts: super::meeting_page::verdict_cells(|kind| {
+                    s.stream(kind).map(|v| (v.verdict, v.metric))
+                }),
+            })
+            .collect(),
+    }
+}
+
+struct BreakdownRow {
+    key: String,
+    sessions: usize,
+    shares: Vec<(String, String)>,
+}
+
+struct BreakdownTable {
+    name: &'static str,
+    rows: Vec<BreakdownRow>,
+}
+
+#[derive(Template)]
+#[template(path = "breakdowns.html")]
+pub(super) struct BreakdownsPage {
+    chrome: Chrome,
+    tables: Vec<BreakdownTable>,
+}
+
+pub(super) fn breakdowns(all: &[MeetingSummary], options: &SiteOptions) -> BreakdownsPage {
+    type Key = fn(&SessionSummary) -> String;
+    let keys: [(&'static str, Key); 6] = [
+        ("client type", |s| unknown(s.client_type.as_deref())),
+        ("client version", |s| {
+            format!(
+                "{} {}",
+                s.client_type.as_deref().unwrap_or("unknown"),
+                s.client_version.as_deref().unwrap_or("")
+            )
+        }),
+        ("operating system", |s| unknown(s.os_type.as_deref())),
+        ("network type", |s| unknown(s.network_type.as_deref())),
+        ("server region", |s| unknown(s.server_region.as_deref())),
+        ("transport", |s| {
+            unknown(Some(s.transport.as_str()).filter(|t| !t.is_empty()))
+        }),
+    ];
+    let tables = keys
+        .iter()
+        .map(|(name, key)| {
+            let mut groups: BTreeMap<String, Vec<&SessionSummary>> = BTreeMap::new();
+            for s in all.iter().flat_map(|a| a.sessions.iter()) {
+                groups.entry(key(s)).or_default().push(s);
+            }
+            BreakdownTable {
+                name,
+                rows: groups
+                    .into_iter()
+                    .map(|(key, sessions)| BreakdownRow {
+                        key,
+                        sessions: sessions.len(),
+                        shares: StreamKind::ALL
+                            .iter()
+                            .map(|kind| {
+                                let (poor, judged) =
+                                    poor_and_judged(sessions.iter().copied(), Some(*kind));
+                                #[allow(clippy::cast_precision_loss)]
+                                let sort = if judged == 0 {
+                                    -1.0
+                                } else {
+                                    poor as f64 / judged as f64
+                                };
+                                (format!("{sort:.4}"), share_text(poor, judged))
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    BreakdownsPage {
+        chrome: Chrome::new("Breakdowns", "", options),
+        tables,
+    }
+}

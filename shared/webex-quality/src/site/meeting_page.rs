@@ -1,0 +1,497 @@
+//! A meeting's page: headline, the participant-by-minute timeline, the participants table, and
+//! per participant inline SVG charts.
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+
+use super::{Chrome, SiteOptions, VerdictView, charts, mask_email, verdict_view};
+use crate::quality::{Cell, MeetingReport, Metric, StreamKind, Verdict};
+
+/// The meeting a page is about, from the List Meetings row.
+#[derive(Debug, Clone)]
+pub struct MeetingMeta {
+    /// Instance id.
+    pub instance_id: String,
+    /// Title.
+    pub title: String,
+    /// Host's name.
+    pub host_name: String,
+    /// Start.
+    pub start: DateTime<Utc>,
+    /// End, if known.
+    pub end: Option<DateTime<Utc>>,
+}
+
+struct TimelineRow {
+    name: String,
+    client: String,
+    /// The row's cells as markup, built in one buffer (a cell's text is ours: a time, a verdict and
+    /// numbers, escaped all the same).
+    cells: String,
+}
+
+pub(super) struct StreamCell {
+    pub(super) class: &'static str,
+    pub(super) glyph: &'static str,
+    pub(super) label: &'static str,
+    pub(super) metric: String,
+}
+
+struct ParticipantRow {
+    name: String,
+    email: String,
+    client: String,
+    os: String,
+    hardware: String,
+    network: String,
+    region: String,
+    transport: String,
+    join: String,
+    leave: String,
+    verdicts: Vec<StreamCell>,
+    charts: String,
+}
+
+#[derive(Template)]
+#[template(path = "meeting.html")]
+struct MeetingPage {
+    chrome: Chrome,
+    title: String,
+    host: String,
+    when: String,
+    duration: String,
+    worst: VerdictView,
+    sessions: usize,
+    people: usize,
+    poor_streams: usize,
+    judged_streams: usize,
+    poor_minutes_share: String,
+    minute_labels: Vec<String>,
+    rows: Vec<TimelineRow>,
+    participants: Vec<ParticipantRow>,
+}
+
+/// A timeline cell's text, appended to `text`.
+fn cell_text(text: &mut String, minute_label: &str, cell: &Cell) {
+    use std::fmt::Write;
+    let s = &cell.sample;
+    if s.packet_loss.is_none()
+        && s.latency.is_none()
+        && s.jitter.is_none()
+        && s.frame_rate.is_none()
+    {
+        text.push_str(minute_label);
+        text.push_str(": no data");
+        return;
+    }
+    text.push_str(minute_label);
+    text.push_str(": ");
+    text.push_str(cell.verdict.label());
+    if let Some(metric) = cell.metric {
+        text.push_str(" (");
+        text.push_str(metric.label());
+        text.push(')');
+    }
+    text.push(':');
+    let mut separator = " ";
+    #[allow(clippy::cast_possible_truncation)]
+    let parts = [
+        s.packet_loss
+            .map(|v| ("loss ", Some(charts::Dec1(v)), 0, " %")),
+        s.latency
+            .map(|v| ("latency ", None, v.round() as i64, " ms")),
+        s.jitter.map(|v| ("jitter ", None, v.round() as i64, " ms")),
+        s.frame_rate.map(|v| ("", Some(charts::Dec1(v)), 0, " fps")),
+    ];
+    for (name, decimal, whole, unit) in parts.into_iter().flatten() {
+        text.push_str(separator);
+        text.push_str(name);
+        let _ = match decimal {
+            Some(d) => write!(text, "{d}"),
+            None => write!(text, "{whole}"),
+        };
+        text.push_str(unit);
+        separator = ", ";
+    }
+}
+
+/// `HH:MM:SS` (without chrono's format parser, which is slow for a few fields).
+fn clock_time(t: DateTime<Utc>) -> String {
+    use chrono::Timelike;
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+fn minutes_between(start: DateTime<Utc>, end: DateTime<Utc>) -> i64 {
+    (end - start).num_minutes().max(0)
+}
+
+/// Renders a meeting's page.
+///
+/// # Errors
+/// The template engine's error.
+pub fn render_meeting(
+    meta: &MeetingMeta,
+    report: &MeetingReport,
+    options: &SiteOptions,
+) -> Result<String, askama::Error> {
+    let last_minute = report
+        .sessions
+        .iter()
+        .flat_map(|s| {
+            s.quality
+                .timelines
+                .values()
+                .filter_map(|t| t.keys().next_back().copied())
+        })
+        .max()
+        .unwrap_or(0);
+    let minute_labels: Vec<String> = (0..=last_minute)
+        .map(|m| {
+            use chrono::Timelike;
+            let t = meta.start + chrono::Duration::minutes(i64::try_from(m).unwrap_or(0));
+            format!("{:02}:{:02}", t.hour(), t.minute())
+        })
+        .collect();
+    let mut poor_minutes = 0;
+    let mut judged_minutes = 0;
+    let rows = report
+        .sessions
+        .iter()
+        .map(|s| {
+            let overall = s.quality.overall();
+            let mut cells = String::with_capacity(minute_labels.len() * 200);
+            let mut text = String::with_capacity(96);
+            for (m, label) in minute_labels.iter().enumerate() {
+                text.clear();
+                let (class, glyph) = match overall.get(&m) {
+                    Some(cell) => {
+                        if cell.verdict != Verdict::NoData {
+                            judged_minutes += 1;
+                            poor_minutes += usize::from(cell.verdict == Verdict::Poor);
+                        }
+                        cell_text(&mut text, label, cell);
+                        let v = verdict_view(cell.verdict);
+                        (v.class, v.glyph)
+                    }
+                    None => {
+                        text.push_str(label);
+                        text.push_str(": not in the meeting");
+                        ("v-none", "")
+                    }
+                };
+                cells.push_str("<td class=\"cell ");
+                cells.push_str(class);
+                cells.push_str("\"><span aria-hidden=\"true\">");
+                cells.push_str(glyph);
+                cells.push_str("</span><span class=\"sr tip\">");
+                cells.push_str(&charts::escape(&text));
+                cells.push_str("</span></td>");
+            }
+            TimelineRow {
+                name: s.session.webex_user_name.clone().unwrap_or_default(),
+                client: s.session.client_type.clone().unwrap_or_default(),
+                cells,
+            }
+        })
+        .collect();
+    let when_ms = |t: Option<DateTime<Utc>>| t.map_or_else(|| "—".to_owned(), clock_time);
+    let participants: Vec<ParticipantRow> = report
+        .sessions
+        .iter()
+        .map(|s| {
+            let session = &s.session;
+            let text = |v: &Option<String>| v.clone().unwrap_or_default();
+            let email = text(&session.webex_user_email);
+            ParticipantRow {
+                name: text(&session.webex_user_name),
+                email: if options.mask_personal {
+                    mask_email(&email)
+                } else {
+                    email
+                },
+                client: format!(
+                    "{} {}",
+                    text(&session.client_type),
+                    text(&session.client_version)
+                )
+                .trim()
+                .to_owned(),
+                os: format!("{} {}", text(&session.os_type), text(&session.os_version))
+                    .trim()
+                    .to_owned(),
+                hardware: text(&session.hardware_type),
+                network: text(&session.network_type),
+                region: text(&session.server_region),
+                transport: s.transport.clone(),
+                join: when_ms(s.join),
+                leave: s
+                    .leave
+                    .map_or_else(|| "still in the meeting".to_owned(), clock_time),
+                verdicts: stream_cells(s),
+                charts: participant_charts(s, last_minute + 1),
+            }
+        })
+        .collect();
+    let judged: Vec<Verdict> = report
+        .sessions
+        .iter()
+        .flat_map(|s| s.quality.verdicts.iter().map(|v| v.verdict))
+        .filter(|v| *v != Verdict::NoData)
+        .collect();
+    let mut people: Vec<&str> = report
+        .sessions
+        .iter()
+        .map(|s| {
+            s.session
+                .webex_user_email
+                .as_deref()
+                .filter(|e| !e.is_empty())
+                .or(s.session.webex_user_name.as_deref())
+                .unwrap_or("")
+        })
+        .collect();
+    people.sort_unstable();
+    people.dedup();
+    let page = MeetingPage {
+        chrome: Chrome::new(&meta.title, "../", options),
+        title: meta.title.clone(),
+        host: meta.host_name.clone(),
+        when: meta.start.format("%A %Y-%m-%d %H:%M UTC").to_string(),
+        duration: meta.end.map_or_else(
+            || "in progress".into(),
+            |end| format!("{} min", minutes_between(meta.start, end)),
+        ),
+        worst: verdict_view(report.worst()),
+        sessions: report.sessions.len(),
+        people: people.len(),
+        poor_streams: judged.iter().filter(|v| **v == Verdict::Poor).count(),
+        judged_streams: judged.len(),
+        poor_minutes_share: if judged_minutes == 0 {
+            "no data".into()
+        } else {
+            #[allow(clippy::cast_precision_loss)]
+            let share = poor_minutes as f64 * 100.0 / judged_minutes as f64;
+            format!("{share:.1} %")
+        },
+        minute_labels,
+        rows,
+        participants,
+    };
+    // One allocation for the whole page: the charts are most of it.
+    let charts: usize = page.participants.iter().map(|p| p.charts.len()).sum();
+    let cells: usize = page.rows.iter().map(|r| r.cells.len()).sum();
+    let mut out = String::with_capacity(16 * 1024 + charts + cells);
+    page.render_into(&mut out)?;
+    Ok(out)
+}
+
+/// A session's verdict per stream kind, as table cells.
+fn stream_cells(s: &crate::quality::ParticipantSession) -> Vec<StreamCell> {
+    verdict_cells(|kind| s.quality.verdict(kind).map(|v| (v.verdict, v.metric)))
+}
+
+/// Table cells of a verdict (and deciding metric) per stream kind.
+pub(super) fn verdict_cells(
+    lookup: impl Fn(StreamKind) -> Option<(Verdict, Option<Metric>)>,
+) -> Vec<StreamCell> {
+    StreamKind::ALL
+        .iter()
+        .map(|kind| {
+            let verdict = lookup(*kind);
+            let v = verdict_view(verdict.map_or(Verdict::NoData, |v| v.0));
+            StreamCell {
+                class: v.class,
+                glyph: v.glyph,
+                label: v.label,
+                metric: verdict
+                    .and_then(|v| v.1)
+                    .map(Metric::label)
+                    .unwrap_or_default()
+                    .to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// Charts of one participant, as one block of markup: loss, latency, jitter, bit rate, frame rate and
+/// resolution per stream and direction, and CPU.
+fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usize) -> String {
+    use crate::webex::MediaStream;
+    let s = &session.session;
+    let origin = session.quality.origin;
+    let series = |points: &mut Vec<(usize, Option<f64>)>,
+                  segments: &[MediaStream],
+                  pick: fn(&MediaStream) -> &[Option<f64>]| {
+        points.clear();
+        for segment in segments {
+            let Some(start) = segment.start_time else {
+                continue;
+            };
+            let base = usize::try_from((start - origin).num_minutes().max(0)).unwrap_or(0);
+            points.extend(
+                pick(segment)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (base + i, *v)),
+            );
+        }
+    };
+    let mut charts = Vec::with_capacity(16 * 1024);
+    let (mut received, mut sent) = (Vec::new(), Vec::new());
+    let mut label = String::new();
+    type Pick = fn(&MediaStream) -> &[Option<f64>];
+    let metrics: [(&str, &str, Pick, bool); 6] = [
+        ("packet loss", "%", |m| &m.packet_loss, true),
+        ("latency", "ms", |m| &m.latency, true),
+        ("jitter", "ms", |m| &m.jitter, true),
+        ("bit rate", "kbit/s", |m| &m.media_bit_rate, true),
+        ("frame rate", "fps", |m| &m.frame_rate, false),
+        ("resolution", "px", |m| &m.resolution_height, false),
+    ];
+    let media: [(&str, &[MediaStream], &[MediaStream]); 3] = [
+        ("Audio", &s.audio_in, &s.audio_out),
+        ("Video", &s.video_in, &s.video_out),
+        ("Sharing", &s.share_in, &s.share_out),
+    ];
+    for (name, incoming, outgoing) in media {
+        if incoming.is_empty() && outgoing.is_empty() {
+            continue;
+        }
+        for (metric, unit, pick, for_audio) in metrics {
+            if name == "Audio" && !for_audio {
+                continue;
+            }
+            series(&mut received, incoming, pick);
+            series(&mut sent, outgoing, pick);
+            label.clear();
+            label.push_str(name);
+            label.push(' ');
+            label.push_str(metric);
+            charts::line_chart_into(
+                &mut charts,
+                &label,
+                unit,
+                minutes,
+                &[("received", &received), ("sent", &sent)],
+            );
+        }
+    }
+    for resources in &s.resources {
+        received.clear();
+        received.extend(
+            resources
+                .process_average_cpu
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i * minutes / resources.process_average_cpu.len().max(1), *v)),
+        );
+        charts::line_chart_into(
+            &mut charts,
+            "CPU",
+            "%",
+            minutes,
+            &[("process average", &received)],
+        );
+    }
+    // Only text and ASCII digits were written.
+    String::from_utf8(charts).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quality::{Thresholds, meeting_report};
+
+    const HOSTILE: [&str; 4] = [
+        "<script>alert(1)</script>",
+        "\"><img src=x onerror=alert(1)>",
+        "\u{202e}ananab\u{202c} مرحبا",
+        "Zoë 🎉👩🏽‍💻",
+    ];
+
+    fn hostile_report() -> (MeetingMeta, MeetingReport) {
+        let items: Vec<serde_json::Value> = HOSTILE
+            .iter()
+            .map(|name| {
+                serde_json::json!({
+                    "webexUserName": name,
+                    "webexUserEmail": format!("{name}@example.com"),
+                    "clientType": name,
+                    "networkType": name,
+                    "serverRegion": name,
+                    "audioIn": [{"samplingInterval": 60, "startTime": "2026-01-05T10:00:00.000Z",
+                                  "packetLoss": [0.0, 12.0, 13.0, 14.0, -1], "latency": [20, 30, 40, 50, -1], "jitter": [1, 2, 3, 4, -1]}]
+                })
+            })
+            .collect();
+        let body = serde_json::to_vec(&serde_json::json!({"items": items})).unwrap();
+        let start = DateTime::parse_from_rfc3339("2026-01-05T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let report = meeting_report([body.as_slice()], start, &Thresholds::default());
+        let meta = MeetingMeta {
+            instance_id: "a_I_1".into(),
+            title: HOSTILE[0].into(),
+            host_name: HOSTILE[1].into(),
+            start,
+            end: Some(start + chrono::Duration::minutes(5)),
+        };
+        (meta, report)
+    }
+
+    #[test]
+    fn hostile_strings_are_inert_and_intact() {
+        let (meta, report) = hostile_report();
+        let html = render_meeting(&meta, &report, &SiteOptions::default()).unwrap();
+        assert!(!html.contains("<script>alert"), "no live script tag");
+        assert!(!html.contains("<img src=x"), "no live img tag");
+        // askama escapes with numeric references.
+        assert!(html.contains("<h1>&#60;script&#62;alert(1)&#60;/script&#62;</h1>"));
+        assert!(html.contains("Hosted by &#34;&#62;&#60;img src=x onerror=alert(1)&#62;"));
+        assert!(
+            html.contains("\u{202e}ananab\u{202c} مرحبا"),
+            "right-to-left text kept"
+        );
+        assert!(html.contains("Zoë 🎉👩🏽‍💻"), "emoji kept");
+        // Only our own script, from our own origin.
+        assert_eq!(html.matches("<script").count(), 1);
+        let script = format!(
+            "<script src=\"../{}\" defer></script>",
+            SiteOptions::default().js_path
+        );
+        assert!(html.contains(&script), "{script}");
+        assert!(SiteOptions::default().js_path.starts_with("assets/app."));
+        assert!(html.contains("Content-Security-Policy"));
+    }
+
+    #[test]
+    fn emails_are_masked_by_default() {
+        let (meta, report) = hostile_report();
+        let masked = render_meeting(&meta, &report, &SiteOptions::default()).unwrap();
+        assert!(!masked.contains("@example.com\"") && masked.contains("***@example.com"));
+        let open = render_meeting(
+            &meta,
+            &report,
+            &SiteOptions {
+                mask_personal: false,
+                ..SiteOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(open.contains("Zoë 🎉👩🏽‍💻@example.com"));
+    }
+
+    #[test]
+    fn the_timeline_shows_poor_minutes_with_a_glyph_a_word_and_the_values() {
+        let (meta, report) = hostile_report();
+        let html = render_meeting(&meta, &report, &SiteOptions::default()).unwrap();
+        assert!(
+            html.contains("10:01: poor (packet loss): loss 12.0 %, latency 30 ms, jitter 2 ms")
+        );
+        assert!(
+            html.contains("10:04: no data"),
+            "a -1 minute is no data, not good"
+        );
+        assert!(html.contains("<span aria-hidden=\"true\">✕</span> poor"));
+    }
+}
