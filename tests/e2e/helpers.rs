@@ -353,3 +353,12 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// List Meetings over the simulated week.
+pub fn whole_week() -> webex_quality::webex::MeetingQuery {
+    webex_quality::webex::MeetingQuery {
+        from: week_start(),
+        to: week_start() + chrono::Duration::days(7),
+        state: None,
+    }
+}

@@ -14,3 +14,5 @@ mod site_pages;
 mod site_safety;
 mod storage_contract;
 mod webex_client;
+mod webex_oauth;
+mod webex_retries;
