@@ -207,13 +207,11 @@ async fn for_each_partition(
 async fn status(global: &Global) -> Result<(), CliError> {
     let (data, store) = global.data_store(false)?;
     let now = chrono::Utc::now();
-    let archived_days = history::list_archives(&store)
-        .await
-        .map_err(|e| CliError::failed("archives", e))?
-        .iter()
-        .map(|a| a.day)
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
+    let archived_days = history::days_archived(
+        &history::list_archives(&store)
+            .await
+            .map_err(|e| CliError::failed("archives", e))?,
+    );
     with_database(&store, &data, "status", async |db| {
         let status = StatusStore::new(store.clone())
             .load()

@@ -107,6 +107,16 @@ pub async fn list_archives(store: &SharedStore) -> Result<Vec<ArchiveKey>, Store
     Ok(archives)
 }
 
+/// How many days `archives` hold (a day may have more than one part).
+#[must_use]
+pub fn days_archived(archives: &[ArchiveKey]) -> usize {
+    archives
+        .iter()
+        .map(|a| a.day)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
 /// A local copy of an archive object, removed when dropped.
 #[derive(Debug)]
 pub struct ArchiveCopy {

@@ -220,15 +220,6 @@ async fn add_streamed(
     }
 }
 
-/// How many days the archives hold (a day may have more than one part).
-fn archived_days(archives: &[history::ArchiveKey]) -> usize {
-    archives
-        .iter()
-        .map(|a| a.day)
-        .collect::<BTreeSet<_>>()
-        .len()
-}
-
 async fn render_once(
     (data, site, work_dir): (&SharedStore, &dyn ObjectStore, &std::path::Path),
     copy: &crate::history::WorkingCopy,
@@ -278,7 +269,7 @@ async fn render_once(
         let db = Database::open(&copy.path)?;
         db.quick_check()?;
         let mut view = StatusView::from_sources(&db, status.as_ref(), now)?;
-        view.archived_days = archived_days(&archives);
+        view.archived_days = history::days_archived(&archives);
         add_streamed(&mut builder, db, None, (site, &comparable, &mut streamed)).await?;
         view
     };
