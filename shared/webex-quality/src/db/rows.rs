@@ -171,12 +171,12 @@ pub struct Changes {
     pub meetings: Vec<MeetingRow>,
     /// Qualities calls with their pages, held in memory (tests, benches, small writes).
     pub calls: Vec<CallRecord>,
-    /// Qualities calls with their pages, already stored in a [`Delta`] file (the collector's way:
+    /// Qualities calls with their pages, already stored in a [`Delta`](super::Delta) file (the collector's way:
     /// its memory does not grow with the pages).
     pub delta: Option<PathBuf>,
     /// Checkpoint updates.
     pub checkpoints: Vec<CheckpointUpdate>,
-    /// Drop the pages of calls superseded by a meeting's final fetch (see [`Database::apply`]).
+    /// Drop the pages of calls superseded by a meeting's final fetch (see [`Database::apply`](super::Database::apply)).
     pub prune_superseded: bool,
     /// The run.
     pub run: Option<RunRecord>,
@@ -184,7 +184,7 @@ pub struct Changes {
     pub run_errors: Vec<RunError>,
 }
 
-/// Counts of what [`Database::apply`] wrote.
+/// Counts of what [`Database::apply`](super::Database::apply) wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Applied {
     /// New calls.
@@ -254,7 +254,7 @@ pub struct StoredMeeting {
 /// A stored Meeting Qualities call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCall {
-    /// Row id (for [`Database::call_pages`]).
+    /// Row id (for [`Database::call_pages`](super::Database::call_pages)).
     pub id: i64,
     /// When it was made.
     pub called_at: DateTime<Utc>,
