@@ -23,6 +23,7 @@ mod analytics;
 mod api;
 pub mod browser;
 pub mod clock;
+mod control;
 pub mod faults;
 mod oauth;
 pub mod org;
@@ -81,6 +82,9 @@ pub struct SimConfig {
     pub meetings_cap: usize,
     /// The shortest time between two qualities calls for one meeting (Webex: 5 minutes).
     pub qualities_interval: Duration,
+    /// Serve `POST /sim/clock?now=...` (sets the simulated clock, answers a personal token valid
+    /// from then): for a benchmark that drives a simulator in another process.
+    pub clock_control: bool,
 }
 
 impl Default for SimConfig {
@@ -98,6 +102,7 @@ impl Default for SimConfig {
             refresh_lifetime: Duration::days(90),
             meetings_cap: 10_000,
             qualities_interval: Duration::minutes(5),
+            clock_control: false,
         }
     }
 }
@@ -200,6 +205,17 @@ pub struct SimState {
 }
 
 impl SimState {
+    fn issue_personal_token(&self) -> String {
+        let token = oauth::random_token("sim-personal");
+        let grant = oauth::AccessGrant {
+            scopes: self.config.scopes.clone(),
+            expires_at: self.clock.now() + Duration::hours(12),
+            identity: self.org.member(0),
+        };
+        self.grants().access.insert(token.clone(), grant);
+        token
+    }
+
     fn grants(&self) -> MutexGuard<'_, oauth::Grants> {
         self.grants.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -360,7 +376,12 @@ impl Simulator {
 
     /// The router, for tests that want no socket.
     pub fn router(&self) -> Router {
-        Router::new()
+        let router = if self.state.config.clock_control {
+            Router::new().route("/sim/clock", post(control::set_clock))
+        } else {
+            Router::new()
+        };
+        router
             .route("/v1/authorize", get(oauth::authorize))
             .route("/v1/access_token", post(oauth::access_token))
             .route("/v1/people/me", get(api::people_me))
@@ -480,14 +501,7 @@ impl SimHandle {
     /// valid for 12 hours (as Webex's are): for `WEBEX_ACCESS_TOKEN` in trials and benchmarks.
     #[must_use]
     pub fn issue_personal_token(&self) -> String {
-        let token = oauth::random_token("sim-personal");
-        let grant = oauth::AccessGrant {
-            scopes: self.state.config.scopes.clone(),
-            expires_at: self.state.clock.now() + Duration::hours(12),
-            identity: self.state.org.member(0),
-        };
-        self.state.grants().access.insert(token.clone(), grant);
-        token
+        self.state.issue_personal_token()
     }
 
     /// Every refresh token issued so far stops working (`invalid_grant`).

@@ -3,7 +3,7 @@
 use clap::Parser;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
-use webex_sim::{SimConfig, Simulator};
+use webex_sim::{SimClock, SimConfig, Simulator};
 
 /// A Webex API simulator: OAuth, List Meetings and Meeting Qualities for a generated organisation.
 #[derive(Debug, Parser)]
@@ -42,6 +42,10 @@ struct Args {
     /// valid for 12 hours.
     #[arg(long)]
     personal_token: bool,
+    /// Run on a simulated clock standing at this time (RFC 3339) and serve `POST
+    /// /sim/clock?now=...`, which moves it and answers a fresh personal token (benchmarks).
+    #[arg(long)]
+    simulated_clock: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[tokio::main]
@@ -67,9 +71,13 @@ async fn main() -> std::io::Result<()> {
         first_day: args
             .first_day
             .map(|day| day.and_time(chrono::NaiveTime::MIN).and_utc()),
+        clock_control: args.simulated_clock.is_some(),
         ..SimConfig::default()
     };
-    let sim = Simulator::new(config)
+    let clock = args
+        .simulated_clock
+        .map_or_else(SimClock::real, SimClock::simulated);
+    let sim = Simulator::with_clock(config, clock)
         .spawn(&format!("{}:{}", args.host, args.port))
         .await?;
     println!("WEBEX_API_URL={}", sim.api_url());
