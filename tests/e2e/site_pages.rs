@@ -86,16 +86,33 @@ async fn a_collected_meeting_page_shows_what_the_raw_data_says() {
         "<dt>Participant sessions</dt><dd>{}</dd>",
         raw.len()
     )));
-    for item in &raw {
-        assert!(
-            html.contains(&format!(
-                "<summary>{} ·",
-                askama_escape(&item.webex_user_name)
-            )),
-            "{}",
-            item.webex_user_name
-        );
+    // Charts for every session with a fair or poor stream, and for no other.
+    let mut charted = 0;
+    for session in &report.sessions {
+        let name = session.session.webex_user_name.clone().unwrap_or_default();
+        let summary = format!("<summary>{} ·", askama_escape(&name));
+        let affected = matches!(session.quality.worst(), Verdict::Fair | Verdict::Poor);
+        charted += usize::from(affected);
+        if affected {
+            assert!(html.contains(&summary), "{name} has charts");
+        } else if report
+            .sessions
+            .iter()
+            .filter(|s| s.session.webex_user_name.as_deref() == Some(&name))
+            .count()
+            == 1
+        {
+            assert!(
+                !html.contains(&summary),
+                "{name} was good throughout: no charts"
+            );
+        }
     }
+    assert!(charted > 0, "someone on the bad network has charts");
+    assert_eq!(
+        html.matches("<details class=\"person-charts\">").count(),
+        charted
+    );
     // Saved for review.
     let preview = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/site-preview");
     std::fs::create_dir_all(preview.join("meetings")).unwrap();

@@ -104,7 +104,7 @@ fn main() {
             &options,
             &thresholds,
             previous.map(|p| Previous {
-                cache: &p.cache,
+                cache: p.cache.clone(),
                 manifest: &p.hashes,
             }),
         )

@@ -26,7 +26,11 @@ pub(crate) async fn set_clock(
     Query(query): Query<SetClock>,
 ) -> Response {
     if query.now < state.clock.now() {
-        return (StatusCode::CONFLICT, "the simulated clock only moves forward\n").into_response();
+        return (
+            StatusCode::CONFLICT,
+            "the simulated clock only moves forward\n",
+        )
+            .into_response();
     }
     state.clock.set(query.now);
     state.issue_personal_token().into_response()

@@ -15,11 +15,12 @@ use super::{SiteOptions, StatusView, render_status};
 use crate::db::{Database, sha256_hex};
 use crate::quality::{Thresholds, meeting_report};
 
-/// What the previous build left: its render cache and the manifest of what was published.
-#[derive(Debug, Clone, Copy)]
+/// What the previous build left: its render cache (the build moves what it keeps out of it) and the
+/// manifest of what was published.
+#[derive(Debug, Clone)]
 pub struct Previous<'a> {
     /// The render cache.
-    pub cache: &'a RenderCache,
+    pub cache: RenderCache,
     /// What the site store holds.
     pub manifest: &'a Manifest,
 }
@@ -69,7 +70,6 @@ pub struct SiteBuilder<'a> {
     thresholds: &'a Thresholds,
     previous: Option<Previous<'a>>,
     build: SiteBuild,
-    summaries: Vec<(String, MeetingSummary)>,
     seen: HashSet<String>,
     /// Bytes of rendered files not taken yet.
     waiting: usize,
@@ -115,7 +115,6 @@ impl<'a> SiteBuilder<'a> {
             thresholds,
             previous: previous.filter(|p| p.cache.matches(&fingerprint)),
             build,
-            summaries: Vec::new(),
             seen: HashSet::new(),
             waiting: 0,
         }
@@ -123,22 +122,28 @@ impl<'a> SiteBuilder<'a> {
 
     /// Whether the site store still holds `files` as the previous build published them.
     fn published(&self, files: &BTreeMap<String, String>) -> bool {
-        self.previous.is_some_and(|p| {
+        self.previous.as_ref().is_some_and(|p| {
             files
                 .iter()
                 .all(|(path, hash)| p.manifest.get(path) == Some(hash))
         })
     }
 
-    fn keep_meeting(&mut self, instance_id: &str, cached: &CachedMeeting) {
+    /// Keeps a meeting of the previous build: its entry moves from the previous cache to this one.
+    fn keep_meeting(&mut self, instance_id: &str) {
+        let Some(cached) = self
+            .previous
+            .as_mut()
+            .and_then(|p| p.cache.meetings.remove(instance_id))
+        else {
+            return;
+        };
         self.build.keep(&cached.files);
         self.build.meetings_reused += 1;
-        self.summaries
-            .push((cached.key.clone(), cached.summary.clone()));
         self.build
             .cache
             .meetings
-            .insert(instance_id.to_owned(), cached.clone());
+            .insert(instance_id.to_owned(), cached);
         self.seen.insert(instance_id.to_owned());
     }
 
@@ -146,26 +151,28 @@ impl<'a> SiteBuilder<'a> {
     /// did and its files are still published. Returns false (and keeps nothing) otherwise: then
     /// the archive must be read with [`SiteBuilder::add_database`].
     pub fn reuse_archive(&mut self, key: &str) -> bool {
-        let Some(previous) = self.previous else {
+        let Some(ids) = self
+            .previous
+            .as_ref()
+            .and_then(|p| p.cache.archives.get(key))
+            .cloned()
+        else {
             return false;
         };
-        let Some(ids) = previous.cache.archives.get(key) else {
+        let kept: Vec<&String> = ids.iter().filter(|id| !self.seen.contains(*id)).collect();
+        let all_published = kept.iter().all(|id| {
+            self.previous
+                .as_ref()
+                .and_then(|p| p.cache.meetings.get(*id))
+                .is_some_and(|cached| self.published(&cached.files))
+        });
+        if !all_published {
             return false;
-        };
-        let mut kept = Vec::new();
-        for id in ids.iter().filter(|id| !self.seen.contains(*id)) {
-            match previous.cache.meetings.get(id) {
-                Some(cached) if self.published(&cached.files) => kept.push((id, cached)),
-                _ => return false,
-            }
         }
-        for (id, cached) in kept {
-            self.keep_meeting(id, cached);
+        for id in kept {
+            self.keep_meeting(id);
         }
-        self.build
-            .cache
-            .archives
-            .insert(key.to_owned(), ids.clone());
+        self.build.cache.archives.insert(key.to_owned(), ids);
         true
     }
 
@@ -229,12 +236,13 @@ impl<'a> SiteBuilder<'a> {
                 continue;
             }
             let key = summary::meeting_key(&meeting, hashes);
-            if let Some(cached) = self
+            if self
                 .previous
+                .as_ref()
                 .and_then(|p| p.cache.meetings.get(&meeting.instance_id))
-                .filter(|c| c.key == key && self.published(&c.files))
+                .is_some_and(|c| c.key == key && self.published(&c.files))
             {
-                self.keep_meeting(&meeting.instance_id, cached);
+                self.keep_meeting(&meeting.instance_id);
                 continue;
             }
             let pages = db.latest_complete_pages(&meeting.instance_id)?;
@@ -256,12 +264,11 @@ impl<'a> SiteBuilder<'a> {
             self.build.cache.meetings.insert(
                 meeting.instance_id.clone(),
                 CachedMeeting {
-                    key: key.clone(),
-                    summary: summary.clone(),
+                    key,
+                    summary,
                     files: hashes,
                 },
             );
-            self.summaries.push((key, summary));
             self.seen.insert(meeting.instance_id);
         }
         Ok(false)
@@ -287,25 +294,31 @@ impl<'a> SiteBuilder<'a> {
     /// Template or export failures.
     pub fn finish(mut self, status: &StatusView) -> Result<SiteBuild, BuildError> {
         let options = self.options;
-        // Oldest start first, as the database lists them, whichever partition they came from.
-        self.summaries.sort_by(|(_, a), (_, b)| {
-            a.start
-                .cmp(&b.start)
-                .then_with(|| a.instance_id.cmp(&b.instance_id))
+        // The meetings stay in the cache (one copy); the pages borrow them, oldest start first as
+        // the database lists them, whichever partition they came from.
+        let meetings = std::mem::take(&mut self.build.cache.meetings);
+        let mut sorted: Vec<&CachedMeeting> = meetings.values().collect();
+        sorted.sort_by(|a, b| {
+            a.summary
+                .start
+                .cmp(&b.summary.start)
+                .then_with(|| a.summary.instance_id.cmp(&b.summary.instance_id))
         });
-        let (keys, analyzed): (Vec<String>, Vec<MeetingSummary>) =
-            self.summaries.into_iter().unzip();
+        let keys: Vec<&str> = sorted.iter().map(|m| m.key.as_str()).collect();
+        let analyzed: Vec<&MeetingSummary> = sorted.iter().map(|m| &m.summary).collect();
+        drop(sorted);
         let build = &mut self.build;
-        let list: Vec<_> = analyzed.iter().rev().map(meeting_export).collect();
+        let list: Vec<_> = analyzed.iter().rev().map(|a| meeting_export(a)).collect();
         build.insert("meetings.csv".into(), to_csv(&list)?);
         build.insert("meetings.json".into(), to_json(&list)?);
+        drop(list);
         build.insert(
             "meetings.html".into(),
             render(
                 "meetings.html",
                 &MeetingsPage {
                     chrome: super::Chrome::new("Meetings", "", options),
-                    rows: analyzed.iter().rev().map(meeting_row).collect(),
+                    rows: analyzed.iter().rev().map(|a| meeting_row(a)).collect(),
                 },
             )?,
         );
@@ -316,21 +329,25 @@ impl<'a> SiteBuilder<'a> {
                 render(path, &overview(&analyzed, *days, now, status, options))?,
             );
         }
-        let previous = self.previous;
+        let mut previous = self.previous;
         for (person, sessions) in people(&analyzed, &keys) {
             let path = person_path(&person);
             let key = summary::combined_key(sessions.iter().map(|(key, _, _)| *key));
+            let unchanged = previous.as_ref().is_some_and(|p| {
+                p.cache
+                    .people
+                    .get(&path)
+                    .is_some_and(|c| c.key == key && p.manifest.get(&path) == Some(&c.hash))
+            });
             if let Some(cached) = previous
-                .and_then(|p| p.cache.people.get(&path))
-                .filter(|c| c.key == key)
+                .as_mut()
+                .filter(|_| unchanged)
+                .and_then(|p| p.cache.people.remove(&path))
             {
-                let files = BTreeMap::from([(path.clone(), cached.hash.clone())]);
-                if previous.is_some_and(|p| p.manifest.get(&path) == Some(&cached.hash)) {
-                    build.keep(&files);
-                    build.people_reused += 1;
-                    build.cache.people.insert(path, cached.clone());
-                    continue;
-                }
+                build.keep(&BTreeMap::from([(path.clone(), cached.hash.clone())]));
+                build.people_reused += 1;
+                build.cache.people.insert(path, cached);
+                continue;
             }
             let html = render("person", &person_page(&sessions, options))?;
             let hash = build.insert(path.clone(), html);
@@ -346,6 +363,9 @@ impl<'a> SiteBuilder<'a> {
             source,
         })?;
         build.insert("status.html".into(), status_html.into_bytes());
+        drop(analyzed);
+        drop(keys);
+        self.build.cache.meetings = meetings;
         Ok(self.build)
     }
 }

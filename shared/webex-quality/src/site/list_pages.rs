@@ -127,7 +127,7 @@ fn unknown(value: Option<&str>) -> String {
 }
 
 pub(super) fn overview(
-    all: &[MeetingSummary],
+    all: &[&MeetingSummary],
     days: i64,
     now: DateTime<Utc>,
     status: &StatusView,
@@ -136,6 +136,7 @@ pub(super) fn overview(
     let from = now - chrono::Duration::days(days);
     let period: Vec<&MeetingSummary> = all
         .iter()
+        .copied()
         .filter(|a| a.start >= from && a.start <= now)
         .collect();
     let sessions = || period.iter().flat_map(|a| a.sessions.iter());
@@ -243,8 +244,8 @@ type PersonSessions<'a> = Vec<(&'a str, &'a MeetingSummary, &'a SessionSummary)>
 
 /// Every person's sessions, oldest first.
 pub(super) fn people<'a>(
-    all: &'a [MeetingSummary],
-    keys: &'a [String],
+    all: &[&'a MeetingSummary],
+    keys: &[&'a str],
 ) -> BTreeMap<String, PersonSessions<'a>> {
     let mut by_person: BTreeMap<String, PersonSessions<'a>> = BTreeMap::new();
     for (a, key) in all.iter().zip(keys) {
@@ -252,7 +253,7 @@ pub(super) fn people<'a>(
             by_person
                 .entry(s.person.clone())
                 .or_default()
-                .push((key.as_str(), a, s));
+                .push((key, a, s));
         }
     }
     by_person
@@ -329,7 +330,7 @@ pub(super) struct BreakdownsPage {
     tables: Vec<BreakdownTable>,
 }
 
-pub(super) fn breakdowns(all: &[MeetingSummary], options: &SiteOptions) -> BreakdownsPage {
+pub(super) fn breakdowns(all: &[&MeetingSummary], options: &SiteOptions) -> BreakdownsPage {
     type Key = fn(&SessionSummary) -> String;
     let keys: [(&'static str, Key); 6] = [
         ("client type", |s| unknown(s.client_type.as_deref())),

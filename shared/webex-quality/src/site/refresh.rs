@@ -257,7 +257,7 @@ async fn render_once(
     let mut builder = SiteBuilder::new(
         &options,
         thresholds,
-        cache.as_ref().map(|cache| Previous {
+        cache.map(|cache| Previous {
             cache,
             manifest: &comparable,
         }),
