@@ -48,7 +48,7 @@ def main():
         for name, size in sizes.items():
             totals[name] += size
         timeline = page[page.find('<h2 id="timeline"'):]
-        cells += len(re.findall(r'<td class="?c', timeline[:timeline.find("</table>")]))
+        cells += len(re.findall(r"<td class=\"?(?:cell|[gfpno]\b)", timeline[:timeline.find("</table>")]))
         charts += page.count("<svg")
         per_meeting.append(path.stat().st_size)
     exports = sum(p.stat().st_size for p in (site / "meetings").glob("*.csv")) + \

@@ -69,7 +69,7 @@ struct MeetingPage {
     minute_labels: Vec<String>,
     rows: Vec<TimelineRow>,
     participants: Vec<ParticipantRow>,
-    /// Sessions with charts (a fair or poor stream).
+    /// Sessions with charts (of their fair or poor streams).
     charted: usize,
 }
 
@@ -362,13 +362,18 @@ fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usi
         ("frame rate", "fps", |m| &m.frame_rate, false),
         ("resolution", "px", |m| &m.resolution_height, false),
     ];
-    let media: [(&str, &[MediaStream], &[MediaStream]); 3] = [
-        ("Audio", &s.audio_in, &s.audio_out),
-        ("Video", &s.video_in, &s.video_out),
-        ("Sharing", &s.share_in, &s.share_out),
+    let media: [(StreamKind, &str, &[MediaStream], &[MediaStream]); 3] = [
+        (StreamKind::Audio, "Audio", &s.audio_in, &s.audio_out),
+        (StreamKind::Video, "Video", &s.video_in, &s.video_out),
+        (StreamKind::Share, "Sharing", &s.share_in, &s.share_out),
     ];
-    for (name, incoming, outgoing) in media {
-        if incoming.is_empty() && outgoing.is_empty() {
+    for (kind, name, incoming, outgoing) in media {
+        // The streams judged fair or poor: the ones a reader looks into.
+        let troubled = session
+            .quality
+            .verdict(kind)
+            .is_some_and(|v| matches!(v.verdict, Verdict::Fair | Verdict::Poor));
+        if !troubled || (incoming.is_empty() && outgoing.is_empty()) {
             continue;
         }
         for (metric, unit, pick, for_audio) in metrics {
