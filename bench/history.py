@@ -101,6 +101,16 @@ class Simulator:
         with urllib.request.urlopen(request) as answer:
             return answer.read().decode().strip()
 
+    def peak_rss_mb(self):
+        """The simulator's own peak RSS so far (VmHWM), in MB."""
+        try:
+            for line in open(f"/proc/{self.process.pid}/status"):
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return float("nan")
+
     def stop(self):
         self.process.terminate()
         self.process.wait()
@@ -251,7 +261,8 @@ def main():
               f"{sum(c['calls'] for c in run.cycles)} qualities calls, "
               f"{sum(c['rate_limited'] for c in run.cycles)} answered 429, "
               f"{sum(c['errors'] for c in run.cycles)} errors; "
-              f"{sum(c['cpu'] for c in run.cycles):.0f} s of collector CPU in all.\n")
+              f"{sum(c['cpu'] for c in run.cycles):.0f} s of collector CPU in all; the simulator's "
+              f"peak RSS {sim.peak_rss_mb():.0f} MB.\n")
         print("| steady-state 5-minute cycles | cycles | qualities calls per cycle "
               "| requests per call (pages) | 429s | wall (median) | CPU (median) | peak RSS (median) "
               "| downloaded (median) | uploaded (median) | hot object |")

@@ -615,6 +615,31 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     assert_eq!(repaired.meetings_rendered, 1, "{repaired:?}");
     assert!(repaired.published.uploaded.contains(&page));
 
+    // What the incremental builds left (kept pages, the cache's summaries and strings) is what a
+    // full rebuild renders: the same files, byte for byte.
+    let (fresh, _) = crate::s3::store("fresh-site").await;
+    data.delete(webex_quality::site::summary::SITE_CACHE_KEY)
+        .await
+        .unwrap();
+    let full = render_from_store(
+        &data,
+        fresh.as_ref(),
+        temp_dir("full-render"),
+        SiteOptions::default(),
+        &Thresholds::default(),
+        sim_clock(&sim),
+    )
+    .await
+    .unwrap();
+    assert_eq!(full.meetings_reused, 0, "{full:?}");
+    let incremental = webex_quality::site::read_manifest(site.as_ref())
+        .await
+        .unwrap();
+    let rebuilt = webex_quality::site::read_manifest(fresh.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(incremental.files, rebuilt.files);
+
     // Other thresholds: every meeting is judged again.
     let mut strict = Thresholds::default();
     strict.audio.packet_loss.fair = 0.0;

@@ -63,7 +63,12 @@ impl CsvTables {
                 continue;
             }
             let report = meeting_report(pages.iter().map(|p| p.body.as_ref()), start, thresholds);
-            let export = meeting_export(&MeetingSummary::new(&meeting, start, &report));
+            let export = meeting_export(&MeetingSummary::new(
+                &meeting,
+                start,
+                &report,
+                &mut super::summary::Texts::default(),
+            ));
             let sessions = session_exports(&report, options)
                 .into_iter()
                 .map(|session| SessionRow {

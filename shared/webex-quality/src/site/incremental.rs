@@ -110,10 +110,15 @@ impl<'a> SiteBuilder<'a> {
             super::STYLE_CSS.as_bytes().to_vec(),
         );
         build.insert(options.js_path.clone(), super::APP_JS.as_bytes().to_vec());
+        let mut previous = previous.filter(|p| p.cache.matches(&fingerprint));
+        // Kept summaries refer to the previous cache's strings: this build goes on with its table.
+        if let Some(previous) = previous.as_mut() {
+            build.cache.texts = std::mem::take(&mut previous.cache.texts);
+        }
         Self {
             options,
             thresholds,
-            previous: previous.filter(|p| p.cache.matches(&fingerprint)),
+            previous,
             build,
             seen: HashSet::new(),
             waiting: 0,
@@ -259,7 +264,8 @@ impl<'a> SiteBuilder<'a> {
                 let hash = self.build.insert(path.clone(), bytes);
                 hashes.insert(path, hash);
             }
-            let summary = MeetingSummary::new(&meeting, start, &report);
+            let summary =
+                MeetingSummary::new(&meeting, start, &report, &mut self.build.cache.texts);
             self.build.meetings_rendered += 1;
             self.build.cache.meetings.insert(
                 meeting.instance_id.clone(),
@@ -297,6 +303,7 @@ impl<'a> SiteBuilder<'a> {
         // The meetings stay in the cache (one copy); the pages borrow them, oldest start first as
         // the database lists them, whichever partition they came from.
         let meetings = std::mem::take(&mut self.build.cache.meetings);
+        let texts = std::mem::take(&mut self.build.cache.texts);
         let mut sorted: Vec<&CachedMeeting> = meetings.values().collect();
         sorted.sort_by(|a, b| {
             a.summary
@@ -326,12 +333,15 @@ impl<'a> SiteBuilder<'a> {
         for (days, path) in PERIODS {
             build.insert(
                 (*path).to_owned(),
-                render(path, &overview(&analyzed, *days, now, status, options))?,
+                render(
+                    path,
+                    &overview(&analyzed, &texts, *days, now, status, options),
+                )?,
             );
         }
         let mut previous = self.previous;
-        for (person, sessions) in people(&analyzed, &keys) {
-            let path = person_path(&person);
+        for (person, sessions) in people(&analyzed, &keys, &texts) {
+            let path = person_path(person);
             let key = summary::combined_key(sessions.iter().map(|(key, _, _)| *key));
             let unchanged = previous.as_ref().is_some_and(|p| {
                 p.cache
@@ -349,14 +359,14 @@ impl<'a> SiteBuilder<'a> {
                 build.cache.people.insert(path, cached);
                 continue;
             }
-            let html = render("person", &person_page(&sessions, options))?;
+            let html = render("person", &person_page(&sessions, &texts, options))?;
             let hash = build.insert(path.clone(), html);
             build.people_rendered += 1;
             build.cache.people.insert(path, CachedPage { key, hash });
         }
         build.insert(
             "breakdowns.html".into(),
-            render("breakdowns.html", &breakdowns(&analyzed, options))?,
+            render("breakdowns.html", &breakdowns(&analyzed, &texts, options))?,
         );
         let status_html = render_status(status, options).map_err(|source| BuildError::Render {
             page: "status.html".into(),
@@ -366,6 +376,8 @@ impl<'a> SiteBuilder<'a> {
         drop(analyzed);
         drop(keys);
         self.build.cache.meetings = meetings;
+        self.build.cache.texts = texts;
+        self.build.cache.compact_texts();
         Ok(self.build)
     }
 }

@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::build::{meeting_path, person_path};
-use super::summary::{MeetingSummary, SessionSummary};
+use super::summary::{MeetingSummary, SessionSummary, Text, Texts};
 use super::{Chrome, SiteOptions, StatusView, VerdictView, charts, mask_email, verdict_view};
 use crate::quality::{Metric, StreamKind, Verdict};
 
@@ -128,6 +128,7 @@ fn unknown(value: Option<&str>) -> String {
 
 pub(super) fn overview(
     all: &[&MeetingSummary],
+    texts: &Texts,
     days: i64,
     now: DateTime<Utc>,
     status: &StatusView,
@@ -178,16 +179,14 @@ pub(super) fn overview(
         .filter(|(_, p)| *p > 0)
         .collect();
     worst.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.start.cmp(&a.0.start)));
-    let mut affected: HashMap<String, Affected> = HashMap::new();
+    let mut affected: HashMap<Text, Affected> = HashMap::new();
     for s in sessions() {
-        let entry = affected
-            .entry(s.person.clone())
-            .or_insert_with(|| Affected {
-                href: person_path(&s.person),
-                name: s.name.clone(),
-                poor: 0,
-                sessions: 0,
-            });
+        let entry = affected.entry(s.person).or_insert_with(|| Affected {
+            href: person_path(texts.get(s.person)),
+            name: texts.get(s.name).to_owned(),
+            poor: 0,
+            sessions: 0,
+        });
         entry.sessions += 1;
         entry.poor += usize::from(s.worst() == Verdict::Poor);
     }
@@ -242,16 +241,17 @@ pub(super) struct PersonPage {
 /// A person's sessions: the key of the meeting's inputs, the meeting, the session.
 type PersonSessions<'a> = Vec<(&'a str, &'a MeetingSummary, &'a SessionSummary)>;
 
-/// Every person's sessions, oldest first.
+/// Every person's sessions, oldest first, by the person's key.
 pub(super) fn people<'a>(
     all: &[&'a MeetingSummary],
     keys: &[&'a str],
-) -> BTreeMap<String, PersonSessions<'a>> {
-    let mut by_person: BTreeMap<String, PersonSessions<'a>> = BTreeMap::new();
+    texts: &'a Texts,
+) -> BTreeMap<&'a str, PersonSessions<'a>> {
+    let mut by_person: BTreeMap<&'a str, PersonSessions<'a>> = BTreeMap::new();
     for (a, key) in all.iter().zip(keys) {
         for s in &a.sessions {
             by_person
-                .entry(s.person.clone())
+                .entry(texts.get(s.person))
                 .or_default()
                 .push((key, a, s));
         }
@@ -259,7 +259,11 @@ pub(super) fn people<'a>(
     by_person
 }
 
-pub(super) fn person_page(sessions: &PersonSessions<'_>, options: &SiteOptions) -> PersonPage {
+pub(super) fn person_page(
+    sessions: &PersonSessions<'_>,
+    texts: &Texts,
+    options: &SiteOptions,
+) -> PersonPage {
     let first = sessions[0].2;
     // The recurring problem: the most frequent network and deciding metric of poor streams.
     let mut problems: BTreeMap<(&str, &'static str), usize> = BTreeMap::new();
@@ -268,7 +272,7 @@ pub(super) fn person_page(sessions: &PersonSessions<'_>, options: &SiteOptions) 
         let mut any = false;
         for v in s.streams.iter().filter(|v| v.verdict == Verdict::Poor) {
             any = true;
-            let network = s.network_type.as_deref().unwrap_or("unknown network");
+            let network = texts.opt(s.network_type).unwrap_or("unknown network");
             let metric = v.metric.map_or("several metrics", Metric::label);
             *problems.entry((network, metric)).or_default() += 1;
         }
@@ -281,18 +285,14 @@ pub(super) fn person_page(sessions: &PersonSessions<'_>, options: &SiteOptions) 
             sessions.len()
         ),
     };
-    let name = if first.name.is_empty() {
-        "Participant"
-    } else {
-        &first.name
-    };
+    let name = texts.opt(first.name).unwrap_or("Participant");
     PersonPage {
         chrome: Chrome::new(name, "../", options),
-        name: first.name.clone(),
+        name: texts.get(first.name).to_owned(),
         email: if options.mask_personal {
-            mask_email(&first.email)
+            mask_email(texts.get(first.email))
         } else {
-            first.email.clone()
+            texts.get(first.email).to_owned()
         },
         finding,
         sessions: sessions
@@ -302,8 +302,8 @@ pub(super) fn person_page(sessions: &PersonSessions<'_>, options: &SiteOptions) 
                 date: a.start.format("%Y-%m-%d %H:%M").to_string(),
                 href: format!("../{}", meeting_path(&a.instance_id)),
                 title: a.title.clone(),
-                client: s.client_type.clone().unwrap_or_default(),
-                network: s.network_type.clone().unwrap_or_default(),
+                client: texts.get(s.client_type).to_owned(),
+                network: texts.get(s.network_type).to_owned(),
                 verdicts: super::meeting_page::verdict_cells(|kind| {
                     s.stream(kind).map(|v| (v.verdict, v.metric))
                 }),
@@ -330,30 +330,32 @@ pub(super) struct BreakdownsPage {
     tables: Vec<BreakdownTable>,
 }
 
-pub(super) fn breakdowns(all: &[&MeetingSummary], options: &SiteOptions) -> BreakdownsPage {
-    type Key = fn(&SessionSummary) -> String;
+pub(super) fn breakdowns(
+    all: &[&MeetingSummary],
+    texts: &Texts,
+    options: &SiteOptions,
+) -> BreakdownsPage {
+    type Key = fn(&SessionSummary, &Texts) -> String;
     let keys: [(&'static str, Key); 6] = [
-        ("client type", |s| unknown(s.client_type.as_deref())),
-        ("client version", |s| {
+        ("client type", |s, t| unknown(t.opt(s.client_type))),
+        ("client version", |s, t| {
             format!(
                 "{} {}",
-                s.client_type.as_deref().unwrap_or("unknown"),
-                s.client_version.as_deref().unwrap_or("")
+                t.opt(s.client_type).unwrap_or("unknown"),
+                t.get(s.client_version)
             )
         }),
-        ("operating system", |s| unknown(s.os_type.as_deref())),
-        ("network type", |s| unknown(s.network_type.as_deref())),
-        ("server region", |s| unknown(s.server_region.as_deref())),
-        ("transport", |s| {
-            unknown(Some(s.transport.as_str()).filter(|t| !t.is_empty()))
-        }),
+        ("operating system", |s, t| unknown(t.opt(s.os_type))),
+        ("network type", |s, t| unknown(t.opt(s.network_type))),
+        ("server region", |s, t| unknown(t.opt(s.server_region))),
+        ("transport", |s, t| unknown(t.opt(s.transport))),
     ];
     let tables = keys
         .iter()
         .map(|(name, key)| {
             let mut groups: BTreeMap<String, Vec<&SessionSummary>> = BTreeMap::new();
             for s in all.iter().flat_map(|a| a.sessions.iter()) {
-                groups.entry(key(s)).or_default().push(s);
+                groups.entry(key(s, texts)).or_default().push(s);
             }
             BreakdownTable {
                 name,

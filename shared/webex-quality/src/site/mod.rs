@@ -18,6 +18,7 @@ mod publish;
 mod refresh;
 mod status_page;
 pub mod summary;
+mod texts;
 
 pub use build::{BuildError, Files, meeting_path, person_path};
 pub use exports::{CsvTables, csv_tables};

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::SiteOptions;
+pub use super::texts::{Text, Texts};
 use crate::db::{StoredMeeting, hex};
 use crate::quality::{MeetingReport, Metric, ParticipantSession, StreamKind, Thresholds, Verdict};
 
@@ -20,7 +21,7 @@ use crate::quality::{MeetingReport, Metric, ParticipantSession, StreamKind, Thre
 pub const SITE_CACHE_KEY: &str = "site-cache.json.gz";
 
 /// Bumped when the cache's shape changes.
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 
 /// One stream's verdict over a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,27 +36,28 @@ pub struct StreamSummary {
     pub poor_minutes: usize,
 }
 
-/// One participant session, as list-type pages show it.
+/// One participant session, as list-type pages show it. Its strings are [`Text`]s of the render
+/// cache's table ([`RenderCache::texts`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionSummary {
     /// The person's key: the lower-cased email, or `name:` and the name for guests without one.
-    pub person: String,
+    pub person: Text,
     /// Name.
-    pub name: String,
+    pub name: Text,
     /// Email, unmasked (masking happens when a page is rendered).
-    pub email: String,
+    pub email: Text,
     /// Client type.
-    pub client_type: Option<String>,
+    pub client_type: Text,
     /// Client version.
-    pub client_version: Option<String>,
+    pub client_version: Text,
     /// Operating system.
-    pub os_type: Option<String>,
+    pub os_type: Text,
     /// Network type.
-    pub network_type: Option<String>,
+    pub network_type: Text,
     /// Server region.
-    pub server_region: Option<String>,
+    pub server_region: Text,
     /// Transport(s).
-    pub transport: String,
+    pub transport: Text,
     /// Joined.
     pub join: Option<DateTime<Utc>>,
     /// Left; `None` while still in the meeting.
@@ -100,16 +102,25 @@ pub struct MeetingSummary {
 }
 
 impl MeetingSummary {
-    /// The summary of an analysed meeting.
+    /// The summary of an analysed meeting, its strings added to `texts`.
     #[must_use]
-    pub fn new(meeting: &StoredMeeting, start: DateTime<Utc>, report: &MeetingReport) -> Self {
+    pub fn new(
+        meeting: &StoredMeeting,
+        start: DateTime<Utc>,
+        report: &MeetingReport,
+        texts: &mut Texts,
+    ) -> Self {
         Self {
             instance_id: meeting.instance_id.clone(),
             title: meeting.title.clone(),
             host: meeting.host_name.clone(),
             start,
             end: meeting.end,
-            sessions: report.sessions.iter().map(session_summary).collect(),
+            sessions: report
+                .sessions
+                .iter()
+                .map(|s| session_summary(s, texts))
+                .collect(),
         }
     }
 
@@ -141,18 +152,18 @@ pub fn person_key(session: &ParticipantSession) -> String {
     }
 }
 
-fn session_summary(s: &ParticipantSession) -> SessionSummary {
+fn session_summary(s: &ParticipantSession, texts: &mut Texts) -> SessionSummary {
     let m = &s.session;
     SessionSummary {
-        person: person_key(s),
-        name: m.webex_user_name.clone().unwrap_or_default(),
-        email: m.webex_user_email.clone().unwrap_or_default(),
-        client_type: m.client_type.clone(),
-        client_version: m.client_version.clone(),
-        os_type: m.os_type.clone(),
-        network_type: m.network_type.clone(),
-        server_region: m.server_region.clone(),
-        transport: s.transport.clone(),
+        person: texts.intern(&person_key(s)),
+        name: texts.intern_opt(m.webex_user_name.as_deref()),
+        email: texts.intern_opt(m.webex_user_email.as_deref()),
+        client_type: texts.intern_opt(m.client_type.as_deref()),
+        client_version: texts.intern_opt(m.client_version.as_deref()),
+        os_type: texts.intern_opt(m.os_type.as_deref()),
+        network_type: texts.intern_opt(m.network_type.as_deref()),
+        server_region: texts.intern_opt(m.server_region.as_deref()),
+        transport: texts.intern(&s.transport),
         join: s.join,
         leave: s.leave,
         streams: s
@@ -205,6 +216,9 @@ pub struct RenderCache {
     /// them without reading the archive).
     #[serde(default)]
     pub archives: BTreeMap<String, Vec<String>>,
+    /// The strings of the sessions' summaries.
+    #[serde(default)]
+    pub texts: Texts,
 }
 
 /// A cache that cannot be read.
@@ -222,7 +236,32 @@ impl RenderCache {
             meetings: BTreeMap::new(),
             people: BTreeMap::new(),
             archives: BTreeMap::new(),
+            texts: Texts::default(),
         }
+    }
+
+    /// Drops the strings no cached meeting uses any more.
+    pub fn compact_texts(&mut self) {
+        let meetings = &mut self.meetings;
+        self.texts.compact(|remap| {
+            for meeting in meetings.values_mut() {
+                for s in &mut meeting.summary.sessions {
+                    for text in [
+                        &mut s.person,
+                        &mut s.name,
+                        &mut s.email,
+                        &mut s.client_type,
+                        &mut s.client_version,
+                        &mut s.os_type,
+                        &mut s.network_type,
+                        &mut s.server_region,
+                        &mut s.transport,
+                    ] {
+                        *text = remap(*text);
+                    }
+                }
+            }
+        });
     }
 
     /// Whether files rendered for this cache may be kept by a build with `fingerprint`.
