@@ -52,8 +52,8 @@ RELEASE = TARGET / "release"
 MB = 1e6
 
 
-def build():
-    command = ["cargo", "build", "--release", "--locked", "-p", "webex-quality-cli", "-p", "webex-sim",
+def build(profile):
+    command = ["cargo", "build", "--profile", profile, "--locked", "-p", "webex-quality-cli", "-p", "webex-sim",
                "-p", "webex-quality-bench", "--bin", "webex-quality", "--bin", "webex-sim",
                "--bin", "bench-cycle"]
     print("+", " ".join(command), file=sys.stderr, flush=True)
@@ -143,9 +143,10 @@ def archives(data):
 
 
 class Run:
-    def __init__(self, sim, data, env):
+    def __init__(self, sim, data, env, perf=None):
         self.sim, self.data, self.env = sim, data, env
         self.cycles = []
+        self.perf = perf
 
     def cycle(self, moment, steady):
         token = self.sim.set_clock(moment)
@@ -153,7 +154,14 @@ class Run:
         hot = self.data / "webex-quality.sqlite"
         before_hot = hot.stat().st_size if hot.exists() else 0
         before_archives = archives(self.data)
-        wall, cpu, rss, out = measured([str(RELEASE / "bench-cycle"), rfc3339(moment)], env)
+        command = [str(RELEASE / "bench-cycle"), rfc3339(moment)]
+        if self.perf and steady:
+            # The first steady-state cycle, profiled (and left out of the tables).
+            command = ["perf", "record", "-F", "999", "--call-graph", "dwarf", "-o", self.perf, "--"] \
+                + command
+            self.perf = None
+            steady = False
+        wall, cpu, rss, out = measured(command, env)
         report = report_fields(out)
         after_hot = hot.stat().st_size if hot.exists() else 0
         written = {k: v for k, v in archives(self.data).items() if k not in before_archives}
@@ -208,12 +216,19 @@ def main():
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--no-render", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    parser.add_argument("--perf", metavar="FILE",
+                        help="record the first steady-state cycle with `perf record` into FILE "
+                             "(use with CARGO_TARGET_DIR and a `profiling` build for symbols)")
     parser.add_argument("--render-only", metavar="DATA", type=Path,
                         help="only render a data folder kept by an earlier run (--keep): a full "
                              "rebuild, then a render with nothing changed")
+    parser.add_argument("--profile", default="release",
+                        help="cargo profile of the binaries (`profiling` keeps symbols for perf)")
     args = parser.parse_args()
+    global RELEASE
+    RELEASE = TARGET / args.profile
     if not args.no_build:
-        build()
+        build(args.profile)
     if args.render_only:
         env = dict(os.environ, WEBEX_QUALITY_STORE=str(args.render_only), RUST_LOG="warn")
         render_rows(None, env, args.render_only, None)
@@ -231,7 +246,7 @@ def main():
     data = Path(tempfile.mkdtemp(prefix="wq-bench-history-"))
     env = dict(os.environ, **sim.env, WEBEX_QUALITY_STORE=str(data), RUST_LOG="warn",
                WEBEX_QUALITY_CYCLE_BUDGET_SECONDS="900")
-    run = Run(sim, data, env)
+    run = Run(sim, data, env, args.perf)
     hot_at_day = {}
     began = time.monotonic()
     try:

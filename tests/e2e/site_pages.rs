@@ -226,6 +226,42 @@ async fn every_meeting_person_and_breakdown_has_its_page() {
     // The list export has one row per collected meeting, newest first.
     let json: serde_json::Value = serde_json::from_slice(&files["meetings.json"]).unwrap();
     assert_eq!(json.as_array().unwrap().len(), collected.len());
+    // Every day with meetings has its page, which links each of them once; the list links the days.
+    let meetings_page = String::from_utf8(files["meetings.html"].clone()).unwrap();
+    let days: std::collections::BTreeSet<_> =
+        collected.iter().map(|m| m.start.date_naive()).collect();
+    for day in &days {
+        let page = String::from_utf8(files[&format!("days/{day}.html")].clone()).unwrap();
+        for meeting in collected.iter().filter(|m| m.start.date_naive() == *day) {
+            let link = format!("href=\"../meetings/{}.html\"", meeting.instance_id);
+            assert_eq!(
+                page.matches(&link).count(),
+                1,
+                "{day}: {}",
+                meeting.instance_id
+            );
+        }
+        assert!(files.contains_key(&format!("days/{day}.csv")));
+        assert!(meetings_page.contains(&format!("href=\"days/{day}.html\"")));
+    }
+    // Seven days after the first meeting, the list's first page (and its exports) holds the last 7
+    // days only; the first meeting is on its day's page alone.
+    let first = collected.iter().map(|m| m.start).min().unwrap();
+    let later = SiteOptions {
+        generated: first + Span::days(7) + Span::hours(1),
+        ..SiteOptions::default()
+    };
+    let later_files =
+        webex_quality::site::build_site(&db, &status, &later, &Thresholds::default()).unwrap();
+    let recent = collected
+        .iter()
+        .filter(|m| m.start >= later.generated - Span::days(7))
+        .count();
+    assert!(0 < recent && recent < collected.len(), "{recent}");
+    let json: serde_json::Value = serde_json::from_slice(&later_files["meetings.json"]).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), recent);
+    let first_page = String::from_utf8(later_files["meetings.html"].clone()).unwrap();
+    assert_eq!(first_page.matches("href=\"meetings/").count(), recent);
     // No email reaches a URL or, masked by default, a page.
     let any_email = &sim.org().people[1].email;
     for (path, bytes) in &files {

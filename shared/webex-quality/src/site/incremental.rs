@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, HashSet};
 use super::build::{BuildError, Files, person_path, render, render_meeting_files};
 use super::exports::{meeting_export, to_csv, to_json};
 use super::list_pages::{
-    MeetingsPage, PERIODS, breakdowns, meeting_row, overview, people, person_page,
+    DayLink, MeetingsPage, PERIODS, breakdowns, day_path, meeting_row, overview, people,
+    person_page,
 };
 use super::publish::Manifest;
-use super::summary::{self, CachedMeeting, CachedPage, MeetingSummary, RenderCache};
+use super::summary::{self, CachedFiles, CachedMeeting, CachedPage, MeetingSummary, RenderCache};
 use super::{SiteOptions, StatusView, render_status};
 use crate::db::{Database, sha256_hex};
 use crate::quality::{Thresholds, meeting_report};
@@ -314,21 +315,9 @@ impl<'a> SiteBuilder<'a> {
         let keys: Vec<&str> = sorted.iter().map(|m| m.key.as_str()).collect();
         let analyzed: Vec<&MeetingSummary> = sorted.iter().map(|m| &m.summary).collect();
         drop(sorted);
+        let mut previous = self.previous;
         let build = &mut self.build;
-        let list: Vec<_> = analyzed.iter().rev().map(|a| meeting_export(a)).collect();
-        build.insert("meetings.csv".into(), to_csv(&list)?);
-        build.insert("meetings.json".into(), to_json(&list)?);
-        drop(list);
-        build.insert(
-            "meetings.html".into(),
-            render(
-                "meetings.html",
-                &MeetingsPage {
-                    chrome: super::Chrome::new("Meetings", "", options),
-                    rows: analyzed.iter().rev().map(|a| meeting_row(a)).collect(),
-                },
-            )?,
-        );
+        meetings_lists(build, previous.as_mut(), (&analyzed, &keys), options)?;
         let now = options.generated;
         for (days, path) in PERIODS {
             build.insert(
@@ -339,7 +328,6 @@ impl<'a> SiteBuilder<'a> {
                 )?,
             );
         }
-        let mut previous = self.previous;
         for (person, sessions) in people(&analyzed, &keys, &texts) {
             let path = person_path(person);
             let key = summary::combined_key(sessions.iter().map(|(key, _, _)| *key));
@@ -381,6 +369,95 @@ impl<'a> SiteBuilder<'a> {
         Ok(self.build)
     }
 }
+
+/// The meetings list: the last 7 days on `meetings.html` (and in `meetings.csv` and `.json`), with
+/// a link to every day; each day (UTC, by start) on a page of its own with its exports, kept from the
+/// previous build while that day's meetings are unchanged. No page lists the whole history.
+fn meetings_lists(
+    build: &mut SiteBuild,
+    mut previous: Option<&mut Previous<'_>>,
+    (analyzed, keys): (&[&MeetingSummary], &[&str]),
+    options: &SiteOptions,
+) -> Result<(), BuildError> {
+    let recent_from = options.generated - chrono::Duration::days(RECENT_DAYS);
+    let mut by_day: BTreeMap<chrono::NaiveDate, Vec<usize>> = BTreeMap::new();
+    for (index, meeting) in analyzed.iter().enumerate() {
+        by_day
+            .entry(meeting.start.date_naive())
+            .or_default()
+            .push(index);
+    }
+    let recent: Vec<&MeetingSummary> = analyzed
+        .iter()
+        .rev()
+        .copied()
+        .filter(|a| a.start >= recent_from)
+        .collect();
+    let list: Vec<_> = recent.iter().map(|a| meeting_export(a)).collect();
+    build.insert("meetings.csv".into(), to_csv(&list)?);
+    build.insert("meetings.json".into(), to_json(&list)?);
+    let page = MeetingsPage {
+        chrome: super::Chrome::new("Meetings", "", options),
+        heading: format!("Meetings, last {RECENT_DAYS} days"),
+        export_stem: "meetings".into(),
+        rows: recent.iter().map(|a| meeting_row(a, "")).collect(),
+        days: by_day
+            .iter()
+            .rev()
+            .map(|(day, meetings)| DayLink {
+                day: day.to_string(),
+                href: day_path(*day),
+                meetings: meetings.len(),
+            })
+            .collect(),
+    };
+    build.insert("meetings.html".into(), render("meetings.html", &page)?);
+    for (day, meetings) in &by_day {
+        let path = day_path(*day);
+        let key = summary::combined_key(meetings.iter().map(|i| keys[*i]));
+        let unchanged = previous.as_ref().is_some_and(|p| {
+            p.cache.days.get(&path).is_some_and(|c| {
+                c.key == key
+                    && c.files
+                        .iter()
+                        .all(|(file, hash)| p.manifest.get(file) == Some(hash))
+            })
+        });
+        if let Some(cached) = previous
+            .as_mut()
+            .filter(|_| unchanged)
+            .and_then(|p| p.cache.days.remove(&path))
+        {
+            build.keep(&cached.files);
+            build.cache.days.insert(path, cached);
+            continue;
+        }
+        let rows: Vec<&MeetingSummary> = meetings.iter().rev().map(|i| analyzed[*i]).collect();
+        let list: Vec<_> = rows.iter().map(|a| meeting_export(a)).collect();
+        let page = MeetingsPage {
+            chrome: super::Chrome::new(&format!("Meetings, {day}"), "../", options),
+            heading: format!("Meetings on {day} (UTC)"),
+            export_stem: day.to_string(),
+            rows: rows.iter().map(|a| meeting_row(a, "../")).collect(),
+            days: Vec::new(),
+        };
+        let stem = path.trim_end_matches(".html");
+        let mut files = BTreeMap::new();
+        for (file, bytes) in [
+            (path.clone(), render("day", &page)?),
+            (format!("{stem}.csv"), to_csv(&list)?),
+            (format!("{stem}.json"), to_json(&list)?),
+        ] {
+            let hash = build.insert(file.clone(), bytes);
+            files.insert(file, hash);
+        }
+        build.cache.days.insert(path, CachedFiles { key, files });
+    }
+    Ok(())
+}
+
+/// The days the meetings list shows on its first page.
+const RECENT_DAYS: i64 = 7;
 
 /// Builds every file of the site from one database (no cache: everything is rendered).
 ///

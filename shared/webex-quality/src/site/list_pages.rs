@@ -37,11 +37,12 @@ pub(super) struct MeetingRow {
     rank: u8,
 }
 
-pub(super) fn meeting_row(a: &MeetingSummary) -> MeetingRow {
+/// A meeting's row in a list page at `root` (the way back to the site root: "" or "../").
+pub(super) fn meeting_row(a: &MeetingSummary, root: &str) -> MeetingRow {
     let worst = a.worst();
     MeetingRow {
         date: a.start.format("%Y-%m-%d %H:%M").to_string(),
-        href: meeting_path(&a.instance_id),
+        href: format!("{root}{}", meeting_path(&a.instance_id)),
         title: a.title.clone(),
         host: a.host.clone(),
         participants: a.sessions.len(),
@@ -53,11 +54,29 @@ pub(super) fn meeting_row(a: &MeetingSummary) -> MeetingRow {
     }
 }
 
+/// A day of the meetings list, as the list links it.
+pub(super) struct DayLink {
+    pub(super) day: String,
+    pub(super) href: String,
+    pub(super) meetings: usize,
+}
+
+/// A meetings list: the recent days' (`meetings.html`, with links to every day) or one day's
+/// (`days/YYYY-MM-DD.html`).
 #[derive(Template)]
 #[template(path = "meetings.html")]
 pub(super) struct MeetingsPage {
     pub(super) chrome: Chrome,
+    pub(super) heading: String,
+    /// The exports' path without extension, from the page.
+    pub(super) export_stem: String,
     pub(super) rows: Vec<MeetingRow>,
+    pub(super) days: Vec<DayLink>,
+}
+
+/// Where a day's list page goes, from the site root (its exports: the same with `.csv`, `.json`).
+pub(super) fn day_path(day: chrono::NaiveDate) -> String {
+    format!("days/{day}.html")
 }
 
 struct WorstMeeting {

@@ -201,6 +201,16 @@ pub struct CachedPage {
     pub hash: String,
 }
 
+/// Files rendered together from several meetings (a day of the meetings list): their inputs' key
+/// and each file's content hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedFiles {
+    /// The inputs' key.
+    pub key: String,
+    /// Path to content hash.
+    pub files: BTreeMap<String, String>,
+}
+
 /// What a build leaves for the next one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderCache {
@@ -219,6 +229,9 @@ pub struct RenderCache {
     /// The strings of the sessions' summaries.
     #[serde(default)]
     pub texts: Texts,
+    /// Per day page of the meetings list.
+    #[serde(default)]
+    pub days: BTreeMap<String, CachedFiles>,
 }
 
 /// A cache that cannot be read.
@@ -237,6 +250,7 @@ impl RenderCache {
             people: BTreeMap::new(),
             archives: BTreeMap::new(),
             texts: Texts::default(),
+            days: BTreeMap::new(),
         }
     }
 
