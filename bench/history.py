@@ -5,6 +5,9 @@ stored bytes per day, and the dashboard's full and incremental render.
     python3 bench/history.py                                  # 30 days at 1,000 meetings a day
     python3 bench/history.py --meetings-per-day 10000 --days 8
     python3 bench/history.py --days 10 --no-render --no-build # a quicker look
+    python3 bench/history.py --keep --no-render               # keep the data folder, then:
+    python3 bench/history.py --no-build --render-only DATA    # render it again (full, then unchanged)
+    python3 bench/history.py --days 9 --profile profiling --perf FILE   # profile a steady cycle
 
 What it does: builds the release binaries (the release profile is the Lambda functions' profile),
 starts `webex-sim` as its own process with `--meetings-per-day N --days D` on a simulated clock that
