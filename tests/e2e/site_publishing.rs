@@ -1,0 +1,309 @@
+//! Publishing the dashboard: only what changed is uploaded and what is gone removed, and a build
+//! renders again only the pages whose inputs changed, leaving what a full rebuild would.
+
+use chrono::Duration as Span;
+use webex_quality::quality::Thresholds;
+use webex_quality::site::SiteOptions;
+use webex_sim::SimConfig;
+
+use crate::helpers::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_uploads_only_what_changed_and_removes_what_is_gone() {
+    let sim = spawn_sim_at(
+        week_start() + Span::days(1) + Span::hours(12),
+        SimConfig::default(),
+    )
+    .await;
+    let (data, _) = crate::s3::store("data").await;
+    let (site_store, bucket) = crate::s3::store("site").await;
+    store_login(&sim, &data).await;
+    let collector = collector(&sim, &data, temp_dir("publish-work"), quick_cycle());
+    collector.run_cycle().await.unwrap();
+    let build = |db: &webex_quality::db::Database| {
+        let status = webex_quality::site::StatusView {
+            last_run: "—".into(),
+            last_outcome: "ok".into(),
+            collected: 0,
+            pending: 0,
+            archived_days: 0,
+            rate_limited: 0,
+            token_days: "—".into(),
+            errors: vec![],
+        };
+        let options = SiteOptions {
+            generated: week_start(),
+            ..SiteOptions::default()
+        };
+        webex_quality::site::build_site(db, &status, &options, &Thresholds::default()).unwrap()
+    };
+    let first = build(&stored_database(&data).await);
+    let published = webex_quality::site::publish(site_store.as_ref(), &first)
+        .await
+        .unwrap();
+    assert_eq!(published.uploaded.len(), first.len());
+
+    // Nothing new: nothing uploaded.
+    let again =
+        webex_quality::site::publish(site_store.as_ref(), &build(&stored_database(&data).await))
+            .await
+            .unwrap();
+    assert!(
+        again.uploaded.is_empty() && again.deleted.is_empty(),
+        "{again:?}"
+    );
+    assert_eq!(again.unchanged, first.len());
+
+    // One more meeting collected: its files and the pages that list it change, nothing else.
+    let before: std::collections::BTreeSet<_> = first.keys().cloned().collect();
+    let next = sim
+        .org()
+        .meetings
+        .iter()
+        .find(|m| m.start > sim.clock().now())
+        .unwrap()
+        .clone();
+    sim.clock().set(next.end + Span::minutes(16));
+    collector.run_cycle().await.unwrap();
+    let second = build(&stored_database(&data).await);
+    let published = webex_quality::site::publish(site_store.as_ref(), &second)
+        .await
+        .unwrap();
+    let page = webex_quality::site::meeting_path(&next.instance_id);
+    assert!(published.uploaded.contains(&page));
+    assert!(published.uploaded.contains(&"meetings.html".to_owned()));
+    assert!(
+        published.uploaded.iter().all(|p| !p.starts_with("assets/")),
+        "{:?}",
+        published.uploaded
+    );
+    let old_meeting_pages = before
+        .iter()
+        .filter(|p| p.starts_with("meetings/") && p.ends_with(".html"))
+        .count();
+    let reuploaded_old = published
+        .uploaded
+        .iter()
+        .filter(|p| before.contains(*p) && p.starts_with("meetings/"))
+        .count();
+    assert_eq!(
+        reuploaded_old, 0,
+        "{old_meeting_pages} older meeting pages untouched"
+    );
+    assert!(
+        published.uploaded.len() < second.len() / 2,
+        "{} of {}",
+        published.uploaded.len(),
+        second.len()
+    );
+
+    // A page that is no longer built is removed.
+    let mut fewer = second.clone();
+    fewer.remove(&page);
+    let published = webex_quality::site::publish(site_store.as_ref(), &fewer)
+        .await
+        .unwrap();
+    assert_eq!(published.deleted, vec![page.clone()]);
+    assert_eq!(
+        site_store.get(&page, None).await.unwrap(),
+        webex_quality::storage::Fetched::NotFound
+    );
+
+    // Assets are cached for good, pages revalidated.
+    let client = crate::s3::client();
+    let css = second
+        .keys()
+        .find(|p| p.starts_with("assets/style."))
+        .unwrap();
+    let head = client
+        .head_object()
+        .bucket(&bucket)
+        .key(format!("site/{css}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.cache_control(),
+        Some("public, max-age=31536000, immutable")
+    );
+    let head = client
+        .head_object()
+        .bucket(&bucket)
+        .key("site/index.html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.cache_control(), Some("no-cache"));
+    assert_eq!(head.content_type(), Some("text/html; charset=utf-8"));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() {
+    use webex_quality::site::{Refreshed, render_from_store};
+    let sim = spawn_sim_at(
+        week_start() + Span::days(1) + Span::hours(12),
+        SimConfig::default(),
+    )
+    .await;
+    let (data, _) = crate::s3::store("data").await;
+    let (site, _) = crate::s3::store("site").await;
+    store_login(&sim, &data).await;
+    let collector = collector(&sim, &data, temp_dir("incremental-work"), quick_cycle());
+    collector.run_cycle().await.unwrap();
+    let work = temp_dir("incremental-render");
+    let render = |thresholds: Thresholds| {
+        let (data, site, work, clock) = (data.clone(), site.clone(), work.clone(), sim_clock(&sim));
+        async move {
+            render_from_store(
+                &data,
+                site.as_ref(),
+                work,
+                SiteOptions::default(),
+                &thresholds,
+                clock,
+            )
+            .await
+            .unwrap()
+        }
+    };
+
+    // The first build renders everything.
+    let first: Refreshed = render(Thresholds::default()).await;
+    assert!(first.meetings_rendered > 10, "{first:?}");
+    assert_eq!(first.meetings_reused, 0);
+    assert_eq!(first.published.uploaded.len(), first.files);
+    assert!(!first.authorization_needed);
+
+    // Nothing new: no meeting or person page is rendered, nothing is uploaded.
+    let again = render(Thresholds::default()).await;
+    assert_eq!(again.meetings_rendered, 0, "{again:?}");
+    assert_eq!(again.meetings_reused, first.meetings_rendered);
+    assert_eq!(again.people_rendered, 0);
+    assert_eq!(again.people_reused, first.people_rendered);
+    assert!(again.published.uploaded.is_empty(), "{again:?}");
+
+    // A meeting in progress, five minutes apart: the second cycle fetches new minutes of the same
+    // meeting (same title, host, times and state), and only the meetings it fetched are rendered again.
+    let next = sim
+        .org()
+        .meetings
+        .iter()
+        .find(|m| m.start > sim.clock().now() && m.end - m.start >= Span::minutes(30))
+        .unwrap()
+        .clone();
+    sim.clock().set(next.start + Span::minutes(15));
+    collector.run_cycle().await.unwrap();
+    let during = render(Thresholds::default()).await;
+    assert!(during.meetings_rendered >= 1, "{during:?}");
+    sim.clock().advance(Span::seconds(5 * 60 + 30));
+    let cycle = collector.run_cycle().await.unwrap();
+    assert!(cycle.calls >= 1, "{cycle:?}");
+    let db = stored_database(&data).await;
+    let fetched: std::collections::BTreeSet<String> = db
+        .meetings()
+        .unwrap()
+        .into_iter()
+        .filter(|m| {
+            db.calls(&m.instance_id)
+                .unwrap()
+                .iter()
+                .any(|c| c.completed && c.called_at >= sim.clock().now() - Span::minutes(1))
+        })
+        .map(|m| m.instance_id)
+        .collect();
+    assert!(fetched.contains(&next.instance_id), "{fetched:?}");
+    let after = render(Thresholds::default()).await;
+    assert_eq!(after.meetings_rendered, fetched.len(), "{after:?}");
+    assert_eq!(
+        after.meetings_reused,
+        during.meetings_rendered + during.meetings_reused - fetched.len()
+    );
+    assert!(
+        after.people_reused > 0,
+        "people outside the new meetings are kept: {after:?}"
+    );
+    let page = webex_quality::site::meeting_path(&next.instance_id);
+    assert!(after.published.uploaded.contains(&page));
+
+    // A page missing from the site store is rendered again even though its inputs did not change.
+    site.delete(&page).await.unwrap();
+    let mut manifest = webex_quality::site::read_manifest(site.as_ref())
+        .await
+        .unwrap();
+    manifest.files.remove(&page);
+    site.publish(
+        webex_quality::site::MANIFEST_KEY,
+        serde_json::to_vec(&manifest.files).unwrap().into(),
+        "application/json",
+        "no-cache",
+        webex_quality::storage::PutCondition::Always,
+    )
+    .await
+    .unwrap();
+    let repaired = render(Thresholds::default()).await;
+    assert_eq!(repaired.meetings_rendered, 1, "{repaired:?}");
+    assert!(repaired.published.uploaded.contains(&page));
+
+    // What the incremental builds left (kept pages, the cache's summaries and strings) is what a
+    // full rebuild renders: the same files, byte for byte.
+    let (fresh, _) = crate::s3::store("fresh-site").await;
+    data.delete(webex_quality::site::summary::SITE_CACHE_KEY)
+        .await
+        .unwrap();
+    let full = render_from_store(
+        &data,
+        fresh.as_ref(),
+        temp_dir("full-render"),
+        SiteOptions::default(),
+        &Thresholds::default(),
+        sim_clock(&sim),
+    )
+    .await
+    .unwrap();
+    assert_eq!(full.meetings_reused, 0, "{full:?}");
+    let incremental = webex_quality::site::read_manifest(site.as_ref())
+        .await
+        .unwrap();
+    let rebuilt = webex_quality::site::read_manifest(fresh.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(incremental.files, rebuilt.files);
+
+    // Other thresholds: every meeting is judged again.
+    let mut strict = Thresholds::default();
+    strict.audio.packet_loss.fair = 0.0;
+    let rejudged = render(strict).await;
+    assert_eq!(rejudged.meetings_reused, 0);
+    assert_eq!(
+        rejudged.meetings_rendered,
+        after.meetings_rendered + after.meetings_reused
+    );
+
+    // Authorization lost: the next cycle finds the refresh token revoked and says so in the status
+    // object; the banner is on every page, so every page is rendered again.
+    sim.revoke_refresh_tokens();
+    sim.expire_access_tokens();
+    let refused = collector.run_cycle().await.unwrap();
+    assert_eq!(
+        refused.outcome.label(),
+        "authorization required",
+        "{refused:?}"
+    );
+    let banner = render(strict).await;
+    assert!(banner.authorization_needed);
+    assert_eq!(banner.meetings_reused, 0);
+    for path in [page.as_str(), "index.html", "status.html", "meetings.html"] {
+        let webex_quality::storage::Fetched::Found(object) = site.get(path, None).await.unwrap()
+        else {
+            panic!("{path} missing")
+        };
+        let text = String::from_utf8(object.bytes.to_vec()).unwrap();
+        assert!(
+            text.contains("role=\"alert\"")
+                && text.contains("The refresh token provided is expired, revoked"),
+            "{path} has the banner"
+        );
+    }
+    sim.shutdown().await;
+}
