@@ -22,24 +22,15 @@ import hashlib
 import sqlite3
 import datetime
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+from common import REPO, TARGET, build, machine, measured, raw_json_bytes
+
 RELEASE = TARGET / "release"
-
-
-def build(profile):
-    command = ["cargo", "build", "--profile", profile, "--locked", "-p", "webex-quality-cli",
-               "-p", "webex-sim", "--bin", "webex-quality", "--bin", "webex-sim"]
-    print("+", " ".join(command), file=sys.stderr, flush=True)
-    subprocess.run(command, check=True, cwd=REPO)
 
 
 def start_simulator(meetings, seed):
@@ -61,24 +52,10 @@ def start_simulator(meetings, seed):
     return sim, env
 
 
-def machine():
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}"
-
-
 def raw_bytes(database):
     """Bytes of the qualities pages as received, and their count (from the stored lengths)."""
+    raw = raw_json_bytes(database)
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-        raw = db.execute(
-            "SELECT coalesce(sum(b.length), 0) FROM quality_pages p JOIN bodies b ON b.sha256 = p.body_sha256"
-        ).fetchone()[0]
         pages = db.execute("SELECT count(*) FROM quality_pages").fetchone()[0]
         keys = {row[0] for row in db.execute("SELECT sha256 FROM bodies")}
     return raw, pages, keys
@@ -100,20 +77,6 @@ def byte_exact(env, data):
         return f"yes ({len(files)} pages exported, each hashing to its stored key)"
     finally:
         shutil.rmtree(out, ignore_errors=True)
-
-
-def measured(command, env):
-    """Runs `command`, returning (wall, CPU seconds, peak RSS in MB, stdout) of that process alone."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.monotonic()
-        child = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True, cwd=REPO)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.monotonic() - started
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"{command} failed:\n{out.read()}\n{err.read()}")
-        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read()
 
 
 def render_rows(env, data, meetings):
@@ -155,7 +118,7 @@ def main():
     global RELEASE
     RELEASE = TARGET / args.profile
     if not args.no_build:
-        build(args.profile)
+        build(args.profile, ["webex-quality-cli", "webex-sim"], ["webex-quality", "webex-sim"])
     sim, sim_env = start_simulator(args.meetings, args.seed)
     data = Path(tempfile.mkdtemp(prefix="wq-bench-cycle-"))
     try:
@@ -166,24 +129,10 @@ def main():
             "WEBEX_QUALITY_CYCLE_BUDGET_SECONDS": "900",
             "RUST_LOG": "warn",
         })
-        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            started = time.monotonic()
-            command = [str(RELEASE / "webex-quality"), "collect"]
-            if args.perf:
-                command = ["perf", "record", "-F", "999", "-g", "-o", args.perf, "--"] + command
-            collect = subprocess.Popen(command, env=env,
-                                       stdout=out, stderr=err, text=True, cwd=REPO)
-            # wait4: this process's own rusage (CPU and peak RSS), not the build's or the simulator's.
-            _, status, usage = os.wait4(collect.pid, 0)
-            collect.returncode = os.waitstatus_to_exitcode(status)
-            wall = time.monotonic() - started
-            out.seek(0)
-            err.seek(0)
-            stdout, stderr = out.read(), err.read()
-        if collect.returncode != 0:
-            raise SystemExit(f"collect failed ({collect.returncode}):\n{stdout}\n{stderr}")
-        cpu = usage.ru_utime + usage.ru_stime
-        peak_mb = usage.ru_maxrss / 1024
+        command = [str(RELEASE / "webex-quality"), "collect"]
+        if args.perf:
+            command = ["perf", "record", "-F", "999", "-g", "-o", args.perf, "--"] + command
+        wall, cpu, peak_mb, stdout = measured(command, env)
         summary = stdout.strip().splitlines()
         stored = (data / "webex-quality.sqlite").stat().st_size
         raw, pages, _ = raw_bytes(data / "webex-quality.sqlite")

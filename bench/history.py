@@ -49,30 +49,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+from common import REPO, TARGET, build, machine, measured, raw_json_bytes
+
 RELEASE = TARGET / "release"
 MB = 1e6
-
-
-def build(profile):
-    command = ["cargo", "build", "--profile", profile, "--locked", "-p", "webex-quality-cli", "-p", "webex-sim",
-               "-p", "webex-quality-bench", "--bin", "webex-quality", "--bin", "webex-sim",
-               "--bin", "bench-cycle"]
-    print("+", " ".join(command), file=sys.stderr, flush=True)
-    subprocess.run(command, check=True, cwd=REPO)
-
-
-def machine():
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}"
 
 
 def rfc3339(moment):
@@ -117,20 +97,6 @@ class Simulator:
     def stop(self):
         self.process.terminate()
         self.process.wait()
-
-
-def measured(command, env):
-    """Runs `command`: (wall, CPU seconds, peak RSS in MB, stdout) of that process alone."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.monotonic()
-        child = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True, cwd=REPO)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.monotonic() - started
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"{command} failed:\n{out.read()}\n{err.read()}")
-        return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read()
 
 
 def report_fields(text):
@@ -197,10 +163,8 @@ def stored_per_day(data):
         for archive in sorted((data / "archive").glob("*.sqlite.zst")):
             plain = scratch / archive.name.removesuffix(".zst")
             subprocess.run(["zstd", "-q", "-d", "-f", str(archive), "-o", str(plain)], check=True)
+            raw = raw_json_bytes(plain)
             with sqlite3.connect(f"file:{plain}?mode=ro", uri=True) as db:
-                raw = db.execute(
-                    "SELECT coalesce(sum(b.length), 0) FROM quality_pages p "
-                    "JOIN bodies b ON b.sha256 = p.body_sha256").fetchone()[0]
                 meetings = db.execute("SELECT count(*) FROM meetings").fetchone()[0]
             plain.unlink()
             rows.append((archive.name.split(".")[0], archive.stat().st_size, raw, meetings))
@@ -231,7 +195,8 @@ def main():
     global RELEASE
     RELEASE = TARGET / args.profile
     if not args.no_build:
-        build(args.profile)
+        build(args.profile, ["webex-quality-cli", "webex-sim", "webex-quality-bench"],
+              ["webex-quality", "webex-sim", "bench-cycle"])
     if args.render_only:
         env = dict(os.environ, WEBEX_QUALITY_STORE=str(args.render_only), RUST_LOG="warn")
         render_rows(None, env, args.render_only, None)
