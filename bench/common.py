@@ -2,6 +2,7 @@
 description, running one process measured on its own (`wait4`), and reading a data file's raw JSON."""
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -55,3 +56,29 @@ def raw_json_bytes(database):
         return db.execute(
             "SELECT coalesce(sum(b.length), 0) FROM quality_pages p "
             "JOIN bodies b ON b.sha256 = p.body_sha256").fetchone()[0]
+
+
+def render_rows(binaries, env, data, between=None, again_label="nothing changed"):
+    """Prints a table of two `webex-quality render --out` runs, each its own process: a full rebuild
+    (the render cache removed, an empty site folder), then, after `between()` if given, a render
+    of what changed."""
+    site = Path(tempfile.mkdtemp(prefix="wq-bench-site-"))
+    try:
+        (data / "site-cache.json.gz").unlink(missing_ok=True)
+        command = [str(binaries / "webex-quality"), "render", "--out", str(site)]
+        full = measured(command, env)
+        # The site's files (not the folder store's hidden ETag sidecars).
+        files = [p for p in site.rglob("*") if p.is_file() and not p.name.startswith(".")]
+        size = sum(p.stat().st_size for p in files)
+        meetings = len(list((site / "meetings").glob("*.html")))
+        if between:
+            between()
+        again = measured(command, env)
+        print("| render | wall | CPU | peak RSS | meetings per CPU second | files | bytes |")
+        print("|---|---|---|---|---|---|---|")
+        print(f"| full rebuild | {full[0]:.1f} s | {full[1]:.2f} s | {full[2]:.0f} MB "
+              f"| {meetings / full[1]:.0f} ({meetings} meeting pages) | {len(files)} "
+              f"| {size / 1e6:.1f} MB |")
+        print(f"| {again_label} | {again[0]:.1f} s | {again[1]:.2f} s | {again[2]:.0f} MB | | | |")
+    finally:
+        shutil.rmtree(site, ignore_errors=True)

@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import REPO, TARGET, build, machine, measured, raw_json_bytes
+from common import REPO, TARGET, build, machine, measured, raw_json_bytes, render_rows
 
 RELEASE = TARGET / "release"
 
@@ -79,28 +79,6 @@ def byte_exact(env, data):
         shutil.rmtree(out, ignore_errors=True)
 
 
-def render_rows(env, data, meetings):
-    """A full rebuild (the render cache removed, an empty site folder) and then an incremental
-    render with nothing changed, each `webex-quality render` in its own process."""
-    site = Path(tempfile.mkdtemp(prefix="wq-bench-site-"))
-    try:
-        (data / "site-cache.json.gz").unlink(missing_ok=True)
-        command = [str(RELEASE / "webex-quality"), "render", "--out", str(site)]
-        full = measured(command, env)
-        # The site's files (not the folder store's hidden ETag sidecars).
-        files = [p for p in site.rglob("*") if p.is_file() and not p.name.startswith(".")]
-        size = sum(p.stat().st_size for p in files)
-        again = measured(command, env)
-        print("| render | wall | CPU | peak RSS | meetings per CPU second | files | bytes |")
-        print("|---|---|---|---|---|---|---|")
-        print(f"| full rebuild | {full[0]:.1f} s | {full[1]:.2f} s | {full[2]:.0f} MB "
-              f"| {meetings / full[1]:.0f} | {len(files)} | {size / 1e6:.1f} MB |")
-        print(f"| nothing changed | {again[0]:.1f} s | {again[1]:.2f} s | {again[2]:.0f} MB "
-              f"| | | |")
-    finally:
-        shutil.rmtree(site, ignore_errors=True)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--meetings", type=int, default=1000)
@@ -146,7 +124,7 @@ def main():
         print(f"# every page byte for byte: {exact}", file=sys.stderr)
         print(f"# cycle: {summary[-1] if summary else ''}", file=sys.stderr)
         if args.render:
-            render_rows(env, data, args.meetings)
+            render_rows(RELEASE, env, data)
     finally:
         sim.terminate()
         sim.wait()

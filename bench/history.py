@@ -49,6 +49,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import common
 from common import REPO, TARGET, build, machine, measured, raw_json_bytes
 
 RELEASE = TARGET / "release"
@@ -199,7 +200,7 @@ def main():
               ["webex-quality", "webex-sim", "bench-cycle"])
     if args.render_only:
         env = dict(os.environ, WEBEX_QUALITY_STORE=str(args.render_only), RUST_LOG="warn")
-        render_rows(None, env, args.render_only, None)
+        render_both(None, env, args.render_only, None)
         return
     today = datetime.datetime.now(datetime.timezone.utc).date()
     first_day = today - datetime.timedelta(days=args.days)
@@ -275,7 +276,7 @@ def main():
                   f"| {statistics.median(d[2] for d in days) / MB:.1f} MB "
                   f"| {100 * stored / raw:.1f} % |\n")
         if not args.no_render:
-            render_rows(run, env, data, end)
+            render_both(run, env, data, end)
     finally:
         sim.stop()
         if args.keep:
@@ -284,29 +285,14 @@ def main():
             shutil.rmtree(data, ignore_errors=True)
 
 
-def render_rows(run, env, data, end):
-    """A full rebuild (the render cache removed, an empty site folder); then one more 5-minute cycle
-    and an incremental render of what it changed."""
-    site = Path(tempfile.mkdtemp(prefix="wq-bench-site-"))
-    try:
-        (data / "site-cache.json.gz").unlink(missing_ok=True)
-        command = [str(RELEASE / "webex-quality"), "render", "--out", str(site)]
-        full = measured(command, env)
-        files = [p for p in site.rglob("*") if p.is_file() and not p.name.startswith(".")]
-        size = sum(p.stat().st_size for p in files)
-        meetings = len(list((site / "meetings").glob("*.html")))
-        if run:
-            run.cycle(end + datetime.timedelta(minutes=5), False)
-        again = measured(command, env)
-        print("| render | wall | CPU | peak RSS | meetings per CPU second | files | bytes |")
-        print("|---|---|---|---|---|---|---|")
-        print(f"| full rebuild | {full[0]:.1f} s | {full[1]:.2f} s | {full[2]:.0f} MB "
-              f"| {meetings / full[1]:.0f} ({meetings} meeting pages) | {len(files)} "
-              f"| {size / MB:.0f} MB |")
-        print(f"| {'after one more cycle' if run else 'nothing changed'} | {again[0]:.1f} s | {again[1]:.2f} s | {again[2]:.0f} MB "
-              f"| | | |")
-    finally:
-        shutil.rmtree(site, ignore_errors=True)
+def render_both(run, env, data, end):
+    """A full rebuild; then (after the collection) one more 5-minute cycle and a render of what it
+    changed, or (with --render-only) a render with nothing changed."""
+    if run:
+        common.render_rows(RELEASE, env, data, lambda: run.cycle(end + datetime.timedelta(minutes=5), False),
+                           "after one more cycle")
+    else:
+        common.render_rows(RELEASE, env, data)
 
 
 if __name__ == "__main__":
