@@ -11,7 +11,7 @@ use super::list_pages::{
     person_page,
 };
 use super::publish::Manifest;
-use super::summary::{self, CachedFiles, CachedMeeting, CachedPage, MeetingSummary, RenderCache};
+use super::summary::{self, CachedFiles, CachedMeeting, MeetingSummary, RenderCache};
 use super::{SiteOptions, StatusView, render_status};
 use crate::db::{Database, sha256_hex};
 use crate::quality::{Thresholds, meeting_report};
@@ -24,6 +24,35 @@ pub struct Previous<'a> {
     pub cache: RenderCache,
     /// What the site store holds.
     pub manifest: &'a Manifest,
+}
+
+impl Previous<'_> {
+    /// Whether the site store still holds `files` as the previous build published them.
+    fn published(&self, files: &BTreeMap<String, String>) -> bool {
+        all_published(self.manifest, files)
+    }
+
+    /// The entry for `path` in the map `pick` chooses, moved out of the previous cache, when it was
+    /// rendered from `key` and its files are still published (then it can be kept as it is).
+    fn take_unchanged(
+        &mut self,
+        pick: fn(&mut RenderCache) -> &mut BTreeMap<String, CachedFiles>,
+        path: &str,
+        key: &str,
+    ) -> Option<CachedFiles> {
+        let map = pick(&mut self.cache);
+        let cached = map.get(path)?;
+        if cached.key != key || !all_published(self.manifest, &cached.files) {
+            return None;
+        }
+        map.remove(path)
+    }
+}
+
+fn all_published(manifest: &Manifest, files: &BTreeMap<String, String>) -> bool {
+    files
+        .iter()
+        .all(|(path, hash)| manifest.get(path) == Some(hash))
 }
 
 /// A build: the files rendered now, the files kept as published, and the cache for the next build.
@@ -128,11 +157,7 @@ impl<'a> SiteBuilder<'a> {
 
     /// Whether the site store still holds `files` as the previous build published them.
     fn published(&self, files: &BTreeMap<String, String>) -> bool {
-        self.previous.as_ref().is_some_and(|p| {
-            files
-                .iter()
-                .all(|(path, hash)| p.manifest.get(path) == Some(hash))
-        })
+        self.previous.as_ref().is_some_and(|p| p.published(files))
     }
 
     /// Keeps a meeting of the previous build: its entry moves from the previous cache to this one.
@@ -331,18 +356,11 @@ impl<'a> SiteBuilder<'a> {
         for (person, sessions) in people(&analyzed, &keys, &texts) {
             let path = person_path(person);
             let key = summary::combined_key(sessions.iter().map(|(key, _, _)| *key));
-            let unchanged = previous.as_ref().is_some_and(|p| {
-                p.cache
-                    .people
-                    .get(&path)
-                    .is_some_and(|c| c.key == key && p.manifest.get(&path) == Some(&c.hash))
-            });
             if let Some(cached) = previous
                 .as_mut()
-                .filter(|_| unchanged)
-                .and_then(|p| p.cache.people.remove(&path))
+                .and_then(|p| p.take_unchanged(|c| &mut c.people, &path, &key))
             {
-                build.keep(&BTreeMap::from([(path.clone(), cached.hash.clone())]));
+                build.keep(&cached.files);
                 build.people_reused += 1;
                 build.cache.people.insert(path, cached);
                 continue;
@@ -350,7 +368,8 @@ impl<'a> SiteBuilder<'a> {
             let html = render("person", &person_page(&sessions, &texts, options))?;
             let hash = build.insert(path.clone(), html);
             build.people_rendered += 1;
-            build.cache.people.insert(path, CachedPage { key, hash });
+            let files = BTreeMap::from([(path.clone(), hash)]);
+            build.cache.people.insert(path, CachedFiles { key, files });
         }
         build.insert(
             "breakdowns.html".into(),
@@ -415,18 +434,9 @@ fn meetings_lists(
     for (day, meetings) in &by_day {
         let path = day_path(*day);
         let key = summary::combined_key(meetings.iter().map(|i| keys[*i]));
-        let unchanged = previous.as_ref().is_some_and(|p| {
-            p.cache.days.get(&path).is_some_and(|c| {
-                c.key == key
-                    && c.files
-                        .iter()
-                        .all(|(file, hash)| p.manifest.get(file) == Some(hash))
-            })
-        });
         if let Some(cached) = previous
             .as_mut()
-            .filter(|_| unchanged)
-            .and_then(|p| p.cache.days.remove(&path))
+            .and_then(|p| p.take_unchanged(|c| &mut c.days, &path, &key))
         {
             build.keep(&cached.files);
             build.cache.days.insert(path, cached);

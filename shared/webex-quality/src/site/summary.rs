@@ -21,7 +21,7 @@ use crate::quality::{MeetingReport, Metric, ParticipantSession, StreamKind, Thre
 pub const SITE_CACHE_KEY: &str = "site-cache.json.gz";
 
 /// Bumped when the cache's shape changes.
-const CACHE_VERSION: u32 = 2;
+const CACHE_VERSION: u32 = 3;
 
 /// One stream's verdict over a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,17 +192,8 @@ pub struct CachedMeeting {
     pub files: BTreeMap<String, String>,
 }
 
-/// A page rendered from several meetings (a person's page): its inputs' key and content hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CachedPage {
-    /// The inputs' key.
-    pub key: String,
-    /// The content hash.
-    pub hash: String,
-}
-
-/// Files rendered together from several meetings (a day of the meetings list): their inputs' key
-/// and each file's content hash.
+/// Files rendered from several meetings (a person's page; a day of the meetings list with its
+/// exports): their inputs' key and each file's content hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedFiles {
     /// The inputs' key.
@@ -221,7 +212,7 @@ pub struct RenderCache {
     /// Per meeting instance id.
     pub meetings: BTreeMap<String, CachedMeeting>,
     /// Per person page path.
-    pub people: BTreeMap<String, CachedPage>,
+    pub people: BTreeMap<String, CachedFiles>,
     /// Per archive object key, the meetings it holds (archives never change, so a build keeps
     /// them without reading the archive).
     #[serde(default)]
@@ -376,9 +367,9 @@ mod tests {
         let mut cache = RenderCache::new("f".into());
         cache.people.insert(
             "people/x.html".into(),
-            CachedPage {
+            CachedFiles {
                 key: "k".into(),
-                hash: "h".into(),
+                files: BTreeMap::from([("people/x.html".into(), "h".into())]),
             },
         );
         let bytes = cache.to_bytes().unwrap();
