@@ -307,3 +307,144 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     }
     sim.shutdown().await;
 }
+
+/// A full rebuild that takes longer than one invocation may (the site-builder stops with a fifth
+/// of its time left): each render saves its progress, the site stays whole meanwhile, and the next
+/// render goes on where the last one stopped, rendering nothing twice, until the site is what one
+/// uninterrupted build publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_render_out_of_time_saves_its_progress_and_the_next_goes_on() {
+    use webex_quality::site::{
+        Refreshed, RenderBudget, read_manifest, render_from_store, render_from_store_within,
+    };
+    let sim = spawn_sim_at(
+        week_start() + Span::days(1) + Span::hours(12),
+        SimConfig::default(),
+    )
+    .await;
+    let (data, _) = crate::s3::store("data").await;
+    let (site, _) = crate::s3::store("site").await;
+    store_login(&sim, &data).await;
+    let collector = collector(&sim, &data, temp_dir("resumed-work"), quick_cycle());
+    collector.run_cycle().await.unwrap();
+    let work = temp_dir("resumed-render");
+    // Time is always up: every render stops after its first batch, here one meeting.
+    let out_of_time = RenderBudget {
+        stop_at: Some(std::time::Instant::now()),
+        batch_bytes: 1,
+    };
+    let render = |thresholds: Thresholds| {
+        let (data, site, work, clock) = (data.clone(), site.clone(), work.clone(), sim_clock(&sim));
+        async move {
+            render_from_store_within(
+                &data,
+                site.as_ref(),
+                (work, out_of_time),
+                SiteOptions::default(),
+                &thresholds,
+                clock,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let run_to_the_end = |thresholds: Thresholds| {
+        let render = &render;
+        let site = site.clone();
+        async move {
+            let mut renders: Vec<Refreshed> = Vec::new();
+            loop {
+                let before = read_manifest(site.as_ref()).await.unwrap().files;
+                let refreshed = render(thresholds).await;
+                let after = read_manifest(site.as_ref()).await.unwrap().files;
+                if !refreshed.complete {
+                    // Stopped early: nothing published is removed or forgotten.
+                    assert!(refreshed.published.deleted.is_empty(), "{refreshed:?}");
+                    assert!(
+                        before.keys().all(|path| after.contains_key(path)),
+                        "a stopped render keeps every published file listed"
+                    );
+                }
+                renders.push(refreshed);
+                if renders.last().unwrap().complete {
+                    return renders;
+                }
+                assert!(renders.len() < 500, "the renders make no progress");
+            }
+        }
+    };
+
+    let renders = run_to_the_end(Thresholds::default()).await;
+    let last = renders.last().unwrap();
+    let meetings = last.meetings_reused;
+    assert!(meetings > 10, "{last:?}");
+    assert_eq!(
+        renders.len(),
+        meetings + 1,
+        "one meeting a render, then the list pages"
+    );
+    for stopped in &renders[..renders.len() - 1] {
+        assert!(!stopped.complete);
+        assert_eq!(stopped.meetings_rendered, 1, "one batch each: {stopped:?}");
+    }
+    // No meeting was rendered twice: the last render only kept them and wrote the list pages.
+    let rendered: usize = renders.iter().map(|r| r.meetings_rendered).sum();
+    assert_eq!(rendered, meetings);
+    assert_eq!(last.meetings_rendered, 0, "{last:?}");
+    assert!(last.people_rendered > 0, "{last:?}");
+
+    // The same site as one uninterrupted build publishes.
+    let (fresh, _) = crate::s3::store("fresh-site").await;
+    let full = render_from_store(
+        &data,
+        fresh.as_ref(),
+        temp_dir("resumed-full"),
+        SiteOptions::default(),
+        &Thresholds::default(),
+        sim_clock(&sim),
+    )
+    .await
+    .unwrap();
+    assert!(full.complete);
+    assert_eq!(
+        read_manifest(site.as_ref()).await.unwrap().files,
+        read_manifest(fresh.as_ref()).await.unwrap().files
+    );
+
+    // Over a published site (other thresholds: every meeting is judged again), the pages stay
+    // published while the rebuild goes on, and it ends with the same site as a full rebuild.
+    let mut strict = Thresholds::default();
+    strict.audio.packet_loss.fair = 0.0;
+    let before = read_manifest(site.as_ref()).await.unwrap().files;
+    let first = render(strict).await;
+    assert!(!first.complete);
+    let during = read_manifest(site.as_ref()).await.unwrap().files;
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        during.keys().collect::<Vec<_>>(),
+        "the list pages, people and meetings stay published while the rebuild goes on"
+    );
+    let rest = run_to_the_end(strict).await;
+    let rejudged: usize = rest.iter().map(|r| r.meetings_rendered).sum::<usize>() + 1;
+    assert_eq!(rejudged, meetings, "every meeting judged again, once");
+    assert_eq!(rest.last().unwrap().meetings_reused, meetings);
+    let (fresh_strict, _) = crate::s3::store("fresh-strict").await;
+    data.delete(webex_quality::site::summary::SITE_CACHE_KEY)
+        .await
+        .unwrap();
+    render_from_store(
+        &data,
+        fresh_strict.as_ref(),
+        temp_dir("resumed-strict"),
+        SiteOptions::default(),
+        &strict,
+        sim_clock(&sim),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        read_manifest(site.as_ref()).await.unwrap().files,
+        read_manifest(fresh_strict.as_ref()).await.unwrap().files
+    );
+    sim.shutdown().await;
+}

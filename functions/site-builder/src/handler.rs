@@ -8,7 +8,9 @@ use serde::Serialize;
 use webex_quality::clock::SharedClock;
 use webex_quality::config::SiteConfig;
 use webex_quality::quality::Thresholds;
-use webex_quality::site::{RENDER_INPUTS, RefreshError, SiteOptions, render_from_store};
+use webex_quality::site::{
+    RENDER_INPUTS, RefreshError, RenderBudget, SiteOptions, render_from_store_within,
+};
 use webex_quality::storage::SharedStore;
 
 /// What the function holds between invocations.
@@ -31,6 +33,29 @@ pub(crate) struct BuildLog {
     meetings_rendered: usize,
     uploaded: usize,
     deleted: usize,
+    /// False when the invocation's time ran out first: its progress is saved and the next
+    /// invocation (the next cycle's status object) goes on from there.
+    complete: bool,
+}
+
+/// The part of an invocation's remaining time a render may use; the rest is for saving its
+/// progress (the manifest and the render cache) when it stops early.
+const RENDER_SHARE: f64 = 0.8;
+
+/// When the render must stop to save its progress before the invocation's deadline. No deadline
+/// (0, as in a `Context` built by hand) means no limit.
+fn budget(context: &lambda_runtime::Context) -> RenderBudget {
+    if context.deadline == 0 {
+        return RenderBudget::default();
+    }
+    let remaining = context
+        .deadline()
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    RenderBudget {
+        stop_at: Some(std::time::Instant::now() + remaining.mul_f64(RENDER_SHARE)),
+        ..RenderBudget::default()
+    }
 }
 
 /// Why an invocation failed.
@@ -84,16 +109,17 @@ pub(crate) async fn function_handler(
             meetings_rendered: 0,
             uploaded: 0,
             deleted: 0,
+            complete: true,
         });
     }
     let options = SiteOptions {
         mask_personal: !builder.config.show_personal,
         ..SiteOptions::default()
     };
-    let refreshed = render_from_store(
+    let refreshed = render_from_store_within(
         &builder.data,
         builder.site.as_ref(),
-        builder.config.work_dir.clone(),
+        (builder.config.work_dir.clone(), budget(&event.context)),
         options,
         &builder.thresholds,
         builder.clock.clone(),
@@ -107,6 +133,7 @@ pub(crate) async fn function_handler(
         meetings_rendered: refreshed.meetings_rendered,
         uploaded: refreshed.published.uploaded.len(),
         deleted: refreshed.published.deleted.len(),
+        complete: refreshed.complete,
     };
     lambda_runtime::tracing::info!(
         files = log.files,
@@ -114,7 +141,13 @@ pub(crate) async fn function_handler(
         uploaded = log.uploaded,
         deleted = log.deleted,
         authorization_needed = refreshed.authorization_needed,
-        "dashboard published"
+        complete = log.complete,
+        "{}",
+        if log.complete {
+            "dashboard published"
+        } else {
+            "dashboard partly published: the time ran out, the next invocation goes on"
+        }
     );
     Ok(log)
 }
@@ -192,6 +225,28 @@ mod tests {
             "s3://webex-quality-data-123456789012/elsewhere",
         );
         assert_eq!(keys, [None]);
+    }
+
+    #[test]
+    fn a_render_stops_with_a_fifth_of_the_invocation_left() {
+        let mut context = lambda_runtime::Context::default();
+        assert_eq!(budget(&context).stop_at, None, "no deadline, no limit");
+        let deadline = std::time::SystemTime::now() + std::time::Duration::from_secs(100);
+        context.deadline = u64::try_from(
+            deadline
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap();
+        let left = budget(&context).stop_at.unwrap() - std::time::Instant::now();
+        assert!(
+            left > std::time::Duration::from_secs(78) && left <= std::time::Duration::from_secs(80),
+            "{left:?}"
+        );
+        // A deadline already passed: stop after the first batch.
+        context.deadline = 1;
+        assert!(budget(&context).stop_at.unwrap() <= std::time::Instant::now());
     }
 
     #[tokio::test]

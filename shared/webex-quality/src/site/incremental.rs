@@ -318,6 +318,33 @@ impl<'a> SiteBuilder<'a> {
         &self.build.hashes
     }
 
+    /// Ends the build before every meeting was added (its time is up) and returns what it did:
+    /// no list-type page is rendered, and the cache holds what this build rendered or kept plus
+    /// what the previous build left that this one did not reach (checked again next time, as
+    /// always). The next build keeps what this one rendered and goes on from there; the
+    /// published site stays whole meanwhile (its list pages, one build older).
+    #[must_use]
+    pub fn pause(mut self) -> SiteBuild {
+        if let Some(previous) = self.previous.take() {
+            let left = previous.cache;
+            let cache = &mut self.build.cache;
+            for (id, meeting) in left.meetings {
+                cache.meetings.entry(id).or_insert(meeting);
+            }
+            for (key, ids) in left.archives {
+                cache.archives.entry(key).or_insert(ids);
+            }
+            for (path, files) in left.people {
+                cache.people.entry(path).or_insert(files);
+            }
+            for (path, files) in left.days {
+                cache.days.entry(path).or_insert(files);
+            }
+        }
+        self.build.cache.compact_texts();
+        self.build
+    }
+
     /// Renders the pages that depend on every meeting (overviews, meetings list and exports,
     /// people, breakdowns, status) and returns the build. The list-type pages depend on the clock,
     /// so they are rendered each time; a person's page is kept when none of their meetings changed.

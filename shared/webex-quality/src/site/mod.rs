@@ -28,9 +28,12 @@ pub use incremental::{
 pub use meeting_page::{MeetingMeta, render_meeting};
 pub use publish::{
     MANIFEST_KEY, Manifest, PublishError, Published, PublishedManifest, publish, publish_build,
-    publish_rest, publish_some, read_manifest,
+    publish_rest, publish_some, read_manifest, write_manifest,
 };
-pub use refresh::{RENDER_INPUTS, RefreshError, Refreshed, banner, render_from_store};
+pub use refresh::{
+    RENDER_INPUTS, RefreshError, Refreshed, RenderBudget, banner, render_from_store,
+    render_from_store_within,
+};
 pub use status_page::{StatusError, StatusView, render_status};
 
 use chrono::{DateTime, Utc};

@@ -234,7 +234,27 @@ async fn publish_files(
         })
         .map(|(p, h)| (p.clone(), h.clone()))
         .collect();
-    let bytes = serde_json::to_vec_pretty(&manifest)
+    report = write_manifest(store, &manifest, version, report).await?;
+    // Removed only once the manifest that no longer lists them is in place: a lost race removes
+    // nothing another builder still lists.
+    for path in previous.keys().filter(|p| !hashes.contains_key(*p)) {
+        store.delete(path).await?;
+        report.deleted.push(path.clone());
+    }
+    Ok(report)
+}
+
+/// Writes `manifest` if the store's manifest is still at `version` (none yet when `None`).
+///
+/// # Errors
+/// Store failures, or [`PublishError::ManifestChanged`] (with `report`'s uploads).
+pub async fn write_manifest(
+    store: &dyn ObjectStore,
+    manifest: &Manifest,
+    version: Option<&ETag>,
+    report: Published,
+) -> Result<Published, PublishError> {
+    let bytes = serde_json::to_vec_pretty(manifest)
         .map_err(|e| StoreError::backend("put", MANIFEST_KEY, e))?;
     let condition = version.map_or(PutCondition::IfAbsent, |etag| {
         PutCondition::IfMatch(etag.clone())
@@ -249,19 +269,10 @@ async fn publish_files(
         )
         .await
     {
-        Ok(_) => {}
-        Err(StoreError::PreconditionFailed { .. }) => {
-            return Err(PublishError::ManifestChanged {
-                uploaded: report.uploaded,
-            });
-        }
-        Err(other) => return Err(other.into()),
+        Ok(_) => Ok(report),
+        Err(StoreError::PreconditionFailed { .. }) => Err(PublishError::ManifestChanged {
+            uploaded: report.uploaded,
+        }),
+        Err(other) => Err(other.into()),
     }
-    // Removed only once the manifest that no longer lists them is in place: a lost race removes
-    // nothing another builder still lists.
-    for path in previous.keys().filter(|p| !hashes.contains_key(*p)) {
-        store.delete(path).await?;
-        report.deleted.push(path.clone());
-    }
-    Ok(report)
 }

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use super::summary::{RenderCache, SITE_CACHE_KEY};
 use super::{
     BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteOptions,
-    StatusView, publish_rest, publish_some, read_manifest,
+    StatusView, publish_rest, publish_some, read_manifest, write_manifest,
 };
 use crate::clock::SharedClock;
 use crate::db::{Database, DbError};
@@ -92,6 +92,37 @@ pub struct Refreshed {
     pub published: Published,
     /// Whether the pages carry the "authorization needed" banner.
     pub authorization_needed: bool,
+    /// False when the build ran out of time ([`RenderBudget`]) and saved its progress instead of
+    /// finishing: the next render goes on from there.
+    pub complete: bool,
+}
+
+/// How far a render may go before it saves its progress and stops: a full rebuild of a long
+/// history takes longer than one Lambda invocation may, so the site-builder stops in time and the
+/// next invocation goes on where it stopped (it renders nothing twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderBudget {
+    /// When to stop adding meetings (checked after each published batch, so a render always
+    /// renders at least one batch); `None`: no limit.
+    pub stop_at: Option<std::time::Instant>,
+    /// Rendered files wait for publishing up to about this many bytes.
+    pub batch_bytes: usize,
+}
+
+impl Default for RenderBudget {
+    fn default() -> Self {
+        Self {
+            stop_at: None,
+            batch_bytes: PUBLISH_BATCH_BYTES,
+        }
+    }
+}
+
+impl RenderBudget {
+    fn spent(&self) -> bool {
+        self.stop_at
+            .is_some_and(|stop| std::time::Instant::now() >= stop)
+    }
 }
 
 /// The banner every page shows when a human must authorize again: the status object says so, or the
@@ -161,6 +192,31 @@ pub async fn render_from_store(
     thresholds: &Thresholds,
     clock: SharedClock,
 ) -> Result<Refreshed, RefreshError> {
+    render_from_store_within(
+        data,
+        site,
+        (work_dir, RenderBudget::default()),
+        options,
+        thresholds,
+        clock,
+    )
+    .await
+}
+
+/// [`render_from_store`] within `budget`: when its time is up, the build publishes what it
+/// rendered, adds it to the manifest (removing nothing) and to the render cache, and returns with
+/// [`Refreshed::complete`] false; the next render goes on from there.
+///
+/// # Errors
+/// As [`render_from_store`].
+pub async fn render_from_store_within(
+    data: &SharedStore,
+    site: &dyn ObjectStore,
+    (work_dir, budget): (PathBuf, RenderBudget),
+    options: SiteOptions,
+    thresholds: &Thresholds,
+    clock: SharedClock,
+) -> Result<Refreshed, RefreshError> {
     let replica = Replica::new(data.clone(), work_dir.clone());
     // Files uploaded by an attempt whose manifest lost the race: their content is in doubt.
     let mut in_doubt = BTreeSet::new();
@@ -170,8 +226,7 @@ pub async fn render_from_store(
         let result = render_once(
             (data, site, &work_dir),
             &copy,
-            &options,
-            thresholds,
+            (&options, thresholds, budget),
             now,
             &in_doubt,
         )
@@ -200,31 +255,82 @@ enum Attempt {
 /// Rendered files wait for publishing up to about this many bytes.
 const PUBLISH_BATCH_BYTES: usize = 8 << 20;
 
-/// Adds `db`'s meetings to `builder`, publishing the rendered files a batch at a time. (`db` is
-/// owned here: a connection may move between threads, but not be shared by them, and the future
-/// holds it across the uploads.)
+/// Adds `db`'s meetings to `builder`, publishing the rendered files a batch at a time; returns
+/// false when `budget` ran out first. (`db` is owned here: a connection may move between threads,
+/// but not be shared by them, and the future holds it across the uploads.)
 async fn add_streamed(
     builder: &mut SiteBuilder<'_>,
     db: Database,
-    archive: Option<&str>,
+    (archive, budget): (Option<&str>, RenderBudget),
     (site, published, report): (&dyn ObjectStore, &Manifest, &mut Published),
-) -> Result<(), RefreshError> {
+) -> Result<bool, RefreshError> {
     let mut pending = builder.start_database(&db, archive)?;
     loop {
-        let done = builder.add_some(&db, &mut pending, PUBLISH_BATCH_BYTES)?;
+        let done = builder.add_some(&db, &mut pending, budget.batch_bytes)?;
         let files = builder.take_files();
         publish_some(site, (published, builder.hashes()), files, report).await?;
         if done {
-            return Ok(());
+            return Ok(true);
+        }
+        if budget.spent() {
+            return Ok(false);
         }
     }
+}
+
+/// Saves a build stopped by its budget: the manifest lists what it published on top of what was
+/// there (nothing is removed), then the cache holds its progress.
+async fn save_progress(
+    (data, site): (&SharedStore, &dyn ObjectStore),
+    builder: SiteBuilder<'_>,
+    (comparable, version): (&Manifest, Option<&crate::storage::ETag>),
+    streamed: Published,
+    (archives_read, authorization_needed): (usize, bool),
+) -> Result<Attempt, RefreshError> {
+    let build = builder.pause();
+    let mut manifest = comparable.clone();
+    manifest.extend(build.hashes.iter().map(|(p, h)| (p.clone(), h.clone())));
+    let published = match write_manifest(site, &manifest, version, streamed).await {
+        Ok(published) => published,
+        Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
+        Err(PublishError::Store(error)) => return Err(error.into()),
+    };
+    save_cache(data, &build.cache).await?;
+    tracing::info!(
+        meetings_rendered = build.meetings_rendered,
+        "the render's time is up: its progress is saved, the next render goes on from there"
+    );
+    Ok(Attempt::Done(Refreshed {
+        files: manifest.len(),
+        meetings_rendered: build.meetings_rendered,
+        meetings_reused: build.meetings_reused,
+        people_rendered: 0,
+        people_reused: 0,
+        archives_read,
+        published,
+        authorization_needed,
+        complete: false,
+    }))
+}
+
+async fn save_cache(data: &SharedStore, cache: &RenderCache) -> Result<(), RefreshError> {
+    let bytes = cache
+        .to_bytes()
+        .map_err(|e| StoreError::backend("put", SITE_CACHE_KEY, e))?;
+    data.put(
+        SITE_CACHE_KEY,
+        Bytes::from(bytes),
+        PutCondition::Always,
+        "application/gzip",
+    )
+    .await?;
+    Ok(())
 }
 
 async fn render_once(
     (data, site, work_dir): (&SharedStore, &dyn ObjectStore, &std::path::Path),
     copy: &crate::history::WorkingCopy,
-    options: &SiteOptions,
-    thresholds: &Thresholds,
+    (options, thresholds, budget): (&SiteOptions, &Thresholds, RenderBudget),
     now: DateTime<Utc>,
     in_doubt: &BTreeSet<String>,
 ) -> Result<Attempt, RefreshError> {
@@ -265,16 +371,27 @@ async fn render_once(
     // Rendered files are published a batch at a time as the build goes on: memory holds one
     // batch, not the site.
     let mut streamed = Published::default();
-    let view = {
+    let has_banner = options.authorization_needed.is_some();
+    let (view, finished) = {
         let db = Database::open(&copy.path)?;
         db.quick_check()?;
         let mut view = StatusView::from_sources(&db, status.as_ref(), now)?;
         view.archived_days = history::days_archived(&archives);
-        add_streamed(&mut builder, db, None, (site, &comparable, &mut streamed)).await?;
-        view
+        let finished = add_streamed(
+            &mut builder,
+            db,
+            (None, budget),
+            (site, &comparable, &mut streamed),
+        )
+        .await?;
+        (view, finished)
     };
     let mut archives_read = 0;
+    let mut stopped = !finished;
     for archive in archives {
+        if stopped {
+            break;
+        }
         let key = archive.key();
         if builder.reuse_archive(&key) {
             continue;
@@ -283,13 +400,24 @@ async fn render_once(
         let local = history::download(data, archive, work_dir).await?;
         let db = Database::open(&local.path)?;
         db.quick_check()?;
-        add_streamed(
+        let finished = add_streamed(
             &mut builder,
             db,
-            Some(&key),
+            (Some(&key), budget),
             (site, &comparable, &mut streamed),
         )
         .await?;
+        stopped = !finished;
+    }
+    if stopped {
+        return save_progress(
+            (data, site),
+            builder,
+            (&comparable, published.etag.as_ref()),
+            streamed,
+            (archives_read, has_banner),
+        )
+        .await;
     }
     let build = builder.finish(&view)?;
     check_removals(&published.files, &build)?;
@@ -299,17 +427,7 @@ async fn render_once(
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
         Err(PublishError::Store(error)) => return Err(error.into()),
     };
-    let bytes = build
-        .cache
-        .to_bytes()
-        .map_err(|e| StoreError::backend("put", SITE_CACHE_KEY, e))?;
-    data.put(
-        SITE_CACHE_KEY,
-        Bytes::from(bytes),
-        PutCondition::Always,
-        "application/gzip",
-    )
-    .await?;
+    save_cache(data, &build.cache).await?;
     Ok(Attempt::Done(Refreshed {
         files: build.hashes.len(),
         meetings_rendered: build.meetings_rendered,
@@ -318,6 +436,7 @@ async fn render_once(
         people_reused: build.people_reused,
         archives_read,
         published,
-        authorization_needed: options.authorization_needed.is_some(),
+        authorization_needed: has_banner,
+        complete: true,
     }))
 }
