@@ -351,7 +351,24 @@ impl<'a> SiteBuilder<'a> {
     ///
     /// # Errors
     /// Template or export failures.
-    pub fn finish(mut self, status: &StatusView) -> Result<SiteBuild, BuildError> {
+    pub fn finish(self, status: &StatusView) -> Result<SiteBuild, BuildError> {
+        let (mut build, mut people) = self.finish_lists(status)?;
+        let files = build.render_people(&mut people, usize::MAX)?;
+        build.files.extend(files);
+        Ok(build)
+    }
+
+    /// [`SiteBuilder::finish`] in parts, so that the person pages (one per person, each listing
+    /// every session of theirs: together the largest list-type files) need not all be held at
+    /// once: renders every list-type page but the person pages whose meetings changed, and returns
+    /// those to render with [`SiteBuild::render_people`] a batch at a time.
+    ///
+    /// # Errors
+    /// Template or export failures.
+    pub fn finish_lists(
+        mut self,
+        status: &StatusView,
+    ) -> Result<(SiteBuild, PeoplePages<'a>), BuildError> {
         let options = self.options;
         // The meetings stay in the cache (one copy); the pages borrow them, oldest start first as
         // the database lists them, whichever partition they came from.
@@ -380,9 +397,10 @@ impl<'a> SiteBuilder<'a> {
                 )?,
             );
         }
-        for (person, sessions) in people(&analyzed, &keys, &texts) {
+        let mut todo = Vec::new();
+        for (person, sessions) in people(&analyzed, &texts) {
             let path = person_path(person);
-            let key = summary::combined_key(sessions.iter().map(|(key, _, _)| *key));
+            let key = summary::combined_key(sessions.iter().map(|(m, _)| keys[*m as usize]));
             if let Some(cached) = previous
                 .as_mut()
                 .and_then(|p| p.take_unchanged(|c| &mut c.people, &path, &key))
@@ -392,11 +410,11 @@ impl<'a> SiteBuilder<'a> {
                 build.cache.people.insert(path, cached);
                 continue;
             }
-            let html = render("person", &person_page(&sessions, &texts, options))?;
-            let hash = build.insert(path.clone(), html);
-            build.people_rendered += 1;
-            let files = BTreeMap::from([(path.clone(), hash)]);
-            build.cache.people.insert(path, CachedFiles { key, files });
+            todo.push(PersonTodo {
+                path,
+                key,
+                sessions,
+            });
         }
         build.insert(
             "breakdowns.html".into(),
@@ -407,12 +425,96 @@ impl<'a> SiteBuilder<'a> {
             source,
         })?;
         build.insert("status.html".into(), status_html.into_bytes());
+        let ids = if todo.is_empty() {
+            Vec::new()
+        } else {
+            analyzed.iter().map(|a| a.instance_id.clone()).collect()
+        };
         drop(analyzed);
         drop(keys);
         self.build.cache.meetings = meetings;
         self.build.cache.texts = texts;
         self.build.cache.compact_texts();
-        Ok(self.build)
+        Ok((
+            self.build,
+            PeoplePages {
+                options,
+                ids,
+                todo: todo.into_iter(),
+            },
+        ))
+    }
+}
+
+/// Person pages still to render (see [`SiteBuilder::finish_lists`]).
+#[derive(Debug)]
+pub struct PeoplePages<'a> {
+    options: &'a SiteOptions,
+    /// The build's meetings, oldest first: what the sessions' meeting indexes point into.
+    ids: Vec<String>,
+    todo: std::vec::IntoIter<PersonTodo>,
+}
+
+impl PeoplePages<'_> {
+    /// The paths of the pages still to render.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.todo.as_slice().iter().map(|t| t.path.as_str())
+    }
+}
+
+#[derive(Debug)]
+struct PersonTodo {
+    path: String,
+    key: String,
+    /// Meeting index (in [`PeoplePages::ids`]) and session index, oldest first.
+    sessions: Vec<(u32, u32)>,
+}
+
+impl SiteBuild {
+    /// Renders person pages of `pages` until about `budget` bytes are rendered, and returns them
+    /// (their hashes and cache entries are in the build; the files are the caller's to publish).
+    /// Returns an empty set when every page is rendered.
+    ///
+    /// # Errors
+    /// Template failures.
+    pub fn render_people(
+        &mut self,
+        pages: &mut PeoplePages<'_>,
+        budget: usize,
+    ) -> Result<Files, BuildError> {
+        let mut files = Files::new();
+        let mut size = 0;
+        while size < budget {
+            let Some(todo) = pages.todo.next() else { break };
+            let cache = &self.cache;
+            let sessions: Vec<_> = todo
+                .sessions
+                .iter()
+                .filter_map(|(m, index)| {
+                    let meeting = cache.meetings.get(pages.ids.get(*m as usize)?)?;
+                    let session = meeting.summary.sessions.get(*index as usize)?;
+                    Some((meeting.key.as_str(), &meeting.summary, session))
+                })
+                .collect();
+            let html = render(
+                "person",
+                &person_page(&sessions, &cache.texts, pages.options),
+            )?;
+            drop(sessions);
+            size += html.len();
+            let hash = sha256_hex(&html);
+            self.hashes.insert(todo.path.clone(), hash.clone());
+            self.people_rendered += 1;
+            self.cache.people.insert(
+                todo.path.clone(),
+                CachedFiles {
+                    key: todo.key,
+                    files: BTreeMap::from([(todo.path.clone(), hash)]),
+                },
+            );
+            files.insert(todo.path, html);
+        }
+        Ok(files)
     }
 }
 

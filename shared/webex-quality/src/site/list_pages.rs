@@ -260,19 +260,19 @@ pub(super) struct PersonPage {
 /// A person's sessions: the key of the meeting's inputs, the meeting, the session.
 type PersonSessions<'a> = Vec<(&'a str, &'a MeetingSummary, &'a SessionSummary)>;
 
-/// Every person's sessions, oldest first, by the person's key.
+/// Every person's sessions, oldest first, by the person's key: the index of the meeting in `all`
+/// and of the session in the meeting.
 pub(super) fn people<'a>(
-    all: &[&'a MeetingSummary],
-    keys: &[&'a str],
+    all: &[&MeetingSummary],
     texts: &'a Texts,
-) -> BTreeMap<&'a str, PersonSessions<'a>> {
-    let mut by_person: BTreeMap<&'a str, PersonSessions<'a>> = BTreeMap::new();
-    for (a, key) in all.iter().zip(keys) {
-        for s in &a.sessions {
-            by_person
-                .entry(texts.get(s.person))
-                .or_default()
-                .push((key, a, s));
+) -> BTreeMap<&'a str, Vec<(u32, u32)>> {
+    let mut by_person: BTreeMap<&'a str, Vec<(u32, u32)>> = BTreeMap::new();
+    for (m, a) in all.iter().enumerate() {
+        for (i, s) in a.sessions.iter().enumerate() {
+            by_person.entry(texts.get(s.person)).or_default().push((
+                u32::try_from(m).unwrap_or(u32::MAX),
+                u32::try_from(i).unwrap_or(u32::MAX),
+            ));
         }
     }
     by_person

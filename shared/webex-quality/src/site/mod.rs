@@ -23,7 +23,7 @@ mod texts;
 pub use build::{BuildError, Files, meeting_path, person_path};
 pub use exports::{CsvTables, csv_tables};
 pub use incremental::{
-    PendingMeetings, Previous, SiteBuild, SiteBuilder, build_incremental, build_site,
+    PendingMeetings, PeoplePages, Previous, SiteBuild, SiteBuilder, build_incremental, build_site,
 };
 pub use meeting_page::{MeetingMeta, render_meeting};
 pub use publish::{

@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 
 use super::summary::{RenderCache, SITE_CACHE_KEY};
 use super::{
-    BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteOptions,
-    StatusView, publish_rest, publish_some, read_manifest, write_manifest,
+    BuildError, Manifest, PeoplePages, Previous, PublishError, Published, SiteBuild, SiteBuilder,
+    SiteOptions, StatusView, publish_rest, publish_some, read_manifest, write_manifest,
 };
 use crate::clock::SharedClock;
 use crate::db::{Database, DbError};
@@ -158,10 +158,15 @@ async fn previous_cache(data: &dyn ObjectStore) -> Result<Option<RenderCache>, R
 }
 
 /// Refuses a build that would remove most of a published site.
-fn check_removals(published: &Manifest, build: &SiteBuild) -> Result<(), RefreshError> {
+fn check_removals(
+    published: &Manifest,
+    build: &SiteBuild,
+    people: &PeoplePages<'_>,
+) -> Result<(), RefreshError> {
+    let coming: BTreeSet<&str> = people.paths().collect();
     let removing = published
         .keys()
-        .filter(|path| !build.hashes.contains_key(*path))
+        .filter(|path| !build.hashes.contains_key(*path) && !coming.contains(path.as_str()))
         .count();
     if published.len() >= PROTECTED_SITE_FILES && removing * 2 > published.len() {
         return Err(RefreshError::WouldWipe {
@@ -419,8 +424,16 @@ async fn render_once(
         )
         .await;
     }
-    let build = builder.finish(&view)?;
-    check_removals(&published.files, &build)?;
+    let (mut build, mut people) = builder.finish_lists(&view)?;
+    // Checked before the person pages are published: a refused build changes none of them.
+    check_removals(&published.files, &build, &people)?;
+    loop {
+        let files = build.render_people(&mut people, budget.batch_bytes)?;
+        if files.is_empty() {
+            break;
+        }
+        publish_some(site, (&comparable, &build.hashes), files, &mut streamed).await?;
+    }
     let result = publish_rest(site, &comparable, published.etag.as_ref(), &build, streamed).await;
     let published = match result {
         Ok(published) => published,
