@@ -12,7 +12,6 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use super::summary::{RenderCache, SITE_CACHE_KEY};
@@ -25,7 +24,7 @@ use crate::db::{Database, DbError};
 use crate::history::{self, Replica};
 use crate::quality::Thresholds;
 use crate::status::{Status, StatusStore};
-use crate::storage::{Fetched, ObjectStore, PutCondition, SharedStore, StoreError};
+use crate::storage::{FetchedFile, ObjectStore, PutCondition, SharedStore, StoreError};
 
 /// The data-store objects the site is rendered from: a change to either calls for a render (the
 /// status object changes every cycle, so the status page never goes stale).
@@ -144,17 +143,41 @@ pub fn banner(status: Option<&Status>, now: DateTime<Utc>) -> Option<String> {
 }
 
 /// The render cache of the build that published the site, if it is readable.
-async fn previous_cache(data: &dyn ObjectStore) -> Result<Option<RenderCache>, RefreshError> {
-    Ok(match data.get(SITE_CACHE_KEY, None).await? {
-        Fetched::Found(object) => match RenderCache::from_bytes(&object.bytes) {
+async fn previous_cache(
+    data: &dyn ObjectStore,
+    work_dir: &std::path::Path,
+) -> Result<Option<RenderCache>, RefreshError> {
+    // Through a file, so that memory holds the parsed cache, not its compressed bytes too.
+    let path = cache_file(work_dir)?;
+    let found = data.get_to_file(SITE_CACHE_KEY, None, &path).await;
+    let cache = match found {
+        Ok(FetchedFile::Found(_)) => match std::fs::File::open(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|file| RenderCache::read_from(file).map_err(|e| e.to_string()))
+        {
             Ok(cache) => Some(cache),
             Err(error) => {
-                tracing::warn!(%error, "rendering everything again");
+                tracing::warn!(%error, "the render cache is unreadable: rendering everything again");
                 None
             }
         },
-        Fetched::NotFound | Fetched::NotModified => None,
-    })
+        Ok(FetchedFile::NotFound | FetchedFile::NotModified) => None,
+        Err(error) => {
+            let _ = std::fs::remove_file(&path);
+            return Err(error.into());
+        }
+    };
+    let _ = std::fs::remove_file(&path);
+    Ok(cache)
+}
+
+/// A new file name for the render cache in `work_dir`.
+fn cache_file(work_dir: &std::path::Path) -> Result<PathBuf, RefreshError> {
+    std::fs::create_dir_all(work_dir).map_err(|e| StoreError::backend("get", SITE_CACHE_KEY, e))?;
+    Ok(work_dir.join(format!(
+        "site-cache-{}.json.gz",
+        uuid::Uuid::new_v4().simple()
+    )))
 }
 
 /// Refuses a build that would remove most of a published site.
@@ -286,7 +309,7 @@ async fn add_streamed(
 /// Saves a build stopped by its budget: the manifest lists what it published on top of what was
 /// there (nothing is removed), then the cache holds its progress.
 async fn save_progress(
-    (data, site): (&SharedStore, &dyn ObjectStore),
+    (data, site, work_dir): (&SharedStore, &dyn ObjectStore, &std::path::Path),
     builder: SiteBuilder<'_>,
     (comparable, version): (&Manifest, Option<&crate::storage::ETag>),
     streamed: Published,
@@ -300,7 +323,7 @@ async fn save_progress(
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
         Err(PublishError::Store(error)) => return Err(error.into()),
     };
-    save_cache(data, &build.cache).await?;
+    save_cache(data, &build.cache, work_dir).await?;
     tracing::info!(
         meetings_rendered = build.meetings_rendered,
         "the render's time is up: its progress is saved, the next render goes on from there"
@@ -318,18 +341,36 @@ async fn save_progress(
     }))
 }
 
-async fn save_cache(data: &SharedStore, cache: &RenderCache) -> Result<(), RefreshError> {
-    let bytes = cache
-        .to_bytes()
-        .map_err(|e| StoreError::backend("put", SITE_CACHE_KEY, e))?;
-    data.put(
-        SITE_CACHE_KEY,
-        Bytes::from(bytes),
-        PutCondition::Always,
-        "application/gzip",
-    )
-    .await?;
-    Ok(())
+async fn save_cache(
+    data: &SharedStore,
+    cache: &RenderCache,
+    work_dir: &std::path::Path,
+) -> Result<(), RefreshError> {
+    // Through a file, uploaded from there: memory never holds the compressed cache.
+    let path = cache_file(work_dir)?;
+    let written = std::fs::File::create(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|file| {
+            cache
+                .write_to(std::io::BufWriter::new(file))
+                .map_err(|e| e.to_string())
+        })
+        .and_then(|mut out| std::io::Write::flush(&mut out).map_err(|e| e.to_string()));
+    let result = match written {
+        Ok(()) => data
+            .put_file(
+                SITE_CACHE_KEY,
+                &path,
+                PutCondition::Always,
+                "application/gzip",
+            )
+            .await
+            .map(|_| ())
+            .map_err(RefreshError::from),
+        Err(error) => Err(StoreError::backend("put", SITE_CACHE_KEY, error).into()),
+    };
+    let _ = std::fs::remove_file(&path);
+    result
 }
 
 async fn render_once(
@@ -349,7 +390,7 @@ async fn render_once(
         .load()
         .await?
         .map(|(status, _)| status);
-    let cache = previous_cache(data.as_ref()).await?;
+    let cache = previous_cache(data.as_ref(), work_dir).await?;
     let options = SiteOptions {
         authorization_needed: banner(status.as_ref(), now),
         generated: now,
@@ -416,7 +457,7 @@ async fn render_once(
     }
     if stopped {
         return save_progress(
-            (data, site),
+            (data, site, work_dir),
             builder,
             (&comparable, published.etag.as_ref()),
             streamed,
@@ -440,7 +481,7 @@ async fn render_once(
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
         Err(PublishError::Store(error)) => return Err(error.into()),
     };
-    save_cache(data, &build.cache).await?;
+    save_cache(data, &build.cache, work_dir).await?;
     Ok(Attempt::Done(Refreshed {
         files: build.hashes.len(),
         meetings_rendered: build.meetings_rendered,

@@ -280,10 +280,19 @@ impl RenderCache {
     /// # Errors
     /// Serialization failures.
     pub fn to_bytes(&self) -> Result<Vec<u8>, CacheError> {
+        self.write_to(Vec::new())
+    }
+
+    /// [`RenderCache::to_bytes`] into `output` (a file: memory then holds none of it), returned
+    /// when written.
+    ///
+    /// # Errors
+    /// Serialization or write failures.
+    pub fn write_to<W: std::io::Write>(&self, output: W) -> Result<W, CacheError> {
         // Serialized straight into the encoder, so that memory holds the compressed cache only, not
         // its JSON too; through a large buffer, because serde_json's many small writes each made the
         // encoder zero its output buffer (a tenth of a full render's time went to `memset`).
-        let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let encoder = flate2::write::GzEncoder::new(output, flate2::Compression::fast());
         let mut writer = std::io::BufWriter::with_capacity(1 << 18, encoder);
         serde_json::to_writer(&mut writer, self).map_err(|e| CacheError(e.to_string()))?;
         writer
@@ -299,8 +308,16 @@ impl RenderCache {
     /// # Errors
     /// Anything that is not such a cache.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CacheError> {
+        Self::read_from(bytes)
+    }
+
+    /// [`RenderCache::from_bytes`] from `input` (a file).
+    ///
+    /// # Errors
+    /// Anything that is not such a cache.
+    pub fn read_from<R: std::io::Read>(input: R) -> Result<Self, CacheError> {
         let reader =
-            std::io::BufReader::with_capacity(1 << 16, flate2::read::GzDecoder::new(bytes));
+            std::io::BufReader::with_capacity(1 << 16, flate2::read::GzDecoder::new(input));
         serde_json::from_reader(reader).map_err(|e| CacheError(e.to_string()))
     }
 }
