@@ -182,19 +182,21 @@ fn cache_file(work_dir: &std::path::Path) -> Result<PathBuf, RefreshError> {
 
 /// Refuses a build that would remove most of a published site.
 fn check_removals(
-    published: &Manifest,
+    (comparable, doubtful): (&Manifest, &Manifest),
     build: &SiteBuild,
     people: &PeoplePages<'_>,
 ) -> Result<(), RefreshError> {
     let coming: BTreeSet<&str> = people.paths().collect();
-    let removing = published
+    let removing = comparable
         .keys()
+        .chain(doubtful.keys())
         .filter(|path| !build.hashes.contains_key(*path) && !coming.contains(path.as_str()))
         .count();
-    if published.len() >= PROTECTED_SITE_FILES && removing * 2 > published.len() {
+    let published = comparable.len() + doubtful.len();
+    if published >= PROTECTED_SITE_FILES && removing * 2 > published {
         return Err(RefreshError::WouldWipe {
             removing,
-            published: published.len(),
+            published,
         });
     }
     Ok(())
@@ -396,12 +398,13 @@ async fn render_once(
         generated: now,
         ..options.clone()
     };
-    // What the build may take as published: not the files a lost race left in doubt.
-    let comparable: Manifest = published
-        .files
+    // What the build may take as published: not the files a lost race left in doubt (set apart,
+    // not copied: the manifest lists every file of the site).
+    let version = published.etag;
+    let mut comparable = published.files;
+    let doubtful: Manifest = in_doubt
         .iter()
-        .filter(|(path, _)| !in_doubt.contains(*path))
-        .map(|(p, h)| (p.clone(), h.clone()))
+        .filter_map(|path| comparable.remove_entry(path))
         .collect();
     // The hot database first, then the archives newest first, one at a time; an archive the
     // previous build rendered is not even read (archives never change).
@@ -459,7 +462,7 @@ async fn render_once(
         return save_progress(
             (data, site, work_dir),
             builder,
-            (&comparable, published.etag.as_ref()),
+            (&comparable, version.as_ref()),
             streamed,
             (archives_read, has_banner),
         )
@@ -467,7 +470,7 @@ async fn render_once(
     }
     let (mut build, mut people) = builder.finish_lists(&view)?;
     // Checked before the person pages are published: a refused build changes none of them.
-    check_removals(&published.files, &build, &people)?;
+    check_removals((&comparable, &doubtful), &build, &people)?;
     loop {
         let files = build.render_people(&mut people, budget.batch_bytes)?;
         if files.is_empty() {
@@ -475,12 +478,17 @@ async fn render_once(
         }
         publish_some(site, (&comparable, &build.hashes), files, &mut streamed).await?;
     }
-    let result = publish_rest(site, &comparable, published.etag.as_ref(), &build, streamed).await;
-    let published = match result {
+    let result = publish_rest(site, &comparable, version.as_ref(), &build, streamed).await;
+    let mut published = match result {
         Ok(published) => published,
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
         Err(PublishError::Store(error)) => return Err(error.into()),
     };
+    // Files a lost race left that this build does not have: no manifest lists them any more.
+    for path in doubtful.keys().filter(|p| !build.hashes.contains_key(*p)) {
+        site.delete(path).await?;
+        published.deleted.push(path.clone());
+    }
     save_cache(data, &build.cache, work_dir).await?;
     Ok(Attempt::Done(Refreshed {
         files: build.hashes.len(),
