@@ -325,21 +325,18 @@ impl<'a> SiteBuilder<'a> {
     /// published site stays whole meanwhile (its list pages, one build older).
     #[must_use]
     pub fn pause(mut self) -> SiteBuild {
+        /// The entries of `left` that `into` does not have.
+        fn add_missing<V>(into: &mut BTreeMap<String, V>, left: BTreeMap<String, V>) {
+            for (key, value) in left {
+                into.entry(key).or_insert(value);
+            }
+        }
         if let Some(previous) = self.previous.take() {
-            let left = previous.cache;
-            let cache = &mut self.build.cache;
-            for (id, meeting) in left.meetings {
-                cache.meetings.entry(id).or_insert(meeting);
-            }
-            for (key, ids) in left.archives {
-                cache.archives.entry(key).or_insert(ids);
-            }
-            for (path, files) in left.people {
-                cache.people.entry(path).or_insert(files);
-            }
-            for (path, files) in left.days {
-                cache.days.entry(path).or_insert(files);
-            }
+            let (left, cache) = (previous.cache, &mut self.build.cache);
+            add_missing(&mut cache.meetings, left.meetings);
+            add_missing(&mut cache.archives, left.archives);
+            add_missing(&mut cache.people, left.people);
+            add_missing(&mut cache.days, left.days);
         }
         self.build.cache.compact_texts();
         self.build
@@ -365,7 +362,7 @@ impl<'a> SiteBuilder<'a> {
     ///
     /// # Errors
     /// Template or export failures.
-    pub fn finish_lists(
+    pub(crate) fn finish_lists(
         mut self,
         status: &StatusView,
     ) -> Result<(SiteBuild, PeoplePages<'a>), BuildError> {
@@ -425,11 +422,7 @@ impl<'a> SiteBuilder<'a> {
             source,
         })?;
         build.insert("status.html".into(), status_html.into_bytes());
-        let ids = if todo.is_empty() {
-            Vec::new()
-        } else {
-            analyzed.iter().map(|a| a.instance_id.clone()).collect()
-        };
+        let ids = analyzed.iter().map(|a| a.instance_id.clone()).collect();
         drop(analyzed);
         drop(keys);
         self.build.cache.meetings = meetings;
@@ -448,7 +441,7 @@ impl<'a> SiteBuilder<'a> {
 
 /// Person pages still to render (see [`SiteBuilder::finish_lists`]).
 #[derive(Debug)]
-pub struct PeoplePages<'a> {
+pub(crate) struct PeoplePages<'a> {
     options: &'a SiteOptions,
     /// The build's meetings, oldest first: what the sessions' meeting indexes point into.
     ids: Vec<String>,
@@ -457,7 +450,7 @@ pub struct PeoplePages<'a> {
 
 impl PeoplePages<'_> {
     /// The paths of the pages still to render.
-    pub fn paths(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn paths(&self) -> impl Iterator<Item = &str> {
         self.todo.as_slice().iter().map(|t| t.path.as_str())
     }
 }
@@ -477,7 +470,7 @@ impl SiteBuild {
     ///
     /// # Errors
     /// Template failures.
-    pub fn render_people(
+    pub(crate) fn render_people(
         &mut self,
         pages: &mut PeoplePages<'_>,
         budget: usize,

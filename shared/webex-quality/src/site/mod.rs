@@ -23,12 +23,12 @@ mod texts;
 pub use build::{BuildError, Files, meeting_path, person_path};
 pub use exports::{CsvTables, csv_tables};
 pub use incremental::{
-    PendingMeetings, PeoplePages, Previous, SiteBuild, SiteBuilder, build_incremental, build_site,
+    PendingMeetings, Previous, SiteBuild, SiteBuilder, build_incremental, build_site,
 };
 pub use meeting_page::{MeetingMeta, render_meeting};
 pub use publish::{
     MANIFEST_KEY, Manifest, PublishError, Published, PublishedManifest, publish, publish_build,
-    publish_rest, publish_some, read_manifest, write_manifest,
+    publish_rest, publish_some, read_manifest,
 };
 pub use refresh::{
     RENDER_INPUTS, RefreshError, Refreshed, RenderBudget, banner, render_from_store,

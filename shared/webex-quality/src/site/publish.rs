@@ -248,7 +248,7 @@ async fn publish_files(
 ///
 /// # Errors
 /// Store failures, or [`PublishError::ManifestChanged`] (with `report`'s uploads).
-pub async fn write_manifest(
+pub(super) async fn write_manifest(
     store: &dyn ObjectStore,
     manifest: &Manifest,
     version: Option<&ETag>,

@@ -14,10 +14,12 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
+use super::incremental::PeoplePages;
+use super::publish::write_manifest;
 use super::summary::{RenderCache, SITE_CACHE_KEY};
 use super::{
-    BuildError, Manifest, PeoplePages, Previous, PublishError, Published, SiteBuild, SiteBuilder,
-    SiteOptions, StatusView, publish_rest, publish_some, read_manifest, write_manifest,
+    BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteOptions,
+    StatusView, publish_rest, publish_some, read_manifest,
 };
 use crate::clock::SharedClock;
 use crate::db::{Database, DbError};
@@ -151,10 +153,7 @@ async fn previous_cache(
     let path = cache_file(work_dir)?;
     let found = data.get_to_file(SITE_CACHE_KEY, None, &path).await;
     let cache = match found {
-        Ok(FetchedFile::Found(_)) => match std::fs::File::open(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|file| RenderCache::read_from(file).map_err(|e| e.to_string()))
-        {
+        Ok(FetchedFile::Found(_)) => match RenderCache::read_file(&path) {
             Ok(cache) => Some(cache),
             Err(error) => {
                 tracing::warn!(%error, "the render cache is unreadable: rendering everything again");
@@ -330,17 +329,33 @@ async fn save_progress(
         meetings_rendered = build.meetings_rendered,
         "the render's time is up: its progress is saved, the next render goes on from there"
     );
-    Ok(Attempt::Done(Refreshed {
-        files: manifest.len(),
-        meetings_rendered: build.meetings_rendered,
-        meetings_reused: build.meetings_reused,
-        people_rendered: 0,
-        people_reused: 0,
-        archives_read,
-        published,
-        authorization_needed,
-        complete: false,
-    }))
+    Ok(Attempt::Done(Refreshed::of(
+        &build,
+        (manifest.len(), published),
+        (archives_read, authorization_needed),
+        false,
+    )))
+}
+
+impl Refreshed {
+    fn of(
+        build: &SiteBuild,
+        (files, published): (usize, Published),
+        (archives_read, authorization_needed): (usize, bool),
+        complete: bool,
+    ) -> Self {
+        Self {
+            files,
+            meetings_rendered: build.meetings_rendered,
+            meetings_reused: build.meetings_reused,
+            people_rendered: build.people_rendered,
+            people_reused: build.people_reused,
+            archives_read,
+            published,
+            authorization_needed,
+            complete,
+        }
+    }
 }
 
 async fn save_cache(
@@ -350,15 +365,7 @@ async fn save_cache(
 ) -> Result<(), RefreshError> {
     // Through a file, uploaded from there: memory never holds the compressed cache.
     let path = cache_file(work_dir)?;
-    let written = std::fs::File::create(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|file| {
-            cache
-                .write_to(std::io::BufWriter::new(file))
-                .map_err(|e| e.to_string())
-        })
-        .and_then(|mut out| std::io::Write::flush(&mut out).map_err(|e| e.to_string()));
-    let result = match written {
+    let result = match cache.write_file(&path) {
         Ok(()) => data
             .put_file(
                 SITE_CACHE_KEY,
@@ -490,15 +497,10 @@ async fn render_once(
         published.deleted.push(path.clone());
     }
     save_cache(data, &build.cache, work_dir).await?;
-    Ok(Attempt::Done(Refreshed {
-        files: build.hashes.len(),
-        meetings_rendered: build.meetings_rendered,
-        meetings_reused: build.meetings_reused,
-        people_rendered: build.people_rendered,
-        people_reused: build.people_reused,
-        archives_read,
-        published,
-        authorization_needed: has_banner,
-        complete: true,
-    }))
+    Ok(Attempt::Done(Refreshed::of(
+        &build,
+        (build.hashes.len(), published),
+        (archives_read, has_banner),
+        true,
+    )))
 }

@@ -283,12 +283,17 @@ impl RenderCache {
         self.write_to(Vec::new())
     }
 
-    /// [`RenderCache::to_bytes`] into `output` (a file: memory then holds none of it), returned
-    /// when written.
+    /// [`RenderCache::to_bytes`] into the file at `path` (memory then holds none of it).
     ///
     /// # Errors
-    /// Serialization or write failures.
-    pub fn write_to<W: std::io::Write>(&self, output: W) -> Result<W, CacheError> {
+    /// Serialization or file failures.
+    pub fn write_file(&self, path: &std::path::Path) -> Result<(), CacheError> {
+        let file = std::fs::File::create(path).map_err(|e| CacheError(e.to_string()))?;
+        let mut out = self.write_to(std::io::BufWriter::new(file))?;
+        std::io::Write::flush(&mut out).map_err(|e| CacheError(e.to_string()))
+    }
+
+    fn write_to<W: std::io::Write>(&self, output: W) -> Result<W, CacheError> {
         // Serialized straight into the encoder, so that memory holds the compressed cache only, not
         // its JSON too; through a large buffer, because serde_json's many small writes each made the
         // encoder zero its output buffer (a tenth of a full render's time went to `memset`).
@@ -311,11 +316,15 @@ impl RenderCache {
         Self::read_from(bytes)
     }
 
-    /// [`RenderCache::from_bytes`] from `input` (a file).
+    /// [`RenderCache::from_bytes`] from the file at `path`.
     ///
     /// # Errors
-    /// Anything that is not such a cache.
-    pub fn read_from<R: std::io::Read>(input: R) -> Result<Self, CacheError> {
+    /// A file that cannot be read, or is not such a cache.
+    pub fn read_file(path: &std::path::Path) -> Result<Self, CacheError> {
+        Self::read_from(std::fs::File::open(path).map_err(|e| CacheError(e.to_string()))?)
+    }
+
+    fn read_from<R: std::io::Read>(input: R) -> Result<Self, CacheError> {
         let reader =
             std::io::BufReader::with_capacity(1 << 16, flate2::read::GzDecoder::new(input));
         serde_json::from_reader(reader).map_err(|e| CacheError(e.to_string()))
