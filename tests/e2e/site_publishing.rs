@@ -3,23 +3,85 @@
 
 use chrono::Duration as Span;
 use webex_quality::quality::Thresholds;
-use webex_quality::site::SiteOptions;
+use webex_quality::site::{Manifest, SiteOptions};
+use webex_quality::storage::SharedStore;
 use webex_sim::SimConfig;
 
 use crate::helpers::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publishing_uploads_only_what_changed_and_removes_what_is_gone() {
+/// A day and a half into the simulated week, one cycle collected into an S3 data store, and an
+/// empty S3 site store.
+struct OneCycle {
+    sim: webex_sim::SimHandle,
+    data: SharedStore,
+    site: SharedStore,
+    site_bucket: String,
+    collector: webex_quality::collect::Collector,
+}
+
+async fn one_cycle(label: &str) -> OneCycle {
     let sim = spawn_sim_at(
         week_start() + Span::days(1) + Span::hours(12),
         SimConfig::default(),
     )
     .await;
     let (data, _) = crate::s3::store("data").await;
-    let (site_store, bucket) = crate::s3::store("site").await;
+    let (site, site_bucket) = crate::s3::store("site").await;
     store_login(&sim, &data).await;
-    let collector = collector(&sim, &data, temp_dir("publish-work"), quick_cycle());
+    let collector = collector(
+        &sim,
+        &data,
+        temp_dir(&format!("{label}-work")),
+        quick_cycle(),
+    );
     collector.run_cycle().await.unwrap();
+    OneCycle {
+        sim,
+        data,
+        site,
+        site_bucket,
+        collector,
+    }
+}
+
+/// A full rebuild of what `data` holds (the render cache removed) into a new site store: what it
+/// did and the manifest it published.
+async fn full_rebuild(
+    data: &SharedStore,
+    sim: &webex_sim::SimHandle,
+    thresholds: &Thresholds,
+    label: &str,
+) -> (webex_quality::site::Refreshed, Manifest) {
+    let (fresh, _) = crate::s3::store(label).await;
+    data.delete(webex_quality::site::summary::SITE_CACHE_KEY)
+        .await
+        .unwrap();
+    let full = webex_quality::site::render_from_store(
+        data,
+        fresh.as_ref(),
+        temp_dir(label),
+        SiteOptions::default(),
+        thresholds,
+        sim_clock(sim),
+    )
+    .await
+    .unwrap();
+    let manifest = webex_quality::site::read_manifest(fresh.as_ref())
+        .await
+        .unwrap()
+        .files;
+    (full, manifest)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_uploads_only_what_changed_and_removes_what_is_gone() {
+    let OneCycle {
+        sim,
+        data,
+        site: site_store,
+        site_bucket: bucket,
+        collector,
+    } = one_cycle("publish").await;
     let build = |db: &webex_quality::db::Database| {
         let status = webex_quality::site::StatusView {
             last_run: "—".into(),
@@ -141,16 +203,13 @@ async fn publishing_uploads_only_what_changed_and_removes_what_is_gone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() {
     use webex_quality::site::{Refreshed, render_from_store};
-    let sim = spawn_sim_at(
-        week_start() + Span::days(1) + Span::hours(12),
-        SimConfig::default(),
-    )
-    .await;
-    let (data, _) = crate::s3::store("data").await;
-    let (site, _) = crate::s3::store("site").await;
-    store_login(&sim, &data).await;
-    let collector = collector(&sim, &data, temp_dir("incremental-work"), quick_cycle());
-    collector.run_cycle().await.unwrap();
+    let OneCycle {
+        sim,
+        data,
+        site,
+        collector,
+        ..
+    } = one_cycle("incremental").await;
     let work = temp_dir("incremental-render");
     let render = |thresholds: Thresholds| {
         let (data, site, work, clock) = (data.clone(), site.clone(), work.clone(), sim_clock(&sim));
@@ -247,28 +306,12 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
 
     // What the incremental builds left (kept pages, the cache's summaries and strings) is what a
     // full rebuild renders: the same files, byte for byte.
-    let (fresh, _) = crate::s3::store("fresh-site").await;
-    data.delete(webex_quality::site::summary::SITE_CACHE_KEY)
-        .await
-        .unwrap();
-    let full = render_from_store(
-        &data,
-        fresh.as_ref(),
-        temp_dir("full-render"),
-        SiteOptions::default(),
-        &Thresholds::default(),
-        sim_clock(&sim),
-    )
-    .await
-    .unwrap();
+    let (full, rebuilt) = full_rebuild(&data, &sim, &Thresholds::default(), "full-render").await;
     assert_eq!(full.meetings_reused, 0, "{full:?}");
     let incremental = webex_quality::site::read_manifest(site.as_ref())
         .await
         .unwrap();
-    let rebuilt = webex_quality::site::read_manifest(fresh.as_ref())
-        .await
-        .unwrap();
-    assert_eq!(incremental.files, rebuilt.files);
+    assert_eq!(incremental.files, rebuilt);
 
     // Other thresholds: every meeting is judged again.
     let mut strict = Thresholds::default();
@@ -314,19 +357,10 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
 /// uninterrupted build publishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_render_out_of_time_saves_its_progress_and_the_next_goes_on() {
-    use webex_quality::site::{
-        Refreshed, RenderBudget, read_manifest, render_from_store, render_from_store_within,
-    };
-    let sim = spawn_sim_at(
-        week_start() + Span::days(1) + Span::hours(12),
-        SimConfig::default(),
-    )
-    .await;
-    let (data, _) = crate::s3::store("data").await;
-    let (site, _) = crate::s3::store("site").await;
-    store_login(&sim, &data).await;
-    let collector = collector(&sim, &data, temp_dir("resumed-work"), quick_cycle());
-    collector.run_cycle().await.unwrap();
+    use webex_quality::site::{Refreshed, RenderBudget, read_manifest, render_from_store_within};
+    let OneCycle {
+        sim, data, site, ..
+    } = one_cycle("resumed").await;
     let work = temp_dir("resumed-render");
     // Time is always up: every render stops after its first batch, here one meeting.
     let out_of_time = RenderBudget {
@@ -394,22 +428,9 @@ async fn a_render_out_of_time_saves_its_progress_and_the_next_goes_on() {
     assert!(last.people_rendered > 0, "{last:?}");
 
     // The same site as one uninterrupted build publishes.
-    let (fresh, _) = crate::s3::store("fresh-site").await;
-    let full = render_from_store(
-        &data,
-        fresh.as_ref(),
-        temp_dir("resumed-full"),
-        SiteOptions::default(),
-        &Thresholds::default(),
-        sim_clock(&sim),
-    )
-    .await
-    .unwrap();
+    let (full, rebuilt) = full_rebuild(&data, &sim, &Thresholds::default(), "resumed-full").await;
     assert!(full.complete);
-    assert_eq!(
-        read_manifest(site.as_ref()).await.unwrap().files,
-        read_manifest(fresh.as_ref()).await.unwrap().files
-    );
+    assert_eq!(read_manifest(site.as_ref()).await.unwrap().files, rebuilt);
 
     // Over a published site (other thresholds: every meeting is judged again), the pages stay
     // published while the rebuild goes on, and it ends with the same site as a full rebuild.
@@ -428,23 +449,7 @@ async fn a_render_out_of_time_saves_its_progress_and_the_next_goes_on() {
     let rejudged: usize = rest.iter().map(|r| r.meetings_rendered).sum::<usize>() + 1;
     assert_eq!(rejudged, meetings, "every meeting judged again, once");
     assert_eq!(rest.last().unwrap().meetings_reused, meetings);
-    let (fresh_strict, _) = crate::s3::store("fresh-strict").await;
-    data.delete(webex_quality::site::summary::SITE_CACHE_KEY)
-        .await
-        .unwrap();
-    render_from_store(
-        &data,
-        fresh_strict.as_ref(),
-        temp_dir("resumed-strict"),
-        SiteOptions::default(),
-        &strict,
-        sim_clock(&sim),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        read_manifest(site.as_ref()).await.unwrap().files,
-        read_manifest(fresh_strict.as_ref()).await.unwrap().files
-    );
+    let (_, rebuilt) = full_rebuild(&data, &sim, &strict, "resumed-strict").await;
+    assert_eq!(read_manifest(site.as_ref()).await.unwrap().files, rebuilt);
     sim.shutdown().await;
 }
