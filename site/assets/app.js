@@ -1,5 +1,6 @@
 // Webex Quality: progressive enhancement only. The pages work without this file; it adds sorting of
-// tables marked "sortable" (click a header) and filtering of the meetings list.
+// tables marked "sortable" (click a header) and filtering of the meetings list by text, verdict
+// and cause.
 (function () {
   "use strict";
   function cellValue(row, index) {
@@ -28,13 +29,28 @@
       th.addEventListener("keydown", function (event) { if (event.key === "Enter") { sort(); } });
     });
   });
-  var filter = document.getElementById("filter");
-  if (filter) {
-    filter.addEventListener("input", function () {
-      var needle = filter.value.toLowerCase();
+  // The meetings list's filters: title/host/date text, verdict and cause, all at once. The form is
+  // hidden without this script (the table shows every row, with its verdict and cause).
+  var form = document.getElementById("filters");
+  if (form) {
+    var text = document.getElementById("filter");
+    var verdict = document.getElementById("verdict-filter");
+    var cause = document.getElementById("cause-filter");
+    var shown = document.getElementById("shown");
+    var apply = function () {
+      var needle = text.value.toLowerCase();
+      var count = 0;
       document.querySelectorAll("#meetings tbody tr").forEach(function (row) {
-        row.hidden = needle !== "" && row.textContent.toLowerCase().indexOf(needle) < 0;
+        var hide = (needle !== "" && row.textContent.toLowerCase().indexOf(needle) < 0) ||
+          (verdict.value !== "" && row.getAttribute("data-verdict") !== verdict.value) ||
+          (cause.value !== "" && row.getAttribute("data-cause") !== cause.value);
+        row.hidden = hide;
+        if (!hide) { count += 1; }
       });
-    });
+      shown.textContent = count + " shown";
+    };
+    [text, verdict, cause].forEach(function (input) { input.addEventListener("input", apply); });
+    form.addEventListener("submit", function (event) { event.preventDefault(); });
+    form.hidden = false;
   }
 })();

@@ -33,6 +33,17 @@ try {
     const response = await tab.goto(`${base}/${page}`, { waitUntil: "load" });
     entry.status = response ? response.status() : 0;
     entry.title = await tab.title();
+    // Exercise the meetings list's filters: the script shows them; choosing a verdict leaves only
+    // the rows with that verdict.
+    const verdictFilter = await tab.$("#verdict-filter");
+    if (verdictFilter) {
+      const visible = await tab.isVisible("#filters");
+      const wanted = (await tab.$$("#meetings tbody tr[data-verdict='poor']")).length;
+      await tab.selectOption("#verdict-filter", "poor");
+      const shown = await tab.$$eval("#meetings tbody tr", (rows) => rows.filter((r) => !r.hidden).map((r) => r.getAttribute("data-verdict")));
+      entry.filter = { visible, wanted, shown };
+      await tab.selectOption("#verdict-filter", "");
+    }
     // Exercise the script: sort the first sortable table, if any.
     const header = await tab.$("table.sortable thead th");
     if (header) await header.click();

@@ -133,6 +133,18 @@ async fn the_dashboard_loads_in_a_real_browser_with_no_errors_and_nothing_from_e
             "page, stylesheet and script: {page}"
         );
     }
+    let filter = &pages[1]["filter"];
+    assert_eq!(filter["visible"], true, "the script shows the filters");
+    let shown = filter["shown"].as_array().unwrap();
+    assert_eq!(
+        shown.len() as u64,
+        filter["wanted"].as_u64().unwrap(),
+        "{filter}"
+    );
+    assert!(
+        !shown.is_empty() && shown.iter().all(|v| v == "poor"),
+        "{filter}"
+    );
     assert!(
         pages[2]["title"]
             .as_str()

@@ -1,7 +1,7 @@
 //! Dashboard pages rendered from collected data: the figures match the raw data they came from.
 
 use chrono::Duration as Span;
-use webex_quality::quality::{StreamKind, Thresholds, Verdict, meeting_report};
+use webex_quality::quality::{StreamKind, Thresholds, Verdict, headline, meeting_report};
 use webex_quality::site::{MeetingMeta, SiteOptions, render_meeting};
 use webex_sim::SimConfig;
 
@@ -78,8 +78,33 @@ async fn a_collected_meeting_page_shows_what_the_raw_data_says() {
         host_name: org.people[meeting.host].display_name.clone(),
         start: meeting.start,
         end: Some(meeting.end),
+        headline: headline::of_report(
+            &report,
+            &org.people[meeting.host].email,
+            &Thresholds::default(),
+        ),
     };
     let html = render_meeting(&meta, &report, &SiteOptions::default()).unwrap();
+    // The headline: the meeting's verdict in words and who was affected.
+    let participants: std::collections::BTreeSet<String> =
+        report.sessions.iter().map(|s| s.person_key()).collect();
+    assert_eq!(
+        meta.headline.participants.total() as usize,
+        participants.len()
+    );
+    assert!(
+        meta.headline.participants.poor >= 1,
+        "someone on a bad network"
+    );
+    assert!(
+        html.contains(&askama_escape(&meta.headline.label())),
+        "{}",
+        meta.headline.label()
+    );
+    assert!(html.contains(&format!(
+        "<dt>Participants</dt><dd>{}</dd>",
+        participants.len()
+    )));
     assert!(html.contains(&format!(
         "<dt>Participant sessions</dt><dd>{}</dd>",
         raw.len()
@@ -275,5 +300,65 @@ async fn every_meeting_person_and_breakdown_has_its_page() {
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::write(target, bytes).unwrap();
     }
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_weeks_meetings_list_tells_good_fair_and_poor_meetings_apart_most_affected_first()
+{
+    let sim = spawn_sim_at(week_start() + Span::days(7), SimConfig::default()).await;
+    let (_store, db) = collect_once(&sim, "headline-store").await;
+    let options = SiteOptions {
+        generated: sim.clock().now(),
+        ..SiteOptions::default()
+    };
+    let status =
+        webex_quality::site::StatusView::from_sources(&db, None, sim.clock().now()).unwrap();
+    let files =
+        webex_quality::site::build_site(&db, &status, &options, &Thresholds::default()).unwrap();
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&files["meetings.json"]).unwrap();
+    let count = |verdict: &str| list.iter().filter(|m| m["verdict"] == verdict).count();
+    let (poor, fair, good) = (count("poor"), count("fair"), count("good"));
+    assert!(
+        poor > 0 && fair > 0 && good > poor + fair,
+        "most meetings are fine, some fair, some poor: {poor} poor, {fair} fair, {good} good"
+    );
+    // Causes name a metric, a stream and what the affected share.
+    let causes: Vec<&str> = list.iter().filter_map(|m| m["cause"].as_str()).collect();
+    assert!(
+        causes.iter().any(|c| c.contains(" in server region ")),
+        "{causes:?}"
+    );
+    assert!(causes.iter().any(|c| c.contains("CPU at")), "{causes:?}");
+    assert!(
+        causes.iter().any(|c| c.contains(" on Wi-Fi with ")),
+        "{causes:?}"
+    );
+    // The page lists them by impact: poor participant-minutes, most first.
+    let html = String::from_utf8(files["meetings.html"].clone()).unwrap();
+    let mut impacts: Vec<u64> = Vec::new();
+    for row in html.split("<tr data-verdict=").skip(1) {
+        let href = row
+            .split("href=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let id = href
+            .trim_start_matches("meetings/")
+            .trim_end_matches(".html");
+        let meeting = list
+            .iter()
+            .find(|m| m["instance_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in the export"));
+        impacts.push(meeting["poor_participant_minutes"].as_u64().unwrap());
+    }
+    assert_eq!(impacts.len(), list.len());
+    assert!(impacts.windows(2).all(|w| w[0] >= w[1]), "{impacts:?}");
+    assert!(impacts[0] > 0);
+    // Without JavaScript the verdict and the cause are in the table; the filters come with it.
+    assert!(html.contains("<th scope=\"col\">Likely cause</th>"));
+    assert!(html.contains("id=\"verdict-filter\"") && html.contains("id=\"cause-filter\""));
     sim.shutdown().await;
 }

@@ -26,14 +26,19 @@ fn main() {
     let body = serde_json::to_vec(&serde_json::json!({ "items": items })).unwrap();
     let thresholds = Thresholds::default();
     let options = SiteOptions::default();
+    let report = meeting_report([body.as_slice()], meeting.start, &thresholds);
     let meta = MeetingMeta {
         instance_id: meeting.instance_id.clone(),
         title: meeting.title.clone(),
         host_name: org.people[meeting.host].display_name.clone(),
         start: meeting.start,
         end: Some(meeting.end),
+        headline: webex_quality::quality::headline::of_report(
+            &report,
+            &org.people[meeting.host].email,
+            &thresholds,
+        ),
     };
-    let report = meeting_report([body.as_slice()], meeting.start, &thresholds);
     let page = render_meeting(&meta, &report, &options).unwrap();
     println!(
         "typical meeting: {sessions} participant sessions, {} minutes, raw JSON {} KB, page {} KB",

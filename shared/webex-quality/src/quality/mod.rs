@@ -4,6 +4,7 @@
 //!
 //! Everything here is computed from the raw pages on demand, so it can always be rebuilt.
 
+pub mod headline;
 mod report;
 mod thresholds;
 
@@ -13,7 +14,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 pub use report::{MeetingReport, ParticipantSession, meeting_report};
-pub use thresholds::{Limits, StreamLimits, Sustained, Thresholds};
+pub use thresholds::{Limits, MeetingRule, StreamLimits, Sustained, Thresholds};
 
 use crate::webex::{MediaSession, MediaStream};
 

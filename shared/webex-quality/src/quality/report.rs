@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{SessionQuality, Thresholds, Verdict, session_quality};
 use crate::webex::MediaSession;
+use crate::webex::model::Resources;
 use crate::webex::model::parse_qualities;
 
 /// One participant session, its context and its verdicts.
@@ -20,6 +21,59 @@ pub struct ParticipantSession {
     pub transport: String,
     /// The verdicts.
     pub quality: SessionQuality,
+}
+
+impl ParticipantSession {
+    /// The person's key: the lower-cased email, or `name:` and the name for guests without one
+    /// (sessions of one person are one participant).
+    #[must_use]
+    pub fn person_key(&self) -> String {
+        match self
+            .session
+            .webex_user_email
+            .as_deref()
+            .filter(|e| !e.is_empty())
+        {
+            Some(email) => email.to_lowercase(),
+            None => format!(
+                "name:{}",
+                self.session.webex_user_name.as_deref().unwrap_or("")
+            ),
+        }
+    }
+
+    /// Whether the session shared content: it sent a sharing stream with data.
+    #[must_use]
+    pub fn presenter(&self) -> bool {
+        self.session.share_out.iter().any(|segment| {
+            segment
+                .packet_loss
+                .iter()
+                .chain(&segment.latency)
+                .chain(&segment.frame_rate)
+                .any(Option::is_some)
+        })
+    }
+
+    /// The machine's average CPU over the session, percent: the mean of Webex's
+    /// `systemAverageCPU` samples (the process's when the system's are missing); `None` when none
+    /// was reported.
+    #[must_use]
+    pub fn average_cpu(&self) -> Option<u8> {
+        let mean = |pick: fn(&Resources) -> &Vec<Option<f64>>| {
+            let (sum, n) = self
+                .session
+                .resources
+                .iter()
+                .flat_map(|r| pick(r).iter().copied().flatten())
+                .filter(|v| (0.0..=100.0).contains(v))
+                .fold((0.0, 0_u32), |(sum, n), v| (sum + v, n + 1));
+            (n > 0).then(|| sum / f64::from(n))
+        };
+        let cpu = mean(|r| &r.system_average_cpu).or_else(|| mean(|r| &r.process_average_cpu))?;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Some(cpu.round().clamp(0.0, 100.0) as u8)
+    }
 }
 
 /// A meeting's sessions, classified.

@@ -54,6 +54,58 @@ impl Default for Sustained {
     }
 }
 
+/// The rule that turns a meeting's participants into the meeting's verdict (see
+/// [`crate::quality::headline`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MeetingRule {
+    /// Poor when at least this share (0-1) of the participant-minutes with data were poor.
+    pub poor_minutes_share: f64,
+    /// Poor when the host or a presenter had a poor stream (poor by the sustained rule).
+    pub host_or_presenter: bool,
+    /// Fair when at least this share (0-1) of the participant-minutes with data were fair or poor.
+    pub fair_minutes_share: f64,
+    /// Fair when at least this share (0-1) of the participants had a poor stream.
+    pub fair_participants_share: f64,
+    /// A participant whose machine's average CPU was at least this (percent) is named as the cause
+    /// when they are at least half of the affected participants.
+    pub cpu_busy_percent: f64,
+}
+
+impl MeetingRule {
+    /// The rule in words, with its numbers.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let percent = |share: f64| format!("{:.0} %", share * 100.0);
+        let leaders = if self.host_or_presenter {
+            ", or when the host or a presenter had a poor stream"
+        } else {
+            ""
+        };
+        format!(
+            "A meeting is poor when at least {} of its participant-minutes with data were poor{leaders}; \
+             fair when at least {} were fair or poor, or at least {} of its participants had a poor \
+             stream; else good (\"good for 24 of 27\" when some had trouble). A participant's stream \
+             is poor or fair by the thresholds, sustained over minutes.",
+            percent(self.poor_minutes_share),
+            percent(self.fair_minutes_share),
+            percent(self.fair_participants_share),
+        )
+    }
+}
+
+impl Default for MeetingRule {
+    fn default() -> Self {
+        Self {
+            poor_minutes_share: 0.20,
+            host_or_presenter: true,
+            fair_minutes_share: 0.20,
+            fair_participants_share: 0.25,
+            cpu_busy_percent: 90.0,
+        }
+    }
+}
+
 /// Every threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -66,6 +118,8 @@ pub struct Thresholds {
     pub share: StreamLimits,
     /// What makes a whole session's stream poor or fair.
     pub sustained: Sustained,
+    /// What makes a whole meeting poor or fair.
+    pub meeting: MeetingRule,
 }
 
 impl Default for Thresholds {
@@ -121,6 +175,7 @@ impl Default for Thresholds {
                 }),
             },
             sustained: Sustained::default(),
+            meeting: MeetingRule::default(),
         }
     }
 }
@@ -201,6 +256,19 @@ impl Thresholds {
         if !(0.0..=1.0).contains(&self.sustained.share_of_minutes) {
             return Err("sustained.share_of_minutes must be from 0 to 1".into());
         }
+        let rule = &self.meeting;
+        for (name, share) in [
+            ("poor_minutes_share", rule.poor_minutes_share),
+            ("fair_minutes_share", rule.fair_minutes_share),
+            ("fair_participants_share", rule.fair_participants_share),
+        ] {
+            if !(0.0..=1.0).contains(&share) {
+                return Err(format!("meeting.{name} must be from 0 to 1"));
+            }
+        }
+        if !(0.0..=100.0).contains(&rule.cpu_busy_percent) {
+            return Err("meeting.cpu_busy_percent must be from 0 to 100".into());
+        }
         Ok(())
     }
 }
@@ -259,5 +327,16 @@ mod tests {
             Thresholds::from_json(r#"{"video": {"frame_rate": {"fair": 5, "poor": 10}}}"#).is_err()
         );
         assert!(Thresholds::from_json("{").is_err());
+        assert!(Thresholds::from_json(r#"{"meeting": {"poor_minutes_share": 20}}"#).is_err());
+    }
+
+    #[test]
+    fn the_meeting_rule_is_configurable_like_the_limits() {
+        let t = Thresholds::from_json(r#"{"meeting": {"host_or_presenter": false}}"#).unwrap();
+        assert!(!t.meeting.host_or_presenter);
+        assert_eq!(
+            t.meeting.poor_minutes_share,
+            MeetingRule::default().poor_minutes_share
+        );
     }
 }

@@ -10,6 +10,7 @@ use super::exports::{session_exports, to_csv, to_json};
 use super::{SiteOptions, render_meeting};
 use crate::db::{DbError, StoredMeeting, sha256_hex};
 use crate::quality::MeetingReport;
+use crate::quality::headline::Headline;
 
 /// The site's files: path from the site root to content.
 pub type Files = BTreeMap<String, Vec<u8>>;
@@ -60,7 +61,7 @@ pub(super) fn render<T: Template>(page: &str, template: &T) -> Result<Vec<u8>, B
 pub(super) fn render_meeting_files(
     meeting: &StoredMeeting,
     start: DateTime<Utc>,
-    report: &MeetingReport,
+    (report, headline): (&MeetingReport, &Headline),
     options: &SiteOptions,
 ) -> Result<[(String, Vec<u8>); 3], BuildError> {
     let meta = super::MeetingMeta {
@@ -69,6 +70,7 @@ pub(super) fn render_meeting_files(
         host_name: meeting.host_name.clone(),
         start,
         end: meeting.end.filter(|_| meeting.state != "inProgress"),
+        headline: headline.clone(),
     };
     let path = meeting_path(&meeting.instance_id);
     let html = render_meeting(&meta, report, options).map_err(|source| BuildError::Render {

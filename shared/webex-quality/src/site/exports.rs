@@ -63,10 +63,12 @@ impl CsvTables {
                 continue;
             }
             let report = meeting_report(pages.iter().map(|p| p.body.as_ref()), start, thresholds);
+            let headline =
+                crate::quality::headline::of_report(&report, &meeting.host_email, thresholds);
             let export = meeting_export(&MeetingSummary::new(
                 &meeting,
                 start,
-                &report,
+                (&report, headline),
                 &mut super::summary::Texts::default(),
             ));
             let sessions = session_exports(&report, options)
@@ -190,10 +192,28 @@ pub(super) struct MeetingExport {
     host: String,
     participant_sessions: usize,
     duration_minutes: Option<i64>,
+    /// The meeting's verdict by the meeting rule.
+    verdict: &'static str,
+    /// The same in words ("good for 24 of 27").
+    verdict_detail: String,
+    participants: u32,
+    participants_poor: u32,
+    participants_fair: u32,
+    participants_good: u32,
+    /// Percent of the participant-minutes with data judged poor.
+    poor_minutes_percent: Option<f64>,
+    /// Poor participant-minutes (the list's order).
+    poor_participant_minutes: u32,
+    /// `host`, `presenter`, `host and presenter` or empty.
+    leaders_poor: &'static str,
+    cause: String,
+    cause_category: &'static str,
+    /// The worst verdict of any participant's stream.
     worst_verdict: &'static str,
 }
 
 pub(super) fn meeting_export(a: &MeetingSummary) -> MeetingExport {
+    let h = &a.headline;
     MeetingExport {
         start: a.start.to_rfc3339(),
         instance_id: a.instance_id.clone(),
@@ -201,6 +221,21 @@ pub(super) fn meeting_export(a: &MeetingSummary) -> MeetingExport {
         host: a.host.clone(),
         participant_sessions: a.sessions.len(),
         duration_minutes: a.end.map(|end| (end - a.start).num_minutes()),
+        verdict: h.verdict.label(),
+        verdict_detail: h.label(),
+        participants: h.participants.total(),
+        participants_poor: h.participants.poor,
+        participants_fair: h.participants.fair,
+        participants_good: h.participants.good,
+        poor_minutes_percent: h.minutes.poor_share().map(|s| (s * 1000.0).round() / 10.0),
+        poor_participant_minutes: h.minutes.poor,
+        leaders_poor: h.leaders_affected(),
+        cause: h
+            .cause
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        cause_category: h.cause.as_ref().map_or("", |c| c.category()),
         worst_verdict: a.worst().label(),
     }
 }

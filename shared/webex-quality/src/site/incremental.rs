@@ -7,14 +7,13 @@ use std::collections::{BTreeMap, HashSet};
 use super::build::{BuildError, Files, person_path, render, render_meeting_files};
 use super::exports::{meeting_export, to_csv, to_json};
 use super::list_pages::{
-    DayLink, MeetingsPage, PERIODS, breakdowns, day_path, meeting_row, overview, people,
-    person_page,
+    DayLink, MeetingsPage, PERIODS, breakdowns, day_path, overview, people, person_page,
 };
 use super::publish::Manifest;
 use super::summary::{self, CachedFiles, CachedMeeting, MeetingSummary, RenderCache};
 use super::{SiteOptions, StatusView, render_status};
 use crate::db::{Database, sha256_hex};
-use crate::quality::{Thresholds, meeting_report};
+use crate::quality::{Thresholds, headline, meeting_report};
 
 /// What the previous build left: its render cache (the build moves what it keeps out of it) and the
 /// manifest of what was published.
@@ -283,15 +282,20 @@ impl<'a> SiteBuilder<'a> {
                 self.thresholds,
             );
             drop(pages);
-            let files = render_meeting_files(&meeting, start, &report, self.options)?;
+            let headline = headline::of_report(&report, &meeting.host_email, self.thresholds);
+            let files = render_meeting_files(&meeting, start, (&report, &headline), self.options)?;
             let mut hashes = BTreeMap::new();
             for (path, bytes) in files {
                 self.waiting += bytes.len();
                 let hash = self.build.insert(path.clone(), bytes);
                 hashes.insert(path, hash);
             }
-            let summary =
-                MeetingSummary::new(&meeting, start, &report, &mut self.build.cache.texts);
+            let summary = MeetingSummary::new(
+                &meeting,
+                start,
+                (&report, headline),
+                &mut self.build.cache.texts,
+            );
             self.build.meetings_rendered += 1;
             self.build.cache.meetings.insert(
                 meeting.instance_id.clone(),
@@ -383,7 +387,12 @@ impl<'a> SiteBuilder<'a> {
         drop(sorted);
         let mut previous = self.previous;
         let build = &mut self.build;
-        meetings_lists(build, previous.as_mut(), (&analyzed, &keys), options)?;
+        meetings_lists(
+            build,
+            previous.as_mut(),
+            (&analyzed, &keys),
+            (options, self.thresholds),
+        )?;
         let now = options.generated;
         for (days, path) in PERIODS {
             build.insert(
@@ -518,7 +527,7 @@ fn meetings_lists(
     build: &mut SiteBuild,
     mut previous: Option<&mut Previous<'_>>,
     (analyzed, keys): (&[&MeetingSummary], &[&str]),
-    options: &SiteOptions,
+    (options, thresholds): (&SiteOptions, &Thresholds),
 ) -> Result<(), BuildError> {
     let recent_from = options.generated - chrono::Duration::days(RECENT_DAYS);
     let mut by_day: BTreeMap<chrono::NaiveDate, Vec<usize>> = BTreeMap::new();
@@ -537,12 +546,16 @@ fn meetings_lists(
     let list: Vec<_> = recent.iter().map(|a| meeting_export(a)).collect();
     build.insert("meetings.csv".into(), to_csv(&list)?);
     build.insert("meetings.json".into(), to_json(&list)?);
-    let page = MeetingsPage {
-        chrome: super::Chrome::new("Meetings", "", options),
-        heading: format!("Meetings, last {RECENT_DAYS} days"),
-        export_stem: "meetings".into(),
-        rows: recent.iter().map(|a| meeting_row(a, "")).collect(),
-        days: by_day
+    let rule = thresholds.meeting.describe();
+    let page = MeetingsPage::new(
+        (
+            super::Chrome::new("Meetings", "", options),
+            format!("Meetings, last {RECENT_DAYS} days"),
+            "meetings".into(),
+        ),
+        recent,
+        "",
+        by_day
             .iter()
             .rev()
             .map(|(day, meetings)| DayLink {
@@ -551,7 +564,8 @@ fn meetings_lists(
                 meetings: meetings.len(),
             })
             .collect(),
-    };
+        rule.clone(),
+    );
     build.insert("meetings.html".into(), render("meetings.html", &page)?);
     for (day, meetings) in &by_day {
         let path = day_path(*day);
@@ -566,13 +580,17 @@ fn meetings_lists(
         }
         let rows: Vec<&MeetingSummary> = meetings.iter().rev().map(|i| analyzed[*i]).collect();
         let list: Vec<_> = rows.iter().map(|a| meeting_export(a)).collect();
-        let page = MeetingsPage {
-            chrome: super::Chrome::new(&format!("Meetings, {day}"), "../", options),
-            heading: format!("Meetings on {day} (UTC)"),
-            export_stem: day.to_string(),
-            rows: rows.iter().map(|a| meeting_row(a, "../")).collect(),
-            days: Vec::new(),
-        };
+        let page = MeetingsPage::new(
+            (
+                super::Chrome::new(&format!("Meetings, {day}"), "../", options),
+                format!("Meetings on {day} (UTC)"),
+                day.to_string(),
+            ),
+            rows,
+            "../",
+            Vec::new(),
+            rule.clone(),
+        );
         let stem = path.trim_end_matches(".html");
         let mut files = BTreeMap::new();
         for (file, bytes) in [
@@ -638,6 +656,7 @@ mod tests {
                 start: chrono::DateTime::UNIX_EPOCH,
                 end: None,
                 sessions: Vec::new(),
+                headline: crate::quality::headline::Headline::default(),
             },
             files: BTreeMap::from([(format!("meetings/{id}.html"), format!("hash-{id}"))]),
         }

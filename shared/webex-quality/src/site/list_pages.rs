@@ -8,7 +8,11 @@ use chrono::{DateTime, Utc};
 
 use super::build::{meeting_path, person_path};
 use super::summary::{MeetingSummary, SessionSummary, Text, Texts};
-use super::{Chrome, SiteOptions, StatusView, VerdictView, charts, mask_email, verdict_view};
+use super::{
+    Chrome, HeadlineView, SiteOptions, StatusView, VerdictView, charts, headline_view, mask_email,
+    verdict_view,
+};
+use crate::quality::headline::Minutes;
 use crate::quality::{Metric, StreamKind, Verdict};
 
 pub(super) const PERIODS: &[(i64, &str)] = &[
@@ -17,41 +21,46 @@ pub(super) const PERIODS: &[(i64, &str)] = &[
     (90, "overview-90.html"),
 ];
 
-fn rank(verdict: Verdict) -> u8 {
-    match verdict {
-        Verdict::NoData => 0,
-        Verdict::Good => 1,
-        Verdict::Fair => 2,
-        Verdict::Poor => 3,
-    }
-}
-
 pub(super) struct MeetingRow {
     date: String,
     href: String,
     title: String,
     host: String,
-    participants: usize,
     duration: String,
-    verdict: VerdictView,
-    rank: u8,
+    headline: HeadlineView,
 }
 
 /// A meeting's row in a list page at `root` (the way back to the site root: "" or "../").
 pub(super) fn meeting_row(a: &MeetingSummary, root: &str) -> MeetingRow {
-    let worst = a.worst();
     MeetingRow {
         date: a.start.format("%Y-%m-%d %H:%M").to_string(),
         href: format!("{root}{}", meeting_path(&a.instance_id)),
         title: a.title.clone(),
         host: a.host.clone(),
-        participants: a.sessions.len(),
         duration: a
             .end
             .map_or_else(String::new, |end| (end - a.start).num_minutes().to_string()),
-        verdict: verdict_view(worst),
-        rank: rank(worst),
+        headline: headline_view(&a.headline),
     }
+}
+
+/// Meetings by impact: the most poor participant-minutes first, then fair ones, then the latest.
+pub(super) fn by_impact(meetings: &mut [&MeetingSummary]) {
+    meetings.sort_by(|a, b| {
+        b.headline
+            .impact()
+            .cmp(&a.headline.impact())
+            .then(b.start.cmp(&a.start))
+            .then(a.instance_id.cmp(&b.instance_id))
+    });
+}
+
+/// The causes a list's filter offers: the categories of its rows' causes, in order.
+fn cause_filters(rows: &[MeetingRow]) -> Vec<&'static str> {
+    let mut causes: Vec<&'static str> = rows.iter().map(|r| r.headline.cause_category).collect();
+    causes.sort_unstable();
+    causes.dedup();
+    causes
 }
 
 /// A day of the meetings list, as the list links it.
@@ -72,6 +81,33 @@ pub(super) struct MeetingsPage {
     pub(super) export_stem: String,
     pub(super) rows: Vec<MeetingRow>,
     pub(super) days: Vec<DayLink>,
+    /// The meeting rule in words.
+    pub(super) rule: String,
+    /// The cause categories the filter offers.
+    pub(super) causes: Vec<&'static str>,
+}
+
+impl MeetingsPage {
+    /// A list of `meetings` (ordered by impact here) at `root`.
+    pub(super) fn new(
+        (chrome, heading, export_stem): (super::Chrome, String, String),
+        mut meetings: Vec<&MeetingSummary>,
+        root: &str,
+        days: Vec<DayLink>,
+        rule: String,
+    ) -> Self {
+        by_impact(&mut meetings);
+        let rows: Vec<MeetingRow> = meetings.iter().map(|a| meeting_row(a, root)).collect();
+        Self {
+            chrome,
+            heading,
+            export_stem,
+            causes: cause_filters(&rows),
+            rows,
+            days,
+            rule,
+        }
+    }
 }
 
 /// Where a day's list page goes, from the site root (its exports: the same with `.csv`, `.json`).
@@ -84,8 +120,7 @@ struct WorstMeeting {
     href: String,
     title: String,
     host: String,
-    poor_streams: usize,
-    verdict: VerdictView,
+    headline: HeadlineView,
 }
 
 struct Affected {
@@ -105,6 +140,10 @@ pub(super) struct OverviewPage {
     meetings: usize,
     sessions: usize,
     minutes: i64,
+    /// Meetings by the meeting rule's verdict: poor, fair, good.
+    verdicts: [usize; 3],
+    /// Participant-minutes judged poor, as text.
+    poor_minutes: String,
     shares: Vec<(&'static str, String)>,
     trend: String,
     worst: Vec<WorstMeeting>,
@@ -170,34 +209,54 @@ pub(super) fn overview(
             (kind.label(), share_text(poor, judged))
         })
         .collect();
+    let minutes_of = |meetings: &mut dyn Iterator<Item = &&MeetingSummary>| {
+        let mut total = Minutes::default();
+        for a in meetings {
+            total.with_data += a.headline.minutes.with_data;
+            total.fair += a.headline.minutes.fair;
+            total.poor += a.headline.minutes.poor;
+        }
+        total
+    };
     let points: Vec<(usize, Option<f64>)> = (0..days)
         .map(|d| {
             let day_start = from + chrono::Duration::days(d);
             let day_end = day_start + chrono::Duration::days(1);
-            let (poor, judged) = poor_and_judged(
-                period
+            let day = minutes_of(
+                &mut period
                     .iter()
-                    .filter(|a| a.start >= day_start && a.start < day_end)
-                    .flat_map(|a| a.sessions.iter()),
-                None,
+                    .filter(|a| a.start >= day_start && a.start < day_end),
             );
-            #[allow(clippy::cast_precision_loss)]
-            let value = (judged > 0).then(|| poor as f64 * 100.0 / judged as f64);
-            (usize::try_from(d).unwrap_or(0), value)
+            (
+                usize::try_from(d).unwrap_or(0),
+                day.poor_share().map(|s| s * 100.0),
+            )
         })
         .collect();
     let trend = charts::line_chart(
-        &format!("Poor share by day, last {days} days (days without meetings are gaps)"),
+        &format!(
+            "Participant-minutes judged poor, by day, last {days} days (days without meetings are gaps)"
+        ),
         "%",
         usize::try_from(days).unwrap_or(1),
-        &[("all streams", &points)],
+        &[("poor participant-minutes", &points)],
     );
-    let mut worst: Vec<(&MeetingSummary, usize)> = period
+    let all_minutes = minutes_of(&mut period.iter());
+    let mut verdicts = [0; 3];
+    for a in &period {
+        match a.headline.verdict {
+            Verdict::Poor => verdicts[0] += 1,
+            Verdict::Fair => verdicts[1] += 1,
+            Verdict::Good => verdicts[2] += 1,
+            Verdict::NoData => {}
+        }
+    }
+    let mut worst: Vec<&MeetingSummary> = period
         .iter()
-        .map(|a| (*a, poor_and_judged(a.sessions.iter(), None).0))
-        .filter(|(_, p)| *p > 0)
+        .copied()
+        .filter(|a| a.headline.impact() > (0, 0))
         .collect();
-    worst.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.start.cmp(&a.0.start)));
+    by_impact(&mut worst);
     let mut affected: HashMap<Text, Affected> = HashMap::new();
     for s in sessions() {
         let entry = affected.entry(s.person).or_insert_with(|| Affected {
@@ -220,18 +279,21 @@ pub(super) fn overview(
         meetings: period.len(),
         sessions: sessions().count(),
         minutes,
+        verdicts,
+        poor_minutes: all_minutes
+            .poor_share()
+            .map_or_else(|| "no data".into(), |s| format!("{:.1} %", s * 100.0)),
         shares,
         trend,
         worst: worst
             .into_iter()
             .take(10)
-            .map(|(a, poor)| WorstMeeting {
+            .map(|a| WorstMeeting {
                 date: a.start.format("%Y-%m-%d %H:%M").to_string(),
                 href: meeting_path(&a.instance_id),
                 title: a.title.clone(),
                 host: a.host.clone(),
-                poor_streams: poor,
-                verdict: verdict_view(a.worst()),
+                headline: headline_view(&a.headline),
             })
             .collect(),
         affected,
@@ -245,6 +307,11 @@ struct PersonSession {
     client: String,
     network: String,
     verdicts: Vec<super::meeting_page::StreamCell>,
+    /// The session's minutes judged poor, of its minutes with data.
+    poor_minutes: String,
+    /// The meeting's verdict by the meeting rule, and how many it affected.
+    meeting: VerdictView,
+    meeting_label: String,
 }
 
 #[derive(Template)]
@@ -326,6 +393,9 @@ pub(super) fn person_page(
                 verdicts: super::meeting_page::verdict_cells(|kind| {
                     s.stream(kind).map(|v| (v.verdict, v.metric))
                 }),
+                poor_minutes: format!("{} of {}", s.minutes.poor, s.minutes.with_data),
+                meeting: verdict_view(a.headline.verdict),
+                meeting_label: a.headline.label(),
             })
             .collect(),
     }
@@ -334,6 +404,8 @@ pub(super) fn person_page(
 struct BreakdownRow {
     key: String,
     sessions: usize,
+    /// Participant-minutes judged poor: for sorting, as text.
+    poor_minutes: (String, String),
     shares: Vec<(String, String)>,
 }
 
@@ -383,6 +455,21 @@ pub(super) fn breakdowns(
                     .map(|(key, sessions)| BreakdownRow {
                         key,
                         sessions: sessions.len(),
+                        poor_minutes: {
+                            let (poor, judged) = sessions.iter().fold((0, 0), |(p, j), s| {
+                                (
+                                    p + s.minutes.poor as usize,
+                                    j + s.minutes.with_data as usize,
+                                )
+                            });
+                            #[allow(clippy::cast_precision_loss)]
+                            let sort = if judged == 0 {
+                                -1.0
+                            } else {
+                                poor as f64 / judged as f64
+                            };
+                            (format!("{sort:.4}"), share_text(poor, judged))
+                        },
                         shares: StreamKind::ALL
                             .iter()
                             .map(|kind| {

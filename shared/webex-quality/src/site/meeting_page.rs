@@ -4,7 +4,8 @@
 use askama::Template;
 use chrono::{DateTime, Utc};
 
-use super::{Chrome, SiteOptions, VerdictView, charts, mask_email, verdict_view};
+use super::{Chrome, HeadlineView, SiteOptions, charts, headline_view, mask_email, verdict_view};
+use crate::quality::headline::Headline;
 use crate::quality::{Cell, MeetingReport, Metric, StreamKind, Verdict};
 
 /// The meeting a page is about, from the List Meetings row.
@@ -20,6 +21,9 @@ pub struct MeetingMeta {
     pub start: DateTime<Utc>,
     /// End, if known.
     pub end: Option<DateTime<Utc>>,
+    /// Who was affected, the meeting's verdict and the likely cause
+    /// ([`crate::quality::headline::of_report`]).
+    pub headline: Headline,
 }
 
 struct TimelineRow {
@@ -60,12 +64,10 @@ struct MeetingPage {
     host: String,
     when: String,
     duration: String,
-    worst: VerdictView,
+    headline: HeadlineView,
     sessions: usize,
-    people: usize,
     poor_streams: usize,
     judged_streams: usize,
-    poor_minutes_share: String,
     minute_labels: Vec<String>,
     rows: Vec<TimelineRow>,
     participants: Vec<ParticipantRow>,
@@ -164,8 +166,6 @@ pub fn render_meeting(
             format!("{:02}:{:02}", t.hour(), t.minute())
         })
         .collect();
-    let mut poor_minutes = 0;
-    let mut judged_minutes = 0;
     let rows = report
         .sessions
         .iter()
@@ -181,10 +181,6 @@ pub fn render_meeting(
                     cells.push_str("<td class=o></td>");
                     continue;
                 };
-                if cell.verdict != Verdict::NoData {
-                    judged_minutes += 1;
-                    poor_minutes += usize::from(cell.verdict == Verdict::Poor);
-                }
                 text.clear();
                 cell_text(&mut text, label, cell);
                 cells.push_str("<td class=");
@@ -251,20 +247,6 @@ pub fn render_meeting(
         .flat_map(|s| s.quality.verdicts.iter().map(|v| v.verdict))
         .filter(|v| *v != Verdict::NoData)
         .collect();
-    let mut people: Vec<&str> = report
-        .sessions
-        .iter()
-        .map(|s| {
-            s.session
-                .webex_user_email
-                .as_deref()
-                .filter(|e| !e.is_empty())
-                .or(s.session.webex_user_name.as_deref())
-                .unwrap_or("")
-        })
-        .collect();
-    people.sort_unstable();
-    people.dedup();
     let page = MeetingPage {
         chrome: Chrome::new(&meta.title, "../", options),
         title: meta.title.clone(),
@@ -274,18 +256,10 @@ pub fn render_meeting(
             || "in progress".into(),
             |end| format!("{} min", minutes_between(meta.start, end)),
         ),
-        worst: verdict_view(report.worst()),
+        headline: headline_view(&meta.headline),
         sessions: report.sessions.len(),
-        people: people.len(),
         poor_streams: judged.iter().filter(|v| **v == Verdict::Poor).count(),
         judged_streams: judged.len(),
-        poor_minutes_share: if judged_minutes == 0 {
-            "no data".into()
-        } else {
-            #[allow(clippy::cast_precision_loss)]
-            let share = poor_minutes as f64 * 100.0 / judged_minutes as f64;
-            format!("{share:.1} %")
-        },
         minute_labels,
         rows,
         charted: participants.iter().filter(|p| !p.charts.is_empty()).count(),
@@ -454,6 +428,7 @@ mod tests {
             host_name: HOSTILE[1].into(),
             start,
             end: Some(start + chrono::Duration::minutes(5)),
+            headline: crate::quality::headline::of_report(&report, "", &Thresholds::default()),
         };
         (meta, report)
     }

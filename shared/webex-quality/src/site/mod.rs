@@ -147,3 +147,58 @@ fn verdict_view(verdict: Verdict) -> VerdictView {
         },
     }
 }
+
+/// A meeting's headline as pages show it (meeting page, lists, overview).
+#[derive(Debug, Clone)]
+struct HeadlineView {
+    /// The meeting's verdict: class and glyph.
+    verdict: VerdictView,
+    /// "poor", "good for 24 of 27".
+    label: String,
+    /// The verdict's order for sorting (no data 0 to poor 3).
+    rank: u8,
+    participants: u32,
+    poor: u32,
+    fair: u32,
+    good: u32,
+    /// Participant-minutes judged poor, as "12.5 %" ("no data" without data).
+    poor_share: String,
+    /// The same for sorting (-1 without data).
+    poor_share_sort: String,
+    /// Poor participant-minutes.
+    impact: u32,
+    /// "host", "presenter", "host and presenter" or "".
+    leaders: &'static str,
+    /// The likely cause in words ("" when nobody had trouble).
+    cause: String,
+    /// Its category for the filter ("jitter", "CPU"...; "none").
+    cause_category: &'static str,
+}
+
+fn headline_view(h: &crate::quality::headline::Headline) -> HeadlineView {
+    let share = h.minutes.poor_share();
+    HeadlineView {
+        verdict: verdict_view(h.verdict),
+        label: h.label(),
+        rank: match h.verdict {
+            Verdict::NoData => 0,
+            Verdict::Good => 1,
+            Verdict::Fair => 2,
+            Verdict::Poor => 3,
+        },
+        participants: h.participants.total(),
+        poor: h.participants.poor,
+        fair: h.participants.fair,
+        good: h.participants.good,
+        poor_share: share.map_or_else(|| "no data".into(), |s| format!("{:.1} %", s * 100.0)),
+        poor_share_sort: format!("{:.4}", share.unwrap_or(-1.0)),
+        impact: h.minutes.poor,
+        leaders: h.leaders_affected(),
+        cause: h
+            .cause
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        cause_category: h.cause.as_ref().map_or("none", |c| c.category()),
+    }
+}

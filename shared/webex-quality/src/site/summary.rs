@@ -15,13 +15,14 @@ use sha2::{Digest, Sha256};
 use super::SiteOptions;
 pub use super::texts::{Text, Texts};
 use crate::db::{StoredMeeting, hex};
+use crate::quality::headline::{Headline, Minutes};
 use crate::quality::{MeetingReport, Metric, ParticipantSession, StreamKind, Thresholds, Verdict};
 
 /// The render cache's key in the data store.
 pub const SITE_CACHE_KEY: &str = "site-cache.json.gz";
 
 /// Bumped when the cache's shape changes.
-const CACHE_VERSION: u32 = 3;
+const CACHE_VERSION: u32 = 4;
 
 /// One stream's verdict over a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +65,15 @@ pub struct SessionSummary {
     pub leave: Option<DateTime<Utc>>,
     /// Verdict per stream kind that appeared.
     pub streams: Vec<StreamSummary>,
+    /// Minutes with data, fair and poor (the worst stream of each minute).
+    #[serde(default)]
+    pub minutes: Minutes,
+    /// Sent a sharing stream.
+    #[serde(default)]
+    pub presenter: bool,
+    /// The machine's average CPU over the session, percent, when reported.
+    #[serde(default)]
+    pub cpu: Option<u8>,
 }
 
 impl SessionSummary {
@@ -85,7 +95,7 @@ impl SessionSummary {
 }
 
 /// A meeting, as list-type pages show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeetingSummary {
     /// Instance id.
     pub instance_id: String,
@@ -99,15 +109,18 @@ pub struct MeetingSummary {
     pub end: Option<DateTime<Utc>>,
     /// Participant sessions.
     pub sessions: Vec<SessionSummary>,
+    /// Who was affected, how much, the meeting's verdict and the likely cause.
+    pub headline: Headline,
 }
 
 impl MeetingSummary {
-    /// The summary of an analysed meeting, its strings added to `texts`.
+    /// The summary of an analysed meeting with its `headline`
+    /// ([`crate::quality::headline::of_report`]), its strings added to `texts`.
     #[must_use]
     pub fn new(
         meeting: &StoredMeeting,
         start: DateTime<Utc>,
-        report: &MeetingReport,
+        (report, headline): (&MeetingReport, Headline),
         texts: &mut Texts,
     ) -> Self {
         Self {
@@ -121,6 +134,7 @@ impl MeetingSummary {
                 .iter()
                 .map(|s| session_summary(s, texts))
                 .collect(),
+            headline,
         }
     }
 
@@ -135,27 +149,10 @@ impl MeetingSummary {
     }
 }
 
-/// A person's key: the email, or the name for guests without one.
-#[must_use]
-pub fn person_key(session: &ParticipantSession) -> String {
-    match session
-        .session
-        .webex_user_email
-        .as_deref()
-        .filter(|e| !e.is_empty())
-    {
-        Some(email) => email.to_lowercase(),
-        None => format!(
-            "name:{}",
-            session.session.webex_user_name.as_deref().unwrap_or("")
-        ),
-    }
-}
-
 fn session_summary(s: &ParticipantSession, texts: &mut Texts) -> SessionSummary {
     let m = &s.session;
     SessionSummary {
-        person: texts.intern(&person_key(s)),
+        person: texts.intern(&s.person_key()),
         name: texts.intern_opt(m.webex_user_name.as_deref()),
         email: texts.intern_opt(m.webex_user_email.as_deref()),
         client_type: texts.intern_opt(m.client_type.as_deref()),
@@ -177,12 +174,15 @@ fn session_summary(s: &ParticipantSession, texts: &mut Texts) -> SessionSummary 
                 poor_minutes: v.poor_minutes,
             })
             .collect(),
+        minutes: Minutes::of(&s.quality),
+        presenter: s.presenter(),
+        cpu: s.average_cpu(),
     }
 }
 
 /// A meeting in the cache: the key of the inputs its files were rendered from, its summary, and the
 /// content hash of each of its files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CachedMeeting {
     /// The inputs' key.
     pub key: String,
@@ -203,7 +203,7 @@ pub struct CachedFiles {
 }
 
 /// What a build leaves for the next one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenderCache {
     /// The cache's shape.
     pub version: u32,

@@ -63,6 +63,9 @@ pub(super) struct Path {
     /// TCP from this minute of the session on (a bad network falling back from UDP).
     tcp_from: Option<usize>,
     quality: NetworkQuality,
+    /// Minutes from the session's join of a server region incident: every stream's round trip
+    /// jumps.
+    incident: Option<(usize, usize)>,
 }
 
 impl Path {
@@ -77,15 +80,16 @@ impl Path {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7061_7468);
         let n = minutes(join, leave);
         let (latency, jitter) = match network {
-            "cellular" => (rng.gen_range(90.0..180.0), rng.gen_range(8.0..16.0)),
+            "cellular" => (rng.gen_range(60.0..130.0), rng.gen_range(6.0..12.0)),
             "wifi" => (rng.gen_range(35.0..90.0), rng.gen_range(3.0..9.0)),
             _ => (rng.gen_range(20.0..60.0), rng.gen_range(1.0..4.0)),
         };
         let (latency, jitter, per_hour, severity) = match quality {
-            NetworkQuality::Good => (latency, jitter, 0.3, 0.2..0.7),
-            NetworkQuality::Moderate => (latency * 1.6, jitter * 2.0, 1.2, 0.3..1.1),
+            // A good network has a rare, mild episode; a moderate one a few a meeting, some bad.
+            NetworkQuality::Good => (latency, jitter, 0.15, 0.15..0.5),
+            NetworkQuality::Moderate => (latency * 1.4, jitter * 1.5, 0.8, 0.3..1.1),
             // Always bad: jitter past the poor limit, long round trips, frequent episodes.
-            NetworkQuality::Bad => (latency * 2.5 + 150.0, jitter * 3.0 + 25.0, 4.0, 0.6..1.6),
+            NetworkQuality::Bad => (latency * 2.0 + 120.0, jitter * 2.0 + 18.0, 4.0, 0.6..1.6),
         };
         let mut episodes = Vec::new();
         let mut minute = 0;
@@ -113,6 +117,25 @@ impl Path {
             join,
             tcp_from,
             quality,
+            incident: None,
+        }
+    }
+
+    /// A server region incident from `from` to `to` during the session.
+    pub(super) fn add_incident(&mut self, from: DateTime<Utc>, to: DateTime<Utc>) {
+        let start = if from > self.join {
+            minutes(self.join, from)
+        } else {
+            0
+        };
+        self.incident = Some((start, minutes(self.join, to)));
+    }
+
+    /// Extra round trip in minute `i` of the session (ms): an incident's.
+    fn incident_latency(&self, i: usize) -> f64 {
+        match self.incident {
+            Some((from, to)) if (from..to).contains(&i) => 560.0,
+            _ => 0.0,
         }
     }
 
@@ -173,7 +196,14 @@ impl Path {
                 };
                 for i in a..b.min(known) {
                     let congestion = self.congestion(offset + i);
-                    values.push(&mut seg, &mut rng, congestion, camera_off, cpu_bound);
+                    let extra = self.incident_latency(offset + i);
+                    values.push(
+                        &mut seg,
+                        &mut rng,
+                        (congestion, extra),
+                        camera_off,
+                        cpu_bound,
+                    );
                 }
                 seg
             })
@@ -246,7 +276,7 @@ impl StreamValues {
         &mut self,
         seg: &mut MediaSegment,
         rng: &mut ChaCha8Rng,
-        congestion: f64,
+        (congestion, incident_latency): (f64, f64),
         camera_off: bool,
         cpu_bound: bool,
     ) {
@@ -282,7 +312,7 @@ impl StreamValues {
             0.0
         };
         seg.packet_loss.push((loss * 10.0).round() / 10.0);
-        let latency = self.latency.next(rng) + congestion * 220.0;
+        let latency = self.latency.next(rng) + congestion * 220.0 + incident_latency;
         seg.latency.push(latency.round() as i64);
         let jitter = self.jitter.next(rng) + congestion * 28.0;
         seg.jitter.push(jitter.round() as i64);

@@ -24,7 +24,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use catalog::{DEVICES, FIRST, LAST, TITLES};
+use catalog::{DEVICES, FIRST, LAST, REGIONS, TITLES};
 pub use catalog::{Device, NetworkQuality};
 pub use qualities::{CpuSample, MediaSegment, QualityItem};
 
@@ -104,6 +104,19 @@ pub struct Org {
     pub meetings: Vec<MeetingPlan>,
     /// Index of each meeting in `meetings` by instance id.
     by_id: std::collections::HashMap<String, usize>,
+    /// Trouble in one server region for a while: every session there has high latency.
+    pub incidents: Vec<Incident>,
+}
+
+/// A server region's bad spell: every session served there meanwhile has a long round trip.
+#[derive(Debug, Clone)]
+pub struct Incident {
+    /// The region, as Webex names it.
+    pub region: &'static str,
+    /// From.
+    pub from: DateTime<Utc>,
+    /// To.
+    pub to: DateTime<Utc>,
 }
 
 fn hex(rng: &mut ChaCha8Rng, len: usize) -> String {
@@ -251,13 +264,53 @@ impl Org {
             .enumerate()
             .map(|(index, m)| (m.instance_id.clone(), index))
             .collect();
+        let incidents = Self::generate_incidents(seed, first_day, days);
         Self {
             id: format!("sim-org-{}", hex(&mut rng, 12)),
             site_url: "sim.webex.com".into(),
             people,
             meetings,
             by_id,
+            incidents,
         }
+    }
+
+    /// Server-region incidents: on a working day, each region has one with a chance of 1 in 6, at
+    /// working hours, for 40 to 120 minutes. Drawn from their own seed, so the rest of the
+    /// organisation is the same with or without them.
+    fn generate_incidents(seed: u64, first_day: DateTime<Utc>, days: u32) -> Vec<Incident> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x696e_6369_6465_6e74);
+        let mut incidents = Vec::new();
+        for day in 0..days {
+            let midnight = first_day + Duration::days(i64::from(day));
+            if matches!(midnight.weekday(), Weekday::Sat | Weekday::Sun) {
+                continue;
+            }
+            for region in REGIONS {
+                if !rng.gen_bool(1.0 / 6.0) {
+                    continue;
+                }
+                let from = midnight + Duration::minutes(rng.gen_range(8 * 60..17 * 60));
+                incidents.push(Incident {
+                    region,
+                    from,
+                    to: from + Duration::minutes(rng.gen_range(40..=120)),
+                });
+            }
+        }
+        incidents
+    }
+
+    /// The incident in `region` overlapping `from`..`to`, if any.
+    pub(crate) fn incident(
+        &self,
+        region: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Option<&Incident> {
+        self.incidents
+            .iter()
+            .find(|i| i.region == region && i.from < to && from < i.to)
     }
 
     fn generate_people(rng: &mut ChaCha8Rng, count: usize) -> Vec<Person> {
@@ -275,9 +328,10 @@ impl Org {
                 let device = DEVICES[rng.gen_range(0..DEVICES.len())];
                 let network = device.networks[rng.gen_range(0..device.networks.len())];
                 let quality = match rng.gen_range(0..100) {
-                    // Bad networks stick to the people on wifi and cellular.
-                    0..=24 if network != "ethernet" => NetworkQuality::Bad,
-                    0..=44 => NetworkQuality::Moderate,
+                    // Most people's networks are fine; the bad ones stick to a few people on wifi
+                    // and cellular (a home network, a train), so problems cluster in people.
+                    0..=3 if network != "ethernet" => NetworkQuality::Bad,
+                    0..=13 => NetworkQuality::Moderate,
                     _ => NetworkQuality::Good,
                 };
                 Person {

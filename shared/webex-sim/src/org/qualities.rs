@@ -80,10 +80,10 @@ impl Org {
             }
             None => {
                 let device = DEVICES[rng.gen_range(0..DEVICES.len() - 1)];
-                let quality = if rng.gen_bool(0.2) {
-                    NetworkQuality::Bad
-                } else {
-                    NetworkQuality::Good
+                let quality = match rng.gen_range(0..100) {
+                    0..=4 => NetworkQuality::Bad,
+                    5..=12 => NetworkQuality::Moderate,
+                    _ => NetworkQuality::Good,
                 };
                 (
                     att.guest_name.clone().unwrap_or_default(),
@@ -103,9 +103,15 @@ impl Org {
         let data_end = leave.min(now);
         let camera_off = rng.gen_bool(0.12);
         let tcp_fallback = quality == NetworkQuality::Bad && rng.gen_bool(0.4);
+        // Most of a meeting is served from its home region; a few join through another.
+        let region = if rng.gen_bool(0.85) {
+            REGIONS[meeting.seed as usize % REGIONS.len()]
+        } else {
+            REGIONS[rng.gen_range(0..REGIONS.len())]
+        };
         // What the network does over the whole session, drawn from its own seed so that a snapshot
         // taken while the meeting runs is a prefix of the final data.
-        let path = Path::new(
+        let mut path = Path::new(
             meeting.seed ^ ((attendance as u64) << 8) ^ session as u64,
             quality,
             network,
@@ -113,6 +119,9 @@ impl Org {
             leave,
             tcp_fallback,
         );
+        if let Some(incident) = self.incident(region, join, leave) {
+            path.add_incident(incident.from, incident.to);
+        }
         // A few machines are CPU-bound: their own video suffers whatever the network does.
         let cpu_bound = device.reports_cpu && rng.gen_bool(0.03);
         let stream = |kind: Media, tag: u64, from, to, camera_off| {
@@ -184,7 +193,7 @@ impl Org {
                 "Integrated Camera".into()
             },
             microphone: "Headset Microphone".into(),
-            server_region: REGIONS[(meeting.seed as usize + attendance) % REGIONS.len()].into(),
+            server_region: region.into(),
             video_mesh_cluster: String::new(),
             video_mesh_server: String::new(),
             participant_id: format!("{}_{}", meeting.instance_id, attendance + 1),
