@@ -47,6 +47,7 @@ try {
     // Exercise the script: sort the first sortable table, if any.
     const header = await tab.$("table.sortable thead th");
     if (header) await header.click();
+    await tab.evaluate(() => window.scrollTo(0, 0));
     await tab.screenshot({ path: path.join(outDir, page.replace(/[\/]/g, "_") + ".png"), fullPage: false });
     report.push(entry);
     await context.close();
