@@ -8,7 +8,8 @@ Runs `webex-quality demo --once` into a temporary folder (the simulated week, co
 rendered), serves the site on loopback, and saves with `tests/browser/check.mjs` (which also reports
 console errors and requests elsewhere, and fails here on any) the overview, the meetings list and
 one meeting page as `docs/dashboard-*.png`. The meeting page is the most affected meeting (most
-poor participant-minutes) of at most 15 participants, so that the page fits the picture. Needs
+poor participant-minutes) of at most 15 participants, so that the page fits the picture. It also
+prints how many of the demo's meetings are good, fair and poor. Needs
 what `tests/run` installs (Chromium, playwright-core).
 """
 
@@ -87,6 +88,9 @@ def main():
             shutil.copyfile(shots / f"{name}.png", docs / target)
             print(f"docs/{target}")
         print(f"meeting page: {meeting['title']} ({meeting['verdict_detail']}; {meeting['cause']})")
+        counts = {v: sum(1 for m in meetings if m["verdict"] == v) for v in ("good", "fair", "poor")}
+        print(f"the demo's {len(meetings)} meetings: {counts['good']} good, {counts['fair']} fair, "
+              f"{counts['poor']} poor")
 
 
 if __name__ == "__main__":
