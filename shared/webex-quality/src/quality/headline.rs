@@ -1,5 +1,5 @@
 //! A meeting's headline: how many participants were affected and how much, whether the host or a
-//! presenter was, the meeting's verdict by [`MeetingRule`], and the likely cause in words.
+//! presenter was, the meeting's verdict by [`MeetingRule`](super::MeetingRule), and the likely cause in words.
 //!
 //! The meeting's verdict is not its worst stream: one guest's bad Wi-Fi among 27 people does not make
 //! a meeting poor. The rule (all of it configurable, `meeting` in the thresholds file):
