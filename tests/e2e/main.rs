@@ -5,6 +5,7 @@ mod cli;
 mod collect;
 mod helpers;
 mod history;
+mod infra;
 mod lambda;
 mod login;
 mod raw_bytes;

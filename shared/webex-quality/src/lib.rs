@@ -20,5 +20,6 @@ pub mod quality;
 pub mod site;
 pub mod status;
 pub mod storage;
+pub mod tls;
 pub mod tokens;
 pub mod webex;

@@ -9,6 +9,7 @@
 
 mod collector;
 mod login;
+pub mod parameters;
 mod site;
 
 pub use collector::{CollectorConfig, CycleConfig, KeepSnapshots};

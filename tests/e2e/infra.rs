@@ -1,0 +1,316 @@
+//! The SAM template (`infra/template.yaml`) against the code: its functions are the workspace's,
+//! each function's environment is a configuration its entry point accepts, every setting it sets is
+//! one the configuration code reads, and the S3 keys its policies and notifications name are the
+//! core's keys. A rename on either side fails here, not at deploy time.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_norway::Value;
+use webex_quality::config::{CollectorConfig, LoginConfig, SetupSecretRule, SiteConfig};
+use webex_quality::storage::StoreLocation;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap();
+    serde_norway::from_str(&text).unwrap()
+}
+
+/// A sample value for each parameter and pseudo-parameter a `!Sub` or `!Ref` can name.
+fn sample(name: &str, template: &Value) -> String {
+    match name {
+        "AWS::AccountId" => "123456789012".into(),
+        "AWS::Region" => "eu-west-1".into(),
+        "AWS::Partition" => "aws".into(),
+        "AWS::StackName" => "webex-quality".into(),
+        "AWS::URLSuffix" => "amazonaws.com".into(),
+        "Distribution.DomainName" => "d111111abcdef8.cloudfront.net".into(),
+        "ClientSecretParameter" | "SetupSecretParameter" | "CookieKeyParameter" => {
+            let default = &template["Parameters"][name]["Default"];
+            default.as_str().unwrap().to_owned()
+        }
+        "WebexClientId" => "C0123456789abcdef".into(),
+        "SiteBucket" => "webex-quality-site-bucket".into(),
+        "DataBucket" => "webex-quality-data-123456789012-eu-west-1".into(),
+        "SiteBucket.Arn" => "arn:aws:s3:::webex-quality-site-bucket".into(),
+        other => match &template["Parameters"][other]["Default"] {
+            Value::String(text) => text.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => panic!("no sample for {other}"),
+        },
+    }
+}
+
+/// The value of a template expression with the samples above: strings, `!Ref` and `!Sub`.
+fn evaluate(value: &Value, template: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Tagged(tagged) if tagged.tag == "!Ref" || tagged.tag == "!GetAtt" => {
+            sample(tagged.value.as_str().unwrap(), template)
+        }
+        Value::Tagged(tagged) if tagged.tag == "!Sub" => {
+            let text = tagged.value.as_str().expect("a !Sub with a string");
+            let mut out = String::new();
+            let mut rest = text;
+            while let Some(at) = rest.find("${") {
+                out.push_str(&rest[..at]);
+                let end = rest[at..].find('}').unwrap() + at;
+                out.push_str(&sample(&rest[at + 2..end], template));
+                rest = &rest[end + 1..];
+            }
+            out.push_str(rest);
+            out
+        }
+        other => panic!("cannot evaluate {other:?}"),
+    }
+}
+
+/// Each serverless function's name and resource.
+fn functions(template: &Value) -> BTreeMap<String, Value> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(name, r)| (name.as_str().unwrap().to_owned(), r.clone()))
+        .collect()
+}
+
+/// A function's environment: the globals' with its own over them, evaluated; each `NAME_PARAMETER`
+/// stands for `NAME`, whose value the extension would read.
+fn environment(template: &Value, function: &Value) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    for source in [
+        &template["Globals"]["Function"]["Environment"]["Variables"],
+        &function["Properties"]["Environment"]["Variables"],
+    ] {
+        if let Some(variables) = source.as_mapping() {
+            for (name, value) in variables {
+                env.insert(name.as_str().unwrap().to_owned(), evaluate(value, template));
+            }
+        }
+    }
+    env
+}
+
+fn with_secrets(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut out = env.clone();
+    for (name, _) in env.iter().filter(|(n, _)| n.ends_with("_PARAMETER")) {
+        out.insert(
+            name.trim_end_matches("_PARAMETER").to_owned(),
+            "a-long-secret-from-the-extension".into(),
+        );
+    }
+    out
+}
+
+/// The text of every Rust source under `dir`.
+fn sources(dir: &Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            text.push_str(&sources(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            text.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    text
+}
+
+#[test]
+fn the_templates_functions_are_the_workspaces_with_settings_their_code_accepts() {
+    let template = template();
+    let functions = functions(&template);
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Handler"], "bootstrap");
+    assert_eq!(globals["Architectures"][0], "arm64");
+    // Every function folder is deployed, each as the binary its package builds.
+    let mut folders: Vec<String> = std::fs::read_dir(repo().join("functions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").exists())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    let mut deployed: Vec<String> = Vec::new();
+    for (name, function) in &functions {
+        assert_eq!(
+            function["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{name}"
+        );
+        let code = function["Properties"]["CodeUri"].as_str().unwrap();
+        let folder = code
+            .strip_prefix("../functions/")
+            .expect("a function folder");
+        let manifest =
+            std::fs::read_to_string(repo().join("functions").join(folder).join("Cargo.toml"))
+                .unwrap();
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        assert!(
+            manifest.contains(&format!("name = \"{binary}\"")),
+            "{name}: functions/{folder} builds no binary {binary}"
+        );
+        deployed.push(folder.to_owned());
+    }
+    deployed.sort();
+    assert_eq!(deployed, folders, "every function folder, once");
+
+    // Every setting the template gives is one the configuration code reads (or the runtime's).
+    let config_code = sources(&repo().join("shared/webex-quality/src/config"));
+    for (name, function) in &functions {
+        for setting in environment(&template, function).keys() {
+            assert!(
+                setting == "RUST_LOG" || config_code.contains(&format!("\"{setting}\"")),
+                "{name} sets {setting}, which no configuration code reads"
+            );
+        }
+    }
+
+    // Each function's environment is a configuration its entry point accepts, pointing at the
+    // stores the policies are about.
+    let env = |name: &str| with_secrets(&environment(&template, &functions[name]));
+    let lookup = |env: BTreeMap<String, String>| move |name: &str| env.get(name).cloned();
+    let collector = CollectorConfig::from_lookup(&lookup(env("Collector"))).unwrap();
+    let data = StoreLocation::S3 {
+        bucket: "webex-quality-data-123456789012-eu-west-1".into(),
+        prefix: "data".into(),
+    };
+    assert_eq!(collector.store, data);
+    let site = SiteConfig::from_lookup(&lookup(env("SiteBuilder"))).unwrap();
+    assert_eq!(site.store, data);
+    assert!(matches!(site.site_store, StoreLocation::S3 { .. }));
+    let login =
+        LoginConfig::from_lookup(&lookup(env("OAuthRedirect")), SetupSecretRule::Required).unwrap();
+    assert_eq!(
+        login.oauth.redirect_uri.as_str(),
+        "https://d111111abcdef8.cloudfront.net/oauth/callback"
+    );
+    // No secret is in an environment: only the names of the parameters that hold them.
+    for (name, function) in &functions {
+        let env = environment(&template, function);
+        for secret in webex_quality::config::parameters::SECRET_SETTINGS {
+            assert!(
+                !env.contains_key(secret),
+                "{name} has {secret} in plain text"
+            );
+        }
+    }
+}
+
+/// The object keys a function's policy lets it touch, relative to the data store, by action.
+fn data_keys(template: &Value, function: &Value) -> BTreeMap<String, Vec<String>> {
+    let prefix = format!(
+        "arn:aws:s3:::webex-quality-data-123456789012-eu-west-1/{}/",
+        sample("DataPrefix", template)
+    );
+    let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().unwrap() {
+            let actions: Vec<String> = match &statement["Action"] {
+                Value::Sequence(list) => list.iter().map(|a| a.as_str().unwrap().into()).collect(),
+                one => vec![one.as_str().unwrap().into()],
+            };
+            let resources: Vec<String> = match &statement["Resource"] {
+                Value::Sequence(list) => list.iter().map(|r| evaluate(r, template)).collect(),
+                one => vec![evaluate(one, template)],
+            };
+            for resource in resources {
+                if let Some(key) = resource.strip_prefix(&prefix) {
+                    for action in &actions {
+                        keys.entry(action.clone()).or_default().push(key.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    keys
+}
+
+#[test]
+fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_its_own() {
+    use webex_quality::collect::LEASE_KEY;
+    use webex_quality::history::{ARCHIVE_PREFIX, DATABASE_KEY};
+    use webex_quality::site::RENDER_INPUTS;
+    use webex_quality::site::summary::SITE_CACHE_KEY;
+    use webex_quality::status::STATUS_KEY;
+    use webex_quality::tokens::TOKENS_KEY;
+
+    let template = template();
+    let functions = functions(&template);
+    let archives = format!("{ARCHIVE_PREFIX}*");
+    let keys = |name: &str, action: &str| {
+        let mut keys = data_keys(&template, &functions[name])
+            .remove(action)
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    };
+    let sorted = |list: &[&str]| {
+        let mut list: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+        list.sort();
+        list
+    };
+    let collector = sorted(&[DATABASE_KEY, STATUS_KEY, TOKENS_KEY, LEASE_KEY, &archives]);
+    assert_eq!(keys("Collector", "s3:GetObject"), collector);
+    assert_eq!(keys("Collector", "s3:PutObject"), collector);
+    assert_eq!(
+        keys("SiteBuilder", "s3:GetObject"),
+        sorted(&[DATABASE_KEY, STATUS_KEY, &archives, SITE_CACHE_KEY])
+    );
+    assert_eq!(
+        keys("SiteBuilder", "s3:PutObject"),
+        sorted(&[SITE_CACHE_KEY])
+    );
+    assert_eq!(
+        keys("OAuthRedirect", "s3:GetObject"),
+        sorted(&[TOKENS_KEY, STATUS_KEY])
+    );
+    // The site-builder is woken by exactly the keys a render reads for.
+    let events = functions["SiteBuilder"]["Properties"]["Events"]
+        .as_mapping()
+        .unwrap();
+    let mut triggers: Vec<String> = events
+        .values()
+        .filter(|e| e["Type"] == "S3")
+        .map(|e| {
+            let rule = &e["Properties"]["Filter"]["S3Key"]["Rules"][0];
+            assert_eq!(rule["Name"], "prefix");
+            evaluate(&rule["Value"], &template)
+                .trim_start_matches("data/")
+                .to_owned()
+        })
+        .collect();
+    triggers.sort();
+    assert_eq!(triggers, sorted(&RENDER_INPUTS));
+    // The collector every 5 minutes, one at a time, done before the next.
+    let collector = &functions["Collector"]["Properties"];
+    assert_eq!(
+        collector["Events"]["EveryFiveMinutes"]["Properties"]["ScheduleExpression"],
+        "rate(5 minutes)"
+    );
+    assert!(collector["Timeout"].as_u64().unwrap() < 300);
+    assert_eq!(collector["ReservedConcurrentExecutions"], 1);
+    assert_eq!(
+        functions["SiteBuilder"]["Properties"]["ReservedConcurrentExecutions"],
+        1
+    );
+    // The daily copy copies the database the collector writes.
+    let copy = evaluate(
+        &template["Resources"]["DailyCopy"]["Properties"]["Target"]["Input"],
+        &template,
+    );
+    let copy: serde_json::Value = serde_json::from_str(&copy).unwrap();
+    assert_eq!(
+        copy["CopySource"],
+        format!("webex-quality-data-123456789012-eu-west-1/data/{DATABASE_KEY}")
+    );
+}
