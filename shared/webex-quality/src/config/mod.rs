@@ -10,10 +10,12 @@
 mod collector;
 mod login;
 pub mod parameters;
+mod signin;
 mod site;
 
 pub use collector::{CollectorConfig, CycleConfig, KeepSnapshots};
 pub use login::{LoginConfig, SetupSecretRule};
+pub use signin::SignInConfig;
 pub use site::SiteConfig;
 
 /// Where settings come from: the environment, or the CLI's flags layered over it.

@@ -19,7 +19,11 @@ use std::time::Duration;
 use super::{ConfigError, Lookup, text_setting};
 
 /// The settings that may come from a parameter instead of the environment.
-pub const SECRET_SETTINGS: [&str; 2] = ["WEBEX_CLIENT_SECRET", "WEBEX_QUALITY_SETUP_SECRET"];
+pub const SECRET_SETTINGS: [&str; 3] = [
+    "WEBEX_CLIENT_SECRET",
+    "WEBEX_QUALITY_SETUP_SECRET",
+    "WEBEX_QUALITY_COOKIE_KEY",
+];
 
 /// The extension's port, unless `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` says otherwise.
 const DEFAULT_PORT: u16 = 2773;
@@ -144,9 +148,10 @@ async fn fetch(plan: Plan) -> Result<Resolved, ConfigError> {
 }
 
 /// `NAME_PARAMETER` for each of [`SECRET_SETTINGS`].
-const PARAMETER_SETTINGS: [&str; 2] = [
+const PARAMETER_SETTINGS: [&str; 3] = [
     "WEBEX_CLIENT_SECRET_PARAMETER",
     "WEBEX_QUALITY_SETUP_SECRET_PARAMETER",
+    "WEBEX_QUALITY_COOKIE_KEY_PARAMETER",
 ];
 
 /// `resolved` over `lookup`: a setting read from a parameter, else what `lookup` says.

@@ -14,6 +14,8 @@
 //! - Each login records who authorized (masked email), when, and the scopes granted, and clears
 //!   "authorization needed" in the token object and in the status object.
 
+#[cfg(feature = "s3")]
+pub mod cloudfront;
 pub mod pending;
 mod routes;
 
@@ -242,6 +244,7 @@ impl LoginService {
             state: request.state,
             verifier: request.pkce_verifier,
             issued_at: self.clock.now(),
+            return_to: None,
         });
         Ok(Begun {
             authorize_url: request.url,

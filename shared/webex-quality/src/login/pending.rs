@@ -27,6 +27,9 @@ pub struct PendingLogin {
     pub verifier: Secret,
     /// When the login began.
     pub issued_at: DateTime<Utc>,
+    /// Where a viewer's sign-in goes back to (a path of the site); none for an admin login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
 }
 
 /// Why a cookie does not hold a usable pending login.
@@ -44,6 +47,8 @@ pub enum Unsealed {
 pub struct Sealer {
     key: Key,
     secure: bool,
+    /// The cookie's name without the `__Host-` prefix.
+    name: &'static str,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -56,11 +61,21 @@ impl std::fmt::Debug for Sealer {
 
 impl Sealer {
     /// A sealer whose key is derived (HKDF-SHA256) from `secrets`; `secure`: the site is served
-    /// over https, so the cookie is `Secure` and `__Host-` prefixed.
+    /// over https, so the cookie is `Secure` and `__Host-` prefixed. The cookie is `wq-login`.
     #[must_use]
     pub fn new(secrets: &[&Secret], secure: bool) -> Self {
+        Self::named("wq-login", secrets, secure)
+    }
+
+    /// As [`Sealer::new`], for a cookie called `name` under a key of its own (an admin's login
+    /// and a viewer's sign-in in one browser do not overwrite each other, nor open each other's).
+    #[must_use]
+    pub fn named(name: &'static str, secrets: &[&Secret], secure: bool) -> Self {
         let mut master = Sha256::new();
         master.update(b"webex-quality pending-login cookie v1");
+        if name != "wq-login" {
+            master.update(name.as_bytes());
+        }
         for secret in secrets {
             // Length-prefixed, so that two secrets cannot be shifted into each other.
             master.update((secret.expose().len() as u64).to_be_bytes());
@@ -69,16 +84,17 @@ impl Sealer {
         Self {
             key: Key::derive_from(&master.finalize()),
             secure,
+            name,
         }
     }
 
     /// The cookie's name.
     #[must_use]
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> String {
         if self.secure {
-            "__Host-wq-login"
+            format!("__Host-{}", self.name)
         } else {
-            "wq-login"
+            self.name.to_owned()
         }
     }
 
@@ -103,7 +119,7 @@ impl Sealer {
                 .max_age(cookie::time::Duration::seconds(LOGIN_WINDOW.num_seconds()))
                 .build(),
         );
-        jar.get(self.name())
+        jar.get(&self.name())
             .map(ToString::to_string)
             .unwrap_or_default()
     }
@@ -155,6 +171,7 @@ mod tests {
             state: "state-123".into(),
             verifier: Secret::new("verifier-that-must-stay-hidden"),
             issued_at: now,
+            return_to: None,
         }
     }
 
