@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_norway::Value;
-use webex_quality::config::{CollectorConfig, LoginConfig, SetupSecretRule, SiteConfig};
+use webex_quality::config::{
+    CollectorConfig, LoginConfig, SetupSecretRule, SignInConfig, SiteConfig,
+};
 use webex_quality::storage::StoreLocation;
 
 fn repo() -> PathBuf {
@@ -33,6 +35,7 @@ fn sample(name: &str, template: &Value) -> String {
             default.as_str().unwrap().to_owned()
         }
         "WebexClientId" => "C0123456789abcdef".into(),
+        "ViewerKey" => "K2JCJMDEHXQW5F".into(),
         "SiteBucket" => "webex-quality-site-bucket".into(),
         "DataBucket" => "webex-quality-data-123456789012-eu-west-1".into(),
         "SiteBucket.Arn" => "arn:aws:s3:::webex-quality-site-bucket".into(),
@@ -194,6 +197,14 @@ fn the_templates_functions_are_the_workspaces_with_settings_their_code_accepts()
         login.oauth.redirect_uri.as_str(),
         "https://d111111abcdef8.cloudfront.net/oauth/callback"
     );
+    let sign_in = SignInConfig::from_lookup(&lookup(env("OAuthRedirect")))
+        .unwrap()
+        .expect("the viewers' sign-in is configured");
+    assert_eq!(
+        sign_in.redirect_uri().as_str(),
+        "https://d111111abcdef8.cloudfront.net/auth/callback"
+    );
+    assert_eq!(sign_in.key_id, "K2JCJMDEHXQW5F");
     // No secret is in an environment: only the names of the parameters that hold them.
     for (name, function) in &functions {
         let env = environment(&template, function);

@@ -7,13 +7,22 @@ use std::sync::Arc;
 use lambda_http::request::RequestContext;
 use lambda_http::tower::{ServiceBuilder, util::MapRequest};
 use lambda_http::{Request, RequestExt};
+use webex_quality::login::signin::{self, SignIn};
 use webex_quality::login::{LoginService, standalone_router};
 
-/// The function's service: the login router, without the stage in the path.
-pub(crate) fn app(service: Arc<LoginService>) -> MapRequest<axum::Router, fn(Request) -> Request> {
+/// The function's service: the login router, with the viewers' sign-in when it is configured,
+/// without the stage in the path.
+pub(crate) fn app(
+    service: Arc<LoginService>,
+    sign_in: Option<Arc<SignIn>>,
+) -> MapRequest<axum::Router, fn(Request) -> Request> {
+    let router = match sign_in {
+        Some(sign_in) => standalone_router(service).merge(signin::router(sign_in)),
+        None => standalone_router(service),
+    };
     ServiceBuilder::new()
         .map_request(without_stage as fn(Request) -> Request)
-        .service(standalone_router(service))
+        .service(router)
 }
 
 /// The request with `/{stage}` taken off the front of its path (not for the `$default` stage).
@@ -56,7 +65,10 @@ mod tests {
         service: Arc<LoginService>,
         request: Request,
     ) -> lambda_http::http::Response<axum::body::Body> {
-        app(service).oneshot(request).await.expect("infallible")
+        app(service, None)
+            .oneshot(request)
+            .await
+            .expect("infallible")
     }
     use webex_quality::config::{LoginConfig, OAuthSettings, Secret, WebexUrls};
     use webex_quality::storage::{FolderStore, SharedStore, StoreLocation};

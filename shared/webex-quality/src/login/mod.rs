@@ -18,6 +18,8 @@
 pub mod cloudfront;
 pub mod pending;
 mod routes;
+#[cfg(feature = "s3")]
+pub mod signin;
 
 use std::sync::Arc;
 
