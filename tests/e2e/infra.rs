@@ -205,6 +205,11 @@ fn the_templates_functions_are_the_workspaces_with_settings_their_code_accepts()
         "https://d111111abcdef8.cloudfront.net/auth/callback"
     );
     assert_eq!(sign_in.key_id, "K2JCJMDEHXQW5F");
+    assert_eq!(
+        template["Parameters"]["WebexScopes"]["Default"],
+        webex_quality::config::DEFAULT_SCOPES,
+        "the template asks for the scopes the code asks for"
+    );
     // No secret is in an environment: only the names of the parameters that hold them.
     for (name, function) in &functions {
         let env = environment(&template, function);

@@ -20,6 +20,26 @@ pub(crate) struct Builder {
     pub(crate) site: SharedStore,
     pub(crate) thresholds: Thresholds,
     pub(crate) clock: SharedClock,
+    /// When this instance last finished a complete render (for the render interval). A new
+    /// instance renders on its first event; one whose render ran out of time goes on at once.
+    pub(crate) last_render: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+}
+
+impl Builder {
+    /// Whether the render interval says to wait: a complete render finished less than
+    /// `WEBEX_QUALITY_RENDER_INTERVAL_MINUTES` ago in this instance.
+    fn too_soon(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let interval = self.config.render_interval_minutes;
+        if interval == 0 {
+            return None;
+        }
+        let last = (*self
+            .last_render
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))?;
+        let interval = chrono::Duration::minutes(i64::try_from(interval).unwrap_or(i64::MAX));
+        (self.clock.now() < last + interval).then_some(last)
+    }
 }
 
 /// What the invocation returns (and logs).
@@ -108,8 +128,19 @@ pub(crate) async fn function_handler(
         .map(|record| data_key(&builder.config, record).unwrap_or_default())
         .collect();
     let asked = keys.iter().any(|key| RENDER_INPUTS.contains(&key.as_str()));
-    if !asked {
-        lambda_runtime::tracing::info!(?keys, "no render input changed; nothing to do");
+    let too_soon = asked.then(|| builder.too_soon()).flatten();
+    if let Some(last) = too_soon {
+        lambda_runtime::tracing::info!(
+            ?keys,
+            %last,
+            interval_minutes = builder.config.render_interval_minutes,
+            "rendered within the render interval; a later event renders"
+        );
+    }
+    if !asked || too_soon.is_some() {
+        if !asked {
+            lambda_runtime::tracing::info!(?keys, "no render input changed; nothing to do");
+        }
         return Ok(BuildLog {
             rendered: false,
             keys,
@@ -124,6 +155,7 @@ pub(crate) async fn function_handler(
         mask_personal: !builder.config.show_personal,
         ..SiteOptions::default()
     };
+    let started = builder.clock.now();
     let refreshed = render_from_store_within(
         &builder.data,
         builder.site.as_ref(),
@@ -134,6 +166,10 @@ pub(crate) async fn function_handler(
     )
     .await
     .inspect_err(|error| lambda_runtime::tracing::error!(%error, "render refused or failed"))?;
+    *builder
+        .last_render
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = refreshed.complete.then_some(started);
     let log = BuildLog {
         rendered: true,
         keys,
@@ -179,6 +215,7 @@ mod tests {
             work_dir: dir.join("work"),
             show_personal: false,
             thresholds_file: None,
+            render_interval_minutes: 0,
         }
     }
 
@@ -199,6 +236,7 @@ mod tests {
                 site,
                 thresholds: Thresholds::default(),
                 clock: Arc::new(webex_quality::clock::SystemClock),
+                last_render: std::sync::Mutex::new(None),
             },
             dir,
         )
@@ -285,6 +323,29 @@ mod tests {
         .unwrap();
         assert!(log.rendered, "{log:?}");
         assert!(log.files > 0 && log.uploaded == log.files, "{log:?}");
+        assert!(dir.join("site").join("status.html").exists());
+    }
+
+    #[tokio::test]
+    async fn with_a_render_interval_a_second_event_soon_after_renders_nothing() {
+        let (mut builder, dir) = builder("s3://webex-quality-data-123456789012/data/");
+        builder.config.render_interval_minutes = 60;
+        let status = || {
+            event(include_str!(
+                "../../../tests/fixtures/events/s3-put-status.json"
+            ))
+        };
+        let first = function_handler(&builder, status()).await.unwrap();
+        assert!(first.rendered && first.complete, "{first:?}");
+        let second = function_handler(&builder, status()).await.unwrap();
+        assert!(!second.rendered, "{second:?}");
+        // An hour later (the last render moved back), the next event renders.
+        *builder.last_render.lock().unwrap() =
+            Some(chrono::Utc::now() - chrono::Duration::minutes(61));
+        assert!(builder.too_soon().is_none());
+        // It renders (and, with no database under a published site, refuses to publish).
+        let third = function_handler(&builder, status()).await;
+        assert!(third.is_err(), "{third:?}");
         assert!(dir.join("site").join("status.html").exists());
     }
 }

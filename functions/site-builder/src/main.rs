@@ -21,6 +21,7 @@ async fn main() -> Result<(), Error> {
         thresholds: Thresholds::load(config.thresholds_file.as_deref())?,
         clock: Arc::new(SystemClock),
         config,
+        last_render: std::sync::Mutex::new(None),
     };
     let builder = &builder;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| {

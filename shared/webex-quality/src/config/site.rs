@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use super::{
-    ConfigError, Lookup, bool_setting, environment, store_setting, text_setting, work_dir_setting,
+    ConfigError, Lookup, bool_setting, environment, number_setting, store_setting, text_setting,
+    work_dir_setting,
 };
 use crate::storage::StoreLocation;
 
@@ -21,6 +22,10 @@ pub struct SiteConfig {
     pub show_personal: bool,
     /// `WEBEX_QUALITY_THRESHOLDS_FILE`: a JSON file of threshold changes.
     pub thresholds_file: Option<PathBuf>,
+    /// `WEBEX_QUALITY_RENDER_INTERVAL_MINUTES`: the site-builder function renders at most this
+    /// often (0, the default: on every change). Every render uploads the changed meetings' pages
+    /// and their people's pages, so at 5-minute cycles S3 PUT requests are most of the bill.
+    pub render_interval_minutes: u64,
 }
 
 impl SiteConfig {
@@ -50,6 +55,13 @@ impl SiteConfig {
             site_store,
             show_personal: bool_setting(lookup, "WEBEX_QUALITY_SHOW_PERSONAL", false)?,
             thresholds_file: text_setting(lookup, "WEBEX_QUALITY_THRESHOLDS_FILE").map(Into::into),
+            render_interval_minutes: number_setting(
+                lookup,
+                "WEBEX_QUALITY_RENDER_INTERVAL_MINUTES",
+                0..=1440,
+                "minutes",
+            )?
+            .unwrap_or(0),
         })
     }
 }

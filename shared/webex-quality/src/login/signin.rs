@@ -6,7 +6,7 @@
 //! | `GET /auth/login?return=/path` | 303 to Webex (scope `spark:people_read` only) with a sealed pending sign-in |
 //! | `GET /auth/callback` | the signed cookies and 303 back to the page asked for, or a refusal page |
 //! | `GET /auth/required` | CloudFront's answer to a viewer without cookies: a page that signs in |
-//! | `GET /auth/return.js` | the page's script that keeps the path the viewer asked for |
+//! | `GET /auth/return.js` | the page's script: on to the sign-in, keeping the path asked for |
 //!
 //! Who may view: a person of the organisation (`WEBEX_QUALITY_ORG_ID`, else the one the
 //! administrator's login pinned), and, when `WEBEX_QUALITY_VIEWERS` is set, listed by email or
@@ -404,12 +404,13 @@ async fn required() -> Response {
     )
 }
 
-/// Points the sign-in link at `/auth/login?return=<the page asked for>` (without it the link
-/// returns to the overview).
+/// Points the sign-in link at `/auth/login?return=<the page asked for>` and follows it: a viewer
+/// without cookies goes straight to Webex and back. Without JavaScript the link is there to click
+/// (and returns to the overview).
 async fn return_script() -> Response {
     let mut response = (
         StatusCode::OK,
-        "(function(){var a=document.getElementById('sign-in');if(a&&location.pathname.indexOf('/auth/')!==0){a.href='/auth/login?return='+encodeURIComponent(location.pathname+location.search);}})();\n",
+        "(function(){var a=document.getElementById('sign-in');if(!a){return;}if(location.pathname.indexOf('/auth/')!==0){a.href='/auth/login?return='+encodeURIComponent(location.pathname+location.search);}location.replace(a.href);})();\n",
     )
         .into_response();
     let headers = response.headers_mut();
