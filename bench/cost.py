@@ -123,8 +123,9 @@ def main():
             moment += datetime.timedelta(minutes=5)
             cycles.append(run.cycle(moment, True))
             if len(cycles) % args.render_every == 0:
+                first_render = render(binaries, env, site)
                 second = skipped if args.render_every > 1 else render(binaries, env, site)
-                renders.append((render(binaries, env, site), second))
+                renders.append((first_render, second))
         site_bytes = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
         archive_days = history.stored_per_day(data)
     finally:
