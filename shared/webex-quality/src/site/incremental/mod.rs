@@ -5,15 +5,16 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::build::{BuildError, Files, person_path, render, render_meeting_files};
-use super::exports::{meeting_export, to_csv, to_json};
-use super::list_pages::{
-    DayLink, MeetingsPage, PERIODS, breakdowns, day_path, overview, people, person_page,
-};
+use super::list_pages::{PERIODS, breakdowns, overview, people, person_page};
 use super::publish::Manifest;
 use super::summary::{self, CachedFiles, CachedMeeting, MeetingSummary, RenderCache};
 use super::{SiteOptions, StatusView, render_status};
 use crate::db::{Database, sha256_hex};
 use crate::quality::{Thresholds, headline, meeting_report};
+
+mod meetings_lists;
+
+use meetings_lists::meetings_lists;
 
 /// What the previous build left: its render cache (the build moves what it keeps out of it) and the
 /// manifest of what was published.
@@ -520,95 +521,6 @@ impl SiteBuild {
     }
 }
 
-/// The meetings list: the last 7 days on `meetings.html` (and in `meetings.csv` and `.json`), with
-/// a link to every day; each day (UTC, by start) on a page of its own with its exports, kept from the
-/// previous build while that day's meetings are unchanged. No page lists the whole history.
-fn meetings_lists(
-    build: &mut SiteBuild,
-    mut previous: Option<&mut Previous<'_>>,
-    (analyzed, keys): (&[&MeetingSummary], &[&str]),
-    (options, thresholds): (&SiteOptions, &Thresholds),
-) -> Result<(), BuildError> {
-    let recent_from = options.generated - chrono::Duration::days(RECENT_DAYS);
-    let mut by_day: BTreeMap<chrono::NaiveDate, Vec<usize>> = BTreeMap::new();
-    for (index, meeting) in analyzed.iter().enumerate() {
-        by_day
-            .entry(meeting.start.date_naive())
-            .or_default()
-            .push(index);
-    }
-    let recent: Vec<&MeetingSummary> = analyzed
-        .iter()
-        .rev()
-        .copied()
-        .filter(|a| a.start >= recent_from)
-        .collect();
-    let list: Vec<_> = recent.iter().map(|a| meeting_export(a)).collect();
-    build.insert("meetings.csv".into(), to_csv(&list)?);
-    build.insert("meetings.json".into(), to_json(&list)?);
-    let rule = thresholds.meeting.describe();
-    let page = MeetingsPage::new(
-        (
-            super::Chrome::new("Meetings", "", options),
-            format!("Meetings, last {RECENT_DAYS} days"),
-            "meetings".into(),
-        ),
-        recent,
-        "",
-        by_day
-            .iter()
-            .rev()
-            .map(|(day, meetings)| DayLink {
-                day: day.to_string(),
-                href: day_path(*day),
-                meetings: meetings.len(),
-            })
-            .collect(),
-        rule.clone(),
-    );
-    build.insert("meetings.html".into(), render("meetings.html", &page)?);
-    for (day, meetings) in &by_day {
-        let path = day_path(*day);
-        let key = summary::combined_key(meetings.iter().map(|i| keys[*i]));
-        if let Some(cached) = previous
-            .as_mut()
-            .and_then(|p| p.take_unchanged(|c| &mut c.days, &path, &key))
-        {
-            build.keep(&cached.files);
-            build.cache.days.insert(path, cached);
-            continue;
-        }
-        let rows: Vec<&MeetingSummary> = meetings.iter().rev().map(|i| analyzed[*i]).collect();
-        let list: Vec<_> = rows.iter().map(|a| meeting_export(a)).collect();
-        let page = MeetingsPage::new(
-            (
-                super::Chrome::new(&format!("Meetings, {day}"), "../", options),
-                format!("Meetings on {day} (UTC)"),
-                day.to_string(),
-            ),
-            rows,
-            "../",
-            Vec::new(),
-            rule.clone(),
-        );
-        let stem = path.trim_end_matches(".html");
-        let mut files = BTreeMap::new();
-        for (file, bytes) in [
-            (path.clone(), render("day", &page)?),
-            (format!("{stem}.csv"), to_csv(&list)?),
-            (format!("{stem}.json"), to_json(&list)?),
-        ] {
-            let hash = build.insert(file.clone(), bytes);
-            files.insert(file, hash);
-        }
-        build.cache.days.insert(path, CachedFiles { key, files });
-    }
-    Ok(())
-}
-
-/// The days the meetings list shows on its first page.
-const RECENT_DAYS: i64 = 7;
-
 /// Builds every file of the site from one database (no cache: everything is rendered).
 ///
 /// # Errors
@@ -643,69 +555,4 @@ pub fn build_incremental(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cached(id: &str) -> CachedMeeting {
-        CachedMeeting {
-            key: format!("key-{id}"),
-            summary: MeetingSummary {
-                instance_id: id.into(),
-                title: "Weekly".into(),
-                host: "Ann".into(),
-                start: chrono::DateTime::UNIX_EPOCH,
-                end: None,
-                sessions: Vec::new(),
-                headline: crate::quality::headline::Headline::default(),
-            },
-            files: BTreeMap::from([(format!("meetings/{id}.html"), format!("hash-{id}"))]),
-        }
-    }
-
-    #[test]
-    fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
-        let options = SiteOptions::default();
-        let thresholds = Thresholds::default();
-        let mut cache = RenderCache::new(summary::fingerprint(&options, &thresholds));
-        for id in ["a", "b"] {
-            cache.meetings.insert(id.into(), cached(id));
-        }
-        let archive = "archive/2026-01-05.sqlite.zst";
-        cache.archives.insert(archive.into(), vec!["a".into()]);
-        let person = CachedFiles {
-            key: "key-p".into(),
-            files: BTreeMap::from([("people/p.html".into(), "hash-p".into())]),
-        };
-        cache.people.insert("people/p.html".into(), person.clone());
-        let manifest: Manifest = [
-            ("meetings/a.html", "hash-a"),
-            ("meetings/b.html", "hash-b"),
-            ("people/p.html", "hash-p"),
-        ]
-        .into_iter()
-        .map(|(p, h)| (p.to_owned(), h.to_owned()))
-        .collect();
-        let mut builder = SiteBuilder::new(
-            &options,
-            &thresholds,
-            Some(Previous {
-                cache,
-                manifest: &manifest,
-            }),
-        );
-        // The build reaches the archive holding "a", then its time is up.
-        assert!(builder.reuse_archive(archive));
-        let build = builder.pause();
-        assert_eq!(build.meetings_reused, 1);
-        assert!(build.hashes.contains_key("meetings/a.html"));
-        assert!(!build.hashes.contains_key("meetings/b.html"), "not reached");
-        // What it did not reach is still in the cache, for the next build to check.
-        assert_eq!(build.cache.meetings.get("b"), Some(&cached("b")));
-        assert_eq!(build.cache.meetings.get("a"), Some(&cached("a")));
-        assert_eq!(
-            build.cache.archives.get(archive),
-            Some(&vec!["a".to_owned()])
-        );
-        assert_eq!(build.cache.people.get("people/p.html"), Some(&person));
-    }
-}
+mod tests;
