@@ -275,25 +275,19 @@ impl LoginService {
             tracing::warn!(?refusal, "a login callback was refused");
             refusal
         };
-        if callback.error.is_some() {
-            return Err(refuse(Refusal::Denied));
-        }
-        let pending = self
-            .sealer
-            .open(cookie_header, self.clock.now())
-            .map_err(|unsealed| {
-                refuse(match unsealed {
-                    Unsealed::Missing => Refusal::NoPendingLogin,
-                    Unsealed::Forged => Refusal::ForgedCookie,
-                    Unsealed::Expired => Refusal::Expired,
-                })
-            })?;
-        if callback.state.as_deref().map(digest) != Some(digest(&pending.state)) {
-            return Err(refuse(Refusal::StateMismatch));
-        }
-        let Some(code) = callback.code.as_deref().filter(|c| !c.is_empty()) else {
-            return Err(refuse(Refusal::NoCode));
-        };
+        let (pending, code) =
+            check_callback(&self.sealer, callback, cookie_header, self.clock.now()).map_err(
+                |fault| {
+                    refuse(match fault {
+                        CallbackFault::Denied => Refusal::Denied,
+                        CallbackFault::Unsealed(Unsealed::Missing) => Refusal::NoPendingLogin,
+                        CallbackFault::Unsealed(Unsealed::Forged) => Refusal::ForgedCookie,
+                        CallbackFault::Unsealed(Unsealed::Expired) => Refusal::Expired,
+                        CallbackFault::StateMismatch => Refusal::StateMismatch,
+                        CallbackFault::NoCode => Refusal::NoCode,
+                    })
+                },
+            )?;
         let record = self
             .oauth
             .exchange_code(code, &pending.verifier)
@@ -362,17 +356,67 @@ impl LoginService {
     }
 
     async fn who(&self, access_token: &Secret) -> Result<crate::webex::Person, WebexError> {
-        let client = WebexClient::with_http(
-            self.http.clone(),
-            self.urls.clone(),
-            Credentials::AccessToken(access_token.clone()),
-            self.options.clone(),
-            self.clock.clone(),
-        );
-        client
-            .me(crate::webex::deadline_in(self.options.request_timeout * 2))
-            .await
+        person_of(
+            (&self.http, &self.urls, &self.options, &self.clock),
+            access_token,
+        )
+        .await
     }
+}
+
+/// What is wrong with a callback, found before anything is asked of Webex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallbackFault {
+    /// Webex or the person declined (`error=...`).
+    Denied,
+    /// The pending-login cookie is missing, forged or too old.
+    Unsealed(Unsealed),
+    /// The callback's `state` is not the cookie's.
+    StateMismatch,
+    /// No code to exchange.
+    NoCode,
+}
+
+/// A callback checked against the pending login sealed in its cookie (the admin's login and a
+/// viewer's sign-in alike): that pending login and the code to exchange.
+pub(crate) fn check_callback<'c>(
+    sealer: &Sealer,
+    callback: &'c Callback,
+    cookie_header: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(PendingLogin, &'c str), CallbackFault> {
+    if callback.error.is_some() {
+        return Err(CallbackFault::Denied);
+    }
+    let pending = sealer
+        .open(cookie_header, now)
+        .map_err(CallbackFault::Unsealed)?;
+    // Digests are compared, so the time taken says nothing about the state.
+    if callback.state.as_deref().map(digest) != Some(digest(&pending.state)) {
+        return Err(CallbackFault::StateMismatch);
+    }
+    let code = callback
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or(CallbackFault::NoCode)?;
+    Ok((pending, code))
+}
+
+/// Who a fresh access token belongs to (`/people/me`), through the service's HTTP client.
+pub(crate) async fn person_of(
+    (http, urls, options, clock): (&reqwest::Client, &WebexUrls, &ClientOptions, &SharedClock),
+    access_token: &Secret,
+) -> Result<crate::webex::Person, WebexError> {
+    WebexClient::with_http(
+        http.clone(),
+        urls.clone(),
+        Credentials::AccessToken(access_token.clone()),
+        options.clone(),
+        clock.clone(),
+    )
+    .me(crate::webex::deadline_in(options.request_timeout * 2))
+    .await
 }
 
 /// A shared login service.

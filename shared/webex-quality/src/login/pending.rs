@@ -73,9 +73,7 @@ impl Sealer {
     pub fn named(name: &'static str, secrets: &[&Secret], secure: bool) -> Self {
         let mut master = Sha256::new();
         master.update(b"webex-quality pending-login cookie v1");
-        if name != "wq-login" {
-            master.update(name.as_bytes());
-        }
+        master.update(name.as_bytes());
         for secret in secrets {
             // Length-prefixed, so that two secrets cannot be shifted into each other.
             master.update((secret.expose().len() as u64).to_be_bytes());

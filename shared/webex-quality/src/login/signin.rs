@@ -22,14 +22,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::cloudfront::CookieSigner;
-use super::pending::{PendingLogin, Sealer, Unsealed};
-use super::{Callback, digest};
+use super::pending::{PendingLogin, Sealer};
+use super::{Callback, CallbackFault, check_callback, person_of};
 use crate::clock::SharedClock;
 use crate::config::{LoginConfig, OAuthSettings, SignInConfig, WebexUrls};
 use crate::privacy::mask_email;
 use crate::storage::SharedStore;
 use crate::tokens::TokenStore;
-use crate::webex::{ClientOptions, Credentials, OAuthClient, WebexClient, WebexError, http_client};
+use crate::webex::{ClientOptions, OAuthClient, WebexError, http_client};
 
 /// Why a sign-in was refused; each has a page of our own words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,19 +218,15 @@ impl SignIn {
             tracing::warn!(?refusal, "a sign-in was refused");
             refusal
         };
-        if callback.error.is_some() {
-            return Err(refuse(SignInRefusal::Denied));
-        }
-        let pending = self
-            .sealer
-            .open(cookie_header, self.clock.now())
-            .map_err(|_: Unsealed| refuse(SignInRefusal::Unknown))?;
-        if callback.state.as_deref().map(digest) != Some(digest(&pending.state)) {
-            return Err(refuse(SignInRefusal::Unknown));
-        }
-        let Some(code) = callback.code.as_deref().filter(|c| !c.is_empty()) else {
-            return Err(refuse(SignInRefusal::Unknown));
-        };
+        let (pending, code) =
+            check_callback(&self.sealer, callback, cookie_header, self.clock.now()).map_err(
+                |fault| {
+                    refuse(match fault {
+                        CallbackFault::Denied => SignInRefusal::Denied,
+                        _ => SignInRefusal::Unknown,
+                    })
+                },
+            )?;
         let record = self
             .oauth
             .exchange_code(code, &pending.verifier)
@@ -239,20 +235,15 @@ impl SignIn {
                 tracing::warn!(%error, "the sign-in's code exchange failed");
                 refuse(SignInRefusal::Webex)
             })?;
-        let client = WebexClient::with_http(
-            self.http.clone(),
-            self.urls.clone(),
-            Credentials::AccessToken(record.access_token.clone()),
-            self.options.clone(),
-            self.clock.clone(),
-        );
-        let person = client
-            .me(crate::webex::deadline_in(self.options.request_timeout * 2))
-            .await
-            .map_err(|error: WebexError| {
-                tracing::warn!(%error, "people/me failed for a sign-in");
-                refuse(SignInRefusal::Webex)
-            })?;
+        let person = person_of(
+            (&self.http, &self.urls, &self.options, &self.clock),
+            &record.access_token,
+        )
+        .await
+        .map_err(|error: WebexError| {
+            tracing::warn!(%error, "people/me failed for a sign-in");
+            refuse(SignInRefusal::Webex)
+        })?;
         drop(record);
         let organisation = match &self.org_id {
             Some(org) => Some(org.clone()),

@@ -161,6 +161,17 @@ fn share_text(poor: usize, judged: usize) -> String {
     }
 }
 
+/// A table cell of a poor share: its sort key (-1 without data) and its text.
+fn share_cell(poor: usize, judged: usize) -> (String, String) {
+    #[allow(clippy::cast_precision_loss)]
+    let sort = if judged == 0 {
+        -1.0
+    } else {
+        poor as f64 / judged as f64
+    };
+    (format!("{sort:.4}"), share_text(poor, judged))
+}
+
 fn poor_and_judged<'a>(
     sessions: impl Iterator<Item = &'a SessionSummary>,
     kind: Option<StreamKind>,
@@ -212,9 +223,7 @@ pub(super) fn overview(
     let minutes_of = |meetings: &mut dyn Iterator<Item = &&MeetingSummary>| {
         let mut total = Minutes::default();
         for a in meetings {
-            total.with_data += a.headline.minutes.with_data;
-            total.fair += a.headline.minutes.fair;
-            total.poor += a.headline.minutes.poor;
+            total.add(a.headline.minutes);
         }
         total
     };
@@ -456,32 +465,18 @@ pub(super) fn breakdowns(
                         key,
                         sessions: sessions.len(),
                         poor_minutes: {
-                            let (poor, judged) = sessions.iter().fold((0, 0), |(p, j), s| {
-                                (
-                                    p + s.minutes.poor as usize,
-                                    j + s.minutes.with_data as usize,
-                                )
-                            });
-                            #[allow(clippy::cast_precision_loss)]
-                            let sort = if judged == 0 {
-                                -1.0
-                            } else {
-                                poor as f64 / judged as f64
-                            };
-                            (format!("{sort:.4}"), share_text(poor, judged))
+                            let mut minutes = Minutes::default();
+                            for s in &sessions {
+                                minutes.add(s.minutes);
+                            }
+                            share_cell(minutes.poor as usize, minutes.with_data as usize)
                         },
                         shares: StreamKind::ALL
                             .iter()
                             .map(|kind| {
                                 let (poor, judged) =
                                     poor_and_judged(sessions.iter().copied(), Some(*kind));
-                                #[allow(clippy::cast_precision_loss)]
-                                let sort = if judged == 0 {
-                                    -1.0
-                                } else {
-                                    poor as f64 / judged as f64
-                                };
-                                (format!("{sort:.4}"), share_text(poor, judged))
+                                share_cell(poor, judged)
                             })
                             .collect(),
                     })

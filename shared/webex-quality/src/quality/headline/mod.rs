@@ -66,7 +66,8 @@ impl Minutes {
         minutes
     }
 
-    fn add(&mut self, other: Self) {
+    /// Adds `other`'s minutes to these.
+    pub fn add(&mut self, other: Self) {
         self.with_data += other.with_data;
         self.fair += other.fair;
         self.poor += other.poor;
