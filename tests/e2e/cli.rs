@@ -89,7 +89,7 @@ fn demo_once_builds_the_site_and_the_data_can_be_rendered_exported_and_inspected
         std::sync::Arc::new(webex_quality::storage::FolderStore::new(data.clone()).unwrap());
     let db = tokio::runtime::Runtime::new()
         .unwrap()
-        .block_on(stored_database(&store));
+        .block_on(stored_history(&store));
     let mut compared = 0;
     for meeting in db.meetings().unwrap() {
         for page in db.latest_complete_pages(&meeting.instance_id).unwrap() {

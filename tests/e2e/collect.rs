@@ -17,7 +17,7 @@ use crate::s3;
 /// except the in-progress snapshots a meeting's final fetch superseded (their calls stay, marked
 /// pruned, with no pages; the final fetch is the meeting's last call and is kept whole).
 async fn assert_lossless(sim: &SimHandle, store: &SharedStore, page_size: usize) -> (usize, usize) {
-    let db = stored_database(store).await;
+    let db = stored_history(store).await;
     let mut calls = 0;
     let mut sessions = 0;
     for meeting in &sim.org().meetings {
@@ -140,7 +140,7 @@ async fn a_simulated_week_is_collected_losslessly_without_a_single_429() {
         sim.stats().qualities_calls(),
         "every call recorded once"
     );
-    let db = stored_database(&store).await;
+    let db = stored_history(&store).await;
     // Each meeting keeps one fetch's pages: its final one; the snapshots before it are pruned.
     assert!(
         db.count("SELECT count(*) FROM quality_calls WHERE pages_pruned")
@@ -242,7 +242,7 @@ async fn an_upload_that_loses_the_race_merges_and_retries() {
         .unwrap();
     assert_eq!(report.outcome, Outcome::Ok);
     assert_eq!(report.upload_attempts, 2, "lost once, merged, won");
-    let db = stored_database(&inner).await;
+    let db = stored_history(&inner).await;
     assert_eq!(
         db.count("SELECT count(*) FROM runs WHERE id = 'interloper'")
             .unwrap(),
@@ -426,7 +426,7 @@ async fn a_cycle_killed_midway_and_run_again_loses_nothing() {
         0,
         "the crashed run's calls counted as made"
     );
-    let db = stored_database(&store).await;
+    let db = stored_history(&store).await;
     let recorded = db.count("SELECT count(*) FROM quality_calls").unwrap();
     assert!(
         u64::try_from(recorded).unwrap() + 2 <= sim.stats().qualities_calls(),
@@ -456,7 +456,7 @@ async fn stored_database_if_any(store: &SharedStore) -> Option<webex_quality::db
         .await
         .unwrap()
     {
-        webex_quality::storage::Fetched::Found(_) => Some(stored_database(store).await),
+        webex_quality::storage::Fetched::Found(_) => Some(stored_history(store).await),
         _ => None,
     }
 }
@@ -505,7 +505,7 @@ async fn tokens_are_refreshed_when_due_rotated_and_a_revoked_one_asks_for_author
     assert_ne!(third.refresh_token, second.refresh_token);
 
     // Revoked: the next due refresh fails, the state says so, nothing collected is lost.
-    let before = stored_database(&store)
+    let before = stored_history(&store)
         .await
         .count("SELECT count(*) FROM quality_pages")
         .unwrap();
@@ -524,7 +524,7 @@ async fn tokens_are_refreshed_when_due_rotated_and_a_revoked_one_asks_for_author
         .expect("authorization needed is recorded");
     assert_eq!(needed.since, sim.clock().now());
     assert!(needed.reason.contains("revoked"), "{}", needed.reason);
-    let db = stored_database(&store).await;
+    let db = stored_history(&store).await;
     assert_eq!(
         db.count("SELECT count(*) FROM quality_pages").unwrap(),
         before,
@@ -587,7 +587,7 @@ async fn a_token_answer_cut_in_half_during_a_cycle_leaves_no_token_in_the_data()
             .iter()
             .any(|t| bytes.windows(t.len()).any(|w| w == *t))
     };
-    let db = stored_database(&store).await;
+    let db = stored_history(&store).await;
     let mut pages = 0;
     for meeting in db.meetings().unwrap() {
         for call in db.calls(&meeting.instance_id).unwrap() {

@@ -258,9 +258,54 @@ pub async fn collect_once(
     .run_cycle()
     .await
     .unwrap();
-    let db = stored_database(&store).await;
+    let db = stored_history(&store).await;
     (store, db)
 }
+
+/// The whole history in `store` as one database: the hot object with every archive merged in, a
+/// meeting taken from the first partition that holds it (as readers take it).
+pub async fn stored_history(
+    store: &webex_quality::storage::SharedStore,
+) -> webex_quality::db::Database {
+    let hot = stored_database(store).await;
+    let path = hot.path().to_owned();
+    drop(hot);
+    let dir = temp_dir("history-merged");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    for archive in webex_quality::history::list_archives(store).await.unwrap() {
+        let local = webex_quality::history::download(store, archive, &dir)
+            .await
+            .unwrap();
+        conn.execute(
+            "ATTACH DATABASE ?1 AS old",
+            [local.path.display().to_string()],
+        )
+        .unwrap();
+        conn.execute_batch(MERGE_ARCHIVE).unwrap();
+        conn.execute("DETACH DATABASE old", []).unwrap();
+    }
+    drop(conn);
+    webex_quality::db::Database::open(&path).unwrap()
+}
+
+/// Copies the attached `old` database's rows into `main`, keeping what `main` has (call ids are
+/// given anew; pages follow their call by meeting and time).
+pub const MERGE_ARCHIVE: &str = "
+    BEGIN;
+    INSERT INTO main.meetings SELECT * FROM old.meetings WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.checkpoints SELECT * FROM old.checkpoints WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.bodies SELECT * FROM old.bodies WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.quality_calls (instance_id, called_at, completed, error, tracking_id, pages_pruned)
+        SELECT instance_id, called_at, completed, error, tracking_id, pages_pruned FROM old.quality_calls
+        WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.quality_pages (call_id, page, fetched_at, request_url, status, tracking_id, body_sha256, valid_json)
+        SELECT c.id, p.page, p.fetched_at, p.request_url, p.status, p.tracking_id, p.body_sha256, p.valid_json
+        FROM old.quality_pages p JOIN old.quality_calls o ON o.id = p.call_id
+        JOIN main.quality_calls c ON c.instance_id = o.instance_id AND c.called_at = o.called_at
+        WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.run_errors SELECT * FROM old.run_errors WHERE run_id NOT IN (SELECT id FROM main.runs);
+    INSERT INTO main.runs SELECT * FROM old.runs WHERE true ON CONFLICT DO NOTHING;
+    COMMIT;";
 
 /// The database currently in `store`, downloaded into a fresh folder.
 pub async fn stored_database(

@@ -89,7 +89,8 @@ async fn simulated_history(
     (sim, store, collector)
 }
 
-/// Meetings over 11 days, collected hourly until every day has left List Meetings' window.
+/// Meetings over 11 days, collected hourly until every day has left List Meetings' window: each
+/// day is archived (once) the day after it ends, as soon as all its meetings are final.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_meeting() {
     let days = 11;
@@ -101,27 +102,38 @@ async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_
         let report = collector.run_cycle().await.unwrap();
         assert_eq!(report.outcome, Outcome::Ok, "{report:?}");
         archives_written += report.archives_written;
-        // The hot object never holds a day List Meetings can no longer return.
-        let first_hot = history::first_hot_day(sim.clock().now(), Span::days(7));
-        if report.archives_written > 0 {
-            let hot = stored_database(&store).await;
-            assert_eq!(hot.days_before(first_hot).unwrap(), vec![]);
-            largest_hot = largest_hot.max(std::fs::metadata(hot.path()).unwrap().len());
+        // After every cycle, the hot object holds no day ready for its archive: none the listing
+        // can no longer return, and none that ended a full day ago with every meeting final.
+        let rule = history::ArchiveRule::at(sim.clock().now(), Span::days(7));
+        if !matches!(
+            store.get(DATABASE_KEY, None).await.unwrap(),
+            webex_quality::storage::Fetched::Found(_)
+        ) {
+            sim.clock().advance(Span::hours(1));
+            continue;
         }
+        let hot = stored_database(&store).await;
+        assert_eq!(
+            hot.days_ready(rule.settled_before, rule.first_hot).unwrap(),
+            vec![],
+            "at {}",
+            sim.clock().now()
+        );
+        largest_hot = largest_hot.max(std::fs::metadata(hot.path()).unwrap().len());
         sim.clock().advance(Span::hours(1));
     }
     assert_eq!(sim.stats().answers(Route::Qualities, 429), 0);
     let archives = history::list_archives(&store).await.unwrap();
     // One archive per day with meetings or runs, each written once, in one part.
-    let first_hot = history::first_hot_day(sim.clock().now(), Span::days(7));
     let first_day = week_start().date_naive();
     for day in first_day.iter_days().take(usize::try_from(days).unwrap()) {
         assert!(archives.iter().any(|a| a.day == day), "{day}: {archives:?}");
     }
+    let rule = history::ArchiveRule::at(sim.clock().now(), Span::days(7));
     assert!(
         archives
             .iter()
-            .all(|a| a.part == 1 && a.day >= first_day && a.day < first_hot)
+            .all(|a| a.part == 1 && a.day >= first_day && a.day < rule.settled_before)
     );
     assert_eq!(archives_written, archives.len(), "each written once");
     // Every meeting left the hot object, and its final pages are byte for byte in its archive.
@@ -242,25 +254,6 @@ async fn put_merged_hot_object(store: &SharedStore, archives: &[ArchiveKey]) {
         .unwrap();
 }
 
-/// Copies the attached `old` database's rows into `main` (call ids are given anew; pages follow
-/// their call by meeting and time).
-const MERGE_ARCHIVE: &str = "
-    BEGIN;
-    INSERT INTO main.meetings SELECT * FROM old.meetings WHERE true ON CONFLICT DO NOTHING;
-    INSERT INTO main.checkpoints SELECT * FROM old.checkpoints WHERE true ON CONFLICT DO NOTHING;
-    INSERT INTO main.bodies SELECT * FROM old.bodies WHERE true ON CONFLICT DO NOTHING;
-    INSERT INTO main.quality_calls (instance_id, called_at, completed, error, tracking_id, pages_pruned)
-        SELECT instance_id, called_at, completed, error, tracking_id, pages_pruned FROM old.quality_calls
-        WHERE true ON CONFLICT DO NOTHING;
-    INSERT INTO main.quality_pages (call_id, page, fetched_at, request_url, status, tracking_id, body_sha256, valid_json)
-        SELECT c.id, p.page, p.fetched_at, p.request_url, p.status, p.tracking_id, p.body_sha256, p.valid_json
-        FROM old.quality_pages p JOIN old.quality_calls o ON o.id = p.call_id
-        JOIN main.quality_calls c ON c.instance_id = o.instance_id AND c.called_at = o.called_at
-        WHERE true ON CONFLICT DO NOTHING;
-    INSERT INTO main.runs SELECT * FROM old.runs WHERE true ON CONFLICT DO NOTHING;
-    INSERT INTO main.run_errors SELECT * FROM old.run_errors WHERE run_id NOT IN (SELECT id FROM main.runs);
-    COMMIT;";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_file_database_from_before_archives_is_migrated_by_the_next_cycle() {
     // Ten days of meetings, collected hourly until the last one is final.
@@ -295,5 +288,140 @@ async fn a_single_file_database_from_before_archives_is_migrated_by_the_next_cyc
         "nothing lost, nothing moved elsewhere"
     );
     assert_every_meeting_final(&sim, &store).await;
+    sim.shutdown().await;
+}
+
+/// A day leaves the hot object once it ended a full day ago with every meeting final, while List
+/// Meetings still returns its meetings for days: listed unchanged they stay archived; a meeting
+/// renamed after that comes back from its archive without a new qualities call, and goes to a
+/// further part, which readers take before the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_day_is_archived_the_next_day_and_a_renamed_meeting_goes_to_a_further_part() {
+    let (sim, store, collector) = simulated_history("settled", 3, 4).await;
+    let first_day = week_start().date_naive();
+    // Hourly until day one has ended a full day ago (and an hour for clocks).
+    while sim.clock().now() <= week_start() + Span::days(2) + Span::hours(1) + Span::minutes(30) {
+        let report = collector.run_cycle().await.unwrap();
+        assert_eq!(report.outcome, Outcome::Ok, "{report:?}");
+        sim.clock().advance(Span::hours(1));
+    }
+    let first = ArchiveKey {
+        day: first_day,
+        part: 1,
+    };
+    assert_eq!(history::list_archives(&store).await.unwrap(), [first]);
+    let day_one: Vec<&webex_sim::org::MeetingPlan> = sim
+        .org()
+        .meetings
+        .iter()
+        .filter(|m| m.start.date_naive() == first_day)
+        .collect();
+    assert!(!day_one.is_empty());
+    let hot_ids = |db: &Database| -> Vec<String> {
+        db.meetings()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.instance_id)
+            .collect()
+    };
+    let hot = stored_database(&store).await;
+    assert!(
+        day_one
+            .iter()
+            .all(|m| !hot_ids(&hot).contains(&m.instance_id))
+    );
+    assert_eq!(hot.archived_meetings().unwrap().len(), day_one.len());
+
+    // Listed again unchanged: they stay archived, and are not called again.
+    let calls = sim.stats().qualities_calls();
+    sim.clock().advance(Span::minutes(5));
+    collector.run_cycle().await.unwrap();
+    let hot = stored_database(&store).await;
+    assert!(
+        day_one
+            .iter()
+            .all(|m| !hot_ids(&hot).contains(&m.instance_id))
+    );
+    assert_eq!(history::list_archives(&store).await.unwrap(), [first]);
+    let archived = stored_partitions(&store).await;
+    let in_first = &archived[1].db;
+    let renamed = &day_one[0].instance_id;
+    let archived_pages = in_first.latest_complete_pages(renamed).unwrap();
+    assert!(!archived_pages.is_empty());
+
+    // Renamed: the meeting comes back with its data and the new item, without a qualities call
+    // for it...
+    let title = "Renamed <b>Q4</b> & co";
+    sim.retitle(renamed, title);
+    sim.clock().advance(Span::minutes(5));
+    let renamed_at = sim.clock().now();
+    let report = collector.run_cycle().await.unwrap();
+    assert_eq!(report.outcome, Outcome::Ok, "{report:?}");
+    // (a cycle that recorded also archived what it could: the meeting is back for one cycle only
+    // if its day is ready again, which it is: it went straight to a further part.)
+    let archives = history::list_archives(&store).await.unwrap();
+    let second = ArchiveKey {
+        day: first_day,
+        part: 2,
+    };
+    assert_eq!(archives, [second, first], "newest first");
+    assert_eq!(
+        sim.stats().qualities_calls(),
+        calls,
+        "no meeting was called again"
+    );
+    let partitions = stored_partitions(&store).await;
+    assert!(!hot_ids(&partitions[0].db).contains(renamed));
+    assert_eq!(
+        partitions[0].db.archived_meetings().unwrap()[renamed.as_str()].part,
+        2
+    );
+    // ...and the further part holds it whole: the new item, the same pages byte for byte.
+    let part = &partitions[1].db;
+    assert_eq!(hot_ids(part), std::slice::from_ref(renamed));
+    assert_eq!(part.meetings().unwrap()[0].title, title);
+    let pages = part.latest_complete_pages(renamed).unwrap();
+    assert_eq!(pages, archived_pages);
+    assert!(
+        pages
+            .iter()
+            .all(|p| chrono::DateTime::parse_from_rfc3339(&p.fetched_at).unwrap() < renamed_at)
+    );
+    // The first part is never rewritten: it still holds the old item.
+    assert_ne!(
+        partitions[2]
+            .db
+            .meetings()
+            .unwrap()
+            .iter()
+            .find(|m| &m.instance_id == renamed)
+            .unwrap()
+            .title,
+        title
+    );
+
+    // Readers take the further part first: the meeting's page shows the new title.
+    let site: SharedStore =
+        Arc::new(webex_quality::storage::FolderStore::new(temp_dir("settled-site")).unwrap());
+    render_from_store(
+        &store,
+        site.as_ref(),
+        temp_dir("settled-render"),
+        SiteOptions::default(),
+        &Thresholds::default(),
+        sim_clock(&sim),
+    )
+    .await
+    .unwrap();
+    let page = webex_quality::site::meeting_path(renamed);
+    let webex_quality::storage::Fetched::Found(object) = site.get(&page, None).await.unwrap()
+    else {
+        panic!("{page} is published");
+    };
+    let html = String::from_utf8(object.bytes.to_vec()).unwrap();
+    assert!(
+        html.contains("<h1>Renamed &#60;b&#62;Q4&#60;/b&#62; &#38; co"),
+        "{html}"
+    );
     sim.shutdown().await;
 }

@@ -90,7 +90,16 @@ async fn a_corrupt_lost_or_empty_database_never_replaces_the_published_dashboard
     );
     assert_eq!(read_manifest(site.as_ref()).await.unwrap(), published);
 
-    // Empty: a valid database with nothing in it would remove every meeting's page.
+    // Empty: a valid database with nothing in it, and no archives, would remove every meeting's
+    // page.
+    let mut archives = Vec::new();
+    for archive in webex_quality::history::list_archives(&data).await.unwrap() {
+        let Fetched::Found(object) = data.get(&archive.key(), None).await.unwrap() else {
+            panic!("{} is listed", archive.key());
+        };
+        data.delete(&archive.key()).await.unwrap();
+        archives.push((archive.key(), object.bytes));
+    }
     let empty_dir = temp_dir("safety-empty");
     webex_quality::db::Database::open(&empty_dir.join("empty.sqlite")).unwrap();
     let empty = std::fs::read(empty_dir.join("empty.sqlite")).unwrap();
@@ -110,7 +119,12 @@ async fn a_corrupt_lost_or_empty_database_never_replaces_the_published_dashboard
     assert_eq!(read_manifest(site.as_ref()).await.unwrap(), published);
     manifest_matches_the_files(site.as_ref()).await;
 
-    // The good database back: the dashboard publishes again.
+    // The good database and the archives back: the dashboard publishes again.
+    for (key, bytes) in archives {
+        data.put(&key, bytes, PutCondition::IfAbsent, "application/zstd")
+            .await
+            .unwrap();
+    }
     data.put(
         DATABASE_KEY,
         good.bytes,

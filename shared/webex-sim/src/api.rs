@@ -87,7 +87,7 @@ pub(crate) async fn meetings(
         .iter()
         .skip(offset)
         .take(max)
-        .map(|m| state.org.meeting_item(m, now))
+        .map(|m| state.meeting_item(m, now))
         .collect();
     let next = (offset + max < listed.len()).then(|| {
         let mut pairs: Vec<(String, String)> = params

@@ -202,9 +202,30 @@ pub struct SimState {
     next_identity: Mutex<Option<Identity>>,
     /// When set, analytics answers 451 to any other `Host` and names this one.
     regional_host: Mutex<Option<String>>,
+    /// Meetings renamed after they were planned (instance id to title): their List Meetings
+    /// items change, as when a host edits a meeting's title.
+    titles: Mutex<HashMap<String, String>>,
 }
 
 impl SimState {
+    /// A meeting's List Meetings item at `now`, with any title given by [`SimHandle::retitle`].
+    pub(crate) fn meeting_item(
+        &self,
+        meeting: &org::MeetingPlan,
+        now: DateTime<Utc>,
+    ) -> serde_json::Value {
+        let mut item = self.org.meeting_item(meeting, now);
+        if let Some(title) = self
+            .titles
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&meeting.instance_id)
+        {
+            item["title"] = serde_json::Value::from(title.as_str());
+        }
+        item
+    }
+
     fn issue_personal_token(&self) -> String {
         let token = oauth::random_token("sim-personal");
         let grant = oauth::AccessGrant {
@@ -370,6 +391,7 @@ impl Simulator {
                 deny_next_authorization: AtomicBool::new(false),
                 next_identity: Mutex::new(None),
                 regional_host: Mutex::new(None),
+                titles: Mutex::default(),
             }),
         }
     }
@@ -502,6 +524,16 @@ impl SimHandle {
     #[must_use]
     pub fn issue_personal_token(&self) -> String {
         self.state.issue_personal_token()
+    }
+
+    /// The meeting instance `instance_id` is listed with `title` from now on: its List Meetings
+    /// item changes, as when a host renames a meeting.
+    pub fn retitle(&self, instance_id: &str, title: &str) {
+        self.state
+            .titles
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(instance_id.to_owned(), title.to_owned());
     }
 
     /// Every refresh token issued so far stops working (`invalid_grant`).

@@ -19,6 +19,7 @@ mod report;
 mod settings;
 mod writer;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -34,7 +35,8 @@ use crate::clock::SharedClock;
 pub use crate::config::Access;
 use crate::config::{CollectorConfig, KeepSnapshots, WebexUrls};
 use crate::db::{
-    Changes, CheckpointUpdate, Database, MeetingRow, MeetingStatus, RunError, RunRecord,
+    ArchivedMeeting, Changes, CheckpointUpdate, Database, MeetingRow, MeetingStatus, RunError,
+    RunRecord,
 };
 use crate::history::{self, Replica};
 use crate::status::{AuthorizationStatus, StatusStore};
@@ -295,16 +297,19 @@ impl Collector {
         // record.
         let listed_from = started_at - self.settings.rules.retention - chrono::Duration::hours(1);
         // Whether days wait to be archived: then the cycle records even when nothing else is new.
-        let first_hot = history::first_hot_day(started_at, self.settings.rules.retention);
+        let rule = history::ArchiveRule::at(started_at, self.settings.rules.retention);
         let (read, downloaded) = replica
             .read_current(move |path| {
                 let db = Database::open(path)?;
                 let statuses = db.meeting_statuses(listed_from)?;
-                let archivable = !db.days_before(first_hot)?.is_empty();
-                Ok::<_, CollectError>((statuses, archivable))
+                let archived = db.archived_meetings()?;
+                let archivable = !db
+                    .days_ready(rule.settled_before, rule.first_hot)?
+                    .is_empty();
+                Ok::<_, CollectError>(((statuses, archived), archivable))
             })
             .await?;
-        let (statuses, archivable) = read.unwrap_or_default();
+        let ((statuses, archived), archivable) = read.unwrap_or_default();
         report.downloaded = downloaded;
 
         let mut changes = Changes::default();
@@ -331,13 +336,14 @@ impl Collector {
                 }));
         }
 
+        let mut restore = Vec::new();
         let outcome = self
             .collect(
                 report,
                 my_lease,
                 lease_etag,
-                &statuses,
-                (&mut changes, &writer),
+                (&statuses, &archived),
+                (&mut changes, &mut restore, &writer),
                 deadlines,
             )
             .await;
@@ -387,7 +393,7 @@ impl Collector {
             outcome: report.outcome.label().to_owned(),
             detail: report.outcome.detail(),
         });
-        let recorded = self.record(report, &replica, changes).await;
+        let recorded = self.record(report, &replica, changes, restore).await;
         let _ = std::fs::remove_file(&delta_path);
         recorded.map(|()| true)
     }
@@ -398,8 +404,8 @@ impl Collector {
         report: &mut CycleReport,
         my_lease: &mut Lease,
         lease_etag: &mut crate::storage::ETag,
-        statuses: &[MeetingStatus],
-        (changes, writer): (&mut Changes, &DeltaWriter),
+        (statuses, archived): (&[MeetingStatus], &HashMap<String, ArchivedMeeting>),
+        (changes, restore, writer): (&mut Changes, &mut Vec<ArchivedMeeting>, &DeltaWriter),
         (fetch_deadline, last_call_start): (Instant, Instant),
     ) -> Outcome {
         let client = match self.client().await {
@@ -427,8 +433,22 @@ impl Collector {
             .iter()
             .map(|m| MeetingRow::from_listing(m, seen_at))
             .collect();
+        // Meetings of days already archived: left there when listed unchanged; brought back (with
+        // their data, final as archived) when their item changed.
+        let mut known = statuses.to_vec();
+        changes
+            .meetings
+            .retain(|row| match archived.get(&row.instance_id) {
+                None => true,
+                Some(meeting) if meeting.same_item(&row.raw_item) => false,
+                Some(meeting) => {
+                    known.push(plan::archived_status(meeting));
+                    restore.push(meeting.clone());
+                    true
+                }
+            });
 
-        let merged = plan::merge_statuses(statuses, &changes.meetings, &changes.checkpoints);
+        let merged = plan::merge_statuses(&known, &changes.meetings, &changes.checkpoints);
         let plan = plan::plan(now, &merged, &self.settings.rules);
         for id in &plan.expired {
             report.errors += 1;

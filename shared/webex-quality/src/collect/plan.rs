@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Checkpoint, CheckpointUpdate, MeetingRow, MeetingStatus};
+use crate::db::{ArchivedMeeting, Checkpoint, CheckpointUpdate, MeetingRow, MeetingStatus};
 
 /// The timing rules.
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +101,21 @@ pub fn plan(now: DateTime<Utc>, meetings: &[MeetingStatus], rules: &Rules) -> Pl
             .then_with(|| a.instance_id.cmp(&b.instance_id))
     });
     out
+}
+
+/// The status of a meeting kept in an archive: final (a day is archived once all its meetings are).
+pub(super) fn archived_status(meeting: &ArchivedMeeting) -> MeetingStatus {
+    MeetingStatus {
+        instance_id: meeting.instance_id.clone(),
+        start: meeting.start,
+        end: None,
+        state: None,
+        item_digest: None,
+        checkpoint: Checkpoint {
+            final_: true,
+            ..Checkpoint::default()
+        },
+    }
 }
 
 /// Stored statuses updated with this cycle's listing and any crashed run's calls.

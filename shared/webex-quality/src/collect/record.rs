@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{CollectError, Collector, CycleReport};
-use crate::db::{Changes, Database, DbError};
+use crate::db::{ArchivedMeeting, Changes, Database, DbError};
 use crate::history::{self, Replica};
 use crate::storage::StoreError;
 
@@ -16,14 +16,29 @@ impl Collector {
         report: &mut CycleReport,
         replica: &Replica,
         changes: Changes,
+        restore: Vec<ArchivedMeeting>,
     ) -> Result<(), CollectError> {
         let changes = Arc::new(changes);
         for attempt in 1..=self.settings.upload_attempts.max(1) {
             let copy = replica.checkout(&report.run_id).await?;
             report.downloaded |= copy.downloaded;
+            let mut pending = changes.clone();
+            // Archived meetings whose item changed come back first, so that the new item lands
+            // beside its data. If that fails they stay archived, their new items unstored: the
+            // next cycle lists them again and tries again.
+            if !restore.is_empty()
+                && let Err(error) =
+                    history::restore(&self.store, &copy.path, &restore, &self.work_dir).await
+            {
+                tracing::warn!(%error, "archived meetings whose item changed could not be brought back; trying again next cycle");
+                let mut without = Changes::clone(&changes);
+                without
+                    .meetings
+                    .retain(|row| restore.iter().all(|m| m.instance_id != row.instance_id));
+                pending = Arc::new(without);
+            }
             let path = copy.path.clone();
             let db = blocking(move || Database::open(&path)).await?;
-            let pending = changes.clone();
             blocking(move || {
                 let mut db = db;
                 let applied = db.apply(&pending)?;
@@ -33,8 +48,8 @@ impl Collector {
             .await?;
             // Days that List Meetings can no longer return go to their archives before the hot
             // object is uploaded. A failure only postpones it: the days stay hot, nothing is lost.
-            let first_hot = history::first_hot_day(self.clock.now(), self.settings.rules.retention);
-            match history::move_old_days(&self.store, &copy.path, first_hot, &self.work_dir).await {
+            let rule = history::ArchiveRule::at(self.clock.now(), self.settings.rules.retention);
+            match history::move_old_days(&self.store, &copy.path, rule, &self.work_dir).await {
                 Ok(archived) => report.archives_written += archived.written.len(),
                 Err(error) => {
                     tracing::warn!(%error, "archiving old days failed; they stay in the hot database until the next cycle");

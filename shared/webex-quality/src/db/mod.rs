@@ -6,6 +6,7 @@
 //! and applying the same changes twice, or on top of another run's changes, is safe: rows are keyed by
 //! what they are (meeting id, call time, page), and checkpoints merge by taking the later call.
 
+mod archived;
 mod codec;
 mod delta;
 mod error;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
+pub use archived::ArchivedMeeting;
 pub use codec::{hex, sha256_hex};
 pub use delta::{Delta, DeltaCounts};
 pub use error::DbError;

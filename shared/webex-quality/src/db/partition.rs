@@ -120,6 +120,43 @@ impl Database {
             .collect())
     }
 
+    /// The UTC days ready for their archive: every day before `first_hot` (the listing can no
+    /// longer return it), and every day before `settled_before` whose meetings are all final (a
+    /// meeting without a start time is never called, so it holds no day back). Oldest first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn days_ready(
+        &self,
+        settled_before: NaiveDate,
+        first_hot: NaiveDate,
+    ) -> Result<Vec<NaiveDate>, DbError> {
+        let mut statement = self
+            .conn
+            .prepare(
+                "SELECT day FROM (
+                    SELECT substr(coalesce(m.start_time, m.first_seen), 1, 10) AS day,
+                           (m.start_time IS NOT NULL AND NOT coalesce(c.final, 0)) AS open
+                    FROM meetings m LEFT JOIN checkpoints c USING (instance_id)
+                    UNION ALL SELECT substr(started_at, 1, 10), 0 FROM runs)
+                 GROUP BY day
+                 HAVING day < ?2 OR (day < ?1 AND max(open) = 0)
+                 ORDER BY day",
+            )
+            .map_err(self.err())?;
+        let days: Vec<String> = statement
+            .query_map([day_text(settled_before), day_text(first_hot)], |r| {
+                r.get(0)
+            })
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        Ok(days
+            .iter()
+            .filter_map(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
+            .collect())
+    }
+
     /// Copies `day`'s rows into a new archive file at `path` (any file there is replaced), bodies
     /// as received (the archive object is compressed whole), checked with `PRAGMA integrity_check`
     /// before it is handed back.
@@ -206,11 +243,12 @@ impl Database {
         })
     }
 
-    /// Removes `day`'s rows, and the bodies no page refers to any more, in one transaction.
+    /// Removes `day`'s rows, and the bodies no page refers to any more, in one transaction, and
+    /// remembers its meetings as held by archive part `part` (see [`Database::archived_meetings`]).
     ///
     /// # Errors
     /// SQLite errors; nothing is removed then.
-    pub fn remove_day(&mut self, day: NaiveDate) -> Result<DayCounts, DbError> {
+    pub fn remove_day(&mut self, day: NaiveDate, part: u32) -> Result<DayCounts, DbError> {
         let day = day_text(day);
         let path = self.path.display().to_string();
         let err = |source| DbError::Sqlite {
@@ -218,6 +256,7 @@ impl Database {
             source,
         };
         let tx = self.conn.transaction().map_err(err)?;
+        super::archived::remember_day(&tx, &day, part).map_err(err)?;
         let bodies: Vec<String> = {
             let mut statement = tx
                 .prepare(concat!(
@@ -299,7 +338,7 @@ impl Database {
 
     /// Runs `work` with the file at `path` attached as `archive` (attached outside any
     /// transaction, detached afterwards whatever happened).
-    fn with_attached<T>(
+    pub(super) fn with_attached<T>(
         &self,
         path: &Path,
         work: impl FnOnce(&Self) -> Result<T, DbError>,
@@ -358,7 +397,7 @@ mod tests {
         let next = NaiveDate::from_ymd_opt(2026, 1, 6).unwrap();
         assert!(!hot.day_is_in(next, &archive_path).unwrap());
 
-        let removed = hot.remove_day(day).unwrap();
+        let removed = hot.remove_day(day, 1).unwrap();
         assert_eq!((removed.meetings, removed.calls, removed.pages), (2, 2, 2));
         hot.integrity_check().unwrap();
         let left: Vec<String> = hot
@@ -388,6 +427,53 @@ mod tests {
         );
         let _ = std::fs::remove_file(hot_path);
         let _ = std::fs::remove_file(archive_path);
+    }
+
+    #[test]
+    fn a_day_is_ready_once_settled_with_every_meeting_final_and_its_meetings_are_remembered() {
+        let path = temp_path("partition-ready");
+        let mut hot = Database::open(&path).unwrap();
+        let date = |d| NaiveDate::from_ymd_opt(2026, 1, d).unwrap();
+        hot.apply(&changes_with_call(
+            "a_1",
+            at("2026-01-05T09:00:00Z"),
+            b"{\"items\":[1]}",
+        ))
+        .unwrap();
+        // A meeting of the 6th without a final call holds its day back; one without a start
+        // time (never called) does not.
+        let mut open = changes_with_call("b_1", at("2026-01-06T09:00:00Z"), b"{\"items\":[2]}");
+        open.checkpoints.clear();
+        hot.apply(&open).unwrap();
+        let mut unscheduled = changes_with_call("c_1", at("2026-01-07T09:00:00Z"), b"{}");
+        unscheduled.calls.clear();
+        unscheduled.checkpoints.clear();
+        unscheduled.meetings[0].start = None;
+        unscheduled.meetings[0].seen_at = at("2026-01-07T09:00:00Z");
+        hot.apply(&unscheduled).unwrap();
+        assert_eq!(hot.days_ready(date(5), date(1)).unwrap(), vec![]);
+        assert_eq!(
+            hot.days_ready(date(8), date(1)).unwrap(),
+            vec![date(5), date(7)]
+        );
+        // Out of the listing's reach, a day goes whatever its meetings' state.
+        assert_eq!(
+            hot.days_ready(date(8), date(7)).unwrap(),
+            vec![date(5), date(6), date(7)]
+        );
+
+        hot.remove_day(date(5), 2).unwrap();
+        let archived = hot.archived_meetings().unwrap();
+        let a = &archived["a_1"];
+        assert_eq!((a.day, a.part), (date(5), 2));
+        assert_eq!(a.start, Some(at("2026-01-05T09:00:00Z")));
+        assert!(a.same_item("{\"id\":\"a_1\"}"));
+        assert!(!a.same_item("{}"));
+        // Forgotten once the listing cannot return its day.
+        assert_eq!(hot.forget_archived_before(date(5)).unwrap(), 0);
+        assert_eq!(hot.forget_archived_before(date(6)).unwrap(), 1);
+        assert!(hot.archived_meetings().unwrap().is_empty());
+        let _ = std::fs::remove_file(path);
     }
 
     #[test]

@@ -111,4 +111,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     ALTER TABLE quality_calls ADD COLUMN pages_pruned INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX quality_pages_by_body ON quality_pages (body_sha256);
     ",
+    // 4: meetings whose day went to an archive while List Meetings can still return them (a day is
+    // archived once all its meetings are final, about a day after it ends). The collector skips
+    // such a meeting when it is listed unchanged, and brings it back from its archive part when its
+    // item changed (it then goes to a further part). Rows leave once the listing cannot return
+    // the day any more.
+    r"
+    CREATE TABLE archived_meetings (
+        instance_id  TEXT PRIMARY KEY,
+        day          TEXT NOT NULL,     -- YYYY-MM-DD: the archive's day
+        part         INTEGER NOT NULL,  -- the archive part that holds the meeting
+        start_time   TEXT,
+        item_sha256  TEXT NOT NULL      -- SHA-256 of the List Meetings item as archived
+    );
+    ",
 ];

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::{ArchiveKey, download};
-use crate::db::{Database, DayCounts, DbError};
+use super::{ArchiveKey, ArchiveRule, download};
+use crate::db::{ArchivedMeeting, Database, DayCounts, DbError};
 use crate::storage::{PutCondition, SharedStore, StoreError};
 
 /// Parts tried for one day before giving up (each a day's late rows: more means something is wrong).
@@ -45,9 +45,10 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// Moves every day before `first_hot` out of the hot database file at `hot` (a working copy, not
-/// yet uploaded): each day is written to its archive object (create-only), and removed from the
-/// file only once the store holds it. The file is compacted afterwards when a day was removed.
+/// Moves the days ready by `rule` out of the hot database file at `hot` (a working copy, not yet
+/// uploaded): each day is written to its archive object (create-only), and removed from the file
+/// only once the store holds it, its meetings remembered with the part that holds them. The file is
+/// compacted afterwards when a day was removed.
 ///
 /// Run before the hot object's upload: a run that stops in between leaves the day in both, and
 /// the next run finds the archive whole and only removes the day.
@@ -58,12 +59,17 @@ async fn blocking<T: Send + 'static>(
 pub async fn move_old_days(
     store: &SharedStore,
     hot: &Path,
-    first_hot: NaiveDate,
+    rule: ArchiveRule,
     work_dir: &Path,
 ) -> Result<ArchiveReport, ArchiveError> {
     let mut report = ArchiveReport::default();
     let path = hot.to_owned();
-    let days = blocking(move || Database::open(&path)?.days_before(first_hot)).await?;
+    let days = blocking(move || {
+        let db = Database::open(&path)?;
+        db.forget_archived_before(rule.first_hot)?;
+        db.days_ready(rule.settled_before, rule.first_hot)
+    })
+    .await?;
     for day in days {
         let file = work_dir.join(format!(
             "archive-{}-{}.sqlite",
@@ -72,9 +78,9 @@ pub async fn move_old_days(
         ));
         let result = archive_day(store, hot, day, &file, work_dir, &mut report).await;
         let _ = std::fs::remove_file(&file);
-        result?;
+        let part = result?;
         let path = hot.to_owned();
-        let removed = blocking(move || Database::open(&path)?.remove_day(day)).await?;
+        let removed = blocking(move || Database::open(&path)?.remove_day(day, part)).await?;
         tracing::info!(%day, meetings = removed.meetings, calls = removed.calls, pages = removed.pages, runs = removed.runs, "day archived, removed from the hot database");
         report.meetings_moved += removed.meetings;
     }
@@ -86,6 +92,7 @@ pub async fn move_old_days(
 }
 
 /// Makes sure the store holds `day`'s rows: an existing part that holds them all, or a new part.
+/// Returns that part.
 async fn archive_day(
     store: &SharedStore,
     hot: &Path,
@@ -93,7 +100,7 @@ async fn archive_day(
     file: &Path,
     work_dir: &Path,
     report: &mut ArchiveReport,
-) -> Result<(), ArchiveError> {
+) -> Result<u32, ArchiveError> {
     let (path, written): (PathBuf, PathBuf) = (hot.to_owned(), file.to_owned());
     let counts = blocking(move || Database::open(&path)?.write_day(day, &written)).await?;
     let mut zst = file.as_os_str().to_owned();
@@ -112,7 +119,7 @@ async fn upload_day(
     work_dir: &Path,
     counts: DayCounts,
     report: &mut ArchiveReport,
-) -> Result<(), ArchiveError> {
+) -> Result<u32, ArchiveError> {
     let (from, to) = (file.to_owned(), zst.to_owned());
     match tokio::task::spawn_blocking(move || super::compress(&from, &to)).await {
         Ok(Ok(())) => {}
@@ -134,7 +141,7 @@ async fn upload_day(
         match put {
             Ok(_) => {
                 report.written.push((archive, counts));
-                return Ok(());
+                return Ok(part);
             }
             Err(StoreError::PreconditionFailed { .. }) => {
                 let existing = download(store, archive, work_dir).await?;
@@ -143,7 +150,7 @@ async fn upload_day(
                     blocking(move || Database::open(&path)?.day_is_in(day, &existing_path)).await?;
                 if whole {
                     report.already_archived.push(day);
-                    return Ok(());
+                    return Ok(part);
                 }
                 tracing::warn!(key = %archive.key(), "the archive lacks rows of its day; writing a further part");
             }
@@ -151,4 +158,43 @@ async fn upload_day(
         }
     }
     Err(ArchiveError::TooManyParts(day))
+}
+
+/// Brings back into the hot database file at `hot` (a working copy) the archived meetings
+/// `wanted`, whose List Meetings items changed: their calls, pages and checkpoints come back from
+/// the archive parts that hold them (each downloaded once), so that the new item is stored beside
+/// its data and goes, with it, to a further part of the day. Returns how many came back.
+///
+/// # Errors
+/// Store or database failures: the meetings not brought back stay archived.
+pub async fn restore(
+    store: &SharedStore,
+    hot: &Path,
+    wanted: &[ArchivedMeeting],
+    work_dir: &Path,
+) -> Result<usize, ArchiveError> {
+    let mut by_part: std::collections::BTreeMap<ArchiveKey, Vec<String>> =
+        std::collections::BTreeMap::new();
+    for meeting in wanted {
+        by_part
+            .entry(ArchiveKey {
+                day: meeting.day,
+                part: meeting.part,
+            })
+            .or_default()
+            .push(meeting.instance_id.clone());
+    }
+    let mut restored = 0;
+    for (archive, ids) in by_part {
+        let local = download(store, archive, work_dir).await?;
+        let (path, from) = (hot.to_owned(), local.path.clone());
+        let count = blocking(move || {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            Database::open(&path)?.restore_from(&from, &ids)
+        })
+        .await?;
+        tracing::info!(key = %archive.key(), meetings = count, "meetings whose List Meetings item changed brought back from their archive");
+        restored += count;
+    }
+    Ok(restored)
 }

@@ -1,18 +1,23 @@
 //! The history in the data store: one hot database object that moves every cycle, and immutable
 //! archive objects, one per UTC day of meeting start.
 //!
-//! - The hot object, [`DATABASE_KEY`], holds the days that can still change: every day whose
-//!   meetings List Meetings can still return (it lists the last 7 days), and the runs of those days.
-//!   Its size depends on the last 8 days only, not on how long the product has run.
-//! - A day is archived once List Meetings can no longer return any meeting that started on it: one
-//!   hour after the day ended plus the 7-day window. By then every meeting of that day is final or
-//!   out of its window, and nothing of the day can change again. Its rows (meetings, calls, pages,
-//!   bodies, checkpoints, and the runs that started that day) are written to `archive/YYYY-MM-DD.sqlite.zst` (an SQLite file with the bodies as received,
-//!   compressed whole with zstd (`.zst`), with a create-only write, and only then removed from the hot
-//!   object. An archive is never
-//!   rewritten: if one already exists and holds every row of the day, the day is just removed from
-//!   the hot object (a run that stopped between the two steps); if it lacks some (a meeting of that
-//!   day turned up late), the rows go to a further part, `archive/YYYY-MM-DD.2.sqlite.zst`.
+//! - The hot object, [`DATABASE_KEY`], holds the days that can still change: today, yesterday, and
+//!   any older day with a meeting not final yet, with the runs of those days. Its size depends on
+//!   the last two days (and the stragglers), not on how long the product has run.
+//! - A day is archived once it ended a full day ago (and an hour for clocks) and every meeting of it
+//!   is final ([`ArchiveRule`]); at the latest when List Meetings can no longer return any meeting
+//!   that started on it (the 7-day window, plus a day and an hour), whatever its meetings' state.
+//!   Its rows (meetings, calls, pages, bodies, checkpoints, and the runs that started that day) are
+//!   written to `archive/YYYY-MM-DD.sqlite.zst` (an SQLite file with the bodies as received,
+//!   compressed whole with zstd) with a create-only write, and only then removed from the hot
+//!   object, which remembers each meeting with the part that holds it while the listing can still
+//!   return it. An archive is never rewritten: if one already exists and holds every row of the
+//!   day, the day is just removed from the hot object (a run that stopped between the two steps);
+//!   if it lacks some, the rows go to a further part, `archive/YYYY-MM-DD.2.sqlite.zst`. That
+//!   happens when a meeting of the day turns up late, and when a meeting's List Meetings item
+//!   changes after its day was archived: the collector brings the meeting back from its part with
+//!   its data ([`restore`]), stores the new item, and the day goes again, that meeting whole in the
+//!   further part.
 //! - Readers (the site, the exports) read the hot object first, then the archives newest first, one
 //!   at a time; a meeting found in an earlier one is skipped in later ones.
 //!
@@ -26,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-pub use archive::{ArchiveError, ArchiveReport, move_old_days};
+pub use archive::{ArchiveError, ArchiveReport, move_old_days, restore};
 pub use replica::{DATABASE_KEY, Replica, WorkingCopy};
 
 use crate::storage::{FetchedFile, SharedStore, StoreError};
@@ -80,6 +85,31 @@ impl ArchiveKey {
         let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
         (day.format("%Y-%m-%d").to_string() == name.split('.').next()?)
             .then_some(Self { day, part })
+    }
+}
+
+/// How long after its end a day waits, at least, before it goes to its archive with all its
+/// meetings final: a full day (and an hour for clocks), so that the hot object always holds the last
+/// 24 hours of runs (the status's figures) and a meeting listed late still finds its day hot.
+const SETTLE: chrono::Duration = chrono::Duration::hours(25);
+
+/// Which days go to their archives at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveRule {
+    /// Days before this one go whatever their meetings' state: List Meetings cannot return them.
+    pub first_hot: NaiveDate,
+    /// Days before this one go once every meeting of them is final.
+    pub settled_before: NaiveDate,
+}
+
+impl ArchiveRule {
+    /// The rule at `now`, for a listing of the last `retention` (7 days).
+    #[must_use]
+    pub fn at(now: DateTime<Utc>, retention: chrono::Duration) -> Self {
+        Self {
+            first_hot: first_hot_day(now, retention),
+            settled_before: (now - SETTLE).date_naive(),
+        }
     }
 }
 
@@ -222,6 +252,24 @@ mod tests {
         keys.sort_unstable_by(|a, b| b.cmp(a));
         assert_eq!(keys[0], second);
         assert_eq!(keys[1], first);
+    }
+
+    #[test]
+    fn a_settled_day_goes_a_full_day_after_its_end() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let week = chrono::Duration::days(7);
+        let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        // 2026-11-20 ends at 21T00:00: it may go from 22T01:00, when all its meetings are final.
+        assert_eq!(
+            ArchiveRule::at(at("2026-11-22T00:59:00Z"), week).settled_before,
+            day
+        );
+        let rule = ArchiveRule::at(at("2026-11-22T01:00:00Z"), week);
+        assert_eq!(rule.settled_before, day.succ_opt().unwrap());
+        assert_eq!(
+            rule.first_hot,
+            NaiveDate::from_ymd_opt(2026, 11, 15).unwrap()
+        );
     }
 
     #[test]
