@@ -207,8 +207,24 @@ async fn every_meeting_person_and_breakdown_has_its_page() {
     for meeting in &collected {
         let path = webex_quality::site::meeting_path(&meeting.instance_id);
         assert!(files.contains_key(&path), "{path}");
-        assert!(files.contains_key(&format!("meetings/{}.csv", meeting.instance_id)));
-        assert!(files.contains_key(&format!("meetings/{}.json", meeting.instance_id)));
+        // Its sessions are in its day's sessions export, one row each (no per-meeting files).
+        assert!(!files.contains_key(&format!("meetings/{}.csv", meeting.instance_id)));
+        let day = meeting.start.date_naive();
+        let rows: Vec<serde_json::Value> =
+            serde_json::from_slice(&files[&format!("days/{day}.sessions.json")]).unwrap();
+        let items = sim.org().quality_items(meeting, sim.clock().now());
+        assert_eq!(
+            rows.iter()
+                .filter(|r| r["meeting_id"] == meeting.instance_id.as_str())
+                .count(),
+            items.len(),
+            "{}",
+            meeting.instance_id
+        );
+        let csv = String::from_utf8(files[&format!("days/{day}.sessions.csv")].clone()).unwrap();
+        assert!(csv.contains(&meeting.instance_id));
+        let page = String::from_utf8(files[&path].clone()).unwrap();
+        assert!(page.contains(&format!("href=\"../days/{day}.sessions.csv\"")));
     }
     let people: std::collections::BTreeSet<String> = collected
         .iter()

@@ -305,9 +305,36 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     assert!(repaired.published.uploaded.contains(&page));
 
     // What the incremental builds left (kept pages, the cache's summaries and strings) is what a
-    // full rebuild renders: the same files, byte for byte.
+    // full rebuild renders: the same files, byte for byte, but for the pages of people in a meeting
+    // that changed after their page was rendered that day: those wait for the next day.
     let (full, rebuilt) = full_rebuild(&data, &sim, &Thresholds::default(), "full-render").await;
     assert_eq!(full.meetings_reused, 0, "{full:?}");
+    let incremental = webex_quality::site::read_manifest(site.as_ref())
+        .await
+        .unwrap();
+    let differing: Vec<&String> = rebuilt
+        .iter()
+        .filter(|(path, hash)| incremental.files.get(*path) != Some(*hash))
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        !differing.is_empty() && differing.iter().all(|p| p.starts_with("people/")),
+        "{differing:?}"
+    );
+    assert_eq!(
+        incremental.files.keys().collect::<Vec<_>>(),
+        rebuilt.keys().collect::<Vec<_>>()
+    );
+    // The next day, the first render brings them up to date: then it is a full rebuild's site.
+    let midnight = (sim.clock().now() + Span::days(1))
+        .date_naive()
+        .and_hms_opt(0, 5, 0)
+        .unwrap()
+        .and_utc();
+    sim.clock().set(midnight);
+    let next_day = render(Thresholds::default()).await;
+    assert_eq!(next_day.people_rendered, differing.len(), "{next_day:?}");
+    let (_, rebuilt) = full_rebuild(&data, &sim, &Thresholds::default(), "full-render-2").await;
     let incremental = webex_quality::site::read_manifest(site.as_ref())
         .await
         .unwrap();

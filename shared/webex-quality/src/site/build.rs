@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use askama::Template;
 use chrono::{DateTime, Utc};
 
-use super::exports::{session_exports, to_csv, to_json};
 use super::{SiteOptions, render_meeting};
 use crate::db::{DbError, StoredMeeting, sha256_hex};
 use crate::quality::MeetingReport;
@@ -57,13 +56,13 @@ pub(super) fn render<T: Template>(page: &str, template: &T) -> Result<Vec<u8>, B
         })
 }
 
-/// A meeting's page and its CSV and JSON exports.
-pub(super) fn render_meeting_files(
+/// A meeting's page (its sessions' rows are in its day's sessions export).
+pub(super) fn render_meeting_file(
     meeting: &StoredMeeting,
     start: DateTime<Utc>,
     (report, headline): (&MeetingReport, &Headline),
     options: &SiteOptions,
-) -> Result<[(String, Vec<u8>); 3], BuildError> {
+) -> Result<(String, Vec<u8>), BuildError> {
     let meta = super::MeetingMeta {
         instance_id: meeting.instance_id.clone(),
         title: meeting.title.clone(),
@@ -77,16 +76,5 @@ pub(super) fn render_meeting_files(
         page: path.clone(),
         source,
     })?;
-    let rows = session_exports(report, options);
-    Ok([
-        (path, html.into_bytes()),
-        (
-            format!("meetings/{}.csv", meeting.instance_id),
-            to_csv(&rows)?,
-        ),
-        (
-            format!("meetings/{}.json", meeting.instance_id),
-            to_json(&rows)?,
-        ),
-    ])
+    Ok((path, html.into_bytes()))
 }

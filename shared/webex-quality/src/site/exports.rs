@@ -1,14 +1,15 @@
-//! The site's CSV and JSON exports (per meeting, the meetings list) and `webex-quality export --csv`:
-//! cells a spreadsheet would run as formulas are defused.
+//! The site's CSV and JSON exports (the meetings lists, each day's participant sessions) and
+//! `webex-quality export --csv`: cells a spreadsheet would run as formulas are defused.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::build::BuildError;
-use super::summary::MeetingSummary;
+use super::summary::{MeetingSummary, SessionSummary};
+use super::texts::Texts;
 use super::{SiteOptions, mask_email};
 use crate::db::Database;
-use crate::quality::{MeetingReport, StreamKind, Thresholds, meeting_report};
+use crate::quality::{StreamKind, Thresholds, meeting_report};
 
 /// The tables a spreadsheet user wants: `meetings.csv` (one row per meeting) and `sessions.csv` (one
 /// row per participant session, with its meeting and per-stream verdicts), from one database.
@@ -25,13 +26,31 @@ pub fn csv_tables(
     tables.finish()
 }
 
+/// One participant session with its meeting: a row of `sessions.csv` and of a day's sessions
+/// export.
 #[derive(Serialize)]
-struct SessionRow {
+pub(super) struct SessionRow {
     meeting_id: String,
     meeting_start: String,
     meeting_title: String,
     #[serde(flatten)]
     session: SessionExport,
+}
+
+impl SessionRow {
+    /// The rows of `meeting`'s sessions, in the order the meeting page lists them.
+    pub(super) fn of_meeting(
+        meeting: &MeetingSummary,
+        texts: &Texts,
+        options: &SiteOptions,
+    ) -> impl Iterator<Item = Self> {
+        meeting.sessions.iter().map(move |session| Self {
+            meeting_id: meeting.instance_id.clone(),
+            meeting_start: meeting.start.to_rfc3339(),
+            meeting_title: meeting.title.clone(),
+            session: session_export(session, texts, options),
+        })
+    }
 }
 
 /// [`csv_tables`] over several databases (the hot one and the archives): a meeting already added
@@ -65,21 +84,10 @@ impl CsvTables {
             let report = meeting_report(pages.iter().map(|p| p.body.as_ref()), start, thresholds);
             let headline =
                 crate::quality::headline::of_report(&report, &meeting.host_email, thresholds);
-            let export = meeting_export(&MeetingSummary::new(
-                &meeting,
-                start,
-                (&report, headline),
-                &mut super::summary::Texts::default(),
-            ));
-            let sessions = session_exports(&report, options)
-                .into_iter()
-                .map(|session| SessionRow {
-                    meeting_id: meeting.instance_id.clone(),
-                    meeting_start: start.to_rfc3339(),
-                    meeting_title: meeting.title.clone(),
-                    session,
-                })
-                .collect();
+            let mut texts = Texts::default();
+            let summary = MeetingSummary::new(&meeting, start, (&report, headline), &mut texts);
+            let export = meeting_export(&summary);
+            let sessions = SessionRow::of_meeting(&summary, &texts, options).collect();
             self.seen.insert(meeting.instance_id.clone());
             self.meetings
                 .push((start, meeting.instance_id, export, sessions));
@@ -132,55 +140,46 @@ pub(super) struct SessionExport {
     sharing_poor_minutes: usize,
 }
 
-pub(super) fn session_exports(report: &MeetingReport, options: &SiteOptions) -> Vec<SessionExport> {
-    report
-        .sessions
-        .iter()
-        .map(|s| {
-            let text = |v: &Option<String>| v.clone().unwrap_or_default();
-            let v = |kind| s.quality.verdict(kind);
-            let label = |kind| v(kind).map_or("no data", |v| v.verdict.label());
-            let metric = |kind| {
-                v(kind)
-                    .and_then(|v| v.metric)
-                    .map_or("", crate::quality::Metric::label)
-            };
-            let poor = |kind| v(kind).map_or(0, |v| v.poor_minutes);
-            let email = text(&s.session.webex_user_email);
-            SessionExport {
-                name: text(&s.session.webex_user_name),
-                email: if options.mask_personal {
-                    mask_email(&email)
-                } else {
-                    email
-                },
-                client_type: text(&s.session.client_type),
-                client_version: text(&s.session.client_version),
-                os: format!(
-                    "{} {}",
-                    text(&s.session.os_type),
-                    text(&s.session.os_version)
-                )
-                .trim()
-                .to_owned(),
-                hardware: text(&s.session.hardware_type),
-                network_type: text(&s.session.network_type),
-                server_region: text(&s.session.server_region),
-                transport: s.transport.clone(),
-                joined: s.join.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                left: s.leave.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                audio: label(StreamKind::Audio),
-                audio_metric: metric(StreamKind::Audio),
-                audio_poor_minutes: poor(StreamKind::Audio),
-                video: label(StreamKind::Video),
-                video_metric: metric(StreamKind::Video),
-                video_poor_minutes: poor(StreamKind::Video),
-                sharing: label(StreamKind::Share),
-                sharing_metric: metric(StreamKind::Share),
-                sharing_poor_minutes: poor(StreamKind::Share),
-            }
-        })
-        .collect()
+/// One session's row, from its summary (masked as `options` say).
+fn session_export(s: &SessionSummary, texts: &Texts, options: &SiteOptions) -> SessionExport {
+    let text = |t| texts.get(t).to_owned();
+    let stream = |kind| s.streams.iter().find(|v| v.kind == kind);
+    let label = |kind| stream(kind).map_or("no data", |v| v.verdict.label());
+    let metric = |kind| {
+        stream(kind)
+            .and_then(|v| v.metric)
+            .map_or("", crate::quality::Metric::label)
+    };
+    let poor = |kind| stream(kind).map_or(0, |v| v.poor_minutes);
+    let email = text(s.email);
+    SessionExport {
+        name: text(s.name),
+        email: if options.mask_personal {
+            mask_email(&email)
+        } else {
+            email
+        },
+        client_type: text(s.client_type),
+        client_version: text(s.client_version),
+        os: format!("{} {}", texts.get(s.os_type), texts.get(s.os_version))
+            .trim()
+            .to_owned(),
+        hardware: text(s.hardware),
+        network_type: text(s.network_type),
+        server_region: text(s.server_region),
+        transport: text(s.transport),
+        joined: s.join.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        left: s.leave.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        audio: label(StreamKind::Audio),
+        audio_metric: metric(StreamKind::Audio),
+        audio_poor_minutes: poor(StreamKind::Audio),
+        video: label(StreamKind::Video),
+        video_metric: metric(StreamKind::Video),
+        video_poor_minutes: poor(StreamKind::Video),
+        sharing: label(StreamKind::Share),
+        sharing_metric: metric(StreamKind::Share),
+        sharing_poor_minutes: poor(StreamKind::Share),
+    }
 }
 
 /// One meeting in the list export.

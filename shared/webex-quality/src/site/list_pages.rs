@@ -85,6 +85,8 @@ pub(super) struct MeetingsPage {
     pub(super) rule: String,
     /// The cause categories the filter offers.
     pub(super) causes: Vec<&'static str>,
+    /// Whether the participant sessions' exports sit beside the list's (a day's page).
+    pub(super) sessions_export: bool,
 }
 
 impl MeetingsPage {
@@ -106,11 +108,13 @@ impl MeetingsPage {
             rows,
             days,
             rule,
+            sessions_export: false,
         }
     }
 }
 
-/// Where a day's list page goes, from the site root (its exports: the same with `.csv`, `.json`).
+/// Where a day's list page goes, from the site root (its exports: the same with `.csv`, `.json`,
+/// `.sessions.csv` and `.sessions.json`).
 pub(super) fn day_path(day: chrono::NaiveDate) -> String {
     format!("days/{day}.html")
 }

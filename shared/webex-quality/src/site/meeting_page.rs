@@ -64,6 +64,8 @@ struct MeetingPage {
     host: String,
     when: String,
     duration: String,
+    /// The day's page and exports, from this page, without extension (`../days/2026-01-05`).
+    day_stem: String,
     headline: HeadlineView,
     sessions: usize,
     poor_streams: usize,
@@ -252,6 +254,7 @@ pub fn render_meeting(
         title: meta.title.clone(),
         host: meta.host_name.clone(),
         when: meta.start.format("%A %Y-%m-%d %H:%M UTC").to_string(),
+        day_stem: format!("../days/{}", meta.start.date_naive()),
         duration: meta.end.map_or_else(
             || "in progress".into(),
             |end| format!("{} min", minutes_between(meta.start, end)),

@@ -22,7 +22,7 @@ use crate::quality::{MeetingReport, Metric, ParticipantSession, StreamKind, Thre
 pub const SITE_CACHE_KEY: &str = "site-cache.json.gz";
 
 /// Bumped when the cache's shape changes.
-const CACHE_VERSION: u32 = 4;
+const CACHE_VERSION: u32 = 5;
 
 /// One stream's verdict over a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +53,12 @@ pub struct SessionSummary {
     pub client_version: Text,
     /// Operating system.
     pub os_type: Text,
+    /// Its version.
+    #[serde(default)]
+    pub os_version: Text,
+    /// Hardware.
+    #[serde(default)]
+    pub hardware: Text,
     /// Network type.
     pub network_type: Text,
     /// Server region.
@@ -158,6 +164,8 @@ fn session_summary(s: &ParticipantSession, texts: &mut Texts) -> SessionSummary 
         client_type: texts.intern_opt(m.client_type.as_deref()),
         client_version: texts.intern_opt(m.client_version.as_deref()),
         os_type: texts.intern_opt(m.os_type.as_deref()),
+        os_version: texts.intern_opt(m.os_version.as_deref()),
+        hardware: texts.intern_opt(m.hardware_type.as_deref()),
         network_type: texts.intern_opt(m.network_type.as_deref()),
         server_region: texts.intern_opt(m.server_region.as_deref()),
         transport: texts.intern(&s.transport),
@@ -200,6 +208,9 @@ pub struct CachedFiles {
     pub key: String,
     /// Path to content hash.
     pub files: BTreeMap<String, String>,
+    /// The UTC day they were rendered on (person pages: at most one render a day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendered: Option<chrono::NaiveDate>,
 }
 
 /// What a build leaves for the next one.
@@ -258,6 +269,8 @@ impl RenderCache {
                         &mut s.client_type,
                         &mut s.client_version,
                         &mut s.os_type,
+                        &mut s.os_version,
+                        &mut s.hardware,
                         &mut s.network_type,
                         &mut s.server_region,
                         &mut s.transport,
@@ -396,6 +409,7 @@ mod tests {
             CachedFiles {
                 key: "k".into(),
                 files: BTreeMap::from([("people/x.html".into(), "h".into())]),
+                rendered: chrono::NaiveDate::from_ymd_opt(2026, 1, 5),
             },
         );
         let bytes = cache.to_bytes().unwrap();

@@ -1,4 +1,5 @@
-//! The meetings list's pages: the recent days' list and one page per day, each with its exports.
+//! The meetings list's pages: the recent days' list and one page per day, each with its exports (a
+//! day's also with every participant session of its meetings).
 
 use std::collections::BTreeMap;
 
@@ -6,9 +7,10 @@ use super::{Previous, SiteBuild};
 use crate::quality::Thresholds;
 use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render};
-use crate::site::exports::{meeting_export, to_csv, to_json};
+use crate::site::exports::{SessionRow, meeting_export, to_csv, to_json};
 use crate::site::list_pages::{DayLink, MeetingsPage, day_path};
 use crate::site::summary::{self, CachedFiles, MeetingSummary};
+use crate::site::texts::Texts;
 
 /// The days the meetings list shows on its first page.
 const RECENT_DAYS: i64 = 7;
@@ -19,7 +21,7 @@ const RECENT_DAYS: i64 = 7;
 pub(super) fn meetings_lists(
     build: &mut SiteBuild,
     mut previous: Option<&mut Previous<'_>>,
-    (analyzed, keys): (&[&MeetingSummary], &[&str]),
+    (analyzed, keys, texts): (&[&MeetingSummary], &[&str], &Texts),
     (options, thresholds): (&SiteOptions, &Thresholds),
 ) -> Result<(), BuildError> {
     let recent_from = options.generated - chrono::Duration::days(RECENT_DAYS);
@@ -73,7 +75,12 @@ pub(super) fn meetings_lists(
         }
         let rows: Vec<&MeetingSummary> = meetings.iter().rev().map(|i| analyzed[*i]).collect();
         let list: Vec<_> = rows.iter().map(|a| meeting_export(a)).collect();
-        let page = MeetingsPage::new(
+        // Every participant session of the day, oldest meeting first.
+        let sessions: Vec<SessionRow> = meetings
+            .iter()
+            .flat_map(|i| SessionRow::of_meeting(analyzed[*i], texts, options))
+            .collect();
+        let mut page = MeetingsPage::new(
             (
                 crate::site::Chrome::new(&format!("Meetings, {day}"), "../", options),
                 format!("Meetings on {day} (UTC)"),
@@ -84,17 +91,27 @@ pub(super) fn meetings_lists(
             Vec::new(),
             rule.clone(),
         );
+        page.sessions_export = true;
         let stem = path.trim_end_matches(".html");
         let mut files = BTreeMap::new();
         for (file, bytes) in [
             (path.clone(), render("day", &page)?),
             (format!("{stem}.csv"), to_csv(&list)?),
             (format!("{stem}.json"), to_json(&list)?),
+            (format!("{stem}.sessions.csv"), to_csv(&sessions)?),
+            (format!("{stem}.sessions.json"), to_json(&sessions)?),
         ] {
             let hash = build.insert(file.clone(), bytes);
             files.insert(file, hash);
         }
-        build.cache.days.insert(path, CachedFiles { key, files });
+        build.cache.days.insert(
+            path,
+            CachedFiles {
+                key,
+                files,
+                rendered: None,
+            },
+        );
     }
     Ok(())
 }

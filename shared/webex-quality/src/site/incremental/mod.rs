@@ -4,7 +4,9 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use super::build::{BuildError, Files, person_path, render, render_meeting_files};
+use chrono::NaiveDate;
+
+use super::build::{BuildError, Files, person_path, render, render_meeting_file};
 use super::list_pages::{PERIODS, breakdowns, overview, people, person_page};
 use super::publish::Manifest;
 use super::summary::{self, CachedFiles, CachedMeeting, MeetingSummary, RenderCache};
@@ -46,6 +48,19 @@ impl Previous<'_> {
             return None;
         }
         map.remove(path)
+    }
+
+    /// A person's page from the previous cache, when it can be kept: rendered from `key`, or
+    /// rendered already on `today` (a person's page is rendered at most once a UTC day: every
+    /// meeting changes its participants' pages, most of a render's uploads), and still published.
+    fn take_person(&mut self, path: &str, key: &str, today: NaiveDate) -> Option<CachedFiles> {
+        let cached = self.cache.people.get(path)?;
+        if (cached.key != key && cached.rendered != Some(today))
+            || !all_published(self.manifest, &cached.files)
+        {
+            return None;
+        }
+        self.cache.people.remove(path)
     }
 }
 
@@ -284,13 +299,11 @@ impl<'a> SiteBuilder<'a> {
             );
             drop(pages);
             let headline = headline::of_report(&report, &meeting.host_email, self.thresholds);
-            let files = render_meeting_files(&meeting, start, (&report, &headline), self.options)?;
-            let mut hashes = BTreeMap::new();
-            for (path, bytes) in files {
-                self.waiting += bytes.len();
-                let hash = self.build.insert(path.clone(), bytes);
-                hashes.insert(path, hash);
-            }
+            let (path, bytes) =
+                render_meeting_file(&meeting, start, (&report, &headline), self.options)?;
+            self.waiting += bytes.len();
+            let hash = self.build.insert(path.clone(), bytes);
+            let hashes = BTreeMap::from([(path, hash)]);
             let summary = MeetingSummary::new(
                 &meeting,
                 start,
@@ -391,7 +404,7 @@ impl<'a> SiteBuilder<'a> {
         meetings_lists(
             build,
             previous.as_mut(),
-            (&analyzed, &keys),
+            (&analyzed, &keys, &texts),
             (options, self.thresholds),
         )?;
         let now = options.generated;
@@ -405,12 +418,13 @@ impl<'a> SiteBuilder<'a> {
             );
         }
         let mut todo = Vec::new();
+        let today = now.date_naive();
         for (person, sessions) in people(&analyzed, &texts) {
             let path = person_path(person);
             let key = summary::combined_key(sessions.iter().map(|(m, _)| keys[*m as usize]));
             if let Some(cached) = previous
                 .as_mut()
-                .and_then(|p| p.take_unchanged(|c| &mut c.people, &path, &key))
+                .and_then(|p| p.take_person(&path, &key, today))
             {
                 build.keep(&cached.files);
                 build.people_reused += 1;
@@ -513,6 +527,7 @@ impl SiteBuild {
                 CachedFiles {
                     key: todo.key,
                     files: BTreeMap::from([(todo.path.clone(), hash)]),
+                    rendered: Some(pages.options.generated.date_naive()),
                 },
             );
             files.insert(todo.path, html);

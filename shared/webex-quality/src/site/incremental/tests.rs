@@ -30,6 +30,7 @@ fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
     let person = CachedFiles {
         key: "key-p".into(),
         files: BTreeMap::from([("people/p.html".into(), "hash-p".into())]),
+        rendered: None,
     };
     cache.people.insert("people/p.html".into(), person.clone());
     let manifest: Manifest = [
@@ -62,4 +63,43 @@ fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
         Some(&vec!["a".to_owned()])
     );
     assert_eq!(build.cache.people.get("people/p.html"), Some(&person));
+}
+
+#[test]
+fn a_persons_page_is_rendered_at_most_once_a_day() {
+    let day = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+    let next = day.succ_opt().unwrap();
+    let page = CachedFiles {
+        key: "old".into(),
+        files: BTreeMap::from([("people/p.html".into(), "hash-p".into())]),
+        rendered: Some(day),
+    };
+    let mut cache = RenderCache::new("f".into());
+    cache.people.insert("people/p.html".into(), page.clone());
+    let manifest: Manifest = [("people/p.html".to_owned(), "hash-p".to_owned())]
+        .into_iter()
+        .collect();
+    let previous = || Previous {
+        cache: cache.clone(),
+        manifest: &manifest,
+    };
+    // Their sessions changed, and the page was rendered today: kept until tomorrow.
+    assert_eq!(
+        previous().take_person("people/p.html", "new", day),
+        Some(page.clone())
+    );
+    // Rendered on an earlier day: rendered again.
+    assert_eq!(previous().take_person("people/p.html", "new", next), None);
+    // Unchanged: kept whatever the day.
+    assert_eq!(
+        previous().take_person("people/p.html", "old", next),
+        Some(page)
+    );
+    // No longer published as rendered: rendered again.
+    let empty = Manifest::new();
+    let mut gone = Previous {
+        cache: cache.clone(),
+        manifest: &empty,
+    };
+    assert_eq!(gone.take_person("people/p.html", "old", day), None);
 }
