@@ -6,9 +6,11 @@
     python3 bench/cost.py --no-build --profile profiling
 
 What it measures (the simulator and the collector as in `bench/history.py`, each cycle its own
-process against a folder store): it collects through the simulated days hourly up to 13:00 UTC of the
-last day, renders the whole dashboard once (`webex-quality render --out SITE`, as the site-builder
-does on its first run), and then runs the production schedule for two hours: a collection cycle
+process against a folder store): it collects through the simulated days hourly up to 00:05 UTC of the
+last day, renders the whole dashboard once (`bench-render TIME`: the site-builder's code and
+settings on the simulated clock, as the site-builder
+does on its first run), goes on hourly with a render each hour up to 13:00 UTC, and then runs the
+production schedule for two hours: a collection cycle
 every 5 minutes, each followed by two renders, as the two S3 notifications of a cycle (the database
 and the status object) invoke the site-builder twice. Per cycle it records the collector's CPU time
 and peak RSS and the hot object it uploads; per render the files it uploaded and removed (what the
@@ -68,9 +70,12 @@ def duration(cpu_seconds, memory_mb):
     return max(cpu_seconds / min(1.0, memory_mb / FULL_VCPU_MB), 0.001)
 
 
-def render(binaries, env, site):
-    wall, cpu, rss, out = measured([str(binaries / "webex-quality"), "render", "--out", str(site)],
-                                   env)
+def render(binaries, env, site, moment):
+    """One render at the simulated `moment` (`bench-render`: the site-builder's configuration
+    and code), into the folder `site`, with its own work folder beside it."""
+    env = dict(env, WEBEX_QUALITY_SITE_STORE=str(site),
+               WEBEX_QUALITY_WORK_DIR=str(site.with_name(site.name + "-work")))
+    wall, cpu, rss, out = measured([str(binaries / "bench-render"), history.rfc3339(moment)], env)
     match = re.search(r"(\d+) uploaded, (\d+) removed", out)
     if not match:
         raise SystemExit(f"render said: {out}")
@@ -96,7 +101,7 @@ def main():
     history.RELEASE = binaries
     if not args.no_build:
         build(args.profile, ["webex-quality-cli", "webex-sim", "webex-quality-bench"],
-              ["webex-quality", "webex-sim", "bench-cycle"])
+              ["webex-quality", "webex-sim", "bench-cycle", "bench-render"])
     today = datetime.datetime.now(datetime.timezone.utc).date()
     first_day = today - datetime.timedelta(days=args.days)
     start = datetime.datetime.combine(first_day, datetime.time(), datetime.timezone.utc)
@@ -109,29 +114,43 @@ def main():
                WEBEX_QUALITY_CYCLE_BUDGET_SECONDS="900")
     run = history.Run(sim, data, env)
     began = time.monotonic()
+    # The whole site is rendered first just after midnight of the last day, then hourly: a
+    # person's page is rendered at most once a UTC day, so the next day's first render (measured
+    # at the end) carries the pages of everyone in a meeting that day.
+    day_start = start + datetime.timedelta(days=args.days - 1, minutes=5)
+    next_day = day_start + datetime.timedelta(days=1)
     try:
         moment = start
-        while moment < steady_start:
-            moment = min(moment + datetime.timedelta(hours=1), steady_start)
+        while moment < day_start:
+            moment = min(moment + datetime.timedelta(hours=1), day_start)
             run.cycle(moment, False)
         print(f"# collected to {history.rfc3339(moment)} in {time.monotonic() - began:.0f} s",
               file=sys.stderr, flush=True)
-        first = render(binaries, env, site)
+        first = render(binaries, env, site, moment)
+        while moment < steady_start:
+            moment = min(moment + datetime.timedelta(hours=1), steady_start)
+            run.cycle(moment, False)
+            render(binaries, env, site, moment)
         cycles, renders = [], []
         skipped = {"wall": 0.0, "cpu": 0.0, "rss": 0.0, "uploaded": 0, "removed": 0}
         while moment < steady_end:
             moment += datetime.timedelta(minutes=5)
             cycles.append(run.cycle(moment, True))
             if len(cycles) % args.render_every == 0:
-                first_render = render(binaries, env, site)
-                second = skipped if args.render_every > 1 else render(binaries, env, site)
+                first_render = render(binaries, env, site, moment)
+                second = skipped if args.render_every > 1 else render(binaries, env, site, moment)
                 renders.append((first_render, second))
+        while moment < next_day:
+            moment = min(moment + datetime.timedelta(hours=1), next_day)
+            run.cycle(moment, False)
+            daily = render(binaries, env, site, moment)
         site_bytes = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
         archive_days = history.stored_per_day(data)
     finally:
         sim.stop()
         shutil.rmtree(data, ignore_errors=True)
         shutil.rmtree(site, ignore_errors=True)
+        shutil.rmtree(site.with_name(site.name + "-work"), ignore_errors=True)
 
     med = statistics.median
     collector_cpu = med(c["cpu"] for c in cycles)
@@ -164,6 +183,9 @@ def main():
           f"({med(r[0]['removed'] for r in renders):.0f}) "
           f"| {puts_second:.0f} | {render_cpu:.2f} s "
           f"| {max(max(r[0]['rss'], r[1]['rss']) for r in renders):.0f} MB |\n")
+    print(f"The next day's first render (00:05 UTC, people's pages of the day): "
+          f"{daily['uploaded']} files uploaded, {daily['cpu']:.2f} s of CPU, "
+          f"{daily['rss']:.0f} MB peak RSS.\n")
 
     month_cycles = CYCLES_PER_DAY * DAYS
     month_renders = month_cycles / args.render_every
@@ -175,7 +197,9 @@ def main():
     if args.render_every > 1:
         builder_puts -= 3   # one render per interval: the second event's render is skipped
         builder_gets -= 4
-    puts = month_cycles * collector_puts + month_renders * builder_puts + DAYS  # and the daily copy
+    # And once a day: the daily copy, and the day's first render's people's pages.
+    puts = (month_cycles * collector_puts + month_renders * builder_puts
+            + DAYS * (1 + max(daily["uploaded"] - puts_first, 0)))
     gets = month_cycles * collector_gets + month_renders * builder_gets
     # Storage (GB-month): the hot object, one day of its old versions, 30 daily copies, the
     # archives (the mean over a month of growth: half a month's), the site.
@@ -184,8 +208,9 @@ def main():
     # Lambda.
     collector_seconds = duration(collector_cpu, COLLECTOR_MB)
     builder_seconds = duration(render_cpu, SITE_BUILDER_MB)
+    daily_seconds = max(duration(daily["cpu"], SITE_BUILDER_MB) - builder_seconds, 0.0)
     gb_seconds = (month_cycles * collector_seconds * COLLECTOR_MB
-                  + month_renders * builder_seconds * SITE_BUILDER_MB) / 1024
+                  + (month_renders * builder_seconds + DAYS * daily_seconds) * SITE_BUILDER_MB) / 1024
     invocations = month_cycles * 3
     logs = invocations * 600 / GB
     lines = [
