@@ -79,6 +79,7 @@ def render(binaries, env, site, moment):
     match = re.search(r"(\d+) uploaded, (\d+) removed", out)
     if not match:
         raise SystemExit(f"render said: {out}")
+    print(f"# render at {history.rfc3339(moment)}: {out.strip()}", file=sys.stderr, flush=True)
     return dict(wall=wall, cpu=cpu, rss=rss, uploaded=int(match[1]), removed=int(match[2]))
 
 
@@ -140,10 +141,13 @@ def main():
                 first_render = render(binaries, env, site, moment)
                 second = skipped if args.render_every > 1 else render(binaries, env, site, moment)
                 renders.append((first_render, second))
+        daily = None
         while moment < next_day:
             moment = min(moment + datetime.timedelta(hours=1), next_day)
             run.cycle(moment, False)
-            daily = render(binaries, env, site, moment)
+            rendered = render(binaries, env, site, moment)
+            if daily is None and moment.date() == next_day.date():
+                daily = rendered
         site_bytes = sum(p.stat().st_size for p in site.rglob("*") if p.is_file())
         archive_days = history.stored_per_day(data)
     finally:
@@ -183,7 +187,7 @@ def main():
           f"({med(r[0]['removed'] for r in renders):.0f}) "
           f"| {puts_second:.0f} | {render_cpu:.2f} s "
           f"| {max(max(r[0]['rss'], r[1]['rss']) for r in renders):.0f} MB |\n")
-    print(f"The next day's first render (00:05 UTC, people's pages of the day): "
+    print(f"The next day's first render (people's pages of the day): "
           f"{daily['uploaded']} files uploaded, {daily['cpu']:.2f} s of CPU, "
           f"{daily['rss']:.0f} MB peak RSS.\n")
 

@@ -6,8 +6,9 @@
 For every `meetings/*.html` page it splits the bytes by section (the participant-by-minute timeline,
 the participants table, the per-participant charts, the rest), counts the timeline's cells (one per
 participant session and minute) and the charts, and prints one Markdown table: totals, bytes per
-meeting, and each section's bytes per timeline cell, that is per participant-minute. The exports
-(`meetings/*.csv`, `*.json`) are counted beside.
+meeting, and each section's bytes per timeline cell, that is per participant-minute. The sessions
+exports (`days/*.sessions.csv`, `.json`; before 2026-12-02, `meetings/*.csv` and `*.json`) are
+counted beside.
 """
 
 import re
@@ -51,8 +52,9 @@ def main():
         cells += len(re.findall(r"<td class=\"?(?:cell|[gfpno]\b)", timeline[:timeline.find("</table>")]))
         charts += page.count("<svg")
         per_meeting.append(path.stat().st_size)
-    exports = sum(p.stat().st_size for p in (site / "meetings").glob("*.csv")) + \
-        sum(p.stat().st_size for p in (site / "meetings").glob("*.json"))
+    exports = sum(p.stat().st_size for pattern in ("meetings/*.csv", "meetings/*.json",
+                                                   "days/*.sessions.csv", "days/*.sessions.json")
+                  for p in site.glob(pattern))
     html = sum(per_meeting)
     print("| meetings | HTML | per meeting (median, max) | exports (CSV + JSON) | participant-minutes "
           "| timeline | charts | participants table | rest |")
