@@ -68,8 +68,16 @@ impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
 }
 
 fn describe<E: std::error::Error + 'static, R: std::fmt::Debug>(error: &SdkError<E, R>) -> String {
-    let mut text = aws_sdk_s3::error::DisplayErrorContext(error).to_string();
-    text.truncate(500);
+    clipped(
+        aws_sdk_s3::error::DisplayErrorContext(error).to_string(),
+        500,
+    )
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary (an error text may hold any
+/// character, and `String::truncate` panics inside one).
+fn clipped(mut text: String, max: usize) -> String {
+    text.truncate(text.floor_char_boundary(max));
     text
 }
 
@@ -283,5 +291,20 @@ impl ObjectStore for S3Store {
         } else {
             format!("s3://{}/{}", self.bucket, self.prefix)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clipped;
+
+    #[test]
+    fn an_error_text_is_clipped_at_a_character_boundary() {
+        assert_eq!(clipped("short".into(), 500), "short");
+        // 499 bytes, then a 3-byte character across the 500th byte: cut before it, no panic.
+        let text = format!("{}€ and more", "a".repeat(499));
+        let cut = clipped(text, 500);
+        assert_eq!(cut.len(), 499);
+        assert!(cut.chars().all(|c| c == 'a'));
     }
 }

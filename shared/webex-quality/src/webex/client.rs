@@ -384,13 +384,20 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// `Retry-After` in seconds (Webex's form); an HTTP date is accepted too.
+/// The longest `Retry-After` taken as said: a longer one (or a date further away) waits this long,
+/// so that no answer can make a time out of range.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = header_text(headers, RETRY_AFTER.as_str())?;
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(&text).ok()?;
-    (at.with_timezone(&Utc) - Utc::now()).to_std().ok()
+    let wait = match text.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let at = DateTime::parse_from_rfc2822(&text).ok()?;
+            (at.with_timezone(&Utc) - Utc::now()).to_std().ok()?
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// The target of `Link: <...>; rel="next"`, resolved against the request URL if relative.
@@ -484,6 +491,11 @@ mod tests {
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(287)));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers), None);
+        // Hostile: far beyond any date chrono can hold, as seconds or as a date.
+        for hostile in ["18446744073709551615", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(hostile));
+            assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER), "{hostile}");
+        }
     }
 
     #[test]

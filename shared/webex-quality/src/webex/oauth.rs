@@ -253,9 +253,7 @@ impl OAuthClient {
 
     fn record(&self, response: &WebexTokenResponse, previous: Option<&TokenRecord>) -> TokenRecord {
         let now = self.clock.now();
-        let after = |seconds: u64| {
-            now + chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1_000))
-        };
+        let after = |seconds: u64| expires_after(now, seconds);
         let access_expires_at = match response.expires_in() {
             Some(lifetime) => after(lifetime.as_secs()),
             // Webex always says; without it, assume the shortest lifetime any Webex token has.
@@ -525,6 +523,18 @@ impl OAuthSession {
     }
 }
 
+/// The longest token lifetime taken as said (Webex's refresh tokens live 90 days): a longer
+/// `expires_in` expires after this long, so that no answer can make a time out of range.
+const MAX_TOKEN_LIFETIME_SECONDS: u64 = 10 * 366 * 24 * 60 * 60;
+
+/// When a token said to live `seconds` from `now` expires (capped, see
+/// [`MAX_TOKEN_LIFETIME_SECONDS`]).
+fn expires_after(now: DateTime<Utc>, seconds: u64) -> DateTime<Utc> {
+    let seconds = i64::try_from(seconds.min(MAX_TOKEN_LIFETIME_SECONDS)).unwrap_or(0);
+    now.checked_add_signed(chrono::Duration::seconds(seconds))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -614,6 +624,23 @@ mod tests {
         for text in [err.to_string(), format!("{err:?}")] {
             assert!(!text.contains("leaked"), "{text}");
         }
+    }
+
+    #[test]
+    fn a_hostile_lifetime_expires_in_ten_years_at_most_and_never_panics() {
+        let now = chrono::Utc::now();
+        assert_eq!(expires_after(now, 3_600), now + chrono::Duration::hours(1));
+        for hostile in [u64::MAX, u64::MAX / 2, i64::MAX as u64] {
+            let at = expires_after(now, hostile);
+            assert!(
+                at > now && at <= now + chrono::Duration::days(3_660),
+                "{at}"
+            );
+        }
+        assert_eq!(
+            expires_after(DateTime::<Utc>::MAX_UTC, 60),
+            DateTime::<Utc>::MAX_UTC
+        );
     }
 
     #[test]
