@@ -9,24 +9,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
-use webex_quality::clock::Clock;
 use webex_quality::collect::{Collector, CycleReport};
 use webex_quality::config::CollectorConfig;
 use webex_quality::webex::ClientOptions;
-
-/// Simulated time: `start`, plus the real time elapsed since the process began.
-#[derive(Debug)]
-struct StartedAt {
-    start: DateTime<Utc>,
-    began: Instant,
-}
-
-impl Clock for StartedAt {
-    fn now(&self) -> DateTime<Utc> {
-        self.start + self.began.elapsed()
-    }
-}
+use webex_quality_bench::StartedAt;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -44,13 +30,9 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<CycleReport, Box<dyn std::error::Error>> {
     let began = Instant::now();
-    let start = std::env::args()
-        .nth(1)
-        .ok_or("usage: bench-cycle TIME (RFC 3339)")?
-        .parse::<DateTime<Utc>>()?;
+    let clock = Arc::new(StartedAt::from_first_argument(began, "bench-cycle")?);
     let config = CollectorConfig::from_env()?;
     let store = webex_quality::storage::open(&config.store).await?;
-    let clock = Arc::new(StartedAt { start, began });
     let collector = Collector::from_config(store, &config, ClientOptions::default(), clock)?;
     Ok(collector.run_cycle().await?)
 }

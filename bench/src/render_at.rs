@@ -9,24 +9,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
-use webex_quality::clock::Clock;
 use webex_quality::config::SiteConfig;
 use webex_quality::quality::Thresholds;
 use webex_quality::site::{SiteOptions, render_from_store};
-
-/// Simulated time: `start`, plus the real time elapsed since the process began.
-#[derive(Debug)]
-struct StartedAt {
-    start: DateTime<Utc>,
-    began: Instant,
-}
-
-impl Clock for StartedAt {
-    fn now(&self) -> DateTime<Utc> {
-        self.start + self.began.elapsed()
-    }
-}
+use webex_quality_bench::StartedAt;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -44,10 +30,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<String, Box<dyn std::error::Error>> {
     let began = Instant::now();
-    let start = std::env::args()
-        .nth(1)
-        .ok_or("usage: bench-render TIME (RFC 3339)")?
-        .parse::<DateTime<Utc>>()?;
+    let clock = Arc::new(StartedAt::from_first_argument(began, "bench-render")?);
     let config = SiteConfig::from_env()?;
     let data = webex_quality::storage::open(&config.store).await?;
     let site = webex_quality::storage::open(&config.site_store).await?;
@@ -56,7 +39,6 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
         mask_personal: !config.show_personal,
         ..SiteOptions::default()
     };
-    let clock = Arc::new(StartedAt { start, began });
     let refreshed = render_from_store(
         &data,
         site.as_ref(),

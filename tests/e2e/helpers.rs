@@ -270,10 +270,22 @@ pub async fn stored_history(
     let hot = stored_database(store).await;
     let path = hot.path().to_owned();
     drop(hot);
+    let archives = webex_quality::history::list_archives(store).await.unwrap();
+    merge_archives_into(store, &archives, &path).await;
+    webex_quality::db::Database::open(&path).unwrap()
+}
+
+/// Merges `archives` (downloaded from `store`) into the database file at `path`, keeping what
+/// it holds.
+pub async fn merge_archives_into(
+    store: &webex_quality::storage::SharedStore,
+    archives: &[webex_quality::history::ArchiveKey],
+    path: &std::path::Path,
+) {
     let dir = temp_dir("history-merged");
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    for archive in webex_quality::history::list_archives(store).await.unwrap() {
-        let local = webex_quality::history::download(store, archive, &dir)
+    let conn = rusqlite::Connection::open(path).unwrap();
+    for archive in archives {
+        let local = webex_quality::history::download(store, *archive, &dir)
             .await
             .unwrap();
         conn.execute(
@@ -284,8 +296,6 @@ pub async fn stored_history(
         conn.execute_batch(MERGE_ARCHIVE).unwrap();
         conn.execute("DETACH DATABASE old", []).unwrap();
     }
-    drop(conn);
-    webex_quality::db::Database::open(&path).unwrap()
 }
 
 /// Copies the attached `old` database's rows into `main`, keeping what `main` has (call ids are

@@ -231,18 +231,7 @@ async fn put_merged_hot_object(store: &SharedStore, archives: &[ArchiveKey]) {
     let path = dir.join("legacy.sqlite");
     std::fs::copy(hot.path(), &path).unwrap();
     drop(hot);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    for archive in archives {
-        let local = history::download(store, *archive, &dir).await.unwrap();
-        conn.execute(
-            "ATTACH DATABASE ?1 AS old",
-            [local.path.display().to_string()],
-        )
-        .unwrap();
-        conn.execute_batch(MERGE_ARCHIVE).unwrap();
-        conn.execute("DETACH DATABASE old", []).unwrap();
-    }
-    drop(conn);
+    merge_archives_into(store, archives, &path).await;
     store
         .put_file(
             DATABASE_KEY,

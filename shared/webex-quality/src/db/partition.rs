@@ -109,15 +109,7 @@ impl Database {
                  WHERE day < ?1 ORDER BY day",
             )
             .map_err(self.err())?;
-        let days: Vec<String> = statement
-            .query_map([day_text(before)], |r| r.get(0))
-            .map_err(self.err())?
-            .collect::<Result<_, _>>()
-            .map_err(self.err())?;
-        Ok(days
-            .iter()
-            .filter_map(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
-            .collect())
+        self.days_of(&mut statement, &[day_text(before)])
     }
 
     /// The UTC days ready for their archive: every day before `first_hot` (the listing can no
@@ -144,10 +136,20 @@ impl Database {
                  ORDER BY day",
             )
             .map_err(self.err())?;
+        self.days_of(
+            &mut statement,
+            &[day_text(settled_before), day_text(first_hot)],
+        )
+    }
+
+    /// The days (`YYYY-MM-DD` in the first column) that `statement` answers with `params`.
+    fn days_of(
+        &self,
+        statement: &mut rusqlite::Statement<'_>,
+        params: &[String],
+    ) -> Result<Vec<NaiveDate>, DbError> {
         let days: Vec<String> = statement
-            .query_map([day_text(settled_before), day_text(first_hot)], |r| {
-                r.get(0)
-            })
+            .query_map(rusqlite::params_from_iter(params), |r| r.get(0))
             .map_err(self.err())?
             .collect::<Result<_, _>>()
             .map_err(self.err())?;
