@@ -40,8 +40,10 @@ impl DeltaWriter {
                 }
             }
             let counts = delta.counts();
-            let _ = delta.finish();
-            failed.map_or(Ok(counts), Err)
+            if let Some(error) = failed {
+                return Err(error);
+            }
+            delta.finish().map(|_| counts)
         });
         Ok(Self { queue, task })
     }

@@ -59,6 +59,8 @@ pub struct Delta {
     path: PathBuf,
     encoder: Encoder,
     counts: DeltaCounts,
+    /// A transaction is open: the calls added since are committed by [`Delta::finish`].
+    open: bool,
 }
 
 impl Delta {
@@ -85,6 +87,7 @@ impl Delta {
             path: path.to_owned(),
             encoder: Encoder::new(),
             counts: DeltaCounts::default(),
+            open: false,
         })
     }
 
@@ -107,6 +110,7 @@ impl Delta {
             path: path.to_owned(),
             encoder: Encoder::new(),
             counts: DeltaCounts::default(),
+            open: false,
         })
     }
 
@@ -133,8 +137,15 @@ impl Delta {
             source,
         };
         let called_at = db_time(call.called_at);
-        let tx = self.conn.transaction().map_err(err)?;
-        let new = tx
+        // One transaction for the whole run, committed by `finish`: a commit per call rewrote the
+        // indexes' pages every time (the delta is scratch data with no journal, so a commit buys
+        // nothing before the run ends; SQLite spills pages to the file when its cache is full).
+        if !self.open {
+            self.conn.execute_batch("BEGIN").map_err(err)?;
+            self.open = true;
+        }
+        let conn = &self.conn;
+        let new = conn
             .execute(
                 "INSERT INTO calls (instance_id, called_at, completed, error, tracking_id) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT DO NOTHING",
@@ -146,12 +157,12 @@ impl Delta {
         }
         let mut bytes = 0;
         {
-            let mut insert_body = tx
+            let mut insert_body = conn
                 .prepare_cached(
                     "INSERT INTO bodies (sha256, length, encoding, data) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                 )
                 .map_err(err)?;
-            let mut insert_page = tx
+            let mut insert_page = conn
                 .prepare_cached(
                     "INSERT INTO pages (instance_id, called_at, page, fetched_at, request_url, status, tracking_id, body_sha256, valid_json)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -185,21 +196,32 @@ impl Delta {
                 bytes += page.body.len();
             }
         }
-        tx.commit().map_err(err)?;
         self.counts.calls += 1;
         self.counts.pages += call.pages.len();
         self.counts.bytes += bytes;
         Ok(())
     }
 
-    /// Closes the file, returning its path (for [`super::Changes::delta`]).
-    #[must_use]
-    pub fn finish(self) -> PathBuf {
-        let Self { conn, path, .. } = self;
+    /// Commits what was added and closes the file, returning its path (for
+    /// [`super::Changes::delta`]).
+    ///
+    /// # Errors
+    /// SQLite errors: then the delta holds none of the calls added since it was opened.
+    pub fn finish(self) -> Result<PathBuf, DbError> {
+        let Self {
+            conn, path, open, ..
+        } = self;
+        let err = |source| DbError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        if open {
+            conn.execute_batch("COMMIT").map_err(err)?;
+        }
         if let Err((_, error)) = conn.close() {
             tracing::warn!(%error, path = %path.display(), "closing the delta");
         }
-        path
+        Ok(path)
     }
 }
 

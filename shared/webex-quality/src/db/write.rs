@@ -33,7 +33,7 @@ impl Database {
             for call in &changes.calls {
                 delta.add(call)?;
             }
-            Some(delta.finish())
+            Some(delta.finish()?)
         };
         let applied = self.apply_with(changes, in_memory.as_deref().or(changes.delta.as_deref()));
         if let Some(path) = in_memory {
