@@ -276,3 +276,144 @@ async fn list_meetings_sees_only_started_meetings_with_their_live_state() {
     assert_eq!(listing.meetings.len(), started - live.len());
     sim.shutdown().await;
 }
+
+/// A local port that counts the connections made to it: where a hostile `Link` points.
+async fn connection_counter() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = count.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (port, count)
+}
+
+#[tokio::test]
+async fn the_access_token_follows_no_link_away_from_webex_or_the_configured_hosts() {
+    let sim = spawn_sim().await;
+    let (client, _, _) = oauth_webex_client(&sim, quick_options()).await;
+    let (port, connections) = connection_counter().await;
+    let meetings = sim.org().meetings.clone();
+    for (index, target) in [
+        // Another port of this machine: not the configured base's origin.
+        format!("http://127.0.0.1:{port}/analytics/v1/meeting/qualities?offset=1"),
+        // Plain HTTP to Webex's own host name.
+        format!("http://analytics.webexapis.com:{port}/v1/meeting/qualities?offset=1"),
+        "https://collector.evil.example/v1/meeting/qualities?offset=1".to_owned(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // One meeting each: Webex allows one qualities call per meeting every 5 minutes.
+        let id = MeetingInstanceId::parse(&meetings[7 + index].instance_id).unwrap();
+        sim.faults()
+            .inject(Route::Qualities, Fault::NextLink(target.clone()), 1);
+        let fetch = client.meeting_qualities(&id, deadline()).await;
+        assert_eq!(fetch.pages.len(), 1, "the first page is kept: {target}");
+        match fetch.error {
+            Some(WebexError::Refused { url, reason }) => {
+                assert_eq!(url, target);
+                assert!(reason.contains("access token is not sent"), "{reason}");
+            }
+            other => panic!("expected Refused for {target}, got {other:?}"),
+        }
+    }
+    sim.faults().inject(
+        Route::Meetings,
+        Fault::NextLink(format!("http://127.0.0.1:{port}/v1/meetings?offset=1")),
+        1,
+    );
+    let listed = client.list_meetings(&whole_week(), deadline()).await;
+    assert!(
+        matches!(listed, Err(WebexError::Refused { .. })),
+        "{listed:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing was sent to the hostile port"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_451_naming_a_host_outside_webex_is_refused_and_analytics_stays_put() {
+    let sim = spawn_sim().await;
+    sim.name_regional_analytics_host("analytics.evil.example");
+    let (client, _, _) = oauth_webex_client(&sim, quick_options()).await;
+    let before = client.analytics_url();
+    let id = MeetingInstanceId::parse(&sim.org().meetings[7].instance_id).unwrap();
+    let error = client
+        .meeting_qualities(&id, deadline())
+        .await
+        .into_result()
+        .unwrap_err();
+    match error {
+        WebexError::Refused { url, reason } => {
+            assert!(url.contains("analytics.evil.example"), "{url}");
+            assert!(reason.contains("451"), "{reason}");
+        }
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert_eq!(client.analytics_url(), before);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_answer_over_the_body_limit_is_refused_once_not_retried() {
+    let sim = spawn_sim().await;
+    let options = ClientOptions {
+        max_body_bytes: 1_000,
+        ..quick_options()
+    };
+    let (client, _, _) = oauth_webex_client(&sim, options).await;
+    let id = MeetingInstanceId::parse(&sim.org().meetings[7].instance_id).unwrap();
+    let error = client
+        .meeting_qualities(&id, deadline())
+        .await
+        .into_result()
+        .unwrap_err();
+    match error {
+        WebexError::Refused { reason, .. } => {
+            assert!(reason.contains("over the 1000-byte limit"), "{reason}");
+        }
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert_eq!(sim.stats().requests(Route::Qualities), 1, "not retried");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn qualities_paging_that_goes_on_forever_stops_at_the_page_limit() {
+    let sim = spawn_sim().await;
+    let options = ClientOptions {
+        max_pages: 3,
+        ..quick_options()
+    };
+    let (client, _, _) = oauth_webex_client(&sim, options).await;
+    let id = MeetingInstanceId::parse(&sim.org().meetings[7].instance_id).unwrap();
+    let analytics = client.analytics_url();
+    // Each answer links to a new page (another offset), as a broken server might for ever.
+    for offset in 1..=5 {
+        let mut next = analytics.join("meeting/qualities").unwrap();
+        next.query_pairs_mut()
+            .append_pair("meetingId", id.as_str())
+            .append_pair("offset", &offset.to_string());
+        sim.faults()
+            .inject(Route::Qualities, Fault::NextLink(next.to_string()), 1);
+    }
+    let fetch = client.meeting_qualities(&id, deadline()).await;
+    assert_eq!(fetch.pages.len(), 3);
+    assert!(
+        matches!(&fetch.error, Some(WebexError::Refused { reason, .. }) if reason.contains("past 3 pages")),
+        "{:?}",
+        fetch.error
+    );
+    assert_eq!(sim.stats().requests(Route::Qualities), 3);
+    sim.shutdown().await;
+}

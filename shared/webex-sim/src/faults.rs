@@ -54,6 +54,8 @@ pub enum Fault {
     Malformed,
     /// Send the headers and part of the body, then drop the connection.
     Drop,
+    /// Answer normally, with `Link: <this URL>; rel="next"` instead of the real next page.
+    NextLink(String),
 }
 
 /// Queued faults, per route.
@@ -141,6 +143,13 @@ pub async fn gate(
             let mut response = Response::from_parts(parts, Body::from(cut));
             *response.status_mut() = StatusCode::OK;
             response.headers_mut().remove(header::CONTENT_LENGTH);
+            response
+        }
+        Some(Fault::NextLink(target)) => {
+            let mut response = next.run(request).await;
+            if let Ok(value) = HeaderValue::from_str(&format!("<{target}>; rel=\"next\"")) {
+                response.headers_mut().insert(header::LINK, value);
+            }
             response
         }
         Some(Fault::Drop) => {

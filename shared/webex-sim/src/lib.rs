@@ -550,12 +550,17 @@ impl SimHandle {
     /// Analytics answers 451 unless addressed as `localhost:PORT`, which it names in the answer
     /// (as Webex names the org's regional analytics host).
     pub fn require_regional_analytics_host(&self) {
+        self.name_regional_analytics_host(&format!("localhost:{}", self.addr.port()));
+    }
+
+    /// Analytics answers 451 unless addressed as `host`, which it names: any host, to see where a
+    /// client is willing to go.
+    pub fn name_regional_analytics_host(&self, host: &str) {
         *self
             .state
             .regional_host
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) =
-            Some(format!("localhost:{}", self.addr.port()));
+            .unwrap_or_else(PoisonError::into_inner) = Some(host.to_owned());
     }
 
     /// Stops serving and waits for the server task.

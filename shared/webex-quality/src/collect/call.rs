@@ -82,7 +82,7 @@ impl Collector {
                     checkpoint.final_ = true;
                     "expired"
                 }
-                WebexError::Status { .. } => "refused",
+                WebexError::Status { .. } | WebexError::Refused { .. } => "refused",
                 WebexError::Unavailable { .. } | WebexError::DeadlineReached { .. } => {
                     "unavailable"
                 }

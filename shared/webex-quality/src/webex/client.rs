@@ -46,6 +46,11 @@ pub struct ClientOptions {
     pub meetings_window_slice: chrono::Duration,
     /// The shortest window that is still split when it reaches the cap.
     pub meetings_min_window: chrono::Duration,
+    /// The largest response body read; a longer answer is refused, not retried.
+    pub max_body_bytes: usize,
+    /// The most pages one listing window or one meeting's qualities may take: a `Link` chain longer
+    /// than this is refused (10,000 instances at 100 a page is 100 pages).
+    pub max_pages: usize,
 }
 
 impl Default for ClientOptions {
@@ -62,8 +67,21 @@ impl Default for ClientOptions {
             meetings_list_cap: 10_000,
             meetings_window_slice: chrono::Duration::days(1),
             meetings_min_window: chrono::Duration::minutes(1),
+            max_body_bytes: MAX_BODY_BYTES,
+            max_pages: 1_000,
         }
     }
+}
+
+/// The default body limit: 64 MiB, hundreds of times a qualities page of 100 participant sessions.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// How one request failed before an HTTP status could be acted on.
+enum SendError {
+    /// A timeout or a transport error: worth another attempt.
+    Transient(String),
+    /// An answer that will not change by asking again (a body over the limit).
+    Refused(String),
 }
 
 /// How the client authenticates.
@@ -192,6 +210,13 @@ impl WebexClient {
     /// is a [`WebexError::Status`] (the caller handles 451).
     pub(crate) async fn get(&self, url: &Url, deadline: Instant) -> Result<RawPage, WebexError> {
         let url_text = url.as_str().to_owned();
+        if !super::token_may_go_to(url, &[&self.urls.api, &self.urls.analytics]) {
+            tracing::warn!(url = %url_text, "not sending the access token: not a Webex host over HTTPS nor a configured base URL");
+            return Err(WebexError::Refused {
+                url: url_text,
+                reason: "not a Webex host over HTTPS nor the origin of a configured base URL: the access token is not sent there".into(),
+            });
+        }
         let mut backoff = ExponentialBuilder::new()
             .with_min_delay(self.options.backoff_min)
             .with_max_delay(self.options.backoff_max)
@@ -213,7 +238,14 @@ impl WebexClient {
                 .await;
             let (status, headers, body) = match outcome {
                 Ok(answer) => answer,
-                Err(detail) => {
+                Err(SendError::Refused(reason)) => {
+                    tracing::warn!(url = %url_text, tracking_id = %sent_tracking_id, %reason, "Webex answer refused");
+                    return Err(WebexError::Refused {
+                        url: url_text,
+                        reason,
+                    });
+                }
+                Err(SendError::Transient(detail)) => {
                     tracing::warn!(url = %url_text, tracking_id = %sent_tracking_id, attempt = attempts, %detail, "Webex request failed");
                     self.back_off(&mut backoff, deadline).await.map_err(|()| {
                         WebexError::Unavailable {
@@ -314,10 +346,11 @@ impl WebexClient {
         token: &Secret,
         tracking_id: &str,
         deadline: Instant,
-    ) -> Result<(StatusCode, HeaderMap, Bytes), String> {
+    ) -> Result<(StatusCode, HeaderMap, Bytes), SendError> {
         let limit = (Instant::now() + self.options.request_timeout).min(deadline);
+        let max = self.options.max_body_bytes;
         let request = async {
-            let response = self
+            let mut response = self
                 .http
                 .get(url.clone())
                 .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
@@ -325,18 +358,39 @@ impl WebexClient {
                 .header(reqwest::header::ACCEPT, "application/json")
                 .send()
                 .await
-                .map_err(|e| describe(&e))?;
+                .map_err(|e| SendError::Transient(describe(&e)))?;
             let status = response.status();
             let headers = response.headers().clone();
-            let body = response.bytes().await.map_err(|e| describe(&e))?;
-            Ok((status, headers, body))
+            let too_long = |length: u64| {
+                SendError::Refused(format!(
+                    "the answer's body ({length} bytes or more) is over the {max}-byte limit"
+                ))
+            };
+            let announced = response.content_length();
+            if let Some(length) = announced.filter(|&n| n > max as u64) {
+                return Err(too_long(length));
+            }
+            let mut body = bytes::BytesMut::with_capacity(
+                announced.map_or(0, |n| usize::try_from(n).unwrap_or(max)),
+            );
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| SendError::Transient(describe(&e)))?
+            {
+                if body.len() + chunk.len() > max {
+                    return Err(too_long((body.len() + chunk.len()) as u64));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok((status, headers, body.freeze()))
         };
         match tokio::time::timeout_at(limit, request).await {
             Ok(result) => result,
-            Err(_) => Err(format!(
+            Err(_) => Err(SendError::Transient(format!(
                 "timed out: no complete answer within the request timeout ({:?}) or before the deadline",
                 self.options.request_timeout
-            )),
+            ))),
         }
     }
 

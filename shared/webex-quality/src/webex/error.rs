@@ -101,6 +101,17 @@ pub enum WebexError {
         reason: String,
     },
 
+    /// An answer the client would not use: a `Link` or a 451 pointing away from Webex's hosts and the
+    /// configured base URLs (the access token is never sent there), a body over the size limit, or
+    /// paging past the page limit.
+    #[error("refused {url}: {reason}")]
+    Refused {
+        /// The URL requested, or the one Webex pointed to.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+
     /// The client is misconfigured (a base URL that cannot take a path, a bad redirect URI).
     #[error("invalid client configuration: {0}")]
     Config(String),
@@ -119,6 +130,7 @@ impl WebexError {
             Self::DeadlineReached { .. }
             | Self::TokenStore { .. }
             | Self::BadTokenResponse { .. }
+            | Self::Refused { .. }
             | Self::Config(_) => None,
         }
     }

@@ -116,6 +116,15 @@ impl WebexClient {
                 tracing::warn!(%url, "List Meetings Link points back to a page already read; stopping");
                 break;
             }
+            if window.requests >= self.options.max_pages {
+                return Err(WebexError::Refused {
+                    url: url.to_string(),
+                    reason: format!(
+                        "List Meetings paging goes on past {} pages",
+                        self.options.max_pages
+                    ),
+                });
+            }
             let page = self.get(&url, deadline).await?;
             window.requests += 1;
             let parsed: Page =

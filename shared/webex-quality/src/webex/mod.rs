@@ -22,6 +22,7 @@ pub mod model;
 mod oauth;
 mod people;
 mod qualities;
+mod trust;
 
 pub use client::{
     ClientOptions, Credentials, RawPage, TRACKING_ID_HEADER, WebexClient, http_client,
@@ -35,6 +36,7 @@ pub use oauth::{
 };
 pub use people::Person;
 pub use qualities::QualitiesFetch;
+pub use trust::token_may_go_to;
 
 /// A deadline `budget` from now, for the `deadline` arguments of the client.
 #[must_use]

@@ -20,11 +20,24 @@ use serde_json::value::RawValue;
 pub struct MeetingInstanceId(String);
 
 impl MeetingInstanceId {
-    /// Parses an instance id; series ids (no `_I_`) and anything with spaces or controls are refused.
+    /// The longest id accepted. Webex's are about 55 characters; the id names the meeting's page and
+    /// its rows, so an absurd one is refused here rather than failing a file name later.
+    pub const MAX_LEN: usize = 128;
+
+    /// Parses an instance id; series ids (no `_I_`), anything with spaces or controls, and ids
+    /// longer than [`Self::MAX_LEN`] are refused.
     ///
     /// # Errors
     /// A description of what is wrong.
     pub fn parse(text: &str) -> Result<Self, String> {
+        if text.len() > Self::MAX_LEN {
+            let start: String = text.chars().take(40).collect();
+            return Err(format!(
+                "{start:?}... ({} bytes) is longer than a meeting instance id can be ({} bytes at most)",
+                text.len(),
+                Self::MAX_LEN
+            ));
+        }
         let valid_chars = text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
@@ -575,6 +588,20 @@ mod tests {
         assert!(MeetingInstanceId::parse("a3f1c9e07b2d4e68915c0d7f4b6a2e19").is_err());
         assert!(MeetingInstanceId::parse("abc_I_1 OR 1=1").is_err());
         assert!(MeetingInstanceId::parse("_I_").is_err());
+    }
+
+    #[test]
+    fn an_absurdly_long_instance_id_is_refused_with_a_short_message() {
+        let longest = format!("{}_I_1", "a".repeat(MeetingInstanceId::MAX_LEN - 4));
+        assert!(MeetingInstanceId::parse(&longest).is_ok());
+        let long = format!("{}_I_12", "a".repeat(MeetingInstanceId::MAX_LEN - 4));
+        let error = MeetingInstanceId::parse(&long).unwrap_err();
+        assert!(
+            error.contains("longer than a meeting instance id"),
+            "{error}"
+        );
+        let huge = format!("{}_I_1", "a".repeat(1_000_000));
+        assert!(MeetingInstanceId::parse(&huge).unwrap_err().len() < 200);
     }
 
     #[test]

@@ -60,8 +60,22 @@ impl WebexClient {
         pages: &mut Vec<RawPage>,
     ) -> Result<(), WebexError> {
         let mut moved_region = false;
+        let mut visited = std::collections::HashSet::new();
         let mut next = Some(self.first_qualities_url(meeting)?);
         while let Some(url) = next.take() {
+            if !visited.insert(url.clone()) {
+                tracing::warn!(%url, "Meeting Qualities Link points back to a page already read; stopping");
+                break;
+            }
+            if pages.len() >= self.options.max_pages {
+                return Err(WebexError::Refused {
+                    url: url.to_string(),
+                    reason: format!(
+                        "Meeting Qualities paging goes on past {} pages",
+                        self.options.max_pages
+                    ),
+                });
+            }
             let page = match self.get(&url, deadline).await {
                 Ok(page) => page,
                 Err(WebexError::Status {
@@ -75,6 +89,14 @@ impl WebexClient {
                             "analytics answered 451 without a usable host (tracking id {tracking_id}): {message}"
                         ))
                     })?;
+                    if !super::token_may_go_to(&regional, &[&self.urls.api, &self.urls.analytics]) {
+                        return Err(WebexError::Refused {
+                            url: regional.to_string(),
+                            reason: format!(
+                                "analytics answered 451 naming a host that is not Webex's over HTTPS (tracking id {tracking_id}); the access token is not sent there"
+                            ),
+                        });
+                    }
                     tracing::info!(%regional, %tracking_id, "analytics data lives in another region; switching host");
                     self.set_analytics_url(regional);
                     moved_region = true;
@@ -94,10 +116,6 @@ impl WebexClient {
                     body: page.body,
                     source,
                 });
-            }
-            if page.next.as_ref() == Some(&url) {
-                pages.push(page);
-                break;
             }
             next.clone_from(&page.next);
             pages.push(page);
