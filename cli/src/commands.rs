@@ -127,7 +127,7 @@ pub(crate) async fn render_with(
     site: &Path,
     clock: SharedClock,
 ) -> Result<Refreshed, CliError> {
-    let site_store = FolderStore::new(site.to_path_buf())
+    let site_store = FolderStore::for_site(site.to_path_buf())
         .map_err(|e| CliError::failed(&format!("site folder {}", site.display()), e))?;
     let bar = spinner(global, "rendering");
     let refreshed = render_from_store(

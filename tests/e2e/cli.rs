@@ -116,11 +116,58 @@ fn demo_once_builds_the_site_and_the_data_can_be_rendered_exported_and_inspected
     let sessions = std::fs::read_to_string(tables.join("sessions.csv")).unwrap();
     assert!(sessions.starts_with("meeting_id,meeting_start,meeting_title,name,email"));
     assert!(sessions.lines().count() > org.meetings.len() * 2);
-    assert!(
-        !sessions.contains("@acme") || sessions.contains("***@"),
-        "emails masked"
-    );
+    // Emails masked: every participant's address shows as `***@domain`, none in full.
+    assert!(sessions.contains("***@sim.example"), "emails masked");
+    let mut checked = 0;
+    for person in &org.people {
+        assert!(
+            !sessions.contains(&person.email),
+            "{} in the CSV unmasked",
+            person.email
+        );
+        checked += 1;
+    }
+    assert!(checked > 10);
+
+    // The data folder is its owner's alone: tokens and database are not for other accounts.
+    assert_private(&data);
 }
+
+/// `folder` is `0700` and every file in it, at any depth, `0600` (what the data folder holds:
+/// tokens, the database, the collector's working copies).
+#[cfg(unix)]
+fn assert_private(folder: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let mut files = 0;
+    let mut pending = vec![folder.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        // The dashboard's site folder is for a web server to read: not private data.
+        if dir.file_name().is_some_and(|n| n == "site") {
+            continue;
+        }
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+                files += 1;
+            }
+        }
+    }
+    assert!(files > 0, "no files under {}", folder.display());
+}
+
+#[cfg(not(unix))]
+fn assert_private(_: &std::path::Path) {}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_walks_login_to_the_callback_then_collects_and_serves_the_dashboard() {
@@ -379,8 +426,14 @@ async fn a_revoked_token_stops_collect_with_exit_3_and_loses_nothing() {
     // Nothing lost: every page, body and meeting is still there, and the token object says what
     // happened.
     assert_eq!(stored(&store).await, before);
-    let tokens = std::fs::read_to_string(data.join(webex_quality::tokens::TOKENS_KEY)).unwrap();
-    assert!(tokens.contains("authorization_needed"), "{tokens}");
+    let tokens: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(data.join(webex_quality::tokens::TOKENS_KEY)).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        tokens["authorization_needed"]["reason"].is_string(),
+        "{tokens}"
+    );
     // The dashboard says so on every page.
     let (code, _, stderr) = tokio::task::spawn_blocking({
         let data = data.clone();
@@ -440,9 +493,17 @@ async fn login_runs_the_oauth_flow_through_a_local_redirect_and_exits() {
         .expect("login exits after the callback")
         .unwrap();
     assert!(status.success());
-    let tokens = std::fs::read_to_string(data.join(webex_quality::tokens::TOKENS_KEY)).unwrap();
-    assert!(tokens.contains("access_expires_at"), "{tokens}");
-    assert!(!tokens.contains("authorization_needed\":{"), "{tokens}");
+    let tokens: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(data.join(webex_quality::tokens::TOKENS_KEY)).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        tokens["record"]["access_expires_at"].is_string(),
+        "{tokens}"
+    );
+    assert!(tokens["record"]["refresh_token"].is_string(), "{tokens}");
+    assert!(tokens["authorization_needed"].is_null(), "{tokens}");
+    assert_private(&data);
     sim.shutdown().await;
 }
 

@@ -118,13 +118,20 @@ async fn a_slow_answer_times_out_and_is_retried() {
         ..quick_options()
     };
     let (client, _, _) = oauth_webex_client(&sim, options).await;
+    // An answer that would take a minute: without the timeout the call would wait for it.
     sim.faults()
-        .inject(Route::PeopleMe, Fault::Slow(Duration::from_secs(2)), 1);
+        .inject(Route::PeopleMe, Fault::Slow(Duration::from_secs(60)), 1);
+    let started = std::time::Instant::now();
     client.me(deadline()).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the slow answer was abandoned after the 300 ms timeout, not waited for ({:?})",
+        started.elapsed()
+    );
     assert_eq!(
         sim.stats().answers(Route::PeopleMe, 200),
         1,
-        "the slow answer was abandoned"
+        "the retry answered"
     );
     sim.shutdown().await;
 }

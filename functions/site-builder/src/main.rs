@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let config = SiteConfig::from_env()?;
     let builder = handler::Builder {
         data: webex_quality::storage::open(&config.store).await?,
-        site: webex_quality::storage::open(&config.site_store).await?,
+        site: webex_quality::storage::open_site(&config.site_store).await?,
         thresholds: Thresholds::load(config.thresholds_file.as_deref())?,
         clock: Arc::new(SystemClock),
         config,

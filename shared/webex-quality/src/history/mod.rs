@@ -172,7 +172,8 @@ pub async fn download(
 ) -> Result<ArchiveCopy, StoreError> {
     let key = archive.key();
     let fail = |e: &dyn std::fmt::Display| StoreError::backend("get", &key, e);
-    std::fs::create_dir_all(dir).map_err(|e| fail(&format!("{}: {e}", dir.display())))?;
+    crate::storage::private::create_dir_all(dir)
+        .map_err(|e| fail(&format!("{}: {e}", dir.display())))?;
     let stem = format!(
         "archive-{}.{}.{}",
         archive.day.format("%Y-%m-%d"),

@@ -50,9 +50,10 @@ impl Replica {
     }
 
     fn lock(&self) -> Result<fs::File, StoreError> {
-        fs::create_dir_all(&self.cache_dir).map_err(|e| io("cache", &self.cache_dir, e))?;
+        crate::storage::private::create_dir_all(&self.cache_dir)
+            .map_err(|e| io("cache", &self.cache_dir, e))?;
         let path = self.cache_dir.join(".cache.lock");
-        let file = fs::OpenOptions::new()
+        let file = crate::storage::private::file_options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -73,7 +74,8 @@ impl Replica {
             .ok()
             .filter(|_| self.cache_file().exists())
             .map(|e| ETag(e.trim().to_owned()));
-        fs::create_dir_all(&self.cache_dir).map_err(|e| io("cache", &self.cache_dir, e))?;
+        crate::storage::private::create_dir_all(&self.cache_dir)
+            .map_err(|e| io("cache", &self.cache_dir, e))?;
         let download = self.cache_dir.join(format!(
             ".{DATABASE_KEY}.{}.download",
             uuid::Uuid::new_v4().simple()
@@ -129,8 +131,14 @@ impl Replica {
         let work_path = self.cache_dir.join(format!("run-{run_id}.sqlite"));
         self.with_current(move |this, base, downloaded| {
             let _ = fs::remove_file(&work_path);
+            // Created `0600` first, so the copy (or the new database SQLite makes in the empty
+            // file) is its owner's alone whatever the cache file's mode.
+            let mut target = crate::storage::private::create_file(&work_path)
+                .map_err(|e| io("cache", &work_path, e))?;
             if base.is_some() {
-                fs::copy(this.cache_file(), &work_path).map_err(|e| io("cache", &work_path, e))?;
+                let mut source =
+                    fs::File::open(this.cache_file()).map_err(|e| io("cache", &work_path, e))?;
+                std::io::copy(&mut source, &mut target).map_err(|e| io("cache", &work_path, e))?;
             }
             Ok(WorkingCopy {
                 path: work_path,
@@ -183,7 +191,8 @@ impl Replica {
     fn replace_cache(&self, file: &Path, etag: &ETag) -> Result<(), StoreError> {
         let _ = fs::remove_file(self.cache_etag_file());
         fs::rename(file, self.cache_file()).map_err(|e| io("cache", file, e))?;
-        fs::write(self.cache_etag_file(), etag.0.as_bytes())
+        crate::storage::private::create_file(&self.cache_etag_file())
+            .and_then(|mut file| std::io::Write::write_all(&mut file, etag.0.as_bytes()))
             .map_err(|e| io("cache", &self.cache_dir, e))
     }
 }

@@ -172,7 +172,8 @@ async fn previous_cache(
 
 /// A new file name for the render cache in `work_dir`.
 fn cache_file(work_dir: &std::path::Path) -> Result<PathBuf, RefreshError> {
-    std::fs::create_dir_all(work_dir).map_err(|e| StoreError::backend("get", SITE_CACHE_KEY, e))?;
+    crate::storage::private::create_dir_all(work_dir)
+        .map_err(|e| StoreError::backend("get", SITE_CACHE_KEY, e))?;
     Ok(work_dir.join(format!(
         "site-cache-{}.json.gz",
         uuid::Uuid::new_v4().simple()

@@ -5,6 +5,10 @@
 //! a sidecar file beside the object (`.name.etag`) so a read does not hash the whole object. Conditions
 //! are checked and the write done while holding an exclusive lock on the store's lock file, so of two
 //! processes racing on the same ETag exactly one wins.
+//!
+//! A data store ([`FolderStore::new`]: tokens, the database) is its owner's alone: folders `0700`,
+//! files `0600` (see [`super::private`]). A site store ([`FolderStore::for_site`]) is meant to be
+//! served, so it keeps the umask's modes.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -13,25 +17,67 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::{ETag, Fetched, FetchedFile, Object, ObjectStore, PutCondition, StoreError, check_key};
+use super::{
+    ETag, Fetched, FetchedFile, Object, ObjectStore, PutCondition, StoreError, check_key, private,
+};
 
 /// Objects as files under a folder.
 #[derive(Debug, Clone)]
 pub struct FolderStore {
     root: PathBuf,
+    /// Folders and files for the owner alone (a data store).
+    private: bool,
 }
 
 const LOCK_FILE: &str = ".lock";
 
 impl FolderStore {
-    /// A store rooted at `root` (created if missing).
+    /// A data store rooted at `root`, its owner's alone: created `0700` if missing, narrowed to
+    /// `0700` if others could read it, its files written `0600`.
     ///
     /// # Errors
     /// When the folder cannot be created.
     pub fn new(root: PathBuf) -> Result<Self, StoreError> {
+        let fail = |e| StoreError::backend("open", &root.display().to_string(), e);
+        private::create_dir_all(&root).map_err(fail)?;
+        if private::narrow_dir(&root).map_err(fail)? {
+            tracing::info!(folder = %root.display(), "data folder narrowed to its owner (0700): it holds tokens");
+        }
+        Ok(Self {
+            root,
+            private: true,
+        })
+    }
+
+    /// A site store rooted at `root` (created if missing) for a web server to read: folders and
+    /// files keep the umask's modes.
+    ///
+    /// # Errors
+    /// When the folder cannot be created.
+    pub fn for_site(root: PathBuf) -> Result<Self, StoreError> {
         fs::create_dir_all(&root)
             .map_err(|e| StoreError::backend("open", &root.display().to_string(), e))?;
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            private: false,
+        })
+    }
+
+    fn create_dir_all(&self, folder: &Path) -> std::io::Result<()> {
+        if self.private {
+            private::create_dir_all(folder)
+        } else {
+            fs::create_dir_all(folder)
+        }
+    }
+
+    /// A new (or truncated) file to write, `0600` in a data store.
+    fn create_file(&self, path: &Path) -> std::io::Result<File> {
+        if self.private {
+            private::create_file(path)
+        } else {
+            File::create(path)
+        }
     }
 
     /// The root folder.
@@ -47,7 +93,12 @@ impl FolderStore {
 
     fn lock(&self, shared: bool) -> Result<File, StoreError> {
         let path = self.root.join(LOCK_FILE);
-        let file = OpenOptions::new()
+        let mut options = if self.private {
+            private::file_options()
+        } else {
+            OpenOptions::new()
+        };
+        let file = options
             .create(true)
             .truncate(false)
             .write(true)
@@ -85,7 +136,7 @@ impl FolderStore {
     /// it, for a write that is renamed into place.
     fn temp_beside(&self, path: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
         let folder = path.parent().unwrap_or(&self.root).to_owned();
-        fs::create_dir_all(&folder)?;
+        self.create_dir_all(&folder)?;
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -104,7 +155,7 @@ impl FolderStore {
         let fail = |e: std::io::Error| StoreError::backend("publish", key, e);
         let (_, temp) = self.temp_beside(&path).map_err(fail)?;
         let result = (|| {
-            fs::write(&temp, bytes)?;
+            self.create_file(&temp)?.write_all(bytes)?;
             // A sidecar left by an earlier conditional write would no longer match.
             match fs::remove_file(etag_path(&path)) {
                 Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
@@ -142,10 +193,10 @@ impl FolderStore {
         let (folder, temp) = self.temp_beside(&path).map_err(fail)?;
         let etag = content_etag(bytes);
         let result = (|| {
-            write_synced(&temp, bytes)?;
+            write_synced(self.create_file(&temp)?, bytes)?;
             // The sidecar first: a crash between the two renames leaves an ETag that matches no
             // content, which the next read treats as "changed" (a harmless re-download).
-            write_synced(&etag_path(&path), etag.0.as_bytes())?;
+            write_synced(self.create_file(&etag_path(&path))?, etag.0.as_bytes())?;
             fs::rename(&temp, &path)?;
             sync_dir(&folder)
         })();
@@ -170,7 +221,7 @@ impl FolderStore {
         let (folder, temp) = self.temp_beside(&path).map_err(fail)?;
         let folder = folder.as_path();
         let result = (|| {
-            let etag = copy_hashing(source, &temp)?;
+            let etag = copy_hashing(source, self.create_file(&temp)?)?;
             let _lock = self.lock(false).map_err(std::io::Error::other)?;
             let current = read_etag(&path)?;
             let allowed = match condition {
@@ -181,7 +232,7 @@ impl FolderStore {
             if !allowed {
                 return Ok(None);
             }
-            write_synced(&etag_path(&path), etag.0.as_bytes())?;
+            write_synced(self.create_file(&etag_path(&path))?, etag.0.as_bytes())?;
             fs::rename(&temp, &path)?;
             sync_dir(folder)?;
             Ok(Some(etag))
@@ -301,11 +352,10 @@ fn digest_etag(digest: &[u8]) -> ETag {
     ETag(format!("\"sha256:{}\"", crate::db::hex(digest)))
 }
 
-/// Copies `source` to a new file `target` (synced) in chunks, hashing as it goes: the ETag of the
-/// content.
-fn copy_hashing(source: &Path, target: &Path) -> std::io::Result<ETag> {
+/// Copies `source` into the new file `output` (synced) in chunks, hashing as it goes: the ETag of
+/// the content.
+fn copy_hashing(source: &Path, mut output: File) -> std::io::Result<ETag> {
     let mut input = File::open(source)?;
-    let mut output = File::create(target)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0_u8; 256 * 1024];
     loop {
@@ -322,8 +372,7 @@ fn copy_hashing(source: &Path, target: &Path) -> std::io::Result<ETag> {
     Ok(digest_etag(&hasher.finalize()))
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = File::create(path)?;
+fn write_synced(mut file: File, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()
 }

@@ -6,6 +6,7 @@
 //! [`StoreError::PreconditionFailed`], and the caller re-reads, merges and tries again.
 
 mod folder;
+pub mod private;
 #[cfg(feature = "s3")]
 mod s3;
 
@@ -268,14 +269,29 @@ impl fmt::Display for StoreLocation {
     }
 }
 
-/// Opens the store at `location`.
+/// Opens the data store at `location` (a folder is its owner's alone: see [`FolderStore::new`]).
 ///
 /// # Errors
 /// When the folder cannot be created, or S3 is asked for in a build without the `s3` feature.
-#[cfg_attr(not(feature = "s3"), allow(clippy::unused_async))]
 pub async fn open(location: &StoreLocation) -> Result<SharedStore, StoreError> {
+    open_as(location, FolderStore::new).await
+}
+
+/// Opens the site store at `location` (a folder keeps the umask's modes, for a web server to read).
+///
+/// # Errors
+/// As [`open`].
+pub async fn open_site(location: &StoreLocation) -> Result<SharedStore, StoreError> {
+    open_as(location, FolderStore::for_site).await
+}
+
+#[cfg_attr(not(feature = "s3"), allow(clippy::unused_async))]
+async fn open_as(
+    location: &StoreLocation,
+    folder: fn(PathBuf) -> Result<FolderStore, StoreError>,
+) -> Result<SharedStore, StoreError> {
     match location {
-        StoreLocation::Folder(path) => Ok(Arc::new(FolderStore::new(path.clone())?)),
+        StoreLocation::Folder(path) => Ok(Arc::new(folder(path.clone())?)),
         #[cfg(feature = "s3")]
         StoreLocation::S3 { bucket, prefix } => {
             Ok(Arc::new(S3Store::from_env(bucket, prefix).await))

@@ -211,7 +211,9 @@ impl ObjectStore for S3Store {
                     StoreError::backend("get", &full, format!("{}: {e}", path.display()))
                 };
                 // Chunk by chunk into the file: the object is never whole in memory.
-                let mut file = tokio::fs::File::create(path).await.map_err(|e| fail(&e))?;
+                let mut file = tokio::fs::File::from_std(
+                    super::private::create_file(path).map_err(|e| fail(&e))?,
+                );
                 while let Some(chunk) = body.try_next().await.map_err(|e| fail(&e))? {
                     tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
                         .await
