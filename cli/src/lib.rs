@@ -63,13 +63,10 @@ pub struct Global {
     /// The integration's client id.
     #[arg(long, global = true, env = "WEBEX_CLIENT_ID")]
     pub webex_client_id: Option<String>,
-    /// The integration's client secret.
-    #[arg(
-        long,
-        global = true,
-        env = "WEBEX_CLIENT_SECRET",
-        hide_env_values = true
-    )]
+    /// The integration's client secret: never a flag (`ps` would show it), only
+    /// `WEBEX_CLIENT_SECRET` or a file named by `WEBEX_CLIENT_SECRET_FILE`. Set here only by code
+    /// that embeds the CLI.
+    #[arg(skip)]
     pub webex_client_secret: Option<String>,
     /// The redirect URI registered on the integration (default for serve and login:
     /// `http://localhost:<port>/oauth/callback`).
@@ -78,13 +75,10 @@ pub struct Global {
     /// Scopes to ask for, space-separated.
     #[arg(long, global = true, env = "WEBEX_SCOPES")]
     pub webex_scopes: Option<String>,
-    /// A personal access token, for a quick trial without an integration (no refresh).
-    #[arg(
-        long,
-        global = true,
-        env = "WEBEX_ACCESS_TOKEN",
-        hide_env_values = true
-    )]
+    /// A personal access token, for a quick trial without an integration (no refresh): never a
+    /// flag, only `WEBEX_ACCESS_TOKEN` or a file named by `WEBEX_ACCESS_TOKEN_FILE`. Set here only
+    /// by code that embeds the CLI.
+    #[arg(skip)]
     pub webex_access_token: Option<String>,
     /// Show emails and IP addresses on the dashboard and in exports (masked by default).
     #[arg(long, global = true, env = "WEBEX_QUALITY_SHOW_PERSONAL")]
@@ -303,10 +297,19 @@ impl Global {
             "WEBEX_API_URL" => &self.webex_api_url,
             "WEBEX_ANALYTICS_URL" => &self.webex_analytics_url,
             "WEBEX_CLIENT_ID" => &self.webex_client_id,
-            "WEBEX_CLIENT_SECRET" => &self.webex_client_secret,
+            // Secrets: what embedding code set, else the environment (never a flag).
+            "WEBEX_CLIENT_SECRET" | "WEBEX_ACCESS_TOKEN" => {
+                let given = if name == "WEBEX_CLIENT_SECRET" {
+                    &self.webex_client_secret
+                } else {
+                    &self.webex_access_token
+                };
+                return given
+                    .clone()
+                    .or_else(|| webex_quality::config::environment(name));
+            }
             "WEBEX_REDIRECT_URI" => &self.webex_redirect_uri,
             "WEBEX_SCOPES" => &self.webex_scopes,
-            "WEBEX_ACCESS_TOKEN" => &self.webex_access_token,
             "WEBEX_QUALITY_STORE" => return Some(self.data_dir.clone()),
             "WEBEX_QUALITY_SHOW_PERSONAL" if self.show_personal => return Some("true".into()),
             _ => return webex_quality::config::environment(name),

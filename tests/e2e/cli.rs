@@ -658,6 +658,34 @@ async fn collect_works_with_a_personal_access_token_and_keeps_it_out_of_everythi
             );
         }
     }
+    // A secret is never a flag (`ps` shows every process's arguments): refused without echoing it.
+    // From a file it works.
+    let secret_file = temp_dir("cli-pat-secret").join("token");
+    std::fs::write(&secret_file, format!("{token}\n")).unwrap();
+    let (refused, from_file) = tokio::task::spawn_blocking({
+        let (data, api, analytics, token) = (
+            data.clone(),
+            sim.api_url(),
+            sim.analytics_url(),
+            token.clone(),
+        );
+        move || {
+            let refused = run(cli_in(&data).args(["--webex-access-token", &token, "collect"]));
+            let from_file = run(cli_in(&data)
+                .args(["collect"])
+                .env("WEBEX_API_URL", api)
+                .env("WEBEX_ANALYTICS_URL", analytics)
+                .env("WEBEX_ACCESS_TOKEN_FILE", &secret_file));
+            (refused, from_file)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(refused.0, 2, "{}", refused.2);
+    assert!(refused.2.contains("--webex-access-token"), "{}", refused.2);
+    assert!(!refused.1.contains(&token) && !refused.2.contains(&token));
+    assert_eq!(from_file.0, 0, "{}\n{}", from_file.1, from_file.2);
+    assert!(!from_file.1.contains(&token) && !from_file.2.contains(&token));
     sim.shutdown().await;
 }
 

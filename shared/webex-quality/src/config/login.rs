@@ -2,7 +2,7 @@
 
 use super::{
     ConfigError, Lookup, OAuthSettings, Secret, WebexSettings, WebexUrls, environment,
-    store_setting, text_setting,
+    secret_setting, store_setting, text_setting,
 };
 use crate::storage::StoreLocation;
 
@@ -53,7 +53,7 @@ impl LoginConfig {
             problem: "missing: logging in needs a Webex integration".into(),
             fix: "Create an integration on developer.webex.com and set WEBEX_CLIENT_ID, WEBEX_CLIENT_SECRET and WEBEX_REDIRECT_URI.".into(),
         })?;
-        let setup_secret = text_setting(lookup, "WEBEX_QUALITY_SETUP_SECRET").map(Secret::new);
+        let setup_secret = secret_setting(lookup, "WEBEX_QUALITY_SETUP_SECRET")?;
         if rule == SetupSecretRule::Required && setup_secret.is_none() {
             return Err(ConfigError {
                 name: "WEBEX_QUALITY_SETUP_SECRET",

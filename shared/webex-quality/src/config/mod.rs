@@ -165,7 +165,7 @@ impl WebexSettings {
         let oauth = match get("WEBEX_CLIENT_ID") {
             None => None,
             Some(client_id) => {
-                let client_secret = get("WEBEX_CLIENT_SECRET").ok_or_else(|| ConfigError {
+                let client_secret = secret_setting(&lookup, "WEBEX_CLIENT_SECRET")?.ok_or_else(|| ConfigError {
                     name: "WEBEX_CLIENT_SECRET",
                     problem: "missing while WEBEX_CLIENT_ID is set".into(),
                     fix: "Copy the client secret of your Webex integration (developer.webex.com, My Webex Apps).".into(),
@@ -184,7 +184,7 @@ impl WebexSettings {
                 let scopes_text = get("WEBEX_SCOPES").unwrap_or_else(|| DEFAULT_SCOPES.into());
                 Some(OAuthSettings {
                     client_id: client_id.trim().to_owned(),
-                    client_secret: Secret::new(client_secret.trim()),
+                    client_secret,
                     redirect_uri,
                     scopes: scopes_text.split_whitespace().map(str::to_owned).collect(),
                 })
@@ -193,7 +193,7 @@ impl WebexSettings {
         Ok(Self {
             urls,
             oauth,
-            access_token: get("WEBEX_ACCESS_TOKEN").map(|t| Secret::new(t.trim())),
+            access_token: secret_setting(&lookup, "WEBEX_ACCESS_TOKEN")?,
         })
     }
 }
@@ -245,6 +245,47 @@ pub fn text_setting(lookup: Lookup<'_>, name: &str) -> Option<String> {
     lookup(name)
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
+}
+
+/// A secret: the setting `name`, else the content of the file named by `{name}_FILE` (trimmed), so
+/// that a secret never has to be typed on a command line, where `ps` shows it. `None` when neither
+/// is set.
+///
+/// # Errors
+/// A [`ConfigError`] naming `{name}_FILE` when that file cannot be read or is empty.
+pub fn secret_setting(
+    lookup: Lookup<'_>,
+    name: &'static str,
+) -> Result<Option<Secret>, ConfigError> {
+    if let Some(value) = text_setting(lookup, name) {
+        return Ok(Some(Secret::new(value)));
+    }
+    let file_setting: &'static str = match name {
+        "WEBEX_CLIENT_SECRET" => "WEBEX_CLIENT_SECRET_FILE",
+        "WEBEX_ACCESS_TOKEN" => "WEBEX_ACCESS_TOKEN_FILE",
+        "WEBEX_QUALITY_SETUP_SECRET" => "WEBEX_QUALITY_SETUP_SECRET_FILE",
+        "WEBEX_QUALITY_COOKIE_KEY" => "WEBEX_QUALITY_COOKIE_KEY_FILE",
+        _ => return Ok(None),
+    };
+    let Some(path) = text_setting(lookup, file_setting) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+        name: file_setting,
+        problem: format!("{path:?} cannot be read ({e})"),
+        fix: format!(
+            "Give the path of a file holding only the value of {name}, readable by this user."
+        ),
+    })?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(ConfigError {
+            name: file_setting,
+            problem: format!("{path:?} is empty"),
+            fix: format!("Put the value of {name} in it."),
+        });
+    }
+    Ok(Some(Secret::new(value)))
 }
 
 /// The private folder where an entry point keeps its working copies: `WEBEX_QUALITY_WORK_DIR`, else
@@ -365,6 +406,47 @@ mod tests {
     use super::*;
 
     use super::test_env as env;
+
+    #[test]
+    fn a_secret_comes_from_its_setting_or_from_the_file_its_file_setting_names() {
+        let dir = std::env::temp_dir().join(format!("wq-secret-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("client-secret");
+        std::fs::write(&file, "from-the-file\n").unwrap();
+        let path = file.to_str().unwrap();
+        let id = ("WEBEX_CLIENT_ID", "C-id");
+        let redirect = ("WEBEX_REDIRECT_URI", "http://localhost:8080/oauth/callback");
+        let secret = |pairs: &[(&str, &str)]| {
+            WebexSettings::from_lookup(env(pairs)).map(|s| s.oauth.unwrap().client_secret)
+        };
+        let from_file = secret(&[id, redirect, ("WEBEX_CLIENT_SECRET_FILE", path)]).unwrap();
+        assert_eq!(from_file.expose(), "from-the-file");
+        // The setting itself wins over the file.
+        let typed = secret(&[
+            id,
+            redirect,
+            ("WEBEX_CLIENT_SECRET", "typed"),
+            ("WEBEX_CLIENT_SECRET_FILE", path),
+        ])
+        .unwrap();
+        assert_eq!(typed.expose(), "typed");
+        // A file that cannot be read, or is empty, is named.
+        let missing = secret(&[
+            id,
+            redirect,
+            ("WEBEX_CLIENT_SECRET_FILE", "/nonexistent/secret"),
+        ]);
+        assert_eq!(missing.unwrap_err().name, "WEBEX_CLIENT_SECRET_FILE");
+        std::fs::write(&file, " \n").unwrap();
+        let empty = secret(&[id, redirect, ("WEBEX_CLIENT_SECRET_FILE", path)]);
+        assert_eq!(empty.unwrap_err().name, "WEBEX_CLIENT_SECRET_FILE");
+        // The personal access token too.
+        std::fs::write(&file, "a-token").unwrap();
+        let settings =
+            WebexSettings::from_lookup(env(&[("WEBEX_ACCESS_TOKEN_FILE", path)])).unwrap();
+        assert_eq!(settings.access_token.unwrap().expose(), "a-token");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn defaults_point_at_the_public_webex_hosts() {

@@ -3,7 +3,7 @@
 
 use url::Url;
 
-use super::{ConfigError, Lookup, Secret, number_setting, text_setting};
+use super::{ConfigError, Lookup, Secret, number_setting, secret_setting, text_setting};
 
 /// How viewers sign in to the dashboard.
 #[derive(Debug, Clone)]
@@ -47,9 +47,7 @@ impl SignInConfig {
                 problem: format!("{dashboard_text:?} is not an https origin"),
                 fix: "Give https://host with no path, for example https://d111111abcdef8.cloudfront.net.".into(),
             })?;
-        let key = text_setting(lookup, "WEBEX_QUALITY_COOKIE_KEY")
-            .map(Secret::new)
-            .ok_or_else(|| ConfigError {
+        let key = secret_setting(lookup, "WEBEX_QUALITY_COOKIE_KEY")?.ok_or_else(|| ConfigError {
                 name: "WEBEX_QUALITY_COOKIE_KEY",
                 problem: "missing while WEBEX_QUALITY_COOKIE_KEY_ID is set".into(),
                 fix: "Store the private key (PEM) in the SSM SecureString parameter named by WEBEX_QUALITY_COOKIE_KEY_PARAMETER (infra/README.md).".into(),
