@@ -364,8 +364,19 @@ fn site_folder(data: &Path, out: &OutArgs) -> Result<PathBuf, CliError> {
         Some(path) if path.to_string_lossy().starts_with("s3://") => Err(CliError::Usage(
             "--out (WEBEX_QUALITY_SITE_STORE) must be a local folder for the CLI".into(),
         )),
-        Some(path) => Ok(path.clone()),
-        None => Ok(data.join("site")),
+        Some(path) => {
+            let (data_location, site_location) = (
+                webex_quality::storage::StoreLocation::Folder(data.to_owned()),
+                webex_quality::storage::StoreLocation::Folder(path.clone()),
+            );
+            match data_location.site_conflict(&site_location) {
+                Some(problem) => Err(CliError::Usage(format!(
+                    "--out (WEBEX_QUALITY_SITE_STORE): {problem}"
+                ))),
+                None => Ok(path.clone()),
+            }
+        }
+        None => Ok(data.join(webex_quality::storage::SITE_FOLDER)),
     }
 }
 

@@ -306,6 +306,23 @@ fn a_missing_data_folder_or_bad_settings_give_a_clear_message_and_exit_2() {
     );
     assert!(!missing.exists(), "nothing was created");
 
+    // A site folder that holds the data folder (serve would publish the tokens) or sits inside it
+    // (a build's clean-up could delete data) is refused, for render and serve alike.
+    let data = temp_dir("cli-overlap");
+    let parent = data.parent().unwrap().to_owned();
+    for (command, out, says) in [
+        ("render", data.clone(), "holds the data folder"),
+        ("render", parent, "holds the data folder"),
+        ("render", data.join("archive"), "inside the data folder"),
+        ("serve", data.clone(), "holds the data folder"),
+    ] {
+        let (code, _, stderr) =
+            run(cli_in(&data).args([command, "--out", out.to_str().unwrap()]));
+        assert_eq!(code, 2, "{command} --out {}: {stderr}", out.display());
+        assert!(stderr.contains(says), "{stderr}");
+    }
+    assert!(!data.join("archive").exists() && !data.join("index.html").exists());
+
     let data = temp_dir("cli-settings");
     let (code, _, stderr) = run(cli_in(&data).args(["collect"]));
     assert_eq!(code, 2, "{stderr}");

@@ -49,6 +49,13 @@ impl SiteConfig {
         };
         let site_store =
             store_setting(lookup, "WEBEX_QUALITY_SITE_STORE", default_site.as_deref())?;
+        if let Some(problem) = store.site_conflict(&site_store) {
+            return Err(ConfigError {
+                name: "WEBEX_QUALITY_SITE_STORE",
+                problem,
+                fix: "Publish the dashboard outside the data store: another folder, bucket or prefix.".into(),
+            });
+        }
         Ok(Self {
             work_dir: work_dir_setting(lookup, &store),
             store,
@@ -83,6 +90,18 @@ mod tests {
             StoreLocation::Folder("/srv/wq/site".into())
         );
         assert!(!config.show_personal);
+        let inside = |name: &str| match name {
+            "WEBEX_QUALITY_STORE" => Some("/srv/wq".to_owned()),
+            "WEBEX_QUALITY_SITE_STORE" => Some("/srv".to_owned()),
+            _ => None,
+        };
+        let err = SiteConfig::from_lookup(&inside).unwrap_err();
+        assert_eq!(err.name, "WEBEX_QUALITY_SITE_STORE");
+        assert!(
+            err.problem.contains("holds the data folder"),
+            "{}",
+            err.problem
+        );
     }
 
     #[test]

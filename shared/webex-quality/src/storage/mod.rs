@@ -237,6 +237,61 @@ impl StoreLocation {
 }
 
 impl StoreLocation {
+    /// Why `site` cannot be the site store of the data store `self`, or `None` when it can: the two
+    /// must not overlap, or publishing (and `serve`) would expose the tokens and the database, and
+    /// a build's clean-up could delete data. The one exception is the data folder's own `site`
+    /// subfolder (the default), where the data store never writes.
+    #[must_use]
+    pub fn site_conflict(&self, site: &Self) -> Option<String> {
+        match (self, site) {
+            (Self::Folder(data), Self::Folder(site)) => {
+                let (data, site) = (lexical_absolute(data), lexical_absolute(site));
+                if site.starts_with(data.join(SITE_FOLDER)) {
+                    None
+                } else if data.starts_with(&site) {
+                    Some(format!(
+                        "the site folder {} holds the data folder {}: publishing or serving it would expose the tokens and the database",
+                        site.display(),
+                        data.display()
+                    ))
+                } else if site.starts_with(&data) {
+                    Some(format!(
+                        "the site folder {} is inside the data folder {}: use {} or a folder outside it",
+                        site.display(),
+                        data.display(),
+                        data.join(SITE_FOLDER).display()
+                    ))
+                } else {
+                    None
+                }
+            }
+            (
+                Self::S3 {
+                    bucket: data_bucket,
+                    prefix: data_prefix,
+                },
+                Self::S3 {
+                    bucket: site_bucket,
+                    prefix: site_prefix,
+                },
+            ) if data_bucket == site_bucket => {
+                let within = |inner: &str, outer: &str| {
+                    outer.is_empty()
+                        || inner == outer
+                        || inner
+                            .strip_prefix(outer)
+                            .is_some_and(|rest| rest.starts_with('/'))
+                };
+                (within(data_prefix, site_prefix) || within(site_prefix, data_prefix)).then(|| {
+                    format!(
+                        "the site store {site} and the data store {self} overlap: give them separate prefixes (or buckets), or publishing would expose the tokens and the database"
+                    )
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The store's own key for the object `key` of `bucket` (as an S3 event names it, decoded),
     /// or `None` when the object is not in this store.
     #[must_use]
@@ -257,6 +312,26 @@ impl StoreLocation {
             _ => None,
         }
     }
+}
+
+/// The data folder's subfolder that may hold the site (the CLI's default `--out`).
+pub const SITE_FOLDER: &str = "site";
+
+/// `path` made absolute against the current folder, with `.` and `..` resolved by name (the folders
+/// need not exist yet).
+fn lexical_absolute(path: &std::path::Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut out = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 impl fmt::Display for StoreLocation {
@@ -327,6 +402,59 @@ pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_site_store_may_not_overlap_the_data_store() {
+        let loc = |text: &str| StoreLocation::parse(text).unwrap();
+        let data = loc("/srv/wq");
+        // The default, and folders elsewhere: fine.
+        for site in [
+            "/srv/wq/site",
+            "/srv/wq/site/inner",
+            "/srv/www",
+            "/srv/wq-site",
+            "/srv/wq/../www",
+        ] {
+            assert_eq!(data.site_conflict(&loc(site)), None, "{site}");
+        }
+        // The data folder itself, a folder holding it, a folder inside it (not `site`).
+        for site in [
+            "/srv/wq",
+            "/srv/wq/",
+            "/srv",
+            "/",
+            "/srv/wq/archive",
+            "/srv/wq/.work",
+            "/srv/wq/site/..",
+        ] {
+            assert!(data.site_conflict(&loc(site)).is_some(), "{site}");
+        }
+        // Relative paths are compared as absolute ones.
+        assert!(loc("data").site_conflict(&loc("./data/../data")).is_some());
+        assert!(loc("data").site_conflict(&loc("data/site")).is_none());
+        // S3: the same bucket with nested prefixes, or an empty one, overlaps.
+        let data = loc("s3://bucket/data");
+        for site in [
+            "s3://bucket/data",
+            "s3://bucket",
+            "s3://bucket/data/site",
+            "s3://bucket/data/",
+        ] {
+            assert!(data.site_conflict(&loc(site)).is_some(), "{site}");
+        }
+        for site in [
+            "s3://bucket/site",
+            "s3://bucket/data-site",
+            "s3://other/data",
+        ] {
+            assert_eq!(data.site_conflict(&loc(site)), None, "{site}");
+        }
+        assert!(
+            loc("s3://bucket")
+                .site_conflict(&loc("s3://bucket/site"))
+                .is_some()
+        );
+    }
 
     #[test]
     fn store_locations_parse_s3_urls_and_folders() {
