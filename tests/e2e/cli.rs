@@ -316,8 +316,7 @@ fn a_missing_data_folder_or_bad_settings_give_a_clear_message_and_exit_2() {
         ("render", data.join("archive"), "inside the data folder"),
         ("serve", data.clone(), "holds the data folder"),
     ] {
-        let (code, _, stderr) =
-            run(cli_in(&data).args([command, "--out", out.to_str().unwrap()]));
+        let (code, _, stderr) = run(cli_in(&data).args([command, "--out", out.to_str().unwrap()]));
         assert_eq!(code, 2, "{command} --out {}: {stderr}", out.display());
         assert!(stderr.contains(says), "{stderr}");
     }

@@ -239,9 +239,18 @@ pub(super) fn meeting_export(a: &MeetingSummary) -> MeetingExport {
     }
 }
 
-/// Spreadsheets run cells that start with these as formulas: such cells get a leading quote.
+/// What makes a spreadsheet read a cell as a formula when it comes first: `= + - @` and their
+/// full-width forms (which some spreadsheets fold to ASCII).
+const FORMULA_STARTS: [char; 8] = [
+    '=', '+', '-', '@', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+];
+
+/// Cells a spreadsheet would run as formulas get a leading quote: those starting with a formula
+/// character, also after leading spaces or control characters (which spreadsheets skip), and those
+/// starting with a tab or carriage return (OWASP's list).
 fn defuse(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let visible = cell.trim_start_matches(|c: char| c.is_whitespace() || c.is_control());
+    if cell.starts_with(['\t', '\r']) || visible.starts_with(FORMULA_STARTS) {
         format!("'{cell}")
     } else {
         cell.to_owned()
@@ -309,5 +318,26 @@ mod tests {
             csv,
             "name\n\"'=HYPERLINK(\"\"x\"\")\"\n\"Zoë, \"\"quoted\"\"\"\n"
         );
+    }
+
+    #[test]
+    fn formulas_behind_spaces_or_in_full_width_are_defused_too() {
+        for hostile in [
+            " =1+1",
+            "\u{a0}\u{3000}+cmd",
+            "\n-2+3",
+            "\u{FF1D}HYPERLINK(\"x\")",
+            "\u{FF0B}1",
+            "\u{FF0D}1",
+            "\u{FF20}SUM(A1)",
+            "\tTAB",
+            "\rCR",
+            "@user",
+        ] {
+            assert_eq!(defuse(hostile), format!("'{hostile}"), "{hostile:?}");
+        }
+        for harmless in ["Zoë", "a=b", "Mo-Fri", "", "  spaced name", "100%"] {
+            assert_eq!(defuse(harmless), harmless, "{harmless:?}");
+        }
     }
 }
