@@ -129,6 +129,32 @@ fn demo_once_builds_the_site_and_the_data_can_be_rendered_exported_and_inspected
     }
     assert!(checked > 10);
 
+    // Person pages are named by an HMAC under this deployment's key (kept in the data folder),
+    // not by a hash anyone with the email could compute.
+    let key = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(webex_quality::site::PersonKey::load_or_create(
+            store.as_ref(),
+        ))
+        .unwrap();
+    assert_ne!(key, webex_quality::site::PersonKey::default());
+    let mut named = 0;
+    for person in &org.people {
+        let email = person.email.to_lowercase();
+        let plain = format!(
+            "people/{}.html",
+            &webex_quality::db::sha256_hex(email.as_bytes())[..16]
+        );
+        assert!(!site.join(&plain).exists(), "{plain}");
+        if site.join(key.person_path(&email)).is_file() {
+            named += 1;
+        }
+    }
+    assert!(
+        named > 10,
+        "{named} person pages under the deployment's key"
+    );
+
     // The data folder is its owner's alone: tokens and database are not for other accounts.
     assert_private(&data);
 }

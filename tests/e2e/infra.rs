@@ -255,6 +255,7 @@ fn data_keys(template: &Value, function: &Value) -> BTreeMap<String, Vec<String>
 fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_its_own() {
     use webex_quality::collect::LEASE_KEY;
     use webex_quality::history::{ARCHIVE_PREFIX, DATABASE_KEY};
+    use webex_quality::site::PERSON_KEY_KEY;
     use webex_quality::site::RENDER_INPUTS;
     use webex_quality::site::summary::SITE_CACHE_KEY;
     use webex_quality::status::STATUS_KEY;
@@ -280,11 +281,17 @@ fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_
     assert_eq!(keys("Collector", "s3:PutObject"), collector);
     assert_eq!(
         keys("SiteBuilder", "s3:GetObject"),
-        sorted(&[DATABASE_KEY, STATUS_KEY, &archives, SITE_CACHE_KEY])
+        sorted(&[
+            DATABASE_KEY,
+            STATUS_KEY,
+            &archives,
+            SITE_CACHE_KEY,
+            PERSON_KEY_KEY
+        ])
     );
     assert_eq!(
         keys("SiteBuilder", "s3:PutObject"),
-        sorted(&[SITE_CACHE_KEY])
+        sorted(&[SITE_CACHE_KEY, PERSON_KEY_KEY])
     );
     assert_eq!(
         keys("OAuthRedirect", "s3:GetObject"),

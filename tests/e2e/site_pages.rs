@@ -239,7 +239,7 @@ async fn every_meeting_person_and_breakdown_has_its_page() {
         .collect();
     for key in &people {
         assert!(
-            files.contains_key(&webex_quality::site::person_path(key)),
+            files.contains_key(&options.person_key.person_path(key)),
             "{key}"
         );
     }

@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::{SiteOptions, render_meeting};
-use crate::db::{DbError, StoredMeeting, sha256_hex};
+use crate::db::{DbError, StoredMeeting};
 use crate::quality::MeetingReport;
 use crate::quality::headline::Headline;
 
@@ -38,12 +38,6 @@ pub enum BuildError {
 #[must_use]
 pub fn meeting_path(instance_id: &str) -> String {
     format!("meetings/{instance_id}.html")
-}
-
-/// A person's page, from the site root: a hash, so no email reaches a URL.
-#[must_use]
-pub fn person_path(key: &str) -> String {
-    format!("people/{}.html", &sha256_hex(key.as_bytes())[..16])
 }
 
 pub(super) fn render<T: Template>(page: &str, template: &T) -> Result<Vec<u8>, BuildError> {

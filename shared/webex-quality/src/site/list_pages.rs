@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use askama::Template;
 use chrono::{DateTime, Utc};
 
-use super::build::{meeting_path, person_path};
+use super::build::meeting_path;
 use super::summary::{MeetingSummary, SessionSummary, Text, Texts};
 use super::{
     Chrome, HeadlineView, SiteOptions, StatusView, VerdictView, charts, headline_view, mask_email,
@@ -273,7 +273,7 @@ pub(super) fn overview(
     let mut affected: HashMap<Text, Affected> = HashMap::new();
     for s in sessions() {
         let entry = affected.entry(s.person).or_insert_with(|| Affected {
-            href: person_path(texts.get(s.person)),
+            href: options.person_key.person_path(texts.get(s.person)),
             name: texts.get(s.name).to_owned(),
             poor: 0,
             sessions: 0,

@@ -14,18 +14,20 @@ mod exports;
 mod incremental;
 mod list_pages;
 mod meeting_page;
+mod person_key;
 mod publish;
 mod refresh;
 mod status_page;
 pub mod summary;
 mod texts;
 
-pub use build::{BuildError, Files, meeting_path, person_path};
+pub use build::{BuildError, Files, meeting_path};
 pub use exports::{CsvTables, csv_tables};
 pub use incremental::{
     PendingMeetings, Previous, SiteBuild, SiteBuilder, build_incremental, build_site,
 };
 pub use meeting_page::{MeetingMeta, render_meeting};
+pub use person_key::{PERSON_KEY_KEY, PersonKey};
 pub use publish::{
     MANIFEST_KEY, Manifest, PublishError, Published, PublishedManifest, publish, publish_build,
     publish_rest, publish_some, read_manifest,
@@ -70,6 +72,8 @@ pub struct SiteOptions {
     pub js_path: String,
     /// When the site was generated.
     pub generated: DateTime<Utc>,
+    /// The deployment's key for person page URLs (a render loads it from the data store).
+    pub person_key: PersonKey,
 }
 
 impl Default for SiteOptions {
@@ -80,6 +84,7 @@ impl Default for SiteOptions {
             css_path: hashed_asset("assets/style", "css", STYLE_CSS),
             js_path: hashed_asset("assets/app", "js", APP_JS),
             generated: DateTime::<Utc>::UNIX_EPOCH,
+            person_key: PersonKey::default(),
         }
     }
 }

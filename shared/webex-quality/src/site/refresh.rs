@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 use super::incremental::PeoplePages;
+use super::person_key::PersonKey;
 use super::publish::write_manifest;
 use super::summary::{RenderCache, SITE_CACHE_KEY};
 use super::{
@@ -404,6 +405,7 @@ async fn render_once(
     let options = SiteOptions {
         authorization_needed: banner(status.as_ref(), now),
         generated: now,
+        person_key: PersonKey::load_or_create(data.as_ref()).await?,
         ..options.clone()
     };
     // What the build may take as published: not the files a lost race left in doubt (set apart,

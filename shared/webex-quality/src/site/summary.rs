@@ -357,8 +357,12 @@ pub fn fingerprint(options: &SiteOptions, thresholds: &Thresholds) -> String {
     hash.update(super::STYLE_CSS);
     hash.update(super::APP_JS);
     let options_text = format!(
-        "{}\u{0}{:?}\u{0}{}\u{0}{}",
-        options.mask_personal, options.authorization_needed, options.css_path, options.js_path
+        "{}\u{0}{:?}\u{0}{}\u{0}{}\u{0}{}",
+        options.mask_personal,
+        options.authorization_needed,
+        options.css_path,
+        options.js_path,
+        options.person_key.fingerprint()
     );
     hash.update(options_text);
     hash.update(serde_json::to_vec(thresholds).unwrap_or_default());

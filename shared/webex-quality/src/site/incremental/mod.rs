@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 
-use super::build::{BuildError, Files, person_path, render, render_meeting_file};
+use super::build::{BuildError, Files, render, render_meeting_file};
 use super::list_pages::{PERIODS, breakdowns, overview, people, person_page};
 use super::publish::Manifest;
 use super::summary::{self, CachedFiles, CachedMeeting, MeetingSummary, RenderCache};
@@ -420,7 +420,7 @@ impl<'a> SiteBuilder<'a> {
         let mut todo = Vec::new();
         let today = now.date_naive();
         for (person, sessions) in people(&analyzed, &texts) {
-            let path = person_path(person);
+            let path = options.person_key.person_path(person);
             let key = summary::combined_key(sessions.iter().map(|(m, _)| keys[*m as usize]));
             if let Some(cached) = previous
                 .as_mut()
