@@ -153,6 +153,12 @@ pub(crate) async fn render_with(
             refreshed.published.deleted.len()
         ),
     );
+    if refreshed.meetings_failed > 0 {
+        eprintln!(
+            "warning: {} meeting pages could not be made and show an error page instead (the log says why; their data is kept)",
+            refreshed.meetings_failed
+        );
+    }
     Ok(refreshed)
 }
 

@@ -51,6 +51,8 @@ pub(crate) struct BuildLog {
     keys: Vec<String>,
     files: usize,
     meetings_rendered: usize,
+    /// Meetings published as an error page (their data could not be rendered).
+    meetings_failed: usize,
     uploaded: usize,
     deleted: usize,
     /// False when the invocation's time ran out first: its progress is saved and the next
@@ -146,6 +148,7 @@ pub(crate) async fn function_handler(
             keys,
             files: 0,
             meetings_rendered: 0,
+            meetings_failed: 0,
             uploaded: 0,
             deleted: 0,
             complete: true,
@@ -175,6 +178,7 @@ pub(crate) async fn function_handler(
         keys,
         files: refreshed.files,
         meetings_rendered: refreshed.meetings_rendered,
+        meetings_failed: refreshed.meetings_failed,
         uploaded: refreshed.published.uploaded.len(),
         deleted: refreshed.published.deleted.len(),
         complete: refreshed.complete,
@@ -182,6 +186,7 @@ pub(crate) async fn function_handler(
     lambda_runtime::tracing::info!(
         files = log.files,
         meetings_rendered = log.meetings_rendered,
+        meetings_failed = log.meetings_failed,
         uploaded = log.uploaded,
         deleted = log.deleted,
         authorization_needed = refreshed.authorization_needed,
@@ -221,14 +226,11 @@ mod tests {
 
     /// A builder over folders standing in for the buckets, so that a render can run.
     fn builder(location: &str) -> (Builder, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!(
-            "wq-site-builder-{}-{}",
-            std::process::id(),
-            location.len()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
+        // One folder per test: tests run in parallel.
+        let dir =
+            std::env::temp_dir().join(format!("wq-site-builder-{}", uuid::Uuid::new_v4().simple()));
         let data: SharedStore = Arc::new(FolderStore::new(dir.join("data")).unwrap());
-        let site: SharedStore = Arc::new(FolderStore::new(dir.join("site")).unwrap());
+        let site: SharedStore = Arc::new(FolderStore::for_site(dir.join("site")).unwrap());
         (
             Builder {
                 config: config(location, &dir),

@@ -274,7 +274,19 @@ impl SessionQuality {
     }
 }
 
-/// Places each value of `segments` on the minute grid from `origin` and classifies it.
+/// The last minute a timeline holds: a Webex meeting lasts at most 24 hours; an hour's margin.
+pub const MAX_TIMELINE_MINUTES: usize = 25 * 60;
+
+/// How long before the meeting's start a sample may be (a participant's segment can begin a little
+/// before the meeting's recorded start); it counts as minute 0. Earlier samples are dropped.
+const EARLY_MARGIN_MS: i64 = 60 * 60_000;
+
+/// The sampling intervals accepted, in seconds (Webex sends 60); others are taken as 60.
+const SAMPLING_INTERVALS: std::ops::RangeInclusive<f64> = 1.0..=3_600.0;
+
+/// Places each value of `segments` on the minute grid from `origin` and classifies it. Samples
+/// dated more than [`EARLY_MARGIN_MS`] before `origin`, or past [`MAX_TIMELINE_MINUTES`] after it,
+/// are dropped: a hostile or broken timestamp cannot stretch a meeting's timeline.
 fn cells(
     segments: &[MediaStream],
     limits: &StreamLimits,
@@ -287,7 +299,7 @@ fn cells(
         };
         let interval = segment
             .sampling_interval
-            .filter(|s| *s > 0.0)
+            .filter(|s| SAMPLING_INTERVALS.contains(s))
             .unwrap_or(60.0);
         let n = [
             segment.packet_loss.len(),
@@ -301,9 +313,16 @@ fn cells(
         .unwrap_or(0);
         // Offsets in milliseconds from the origin: one date subtraction per segment.
         let offset = (start - origin).num_milliseconds();
+        let last_ms = i64::try_from(MAX_TIMELINE_MINUTES + 1).unwrap_or(i64::MAX) * 60_000;
         for i in 0..n {
             #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
-            let at = offset + (i as f64 * interval * 1000.0) as i64;
+            let at = offset.saturating_add((i as f64 * interval * 1000.0) as i64);
+            if at >= last_ms {
+                break;
+            }
+            if at < -EARLY_MARGIN_MS {
+                continue;
+            }
             let Ok(minute) = usize::try_from(at.max(0) / 60_000) else {
                 continue;
             };

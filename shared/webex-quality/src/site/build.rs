@@ -51,6 +51,45 @@ pub(super) fn render<T: Template>(page: &str, template: &T) -> Result<Vec<u8>, B
 }
 
 /// A meeting's page (its sessions' rows are in its day's sessions export).
+/// The page published instead of a meeting's own when that cannot be made (a stored body that is
+/// damaged, a template failure): the build goes on with the other meetings.
+#[derive(askama::Template)]
+#[template(path = "meeting_error.html")]
+struct MeetingErrorPage<'a> {
+    chrome: super::Chrome,
+    title: &'a str,
+    instance_id: &'a str,
+    start: String,
+    problem: &'a str,
+}
+
+/// A meeting's error page ([`MeetingErrorPage`]): its path and bytes.
+///
+/// # Errors
+/// The template engine's.
+pub(super) fn render_meeting_error(
+    meeting: &StoredMeeting,
+    start: DateTime<Utc>,
+    problem: &str,
+    options: &SiteOptions,
+) -> Result<(String, Vec<u8>), BuildError> {
+    let title = if meeting.title.trim().is_empty() {
+        "Untitled meeting"
+    } else {
+        meeting.title.as_str()
+    };
+    let path = meeting_path(&meeting.instance_id);
+    let page = MeetingErrorPage {
+        chrome: super::Chrome::new(title, "../", options),
+        title,
+        instance_id: &meeting.instance_id,
+        start: start.format("%Y-%m-%d %H:%M").to_string(),
+        problem,
+    };
+    let html = render(&path, &page)?;
+    Ok((path, html))
+}
+
 pub(super) fn render_meeting_file(
     meeting: &StoredMeeting,
     start: DateTime<Utc>,

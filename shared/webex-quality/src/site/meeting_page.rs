@@ -160,11 +160,15 @@ pub fn render_meeting(
                 .filter_map(|t| t.keys().next_back().copied())
         })
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .min(crate::quality::MAX_TIMELINE_MINUTES);
     let minute_labels: Vec<String> = (0..=last_minute)
         .map(|m| {
             use chrono::Timelike;
-            let t = meta.start + chrono::Duration::minutes(i64::try_from(m).unwrap_or(0));
+            let t = i64::try_from(m)
+                .ok()
+                .and_then(|m| meta.start.checked_add_signed(chrono::Duration::minutes(m)))
+                .unwrap_or(meta.start);
             format!("{:02}:{:02}", t.hour(), t.minute())
         })
         .collect();
@@ -318,12 +322,16 @@ fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usi
             let Some(start) = segment.start_time else {
                 continue;
             };
-            let base = usize::try_from((start - origin).num_minutes().max(0)).unwrap_or(0);
+            // Segments dated far from the meeting are left out, as the timeline leaves them out.
+            let Ok(base) = usize::try_from((start - origin).num_minutes().max(0)) else {
+                continue;
+            };
             points.extend(
                 pick(segment)
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| (base + i, *v)),
+                    .map(|(i, v)| (base.saturating_add(i), *v))
+                    .take_while(|(minute, _)| *minute < minutes),
             );
         }
     };

@@ -49,10 +49,11 @@ pub const STYLE_CSS: &str = include_str!("../../../../site/assets/style.css");
 pub const APP_JS: &str = include_str!("../../../../site/assets/app.js");
 
 /// The templates' sources, for the render cache's fingerprint (askama compiles the same files).
-const TEMPLATE_SOURCES: [&str; 7] = [
+const TEMPLATE_SOURCES: [&str; 8] = [
     include_str!("../../../../site/templates/base.html"),
     include_str!("../../../../site/templates/breakdowns.html"),
     include_str!("../../../../site/templates/meeting.html"),
+    include_str!("../../../../site/templates/meeting_error.html"),
     include_str!("../../../../site/templates/meetings.html"),
     include_str!("../../../../site/templates/overview.html"),
     include_str!("../../../../site/templates/person.html"),

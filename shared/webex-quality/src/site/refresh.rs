@@ -84,6 +84,8 @@ pub struct Refreshed {
     pub meetings_rendered: usize,
     /// Meetings whose files were still current.
     pub meetings_reused: usize,
+    /// Meetings whose page could not be made: each has an error page (the log says why).
+    pub meetings_failed: usize,
     /// Person pages rendered.
     pub people_rendered: usize,
     /// Person pages still current.
@@ -350,6 +352,7 @@ impl Refreshed {
             files,
             meetings_rendered: build.meetings_rendered,
             meetings_reused: build.meetings_reused,
+            meetings_failed: build.meetings_failed,
             people_rendered: build.people_rendered,
             people_reused: build.people_reused,
             archives_read,

@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDate;
 
-use super::build::{BuildError, Files, render, render_meeting_file};
+use super::build::{BuildError, Files, render, render_meeting_error, render_meeting_file};
 use super::list_pages::{PERIODS, breakdowns, overview, people, person_page};
 use super::publish::Manifest;
 use super::summary::{self, CachedFiles, CachedMeeting, MeetingSummary, RenderCache};
 use super::{SiteOptions, StatusView, render_status};
-use crate::db::{Database, sha256_hex};
+use crate::db::{Database, DbError, sha256_hex};
 use crate::quality::{Thresholds, headline, meeting_report};
 
 mod meetings_lists;
@@ -83,6 +83,8 @@ pub struct SiteBuild {
     pub meetings_rendered: usize,
     /// Meetings whose files were kept.
     pub meetings_reused: usize,
+    /// Meetings whose page could not be made: an error page was published for each.
+    pub meetings_failed: usize,
     /// Person pages rendered.
     pub people_rendered: usize,
     /// Person pages kept.
@@ -146,6 +148,7 @@ impl<'a> SiteBuilder<'a> {
             kept: 0,
             meetings_rendered: 0,
             meetings_reused: 0,
+            meetings_failed: 0,
             people_rendered: 0,
             people_reused: 0,
             cache: RenderCache::new(fingerprint.clone()),
@@ -291,16 +294,38 @@ impl<'a> SiteBuilder<'a> {
                 self.keep_meeting(&meeting.instance_id);
                 continue;
             }
-            let pages = db.latest_complete_pages(&meeting.instance_id)?;
-            let report = meeting_report(
-                pages.iter().map(|p| p.body.as_ref()),
-                start,
-                self.thresholds,
-            );
-            drop(pages);
-            let headline = headline::of_report(&report, &meeting.host_email, self.thresholds);
-            let (path, bytes) =
-                render_meeting_file(&meeting, start, (&report, &headline), self.options)?;
+            // Each meeting on its own: one whose stored body is damaged or whose page cannot be
+            // made gets an error page, and the build goes on (other failures stop it).
+            let rendered = (|| {
+                let pages = db.latest_complete_pages(&meeting.instance_id)?;
+                let report = meeting_report(
+                    pages.iter().map(|p| p.body.as_ref()),
+                    start,
+                    self.thresholds,
+                );
+                drop(pages);
+                let headline = headline::of_report(&report, &meeting.host_email, self.thresholds);
+                let file =
+                    render_meeting_file(&meeting, start, (&report, &headline), self.options)?;
+                Ok::<_, BuildError>((file, report, headline))
+            })();
+            let ((path, bytes), report, headline) = match rendered {
+                Ok(rendered) => rendered,
+                Err(
+                    error @ (BuildError::Render { .. } | BuildError::Db(DbError::BadBody { .. })),
+                ) => {
+                    tracing::warn!(meeting_id = %meeting.instance_id, %error, "meeting page could not be made; an error page is published instead");
+                    let (path, bytes) =
+                        render_meeting_error(&meeting, start, &error.to_string(), self.options)?;
+                    self.waiting += bytes.len();
+                    self.build.insert(path, bytes);
+                    self.build.meetings_failed += 1;
+                    // Not in the render cache: the next build tries it again.
+                    self.seen.insert(meeting.instance_id);
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             self.waiting += bytes.len();
             let hash = self.build.insert(path.clone(), bytes);
             let hashes = BTreeMap::from([(path, hash)]);

@@ -103,3 +103,71 @@ fn a_persons_page_is_rendered_at_most_once_a_day() {
     };
     assert_eq!(gone.take_person("people/p.html", "old", day), None);
 }
+
+#[test]
+fn a_meeting_that_cannot_be_rendered_gets_an_error_page_and_the_rest_publishes() {
+    use crate::db::test_support::{changes_with_call, t, tempdir};
+    let dir = tempdir();
+    let path = dir.join("db.sqlite");
+    let mut db = Database::open(&path).unwrap();
+    let good = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/webex/meeting-qualities-3-participants.json"
+    ))
+    .unwrap();
+    // Samples dated years from the meeting, at an absurd interval: without the bounds its page
+    // allocated a column per minute up to them.
+    let hostile = br#"{"items":[{"webexUserName":"Eve","webexUserEmail":"eve@example.com",
+        "joinTime":"2025-06-02T14:00:00Z","leaveTime":"2025-06-02T14:30:00Z",
+        "videoIn":[{"samplingInterval":1e300,"startTime":"2025-06-02T14:01:00Z","packetLoss":[50,50,50]},
+                   {"samplingInterval":60,"startTime":"9999-12-31T23:59:00Z","packetLoss":[50,50]},
+                   {"samplingInterval":-5,"startTime":"1970-01-01T00:00:00Z","packetLoss":[50,50]},
+                   {"samplingInterval":60,"startTime":"2025-06-02T14:02:00Z","packetLoss":[1,2,3]}]}]}"#;
+    // A body whose stored bytes are then damaged (another body than `good`: bodies are shared).
+    let mut damaged = good.clone();
+    damaged.extend_from_slice(b"\n");
+    let start = t("2025-06-02T14:00:00Z");
+    for (id, body) in [
+        ("good_I_1", good.as_slice()),
+        ("hostile_I_2", hostile.as_slice()),
+        ("damaged_I_3", damaged.as_slice()),
+    ] {
+        db.apply(&changes_with_call(id, start, body)).unwrap();
+    }
+    drop(db);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE bodies SET data = x'00' WHERE sha256 = ?1",
+            [crate::db::sha256_hex(&damaged)],
+        )
+        .unwrap();
+    let db = Database::open(&path).unwrap();
+    let options = SiteOptions::default();
+    let status = StatusView::from_sources(&db, None, start).unwrap();
+    let build = build_incremental(&db, &status, &options, &Thresholds::default(), None).unwrap();
+    let page =
+        |id: &str| String::from_utf8(build.files[&format!("meetings/{id}.html")].clone()).unwrap();
+    assert!(
+        page("good_I_1").contains("<table"),
+        "the good meeting has its page"
+    );
+    let hostile_page = page("hostile_I_2");
+    assert!(hostile_page.contains("Eve"));
+    assert!(
+        hostile_page.len() < 200_000,
+        "the timeline stays within the meeting: {} bytes",
+        hostile_page.len()
+    );
+    let error_page = page("damaged_I_3");
+    assert!(error_page.contains("could not be made"), "{error_page}");
+    assert!(error_page.contains("damaged"), "{error_page}");
+    assert_eq!(build.meetings_failed, 1);
+    assert_eq!(build.meetings_rendered, 2);
+    assert!(build.files.contains_key("index.html"));
+    assert!(
+        !build.cache.meetings.contains_key("damaged_I_3"),
+        "tried again by the next build"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
