@@ -612,3 +612,44 @@ async fn a_token_answer_cut_in_half_during_a_cycle_leaves_no_token_in_the_data()
     }
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_401_that_survives_a_refresh_fails_one_call_not_the_authorization() {
+    let sim = spawn_sim().await;
+    let data = temp_dir("401-twice");
+    let store: SharedStore =
+        std::sync::Arc::new(webex_quality::storage::FolderStore::new(data.clone()).unwrap());
+    store_login(&sim, &store).await;
+    // One qualities call is refused, refreshed, and refused again with the fresh token (one call
+    // at a time, so that both refusals reach the same call).
+    sim.faults()
+        .inject(Route::Qualities, webex_sim::Fault::Status(401), 2);
+    let settings = webex_quality::collect::CycleSettings {
+        concurrency: 1,
+        ..quick_cycle()
+    };
+    let report = collector(&sim, &store, temp_dir("401-twice-work"), settings)
+        .run_cycle()
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Partial, "{report:?}");
+    assert_eq!(report.errors, 1, "{report:?}");
+    assert!(report.calls > 1, "the other meetings were fetched: {report:?}");
+    assert_eq!(
+        sim.stats().answers(Route::AccessToken, 200),
+        2,
+        "login and one refresh"
+    );
+    let tokens: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("tokens.json")).unwrap()).unwrap();
+    assert!(tokens["authorization_needed"].is_null(), "{tokens}");
+    let db = stored_database(&store).await;
+    let errors = db.recent_errors(10).unwrap();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.kind == "refused" && e.message.contains("freshly refreshed")),
+        "{errors:?}"
+    );
+    sim.shutdown().await;
+}

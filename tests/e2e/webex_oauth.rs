@@ -141,7 +141,12 @@ async fn a_401_after_the_refresh_is_not_retried_again() {
     let (client, _, _) = oauth_webex_client(&sim, quick_options()).await;
     sim.faults().inject(Route::PeopleMe, Fault::Status(401), 2);
     let err = client.me(deadline()).await.unwrap_err();
-    assert!(err.is_authorization_required(), "{err:?}");
+    // This call fails; the authorization is not declared lost (the refresh itself succeeded).
+    assert!(!err.is_authorization_required(), "{err:?}");
+    assert!(
+        matches!(&err, WebexError::Status { status: 401, message, .. } if message.contains("freshly refreshed")),
+        "{err:?}"
+    );
     assert_eq!(sim.stats().answers(Route::PeopleMe, 401), 2);
     assert_eq!(
         sim.stats().answers(Route::AccessToken, 200),
@@ -264,5 +269,75 @@ async fn an_authorization_code_expires_after_five_minutes() {
         .await
         .unwrap_err();
     assert!(err.is_authorization_required(), "{err:?}");
+    sim.shutdown().await;
+}
+
+/// A token store that fails its first `failures` saves, then keeps what it is given.
+#[derive(Debug, Default)]
+struct FlakySink {
+    failures: std::sync::atomic::AtomicUsize,
+    saved: std::sync::Mutex<Vec<webex_quality::webex::TokenRecord>>,
+}
+
+#[async_trait::async_trait]
+impl webex_quality::webex::TokenSink for FlakySink {
+    async fn save(&self, record: &webex_quality::webex::TokenRecord) -> Result<(), String> {
+        use std::sync::atomic::Ordering;
+        if self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err("the store is down".into());
+        }
+        self.saved.lock().unwrap().push(record.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_refreshed_record_whose_save_failed_is_kept_and_saved_by_a_later_request() {
+    let sim = spawn_sim().await;
+    let options = quick_options();
+    let oauth = oauth_client(&sim, &options);
+    let before = login(&sim, &oauth).await;
+    // Every save of the first request fails (it tries three times); the next request's succeeds.
+    let sink = std::sync::Arc::new(FlakySink {
+        failures: 3.into(),
+        ..FlakySink::default()
+    });
+    let session = std::sync::Arc::new(webex_quality::webex::OAuthSession::new(
+        oauth,
+        before.clone(),
+        sink.clone(),
+    ));
+    let client = WebexClient::new(
+        urls(&sim),
+        Credentials::OAuth(session.clone()),
+        options,
+        sim_clock(&sim),
+    )
+    .unwrap();
+    sim.expire_access_tokens();
+    let err = client.me(deadline()).await.unwrap_err();
+    assert!(matches!(err, WebexError::TokenStore { .. }), "{err:?}");
+    assert!(!err.is_authorization_required());
+    // The rotated record is kept, not dropped: the old refresh token may be spent.
+    assert!(session.unsaved().await);
+    let kept = session.record().await;
+    assert_ne!(kept.refresh_token, before.refresh_token);
+    assert!(sink.saved.lock().unwrap().is_empty());
+    // The next request saves it first, then uses it: no second refresh.
+    client.me(deadline()).await.unwrap();
+    assert!(!session.unsaved().await);
+    assert_eq!(
+        sink.saved.lock().unwrap().as_slice(),
+        std::slice::from_ref(&kept)
+    );
+    assert_eq!(
+        sim.stats().answers(Route::AccessToken, 200),
+        2,
+        "login and one refresh"
+    );
     sim.shutdown().await;
 }

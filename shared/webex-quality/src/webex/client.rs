@@ -277,7 +277,24 @@ impl WebexClient {
                             refreshed = true;
                             session.refresh_rejected(&token).await?;
                         }
-                        _ => {
+                        // Refused again with a token Webex has just issued: this call fails, but
+                        // the authorization stands (only a refused refresh or a failed
+                        // `/people/me` says it is gone), so the other calls go on.
+                        Credentials::OAuth(_) => {
+                            let message = format!(
+                                "refused a freshly refreshed access token ({})",
+                                webex_message(&body)
+                            );
+                            tracing::warn!(url = %url_text, %tracking_id, %message, "Webex answered 401 again after a refresh");
+                            return Err(WebexError::Status {
+                                status: 401,
+                                url: url_text,
+                                tracking_id,
+                                message,
+                                body,
+                            });
+                        }
+                        Credentials::AccessToken(_) => {
                             return Err(WebexError::AuthorizationRequired {
                                 reason: format!(
                                     "Webex refused the access token ({})",
