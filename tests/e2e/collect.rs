@@ -634,7 +634,10 @@ async fn a_401_that_survives_a_refresh_fails_one_call_not_the_authorization() {
         .unwrap();
     assert_eq!(report.outcome, Outcome::Partial, "{report:?}");
     assert_eq!(report.errors, 1, "{report:?}");
-    assert!(report.calls > 1, "the other meetings were fetched: {report:?}");
+    assert!(
+        report.calls > 1,
+        "the other meetings were fetched: {report:?}"
+    );
     assert_eq!(
         sim.stats().answers(Route::AccessToken, 200),
         2,

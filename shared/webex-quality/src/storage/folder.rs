@@ -27,9 +27,15 @@ pub struct FolderStore {
     root: PathBuf,
     /// Folders and files for the owner alone (a data store).
     private: bool,
+    /// The longest wait for the folder's lock.
+    lock_wait: std::time::Duration,
 }
 
 const LOCK_FILE: &str = ".lock";
+
+/// The longest wait for the folder's lock (held by another process for one object's read or write,
+/// normally milliseconds).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl FolderStore {
     /// A data store rooted at `root`, its owner's alone: created `0700` if missing, narrowed to
@@ -46,6 +52,7 @@ impl FolderStore {
         Ok(Self {
             root,
             private: true,
+            lock_wait: LOCK_WAIT,
         })
     }
 
@@ -60,7 +67,15 @@ impl FolderStore {
         Ok(Self {
             root,
             private: false,
+            lock_wait: LOCK_WAIT,
         })
+    }
+
+    /// The same store, waiting at most `wait` for the folder's lock (30 s by default).
+    #[must_use]
+    pub fn with_lock_wait(mut self, wait: std::time::Duration) -> Self {
+        self.lock_wait = wait;
+        self
     }
 
     fn create_dir_all(&self, folder: &Path) -> std::io::Result<()> {
@@ -104,13 +119,38 @@ impl FolderStore {
             .write(true)
             .open(&path)
             .map_err(|e| StoreError::backend("lock", LOCK_FILE, e))?;
-        let locked = if shared {
-            file.lock_shared()
-        } else {
-            file.lock()
-        };
-        locked.map_err(|e| StoreError::backend("lock", LOCK_FILE, e))?;
-        Ok(file)
+        // Held only for one object's read or write: a lock held longer than LOCK_WAIT is a stuck
+        // process, and waiting for it for ever would hang every command and cycle.
+        let waited_since = std::time::Instant::now();
+        loop {
+            let tried = if shared {
+                file.try_lock_shared()
+            } else {
+                file.try_lock()
+            };
+            match tried {
+                Ok(()) => return Ok(file),
+                Err(std::fs::TryLockError::WouldBlock)
+                    if waited_since.elapsed() < self.lock_wait =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::backend(
+                        "lock",
+                        LOCK_FILE,
+                        format!(
+                            "another process has held the data folder's lock for over {:.1} s (a stuck process? it is {})",
+                            self.lock_wait.as_secs_f64(),
+                            path.display()
+                        ),
+                    ));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(StoreError::backend("lock", LOCK_FILE, e));
+                }
+            }
+        }
     }
 
     fn get_blocking(&self, key: &str, if_none_match: Option<&ETag>) -> Result<Fetched, StoreError> {
@@ -467,6 +507,43 @@ impl ObjectStore for FolderStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_lock_held_too_long_by_another_process_is_an_error_not_a_hang() {
+        let root =
+            std::env::temp_dir().join(format!("wq-folder-lock-{}", uuid::Uuid::new_v4().simple()));
+        let store = FolderStore::new(root.clone())
+            .unwrap()
+            .with_lock_wait(std::time::Duration::from_millis(200));
+        store
+            .put(
+                "a.json",
+                Bytes::from_static(b"{}"),
+                PutCondition::Always,
+                "application/json",
+            )
+            .await
+            .unwrap();
+        // Another process's lock: another open file description of the lock file.
+        let other = File::options()
+            .write(true)
+            .open(root.join(LOCK_FILE))
+            .unwrap();
+        other.lock().unwrap();
+        let started = std::time::Instant::now();
+        let error = store.get("a.json", None).await.unwrap_err();
+        assert!(
+            error.to_string().contains("held the data folder's lock"),
+            "{error}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        other.unlock().unwrap();
+        assert!(matches!(
+            store.get("a.json", None).await.unwrap(),
+            Fetched::Found(_)
+        ));
+        std::fs::remove_dir_all(root).unwrap();
+    }
 
     #[tokio::test]
     async fn a_published_file_reads_back_with_the_etag_of_its_content_whatever_was_there() {

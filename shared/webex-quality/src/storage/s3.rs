@@ -39,6 +39,7 @@ impl S3Store {
             .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
         let config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(path_style)
+            .timeout_config(timeouts())
             .build();
         Self::new(Client::from_conf(config), bucket, prefix)
     }
@@ -50,6 +51,34 @@ impl S3Store {
         } else {
             format!("{}/{key}", self.prefix)
         })
+    }
+}
+
+/// S3's timeouts: no operation may hang a cycle (the SDK's defaults set none but the connect
+/// timeout). An attempt may take two minutes (a hot object of a few hundred megabytes, uploaded at a
+/// few megabytes a second), the operation with its retries three; the first byte of an answer must
+/// come within 30 s.
+fn timeouts() -> aws_sdk_s3::config::timeout::TimeoutConfig {
+    aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .read_timeout(std::time::Duration::from_secs(30))
+        .operation_attempt_timeout(std::time::Duration::from_secs(120))
+        .operation_timeout(std::time::Duration::from_secs(180))
+        .build()
+}
+
+/// The longest wait for the next chunk of an object's body (downloads are streamed after the
+/// operation's answer, outside its timeouts): a stalled download fails instead of hanging.
+const BODY_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The next chunk of `body`, or an error when it stalls for [`BODY_STALL`].
+async fn next_chunk(body: &mut ByteStream) -> Result<Option<Bytes>, String> {
+    match tokio::time::timeout(BODY_STALL, body.try_next()).await {
+        Ok(chunk) => chunk.map_err(|e| e.to_string()),
+        Err(_) => Err(format!(
+            "the download stalled: no data for {} s",
+            BODY_STALL.as_secs()
+        )),
     }
 }
 
@@ -146,9 +175,19 @@ impl ObjectStore for S3Store {
             Opened::NotFound => Ok(Fetched::NotFound),
             Opened::NotModified => Ok(Fetched::NotModified),
             Opened::Found(etag, body) => {
-                let bytes = body
-                    .collect()
+                // Small objects (status, tokens, lease, manifest), read whole within the stall limit.
+                let bytes = tokio::time::timeout(BODY_STALL, body.collect())
                     .await
+                    .map_err(|_| {
+                        StoreError::backend(
+                            "get",
+                            &full,
+                            format!(
+                                "the download stalled: not read within {} s",
+                                BODY_STALL.as_secs()
+                            ),
+                        )
+                    })?
                     .map_err(|e| StoreError::backend("get", &full, e))?
                     .into_bytes();
                 Ok(Fetched::Found(Object { bytes, etag }))
@@ -214,7 +253,7 @@ impl ObjectStore for S3Store {
                 let mut file = tokio::fs::File::from_std(
                     super::private::create_file(path).map_err(|e| fail(&e))?,
                 );
-                while let Some(chunk) = body.try_next().await.map_err(|e| fail(&e))? {
+                while let Some(chunk) = next_chunk(&mut body).await.map_err(|e| fail(&e))? {
                     tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
                         .await
                         .map_err(|e| fail(&e))?;
