@@ -146,6 +146,35 @@ impl Database {
             .map_err(self.err())
     }
 
+    /// `PRAGMA quick_check` of the file at `path`, opened read-only (nothing is migrated or
+    /// written): a database file that is not one, or is damaged, is an error.
+    ///
+    /// # Errors
+    /// [`DbError::Corrupt`] with SQLite's report, or SQLite's error when the file cannot be opened.
+    pub fn quick_check_file(path: &Path) -> Result<(), DbError> {
+        let err = |source| DbError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        let report: Vec<String> = conn
+            .prepare("PRAGMA quick_check")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(err)?;
+        if report == ["ok"] {
+            Ok(())
+        } else {
+            Err(DbError::Corrupt {
+                path: path.display().to_string(),
+                report: report.join("; "),
+            })
+        }
+    }
+
     /// `PRAGMA integrity_check`: `Ok` only when SQLite says "ok" (before an upload).
     ///
     /// # Errors

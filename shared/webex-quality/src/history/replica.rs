@@ -70,9 +70,11 @@ impl Replica {
         &self,
         then: impl FnOnce(&Self, Option<ETag>, bool) -> Result<T, E> + Send + 'static,
     ) -> Result<T, E> {
+        // A cache file that is not an SQLite file at all (empty, cut short, overwritten) is not
+        // reused: the object is downloaded again.
         let cached = fs::read_to_string(self.cache_etag_file())
             .ok()
-            .filter(|_| self.cache_file().exists())
+            .filter(|_| looks_like_sqlite(&self.cache_file()))
             .map(|e| ETag(e.trim().to_owned()));
         crate::storage::private::create_dir_all(&self.cache_dir)
             .map_err(|e| io("cache", &self.cache_dir, e))?;
@@ -93,6 +95,15 @@ impl Replica {
                 FetchedFile::NotFound => (None, false),
                 FetchedFile::NotModified => (cached, false),
                 FetchedFile::Found(etag) => {
+                    // New bytes from the store are checked before they become the cache (and
+                    // before a cycle calls Webex on their strength).
+                    crate::db::Database::quick_check_file(&downloaded_file).map_err(|e| {
+                        StoreError::backend(
+                            "get",
+                            DATABASE_KEY,
+                            format!("the downloaded database failed its check: {e}"),
+                        )
+                    })?;
                     this.replace_cache(&downloaded_file, &etag)?;
                     (Some(etag), true)
                 }
@@ -118,9 +129,24 @@ impl Replica {
     ) -> Result<(Option<T>, bool), E> {
         self.with_current(move |this, base, downloaded| match base {
             None => Ok((None, false)),
-            Some(_) => read(&this.cache_file()).map(|value| (Some(value), downloaded)),
+            Some(_) => match read(&this.cache_file()) {
+                Ok(value) => Ok((Some(value), downloaded)),
+                Err(error) => {
+                    // Unreadable: the next cycle downloads the object again instead of failing
+                    // on the same file for ever.
+                    this.forget_cache();
+                    Err(error)
+                }
+            },
         })
         .await
+    }
+
+    /// Drops the cached copy (its ETag first), so the next use downloads the object.
+    fn forget_cache(&self) {
+        tracing::warn!(cache = %self.cache_file().display(), "the cached database could not be read; it will be downloaded again");
+        let _ = fs::remove_file(self.cache_etag_file());
+        let _ = fs::remove_file(self.cache_file());
     }
 
     /// A private copy of the latest database for run `run_id`.
@@ -194,5 +220,103 @@ impl Replica {
         crate::storage::private::create_file(&self.cache_etag_file())
             .and_then(|mut file| std::io::Write::write_all(&mut file, etag.0.as_bytes()))
             .map_err(|e| io("cache", &self.cache_dir, e))
+    }
+}
+
+/// Whether `path` starts like an SQLite database file (its 16-byte header) and is at least one page
+/// long.
+fn looks_like_sqlite(path: &Path) -> bool {
+    let mut header = [0_u8; 16];
+    fs::File::open(path)
+        .and_then(|mut file| {
+            let long_enough = file.metadata()?.len() >= 512;
+            std::io::Read::read_exact(&mut file, &mut header)?;
+            Ok(long_enough)
+        })
+        .is_ok_and(|long_enough| long_enough && &header == b"SQLite format 3\0")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::db::Database;
+    use crate::db::test_support::{changes_with_call, t, tempdir};
+    use crate::storage::FolderStore;
+
+    fn count_meetings(path: &Path) -> Result<usize, StoreError> {
+        let db = Database::open(path).map_err(|e| StoreError::backend("read", "db", e))?;
+        Ok(db
+            .meetings()
+            .map_err(|e| StoreError::backend("read", "db", e))?
+            .len())
+    }
+
+    #[tokio::test]
+    async fn a_broken_cache_is_downloaded_again_and_a_broken_object_is_refused() {
+        let dir = tempdir();
+        let store: SharedStore = Arc::new(FolderStore::new(dir.join("store")).unwrap());
+        let made = dir.join("made.sqlite");
+        let mut db = Database::open(&made).unwrap();
+        db.apply(&changes_with_call(
+            "a_I_1",
+            t("2026-01-05T10:00:00Z"),
+            b"{\"items\":[]}",
+        ))
+        .unwrap();
+        drop(db);
+        store
+            .put_file(
+                DATABASE_KEY,
+                &made,
+                PutCondition::Always,
+                "application/vnd.sqlite3",
+            )
+            .await
+            .unwrap();
+        let replica = Replica::new(store.clone(), dir.join("cache"));
+        let (count, downloaded) = replica.read_current(count_meetings).await.unwrap();
+        assert_eq!((count, downloaded), (Some(1), true));
+        let (_, downloaded) = replica.read_current(count_meetings).await.unwrap();
+        assert!(!downloaded, "the cache is current");
+
+        // A cache cut to nothing (a full disk, a crash) is not reused: downloaded again.
+        fs::write(replica.cache_file(), b"").unwrap();
+        let (count, downloaded) = replica.read_current(count_meetings).await.unwrap();
+        assert_eq!((count, downloaded), (Some(1), true));
+
+        // A cache that looks like SQLite but cannot be read fails once, then is downloaded again.
+        let mut damaged = fs::read(replica.cache_file()).unwrap();
+        for byte in damaged.iter_mut().skip(100) {
+            *byte = 0xff;
+        }
+        fs::write(replica.cache_file(), &damaged).unwrap();
+        assert!(replica.read_current(count_meetings).await.is_err());
+        let (count, downloaded) = replica.read_current(count_meetings).await.unwrap();
+        assert_eq!((count, downloaded), (Some(1), true));
+
+        // An object in the store that is not a database is refused before it becomes the cache.
+        let junk = dir.join("junk.sqlite");
+        let mut bytes = b"SQLite format 3\0".to_vec();
+        bytes.resize(4096, 0xff);
+        fs::write(&junk, &bytes).unwrap();
+        store
+            .put_file(
+                DATABASE_KEY,
+                &junk,
+                PutCondition::Always,
+                "application/vnd.sqlite3",
+            )
+            .await
+            .unwrap();
+        let error = replica.read_current(count_meetings).await.unwrap_err();
+        assert!(error.to_string().contains("failed its check"), "{error}");
+        assert_eq!(
+            count_meetings(&replica.cache_file()).unwrap(),
+            1,
+            "the good cache is kept"
+        );
+        fs::remove_dir_all(dir).unwrap();
     }
 }
