@@ -83,7 +83,10 @@ pub async fn acquire(
             }
             Ok(existing) => {
                 lease.last_run.clone_from(&existing.last_run);
-                let crashed = (!existing.released).then_some(existing);
+                // A run that crashed, or finished without recording its calls (its upload
+                // failed): its planned calls were made, so they count against the 5-minute rule.
+                let crashed =
+                    (!existing.released || !existing.planned_calls.is_empty()).then_some(existing);
                 (PutCondition::IfMatch(object.etag), crashed)
             }
             // Unreadable: replace it, but only that version of it.
@@ -111,7 +114,8 @@ pub async fn update(store: &SharedStore, lease: &Lease, etag: &ETag) -> Result<E
     write(store, lease, PutCondition::IfMatch(etag.clone())).await
 }
 
-/// Releases our lease, leaving the run's summary.
+/// Releases our lease, leaving the run's summary. The planned calls are cleared only when the run
+/// recorded them; otherwise (its upload failed) they stay, and the next run counts them as made.
 ///
 /// # Errors
 /// [`StoreError::PreconditionFailed`] if someone took it over meanwhile.
@@ -123,7 +127,9 @@ pub async fn release(
 ) -> Result<(), StoreError> {
     lease.released = true;
     lease.expires_at = summary.ended_at;
-    lease.planned_calls.clear();
+    if summary.recorded {
+        lease.planned_calls.clear();
+    }
     lease.last_run = Some(summary);
     update(store, &lease, etag).await.map(|_| ())
 }
@@ -138,4 +144,108 @@ async fn write(
     store
         .put(LEASE_KEY, Bytes::from(bytes), condition, "application/json")
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::storage::FolderStore;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn lease(run_id: &str, now: DateTime<Utc>) -> Lease {
+        Lease {
+            run_id: run_id.into(),
+            holder: "test".into(),
+            acquired_at: now,
+            expires_at: now + chrono::Duration::minutes(4),
+            planned_calls: Vec::new(),
+            released: false,
+            last_run: None,
+        }
+    }
+
+    fn summary(run_id: &str, ended_at: DateTime<Utc>, recorded: bool) -> RunSummary {
+        RunSummary {
+            run_id: run_id.into(),
+            started_at: ended_at,
+            ended_at,
+            outcome: if recorded { "ok" } else { "failed" }.into(),
+            detail: None,
+            listed: 0,
+            calls: 1,
+            recorded,
+            due: 1,
+            pages: 1,
+            bytes: 1,
+            rate_limited: 0,
+            errors: 0,
+        }
+    }
+
+    async fn run(
+        store: &SharedStore,
+        run_id: &str,
+        now: DateTime<Utc>,
+        recorded: bool,
+    ) -> Option<Lease> {
+        let mut mine = lease(run_id, now);
+        let Acquired::Taken { etag, crashed } = acquire(store, &mut mine, now).await.unwrap()
+        else {
+            panic!("{run_id} should take the lease");
+        };
+        mine.planned_calls = vec![format!("{run_id}_I_1")];
+        let etag = update(store, &mine, &etag).await.unwrap();
+        release(store, mine, &etag, summary(run_id, now, recorded))
+            .await
+            .unwrap();
+        crashed
+    }
+
+    #[tokio::test]
+    async fn a_live_lease_is_held_and_calls_a_run_did_not_record_count_for_the_next() {
+        let dir = std::env::temp_dir().join(format!("wq-lease-{}", uuid::Uuid::new_v4().simple()));
+        let store: SharedStore = Arc::new(FolderStore::new(dir.clone()).unwrap());
+        let t0 = at("2026-01-05T10:00:00Z");
+        // A live lease makes a second run stand down.
+        let mut first = lease("first", t0);
+        assert!(matches!(
+            acquire(&store, &mut first, t0).await.unwrap(),
+            Acquired::Taken { crashed: None, .. }
+        ));
+        let mut second = lease("second", t0);
+        assert!(matches!(
+            acquire(&store, &mut second, t0 + chrono::Duration::minutes(1)).await.unwrap(),
+            Acquired::Held(holder) if holder.run_id == "first"
+        ));
+        // Lapsed without a release (a crash): taken over, its planned calls handed on.
+        let later = t0 + chrono::Duration::minutes(5);
+        assert_eq!(run(&store, "a", later, true).await.unwrap().run_id, "first");
+        // Released having recorded its calls: nothing handed on.
+        let later = later + chrono::Duration::minutes(5);
+        assert!(run(&store, "b", later, false).await.is_none());
+        // "b" released without recording (its upload failed): its calls are handed on.
+        let later = later + chrono::Duration::minutes(5);
+        let handed = run(&store, "c", later, true).await.unwrap();
+        assert_eq!(handed.run_id, "b");
+        assert_eq!(handed.planned_calls, vec!["b_I_1".to_owned()]);
+        // "c" recorded: the next run starts clean, and sees "c" as the last run.
+        let mut next = lease("d", later + chrono::Duration::minutes(5));
+        let Acquired::Taken { crashed, .. } =
+            acquire(&store, &mut next, later + chrono::Duration::minutes(5))
+                .await
+                .unwrap()
+        else {
+            panic!("d should take the lease");
+        };
+        assert!(crashed.is_none());
+        assert_eq!(next.last_run.unwrap().run_id, "c");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
