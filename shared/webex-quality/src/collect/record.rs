@@ -49,20 +49,32 @@ impl Collector {
             // Days that List Meetings can no longer return go to their archives before the hot
             // object is uploaded. A failure only postpones it: the days stay hot, nothing is lost.
             let rule = history::ArchiveRule::at(self.clock.now(), self.settings.rules.retention);
+            // Moving days out ends with a VACUUM (`move_old_days`): the copy may then be smaller.
+            let mut vacuumed = false;
             match history::move_old_days(&self.store, &copy.path, rule, &self.work_dir).await {
-                Ok(archived) => report.archives_written += archived.written.len(),
+                Ok(archived) => {
+                    report.archives_written += archived.written.len();
+                    vacuumed = archived.meetings_moved > 0 || !archived.written.is_empty();
+                }
                 Err(error) => {
                     tracing::warn!(%error, "archiving old days failed; they stay in the hot database until the next cycle");
                 }
             }
             let path = copy.path.clone();
-            blocking(move || {
+            let compacted = blocking(move || {
                 let db = Database::open(&path)?;
-                db.compact_if_sparse()?;
+                let compacted = db.compact_if_sparse()?;
                 db.integrity_check()?;
-                Ok::<_, DbError>(())
+                Ok::<_, DbError>(compacted)
             })
             .await?;
+            // Only a VACUUM makes an SQLite file smaller: a smaller copy without one means data
+            // was removed (a bug, a damaged file), and uploading it would replace the good object.
+            let now = std::fs::metadata(&copy.path).map_or(0, |m| m.len());
+            if let Err(error) = size_explained(copy.base_len, now, compacted || vacuumed) {
+                Replica::discard(&copy);
+                return Err(error);
+            }
             report.upload_attempts = attempt;
             match replica.commit(&copy).await {
                 Ok(etag) => {
@@ -98,5 +110,33 @@ where
         Err(join) => Err(CollectError::Store(StoreError::backend(
             "task", "database", join,
         ))),
+    }
+}
+
+/// A copy of `now` bytes may replace one of `base` bytes when it is not smaller, or when a VACUUM
+/// (`compacted`) made it so: SQLite files shrink no other way.
+fn size_explained(base: u64, now: u64, compacted: bool) -> Result<(), CollectError> {
+    if now < base && !compacted {
+        Err(CollectError::Shrunk { base, now })
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_smaller_than_its_base_is_uploaded_only_after_a_vacuum() {
+        assert!(size_explained(1_000, 1_000, false).is_ok());
+        assert!(size_explained(1_000, 4_096, false).is_ok());
+        assert!(size_explained(0, 4_096, false).is_ok(), "a new database");
+        assert!(size_explained(8_192, 4_096, true).is_ok(), "vacuumed");
+        let error = size_explained(8_192, 4_096, false).unwrap_err();
+        assert!(
+            error.to_string().contains("from 8192 to 4096 bytes"),
+            "{error}"
+        );
     }
 }

@@ -98,4 +98,16 @@ pub enum CollectError {
         "the database kept changing under this run ({0} attempts); its work is lost and will be redone"
     )]
     Contention(usize),
+
+    /// The database would be uploaded smaller than the one it was made from, with no `VACUUM` to
+    /// explain it: something removed data, so it is not uploaded.
+    #[error(
+        "the database would shrink from {base} to {now} bytes without a VACUUM: not uploaded (something removed data; the stored object is left as it was)"
+    )]
+    Shrunk {
+        /// Bytes of the copy at checkout.
+        base: u64,
+        /// Bytes now.
+        now: u64,
+    },
 }

@@ -21,6 +21,8 @@ pub struct WorkingCopy {
     pub base: Option<ETag>,
     /// Whether this checkout downloaded the object (false: the cache was current, or no object).
     pub downloaded: bool,
+    /// The copy's size at checkout, in bytes (0 when there was no object).
+    pub base_len: u64,
 }
 
 /// The database object in a store, with a local cache.
@@ -161,15 +163,18 @@ impl Replica {
             // file) is its owner's alone whatever the cache file's mode.
             let mut target = crate::storage::private::create_file(&work_path)
                 .map_err(|e| io("cache", &work_path, e))?;
+            let mut base_len = 0;
             if base.is_some() {
                 let mut source =
                     fs::File::open(this.cache_file()).map_err(|e| io("cache", &work_path, e))?;
-                std::io::copy(&mut source, &mut target).map_err(|e| io("cache", &work_path, e))?;
+                base_len = std::io::copy(&mut source, &mut target)
+                    .map_err(|e| io("cache", &work_path, e))?;
             }
             Ok(WorkingCopy {
                 path: work_path,
                 base,
                 downloaded,
+                base_len,
             })
         })
         .await
