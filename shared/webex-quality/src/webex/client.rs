@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::error::WebexError;
-use super::oauth::OAuthSession;
+use super::session::OAuthSession;
 use crate::clock::SharedClock;
 use crate::config::{Secret, WebexUrls};
 

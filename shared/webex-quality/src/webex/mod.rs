@@ -22,6 +22,7 @@ pub mod model;
 mod oauth;
 mod people;
 mod qualities;
+mod session;
 mod trust;
 
 pub use client::{
@@ -31,11 +32,10 @@ pub use client::{
 pub use error::WebexError;
 pub use meetings::{MeetingListing, MeetingQuery};
 pub use model::{MediaSession, MediaStream, Meeting, MeetingInstanceId, QualitiesPage};
-pub use oauth::{
-    AuthorizationRequest, NoTokenSink, OAuthClient, OAuthSession, TokenRecord, TokenSink,
-};
+pub use oauth::{AuthorizationRequest, OAuthClient, TokenRecord};
 pub use people::Person;
 pub use qualities::QualitiesFetch;
+pub use session::{NoTokenSink, OAuthSession, TokenSink};
 pub use trust::token_may_go_to;
 
 /// A deadline `budget` from now, for the `deadline` arguments of the client.
