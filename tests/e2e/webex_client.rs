@@ -277,6 +277,19 @@ async fn list_meetings_sees_only_started_meetings_with_their_live_state() {
     sim.shutdown().await;
 }
 
+/// The instance id of the simulator's meeting `index`.
+fn meeting_id(sim: &webex_sim::SimHandle, index: usize) -> MeetingInstanceId {
+    MeetingInstanceId::parse(&sim.org().meetings[index].instance_id).unwrap()
+}
+
+/// The URL and reason of a refused answer; any other outcome fails the test.
+fn refused(error: Option<WebexError>) -> (String, String) {
+    match error {
+        Some(WebexError::Refused { url, reason }) => (url, reason),
+        other => panic!("expected Refused, got {other:?}"),
+    }
+}
+
 /// A local port that counts the connections made to it: where a hostile `Link` points.
 async fn connection_counter() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -297,7 +310,6 @@ async fn the_access_token_follows_no_link_away_from_webex_or_the_configured_host
     let sim = spawn_sim().await;
     let (client, _, _) = oauth_webex_client(&sim, quick_options()).await;
     let (port, connections) = connection_counter().await;
-    let meetings = sim.org().meetings.clone();
     for (index, target) in [
         // Another port of this machine: not the configured base's origin.
         format!("http://127.0.0.1:{port}/analytics/v1/meeting/qualities?offset=1"),
@@ -309,18 +321,14 @@ async fn the_access_token_follows_no_link_away_from_webex_or_the_configured_host
     .enumerate()
     {
         // One meeting each: Webex allows one qualities call per meeting every 5 minutes.
-        let id = MeetingInstanceId::parse(&meetings[7 + index].instance_id).unwrap();
+        let id = meeting_id(&sim, 7 + index);
         sim.faults()
             .inject(Route::Qualities, Fault::NextLink(target.clone()), 1);
         let fetch = client.meeting_qualities(&id, deadline()).await;
         assert_eq!(fetch.pages.len(), 1, "the first page is kept: {target}");
-        match fetch.error {
-            Some(WebexError::Refused { url, reason }) => {
-                assert_eq!(url, target);
-                assert!(reason.contains("access token is not sent"), "{reason}");
-            }
-            other => panic!("expected Refused for {target}, got {other:?}"),
-        }
+        let (url, reason) = refused(fetch.error);
+        assert_eq!(url, target);
+        assert!(reason.contains("access token is not sent"), "{reason}");
     }
     sim.faults().inject(
         Route::Meetings,
@@ -347,19 +355,12 @@ async fn a_451_naming_a_host_outside_webex_is_refused_and_analytics_stays_put() 
     sim.name_regional_analytics_host("analytics.evil.example");
     let (client, _, _) = oauth_webex_client(&sim, quick_options()).await;
     let before = client.analytics_url();
-    let id = MeetingInstanceId::parse(&sim.org().meetings[7].instance_id).unwrap();
-    let error = client
-        .meeting_qualities(&id, deadline())
-        .await
-        .into_result()
-        .unwrap_err();
-    match error {
-        WebexError::Refused { url, reason } => {
-            assert!(url.contains("analytics.evil.example"), "{url}");
-            assert!(reason.contains("451"), "{reason}");
-        }
-        other => panic!("expected Refused, got {other:?}"),
-    }
+    let fetch = client
+        .meeting_qualities(&meeting_id(&sim, 7), deadline())
+        .await;
+    let (url, reason) = refused(fetch.error);
+    assert!(url.contains("analytics.evil.example"), "{url}");
+    assert!(reason.contains("451"), "{reason}");
     assert_eq!(client.analytics_url(), before);
     sim.shutdown().await;
 }
@@ -372,18 +373,11 @@ async fn an_answer_over_the_body_limit_is_refused_once_not_retried() {
         ..quick_options()
     };
     let (client, _, _) = oauth_webex_client(&sim, options).await;
-    let id = MeetingInstanceId::parse(&sim.org().meetings[7].instance_id).unwrap();
-    let error = client
-        .meeting_qualities(&id, deadline())
-        .await
-        .into_result()
-        .unwrap_err();
-    match error {
-        WebexError::Refused { reason, .. } => {
-            assert!(reason.contains("over the 1000-byte limit"), "{reason}");
-        }
-        other => panic!("expected Refused, got {other:?}"),
-    }
+    let fetch = client
+        .meeting_qualities(&meeting_id(&sim, 7), deadline())
+        .await;
+    let (_, reason) = refused(fetch.error);
+    assert!(reason.contains("over the 1000-byte limit"), "{reason}");
     assert_eq!(sim.stats().requests(Route::Qualities), 1, "not retried");
     sim.shutdown().await;
 }
@@ -396,7 +390,7 @@ async fn qualities_paging_that_goes_on_forever_stops_at_the_page_limit() {
         ..quick_options()
     };
     let (client, _, _) = oauth_webex_client(&sim, options).await;
-    let id = MeetingInstanceId::parse(&sim.org().meetings[7].instance_id).unwrap();
+    let id = meeting_id(&sim, 7);
     let analytics = client.analytics_url();
     // Each answer links to a new page (another offset), as a broken server might for ever.
     for offset in 1..=5 {
@@ -409,11 +403,8 @@ async fn qualities_paging_that_goes_on_forever_stops_at_the_page_limit() {
     }
     let fetch = client.meeting_qualities(&id, deadline()).await;
     assert_eq!(fetch.pages.len(), 3);
-    assert!(
-        matches!(&fetch.error, Some(WebexError::Refused { reason, .. }) if reason.contains("past 3 pages")),
-        "{:?}",
-        fetch.error
-    );
+    let (_, reason) = refused(fetch.error);
+    assert!(reason.contains("past 3 pages"), "{reason}");
     assert_eq!(sim.stats().requests(Route::Qualities), 3);
     sim.shutdown().await;
 }
