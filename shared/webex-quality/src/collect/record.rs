@@ -49,12 +49,12 @@ impl Collector {
             // Days that List Meetings can no longer return go to their archives before the hot
             // object is uploaded. A failure only postpones it: the days stay hot, nothing is lost.
             let rule = history::ArchiveRule::at(self.clock.now(), self.settings.rules.retention);
-            // Moving days out ends with a VACUUM (`move_old_days`): the copy may then be smaller.
+            // Moving days out may end with a VACUUM: the copy may then be smaller.
             let mut vacuumed = false;
             match history::move_old_days(&self.store, &copy.path, rule, &self.work_dir).await {
                 Ok(archived) => {
                     report.archives_written += archived.written.len();
-                    vacuumed = archived.meetings_moved > 0 || !archived.written.is_empty();
+                    vacuumed = archived.compacted;
                 }
                 Err(error) => {
                     tracing::warn!(%error, "archiving old days failed; they stay in the hot database until the next cycle");

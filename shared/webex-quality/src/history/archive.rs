@@ -20,6 +20,9 @@ pub struct ArchiveReport {
     pub already_archived: Vec<NaiveDate>,
     /// Meetings removed from the hot database.
     pub meetings_moved: usize,
+    /// Whether the hot database was rewritten without its free pages (`VACUUM`) afterwards: it
+    /// may then be smaller than before.
+    pub compacted: bool,
 }
 
 /// An archive step failure: nothing is removed from the hot database for the day it happened on.
@@ -87,6 +90,7 @@ pub async fn move_old_days(
     if report.meetings_moved > 0 || !report.written.is_empty() {
         let path = hot.to_owned();
         blocking(move || Database::open(&path)?.compact()).await?;
+        report.compacted = true;
     }
     Ok(report)
 }
