@@ -293,21 +293,18 @@ impl Global {
     /// A setting by its environment name: the flag's value (clap has already read the environment
     /// into it), else the environment for settings without a flag.
     fn lookup(&self, name: &str) -> Option<String> {
+        let secret = |given: &Option<String>| {
+            given
+                .clone()
+                .or_else(|| webex_quality::config::environment(name))
+        };
         let flag = match name {
             "WEBEX_API_URL" => &self.webex_api_url,
             "WEBEX_ANALYTICS_URL" => &self.webex_analytics_url,
             "WEBEX_CLIENT_ID" => &self.webex_client_id,
-            // Secrets: what embedding code set, else the environment (never a flag).
-            "WEBEX_CLIENT_SECRET" | "WEBEX_ACCESS_TOKEN" => {
-                let given = if name == "WEBEX_CLIENT_SECRET" {
-                    &self.webex_client_secret
-                } else {
-                    &self.webex_access_token
-                };
-                return given
-                    .clone()
-                    .or_else(|| webex_quality::config::environment(name));
-            }
+            // Secrets have no flag: what embedding code set, else the environment.
+            "WEBEX_CLIENT_SECRET" => return secret(&self.webex_client_secret),
+            "WEBEX_ACCESS_TOKEN" => return secret(&self.webex_access_token),
             "WEBEX_REDIRECT_URI" => &self.webex_redirect_uri,
             "WEBEX_SCOPES" => &self.webex_scopes,
             "WEBEX_QUALITY_STORE" => return Some(self.data_dir.clone()),

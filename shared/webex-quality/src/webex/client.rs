@@ -196,6 +196,12 @@ impl WebexClient {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = url;
     }
 
+    /// Whether the access token may go to `url` ([`super::token_may_go_to`] with the configured
+    /// base URLs).
+    pub(crate) fn may_send_token_to(&self, url: &Url) -> bool {
+        super::token_may_go_to(url, &[&self.urls.api, &self.urls.analytics])
+    }
+
     async fn bearer(&self) -> Result<Secret, WebexError> {
         match &self.credentials {
             Credentials::AccessToken(token) => Ok(token.clone()),
@@ -210,7 +216,7 @@ impl WebexClient {
     /// is a [`WebexError::Status`] (the caller handles 451).
     pub(crate) async fn get(&self, url: &Url, deadline: Instant) -> Result<RawPage, WebexError> {
         let url_text = url.as_str().to_owned();
-        if !super::token_may_go_to(url, &[&self.urls.api, &self.urls.analytics]) {
+        if !self.may_send_token_to(url) {
             tracing::warn!(url = %url_text, "not sending the access token: not a Webex host over HTTPS nor a configured base URL");
             return Err(WebexError::Refused {
                 url: url_text,

@@ -89,7 +89,7 @@ impl WebexClient {
                             "analytics answered 451 without a usable host (tracking id {tracking_id}): {message}"
                         ))
                     })?;
-                    if !super::token_may_go_to(&regional, &[&self.urls.api, &self.urls.analytics]) {
+                    if !self.may_send_token_to(&regional) {
                         return Err(WebexError::Refused {
                             url: regional.to_string(),
                             reason: format!(
