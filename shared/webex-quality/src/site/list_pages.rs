@@ -149,7 +149,7 @@ pub(super) struct OverviewPage {
     /// Participant-minutes judged poor, as text.
     poor_minutes: String,
     shares: Vec<(&'static str, String)>,
-    trend: String,
+    trend: super::markup::Markup,
     worst: Vec<WorstMeeting>,
     affected: Vec<Affected>,
 }

@@ -4,6 +4,7 @@
 use askama::Template;
 use chrono::{DateTime, Utc};
 
+use super::markup::{Dec1, Markup, MarkupBuf};
 use super::{Chrome, HeadlineView, SiteOptions, charts, headline_view, mask_email, verdict_view};
 use crate::quality::headline::Headline;
 use crate::quality::{Cell, MeetingReport, Metric, StreamKind, Verdict};
@@ -31,7 +32,7 @@ struct TimelineRow {
     client: String,
     /// The row's cells as markup, built in one buffer (a cell's text is ours: a time, a verdict and
     /// numbers, escaped all the same).
-    cells: String,
+    cells: Markup,
 }
 
 pub(super) struct StreamCell {
@@ -53,7 +54,7 @@ struct ParticipantRow {
     join: String,
     leave: String,
     verdicts: Vec<StreamCell>,
-    charts: String,
+    charts: Markup,
 }
 
 #[derive(Template)]
@@ -112,12 +113,11 @@ fn cell_text(text: &mut String, minute_label: &str, cell: &Cell) {
     let mut separator = " ";
     #[allow(clippy::cast_possible_truncation)]
     let parts = [
-        s.packet_loss
-            .map(|v| ("loss ", Some(charts::Dec1(v)), 0, " %")),
+        s.packet_loss.map(|v| ("loss ", Some(Dec1(v)), 0, " %")),
         s.latency
             .map(|v| ("latency ", None, v.round() as i64, " ms")),
         s.jitter.map(|v| ("jitter ", None, v.round() as i64, " ms")),
-        s.frame_rate.map(|v| ("", Some(charts::Dec1(v)), 0, " fps")),
+        s.frame_rate.map(|v| ("", Some(Dec1(v)), 0, " fps")),
     ];
     for (name, decimal, whole, unit) in parts.into_iter().flatten() {
         text.push_str(separator);
@@ -177,28 +177,28 @@ pub fn render_meeting(
         .iter()
         .map(|s| {
             let overall = s.quality.overall();
-            let mut cells = String::with_capacity(minute_labels.len() * 80);
+            let mut cells = MarkupBuf::with_capacity(minute_labels.len() * 80);
             let mut text = String::with_capacity(96);
             for (m, label) in minute_labels.iter().enumerate() {
                 // A cell is its verdict's class (the stylesheet draws the glyph and the colour) and
                 // its text (hidden, read by screen readers, shown on hover): about 80 bytes a
                 // participant-minute. A minute out of the meeting is an empty cell.
                 let Some(cell) = overall.get(&m) else {
-                    cells.push_str("<td class=o></td>");
+                    cells.raw("<td class=o></td>");
                     continue;
                 };
                 text.clear();
                 cell_text(&mut text, label, cell);
-                cells.push_str("<td class=");
-                cells.push_str(timeline_class(cell.verdict));
-                cells.push_str("><i>");
-                cells.push_str(&charts::escape(&text));
-                cells.push_str("</i></td>");
+                cells.raw("<td class=");
+                cells.raw(timeline_class(cell.verdict));
+                cells.raw("><i>");
+                cells.text(&text);
+                cells.raw("</i></td>");
             }
             TimelineRow {
                 name: s.session.webex_user_name.clone().unwrap_or_default(),
                 client: s.session.client_type.clone().unwrap_or_default(),
-                cells,
+                cells: cells.finish(),
             }
         })
         .collect();
@@ -242,7 +242,7 @@ pub fn render_meeting(
                 charts: if matches!(s.quality.worst(), Verdict::Fair | Verdict::Poor) {
                     participant_charts(s, last_minute + 1)
                 } else {
-                    String::new()
+                    Markup::default()
                 },
             }
         })
@@ -310,7 +310,7 @@ pub(super) fn verdict_cells(
 
 /// Charts of one participant, as one block of markup: loss, latency, jitter, bit rate, frame rate and
 /// resolution per stream and direction, and CPU.
-fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usize) -> String {
+fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usize) -> Markup {
     use crate::webex::MediaStream;
     let s = &session.session;
     let origin = session.quality.origin;
@@ -335,7 +335,7 @@ fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usi
             );
         }
     };
-    let mut charts = Vec::with_capacity(16 * 1024);
+    let mut charts = MarkupBuf::with_capacity(16 * 1024);
     let (mut received, mut sent) = (Vec::new(), Vec::new());
     let mut label = String::new();
     type Pick = fn(&MediaStream) -> &[Option<f64>];
@@ -397,8 +397,7 @@ fn participant_charts(session: &crate::quality::ParticipantSession, minutes: usi
             &[("process average", &received)],
         );
     }
-    // Only text and ASCII digits were written.
-    String::from_utf8(charts).unwrap_or_default()
+    charts.finish()
 }
 
 #[cfg(test)]

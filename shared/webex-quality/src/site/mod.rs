@@ -13,6 +13,7 @@ pub mod charts;
 mod exports;
 mod incremental;
 mod list_pages;
+pub mod markup;
 mod meeting_page;
 mod person_key;
 mod publish;
