@@ -8,11 +8,12 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, HeaderMap};
 use tokio::time::Instant;
 use url::Url;
 
 use super::error::WebexError;
+use super::http::{header_text, next_link, retry_after, webex_message};
 use super::session::OAuthSession;
 use crate::clock::SharedClock;
 use crate::config::{Secret, WebexUrls};
@@ -312,7 +313,8 @@ impl WebexClient {
                     }
                 }
                 StatusCode::TOO_MANY_REQUESTS => {
-                    let wait = retry_after(&headers).unwrap_or(self.options.default_retry_after);
+                    let wait = retry_after(&headers, self.clock.now())
+                        .unwrap_or(self.options.default_retry_after);
                     let until = self.clock.now()
                         + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
                     tracing::warn!(url = %url_text, %tracking_id, wait_s = wait.as_secs_f64(), "Webex answered 429");
@@ -449,143 +451,4 @@ fn describe(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-}
-
-/// `Retry-After` in seconds (Webex's form); an HTTP date is accepted too.
-/// The longest `Retry-After` taken as said: a longer one (or a date further away) waits this long,
-/// so that no answer can make a time out of range.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = header_text(headers, RETRY_AFTER.as_str())?;
-    let wait = match text.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => {
-            let at = DateTime::parse_from_rfc2822(&text).ok()?;
-            (at.with_timezone(&Utc) - Utc::now()).to_std().ok()?
-        }
-    };
-    Some(wait.min(MAX_RETRY_AFTER))
-}
-
-/// The target of `Link: <...>; rel="next"`, resolved against the request URL if relative.
-pub(crate) fn next_link(headers: &HeaderMap, base: &Url) -> Option<Url> {
-    headers
-        .get_all(reqwest::header::LINK)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .find_map(|link| {
-            let (target, params) = link.trim().split_once(';')?;
-            let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-            let is_next = params.split(';').any(|p| {
-                p.trim()
-                    .strip_prefix("rel=")
-                    .is_some_and(|rel| rel.trim_matches('"').split(' ').any(|r| r == "next"))
-            });
-            is_next.then(|| base.join(target).ok()).flatten()
-        })
-}
-
-/// Webex's `message` from an error body, else the start of the body.
-pub(crate) fn webex_message(body: &[u8]) -> String {
-    #[derive(serde::Deserialize)]
-    struct ErrorBody {
-        message: Option<String>,
-        error_description: Option<String>,
-        error: Option<String>,
-    }
-    if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body)
-        && let Some(message) = parsed.message.or(parsed.error_description).or(parsed.error)
-    {
-        return message;
-    }
-    let text = String::from_utf8_lossy(body);
-    let mut short: String = text.chars().take(200).collect();
-    if short.len() < text.len() {
-        short.push('…');
-    }
-    if short.is_empty() {
-        "(empty body)".into()
-    } else {
-        short
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::HeaderValue;
-
-    #[test]
-    fn next_link_is_followed_verbatim() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            reqwest::header::LINK,
-            HeaderValue::from_static(
-                "<https://webexapis.com/v1/meetings?meetingType=meeting&from=2025-06-01T00%3A00%3A00Z&max=2&offset=2>; rel=\"next\"",
-            ),
-        );
-        let base = Url::parse("https://webexapis.com/v1/meetings").unwrap();
-        assert_eq!(
-            next_link(&headers, &base).unwrap().as_str(),
-            "https://webexapis.com/v1/meetings?meetingType=meeting&from=2025-06-01T00%3A00%3A00Z&max=2&offset=2"
-        );
-    }
-
-    #[test]
-    fn only_rel_next_counts() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            reqwest::header::LINK,
-            HeaderValue::from_static("</v1/a?p=1>; rel=\"first\", </v1/a?p=3>; rel=next"),
-        );
-        let base = Url::parse("https://h/v1/a").unwrap();
-        assert_eq!(
-            next_link(&headers, &base).unwrap().as_str(),
-            "https://h/v1/a?p=3"
-        );
-        headers.insert(
-            reqwest::header::LINK,
-            HeaderValue::from_static("</v1/a?p=1>; rel=\"prev\""),
-        );
-        assert!(next_link(&headers, &base).is_none());
-    }
-
-    #[test]
-    fn retry_after_reads_seconds() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("287"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(287)));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&headers), None);
-        // Hostile: far beyond any date chrono can hold, as seconds or as a date.
-        for hostile in ["18446744073709551615", "Fri, 31 Dec 9999 23:59:59 GMT"] {
-            headers.insert(RETRY_AFTER, HeaderValue::from_static(hostile));
-            assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER), "{hostile}");
-        }
-    }
-
-    #[test]
-    fn webex_message_prefers_the_message_field() {
-        assert_eq!(
-            webex_message(br#"{"message":"Nope","trackingId":"x"}"#),
-            "Nope"
-        );
-        assert_eq!(
-            webex_message(br#"{"error":"invalid_grant","error_description":"dead"}"#),
-            "dead"
-        );
-        assert_eq!(webex_message(b"<html>"), "<html>");
-        assert_eq!(webex_message(b""), "(empty body)");
-    }
 }

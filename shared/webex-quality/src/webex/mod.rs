@@ -17,6 +17,7 @@
 
 mod client;
 mod error;
+pub mod http;
 mod meetings;
 pub mod model;
 mod oauth;

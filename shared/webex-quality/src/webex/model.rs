@@ -265,6 +265,7 @@ pub struct Resources {
 /// # Errors
 /// The parser's error.
 pub fn parse_qualities(body: &[u8]) -> Result<QualitiesPage, serde_json::Error> {
+    refuse_arrays(body)?;
     // Checked as UTF-8 once, whole (fast), rather than string by string by the byte reader.
     let typed = match std::str::from_utf8(body) {
         Ok(text) => serde_json::from_str(text),
@@ -276,18 +277,34 @@ pub fn parse_qualities(body: &[u8]) -> Result<QualitiesPage, serde_json::Error> 
     })
 }
 
-/// Checks that `body` is a page [`parse_qualities`] accepts (JSON, an object or array at the top),
-/// without building anything: what the collector needs before it stores a page as received.
+/// Checks that `body` is a page [`parse_qualities`] accepts (JSON, an object at the top), without
+/// building anything: what the collector needs before it stores a page as received.
 ///
 /// # Errors
 /// When it is not.
 pub fn check_qualities(body: &[u8]) -> Result<(), serde_json::Error> {
-    /// A struct with no fields: any object (or array) goes, every value is skipped unbuilt.
+    /// A struct with no fields: any object goes, every value is skipped unbuilt.
     #[derive(Deserialize)]
     struct Shape {}
+    refuse_arrays(body)?;
     match std::str::from_utf8(body) {
         Ok(text) => serde_json::from_str::<Shape>(text).map(|_| ()),
         Err(_) => serde_json::from_slice::<Shape>(body).map(|_| ()),
+    }
+}
+
+/// A page is an object. serde would read an array as a struct's fields in order (`[[...]]` as
+/// `{"items": [...]}`), and the parser and the check would then disagree on `[null]` (found by the
+/// property tests): an array at the top is refused by both.
+fn refuse_arrays(body: &[u8]) -> Result<(), serde_json::Error> {
+    match body
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        Some(b'[') => Err(serde::de::Error::custom(
+            "a Meeting Qualities page is a JSON object, not an array",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -639,6 +656,8 @@ mod tests {
             b"\"text\"",
             b"{\"items\":[]} trailing",
             b"\xff\xfe{}",
+            b"[null]",
+            b" [[]]",
         ] {
             assert_eq!(
                 check_qualities(body).is_ok(),
@@ -648,6 +667,11 @@ mod tests {
             );
         }
         assert!(parse_qualities(b"{\"items\":[").is_err());
+        // An array is not a page (serde would read it as the fields in order).
+        for body in [&b"[]"[..], b"[null]", b"\n[[{}]]"] {
+            assert!(parse_qualities(body).is_err());
+            assert!(check_qualities(body).is_err());
+        }
     }
 
     #[test]

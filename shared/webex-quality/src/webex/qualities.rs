@@ -10,6 +10,7 @@ use url::Url;
 
 use super::client::{RawPage, WebexClient};
 use super::error::WebexError;
+use super::http::regional_base;
 use super::model::{MeetingInstanceId, check_qualities};
 
 /// The pages fetched for one meeting, and how the fetch ended. Pages fetched before a failure are
@@ -135,39 +136,6 @@ impl WebexClient {
     }
 }
 
-/// The analytics base on the host a 451 message names ("... Please use analytics-eu.webexapis.com"),
-/// keeping the scheme and path of `current`.
-fn regional_base(current: &Url, message: &str) -> Option<Url> {
-    let host = message
-        .split_whitespace()
-        .rev()
-        .map(|word| {
-            word.trim_matches(|c: char| matches!(c, '.' | ',' | ';' | '"' | '\'' | '(' | ')' | '!'))
-        })
-        .find_map(|word| {
-            if let Ok(url) = Url::parse(word)
-                && url.host_str().is_some()
-                && matches!(url.scheme(), "http" | "https")
-            {
-                return Some((url.host_str()?.to_owned(), url.port()));
-            }
-            let (host, port) = match word.rsplit_once(':') {
-                Some((host, port)) => (host, Some(port.parse::<u16>().ok()?)),
-                None => (word, None),
-            };
-            let plausible = (host.contains('.') || host == "localhost")
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
-                && host.chars().any(|c| c.is_ascii_alphabetic() || c == '.');
-            plausible.then(|| (host.to_ascii_lowercase(), port))
-        })?;
-    let mut url = current.clone();
-    url.set_host(Some(&host.0)).ok()?;
-    url.set_port(host.1).ok()?;
-    Some(url)
-}
-
 /// `url` moved onto the host of `base`.
 fn rehost(url: &Url, base: &Url) -> Url {
     let mut moved = url.clone();
@@ -175,24 +143,4 @@ fn rehost(url: &Url, base: &Url) -> Url {
     let _ = moved.set_host(base.host_str());
     let _ = moved.set_port(base.port());
     moved
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_host_named_by_a_451_replaces_the_default() {
-        let current = Url::parse("https://analytics.webexapis.com/v1/").unwrap();
-        let moved = regional_base(
-            &current,
-            "This server cannot serve the data for this organization. Please use analytics-eu.webexapis.com",
-        )
-        .unwrap();
-        assert_eq!(moved.as_str(), "https://analytics-eu.webexapis.com/v1/");
-        let local = Url::parse("http://127.0.0.1:4000/analytics/v1/").unwrap();
-        let moved = regional_base(&local, "Please use localhost:4000.").unwrap();
-        assert_eq!(moved.as_str(), "http://localhost:4000/analytics/v1/");
-        assert!(regional_base(&current, "Go away.").is_none());
-    }
 }
