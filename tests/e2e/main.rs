@@ -10,6 +10,7 @@ mod lambda;
 mod login;
 mod raw_bytes;
 mod s3;
+mod secrets;
 mod signin;
 mod sim_shapes;
 mod site_browser;

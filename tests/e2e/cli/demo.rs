@@ -7,8 +7,17 @@ use super::*;
 fn demo_once_builds_the_site_and_the_data_can_be_rendered_exported_and_inspected() {
     let data = temp_dir("cli-demo");
     let first_day = demo_first_day();
-    let (code, stdout, stderr) =
-        run(cli_in(&data).args(["demo", "--once", "--step-minutes", "60"]));
+    // Every output of the commands below, for the secrets sweep at the end; logged at debug, the
+    // most a user would turn on.
+    let mut seen = crate::secrets::Haystacks::default();
+    let (code, stdout, stderr) = run(cli_in(&data).env("RUST_LOG", "debug").args([
+        "demo",
+        "--once",
+        "--step-minutes",
+        "60",
+    ]));
+    seen.add("demo's output", stdout.clone());
+    seen.add("demo's log", stderr.clone());
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("collected a simulated week"), "{stdout}");
     let site = data.join("site");
@@ -23,19 +32,26 @@ fn demo_once_builds_the_site_and_the_data_can_be_rendered_exported_and_inspected
     }
 
     // Nothing new: render again renders no meeting.
-    let (code, stdout, stderr) = run(cli_in(&data).args(["render"]));
+    let (code, stdout, stderr) = run(cli_in(&data).env("RUST_LOG", "debug").args(["render"]));
+    seen.add("render's output", format!("{stdout}{stderr}"));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("(0 meetings rendered"), "{stdout}");
 
     // The status, in the terminal.
-    let (code, stdout, stderr) = run(cli_in(&data).args(["status"]));
+    let (code, stdout, stderr) = run(cli_in(&data).env("RUST_LOG", "debug").args(["status"]));
+    seen.add("status's output", format!("{stdout}{stderr}"));
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Meetings collected:"), "{stdout}");
 
     // Raw export: every body byte for byte, named <meetingId>.<page>.json.
     let raw = temp_dir("cli-export-raw");
-    let (code, _, stderr) =
-        run(cli_in(&data).args(["export", "--raw", "--out", raw.to_str().unwrap()]));
+    let (code, stdout, stderr) = run(cli_in(&data).env("RUST_LOG", "debug").args([
+        "export",
+        "--raw",
+        "--out",
+        raw.to_str().unwrap(),
+    ]));
+    seen.add("export --raw's output", format!("{stdout}{stderr}"));
     assert_eq!(code, 0, "{stderr}");
     let store: webex_quality::storage::SharedStore =
         std::sync::Arc::new(webex_quality::storage::FolderStore::new(data.clone()).unwrap());
@@ -60,8 +76,13 @@ fn demo_once_builds_the_site_and_the_data_can_be_rendered_exported_and_inspected
 
     // CSV export: a row per meeting and per participant session.
     let tables = temp_dir("cli-export-csv");
-    let (code, _, stderr) =
-        run(cli_in(&data).args(["export", "--csv", "--out", tables.to_str().unwrap()]));
+    let (code, stdout, stderr) = run(cli_in(&data).env("RUST_LOG", "debug").args([
+        "export",
+        "--csv",
+        "--out",
+        tables.to_str().unwrap(),
+    ]));
+    seen.add("export --csv's output", format!("{stdout}{stderr}"));
     assert_eq!(code, 0, "{stderr}");
     let meetings = std::fs::read_to_string(tables.join("meetings.csv")).unwrap();
     assert_eq!(meetings.lines().count(), org.meetings.len() + 1);
@@ -109,6 +130,43 @@ fn demo_once_builds_the_site_and_the_data_can_be_rendered_exported_and_inspected
 
     // The data folder is its owner's alone: tokens and database are not for other accounts.
     assert_private(&data);
+
+    // No secret anywhere but the token file: not in a log line or message, a page, an export, the
+    // database or any other file of the data folder (the site is in it), and no simulator code or
+    // token either (codes are exchanged inside the demo and never seen here).
+    let tokens = tokens_json(&data);
+    let mut secrets = crate::secrets::Secrets::default();
+    secrets
+        .add(
+            "the access token",
+            tokens["record"]["access_token"].as_str().unwrap(),
+        )
+        .add(
+            "the refresh token",
+            tokens["record"]["refresh_token"].as_str().unwrap(),
+        )
+        .add(
+            "the client secret",
+            &webex_sim::SimConfig::default().client_secret,
+        );
+    let token_file = data.join(webex_quality::tokens::TOKENS_KEY);
+    seen.add_folder(&data, &|path| path == token_file);
+    seen.add_folder(&raw, &|_| false);
+    seen.add_folder(&tables, &|_| false);
+    let findings = seen.findings(&secrets);
+    assert!(findings.is_empty(), "{findings:#?}");
+    assert!(
+        seen.count() > org.meetings.len() * 2 && seen.bytes() > 1_000_000,
+        "swept {} places, {} bytes",
+        seen.count(),
+        seen.bytes()
+    );
+    println!(
+        "secrets sweep: {} secrets and 3 token patterns, none in {} places ({} bytes)",
+        secrets.len(),
+        seen.count(),
+        seen.bytes()
+    );
 }
 
 #[test]
