@@ -299,7 +299,8 @@ pub async fn merge_archives_into(
 }
 
 /// Copies the attached `old` database's rows into `main`, keeping what `main` has (call ids are
-/// given anew; pages follow their call by meeting and time).
+/// given anew; pages follow their call by meeting and time; a run's errors come with the run, after
+/// it, as the foreign key wants).
 pub const MERGE_ARCHIVE: &str = "
     BEGIN;
     INSERT INTO main.meetings SELECT * FROM old.meetings WHERE true ON CONFLICT DO NOTHING;
@@ -313,8 +314,11 @@ pub const MERGE_ARCHIVE: &str = "
         FROM old.quality_pages p JOIN old.quality_calls o ON o.id = p.call_id
         JOIN main.quality_calls c ON c.instance_id = o.instance_id AND c.called_at = o.called_at
         WHERE true ON CONFLICT DO NOTHING;
-    INSERT INTO main.run_errors SELECT * FROM old.run_errors WHERE run_id NOT IN (SELECT id FROM main.runs);
+    CREATE TEMP TABLE IF NOT EXISTS merged_runs (id TEXT PRIMARY KEY);
+    DELETE FROM merged_runs;
+    INSERT INTO merged_runs SELECT id FROM old.runs WHERE id NOT IN (SELECT id FROM main.runs);
     INSERT INTO main.runs SELECT * FROM old.runs WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.run_errors SELECT * FROM old.run_errors WHERE run_id IN (SELECT id FROM merged_runs);
     COMMIT;";
 
 /// The database currently in `store`, downloaded into a fresh folder.

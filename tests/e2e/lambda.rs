@@ -50,7 +50,9 @@ fn watch(package: &str, port: u16, env: &[(String, String)], log: &Path) -> Chil
         .args(["--ignore-changes", "--disable-cors", "--timeout", "120"])
         .current_dir(repo())
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("RUST_LOG", "info")
+        // Debug, the most an operator would turn on, for the secrets sweep (the emulator's own
+        // lines included).
+        .env("RUST_LOG", "debug")
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -205,9 +207,13 @@ async fn the_functions_under_the_lambda_emulator_log_in_collect_and_publish_the_
     // The administrator's login, through the function's URL as the emulator serves it.
     let browser = webex_sim::browser::client().unwrap();
     let base = format!("http://127.0.0.1:{}/lambda-url/oauth-redirect", ports.0);
+    // Every answer, URL and object below goes into the secrets sweep at the end.
+    let mut seen = crate::secrets::Haystacks::default();
     let form = when_up(&browser, &format!("{base}/login"), &logs).await;
     assert_eq!(form.status(), 200);
-    assert!(form.text().await.unwrap().contains("setup_secret"));
+    let form = answer_text(form).await;
+    assert!(form.contains("setup_secret"));
+    seen.add("GET /login", form);
     let refused = browser
         .post(format!("{base}/login"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -216,11 +222,24 @@ async fn the_functions_under_the_lambda_emulator_log_in_collect_and_publish_the_
         .await
         .unwrap();
     assert_eq!(refused.status(), 403);
+    seen.add("POST /login refused", answer_text(refused).await);
     let (authorize, cookie) = start_login(&browser, &base, Some(SETUP_SECRET)).await;
+    seen.add("the authorize URL", authorize.clone());
+    seen.add("the login's cookie", cookie.clone());
     let back = webex_sim::browser::approve(&authorize).await.unwrap();
     assert!(back.as_str().starts_with(&callback), "{back}");
+    // The code is in Webex's redirect to the callback (that URL is Webex's, not swept); it must not
+    // travel further.
+    let code = back
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .map(|(_, value)| value.into_owned())
+        .unwrap();
     let done = get_with_cookie(&browser, back.as_str(), &cookie).await;
-    assert_eq!(done.status(), 200, "{}", done.text().await.unwrap());
+    let done_status = done.status();
+    let done = answer_text(done).await;
+    assert_eq!(done_status, 200, "{done}");
+    seen.add("the callback's answer", done);
     let tokens: serde_json::Value =
         serde_json::from_slice(&object(DATA_BUCKET, "data/tokens.json").await).unwrap();
     assert_eq!(tokens["org_id"], sim.org().id.as_str());
@@ -232,6 +251,7 @@ async fn the_functions_under_the_lambda_emulator_log_in_collect_and_publish_the_
         "tests/fixtures/events/eventbridge-scheduled.json",
     )
     .await;
+    seen.add("the collector's answer", cycle.to_string());
     assert_eq!(cycle["outcome"], "ok", "{cycle}");
     assert!(cycle["calls"].as_u64().unwrap() > 10, "{cycle}");
     assert_eq!(cycle["rate_limited"], 0, "{cycle}");
@@ -254,6 +274,7 @@ async fn the_functions_under_the_lambda_emulator_log_in_collect_and_publish_the_
         "tests/fixtures/events/s3-put-other.json",
     )
     .await;
+    seen.add("the site-builder's answer", ignored.to_string());
     assert_eq!(ignored["rendered"], false, "{ignored}");
     assert!(objects(&site_bucket, "").await.is_empty());
     let built = invoke(
@@ -262,6 +283,7 @@ async fn the_functions_under_the_lambda_emulator_log_in_collect_and_publish_the_
         "tests/fixtures/events/s3-put-database.json",
     )
     .await;
+    seen.add("the site-builder's answer", built.to_string());
     assert_eq!(built["rendered"], true, "{built}");
     let site = objects(&site_bucket, "").await;
     for page in [
@@ -279,5 +301,49 @@ async fn the_functions_under_the_lambda_emulator_log_in_collect_and_publish_the_
     assert!(meeting_pages > 10, "{meeting_pages} meeting pages");
     let overview = String::from_utf8(object(&site_bucket, "index.html").await).unwrap();
     assert!(!overview.contains(access));
+
+    // No secret anywhere but the token object: not in the three functions' logs (at debug), their
+    // answers, the URLs and cookies of the login, any other object of the data bucket (the
+    // database, the status, the lease) or any object of the site bucket.
+    let mut secrets = crate::secrets::Secrets::default();
+    secrets
+        .add("the access token", access)
+        .add(
+            "the refresh token",
+            tokens["record"]["refresh_token"].as_str().unwrap(),
+        )
+        .add("the client secret", &sim.config().client_secret)
+        .add("the setup secret", SETUP_SECRET)
+        .add("the authorization code", &code);
+    for key in objects(DATA_BUCKET, "").await {
+        if key != "data/tokens.json" {
+            seen.add(
+                format!("s3://{DATA_BUCKET}/{key}"),
+                object(DATA_BUCKET, &key).await,
+            );
+        }
+    }
+    assert!(site.len() < 1000, "the listing above holds every page");
+    for key in &site {
+        seen.add(
+            format!("s3://{site_bucket}/{key}"),
+            object(&site_bucket, key).await,
+        );
+    }
+    seen.add_folder(&logs, &|_| false);
+    let findings = seen.findings(&secrets);
+    assert!(findings.is_empty(), "{findings:#?}");
+    println!(
+        "secrets sweep: {} secrets and 3 token patterns, none in {} places ({} bytes)",
+        secrets.len(),
+        seen.count(),
+        seen.bytes()
+    );
     sim.shutdown().await;
+}
+
+/// An answer's status line, headers and body, as text.
+async fn answer_text(answer: reqwest::Response) -> String {
+    let head = format!("{:?} {:?}", answer.status(), answer.headers());
+    format!("{head}\n{}", answer.text().await.unwrap())
 }

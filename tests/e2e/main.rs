@@ -3,6 +3,7 @@
 
 mod cli;
 mod collect;
+mod faults;
 mod helpers;
 mod history;
 mod infra;

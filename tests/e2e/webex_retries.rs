@@ -195,3 +195,47 @@ async fn the_deadline_stops_retries() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_first_qualities_page_that_may_have_reached_webex_is_not_asked_again() {
+    // Webex may have served (and counted) a request whose answer never came back: asking again
+    // would be a second call inside the meeting's 5 minutes.
+    let sim = spawn_sim().await;
+    let options = ClientOptions {
+        request_timeout: Duration::from_millis(300),
+        ..quick_options()
+    };
+    let (client, _, _) = oauth_webex_client(&sim, options).await;
+    let id = MeetingInstanceId::parse(&sim.org().meetings[3].instance_id).unwrap();
+    sim.faults()
+        .inject(Route::Qualities, Fault::Slow(Duration::from_millis(600)), 1);
+    let fetch = client.meeting_qualities(&id, deadline()).await;
+    assert!(
+        matches!(&fetch.error, Some(WebexError::Unavailable { attempts: 1, detail, .. }) if detail.contains("not repeated")),
+        "{:?}",
+        fetch.error
+    );
+    // No second request: the simulator answers nothing to a client that went away, so any
+    // answered qualities request would be a repeat.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sim.stats().requests(Route::Qualities), 0);
+
+    // A connection cut mid-answer likewise; a server error is an answer, and is retried.
+    sim.clock().advance(chrono::Duration::minutes(5));
+    sim.faults().inject(Route::Qualities, Fault::Drop, 1);
+    let fetch = client.meeting_qualities(&id, deadline()).await;
+    assert!(
+        matches!(
+            &fetch.error,
+            Some(WebexError::Unavailable { attempts: 1, .. })
+        ),
+        "{:?}",
+        fetch.error
+    );
+    sim.clock().advance(chrono::Duration::minutes(5));
+    sim.faults().inject(Route::Qualities, Fault::Status(503), 1);
+    let fetch = client.meeting_qualities(&id, deadline()).await;
+    assert!(fetch.error.is_none(), "{:?}", fetch.error);
+    assert_eq!(sim.stats().rate_limited_calls(), 0);
+    sim.shutdown().await;
+}

@@ -4,6 +4,7 @@
 //! fail: "the next 3 meetings requests answer 503", "the next qualities request drops the connection".
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -48,6 +49,10 @@ impl Route {
 pub enum Fault {
     /// Answer this status with a Webex error body (a 429 carries `Retry-After: 1`).
     Status(u16),
+    /// Answer 429 with no `Retry-After` (the client must pick its own wait).
+    RateLimitedWithoutRetryAfter,
+    /// Answer 200 with an HTML page (`text/html`), as a proxy in the way would.
+    WrongContentType,
     /// Wait this long (real time) before answering normally.
     Slow(Duration),
     /// Answer 200 with a body cut in half (not valid JSON).
@@ -62,6 +67,7 @@ pub enum Fault {
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
     queue: Arc<Mutex<HashMap<Route, VecDeque<Fault>>>>,
+    served: Arc<AtomicU64>,
 }
 
 impl Faults {
@@ -80,12 +86,34 @@ impl Faults {
             .clear();
     }
 
-    fn take(&self, route: Route) -> Option<Fault> {
+    /// Faults queued and not yet used, on every route.
+    #[must_use]
+    pub fn pending(&self) -> usize {
         self.queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(VecDeque::len)
+            .sum()
+    }
+
+    /// Faults used so far (requests that got one).
+    #[must_use]
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
+    fn take(&self, route: Route) -> Option<Fault> {
+        let fault = self
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
             .get_mut(&route)
-            .and_then(VecDeque::pop_front)
+            .and_then(VecDeque::pop_front);
+        if fault.is_some() {
+            self.served.fetch_add(1, Ordering::Relaxed);
+        }
+        fault
     }
 }
 
@@ -129,6 +157,17 @@ pub async fn gate(
             }
             response
         }
+        Some(Fault::RateLimitedWithoutRetryAfter) => crate::webex_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Injected fault.",
+            &tracking_id,
+        ),
+        Some(Fault::WrongContentType) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<html><body><h1>Service temporarily unavailable</h1></body></html>",
+        )
+            .into_response(),
         Some(Fault::Malformed) => {
             let response = next.run(request).await;
             let (parts, body) = response.into_parts();

@@ -85,8 +85,17 @@ pub async fn acquire(
                 lease.last_run.clone_from(&existing.last_run);
                 // A run that crashed, or finished without recording its calls (its upload
                 // failed): its planned calls were made, so they count against the 5-minute rule.
+                // They stay in the lease, ours now, until a run records them: if this run cannot
+                // record either, the next one must still hold them back.
                 let crashed =
                     (!existing.released || !existing.planned_calls.is_empty()).then_some(existing);
+                if let Some(crashed) = &crashed {
+                    for id in &crashed.planned_calls {
+                        if !lease.planned_calls.contains(id) {
+                            lease.planned_calls.push(id.clone());
+                        }
+                    }
+                }
                 (PutCondition::IfMatch(object.etag), crashed)
             }
             // Unreadable: replace it, but only that version of it.
@@ -200,7 +209,7 @@ mod tests {
         else {
             panic!("{run_id} should take the lease");
         };
-        mine.planned_calls = vec![format!("{run_id}_I_1")];
+        mine.planned_calls.push(format!("{run_id}_I_1"));
         let etag = update(store, &mine, &etag).await.unwrap();
         release(store, mine, &etag, summary(run_id, now, recorded))
             .await
@@ -235,7 +244,22 @@ mod tests {
         let handed = run(&store, "c", later, true).await.unwrap();
         assert_eq!(handed.run_id, "b");
         assert_eq!(handed.planned_calls, vec!["b_I_1".to_owned()]);
-        // "c" recorded: the next run starts clean, and sees "c" as the last run.
+        // "c" recorded (its own calls and b's, as held back): nothing handed on to "c2".
+        let later = later + chrono::Duration::minutes(5);
+        assert_eq!(run(&store, "c2", later, false).await, None);
+        // "c2" failed to record; so does "c3", which took its calls over: "c4" still gets both
+        // runs' calls (found by the faults run: they used to be dropped after one hand-over).
+        let later = later + chrono::Duration::minutes(5);
+        assert_eq!(
+            run(&store, "c3", later, false).await.unwrap().planned_calls,
+            vec!["c2_I_1".to_owned()]
+        );
+        let later = later + chrono::Duration::minutes(5);
+        assert_eq!(
+            run(&store, "c4", later, true).await.unwrap().planned_calls,
+            vec!["c2_I_1".to_owned(), "c3_I_1".to_owned()]
+        );
+        // "c4" recorded: the next run starts clean, and sees "c4" as the last run.
         let mut next = lease("d", later + chrono::Duration::minutes(5));
         let Acquired::Taken { crashed, .. } =
             acquire(&store, &mut next, later + chrono::Duration::minutes(5))
@@ -245,7 +269,7 @@ mod tests {
             panic!("d should take the lease");
         };
         assert!(crashed.is_none());
-        assert_eq!(next.last_run.unwrap().run_id, "c");
+        assert_eq!(next.last_run.unwrap().run_id, "c4");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

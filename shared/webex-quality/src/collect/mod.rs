@@ -475,8 +475,13 @@ impl Collector {
             return Outcome::Ok;
         }
 
-        // The planned calls go into the lease before any is made.
-        my_lease.planned_calls = plan.due.iter().map(|d| d.instance_id.clone()).collect();
+        // The planned calls go into the lease before any is made (beside calls taken over from a
+        // run that could not record them, which stay until this run records them).
+        for due in &plan.due {
+            if !my_lease.planned_calls.contains(&due.instance_id) {
+                my_lease.planned_calls.push(due.instance_id.clone());
+            }
+        }
         match lease::update(&self.store, my_lease, lease_etag).await {
             Ok(etag) => *lease_etag = etag,
             Err(error) => {

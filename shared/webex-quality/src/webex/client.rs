@@ -79,8 +79,12 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// How one request failed before an HTTP status could be acted on.
 enum SendError {
-    /// A timeout or a transport error: worth another attempt.
+    /// The request never reached Webex (no connection): worth another attempt.
     Transient(String),
+    /// The request was sent and no whole answer came (a timeout, a connection cut mid-answer):
+    /// Webex may have served it. Worth another attempt, except for a call Webex counts against a
+    /// per-call limit ([`WebexClient::get_counted`]).
+    Unanswered(String),
     /// An answer that will not change by asking again (a body over the limit).
     Refused(String),
 }
@@ -216,6 +220,28 @@ impl WebexClient {
     /// 5xx, timeouts and dropped connections back off with jitter up to `max_retries`. Any other status
     /// is a [`WebexError::Status`] (the caller handles 451).
     pub(crate) async fn get(&self, url: &Url, deadline: Instant) -> Result<RawPage, WebexError> {
+        self.get_with(url, deadline, true).await
+    }
+
+    /// [`Self::get`] for a call Webex counts against a per-call limit (a meeting's first Meeting
+    /// Qualities page: one every 5 minutes): an attempt that may have reached Webex (it timed out,
+    /// or the answer was cut off) is not repeated, since the repeat would come within the 5
+    /// minutes. It fails as [`WebexError::Unavailable`]; the collector calls again in 5 minutes.
+    /// Answers (5xx included) and connections never made are retried as by [`Self::get`].
+    pub(crate) async fn get_counted(
+        &self,
+        url: &Url,
+        deadline: Instant,
+    ) -> Result<RawPage, WebexError> {
+        self.get_with(url, deadline, false).await
+    }
+
+    async fn get_with(
+        &self,
+        url: &Url,
+        deadline: Instant,
+        retry_unanswered: bool,
+    ) -> Result<RawPage, WebexError> {
         let url_text = url.as_str().to_owned();
         if !self.may_send_token_to(url) {
             tracing::warn!(url = %url_text, "not sending the access token: not a Webex host over HTTPS nor a configured base URL");
@@ -252,7 +278,18 @@ impl WebexClient {
                         reason,
                     });
                 }
-                Err(SendError::Transient(detail)) => {
+                Err(SendError::Unanswered(detail)) if !retry_unanswered => {
+                    tracing::warn!(url = %url_text, tracking_id = %sent_tracking_id, attempt = attempts, %detail, "Webex request unanswered; not repeated (Webex may have counted it)");
+                    return Err(WebexError::Unavailable {
+                        url: url_text,
+                        attempts,
+                        tracking_id: sent_tracking_id,
+                        detail: format!(
+                            "{detail}; not repeated within 5 minutes, since Webex may have counted the call"
+                        ),
+                    });
+                }
+                Err(SendError::Transient(detail) | SendError::Unanswered(detail)) => {
                     tracing::warn!(url = %url_text, tracking_id = %sent_tracking_id, attempt = attempts, %detail, "Webex request failed");
                     self.back_off(&mut backoff, deadline).await.map_err(|()| {
                         WebexError::Unavailable {
@@ -383,7 +420,13 @@ impl WebexClient {
                 .header(reqwest::header::ACCEPT, "application/json")
                 .send()
                 .await
-                .map_err(|e| SendError::Transient(describe(&e)))?;
+                .map_err(|e| {
+                    if e.is_connect() {
+                        SendError::Transient(describe(&e))
+                    } else {
+                        SendError::Unanswered(describe(&e))
+                    }
+                })?;
             let status = response.status();
             let headers = response.headers().clone();
             let too_long = |length: u64| {
@@ -401,7 +444,7 @@ impl WebexClient {
             while let Some(chunk) = response
                 .chunk()
                 .await
-                .map_err(|e| SendError::Transient(describe(&e)))?
+                .map_err(|e| SendError::Unanswered(describe(&e)))?
             {
                 if body.len() + chunk.len() > max {
                     return Err(too_long((body.len() + chunk.len()) as u64));
@@ -412,7 +455,7 @@ impl WebexClient {
         };
         match tokio::time::timeout_at(limit, request).await {
             Ok(result) => result,
-            Err(_) => Err(SendError::Transient(format!(
+            Err(_) => Err(SendError::Unanswered(format!(
                 "timed out: no complete answer within the request timeout ({:?}) or before the deadline",
                 self.options.request_timeout
             ))),

@@ -77,7 +77,14 @@ impl WebexClient {
                     ),
                 });
             }
-            let page = match self.get(&url, deadline).await {
+            // The first page is the call Webex limits to one per meeting every 5 minutes: an
+            // attempt that may have reached Webex is not repeated.
+            let fetched = if pages.is_empty() {
+                self.get_counted(&url, deadline).await
+            } else {
+                self.get(&url, deadline).await
+            };
+            let page = match fetched {
                 Ok(page) => page,
                 Err(WebexError::Status {
                     status: 451,
