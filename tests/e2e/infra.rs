@@ -337,3 +337,31 @@ fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_
         format!("webex-quality-data-123456789012-eu-west-1/data/{DATABASE_KEY}")
     );
 }
+
+#[test]
+fn the_apis_access_log_names_the_route_not_the_url() {
+    // The OAuth callback's URL carries the authorization code in its query; the access log keeps
+    // the route key (`GET /oauth/callback`) and never the path or query.
+    let template = template();
+    let stages: Vec<&Value> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::ApiGatewayV2::Stage")
+        .collect();
+    assert!(!stages.is_empty());
+    for stage in stages {
+        let format = stage["Properties"]["AccessLogSettings"]["Format"]
+            .as_str()
+            .unwrap();
+        assert!(format.contains("$context.routeKey"), "{format}");
+        for leak in [
+            "$context.path",
+            "querystring",
+            "$context.requestOverride",
+            "$input",
+        ] {
+            assert!(!format.contains(leak), "{leak} in {format}");
+        }
+    }
+}

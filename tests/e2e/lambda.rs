@@ -39,6 +39,11 @@ fn cargo_lambda() -> PathBuf {
         .expect("cargo-lambda not found: run tests/run, which installs it from PyPI")
 }
 
+/// Debug for the functions, the core, the runtime, the AWS SDK and HTTP; info for the rest.
+const FUNCTION_LOG: &str = "info,collector=debug,site_builder=debug,oauth_redirect=debug,\
+    webex_quality=debug,lambda_runtime=debug,lambda_http=debug,aws_smithy_runtime=debug,\
+    aws_sdk_s3=debug,aws_config=debug,reqwest=debug,hyper_util=debug";
+
 /// `cargo lambda watch` for one function package on its own port, its output in `log`.
 fn watch(package: &str, port: u16, env: &[(String, String)], log: &Path) -> Child {
     let log = std::fs::File::create(log).unwrap();
@@ -50,9 +55,12 @@ fn watch(package: &str, port: u16, env: &[(String, String)], log: &Path) -> Chil
         .args(["--ignore-changes", "--disable-cors", "--timeout", "120"])
         .current_dir(repo())
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        // Debug, the most an operator would turn on, for the secrets sweep (the emulator's own
-        // lines included).
-        .env("RUST_LOG", "debug")
+        // The functions and the crates they call at debug, the most an operator would turn on,
+        // for the secrets sweep. The emulator's own request trace stays at info: at debug it logs
+        // each request's whole URL, the callback's code included, as API Gateway would with a
+        // `$context.path` access log (the template's logs the route key:
+        // infra::the_apis_access_log_names_the_route_not_the_url).
+        .env("RUST_LOG", FUNCTION_LOG)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
