@@ -305,3 +305,146 @@ async fn a_thousand_faults_lose_nothing_duplicate_nothing_and_never_call_too_ear
     calm.shutdown().await;
     sim.shutdown().await;
 }
+
+/// The pages every meeting of `sim` should have, compared with what `store` holds: the meetings
+/// still missing or different.
+async fn meetings_not_yet_stored(sim: &SimHandle, store: &SharedStore) -> usize {
+    if matches!(
+        store
+            .get(webex_quality::history::DATABASE_KEY, None)
+            .await
+            .unwrap(),
+        webex_quality::storage::Fetched::NotFound
+    ) {
+        return sim.org().meetings.len();
+    }
+    let db = stored_history(store).await;
+    sim.org()
+        .meetings
+        .iter()
+        .filter(|meeting| {
+            let pages = db.latest_complete_pages(&meeting.instance_id).unwrap();
+            let items = sim.org().quality_items(meeting, sim.clock().now());
+            pages.len() != items.len().div_ceil(100)
+                || pages
+                    .iter()
+                    .enumerate()
+                    .any(|(n, page)| page.body.as_ref() != expected_page(&items, n, 100).as_slice())
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_killed_at_random_points_many_times_converges_losing_nothing() {
+    // Real time: each cycle is a process of its own (configured as the collector function is, on
+    // the S3-compatible server), killed with SIGKILL after a random delay: while it checks out,
+    // lists, calls (some answers are slowed to stretch the cycle), records, uploads or releases.
+    const KILLS: usize = 20;
+    let config = SimConfig {
+        first_day: Some(webex_sim::org::days_before(chrono::Utc::now(), 3)),
+        days: 2,
+        // Enough meetings that most cycles are killed with calls to make.
+        meetings_per_day: Some(40),
+        // Longer than a killed run's lease lives (its 3-second budget and a tenth): a later run
+        // must wait for the calls it planned.
+        qualities_interval: Span::seconds(6),
+        ..SimConfig::default()
+    };
+    let sim = webex_sim::Simulator::new(config)
+        .spawn("127.0.0.1:0")
+        .await
+        .unwrap();
+    let (store, bucket) = crate::s3::store("kills").await;
+    let record = login(&sim, &oauth_client(&sim, &quick_options())).await;
+    webex_quality::tokens::TokenStore::new(store.clone(), webex_quality::clock::system())
+        .store_login(record)
+        .await
+        .unwrap();
+    let work = temp_dir("kills");
+    let run = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_collect-cycle"));
+        command
+            .envs(crate::s3::env(&bucket, "kills"))
+            .env("WEBEX_API_URL", sim.api_url())
+            .env("WEBEX_ANALYTICS_URL", sim.analytics_url())
+            .env("WEBEX_CLIENT_ID", &sim.config().client_id)
+            .env("WEBEX_CLIENT_SECRET", &sim.config().client_secret)
+            .env("WEBEX_REDIRECT_URI", REDIRECT_URI)
+            .env("WEBEX_QUALITY_CALL_INTERVAL_SECONDS", "6")
+            .env("WEBEX_QUALITY_CYCLE_BUDGET_SECONDS", "3")
+            .env("WEBEX_QUALITY_CONCURRENCY", "2")
+            .env("WEBEX_QUALITY_WORK_DIR", &work)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let mut dice = Dice(0x51ed_2701_c0ff_ee11);
+    let mut killed = 0;
+    let mut finished = 0;
+    while killed < KILLS && meetings_not_yet_stored(&sim, &store).await > 0 {
+        sim.faults().clear();
+        // Every answer slowed a little, so that a cycle's calls last seconds and a kill lands
+        // among them as often as before or after them.
+        sim.faults().inject(
+            Route::Qualities,
+            Fault::Slow(Duration::from_millis(120)),
+            60,
+        );
+        let mut cycle = run().spawn().unwrap();
+        let delay = Duration::from_millis(50 + dice.below(1200));
+        let started = std::time::Instant::now();
+        while started.elapsed() < delay && cycle.try_wait().unwrap().is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if cycle.try_wait().unwrap().is_some() {
+            // Done before its kill (often: nothing due while a killed run's calls are held
+            // back): give the held calls time to come due.
+            finished += 1;
+            tokio::time::sleep(Duration::from_millis(700)).await;
+        } else {
+            cycle.kill().unwrap();
+            cycle.wait().unwrap();
+            killed += 1;
+        }
+    }
+    sim.faults().clear();
+    assert_eq!(killed, KILLS, "the work lasted through every kill");
+    let calls_while_killing = sim.stats().qualities_calls();
+
+    // Undisturbed runs from here until every meeting's pages are stored.
+    let mut runs = 0;
+    while meetings_not_yet_stored(&sim, &store).await > 0 {
+        assert!(runs < 40, "not converged after {runs} runs");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let output = run().output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        runs += 1;
+    }
+    assert_eq!(
+        sim.stats().rate_limited_calls(),
+        0,
+        "no call inside the interval, across {killed} kills"
+    );
+    let db = stored_history(&store).await;
+    for meeting in &sim.org().meetings {
+        let kept = db
+            .calls(&meeting.instance_id)
+            .unwrap()
+            .iter()
+            .filter(|call| !db.call_pages(call.id).unwrap().is_empty())
+            .count();
+        assert_eq!(kept, 1, "{}: one call's pages", meeting.instance_id);
+    }
+    assert_eq!(db.meetings().unwrap().len(), sim.org().meetings.len());
+    eprintln!(
+        "kills: {killed} cycles killed at random points ({finished} finished before their kill), \
+         {calls_while_killing} qualities calls meanwhile; {runs} runs after; {} meetings, every \
+         page stored once, byte for byte; 0 calls inside the interval",
+        sim.org().meetings.len()
+    );
+    sim.shutdown().await;
+}
