@@ -352,23 +352,12 @@ async fn a_cycle_killed_midway_and_run_again_loses_nothing() {
         .await
         .unwrap();
     let work = temp_dir("killed");
-    let run = || {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_collect-cycle"));
-        command
-            .envs(s3::env(&bucket, "killed"))
-            .env("WEBEX_API_URL", sim.api_url())
-            .env("WEBEX_ANALYTICS_URL", sim.analytics_url())
-            .env("WEBEX_CLIENT_ID", &sim.config().client_id)
-            .env("WEBEX_CLIENT_SECRET", &sim.config().client_secret)
-            .env("WEBEX_REDIRECT_URI", REDIRECT_URI)
-            .env("WEBEX_QUALITY_CALL_INTERVAL_SECONDS", "15")
-            .env("WEBEX_QUALITY_CYCLE_BUDGET_SECONDS", "6")
-            .env("WEBEX_QUALITY_CONCURRENCY", "1")
-            .env("WEBEX_QUALITY_WORK_DIR", &work)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        command
+    let cycle = CycleProcess {
+        call_interval_seconds: 15,
+        budget_seconds: 6,
+        concurrency: 1,
     };
+    let run = || collect_cycle_process(&sim, (&bucket, "killed"), &work, &cycle);
     sim.faults().inject(
         Route::Qualities,
         webex_sim::Fault::Slow(Duration::from_millis(700)),
@@ -406,7 +395,7 @@ async fn a_cycle_killed_midway_and_run_again_loses_nothing() {
             String::from_utf8_lossy(&output.stderr)
         );
         runs += 1;
-        let db = stored_database_if_any(&store).await;
+        let db = stored_history_if_any(&store).await;
         let finals = db.map_or(0, |db| {
             db.count("SELECT count(*) FROM checkpoints WHERE final")
                 .unwrap()
@@ -448,17 +437,6 @@ async fn a_cycle_killed_midway_and_run_again_loses_nothing() {
         }
     }
     sim.shutdown().await;
-}
-
-async fn stored_database_if_any(store: &SharedStore) -> Option<webex_quality::db::Database> {
-    match store
-        .get(webex_quality::history::DATABASE_KEY, None)
-        .await
-        .unwrap()
-    {
-        webex_quality::storage::Fetched::Found(_) => Some(stored_history(store).await),
-        _ => None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

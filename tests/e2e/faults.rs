@@ -114,16 +114,7 @@ fn collector_on(
     store: &SharedStore,
     name: &str,
 ) -> webex_quality::collect::Collector {
-    webex_quality::collect::Collector::new(
-        store.clone(),
-        urls(sim),
-        webex_quality::collect::Access::OAuth(oauth_settings(sim)),
-        options(),
-        sim_clock(sim),
-        temp_dir(name),
-        quick_cycle(),
-    )
-    .unwrap()
+    collector_with(sim, store, temp_dir(name), quick_cycle(), options())
 }
 
 /// One Webex fault, drawn.
@@ -309,16 +300,9 @@ async fn a_thousand_faults_lose_nothing_duplicate_nothing_and_never_call_too_ear
 /// The pages every meeting of `sim` should have, compared with what `store` holds: the meetings
 /// still missing or different.
 async fn meetings_not_yet_stored(sim: &SimHandle, store: &SharedStore) -> usize {
-    if matches!(
-        store
-            .get(webex_quality::history::DATABASE_KEY, None)
-            .await
-            .unwrap(),
-        webex_quality::storage::Fetched::NotFound
-    ) {
+    let Some(db) = stored_history_if_any(store).await else {
         return sim.org().meetings.len();
-    }
-    let db = stored_history(store).await;
+    };
     sim.org()
         .meetings
         .iter()
@@ -361,23 +345,12 @@ async fn a_collector_killed_at_random_points_many_times_converges_losing_nothing
         .await
         .unwrap();
     let work = temp_dir("kills");
-    let run = || {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_collect-cycle"));
-        command
-            .envs(crate::s3::env(&bucket, "kills"))
-            .env("WEBEX_API_URL", sim.api_url())
-            .env("WEBEX_ANALYTICS_URL", sim.analytics_url())
-            .env("WEBEX_CLIENT_ID", &sim.config().client_id)
-            .env("WEBEX_CLIENT_SECRET", &sim.config().client_secret)
-            .env("WEBEX_REDIRECT_URI", REDIRECT_URI)
-            .env("WEBEX_QUALITY_CALL_INTERVAL_SECONDS", "6")
-            .env("WEBEX_QUALITY_CYCLE_BUDGET_SECONDS", "3")
-            .env("WEBEX_QUALITY_CONCURRENCY", "2")
-            .env("WEBEX_QUALITY_WORK_DIR", &work)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped());
-        command
+    let cycle = CycleProcess {
+        call_interval_seconds: 6,
+        budget_seconds: 3,
+        concurrency: 2,
     };
+    let run = || collect_cycle_process(&sim, (&bucket, "kills"), &work, &cycle);
     let mut dice = Dice(0x51ed_2701_c0ff_ee11);
     let mut killed = 0;
     let mut finished = 0;

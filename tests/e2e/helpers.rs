@@ -217,16 +217,67 @@ pub fn collector(
     work_dir: std::path::PathBuf,
     settings: webex_quality::collect::CycleSettings,
 ) -> webex_quality::collect::Collector {
+    collector_with(sim, store, work_dir, settings, quick_options())
+}
+
+/// [`collector`] with the client's options.
+pub fn collector_with(
+    sim: &SimHandle,
+    store: &webex_quality::storage::SharedStore,
+    work_dir: std::path::PathBuf,
+    settings: webex_quality::collect::CycleSettings,
+    options: ClientOptions,
+) -> webex_quality::collect::Collector {
     webex_quality::collect::Collector::new(
         store.clone(),
         urls(sim),
         webex_quality::collect::Access::OAuth(oauth_settings(sim)),
-        quick_options(),
+        options,
         sim_clock(sim),
         work_dir,
         settings,
     )
     .unwrap()
+}
+
+/// Settings of a `collect-cycle` process: the call interval and the cycle's budget in seconds,
+/// and how many calls run at once.
+pub struct CycleProcess {
+    pub call_interval_seconds: u64,
+    pub budget_seconds: u64,
+    pub concurrency: usize,
+}
+
+/// `collect-cycle` (one cycle in a process of its own, configured by the environment as the
+/// collector function is) against `sim`, on `bucket`/`prefix` of the S3-compatible server, working
+/// in `work`; its output piped.
+pub fn collect_cycle_process(
+    sim: &SimHandle,
+    (bucket, prefix): (&str, &str),
+    work: &std::path::Path,
+    cycle: &CycleProcess,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_collect-cycle"));
+    command
+        .envs(crate::s3::env(bucket, prefix))
+        .env("WEBEX_API_URL", sim.api_url())
+        .env("WEBEX_ANALYTICS_URL", sim.analytics_url())
+        .env("WEBEX_CLIENT_ID", &sim.config().client_id)
+        .env("WEBEX_CLIENT_SECRET", &sim.config().client_secret)
+        .env("WEBEX_REDIRECT_URI", REDIRECT_URI)
+        .env(
+            "WEBEX_QUALITY_CALL_INTERVAL_SECONDS",
+            cycle.call_interval_seconds.to_string(),
+        )
+        .env(
+            "WEBEX_QUALITY_CYCLE_BUDGET_SECONDS",
+            cycle.budget_seconds.to_string(),
+        )
+        .env("WEBEX_QUALITY_CONCURRENCY", cycle.concurrency.to_string())
+        .env("WEBEX_QUALITY_WORK_DIR", work)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
 }
 
 /// Cycle settings for tests on the simulated clock: a minute's budget.
@@ -320,6 +371,20 @@ pub const MERGE_ARCHIVE: &str = "
     INSERT INTO main.runs SELECT * FROM old.runs WHERE true ON CONFLICT DO NOTHING;
     INSERT INTO main.run_errors SELECT * FROM old.run_errors WHERE run_id IN (SELECT id FROM merged_runs);
     COMMIT;";
+
+/// The whole history in `store` ([`stored_history`]), if a database was ever uploaded.
+pub async fn stored_history_if_any(
+    store: &webex_quality::storage::SharedStore,
+) -> Option<webex_quality::db::Database> {
+    match store
+        .get(webex_quality::history::DATABASE_KEY, None)
+        .await
+        .unwrap()
+    {
+        webex_quality::storage::Fetched::Found(_) => Some(stored_history(store).await),
+        _ => None,
+    }
+}
 
 /// The database currently in `store`, downloaded into a fresh folder.
 pub async fn stored_database(
