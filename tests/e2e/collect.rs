@@ -634,3 +634,169 @@ async fn a_401_that_survives_a_refresh_fails_one_call_not_the_authorization() {
     );
     sim.shutdown().await;
 }
+
+/// A store that refuses to write the database, and spills too when told: an outage of the hot
+/// object's writes (or conflicts past the upload attempts) after the cycle's calls were made.
+#[derive(Debug, Default)]
+struct Refusing {
+    inner: Option<SharedStore>,
+    database: std::sync::atomic::AtomicBool,
+    spills: std::sync::atomic::AtomicBool,
+}
+
+impl Refusing {
+    fn set(&self, database: bool, spills: bool) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.database.store(database, SeqCst);
+        self.spills.store(spills, SeqCst);
+    }
+
+    fn inner(&self) -> &SharedStore {
+        self.inner.as_ref().unwrap()
+    }
+}
+
+#[async_trait::async_trait]
+impl webex_quality::storage::ObjectStore for Refusing {
+    async fn get(
+        &self,
+        key: &str,
+        etag: Option<&webex_quality::storage::ETag>,
+    ) -> Result<webex_quality::storage::Fetched, webex_quality::storage::StoreError> {
+        self.inner().get(key, etag).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        bytes: bytes::Bytes,
+        condition: webex_quality::storage::PutCondition,
+        content_type: &str,
+    ) -> Result<webex_quality::storage::ETag, webex_quality::storage::StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let refused = (key == webex_quality::history::DATABASE_KEY && self.database.load(SeqCst))
+            || (key.starts_with(webex_quality::collect::SPILL_PREFIX) && self.spills.load(SeqCst));
+        if refused {
+            return Err(webex_quality::storage::StoreError::Backend {
+                operation: "put",
+                key: key.to_owned(),
+                detail: "injected outage".into(),
+            });
+        }
+        self.inner().put(key, bytes, condition, content_type).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), webex_quality::storage::StoreError> {
+        self.inner().delete(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, webex_quality::storage::StoreError> {
+        self.inner().list(prefix).await
+    }
+    fn describe(&self) -> String {
+        self.inner().describe()
+    }
+}
+
+fn files_in(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| entries.count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_a_cycle_could_not_upload_are_kept_and_recorded_by_a_later_one_without_calling_again()
+{
+    let started = week_start() + Span::days(1) + Span::hours(12);
+    let sim = spawn_sim_at(started, SimConfig::default()).await;
+    let (inner, _) = s3::store("spill").await;
+    store_login(&sim, &inner).await;
+    let refusing = std::sync::Arc::new(Refusing {
+        inner: Some(inner.clone()),
+        ..Refusing::default()
+    });
+    let store: SharedStore = refusing.clone();
+    let spills = webex_quality::collect::SPILL_PREFIX;
+
+    // 1: neither the database nor a spill can be written: the pages stay in the working folder.
+    refusing.set(true, true);
+    let here = temp_dir("spill-here");
+    collector(&sim, &store, here.clone(), quick_cycle())
+        .run_cycle()
+        .await
+        .expect_err("the upload fails");
+    let first_calls = sim.stats().qualities_calls();
+    assert!(first_calls > 20, "{first_calls} calls");
+    assert_eq!(
+        files_in(&here.join(spills)),
+        1,
+        "kept in the working folder"
+    );
+    assert!(inner.list(spills).await.unwrap().is_empty());
+
+    // 2: a minute later the store takes spills but still not the database: the next cycle on this
+    // machine merges the local spill into its own, which goes to the store.
+    sim.clock().advance(Span::minutes(1));
+    refusing.set(true, false);
+    collector(&sim, &store, here.clone(), quick_cycle())
+        .run_cycle()
+        .await
+        .expect_err("the upload fails again");
+    assert_eq!(files_in(&here.join(spills)), 0, "moved to the store");
+    assert_eq!(inner.list(spills).await.unwrap().len(), 1);
+
+    // 3: twenty minutes on, another machine (a new working folder), the store whole again.
+    sim.clock().advance(Span::minutes(19));
+    refusing.set(false, false);
+    let report = collector(&sim, &store, temp_dir("spill-there"), quick_cycle())
+        .run_cycle()
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Ok, "{report:?}");
+    assert!(
+        inner.list(spills).await.unwrap().is_empty(),
+        "merged, then deleted"
+    );
+    assert_eq!(
+        sim.stats().rate_limited_calls(),
+        0,
+        "no call inside 5 minutes"
+    );
+
+    // Every call Webex answered is stored, byte for byte: the first cycle's too.
+    let db = stored_history(&inner).await;
+    let mut stored = 0;
+    let mut final_in_the_first = 0;
+    for meeting in &sim.org().meetings {
+        let calls = db.calls(&meeting.instance_id).unwrap();
+        stored += calls.len();
+        for call in &calls {
+            assert!(call.completed, "{}: {:?}", meeting.instance_id, call.error);
+            let pages = db.call_pages(call.id).unwrap();
+            if call.pages_pruned {
+                continue;
+            }
+            let items = sim.org().quality_items(meeting, call.called_at);
+            assert_eq!(pages.len(), items.len().div_ceil(100).max(1));
+            for (n, page) in pages.iter().enumerate() {
+                assert_eq!(page.body.as_ref(), expected_page(&items, n, 100).as_slice());
+            }
+        }
+        // A meeting whose final fetch was spilled is not fetched again.
+        if calls.len() == 1 && calls[0].called_at == started {
+            let status = db
+                .meeting_statuses(started - Span::days(8))
+                .unwrap()
+                .into_iter()
+                .find(|s| s.instance_id == meeting.instance_id)
+                .unwrap();
+            if status.checkpoint.final_ {
+                final_in_the_first += 1;
+            }
+        }
+    }
+    assert_eq!(
+        u64::try_from(stored).unwrap(),
+        sim.stats().qualities_calls()
+    );
+    assert!(
+        final_in_the_first > 10,
+        "{final_in_the_first} meetings fetched final by the first cycle only"
+    );
+    sim.shutdown().await;
+}

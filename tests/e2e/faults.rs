@@ -24,6 +24,8 @@ struct FlakyStore {
     reads: AtomicU64,
     writes: AtomicU64,
     failed: AtomicU64,
+    /// Spills written: pages of cycles whose upload failed, for a later cycle to record.
+    spills: AtomicU64,
 }
 
 impl FlakyStore {
@@ -64,7 +66,11 @@ impl ObjectStore for FlakyStore {
                 key: key.to_owned(),
             });
         }
-        self.inner.put(key, bytes, condition, content_type).await
+        let written = self.inner.put(key, bytes, condition, content_type).await;
+        if written.is_ok() && key.starts_with(webex_quality::collect::SPILL_PREFIX) {
+            self.spills.fetch_add(1, Ordering::Relaxed);
+        }
+        written
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -170,6 +176,7 @@ async fn a_thousand_faults_lose_nothing_duplicate_nothing_and_never_call_too_ear
         reads: AtomicU64::new(0),
         writes: AtomicU64::new(0),
         failed: AtomicU64::new(0),
+        spills: AtomicU64::new(0),
     });
     let store: SharedStore = flaky.clone();
     let collector = collector_on(&sim, &store, "faults");
@@ -287,9 +294,20 @@ async fn a_thousand_faults_lose_nothing_duplicate_nothing_and_never_call_too_ear
         unrecorded > 0,
         "some calls were made by cycles that could not record them"
     );
+    // Their pages were spilled, and every spill was merged by a later cycle.
+    let spills = flaky.spills.load(Ordering::Relaxed);
+    assert!(spills > 0, "pages of unrecorded calls were spilled");
+    assert!(
+        folder
+            .list(webex_quality::collect::SPILL_PREFIX)
+            .await
+            .unwrap()
+            .is_empty(),
+        "every spill merged"
+    );
     eprintln!(
         "faults at volume: {cycles} cycles ({failed_cycles} failed, {unrecorded} calls made but not \
-         recorded), {webex_faults} Webex faults and {store_faults} store faults injected; {} meetings, {pages} final pages identical to the \
+         recorded at once, {spills} spills merged later), {webex_faults} Webex faults and {store_faults} store faults injected; {} meetings, {pages} final pages identical to the \
          undisturbed run's; 0 calls inside 5 minutes",
         sim.org().meetings.len()
     );

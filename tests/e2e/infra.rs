@@ -253,7 +253,7 @@ fn data_keys(template: &Value, function: &Value) -> BTreeMap<String, Vec<String>
 
 #[test]
 fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_its_own() {
-    use webex_quality::collect::LEASE_KEY;
+    use webex_quality::collect::{LEASE_KEY, SPILL_PREFIX};
     use webex_quality::history::{ARCHIVE_PREFIX, DATABASE_KEY};
     use webex_quality::site::PERSON_KEY_KEY;
     use webex_quality::site::RENDER_INPUTS;
@@ -276,9 +276,19 @@ fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_
         list.sort();
         list
     };
-    let collector = sorted(&[DATABASE_KEY, STATUS_KEY, TOKENS_KEY, LEASE_KEY, &archives]);
+    let spills = format!("{SPILL_PREFIX}*");
+    let collector = sorted(&[
+        DATABASE_KEY,
+        STATUS_KEY,
+        TOKENS_KEY,
+        LEASE_KEY,
+        &archives,
+        &spills,
+    ]);
     assert_eq!(keys("Collector", "s3:GetObject"), collector);
     assert_eq!(keys("Collector", "s3:PutObject"), collector);
+    // The collector deletes only the spills it merged.
+    assert_eq!(keys("Collector", "s3:DeleteObject"), sorted(&[&spills]));
     assert_eq!(
         keys("SiteBuilder", "s3:GetObject"),
         sorted(&[

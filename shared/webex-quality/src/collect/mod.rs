@@ -17,6 +17,7 @@ pub mod plan;
 mod record;
 mod report;
 mod settings;
+mod spill;
 mod writer;
 
 use std::collections::HashMap;
@@ -48,6 +49,7 @@ use writer::DeltaWriter;
 
 pub use report::{CollectError, CycleReport, Outcome};
 pub use settings::CycleSettings;
+pub use spill::SPILL_PREFIX;
 
 /// The collector: everything a cycle needs, built once (at Lambda INIT, or once per CLI process).
 #[derive(Debug, Clone)]
@@ -336,6 +338,12 @@ impl Collector {
                 }));
         }
 
+        // What earlier cycles fetched but could not record: their checkpoints count before planning.
+        let spills = self.find_spills(&report.run_id).await;
+        changes
+            .checkpoints
+            .extend(spills.checkpoints.iter().cloned());
+
         let mut restore = Vec::new();
         let outcome = self
             .collect(
@@ -348,6 +356,11 @@ impl Collector {
             )
             .await;
         let stored_calls = writer.finish().await;
+        let stored_calls = match stored_calls {
+            Ok(counts) if spills.is_empty() => Ok(counts),
+            Ok(_) => self.absorb_spills(&delta_path, &spills).await,
+            Err(error) => Err(error),
+        };
         let stored_calls = match stored_calls {
             Ok(counts) => counts,
             Err(error) => {
@@ -371,7 +384,8 @@ impl Collector {
             && !changed_meetings
             && stored_calls.calls == 0
             && changes.checkpoints.is_empty()
-            && changes.run_errors.is_empty();
+            && changes.run_errors.is_empty()
+            && spills.is_empty();
         report.outcome = outcome;
         if quiet {
             tracing::debug!("nothing new: the database is left as it is");
@@ -393,7 +407,16 @@ impl Collector {
             outcome: report.outcome.label().to_owned(),
             detail: report.outcome.detail(),
         });
+        let checkpoints = changes.checkpoints.clone();
         let recorded = self.record(report, &replica, changes, restore).await;
+        match &recorded {
+            Ok(()) => self.clear_spills(spills).await,
+            Err(_) if stored_calls.calls > 0 => {
+                self.spill(&report.run_id, &delta_path, checkpoints, spills)
+                    .await;
+            }
+            Err(_) => {}
+        }
         let _ = std::fs::remove_file(&delta_path);
         recorded.map(|()| true)
     }

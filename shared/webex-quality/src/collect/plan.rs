@@ -118,7 +118,7 @@ pub(super) fn archived_status(meeting: &ArchivedMeeting) -> MeetingStatus {
     }
 }
 
-/// Stored statuses updated with this cycle's listing and any crashed run's calls.
+/// Stored statuses updated with this cycle's listing, any crashed run's calls and spilled calls.
 pub(super) fn merge_statuses(
     stored: &[MeetingStatus],
     listed: &[MeetingRow],
@@ -150,6 +150,8 @@ pub(super) fn merge_statuses(
                 .next_allowed_at
                 .map_or(update.next_allowed_at, |n| n.max(update.next_allowed_at));
             entry.checkpoint.next_allowed_at = Some(next);
+            // A spilled call may have been the meeting's final fetch (or the window's end).
+            entry.checkpoint.final_ |= update.final_;
         }
     }
     by_id.into_values().collect()

@@ -10,7 +10,8 @@ use rusqlite::{Connection, params};
 
 use super::codec::Encoder;
 use super::rows::as_i64;
-use super::{CallRecord, DbError, db_time};
+use super::rows::parse_time;
+use super::{CallRecord, CheckpointUpdate, DbError, db_time};
 
 const SCHEMA: &str = r"
     CREATE TABLE bodies (
@@ -38,6 +39,21 @@ const SCHEMA: &str = r"
         body_sha256  TEXT NOT NULL,
         valid_json   INTEGER NOT NULL,
         PRIMARY KEY (instance_id, called_at, page)
+    );
+";
+
+/// A spilled delta also carries its run's checkpoint updates ([`Delta::add_checkpoints`]); a delta
+/// made before spills existed has no such table, and gets it when opened.
+const CHECKPOINTS: &str = r"
+    CREATE TABLE IF NOT EXISTS checkpoints (
+        instance_id      TEXT NOT NULL,
+        called_at        TEXT NOT NULL,
+        next_allowed_at  TEXT NOT NULL,
+        attempts         INTEGER NOT NULL,
+        failed           INTEGER NOT NULL,
+        error            TEXT,
+        tracking_id      TEXT,
+        final            INTEGER NOT NULL
     );
 ";
 
@@ -82,6 +98,7 @@ impl Delta {
         conn.pragma_update(None, "synchronous", "OFF")
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        conn.execute_batch(CHECKPOINTS).map_err(err)?;
         Ok(Self {
             conn,
             path: path.to_owned(),
@@ -105,11 +122,26 @@ impl Delta {
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "OFF")
             .map_err(err)?;
+        conn.execute_batch(CHECKPOINTS).map_err(err)?;
+        let counts = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM pages),
+                        (SELECT coalesce(sum(b.length), 0) FROM pages p JOIN bodies b ON b.sha256 = p.body_sha256)",
+                [],
+                |row| {
+                    Ok(DeltaCounts {
+                        calls: usize::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                        pages: usize::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                        bytes: usize::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
+                    })
+                },
+            )
+            .map_err(err)?;
         Ok(Self {
             conn,
             path: path.to_owned(),
             encoder: Encoder::new(),
-            counts: DeltaCounts::default(),
+            counts,
             open: false,
         })
     }
@@ -202,6 +234,170 @@ impl Delta {
         Ok(())
     }
 
+    /// Adds checkpoint updates (a spill keeps its run's, for the run that merges it).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn add_checkpoints(&mut self, updates: &[CheckpointUpdate]) -> Result<(), DbError> {
+        let path = self.path.display().to_string();
+        let err = |source| DbError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        if !self.open {
+            self.conn.execute_batch("BEGIN").map_err(err)?;
+            self.open = true;
+        }
+        let mut insert = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO checkpoints (instance_id, called_at, next_allowed_at, attempts, failed, error, tracking_id, final)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(err)?;
+        for c in updates {
+            insert
+                .execute(params![
+                    c.instance_id,
+                    db_time(c.called_at),
+                    db_time(c.next_allowed_at),
+                    c.attempts,
+                    c.failed,
+                    c.error,
+                    c.tracking_id,
+                    c.final_
+                ])
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// The checkpoint updates it carries, in the order added. An update whose times cannot be read
+    /// is left out (logged): the calls' pages still merge, and the meeting is planned as if the call
+    /// had not been made, which the lease's planned calls hold back anyway.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn checkpoints(&self) -> Result<Vec<CheckpointUpdate>, DbError> {
+        let err = |source| DbError::Sqlite {
+            path: self.path.display().to_string(),
+            source,
+        };
+        let mut query = self
+            .conn
+            .prepare(
+                "SELECT instance_id, called_at, next_allowed_at, attempts, failed, error, tracking_id, final
+                 FROM checkpoints ORDER BY rowid",
+            )
+            .map_err(err)?;
+        let rows = query
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    parse_time(row.get(1)?),
+                    parse_time(row.get(2)?),
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, bool>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, Option<String>>(6)?,
+                    row.get::<_, bool>(7)?,
+                ))
+            })
+            .map_err(err)?;
+        let mut updates = Vec::new();
+        for row in rows {
+            let (
+                instance_id,
+                called_at,
+                next_allowed_at,
+                attempts,
+                failed,
+                error,
+                tracking_id,
+                final_,
+            ) = row.map_err(err)?;
+            let (Some(called_at), Some(next_allowed_at)) = (called_at, next_allowed_at) else {
+                tracing::warn!(%instance_id, path = %self.path.display(), "a spilled checkpoint with unreadable times is left out");
+                continue;
+            };
+            updates.push(CheckpointUpdate {
+                instance_id,
+                called_at,
+                next_allowed_at,
+                attempts,
+                failed,
+                error,
+                tracking_id,
+                final_,
+            });
+        }
+        Ok(updates)
+    }
+
+    /// Copies another delta's calls, pages and bodies into this one (rows already here are left as
+    /// they are): a spill joins the run that merges it. Its checkpoints are not copied: the run
+    /// reads them with [`Delta::checkpoints`] before it plans.
+    ///
+    /// # Errors
+    /// SQLite errors; then none of `other` is in this delta (when nothing else was added since it
+    /// was opened).
+    pub fn absorb(&mut self, other: &Path) -> Result<DeltaCounts, DbError> {
+        let path = self.path.display().to_string();
+        let err = |source| DbError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        if self.open {
+            self.conn.execute_batch("COMMIT").map_err(err)?;
+            self.open = false;
+        }
+        self.conn
+            .execute("ATTACH DATABASE ?1 AS other", [other.display().to_string()])
+            .map_err(err)?;
+        let copied = (|| {
+            let tx = self.conn.transaction()?;
+            // The bytes of the pages this delta does not hold yet.
+            let bytes: i64 = tx.query_row(
+                "SELECT coalesce(sum(b.length), 0) FROM other.pages p JOIN other.bodies b ON b.sha256 = p.body_sha256
+                 WHERE NOT EXISTS (SELECT 1 FROM main.pages m
+                                   WHERE m.instance_id = p.instance_id AND m.called_at = p.called_at AND m.page = p.page)",
+                [],
+                |row| row.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO main.bodies (sha256, length, encoding, data)
+                 SELECT sha256, length, encoding, data FROM other.bodies WHERE true
+                 ON CONFLICT (sha256) DO NOTHING",
+                [],
+            )?;
+            let calls = tx.execute(
+                "INSERT INTO main.calls SELECT instance_id, called_at, completed, error, tracking_id FROM other.calls WHERE true
+                 ON CONFLICT (instance_id, called_at) DO NOTHING",
+                [],
+            )?;
+            let pages = tx.execute(
+                "INSERT INTO main.pages SELECT instance_id, called_at, page, fetched_at, request_url, status, tracking_id, body_sha256, valid_json
+                 FROM other.pages WHERE true
+                 ON CONFLICT (instance_id, called_at, page) DO NOTHING",
+                [],
+            )?;
+            tx.commit()?;
+            Ok::<_, rusqlite::Error>(DeltaCounts {
+                calls,
+                pages,
+                bytes: usize::try_from(bytes).unwrap_or(0),
+            })
+        })();
+        if let Err(source) = self.conn.execute("DETACH DATABASE other", []) {
+            tracing::warn!(error = %source, "detaching a spilled delta");
+        }
+        let copied = copied.map_err(err)?;
+        self.counts.calls += copied.calls;
+        self.counts.pages += copied.pages;
+        self.counts.bytes += copied.bytes;
+        Ok(copied)
+    }
+
     /// Commits what was added and closes the file, returning its path (for
     /// [`super::Changes::delta`]).
     ///
@@ -254,4 +450,74 @@ pub(super) fn merge(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<super::A
         bodies,
         pruned_calls: 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::test_support::{call, final_checkpoint, tempdir};
+
+    #[test]
+    fn a_spill_carries_its_checkpoints_and_merges_into_another_delta_once() {
+        let dir = tempdir();
+        let spill_path = dir.join("spill.sqlite");
+        let mut spill = Delta::create(&spill_path).unwrap();
+        spill
+            .add(&call(
+                "a_I_1",
+                "2026-01-05T10:00:00Z",
+                &[b"{\"items\":[1]}", b"{\"items\":[2]}"],
+                true,
+                false,
+            ))
+            .unwrap();
+        let checkpoint = final_checkpoint("a_I_1", "2026-01-05T10:00:00Z");
+        spill
+            .add_checkpoints(std::slice::from_ref(&checkpoint))
+            .unwrap();
+        spill.finish().unwrap();
+
+        let reopened = Delta::open(&spill_path).unwrap();
+        assert_eq!(reopened.checkpoints().unwrap(), vec![checkpoint]);
+        assert_eq!(
+            reopened.counts(),
+            DeltaCounts {
+                calls: 1,
+                pages: 2,
+                bytes: 26
+            }
+        );
+        drop(reopened);
+
+        let mut run = Delta::create(&dir.join("run.sqlite")).unwrap();
+        run.add(&call(
+            "b_I_1",
+            "2026-01-05T10:01:00Z",
+            &[b"{\"items\":[]}"],
+            true,
+            false,
+        ))
+        .unwrap();
+        let copied = run.absorb(&spill_path).unwrap();
+        assert_eq!((copied.calls, copied.pages), (1, 2));
+        // Twice (a spill whose deletion failed): nothing new.
+        let again = run.absorb(&spill_path).unwrap();
+        assert_eq!(again, DeltaCounts::default());
+        assert_eq!(
+            run.counts(),
+            DeltaCounts {
+                calls: 2,
+                pages: 3,
+                bytes: 38
+            }
+        );
+        assert!(
+            run.checkpoints().unwrap().is_empty(),
+            "a run's own checkpoints come at spill time"
+        );
+        let path = run.finish().unwrap();
+        let merged = Delta::open(&path).unwrap();
+        assert_eq!((merged.counts().calls, merged.counts().pages), (2, 3));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
