@@ -32,7 +32,7 @@ async fn run() -> Result<CycleReport, Box<dyn std::error::Error>> {
     let began = Instant::now();
     let clock = Arc::new(StartedAt::from_first_argument(began, "bench-cycle")?);
     let config = CollectorConfig::from_env()?;
-    let store = webex_quality::storage::open(&config.store).await?;
+    let store = webex_quality::storage::open(&config.store, config.s3).await?;
     let collector = Collector::from_config(store, &config, ClientOptions::default(), clock)?;
     Ok(collector.run_cycle().await?)
 }

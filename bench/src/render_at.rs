@@ -32,8 +32,8 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
     let began = Instant::now();
     let clock = Arc::new(StartedAt::from_first_argument(began, "bench-render")?);
     let config = SiteConfig::from_env()?;
-    let data = webex_quality::storage::open(&config.store).await?;
-    let site = webex_quality::storage::open(&config.site_store).await?;
+    let data = webex_quality::storage::open(&config.store, config.s3).await?;
+    let site = webex_quality::storage::open(&config.site_store, config.s3).await?;
     let thresholds = Thresholds::load(config.thresholds_file.as_deref())?;
     let options = SiteOptions {
         mask_personal: !config.show_personal,

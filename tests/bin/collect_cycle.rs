@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<webex_quality::collect::CycleReport, Box<dyn std::error::Error>> {
     let config = CollectorConfig::from_env()?;
-    let store = webex_quality::storage::open(&config.store).await?;
+    let store = webex_quality::storage::open(&config.store, config.s3).await?;
     let collector = Collector::from_config(
         store,
         &config,

@@ -39,6 +39,7 @@ fn installation(sim: &SimHandle, org_id: Option<&str>) -> Installation {
     let data = temp_dir("login");
     let config = LoginConfig {
         store: StoreLocation::Folder(data.clone()),
+        s3: webex_quality::storage::S3Settings::default(),
         urls: urls(sim),
         oauth: oauth_settings(sim),
         setup_secret: Some(Secret::new(SETUP_SECRET)),

@@ -19,6 +19,7 @@ mod site_pages;
 mod site_publishing;
 mod site_safety;
 mod storage_contract;
+mod structure;
 mod webex_client;
 mod webex_oauth;
 mod webex_retries;

@@ -24,6 +24,7 @@ fn sign_in(sim: &SimHandle, org: Option<&str>, viewers: &[&str]) -> axum::Router
     let data = temp_dir("signin");
     let login = LoginConfig {
         store: StoreLocation::Folder(data.clone()),
+        s3: webex_quality::storage::S3Settings::default(),
         urls: urls(sim),
         oauth: oauth_settings(sim),
         setup_secret: None,

@@ -71,6 +71,7 @@ pub(crate) async fn demo(global: &Global, args: DemoArgs) -> Result<(), CliError
     let login = LoginService::new(
         &LoginConfig {
             store: StoreLocation::Folder(data.clone()),
+            s3: webex_quality::storage::S3Settings::default(),
             urls: urls.clone(),
             oauth: oauth.clone(),
             setup_secret: None,
@@ -98,6 +99,7 @@ pub(crate) async fn demo(global: &Global, args: DemoArgs) -> Result<(), CliError
 
     let collector_config = CollectorConfig {
         store: StoreLocation::Folder(data.clone()),
+        s3: webex_quality::storage::S3Settings::default(),
         urls,
         access: Access::OAuth(oauth),
         work_dir: work_folder(&data),

@@ -168,6 +168,7 @@ mod tests {
         ));
         let config = CollectorConfig {
             store: StoreLocation::Folder(dir.clone()),
+            s3: webex_quality::storage::S3Settings::default(),
             urls: WebexUrls {
                 api: webex_quality::config::base_url(&sim.api_url()).unwrap(),
                 analytics: webex_quality::config::base_url(&sim.analytics_url()).unwrap(),

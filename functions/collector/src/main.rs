@@ -17,7 +17,7 @@ use webex_quality::webex::ClientOptions;
 async fn collector() -> Result<Collector, Error> {
     let resolved = parameters::resolve(&environment).await?;
     let config = CollectorConfig::from_lookup(&parameters::layered(&resolved, &environment))?;
-    let store = webex_quality::storage::open(&config.store).await?;
+    let store = webex_quality::storage::open(&config.store, config.s3).await?;
     Ok(Collector::from_config(
         store,
         &config,

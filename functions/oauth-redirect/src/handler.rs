@@ -80,6 +80,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("wq-oauth-fn-{}", std::process::id()));
         let config = LoginConfig {
             store: StoreLocation::Folder(dir.clone()),
+            s3: webex_quality::storage::S3Settings::default(),
             urls: WebexUrls::default(),
             oauth: OAuthSettings {
                 client_id: "C-integration".into(),

@@ -28,7 +28,7 @@ async fn services() -> Result<(Arc<LoginService>, Option<Arc<SignIn>>), Error> {
             SignInConfig::from_lookup(&settings)?,
         )
     };
-    let store = webex_quality::storage::open(&config.store).await?;
+    let store = webex_quality::storage::open(&config.store, config.s3).await?;
     let login = Arc::new(LoginService::new(
         &config,
         store.clone(),

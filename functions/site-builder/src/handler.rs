@@ -216,6 +216,7 @@ mod tests {
     fn config(bucket_prefix: &str, dir: &std::path::Path) -> SiteConfig {
         SiteConfig {
             store: StoreLocation::parse(bucket_prefix).unwrap(),
+            s3: webex_quality::storage::S3Settings::default(),
             site_store: StoreLocation::Folder(dir.join("site")),
             work_dir: dir.join("work"),
             show_personal: false,

@@ -16,8 +16,8 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = SiteConfig::from_env()?;
     let builder = handler::Builder {
-        data: webex_quality::storage::open(&config.store).await?,
-        site: webex_quality::storage::open_site(&config.site_store).await?,
+        data: webex_quality::storage::open(&config.store, config.s3).await?,
+        site: webex_quality::storage::open_site(&config.site_store, config.s3).await?,
         thresholds: Thresholds::load(config.thresholds_file.as_deref())?,
         clock: Arc::new(SystemClock),
         config,

@@ -562,9 +562,7 @@ impl Collector {
 }
 
 fn holder() -> String {
-    let host = std::env::var("HOSTNAME")
-        .or_else(|_| std::env::var("AWS_LAMBDA_LOG_STREAM_NAME"))
-        .unwrap_or_else(|_| "unknown-host".into());
+    let host = crate::config::host_name(&crate::config::environment);
     format!("{host} pid {}", std::process::id())
 }
 

@@ -108,6 +108,8 @@ impl CycleConfig {
 pub struct CollectorConfig {
     /// `WEBEX_QUALITY_STORE`: the data store.
     pub store: StoreLocation,
+    /// How to reach S3 (`WEBEX_QUALITY_S3_FORCE_PATH_STYLE`).
+    pub s3: crate::storage::S3Settings,
     /// `WEBEX_API_URL`, `WEBEX_ANALYTICS_URL`.
     pub urls: WebexUrls,
     /// The integration (`WEBEX_CLIENT_ID`, ...) or `WEBEX_ACCESS_TOKEN`.
@@ -136,6 +138,7 @@ impl CollectorConfig {
         let webex = WebexSettings::from_lookup(lookup)?;
         Ok(Self {
             work_dir: work_dir_setting(lookup, &store),
+            s3: super::s3_setting(lookup)?,
             access: webex.access()?,
             urls: webex.urls,
             store,

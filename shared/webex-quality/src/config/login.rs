@@ -20,6 +20,8 @@ pub enum SetupSecretRule {
 pub struct LoginConfig {
     /// `WEBEX_QUALITY_STORE`: where the token object goes.
     pub store: StoreLocation,
+    /// How to reach S3 (`WEBEX_QUALITY_S3_FORCE_PATH_STYLE`).
+    pub s3: crate::storage::S3Settings,
     /// `WEBEX_API_URL` (authorize, token, people/me).
     pub urls: WebexUrls,
     /// The integration.
@@ -72,6 +74,7 @@ impl LoginConfig {
         }
         Ok(Self {
             store,
+            s3: super::s3_setting(lookup)?,
             urls: webex.urls,
             oauth,
             setup_secret,

@@ -27,6 +27,26 @@ pub fn environment(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// This process's host, for people reading the collector's lease: `HOSTNAME`, else the Lambda log
+/// stream's name.
+#[must_use]
+pub fn host_name(lookup: Lookup<'_>) -> String {
+    lookup("HOSTNAME")
+        .or_else(|| lookup("AWS_LAMBDA_LOG_STREAM_NAME"))
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// How to reach S3 (`WEBEX_QUALITY_S3_FORCE_PATH_STYLE=true` for S3-compatible servers); the rest of
+/// the S3 client's settings are the AWS SDK's own variables.
+///
+/// # Errors
+/// A malformed value.
+pub fn s3_setting(lookup: Lookup<'_>) -> Result<crate::storage::S3Settings, ConfigError> {
+    Ok(crate::storage::S3Settings {
+        force_path_style: bool_setting(lookup, "WEBEX_QUALITY_S3_FORCE_PATH_STYLE", false)?,
+    })
+}
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

@@ -13,6 +13,8 @@ use crate::storage::StoreLocation;
 pub struct SiteConfig {
     /// `WEBEX_QUALITY_STORE`: the data store (read-only here, but for the render cache).
     pub store: StoreLocation,
+    /// How to reach S3 (`WEBEX_QUALITY_S3_FORCE_PATH_STYLE`).
+    pub s3: crate::storage::S3Settings,
     /// `WEBEX_QUALITY_SITE_STORE`: where the dashboard is published; default `site/` under a folder
     /// store (required with an S3 data store).
     pub site_store: StoreLocation,
@@ -58,6 +60,7 @@ impl SiteConfig {
         }
         Ok(Self {
             work_dir: work_dir_setting(lookup, &store),
+            s3: super::s3_setting(lookup)?,
             store,
             site_store,
             show_personal: bool_setting(lookup, "WEBEX_QUALITY_SHOW_PERSONAL", false)?,

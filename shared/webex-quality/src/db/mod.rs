@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 pub use archived::ArchivedMeeting;
-pub use codec::{hex, sha256_hex};
+pub use codec::sha256_hex;
 pub use delta::{Delta, DeltaCounts};
 pub use error::DbError;
 pub use partition::DayCounts;

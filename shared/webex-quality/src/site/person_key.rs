@@ -9,7 +9,6 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::db::hex;
 use crate::storage::{Fetched, ObjectStore, PutCondition, StoreError};
 
 /// The key's object in the data store.
@@ -51,7 +50,10 @@ impl PersonKey {
     pub fn person_path(&self, person: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(person.as_bytes());
-        format!("people/{}.html", &hex(&mac.finalize().into_bytes())[..20])
+        format!(
+            "people/{}.html",
+            &hex::encode(mac.finalize().into_bytes())[..20]
+        )
     }
 
     /// What the render cache's fingerprint takes of the key: a hash, not the key.
@@ -76,7 +78,7 @@ impl PersonKey {
                         StoreError::backend("put", PERSON_KEY_KEY, format!("randomness: {e}"))
                     })?;
                     let stored = serde_json::to_vec_pretty(&Stored {
-                        person_url_key: hex(&bytes),
+                        person_url_key: hex::encode(bytes),
                     })
                     .map_err(|e| StoreError::backend("put", PERSON_KEY_KEY, e))?;
                     match store

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::SiteOptions;
 pub use super::texts::{Text, Texts};
-use crate::db::{StoredMeeting, hex};
+use crate::db::StoredMeeting;
 use crate::quality::headline::{Headline, Minutes};
 use crate::quality::{MeetingReport, Metric, ParticipantSession, StreamKind, Thresholds, Verdict};
 
@@ -366,7 +366,7 @@ pub fn fingerprint(options: &SiteOptions, thresholds: &Thresholds) -> String {
     );
     hash.update(options_text);
     hash.update(serde_json::to_vec(thresholds).unwrap_or_default());
-    hex(&hash.finalize())
+    hex::encode(hash.finalize())
 }
 
 /// The key of a meeting's own inputs: its List Meetings fields and the pages of its latest complete
@@ -387,7 +387,7 @@ pub fn meeting_key(meeting: &StoredMeeting, page_hashes: &[String]) -> String {
     for page in page_hashes {
         field(page);
     }
-    hex(&hash.finalize())
+    hex::encode(hash.finalize())
 }
 
 /// The key of a page made of several meetings: their keys, in order.
@@ -398,7 +398,7 @@ pub fn combined_key<'a>(keys: impl IntoIterator<Item = &'a str>) -> String {
         hash.update(key);
         hash.update([0]);
     }
-    hex(&hash.finalize())
+    hex::encode(hash.finalize())
 }
 
 #[cfg(test)]

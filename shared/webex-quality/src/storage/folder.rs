@@ -389,7 +389,7 @@ pub fn content_etag(bytes: &[u8]) -> ETag {
 }
 
 fn digest_etag(digest: &[u8]) -> ETag {
-    ETag(format!("\"sha256:{}\"", crate::db::hex(digest)))
+    ETag(format!("\"sha256:{}\"", hex::encode(digest)))
 }
 
 /// Copies `source` into the new file `output` (synced) in chunks, hashing as it goes: the ETag of

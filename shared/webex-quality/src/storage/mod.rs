@@ -348,35 +348,49 @@ impl fmt::Display for StoreLocation {
 ///
 /// # Errors
 /// When the folder cannot be created, or S3 is asked for in a build without the `s3` feature.
-pub async fn open(location: &StoreLocation) -> Result<SharedStore, StoreError> {
-    open_as(location, FolderStore::new).await
+pub async fn open(location: &StoreLocation, s3: S3Settings) -> Result<SharedStore, StoreError> {
+    open_as(location, s3, FolderStore::new).await
 }
 
 /// Opens the site store at `location` (a folder keeps the umask's modes, for a web server to read).
 ///
 /// # Errors
 /// As [`open`].
-pub async fn open_site(location: &StoreLocation) -> Result<SharedStore, StoreError> {
-    open_as(location, FolderStore::for_site).await
+pub async fn open_site(
+    location: &StoreLocation,
+    s3: S3Settings,
+) -> Result<SharedStore, StoreError> {
+    open_as(location, s3, FolderStore::for_site).await
+}
+
+/// How to reach S3, besides what the AWS SDK reads itself (region, credentials, `AWS_ENDPOINT_URL`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    /// `WEBEX_QUALITY_S3_FORCE_PATH_STYLE`: path-style requests, for S3-compatible servers.
+    pub force_path_style: bool,
 }
 
 #[cfg_attr(not(feature = "s3"), allow(clippy::unused_async))]
 async fn open_as(
     location: &StoreLocation,
+    s3: S3Settings,
     folder: fn(PathBuf) -> Result<FolderStore, StoreError>,
 ) -> Result<SharedStore, StoreError> {
     match location {
         StoreLocation::Folder(path) => Ok(Arc::new(folder(path.clone())?)),
         #[cfg(feature = "s3")]
-        StoreLocation::S3 { bucket, prefix } => {
-            Ok(Arc::new(S3Store::from_env(bucket, prefix).await))
-        }
-        #[cfg(not(feature = "s3"))]
-        StoreLocation::S3 { .. } => Err(StoreError::backend(
-            "open",
-            &location.to_string(),
-            "this build has no S3 support (cargo feature `s3`); use a folder",
+        StoreLocation::S3 { bucket, prefix } => Ok(Arc::new(
+            S3Store::from_env(bucket, prefix, s3.force_path_style).await,
         )),
+        #[cfg(not(feature = "s3"))]
+        StoreLocation::S3 { .. } => {
+            let _ = s3;
+            Err(StoreError::backend(
+                "open",
+                &location.to_string(),
+                "this build has no S3 support (cargo feature `s3`); use a folder",
+            ))
+        }
     }
 }
 

@@ -32,11 +32,10 @@ impl S3Store {
     }
 
     /// A store configured from the environment the AWS SDK reads (region, credentials,
-    /// `AWS_ENDPOINT_URL`), plus `WEBEX_QUALITY_S3_FORCE_PATH_STYLE=true` for S3-compatible servers.
-    pub async fn from_env(bucket: &str, prefix: &str) -> Self {
+    /// `AWS_ENDPOINT_URL`); `path_style` for S3-compatible servers
+    /// ([`crate::config::s3_force_path_style`]).
+    pub async fn from_env(bucket: &str, prefix: &str, path_style: bool) -> Self {
         let shared = aws_config::load_from_env().await;
-        let path_style = std::env::var("WEBEX_QUALITY_S3_FORCE_PATH_STYLE")
-            .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
         let config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(path_style)
             .timeout_config(timeouts())

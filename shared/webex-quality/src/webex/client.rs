@@ -13,13 +13,12 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::error::WebexError;
-use super::http::{header_text, next_link, retry_after, webex_message};
+use super::http::{
+    TRACKING_ID_HEADER, header_text, new_tracking_id, next_link, retry_after, webex_message,
+};
 use super::session::OAuthSession;
 use crate::clock::SharedClock;
 use crate::config::{Secret, WebexUrls};
-
-/// The request header Webex support uses to find a call, and the response header that echoes it.
-pub const TRACKING_ID_HEADER: &str = "TrackingID";
 
 /// Tunables of the client. The defaults suit a 5-minute collection cycle.
 #[derive(Debug, Clone)]
@@ -476,12 +475,6 @@ impl WebexClient {
         tokio::time::sleep_until(wake).await;
         Ok(())
     }
-}
-
-/// A fresh tracking id for one request, in the `PREFIX_<uuid>` form Webex's own SDKs send.
-#[must_use]
-pub fn new_tracking_id() -> String {
-    format!("WEBEXQUALITY_{}", uuid::Uuid::new_v4())
 }
 
 /// A transport error's whole chain, for logs (reqwest hides the cause behind `source`).

@@ -1,5 +1,6 @@
-//! What the client reads from Webex's answers besides the body it returns: the `Link` header's next
-//! page, `Retry-After`, the message of an error body, and the regional host a 451 names.
+//! The HTTP layer under the API client and the OAuth client: the tracking id every request carries,
+//! and what they read from Webex's answers besides the body: the `Link` header's next page,
+//! `Retry-After`, the message of an error body, and the regional host a 451 names.
 //!
 //! Pure functions of their input (no I/O, no clock), so that property tests and the fuzz targets
 //! (`fuzz/`) can feed them anything a hostile or broken server might send: none of them panics, and
@@ -17,6 +18,15 @@ use url::Url;
 /// The longest `Retry-After` taken as said: a longer one (or a date further away) waits this long,
 /// so that no answer can make a time out of range.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The request header Webex support uses to find a call, and the response header that echoes it.
+pub const TRACKING_ID_HEADER: &str = "TrackingID";
+
+/// A fresh tracking id for one request, in the `PREFIX_<uuid>` form Webex's own SDKs send.
+#[must_use]
+pub fn new_tracking_id() -> String {
+    format!("WEBEXQUALITY_{}", uuid::Uuid::new_v4())
+}
 
 /// A header's value as trimmed text, if present, visible ASCII and not empty.
 pub(crate) fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {

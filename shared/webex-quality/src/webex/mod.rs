@@ -27,10 +27,10 @@ mod session;
 mod trust;
 
 pub use client::{
-    ClientOptions, Credentials, RawPage, TRACKING_ID_HEADER, WebexClient, http_client,
-    install_crypto_provider, new_tracking_id,
+    ClientOptions, Credentials, RawPage, WebexClient, http_client, install_crypto_provider,
 };
 pub use error::WebexError;
+pub use http::{TRACKING_ID_HEADER, new_tracking_id};
 pub use meetings::{MeetingListing, MeetingQuery};
 pub use model::{MediaSession, MediaStream, Meeting, MeetingInstanceId, QualitiesPage};
 pub use oauth::{AuthorizationRequest, OAuthClient, TokenRecord};

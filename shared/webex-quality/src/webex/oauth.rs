@@ -26,9 +26,8 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::client::{TRACKING_ID_HEADER, new_tracking_id};
 use super::error::WebexError;
-use super::http::webex_message;
+use super::http::{TRACKING_ID_HEADER, new_tracking_id, webex_message};
 use crate::clock::SharedClock;
 use crate::config::{OAuthSettings, Secret};
 

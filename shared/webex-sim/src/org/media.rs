@@ -6,8 +6,9 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use serde::Serialize;
+
 use super::NetworkQuality;
-use super::qualities::{CpuSample, MediaSegment};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Media {
@@ -338,4 +339,36 @@ impl StreamValues {
             seg.resolution_height.push(height);
         }
     }
+}
+
+/// One media stream segment.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct MediaSegment {
+    pub sampling_interval: u32,
+    pub start_time: String,
+    pub end_time: String,
+    pub packet_loss: Vec<f64>,
+    pub latency: Vec<i64>,
+    pub resolution_height: Vec<i64>,
+    pub frame_rate: Vec<f64>,
+    pub media_bit_rate: Vec<i64>,
+    pub codec: String,
+    pub jitter: Vec<i64>,
+    pub transport_type: String,
+}
+
+/// CPU samples.
+#[derive(Debug, Clone, Default, Serialize)]
+#[allow(missing_docs)]
+pub struct CpuSample {
+    #[serde(rename = "processAverageCPU")]
+    pub process_average_cpu: Vec<i64>,
+    #[serde(rename = "processMaxCPU")]
+    pub process_max_cpu: Vec<i64>,
+    #[serde(rename = "systemAverageCPU")]
+    pub system_average_cpu: Vec<i64>,
+    #[serde(rename = "systemMaxCPU")]
+    pub system_max_cpu: Vec<i64>,
 }

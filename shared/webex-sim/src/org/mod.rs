@@ -26,7 +26,8 @@ use rand_chacha::ChaCha8Rng;
 
 use catalog::{DEVICES, FIRST, LAST, REGIONS, TITLES};
 pub use catalog::{Device, NetworkQuality};
-pub use qualities::{CpuSample, MediaSegment, QualityItem};
+pub use media::{CpuSample, MediaSegment};
+pub use qualities::QualityItem;
 
 /// A member of the organisation.
 #[derive(Debug, Clone)]

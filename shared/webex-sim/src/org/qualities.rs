@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::catalog::{CLIENT_VERSIONS, DEVICES, REGIONS};
-use super::media::{Media, Path, ms};
+use super::media::{CpuSample, Media, MediaSegment, Path, ms};
 use super::{MeetingPlan, NetworkQuality, Org};
 
 impl Org {
@@ -260,36 +260,4 @@ pub struct QualityItem {
     pub share_in: Vec<MediaSegment>,
     pub share_out: Vec<MediaSegment>,
     pub resources: Vec<CpuSample>,
-}
-
-/// One media stream segment.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
-pub struct MediaSegment {
-    pub sampling_interval: u32,
-    pub start_time: String,
-    pub end_time: String,
-    pub packet_loss: Vec<f64>,
-    pub latency: Vec<i64>,
-    pub resolution_height: Vec<i64>,
-    pub frame_rate: Vec<f64>,
-    pub media_bit_rate: Vec<i64>,
-    pub codec: String,
-    pub jitter: Vec<i64>,
-    pub transport_type: String,
-}
-
-/// CPU samples.
-#[derive(Debug, Clone, Default, Serialize)]
-#[allow(missing_docs)]
-pub struct CpuSample {
-    #[serde(rename = "processAverageCPU")]
-    pub process_average_cpu: Vec<i64>,
-    #[serde(rename = "processMaxCPU")]
-    pub process_max_cpu: Vec<i64>,
-    #[serde(rename = "systemAverageCPU")]
-    pub system_average_cpu: Vec<i64>,
-    #[serde(rename = "systemMaxCPU")]
-    pub system_max_cpu: Vec<i64>,
 }
