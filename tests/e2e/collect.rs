@@ -67,17 +67,16 @@ async fn assert_lossless(sim: &SimHandle, store: &SharedStore, page_size: usize)
             meeting.instance_id
         );
         sessions += all.len();
-        assert_eq!(
-            db.count(&format!(
-                "SELECT final FROM checkpoints WHERE instance_id = '{}'",
-                meeting.instance_id
-            ))
-            .unwrap(),
-            1
+        assert!(
+            db.checkpoint(&meeting.instance_id)
+                .unwrap()
+                .is_some_and(|c| c.final_),
+            "{} final",
+            meeting.instance_id
         );
     }
     assert_eq!(
-        db.count("SELECT count(*) FROM meetings").unwrap(),
+        db.totals().unwrap().meetings,
         i64::try_from(sim.org().meetings.len()).unwrap()
     );
     (calls, sessions)
@@ -142,24 +141,23 @@ async fn a_simulated_week_is_collected_losslessly_without_a_single_429() {
     );
     let db = stored_history(&store).await;
     // Each meeting keeps one fetch's pages: its final one; the snapshots before it are pruned.
-    assert!(
-        db.count("SELECT count(*) FROM quality_calls WHERE pages_pruned")
+    assert!(db.totals().unwrap().pruned_calls > 0);
+    for meeting in &sim.org().meetings {
+        let with_pages = db
+            .calls(&meeting.instance_id)
             .unwrap()
-            > 0
-    );
-    assert_eq!(
-        db.count(
-            "SELECT count(*) FROM (SELECT c.instance_id FROM quality_calls c
-             WHERE EXISTS (SELECT 1 FROM quality_pages p WHERE p.call_id = c.id)
-             GROUP BY c.instance_id HAVING count(*) > 1)"
-        )
-        .unwrap(),
-        0,
-        "no meeting keeps pages of more than one call"
-    );
+            .iter()
+            .filter(|call| !db.call_pages(call.id).unwrap().is_empty())
+            .count();
+        assert_eq!(
+            with_pages, 1,
+            "{}: no meeting keeps pages of more than one call",
+            meeting.instance_id
+        );
+    }
     let size = std::fs::metadata(db.path()).unwrap().len();
-    let raw: i64 = db.count("SELECT sum(length) FROM bodies").unwrap();
-    let stored: i64 = db.count("SELECT sum(length(data)) FROM bodies").unwrap();
+    let raw: i64 = db.totals().unwrap().body_bytes;
+    let stored: i64 = db.totals().unwrap().stored_bytes;
     eprintln!(
         "simulated week: {cycles} cycles, mean {:?}, slowest {:?}; {} meetings, {sessions} sessions, {calls} calls ({:.2} per meeting); \
          database {size} bytes ({:.0} per session); bodies {raw} bytes raw, {stored} stored ({:.1}x)",
@@ -244,22 +242,25 @@ async fn an_upload_that_loses_the_race_merges_and_retries() {
     assert_eq!(report.upload_attempts, 2, "lost once, merged, won");
     let db = stored_history(&inner).await;
     assert_eq!(
-        db.count("SELECT count(*) FROM runs WHERE id = 'interloper'")
-            .unwrap(),
+        db.recent_runs(usize::MAX)
+            .unwrap()
+            .iter()
+            .filter(|run| run.id == "interloper")
+            .count(),
         1,
         "the other writer's rows survive"
     );
     assert_eq!(
-        db.count(&format!(
-            "SELECT count(*) FROM runs WHERE id = '{}'",
-            report.run_id
-        ))
-        .unwrap(),
+        db.recent_runs(usize::MAX)
+            .unwrap()
+            .iter()
+            .filter(|run| run.id == report.run_id)
+            .count(),
         1,
         "and ours"
     );
     assert_eq!(
-        db.count("SELECT count(*) FROM quality_calls").unwrap(),
+        db.totals().unwrap().calls,
         i64::try_from(sim.stats().qualities_calls()).unwrap()
     );
     sim.shutdown().await;
@@ -396,10 +397,7 @@ async fn a_cycle_killed_midway_and_run_again_loses_nothing() {
         );
         runs += 1;
         let db = stored_history_if_any(&store).await;
-        let finals = db.map_or(0, |db| {
-            db.count("SELECT count(*) FROM checkpoints WHERE final")
-                .unwrap()
-        });
+        let finals = db.map_or(0, |db| db.totals().unwrap().final_meetings);
         if finals == i64::try_from(sim.org().meetings.len()).unwrap() {
             break;
         }
@@ -416,16 +414,17 @@ async fn a_cycle_killed_midway_and_run_again_loses_nothing() {
         "the crashed run's calls counted as made"
     );
     let db = stored_history(&store).await;
-    let recorded = db.count("SELECT count(*) FROM quality_calls").unwrap();
+    let recorded = db.totals().unwrap().calls;
     assert!(
         u64::try_from(recorded).unwrap() + 2 <= sim.stats().qualities_calls(),
         "the killed run's calls were never recorded ({recorded} of {})",
         sim.stats().qualities_calls()
     );
     assert!(
-        db.count("SELECT count(*) FROM runs WHERE outcome = 'ok'")
+        db.recent_runs(usize::MAX)
             .unwrap()
-            >= 1,
+            .iter()
+            .any(|run| run.outcome == "ok"),
         "later runs finished the job"
     );
     for meeting in &sim.org().meetings {
@@ -483,10 +482,7 @@ async fn tokens_are_refreshed_when_due_rotated_and_a_revoked_one_asks_for_author
     assert_ne!(third.refresh_token, second.refresh_token);
 
     // Revoked: the next due refresh fails, the state says so, nothing collected is lost.
-    let before = stored_history(&store)
-        .await
-        .count("SELECT count(*) FROM quality_pages")
-        .unwrap();
+    let before = stored_history(&store).await.totals().unwrap().pages;
     assert!(before > 0);
     sim.revoke_refresh_tokens();
     sim.clock().advance(Span::hours(25));
@@ -503,11 +499,7 @@ async fn tokens_are_refreshed_when_due_rotated_and_a_revoked_one_asks_for_author
     assert_eq!(needed.since, sim.clock().now());
     assert!(needed.reason.contains("revoked"), "{}", needed.reason);
     let db = stored_history(&store).await;
-    assert_eq!(
-        db.count("SELECT count(*) FROM quality_pages").unwrap(),
-        before,
-        "nothing lost"
-    );
+    assert_eq!(db.totals().unwrap().pages, before, "nothing lost");
     let last = db.recent_runs(1).unwrap().remove(0);
     assert_eq!(last.outcome, "authorization required");
 

@@ -334,43 +334,14 @@ pub async fn merge_archives_into(
     path: &std::path::Path,
 ) {
     let dir = temp_dir("history-merged");
-    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut db = webex_quality::db::Database::open(path).unwrap();
     for archive in archives {
         let local = webex_quality::history::download(store, *archive, &dir)
             .await
             .unwrap();
-        conn.execute(
-            "ATTACH DATABASE ?1 AS old",
-            [local.path.display().to_string()],
-        )
-        .unwrap();
-        conn.execute_batch(MERGE_ARCHIVE).unwrap();
-        conn.execute("DETACH DATABASE old", []).unwrap();
+        db.merge_partition(&local.path).unwrap();
     }
 }
-
-/// Copies the attached `old` database's rows into `main`, keeping what `main` has (call ids are
-/// given anew; pages follow their call by meeting and time; a run's errors come with the run, after
-/// it, as the foreign key wants).
-pub const MERGE_ARCHIVE: &str = "
-    BEGIN;
-    INSERT INTO main.meetings SELECT * FROM old.meetings WHERE true ON CONFLICT DO NOTHING;
-    INSERT INTO main.checkpoints SELECT * FROM old.checkpoints WHERE true ON CONFLICT DO NOTHING;
-    INSERT INTO main.bodies SELECT * FROM old.bodies WHERE true ON CONFLICT DO NOTHING;
-    INSERT INTO main.quality_calls (instance_id, called_at, completed, error, tracking_id, pages_pruned)
-        SELECT instance_id, called_at, completed, error, tracking_id, pages_pruned FROM old.quality_calls
-        WHERE true ON CONFLICT DO NOTHING;
-    INSERT INTO main.quality_pages (call_id, page, fetched_at, request_url, status, tracking_id, body_sha256, valid_json)
-        SELECT c.id, p.page, p.fetched_at, p.request_url, p.status, p.tracking_id, p.body_sha256, p.valid_json
-        FROM old.quality_pages p JOIN old.quality_calls o ON o.id = p.call_id
-        JOIN main.quality_calls c ON c.instance_id = o.instance_id AND c.called_at = o.called_at
-        WHERE true ON CONFLICT DO NOTHING;
-    CREATE TEMP TABLE IF NOT EXISTS merged_runs (id TEXT PRIMARY KEY);
-    DELETE FROM merged_runs;
-    INSERT INTO merged_runs SELECT id FROM old.runs WHERE id NOT IN (SELECT id FROM main.runs);
-    INSERT INTO main.runs SELECT * FROM old.runs WHERE true ON CONFLICT DO NOTHING;
-    INSERT INTO main.run_errors SELECT * FROM old.run_errors WHERE run_id IN (SELECT id FROM merged_runs);
-    COMMIT;";
 
 /// The whole history in `store` ([`stored_history`]), if a database was ever uploaded.
 pub async fn stored_history_if_any(

@@ -282,3 +282,63 @@ fn only_the_configuration_module_reads_the_environment() {
         "these read the environment themselves; read settings in `config`: {readers:?}"
     );
 }
+
+#[test]
+fn tests_and_tools_write_no_sql_and_the_code_builds_none_with_format() {
+    // Tests and benchmarks read the database through its typed queries (`Database::totals` and the
+    // like), so a schema change does not ripple into them; the code never pastes values into SQL.
+    let mut found = Vec::new();
+    for dir in ["tests", "bench"] {
+        let mut files = Vec::new();
+        rust_files(&repo().join(dir), &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let relative = file.strip_prefix(repo()).unwrap().display().to_string();
+            if relative == "tests/e2e/structure.rs" {
+                continue;
+            }
+            for keyword in [
+                "\"SELECT ",
+                "SELECT count(",
+                "INSERT INTO",
+                "DELETE FROM",
+                "UPDATE meetings",
+            ] {
+                if text.contains(keyword) {
+                    found.push(format!("{relative}: {keyword}"));
+                }
+            }
+        }
+    }
+    for krate in CRATES {
+        let mut files = Vec::new();
+        rust_files(&repo().join(krate), &mut files);
+        for file in files {
+            let text = code(&std::fs::read_to_string(&file).unwrap());
+            for (at, _) in text.match_indices("format!(") {
+                let call = &text[at..text.len().min(at + 120)];
+                let upper = call.to_ascii_uppercase();
+                if [
+                    "\"SELECT ",
+                    "\"INSERT ",
+                    "\"UPDATE ",
+                    "\"DELETE ",
+                    "\"PRAGMA ",
+                ]
+                .iter()
+                .any(|k| upper.contains(k))
+                {
+                    found.push(format!(
+                        "{}: {}",
+                        file.display(),
+                        call.lines().next().unwrap_or("")
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "SQL outside the database module's typed queries: {found:#?}"
+    );
+}

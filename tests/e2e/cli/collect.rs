@@ -20,13 +20,10 @@ async fn a_revoked_token_stops_collect_with_exit_3_and_loses_nothing() {
     let stored = async |store: &webex_quality::storage::SharedStore| {
         let mut counts = (0, 0, 0);
         for part in stored_partitions(store).await {
-            counts.0 += part.db.count("SELECT count(*) FROM quality_pages").unwrap();
+            counts.0 += part.db.totals().unwrap().pages;
             // The bytes every page refers to (a body shared by two days is stored in both).
-            counts.1 += part
-                .db
-                .count("SELECT coalesce(sum(b.length), 0) FROM quality_pages p JOIN bodies b ON b.sha256 = p.body_sha256")
-                .unwrap();
-            counts.2 += part.db.count("SELECT count(*) FROM meetings").unwrap();
+            counts.1 += part.db.totals().unwrap().page_bytes;
+            counts.2 += part.db.totals().unwrap().meetings;
         }
         counts
     };
@@ -111,7 +108,7 @@ async fn collect_works_with_a_personal_access_token_and_keeps_it_out_of_everythi
     let store: webex_quality::storage::SharedStore =
         std::sync::Arc::new(webex_quality::storage::FolderStore::new(data.clone()).unwrap());
     let db = stored_database(&store).await;
-    assert!(db.count("SELECT count(*) FROM quality_pages").unwrap() > 0);
+    assert!(db.totals().unwrap().pages > 0);
     // The token is in no output and no file of the data folder.
     let mut seen = crate::secrets::Haystacks::default();
     seen.add("collect's output", format!("{stdout}{stderr}"));

@@ -177,6 +177,20 @@ impl Database {
             .map_err(self.err())
     }
 
+    /// Copies a whole partition (an archive file at `path`) into this database, keeping what it
+    /// already holds: for tools and tests that want the history as one file. Call ids are given
+    /// anew; pages follow their call by meeting and time; a run's errors come with the run.
+    ///
+    /// # Errors
+    /// SQLite errors; nothing changes then.
+    pub fn merge_partition(&mut self, path: &Path) -> Result<(), DbError> {
+        self.with_attached(path, |db| {
+            let tx = db.conn.unchecked_transaction().map_err(db.err())?;
+            tx.execute_batch(MERGE_PARTITION).map_err(db.err())?;
+            tx.commit().map_err(db.err())
+        })
+    }
+
     /// Brings the meetings `ids` back from the archive file at `path` (their item, checkpoint,
     /// calls, pages and bodies), in one transaction; returns how many came back (a meeting already
     /// here, or not in that archive, is left alone).
@@ -192,3 +206,22 @@ impl Database {
         })
     }
 }
+
+/// [`Database::merge_partition`]'s copy, from the attached `archive` into `main`.
+const MERGE_PARTITION: &str = "
+    INSERT INTO main.meetings SELECT * FROM archive.meetings WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.checkpoints SELECT * FROM archive.checkpoints WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.bodies SELECT * FROM archive.bodies WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.quality_calls (instance_id, called_at, completed, error, tracking_id, pages_pruned)
+        SELECT instance_id, called_at, completed, error, tracking_id, pages_pruned FROM archive.quality_calls
+        WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.quality_pages (call_id, page, fetched_at, request_url, status, tracking_id, body_sha256, valid_json)
+        SELECT c.id, p.page, p.fetched_at, p.request_url, p.status, p.tracking_id, p.body_sha256, p.valid_json
+        FROM archive.quality_pages p JOIN archive.quality_calls o ON o.id = p.call_id
+        JOIN main.quality_calls c ON c.instance_id = o.instance_id AND c.called_at = o.called_at
+        WHERE true ON CONFLICT DO NOTHING;
+    CREATE TEMP TABLE IF NOT EXISTS merged_runs (id TEXT PRIMARY KEY);
+    DELETE FROM merged_runs;
+    INSERT INTO merged_runs SELECT id FROM archive.runs WHERE id NOT IN (SELECT id FROM main.runs);
+    INSERT INTO main.runs SELECT * FROM archive.runs WHERE true ON CONFLICT DO NOTHING;
+    INSERT INTO main.run_errors SELECT * FROM archive.run_errors WHERE run_id IN (SELECT id FROM merged_runs);";

@@ -27,6 +27,7 @@ pub use codec::sha256_hex;
 pub use delta::{Delta, DeltaCounts};
 pub use error::DbError;
 pub use partition::DayCounts;
+pub use read::Totals;
 pub use rows::{
     Applied, CallRecord, Changes, Checkpoint, CheckpointUpdate, MeetingRow, MeetingStatus,
     RunError, RunRecord, StoredCall, StoredMeeting, StoredPage, db_time, item_digest,
@@ -313,11 +314,7 @@ mod tests {
             ..Changes::default()
         })
         .unwrap();
-        assert_eq!(
-            db.count("SELECT count(*) FROM bodies WHERE encoding = 'zstd'")
-                .unwrap(),
-            1
-        );
+        assert_eq!(db.totals().unwrap().zstd_bodies, 1);
         let pages = db.latest_complete_pages("a_I_1").unwrap();
         assert_eq!(pages[0].body.as_ref(), new_body.as_slice());
         let first = db.calls("a_I_1").unwrap()[0].id;

@@ -13,6 +13,35 @@ use super::{
     StoredPage, db_time, item_digest,
 };
 
+/// What a database holds, counted ([`Database::totals`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Meetings.
+    pub meetings: i64,
+    /// Meetings whose checkpoint is final (fetched complete, or their window closed).
+    pub final_meetings: i64,
+    /// Meetings not final yet.
+    pub pending_meetings: i64,
+    /// Qualities calls.
+    pub calls: i64,
+    /// Calls whose pages were dropped, superseded by their meeting's final fetch.
+    pub pruned_calls: i64,
+    /// Pages.
+    pub pages: i64,
+    /// Bytes of every page as received (a body that several pages share counts for each).
+    pub page_bytes: i64,
+    /// Distinct bodies.
+    pub bodies: i64,
+    /// Bodies stored zstd-compressed.
+    pub zstd_bodies: i64,
+    /// Bytes of the distinct bodies as received.
+    pub body_bytes: i64,
+    /// Bytes of the distinct bodies as stored.
+    pub stored_bytes: i64,
+    /// Runs recorded.
+    pub runs: i64,
+}
+
 impl Database {
     /// The meetings a cycle plans with, oldest start first: every meeting not final yet, and every
     /// meeting that started at or after `listed_from` (what List Meetings can still return). Final
@@ -195,13 +224,84 @@ impl Database {
         Ok(pages)
     }
 
-    /// Runs one read-only query returning a single integer (for reports and tests).
+    /// What the database holds, counted (the status page, reports, benchmarks and tests read these
+    /// rather than writing SQL of their own).
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn count(&self, sql: &str) -> Result<i64, DbError> {
+    pub fn totals(&self) -> Result<Totals, DbError> {
         self.conn
-            .query_row(sql, [], |r| r.get(0))
+            .query_row(
+                "SELECT (SELECT count(*) FROM meetings),
+                        (SELECT count(*) FROM checkpoints WHERE final),
+                        (SELECT count(*) FROM meetings m LEFT JOIN checkpoints c USING (instance_id)
+                         WHERE NOT coalesce(c.final, 0)),
+                        (SELECT count(*) FROM quality_calls),
+                        (SELECT count(*) FROM quality_calls WHERE pages_pruned),
+                        (SELECT count(*) FROM quality_pages),
+                        (SELECT coalesce(sum(b.length), 0) FROM quality_pages p JOIN bodies b ON b.sha256 = p.body_sha256),
+                        (SELECT count(*) FROM bodies),
+                        (SELECT count(*) FROM bodies WHERE encoding = 'zstd'),
+                        (SELECT coalesce(sum(length), 0) FROM bodies),
+                        (SELECT coalesce(sum(length(data)), 0) FROM bodies),
+                        (SELECT count(*) FROM runs)",
+                [],
+                |r| {
+                    Ok(Totals {
+                        meetings: r.get(0)?,
+                        final_meetings: r.get(1)?,
+                        pending_meetings: r.get(2)?,
+                        calls: r.get(3)?,
+                        pruned_calls: r.get(4)?,
+                        pages: r.get(5)?,
+                        page_bytes: r.get(6)?,
+                        bodies: r.get(7)?,
+                        zstd_bodies: r.get(8)?,
+                        body_bytes: r.get(9)?,
+                        stored_bytes: r.get(10)?,
+                        runs: r.get(11)?,
+                    })
+                },
+            )
+            .map_err(self.err())
+    }
+
+    /// Calls answered 429 by runs that started at or after `since`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn rate_limited_since(&self, since: DateTime<Utc>) -> Result<i64, DbError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(sum(rate_limited), 0) FROM runs WHERE started_at >= ?1",
+                [db_time(since)],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// A meeting's checkpoint, if it has one.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn checkpoint(&self, instance_id: &str) -> Result<Option<Checkpoint>, DbError> {
+        self.conn
+            .query_row(
+                "SELECT last_call_at, next_allowed_at, attempts, failures, last_error, final
+                 FROM checkpoints WHERE instance_id = ?1",
+                [instance_id],
+                |r| {
+                    Ok(Checkpoint {
+                        last_call_at: parse_time(r.get(0)?),
+                        next_allowed_at: parse_time(r.get(1)?),
+                        attempts: r.get(2)?,
+                        failures: r.get(3)?,
+                        last_error: r.get(4)?,
+                        final_: r.get(5)?,
+                    })
+                },
+            )
+            .optional()
             .map_err(self.err())
     }
 

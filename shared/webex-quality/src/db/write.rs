@@ -289,10 +289,13 @@ mod tests {
                 pruned_calls: 0,
             }
         );
-        assert_eq!(db.count("SELECT count(*) FROM quality_pages").unwrap(), 2);
+        assert_eq!(db.totals().unwrap().pages, 2);
         // Checkpoints merge: attempts add up (two runs' worth), the later call and final stick.
-        assert_eq!(db.count("SELECT attempts FROM checkpoints").unwrap(), 2);
-        assert_eq!(db.count("SELECT final FROM checkpoints").unwrap(), 1);
+        assert_eq!(db.checkpoint("a_I_1").unwrap().unwrap().attempts, 2);
+        assert_eq!(
+            i64::from(db.checkpoint("a_I_1").unwrap().unwrap().final_),
+            1
+        );
         db.integrity_check().unwrap();
     }
 
@@ -384,7 +387,7 @@ mod tests {
         };
         // Without the setting nothing goes.
         assert_eq!(db.apply(&kept_all).unwrap().pruned_calls, 0);
-        assert_eq!(db.count("SELECT count(*) FROM quality_pages").unwrap(), 6);
+        assert_eq!(db.totals().unwrap().pages, 6);
         let applied = db
             .apply(&Changes {
                 prune_superseded: true,
@@ -407,7 +410,7 @@ mod tests {
             "a shared body stays"
         );
         // Bodies only the pruned pages used are gone; the other meeting is untouched.
-        assert_eq!(db.count("SELECT count(*) FROM bodies").unwrap(), 3);
+        assert_eq!(db.totals().unwrap().bodies, 3);
         assert!(!db.calls("b_I_2").unwrap()[0].pages_pruned);
         db.integrity_check().unwrap();
         // Pruning again finds nothing.
@@ -446,6 +449,6 @@ mod tests {
         .unwrap();
         // The latest complete call is not valid: every page stays, the malformed one included
         // (it is what Webex sent).
-        assert_eq!(db.count("SELECT count(*) FROM quality_pages").unwrap(), 3);
+        assert_eq!(db.totals().unwrap().pages, 3);
     }
 }

@@ -52,10 +52,8 @@ impl StatusView {
         status: Option<&crate::status::Status>,
         now: DateTime<Utc>,
     ) -> Result<Self, crate::db::DbError> {
-        let day_ago = crate::db::db_time(now - chrono::Duration::days(1));
-        let rate_limited = db.count(&format!(
-            "SELECT coalesce(sum(rate_limited), 0) FROM runs WHERE started_at >= '{day_ago}'"
-        ))?;
+        let rate_limited = db.rate_limited_since(now - chrono::Duration::days(1))?;
+        let totals = db.totals()?;
         let errors = db
             .recent_errors(20)?
             .into_iter()
@@ -74,13 +72,16 @@ impl StatusView {
             Some(days) => format!("{days} days"),
         };
         Ok(Self {
-            last_run: last_run.map_or_else(|| "never".to_owned(), |r| r.ended_at.format("%Y-%m-%d %H:%M UTC").to_string()),
+            last_run: last_run.map_or_else(
+                || "never".to_owned(),
+                |r| r.ended_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            ),
             last_outcome: last_run.map_or_else(String::new, |r| match &r.detail {
                 Some(detail) => format!("{}: {detail}", r.outcome),
                 None => r.outcome.clone(),
             }),
-            collected: db.count("SELECT count(*) FROM checkpoints WHERE final")?,
-            pending: db.count("SELECT count(*) FROM meetings m LEFT JOIN checkpoints c USING (instance_id) WHERE NOT coalesce(c.final, 0)")?,
+            collected: totals.final_meetings,
+            pending: totals.pending_meetings,
             archived_days: 0,
             rate_limited,
             token_days,
