@@ -341,3 +341,50 @@ async fn a_refreshed_record_whose_save_failed_is_kept_and_saved_by_a_later_reque
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_token_endpoints_5xx_are_retried_and_its_refusals_are_not() {
+    let sim = spawn_sim().await;
+    let options = quick_options();
+    let (_, session, _) = oauth_webex_client(&sim, options.clone()).await;
+    // Two server errors, then the refresh goes through: three requests.
+    sim.faults()
+        .inject(Route::AccessToken, Fault::Status(503), 2);
+    let before = sim.stats().requests(Route::AccessToken);
+    session.refresh_now().await.unwrap();
+    assert_eq!(sim.stats().requests(Route::AccessToken), before + 3);
+
+    // More server errors than retries: unavailable after 1 + max_retries requests, and not a lost
+    // authorization.
+    sim.faults().inject(
+        Route::AccessToken,
+        Fault::Status(500),
+        options.max_retries + 5,
+    );
+    let before = sim.stats().requests(Route::AccessToken);
+    let err = session.refresh_now().await.unwrap_err();
+    assert!(!err.is_authorization_required(), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains(&format!("after {} attempts", options.max_retries + 1)),
+        "{err}"
+    );
+    assert_eq!(
+        sim.stats().requests(Route::AccessToken),
+        before + u64::try_from(options.max_retries).unwrap() + 1
+    );
+    sim.faults().clear();
+
+    // A refusal (the refresh token revoked) is final: one request.
+    sim.revoke_refresh_tokens();
+    let before = sim.stats().requests(Route::AccessToken);
+    assert!(
+        session
+            .refresh_now()
+            .await
+            .unwrap_err()
+            .is_authorization_required()
+    );
+    assert_eq!(sim.stats().requests(Route::AccessToken), before + 1);
+    sim.shutdown().await;
+}

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::BackoffBuilder;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
@@ -14,7 +14,8 @@ use url::Url;
 
 use super::error::WebexError;
 use super::http::{
-    TRACKING_ID_HEADER, header_text, new_tracking_id, next_link, retry_after, webex_message,
+    TRACKING_ID_HEADER, header_text, new_tracking_id, next_link, retry_after, retry_policy,
+    webex_message,
 };
 use super::session::OAuthSession;
 use crate::clock::SharedClock;
@@ -249,12 +250,15 @@ impl WebexClient {
                 reason: "not a Webex host over HTTPS nor the origin of a configured base URL: the access token is not sent there".into(),
             });
         }
-        let mut backoff = ExponentialBuilder::new()
-            .with_min_delay(self.options.backoff_min)
-            .with_max_delay(self.options.backoff_max)
-            .with_max_times(self.options.max_retries)
-            .with_jitter()
-            .build();
+        // The one retry policy (`http::retry_policy`), stepped by hand: this loop also follows 401s
+        // (one refresh), 429s (`Retry-After`, bounded by the deadline) and calls not to repeat, which
+        // a generic retry combinator cannot express.
+        let mut backoff = retry_policy(
+            self.options.backoff_min,
+            self.options.backoff_max,
+            self.options.max_retries,
+        )
+        .build();
         let mut refreshed = false;
         let mut rate_limit_waits = 0;
         let mut attempts: u32 = 0;

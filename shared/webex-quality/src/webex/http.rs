@@ -11,6 +11,8 @@
 
 use std::time::Duration;
 
+use backon::ExponentialBuilder;
+
 use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, LINK, RETRY_AFTER};
 use url::Url;
@@ -26,6 +28,16 @@ pub const TRACKING_ID_HEADER: &str = "TrackingID";
 #[must_use]
 pub fn new_tracking_id() -> String {
     format!("WEBEXQUALITY_{}", uuid::Uuid::new_v4())
+}
+
+/// The one retry policy of the Webex clients (the API client's loop and the OAuth client's token
+/// requests): exponential backoff from `min` to `max` with jitter, at most `times` retries.
+pub(crate) fn retry_policy(min: Duration, max: Duration, times: usize) -> ExponentialBuilder {
+    ExponentialBuilder::new()
+        .with_min_delay(min)
+        .with_max_delay(max)
+        .with_max_times(times)
+        .with_jitter()
 }
 
 /// A header's value as trimmed text, if present, visible ASCII and not empty.

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
+use backon::Retryable;
 use chrono::{DateTime, Utc};
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::error::WebexError;
-use super::http::{TRACKING_ID_HEADER, new_tracking_id, webex_message};
+use super::http::{TRACKING_ID_HEADER, new_tracking_id, retry_policy, webex_message};
 use crate::clock::SharedClock;
 use crate::config::{OAuthSettings, Secret};
 
@@ -294,20 +294,12 @@ impl OAuthClient {
         move |request: HttpRequest| {
             let http = http.clone();
             Box::pin(async move {
-                let mut backoff = ExponentialBuilder::new()
-                    .with_min_delay(min_delay)
-                    .with_max_delay(max_delay)
-                    .with_max_times(max_retries)
-                    .with_jitter()
-                    .build();
-                let mut attempts = 0;
-                loop {
-                    attempts += 1;
+                let attempts = std::sync::atomic::AtomicU32::new(0);
+                let attempt = || async {
+                    let attempt = attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                     let sent_tracking_id = new_tracking_id();
-                    let result =
-                        send_token_request(&http, &request, &sent_tracking_id, timeout).await;
-                    let detail = match result {
-                        Ok(response) if response.status().is_success() => return Ok(response),
+                    match send_token_request(&http, &request, &sent_tracking_id, timeout).await {
+                        Ok(response) if response.status().is_success() => Ok(response),
                         Ok(response) => {
                             let tracking_id = response
                                 .headers()
@@ -324,25 +316,29 @@ impl OAuthClient {
                                     body: bytes::Bytes::from(response.into_body()),
                                 });
                             }
-                            tracing::warn!(%tracking_id, status, %message, attempt = attempts, "token endpoint server error");
-                            format!("HTTP {status}: {message}")
+                            tracing::warn!(%tracking_id, status, %message, attempt, "token endpoint server error");
+                            Err(TokenHttpError::Unavailable {
+                                attempts: attempt,
+                                tracking_id,
+                                detail: format!("HTTP {status}: {message}"),
+                            })
                         }
                         Err(detail) => {
-                            tracing::warn!(tracking_id = %sent_tracking_id, %detail, attempt = attempts, "token endpoint request failed");
-                            detail
-                        }
-                    };
-                    match backoff.next() {
-                        Some(delay) => tokio::time::sleep(delay).await,
-                        None => {
-                            return Err(TokenHttpError::Unavailable {
-                                attempts,
+                            tracing::warn!(tracking_id = %sent_tracking_id, %detail, attempt, "token endpoint request failed");
+                            Err(TokenHttpError::Unavailable {
+                                attempts: attempt,
                                 tracking_id: sent_tracking_id,
                                 detail,
-                            });
+                            })
                         }
                     }
-                }
+                };
+                // Only 5xx answers and failed requests are tried again; a refusal is final.
+                attempt
+                    .retry(retry_policy(min_delay, max_delay, max_retries))
+                    .sleep(tokio::time::sleep)
+                    .when(|error| matches!(error, TokenHttpError::Unavailable { .. }))
+                    .await
             })
         }
     }
