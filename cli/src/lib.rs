@@ -7,8 +7,8 @@
 //! - `login`, `collect`, `render`, `status`, `export`: one step each, fit for cron.
 //! - `sim`: the simulator alone.
 //!
-//! Settings come from flags or from the environment variables of the design's section 3a (the same
-//! names the Lambda functions read); this crate never compiles the AWS SDK.
+//! Settings come from flags or from the environment variables in the README's configuration table
+//! (the same names the Lambda functions read); this crate never compiles the AWS SDK.
 
 mod args;
 mod commands;

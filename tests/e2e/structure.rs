@@ -342,3 +342,113 @@ fn tests_and_tools_write_no_sql_and_the_code_builds_none_with_format() {
         "SQL outside the database module's typed queries: {found:#?}"
     );
 }
+
+/// Every Markdown file of the repository (not under `target/` or a dependency folder).
+fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if !matches!(
+                name.as_str(),
+                "target" | "node_modules" | ".git" | "corpus" | "artifacts"
+            ) {
+                markdown_files(&path, out);
+            }
+        } else if name.ends_with(".md") {
+            out.push(path);
+        }
+    }
+}
+
+/// The targets of the Markdown links `[text](target)` in `text`.
+fn link_targets(text: &str) -> Vec<String> {
+    let mut targets = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("](") {
+        let after = &rest[at + 2..];
+        let end = after.find(')').unwrap_or(after.len());
+        targets.push(after[..end].trim().to_owned());
+        rest = &after[end..];
+    }
+    targets
+}
+
+/// The links among `targets`, found in `file`, that leave the repository or name no file.
+fn broken_links(file: &Path, targets: &[String]) -> Vec<String> {
+    let root = repo().canonicalize().unwrap();
+    let mut broken = Vec::new();
+    for target in targets {
+        if target.is_empty()
+            || target.starts_with('#')
+            || target.contains("://")
+            || target.starts_with("mailto:")
+            || !target.contains(['/', '.'])
+            || target.contains("::")
+        {
+            continue; // a web page, an anchor, or a rustdoc path
+        }
+        let path = target.split('#').next().unwrap_or_default();
+        let resolved = file.parent().unwrap().join(path);
+        match resolved.canonicalize() {
+            Ok(found) if found.starts_with(&root) => {}
+            Ok(_) => broken.push(format!(
+                "{}: {target} (outside the repository)",
+                file.display()
+            )),
+            Err(_) => broken.push(format!("{}: {target} (no such file)", file.display())),
+        }
+    }
+    broken
+}
+
+#[test]
+fn documents_link_only_to_files_that_exist_inside_the_repository() {
+    let mut broken = Vec::new();
+    let mut files = Vec::new();
+    markdown_files(&repo(), &mut files);
+    assert!(files.len() > 8, "{files:?}");
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        broken.extend(broken_links(file, &link_targets(&text)));
+        if text.contains("../shared/") {
+            broken.push(format!(
+                "{}: names ../shared/, outside the repository",
+                file.display()
+            ));
+        }
+    }
+    // Module docs: links in doc comments resolve from the source file, like rustdoc's.
+    for krate in CRATES.iter().chain(&["tests/e2e", "bench/src"]) {
+        let mut sources = Vec::new();
+        rust_files(&repo().join(krate), &mut sources);
+        for file in sources {
+            let docs: String = std::fs::read_to_string(&file)
+                .unwrap()
+                .lines()
+                .filter(|l| l.trim_start().starts_with("//!") || l.trim_start().starts_with("///"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            broken.extend(broken_links(&file, &link_targets(&docs)));
+            if docs.contains("../shared/") || docs.contains("design.md") {
+                broken.push(format!(
+                    "{}: names the handbook outside the repository",
+                    file.display()
+                ));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn the_link_checker_finds_a_link_out_of_the_repository_and_a_missing_file() {
+    let file = repo().join("docs/architecture.md");
+    let targets = link_targets(
+        "see [a](decisions.md), [b](../../shared/design.md), [c](missing.md#x), [d](https://x.y/z.md), [e](#top)",
+    );
+    let broken = broken_links(&file, &targets);
+    assert_eq!(broken.len(), 2, "{broken:?}");
+    assert!(broken[0].contains("outside the repository") || broken[0].contains("no such file"));
+    assert!(broken[1].contains("missing.md"));
+}

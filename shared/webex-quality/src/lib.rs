@@ -1,6 +1,6 @@
 //! Webex Quality's core: everything the Lambda functions, the CLI and the tests share.
 //!
-//! Each module is one room with one job (see `design.md` section 3):
+//! Each module is one room with one job (the module map: `docs/architecture.md`):
 //! - [`config`]: typed settings read once at start, secrets in redacting types;
 //! - [`clock`]: the time port, so tests and the simulator can drive time;
 //! - [`webex`]: the Webex API client (OAuth, List Meetings, Meeting Qualities).

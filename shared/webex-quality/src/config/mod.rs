@@ -1,6 +1,6 @@
 //! Typed settings, read once at start from the environment (and, in the CLI, from flags with the same
 //! names lower-cased and dashed). The names are a fixed interface shared by every entry point; see
-//! `design.md` section 3a. A missing or malformed setting is an error that names it and says how to fix it.
+//! the README's configuration table. A missing or malformed setting is an error that names it and says how to fix it.
 //!
 //! Each entry point has one typed configuration: [`CollectorConfig`] (the collector function and the
 //! CLI's `collect`, `serve`), [`SiteConfig`] (the site-builder function and `render`) and

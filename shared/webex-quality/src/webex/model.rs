@@ -135,7 +135,7 @@ pub struct QualitiesPage {
 /// One participant media session (a person who rejoins has several).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
-#[allow(missing_docs)] // field names are Webex's, documented in webex-api.md section 4.3
+#[allow(missing_docs)] // field names are Webex's, described in docs/webex-api.md
 pub struct MediaSession {
     #[serde(deserialize_with = "string")]
     pub meeting_instance_id: Option<String>,
