@@ -293,3 +293,128 @@ impl TokenSink for StoredTokens {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::config::Secret;
+    use crate::storage::FolderStore;
+
+    #[derive(Debug)]
+    struct At(DateTime<Utc>);
+
+    impl Clock for At {
+        fn now(&self) -> DateTime<Utc> {
+            self.0
+        }
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn record(access: &str, now: DateTime<Utc>) -> TokenRecord {
+        TokenRecord {
+            access_token: Secret::new(access.to_owned()),
+            access_expires_at: now + chrono::Duration::days(14),
+            refresh_token: Some(Secret::new(format!("{access}-refresh"))),
+            refresh_expires_at: Some(now + chrono::Duration::days(90)),
+            obtained_at: now,
+            scopes: vec!["analytics:read_all".into()],
+        }
+    }
+
+    fn authorizer(org: &str, now: DateTime<Utc>) -> Authorizer {
+        Authorizer {
+            email: "a***@acme.example".into(),
+            org_id: org.into(),
+            at: now,
+            scopes: vec!["analytics:read_all".into()],
+        }
+    }
+
+    fn token_store() -> (TokenStore, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("wq-tokens-{}", uuid::Uuid::new_v4().simple()));
+        let store: SharedStore = Arc::new(FolderStore::new(dir.clone()).unwrap());
+        let now = at("2026-01-05T10:00:00Z");
+        (TokenStore::new(store, Arc::new(At(now))), dir)
+    }
+
+    #[tokio::test]
+    async fn the_first_login_pins_its_organisation_and_another_is_refused_storing_nothing() {
+        let (tokens, dir) = token_store();
+        let now = at("2026-01-05T10:00:00Z");
+        assert!(tokens.load().await.unwrap().is_none());
+        let state = tokens
+            .store_login_by(record("first", now), authorizer("org-a", now))
+            .await
+            .unwrap();
+        assert_eq!(state.org_id.as_deref(), Some("org-a"));
+
+        let refused = tokens
+            .store_login_by(record("intruder", now), authorizer("org-b", now))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, TokenError::OtherOrganisation { .. }),
+            "{refused}"
+        );
+        let (kept, _) = tokens.load().await.unwrap().unwrap();
+        assert_eq!(kept.record.unwrap().access_token.expose(), "first");
+
+        // Needed again: recorded once (the first reason and time stay), the tokens kept.
+        tokens.mark_authorization_needed("revoked").await.unwrap();
+        tokens.mark_authorization_needed("later").await.unwrap();
+        let (needed, _) = tokens.load().await.unwrap().unwrap();
+        let needed_since = needed.authorization_needed.unwrap();
+        assert_eq!(
+            (needed_since.reason.as_str(), needed_since.since),
+            ("revoked", now)
+        );
+        assert!(needed.record.is_some());
+
+        // A login from the pinned organisation replaces the tokens and clears it.
+        let again = tokens
+            .store_login_by(record("second", now), authorizer("org-a", now))
+            .await
+            .unwrap();
+        assert!(again.authorization_needed.is_none());
+        assert_eq!(again.record.unwrap().access_token.expose(), "second");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refreshed_record_is_saved_only_over_the_version_the_collector_read() {
+        let (tokens, dir) = token_store();
+        let now = at("2026-01-05T10:00:00Z");
+        tokens
+            .store_login_by(record("login", now), authorizer("org-a", now))
+            .await
+            .unwrap();
+        let (state, etag) = tokens.load().await.unwrap().unwrap();
+        let sink = StoredTokens::new(tokens.clone(), state, Some(etag));
+
+        // A refresh: saved, the pinned organisation and the authorizer kept.
+        sink.save(&record("refreshed", now)).await.unwrap();
+        let (saved, _) = tokens.load().await.unwrap().unwrap();
+        assert_eq!(saved.record.unwrap().access_token.expose(), "refreshed");
+        assert_eq!(saved.org_id.as_deref(), Some("org-a"));
+        assert!(saved.authorized_by.is_some());
+        // Twice in a row: the sink follows its own writes.
+        sink.save(&record("refreshed-again", now)).await.unwrap();
+
+        // Someone else logs in meanwhile: the sink's next save is refused, not written over theirs.
+        tokens
+            .store_login_by(record("new-login", now), authorizer("org-a", now))
+            .await
+            .unwrap();
+        let refused = sink.save(&record("stale", now)).await.unwrap_err();
+        assert!(refused.contains("the token object changed"), "{refused}");
+        let (kept, _) = tokens.load().await.unwrap().unwrap();
+        assert_eq!(kept.record.unwrap().access_token.expose(), "new-login");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -324,4 +324,54 @@ mod tests {
         );
         fs::remove_dir_all(dir).unwrap();
     }
+
+    #[tokio::test]
+    async fn a_commit_succeeds_only_over_the_version_it_checked_out() {
+        let dir = tempdir();
+        let store: SharedStore = Arc::new(FolderStore::new(dir.join("store")).unwrap());
+        let first = Replica::new(store.clone(), dir.join("first"));
+        let second = Replica::new(store.clone(), dir.join("second"));
+        let apply = |path: &Path, id: &str, at: &str| {
+            let mut db = Database::open(path).unwrap();
+            db.apply(&changes_with_call(id, t(at), b"{\"items\":[]}"))
+                .unwrap();
+        };
+
+        // No object yet: the first commit creates it (`If-None-Match: *`).
+        let a = first.checkout("a").await.unwrap();
+        assert!(a.base.is_none() && a.base_len == 0);
+        apply(&a.path, "a_I_1", "2026-01-05T10:00:00Z");
+        let created = first.commit(&a).await.unwrap();
+        assert!(!a.path.exists(), "the committed copy became the cache");
+
+        // Two runs check out the same version; the first to commit wins...
+        let b = first.checkout("b").await.unwrap();
+        let c = second.checkout("c").await.unwrap();
+        assert_eq!(
+            (b.base.as_ref(), c.base.as_ref()),
+            (Some(&created), Some(&created))
+        );
+        assert!(!b.downloaded, "the cache was current");
+        assert!(c.downloaded, "a new machine downloads");
+        apply(&b.path, "b_I_1", "2026-01-05T11:00:00Z");
+        apply(&c.path, "c_I_1", "2026-01-05T12:00:00Z");
+        let won = first.commit(&b).await.unwrap();
+        assert_ne!(won, created);
+        // ...and the other is refused, leaving the object as the winner wrote it.
+        assert!(matches!(
+            second.commit(&c).await,
+            Err(StoreError::PreconditionFailed { .. })
+        ));
+        Replica::discard(&c);
+        assert!(!c.path.exists());
+        // Checked out again, it has the winner's rows, and its own commit goes through.
+        let c = second.checkout("c2").await.unwrap();
+        assert_eq!(c.base.as_ref(), Some(&won));
+        assert_eq!(count_meetings(&c.path).unwrap(), 2);
+        apply(&c.path, "c_I_1", "2026-01-05T12:00:00Z");
+        second.commit(&c).await.unwrap();
+        let (count, _) = first.read_current(count_meetings).await.unwrap();
+        assert_eq!(count, Some(3), "every run's meeting, none overwritten");
+        fs::remove_dir_all(dir).unwrap();
+    }
 }

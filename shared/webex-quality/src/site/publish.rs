@@ -27,6 +27,8 @@ pub struct Published {
     pub streamed: std::collections::BTreeSet<String>,
 }
 
+/// The site's own eight kinds of file (`mime_guess` would add a crate and a table of thousands for
+/// them).
 fn content_type(path: &str) -> &'static str {
     match path.rsplit('.').next() {
         Some("html") => "text/html; charset=utf-8",
@@ -274,5 +276,112 @@ pub(super) async fn write_manifest(
             uploaded: report.uploaded,
         }),
         Err(other) => Err(other.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::storage::{FolderStore, SharedStore};
+
+    fn site(files: &[(&str, &str)]) -> Files {
+        files
+            .iter()
+            .map(|(path, text)| ((*path).to_owned(), text.as_bytes().to_vec()))
+            .collect()
+    }
+
+    async fn read(store: &SharedStore, key: &str) -> Option<Vec<u8>> {
+        match store.get(key, None).await.unwrap() {
+            Fetched::Found(object) => Some(object.bytes.to_vec()),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_what_changed_is_uploaded_and_what_went_is_removed_after_the_manifest() {
+        let dir =
+            std::env::temp_dir().join(format!("wq-publish-{}", uuid::Uuid::new_v4().simple()));
+        let store: SharedStore = Arc::new(FolderStore::for_site(dir.clone()).unwrap());
+        let first = site(&[
+            ("index.html", "<p>1</p>"),
+            ("meetings/a.html", "a"),
+            ("assets/app.1.js", "js"),
+        ]);
+        let published = publish(store.as_ref(), &first).await.unwrap();
+        assert_eq!(published.uploaded.len(), 3);
+        assert_eq!(read_manifest(store.as_ref()).await.unwrap().files.len(), 3);
+
+        // The same site again: nothing uploaded.
+        let again = publish(store.as_ref(), &first).await.unwrap();
+        assert_eq!(
+            (again.uploaded.len(), again.unchanged, again.deleted.len()),
+            (0, 3, 0)
+        );
+
+        // One page changed, one gone, one new.
+        let second = site(&[
+            ("index.html", "<p>2</p>"),
+            ("meetings/b.html", "b"),
+            ("assets/app.1.js", "js"),
+        ]);
+        let changed = publish(store.as_ref(), &second).await.unwrap();
+        assert_eq!(
+            changed.uploaded,
+            vec!["index.html".to_owned(), "meetings/b.html".to_owned()]
+        );
+        assert_eq!(changed.deleted, vec!["meetings/a.html".to_owned()]);
+        assert_eq!(changed.unchanged, 1);
+        assert_eq!(read(&store, "index.html").await.unwrap(), b"<p>2</p>");
+        assert!(read(&store, "meetings/a.html").await.is_none());
+        let manifest = read_manifest(store.as_ref()).await.unwrap().files;
+        assert_eq!(
+            manifest.keys().cloned().collect::<Vec<_>>(),
+            vec!["assets/app.1.js", "index.html", "meetings/b.html"]
+        );
+
+        // A build made against an older manifest loses the race: its manifest is not written and
+        // nothing the newer manifest lists is removed.
+        let stale = Manifest::from([("index.html".to_owned(), sha256_hex(b"<p>1</p>"))]);
+        let build = SiteBuild {
+            files: site(&[("index.html", "<p>3</p>")]),
+            hashes: Manifest::from([("index.html".to_owned(), sha256_hex(b"<p>3</p>"))]),
+            kept: 0,
+            meetings_rendered: 0,
+            meetings_reused: 0,
+            meetings_failed: 0,
+            people_rendered: 0,
+            people_reused: 0,
+            cache: crate::site::summary::RenderCache::new(String::new()),
+        };
+        let old_version = Some(ETag("\"not-the-current-one\"".into()));
+        let lost = publish_build(store.as_ref(), &stale, old_version.as_ref(), &build)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&lost, PublishError::ManifestChanged { uploaded } if uploaded == &vec!["index.html".to_owned()]),
+            "{lost}"
+        );
+        assert!(
+            read(&store, "meetings/b.html").await.is_some(),
+            "still listed, still there"
+        );
+        assert_eq!(read_manifest(store.as_ref()).await.unwrap().files, manifest);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn assets_are_cached_for_a_year_and_pages_revalidated() {
+        assert_eq!(
+            cache_control("assets/style.0123abcd.css"),
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(cache_control("index.html"), "no-cache");
+        assert_eq!(cache_control("meetings.csv"), "no-cache");
+        assert_eq!(content_type("people/x.html"), "text/html; charset=utf-8");
+        assert_eq!(content_type("sessions.csv"), "text/csv; charset=utf-8");
+        assert_eq!(content_type("no-extension"), "application/octet-stream");
     }
 }

@@ -67,6 +67,8 @@ pub fn parse_retry_after(text: &str, now: DateTime<Utc>) -> Option<Duration> {
         text.parse::<u64>()
             .map_or(MAX_RETRY_AFTER, Duration::from_secs)
     } else {
+        // An HTTP date (IMF-fixdate) is RFC 2822 text: chrono, already here, reads it (the
+        // `httpdate` crate would add a dependency for the two obsolete forms no server sends).
         let at = DateTime::parse_from_rfc2822(text).ok()?;
         (at.with_timezone(&Utc) - now).to_std().ok()?
     };
