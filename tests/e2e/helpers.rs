@@ -174,11 +174,45 @@ pub fn deadline() -> tokio::time::Instant {
     webex_quality::webex::deadline_in(Duration::from_secs(30))
 }
 
-/// A new empty folder under the target directory's temp area.
+/// A new empty folder for a test, under this run's own folder (`wq-e2e-run-*` in the temp
+/// directory, made with `tempfile`). The folders outlive the tests that make them (servers, child
+/// processes and stores hold them), and no destructor runs when a test binary exits, so each run
+/// removes the run folders of earlier runs whose process is gone.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("wq-e2e-{name}-{}", unique_suffix()));
+    static RUN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let base = std::env::temp_dir();
+        remove_finished_runs(&base);
+        tempfile::Builder::new()
+            .prefix(&format!("wq-e2e-run-{}-", std::process::id()))
+            .tempdir_in(&base)
+            .unwrap()
+            .keep()
+    });
+    let dir = run.join(format!("{name}-{}", unique_suffix()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Removes `wq-e2e-run-<pid>-*` folders in `base` whose process no longer runs.
+fn remove_finished_runs(base: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("wq-e2e-run-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// A suffix no other call in this test run returns (process, counter, time).

@@ -336,9 +336,9 @@ mod tests {
         }
     }
 
-    fn token_store() -> (TokenStore, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("wq-tokens-{}", uuid::Uuid::new_v4().simple()));
-        let store: SharedStore = Arc::new(FolderStore::new(dir.clone()).unwrap());
+    fn token_store() -> (TokenStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store: SharedStore = Arc::new(FolderStore::new(dir.path().to_path_buf()).unwrap());
         let now = at("2026-01-05T10:00:00Z");
         (TokenStore::new(store, Arc::new(At(now))), dir)
     }
@@ -383,7 +383,7 @@ mod tests {
             .unwrap();
         assert!(again.authorization_needed.is_none());
         assert_eq!(again.record.unwrap().access_token.expose(), "second");
-        std::fs::remove_dir_all(dir).unwrap();
+        drop(dir);
     }
 
     #[tokio::test]
@@ -415,6 +415,6 @@ mod tests {
         assert!(refused.contains("the token object changed"), "{refused}");
         let (kept, _) = tokens.load().await.unwrap().unwrap();
         assert_eq!(kept.record.unwrap().access_token.expose(), "new-login");
-        std::fs::remove_dir_all(dir).unwrap();
+        drop(dir);
     }
 }

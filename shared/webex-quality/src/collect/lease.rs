@@ -219,7 +219,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_live_lease_is_held_and_calls_a_run_did_not_record_count_for_the_next() {
-        let dir = std::env::temp_dir().join(format!("wq-lease-{}", uuid::Uuid::new_v4().simple()));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         let store: SharedStore = Arc::new(FolderStore::new(dir.clone()).unwrap());
         let t0 = at("2026-01-05T10:00:00Z");
         // A live lease makes a second run stand down.

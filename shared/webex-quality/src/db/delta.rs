@@ -459,7 +459,8 @@ mod tests {
 
     #[test]
     fn a_spill_carries_its_checkpoints_and_merges_into_another_delta_once() {
-        let dir = tempdir();
+        let scratch = tempdir();
+        let dir = scratch.path();
         let spill_path = dir.join("spill.sqlite");
         let mut spill = Delta::create(&spill_path).unwrap();
         spill
@@ -518,6 +519,5 @@ mod tests {
         let path = run.finish().unwrap();
         let merged = Delta::open(&path).unwrap();
         assert_eq!((merged.counts().calls, merged.counts().pages), (2, 3));
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }

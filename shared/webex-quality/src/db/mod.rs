@@ -243,7 +243,8 @@ mod tests {
 
     #[test]
     fn migrations_bring_a_new_file_to_the_latest_version_and_refuse_newer_ones() {
-        let dir = tempdir();
+        let scratch = tempdir();
+        let dir = scratch.path();
         let path = dir.join("db.sqlite");
         let db = Database::open(&path).unwrap();
         assert_eq!(
@@ -261,7 +262,8 @@ mod tests {
     #[test]
     fn a_version_1_file_with_deflated_bodies_is_migrated_and_reads_back_byte_for_byte() {
         use std::io::Write;
-        let dir = tempdir();
+        let scratch = tempdir();
+        let dir = scratch.path();
         let path = dir.join("db.sqlite");
         let old_body = br#"{"items":[{"packetLoss":[0.0,0.0,0.1,0.0,0.0,0.0]}]}"#.repeat(30);
         {

@@ -1,7 +1,5 @@
 //! Helpers for the database's unit tests.
 
-use std::path::PathBuf;
-
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
@@ -55,10 +53,9 @@ pub(crate) fn final_checkpoint(id: &str, at: &str) -> CheckpointUpdate {
     }
 }
 
-pub(crate) fn tempdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wq-db-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A folder for one test, removed when dropped (also when the test fails).
+pub(crate) fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("wq-db-").tempdir().unwrap()
 }
 
 /// A listed meeting starting at `start` with one complete, final call of one page an hour later.

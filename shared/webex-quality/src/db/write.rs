@@ -244,7 +244,8 @@ mod tests {
 
     #[test]
     fn applying_the_same_changes_twice_writes_them_once() {
-        let dir = tempdir();
+        let scratch = tempdir();
+        let dir = scratch.path();
         let mut db = Database::open(&dir.join("db.sqlite")).unwrap();
         let at = t("2026-01-05T10:00:00Z");
         let changes = Changes {
@@ -301,7 +302,8 @@ mod tests {
 
     #[test]
     fn an_older_checkpoint_update_does_not_move_the_last_call_back() {
-        let dir = tempdir();
+        let scratch = tempdir();
+        let dir = scratch.path();
         let mut db = Database::open(&dir.join("db.sqlite")).unwrap();
         let update = |at: &str, error: Option<&str>| CheckpointUpdate {
             instance_id: "a_I_1".into(),
@@ -342,7 +344,8 @@ mod tests {
 
     #[test]
     fn snapshots_superseded_by_a_valid_final_fetch_are_pruned_and_the_final_stays_exact() {
-        let dir = tempdir();
+        let scratch = tempdir();
+        let dir = scratch.path();
         let mut db = Database::open(&dir.join("db.sqlite")).unwrap();
         let shared = br#"{"items":[{"same":"in every snapshot"}]}"#;
         let final_body = br#"{"items":[{"latency":[1,2,3]}]}"#;
@@ -423,7 +426,8 @@ mod tests {
 
     #[test]
     fn a_final_fetch_with_a_malformed_page_supersedes_nothing() {
-        let dir = tempdir();
+        let scratch = tempdir();
+        let dir = scratch.path();
         let mut db = Database::open(&dir.join("db.sqlite")).unwrap();
         db.apply(&Changes {
             calls: vec![

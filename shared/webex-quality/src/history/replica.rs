@@ -260,7 +260,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_broken_cache_is_downloaded_again_and_a_broken_object_is_refused() {
-        let dir = tempdir();
+        let scratch = tempdir();
+        let dir = scratch.path();
         let store: SharedStore = Arc::new(FolderStore::new(dir.join("store")).unwrap());
         let made = dir.join("made.sqlite");
         let mut db = Database::open(&made).unwrap();
@@ -322,12 +323,12 @@ mod tests {
             1,
             "the good cache is kept"
         );
-        fs::remove_dir_all(dir).unwrap();
     }
 
     #[tokio::test]
     async fn a_commit_succeeds_only_over_the_version_it_checked_out() {
-        let dir = tempdir();
+        let scratch = tempdir();
+        let dir = scratch.path();
         let store: SharedStore = Arc::new(FolderStore::new(dir.join("store")).unwrap());
         let first = Replica::new(store.clone(), dir.join("first"));
         let second = Replica::new(store.clone(), dir.join("second"));
@@ -372,6 +373,5 @@ mod tests {
         second.commit(&c).await.unwrap();
         let (count, _) = first.read_current(count_meetings).await.unwrap();
         assert_eq!(count, Some(3), "every run's meeting, none overwritten");
-        fs::remove_dir_all(dir).unwrap();
     }
 }

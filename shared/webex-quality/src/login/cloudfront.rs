@@ -209,7 +209,8 @@ mod tests {
                     .replace('~', "/"),
             )
             .unwrap();
-        let dir = std::env::temp_dir().join(format!("wq-cloudfront-{}", std::process::id()));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("policy"), signer().policy(expires())).unwrap();
         std::fs::write(dir.join("signature"), &signature).unwrap();

@@ -303,7 +303,8 @@ mod tests {
 
     #[test]
     fn the_thresholds_file_setting_is_read_and_named_in_errors() {
-        let dir = std::env::temp_dir().join(format!("wq-thresholds-{}", std::process::id()));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("t.json");
         std::fs::write(&file, r#"{"sustained": {"consecutive_minutes": 2}}"#).unwrap();

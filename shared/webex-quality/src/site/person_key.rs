@@ -154,8 +154,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_key_is_made_once_and_read_back() {
-        let dir =
-            std::env::temp_dir().join(format!("wq-person-key-{}", uuid::Uuid::new_v4().simple()));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         let store = crate::storage::FolderStore::new(dir.clone()).unwrap();
         let first = PersonKey::load_or_create(&store).await.unwrap();
         let again = PersonKey::load_or_create(&store).await.unwrap();

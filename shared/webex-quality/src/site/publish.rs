@@ -302,8 +302,8 @@ mod tests {
 
     #[tokio::test]
     async fn only_what_changed_is_uploaded_and_what_went_is_removed_after_the_manifest() {
-        let dir =
-            std::env::temp_dir().join(format!("wq-publish-{}", uuid::Uuid::new_v4().simple()));
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_path_buf();
         let store: SharedStore = Arc::new(FolderStore::for_site(dir.clone()).unwrap());
         let first = site(&[
             ("index.html", "<p>1</p>"),

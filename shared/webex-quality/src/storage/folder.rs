@@ -510,8 +510,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_lock_held_too_long_by_another_process_is_an_error_not_a_hang() {
-        let root =
-            std::env::temp_dir().join(format!("wq-folder-lock-{}", uuid::Uuid::new_v4().simple()));
+        let scratch = tempfile::tempdir().unwrap();
+        let root = scratch.path().to_path_buf();
         let store = FolderStore::new(root.clone())
             .unwrap()
             .with_lock_wait(std::time::Duration::from_millis(200));
@@ -547,8 +547,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_published_file_reads_back_with_the_etag_of_its_content_whatever_was_there() {
-        let root =
-            std::env::temp_dir().join(format!("wq-folder-{}", uuid::Uuid::new_v4().simple()));
+        let scratch = tempfile::tempdir().unwrap();
+        let root = scratch.path().to_path_buf();
         let store = FolderStore::new(root.clone()).unwrap();
         // First written with a condition (an ETag sidecar), then published over.
         store

@@ -90,8 +90,8 @@ mod tests {
 
     #[test]
     fn folders_and_files_are_the_owners_alone_whatever_the_umask() {
-        let root =
-            std::env::temp_dir().join(format!("wq-private-{}", uuid::Uuid::new_v4().simple()));
+        let scratch = tempfile::tempdir().unwrap();
+        let root = scratch.path().join("root");
         let nested = root.join("a").join("b");
         create_dir_all(&nested).unwrap();
         for folder in [&root, &root.join("a"), &nested] {
