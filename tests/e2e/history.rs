@@ -199,7 +199,7 @@ async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_
         "archives never change: not read again"
     );
     store
-        .delete(webex_quality::site::summary::SITE_CACHE_KEY)
+        .delete(webex_quality::site::render_cache::SITE_CACHE_KEY)
         .await
         .unwrap();
     let third = render().await;

@@ -257,7 +257,7 @@ fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_
     use webex_quality::history::{ARCHIVE_PREFIX, DATABASE_KEY};
     use webex_quality::site::PERSON_KEY_KEY;
     use webex_quality::site::RENDER_INPUTS;
-    use webex_quality::site::summary::SITE_CACHE_KEY;
+    use webex_quality::site::render_cache::SITE_CACHE_KEY;
     use webex_quality::status::STATUS_KEY;
     use webex_quality::tokens::TOKENS_KEY;
 

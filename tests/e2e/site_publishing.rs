@@ -51,9 +51,9 @@ async fn full_rebuild(
     sim: &webex_sim::SimHandle,
     thresholds: &Thresholds,
     label: &str,
-) -> (webex_quality::site::Refreshed, Manifest) {
+) -> (webex_quality::site::Rendered, Manifest) {
     let (fresh, _) = crate::s3::store(label).await;
-    data.delete(webex_quality::site::summary::SITE_CACHE_KEY)
+    data.delete(webex_quality::site::render_cache::SITE_CACHE_KEY)
         .await
         .unwrap();
     let full = webex_quality::site::render_from_store(
@@ -202,7 +202,7 @@ async fn publishing_uploads_only_what_changed_and_removes_what_is_gone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() {
-    use webex_quality::site::{Refreshed, render_from_store};
+    use webex_quality::site::{Rendered, render_from_store};
     let OneCycle {
         sim,
         data,
@@ -228,7 +228,7 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     };
 
     // The first build renders everything.
-    let first: Refreshed = render(Thresholds::default()).await;
+    let first: Rendered = render(Thresholds::default()).await;
     assert!(first.meetings_rendered > 10, "{first:?}");
     assert_eq!(first.meetings_reused, 0);
     assert_eq!(first.published.uploaded.len(), first.files);
@@ -384,7 +384,7 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
 /// uninterrupted build publishes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_render_out_of_time_saves_its_progress_and_the_next_goes_on() {
-    use webex_quality::site::{Refreshed, RenderBudget, read_manifest, render_from_store_within};
+    use webex_quality::site::{RenderBudget, Rendered, read_manifest, render_from_store_within};
     let OneCycle {
         sim, data, site, ..
     } = one_cycle("resumed").await;
@@ -413,7 +413,7 @@ async fn a_render_out_of_time_saves_its_progress_and_the_next_goes_on() {
         let render = &render;
         let site = site.clone();
         async move {
-            let mut renders: Vec<Refreshed> = Vec::new();
+            let mut renders: Vec<Rendered> = Vec::new();
             loop {
                 let before = read_manifest(site.as_ref()).await.unwrap().files;
                 let refreshed = render(thresholds).await;

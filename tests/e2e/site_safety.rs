@@ -9,7 +9,7 @@ use webex_quality::clock::SharedClock;
 use webex_quality::history::DATABASE_KEY;
 use webex_quality::quality::Thresholds;
 use webex_quality::site::{
-    MANIFEST_KEY, RefreshError, Refreshed, SiteOptions, read_manifest, render_from_store,
+    MANIFEST_KEY, RefreshError, Rendered, SiteOptions, read_manifest, render_from_store,
 };
 use webex_quality::storage::{
     ETag, Fetched, FolderStore, ObjectStore, PutCondition, SharedStore, StoreError,
@@ -21,7 +21,7 @@ async fn render(
     data: &SharedStore,
     site: &dyn ObjectStore,
     clock: SharedClock,
-) -> Result<Refreshed, RefreshError> {
+) -> Result<Rendered, RefreshError> {
     render_from_store(
         data,
         site,

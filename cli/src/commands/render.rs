@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use webex_quality::clock::{SharedClock, SystemClock};
-use webex_quality::site::{Refreshed, render_from_store};
+use webex_quality::site::{Rendered, render_from_store};
 use webex_quality::storage::{FolderStore, SharedStore};
 
 use crate::args::{Global, OutArgs};
@@ -19,11 +19,11 @@ pub(crate) async fn render_with(
     data: &Path,
     site: &Path,
     clock: SharedClock,
-) -> Result<Refreshed, CliError> {
+) -> Result<Rendered, CliError> {
     let site_store = FolderStore::for_site(site.to_path_buf())
         .map_err(|e| CliError::failed(&format!("site folder {}", site.display()), e))?;
     let bar = spinner(global, "rendering");
-    let refreshed = render_from_store(
+    let rendered = render_from_store(
         data_store,
         &site_store,
         work_folder(data),
@@ -33,30 +33,30 @@ pub(crate) async fn render_with(
     )
     .await;
     bar.finish_and_clear();
-    let refreshed = refreshed.map_err(|e| CliError::failed("rendering", e))?;
+    let rendered = rendered.map_err(|e| CliError::failed("rendering", e))?;
     say(
         global,
         &format!(
             "dashboard: {} files in {} ({} meetings rendered, {} unchanged; {} uploaded, {} removed)",
-            refreshed.files,
+            rendered.files,
             site.display(),
-            refreshed.meetings_rendered,
-            refreshed.meetings_reused,
-            refreshed.published.uploaded.len(),
-            refreshed.published.deleted.len()
+            rendered.meetings_rendered,
+            rendered.meetings_reused,
+            rendered.published.uploaded.len(),
+            rendered.published.deleted.len()
         ),
     );
-    if refreshed.meetings_failed > 0 {
+    if rendered.meetings_failed > 0 {
         eprintln!(
             "warning: {} meeting pages could not be made and show an error page instead (the log says why; their data is kept)",
-            refreshed.meetings_failed
+            rendered.meetings_failed
         );
     }
-    Ok(refreshed)
+    Ok(rendered)
 }
 
 /// `render`: the dashboard from the data folder into its site folder.
-pub(crate) async fn render(global: &Global, out: &OutArgs) -> Result<Refreshed, CliError> {
+pub(crate) async fn render(global: &Global, out: &OutArgs) -> Result<Rendered, CliError> {
     let (data, store) = global.data_store(false)?;
     let site = site_folder(&data, out)?;
     render_with(global, &store, &data, &site, Arc::new(SystemClock)).await

@@ -159,7 +159,7 @@ pub(crate) async fn function_handler(
         ..SiteOptions::default()
     };
     let started = builder.clock.now();
-    let refreshed = render_from_store_within(
+    let rendered = render_from_store_within(
         &builder.data,
         builder.site.as_ref(),
         (builder.config.work_dir.clone(), budget(&event.context)),
@@ -172,16 +172,16 @@ pub(crate) async fn function_handler(
     *builder
         .last_render
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = refreshed.complete.then_some(started);
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = rendered.complete.then_some(started);
     let log = BuildLog {
         rendered: true,
         keys,
-        files: refreshed.files,
-        meetings_rendered: refreshed.meetings_rendered,
-        meetings_failed: refreshed.meetings_failed,
-        uploaded: refreshed.published.uploaded.len(),
-        deleted: refreshed.published.deleted.len(),
-        complete: refreshed.complete,
+        files: rendered.files,
+        meetings_rendered: rendered.meetings_rendered,
+        meetings_failed: rendered.meetings_failed,
+        uploaded: rendered.published.uploaded.len(),
+        deleted: rendered.published.deleted.len(),
+        complete: rendered.complete,
     };
     lambda_runtime::tracing::info!(
         files = log.files,
@@ -189,7 +189,7 @@ pub(crate) async fn function_handler(
         meetings_failed = log.meetings_failed,
         uploaded = log.uploaded,
         deleted = log.deleted,
-        authorization_needed = refreshed.authorization_needed,
+        authorization_needed = rendered.authorization_needed,
         complete = log.complete,
         "{}",
         if log.complete {

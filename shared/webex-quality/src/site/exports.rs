@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::build::BuildError;
-use super::summary::{MeetingSummary, SessionSummary};
+use super::render_cache::{MeetingSummary, SessionSummary};
 use super::texts::Texts;
 use super::{SiteOptions, mask_email};
 use crate::db::Database;

@@ -7,7 +7,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::build::meeting_path;
-use super::summary::{MeetingSummary, SessionSummary, Text, Texts};
+use super::render_cache::{MeetingSummary, SessionSummary, Text, Texts};
 use super::{
     Chrome, HeadlineView, SiteOptions, StatusView, VerdictView, charts, headline_view, mask_email,
     verdict_view,

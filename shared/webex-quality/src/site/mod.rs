@@ -4,7 +4,7 @@
 //! Content-Security-Policy forbids loading anything from elsewhere; emails and IPs are masked unless the
 //! options say otherwise.
 //!
-//! A build renders again only the meetings and people whose inputs changed ([`summary`] keeps what
+//! A build renders again only the meetings and people whose inputs changed ([`render_cache`] keeps what
 //! the list-type pages need between builds); [`render_from_store`] is the use case "render and
 //! publish".
 
@@ -17,9 +17,9 @@ pub mod markup;
 mod meeting_page;
 mod person_key;
 mod publish;
-mod refresh;
+mod render_and_publish;
+pub mod render_cache;
 mod status_page;
-pub mod summary;
 mod texts;
 
 pub use build::{BuildError, Files, meeting_path};
@@ -33,8 +33,8 @@ pub use publish::{
     MANIFEST_KEY, Manifest, PublishError, Published, PublishedManifest, publish, publish_build,
     publish_rest, publish_some, read_manifest,
 };
-pub use refresh::{
-    RENDER_INPUTS, RefreshError, Refreshed, RenderBudget, banner, render_from_store,
+pub use render_and_publish::{
+    RENDER_INPUTS, RefreshError, RenderBudget, Rendered, banner, render_from_store,
     render_from_store_within,
 };
 pub use status_page::{StatusError, StatusView, render_status};

@@ -354,7 +354,7 @@ mod tests {
             meetings_failed: 0,
             people_rendered: 0,
             people_reused: 0,
-            cache: crate::site::summary::RenderCache::new(String::new()),
+            cache: crate::site::render_cache::RenderCache::new(String::new()),
         };
         let old_version = Some(ETag("\"not-the-current-one\"".into()));
         let lost = publish_build(store.as_ref(), &stale, old_version.as_ref(), &build)

@@ -33,7 +33,7 @@ impl S3Store {
 
     /// A store configured from the environment the AWS SDK reads (region, credentials,
     /// `AWS_ENDPOINT_URL`); `path_style` for S3-compatible servers
-    /// ([`crate::config::s3_force_path_style`]).
+    /// ([`crate::config::s3_setting`]).
     pub async fn from_env(bucket: &str, prefix: &str, path_style: bool) -> Self {
         let shared = aws_config::load_from_env().await;
         let config = aws_sdk_s3::config::Builder::from(&shared)

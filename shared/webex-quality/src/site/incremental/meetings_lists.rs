@@ -9,7 +9,7 @@ use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render};
 use crate::site::exports::{SessionRow, meeting_export, to_csv, to_json};
 use crate::site::list_pages::{DayLink, MeetingsPage, day_path};
-use crate::site::summary::{self, CachedFiles, MeetingSummary};
+use crate::site::render_cache::{self, CachedFiles, MeetingSummary};
 use crate::site::texts::Texts;
 
 /// The days the meetings list shows on its first page.
@@ -64,7 +64,7 @@ pub(super) fn meetings_lists(
     build.insert("meetings.html".into(), render("meetings.html", &page)?);
     for (day, meetings) in &by_day {
         let path = day_path(*day);
-        let key = summary::combined_key(meetings.iter().map(|i| keys[*i]));
+        let key = render_cache::combined_key(meetings.iter().map(|i| keys[*i]));
         if let Some(cached) = previous
             .as_mut()
             .and_then(|p| p.take_unchanged(|c| &mut c.days, &path, &key))

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use super::build::{BuildError, Files, render, render_meeting_error, render_meeting_file};
 use super::list_pages::{PERIODS, breakdowns, overview, people, person_page};
 use super::publish::Manifest;
-use super::summary::{self, CachedFiles, CachedMeeting, MeetingSummary, RenderCache};
+use super::render_cache::{self, CachedFiles, CachedMeeting, MeetingSummary, RenderCache};
 use super::{SiteOptions, StatusView, render_status};
 use crate::db::{Database, DbError, sha256_hex};
 use crate::quality::{Thresholds, headline, meeting_report};
@@ -141,7 +141,7 @@ impl<'a> SiteBuilder<'a> {
         thresholds: &'a Thresholds,
         previous: Option<Previous<'a>>,
     ) -> Self {
-        let fingerprint = summary::fingerprint(options, thresholds);
+        let fingerprint = render_cache::fingerprint(options, thresholds);
         let mut build = SiteBuild {
             files: Files::new(),
             hashes: Manifest::new(),
@@ -284,7 +284,7 @@ impl<'a> SiteBuilder<'a> {
             if self.seen.contains(&meeting.instance_id) {
                 continue;
             }
-            let key = summary::meeting_key(&meeting, hashes);
+            let key = render_cache::meeting_key(&meeting, hashes);
             if self
                 .previous
                 .as_ref()
@@ -446,7 +446,7 @@ impl<'a> SiteBuilder<'a> {
         let today = now.date_naive();
         for (person, sessions) in people(&analyzed, &texts) {
             let path = options.person_key.person_path(person);
-            let key = summary::combined_key(sessions.iter().map(|(m, _)| keys[*m as usize]));
+            let key = render_cache::combined_key(sessions.iter().map(|(m, _)| keys[*m as usize]));
             if let Some(cached) = previous
                 .as_mut()
                 .and_then(|p| p.take_person(&path, &key, today))

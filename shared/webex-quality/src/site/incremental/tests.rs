@@ -21,7 +21,7 @@ fn cached(id: &str) -> CachedMeeting {
 fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
     let options = SiteOptions::default();
     let thresholds = Thresholds::default();
-    let mut cache = RenderCache::new(summary::fingerprint(&options, &thresholds));
+    let mut cache = RenderCache::new(render_cache::fingerprint(&options, &thresholds));
     for id in ["a", "b"] {
         cache.meetings.insert(id.into(), cached(id));
     }

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use super::incremental::PeoplePages;
 use super::person_key::PersonKey;
 use super::publish::write_manifest;
-use super::summary::{RenderCache, SITE_CACHE_KEY};
+use super::render_cache::{RenderCache, SITE_CACHE_KEY};
 use super::{
     BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteOptions,
     StatusView, publish_rest, publish_some, read_manifest,
@@ -77,7 +77,7 @@ pub enum RefreshError {
 
 /// What a render-and-publish did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refreshed {
+pub struct Rendered {
     /// Files in the site.
     pub files: usize,
     /// Meetings analysed and rendered.
@@ -224,7 +224,7 @@ pub async fn render_from_store(
     options: SiteOptions,
     thresholds: &Thresholds,
     clock: SharedClock,
-) -> Result<Refreshed, RefreshError> {
+) -> Result<Rendered, RefreshError> {
     render_from_store_within(
         data,
         site,
@@ -238,7 +238,7 @@ pub async fn render_from_store(
 
 /// [`render_from_store`] within `budget`: when its time is up, the build publishes what it
 /// rendered, adds it to the manifest (removing nothing) and to the render cache, and returns with
-/// [`Refreshed::complete`] false; the next render goes on from there.
+/// [`Rendered::complete`] false; the next render goes on from there.
 ///
 /// # Errors
 /// As [`render_from_store`].
@@ -249,7 +249,7 @@ pub async fn render_from_store_within(
     options: SiteOptions,
     thresholds: &Thresholds,
     clock: SharedClock,
-) -> Result<Refreshed, RefreshError> {
+) -> Result<Rendered, RefreshError> {
     let replica = Replica::new(data.clone(), work_dir.clone());
     // Files uploaded by an attempt whose manifest lost the race: their content is in doubt.
     let mut in_doubt = BTreeSet::new();
@@ -281,7 +281,7 @@ pub async fn render_from_store_within(
 }
 
 enum Attempt {
-    Done(Refreshed),
+    Done(Rendered),
     Raced(Vec<String>),
 }
 
@@ -333,7 +333,7 @@ async fn save_progress(
         meetings_rendered = build.meetings_rendered,
         "the render's time is up: its progress is saved, the next render goes on from there"
     );
-    Ok(Attempt::Done(Refreshed::of(
+    Ok(Attempt::Done(Rendered::of(
         &build,
         (manifest.len(), published),
         (archives_read, authorization_needed),
@@ -341,7 +341,7 @@ async fn save_progress(
     )))
 }
 
-impl Refreshed {
+impl Rendered {
     fn of(
         build: &SiteBuild,
         (files, published): (usize, Published),
@@ -503,7 +503,7 @@ async fn render_once(
         published.deleted.push(path.clone());
     }
     save_cache(data, &build.cache, work_dir).await?;
-    Ok(Attempt::Done(Refreshed::of(
+    Ok(Attempt::Done(Rendered::of(
         &build,
         (build.hashes.len(), published),
         (archives_read, has_banner),
