@@ -27,8 +27,9 @@ pub struct Published {
     pub streamed: std::collections::BTreeSet<String>,
 }
 
-/// The site's own eight kinds of file (`mime_guess` would add a crate and a table of thousands for
-/// them).
+/// The site's own eight kinds of file, with the charset the pages need. (`mime_guess` is in the CLI's
+/// build through tower-http's `fs`, but it would be a new crate in the Lambda functions' builds, with
+/// a table of thousands of types for these eight, and without the charsets.)
 fn content_type(path: &str) -> &'static str {
     match path.rsplit('.').next() {
         Some("html") => "text/html; charset=utf-8",
