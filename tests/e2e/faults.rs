@@ -9,18 +9,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Duration as Span;
-use webex_quality::storage::{ETag, Fetched, ObjectStore, PutCondition, SharedStore, StoreError};
+use webex_quality::storage::{ETag, PutCondition, SharedStore, StoreError};
 use webex_sim::{Fault, Route, SimConfig, SimHandle};
 
 use crate::helpers::*;
+use crate::hooked::{Hook, Hooked, outage};
 
-/// A folder store that fails on a fixed schedule: outages of single reads and writes (every 13th),
-/// longer outages (six operations in a row out of every sixty: enough to exhaust a cycle's upload
-/// attempts after its calls were made), and every 11th conditional write refused as if another
-/// writer had come first.
-#[derive(Debug)]
-struct FlakyStore {
-    inner: SharedStore,
+/// Store faults on a fixed schedule: outages of single reads and writes (every 13th), longer
+/// outages (six operations in a row out of every sixty: enough to exhaust a cycle's upload attempts
+/// after its calls were made), and every 11th conditional write refused as if another writer had
+/// come first.
+#[derive(Debug, Default)]
+struct Flaky {
     reads: AtomicU64,
     writes: AtomicU64,
     failed: AtomicU64,
@@ -28,34 +28,24 @@ struct FlakyStore {
     spills: AtomicU64,
 }
 
-impl FlakyStore {
+impl Flaky {
     fn outage(&self, operation: &'static str, key: &str) -> StoreError {
         self.failed.fetch_add(1, Ordering::Relaxed);
-        StoreError::Backend {
-            operation,
-            key: key.to_owned(),
-            detail: "injected outage".into(),
-        }
+        outage(operation, key)
     }
 }
 
 #[async_trait::async_trait]
-impl ObjectStore for FlakyStore {
-    async fn get(&self, key: &str, etag: Option<&ETag>) -> Result<Fetched, StoreError> {
+impl Hook for Flaky {
+    async fn before_get(&self, key: &str) -> Result<(), StoreError> {
         let n = self.reads.fetch_add(1, Ordering::Relaxed);
         if n % 13 == 6 || (n / 6) % 10 == 7 {
             return Err(self.outage("get", key));
         }
-        self.inner.get(key, etag).await
+        Ok(())
     }
 
-    async fn put(
-        &self,
-        key: &str,
-        bytes: bytes::Bytes,
-        condition: PutCondition,
-        content_type: &str,
-    ) -> Result<ETag, StoreError> {
+    async fn before_put(&self, key: &str, condition: &PutCondition) -> Result<(), StoreError> {
         let n = self.writes.fetch_add(1, Ordering::Relaxed);
         if n % 13 == 3 || (n / 6) % 10 == 4 {
             return Err(self.outage("put", key));
@@ -66,23 +56,13 @@ impl ObjectStore for FlakyStore {
                 key: key.to_owned(),
             });
         }
-        let written = self.inner.put(key, bytes, condition, content_type).await;
+        Ok(())
+    }
+
+    fn after_put(&self, key: &str, written: &Result<ETag, StoreError>) {
         if written.is_ok() && key.starts_with(webex_quality::collect::SPILL_PREFIX) {
             self.spills.fetch_add(1, Ordering::Relaxed);
         }
-        written
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(key).await
-    }
-
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        self.inner.list(prefix).await
-    }
-
-    fn describe(&self) -> String {
-        self.inner.describe()
     }
 }
 
@@ -171,12 +151,9 @@ async fn a_thousand_faults_lose_nothing_duplicate_nothing_and_never_call_too_ear
     let folder: SharedStore =
         Arc::new(webex_quality::storage::FolderStore::new(temp_dir("faults-store")).unwrap());
     store_login(&sim, &folder).await;
-    let flaky = Arc::new(FlakyStore {
+    let flaky = Arc::new(Hooked {
         inner: folder.clone(),
-        reads: AtomicU64::new(0),
-        writes: AtomicU64::new(0),
-        failed: AtomicU64::new(0),
-        spills: AtomicU64::new(0),
+        hook: Flaky::default(),
     });
     let store: SharedStore = flaky.clone();
     let collector = collector_on(&sim, &store, "faults");
@@ -284,7 +261,7 @@ async fn a_thousand_faults_lose_nothing_duplicate_nothing_and_never_call_too_ear
         "every meeting, once"
     );
     let webex_faults = sim.faults().served();
-    let store_faults = flaky.failed.load(Ordering::Relaxed);
+    let store_faults = flaky.hook.failed.load(Ordering::Relaxed);
     assert!(
         webex_faults >= 1000 && store_faults >= 500,
         "{webex_faults} Webex faults and {store_faults} store faults"
@@ -295,7 +272,7 @@ async fn a_thousand_faults_lose_nothing_duplicate_nothing_and_never_call_too_ear
         "some calls were made by cycles that could not record them"
     );
     // Their pages were spilled, and every spill was merged by a later cycle.
-    let spills = flaky.spills.load(Ordering::Relaxed);
+    let spills = flaky.hook.spills.load(Ordering::Relaxed);
     assert!(spills > 0, "pages of unrecorded calls were spilled");
     assert!(
         folder
@@ -357,11 +334,7 @@ async fn a_collector_killed_at_random_points_many_times_converges_losing_nothing
         .await
         .unwrap();
     let (store, bucket) = crate::s3::store("kills").await;
-    let record = login(&sim, &oauth_client(&sim, &quick_options())).await;
-    webex_quality::tokens::TokenStore::new(store.clone(), webex_quality::clock::system())
-        .store_login(record)
-        .await
-        .unwrap();
+    store_login(&sim, &store).await;
     let work = temp_dir("kills");
     let cycle = CycleProcess {
         call_interval_seconds: 6,

@@ -6,6 +6,7 @@ mod collect;
 mod faults;
 mod helpers;
 mod history;
+mod hooked;
 mod infra;
 mod lambda;
 mod login;

@@ -299,6 +299,7 @@ mod tests {
     use super::*;
     use crate::clock::Clock;
     use crate::config::Secret;
+    use crate::db::test_support::t as at;
     use crate::storage::FolderStore;
 
     #[derive(Debug)]
@@ -308,12 +309,6 @@ mod tests {
         fn now(&self) -> DateTime<Utc> {
             self.0
         }
-    }
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
     }
 
     fn record(access: &str, now: DateTime<Utc>) -> TokenRecord {

@@ -290,48 +290,30 @@ impl Delta {
                  FROM checkpoints ORDER BY rowid",
             )
             .map_err(err)?;
+        let path = self.path.display().to_string();
         let rows = query
             .query_map([], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    parse_time(row.get(1)?),
-                    parse_time(row.get(2)?),
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, bool>(4)?,
-                    row.get::<_, Option<String>>(5)?,
-                    row.get::<_, Option<String>>(6)?,
-                    row.get::<_, bool>(7)?,
-                ))
+                let instance_id: String = row.get(0)?;
+                let times = (parse_time(row.get(1)?), parse_time(row.get(2)?));
+                let (Some(called_at), Some(next_allowed_at)) = times else {
+                    tracing::warn!(%instance_id, %path, "a spilled checkpoint with unreadable times is left out");
+                    return Ok(None);
+                };
+                Ok(Some(CheckpointUpdate {
+                    instance_id,
+                    called_at,
+                    next_allowed_at,
+                    attempts: row.get(3)?,
+                    failed: row.get(4)?,
+                    error: row.get(5)?,
+                    tracking_id: row.get(6)?,
+                    final_: row.get(7)?,
+                }))
             })
             .map_err(err)?;
-        let mut updates = Vec::new();
-        for row in rows {
-            let (
-                instance_id,
-                called_at,
-                next_allowed_at,
-                attempts,
-                failed,
-                error,
-                tracking_id,
-                final_,
-            ) = row.map_err(err)?;
-            let (Some(called_at), Some(next_allowed_at)) = (called_at, next_allowed_at) else {
-                tracing::warn!(%instance_id, path = %self.path.display(), "a spilled checkpoint with unreadable times is left out");
-                continue;
-            };
-            updates.push(CheckpointUpdate {
-                instance_id,
-                called_at,
-                next_allowed_at,
-                attempts,
-                failed,
-                error,
-                tracking_id,
-                final_,
-            });
-        }
-        Ok(updates)
+        rows.filter_map(Result::transpose)
+            .collect::<Result<_, _>>()
+            .map_err(err)
     }
 
     /// Copies another delta's calls, pages and bodies into this one (rows already here are left as

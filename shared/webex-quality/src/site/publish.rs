@@ -346,17 +346,10 @@ mod tests {
         // A build made against an older manifest loses the race: its manifest is not written and
         // nothing the newer manifest lists is removed.
         let stale = Manifest::from([("index.html".to_owned(), sha256_hex(b"<p>1</p>"))]);
-        let build = SiteBuild {
-            files: site(&[("index.html", "<p>3</p>")]),
-            hashes: Manifest::from([("index.html".to_owned(), sha256_hex(b"<p>3</p>"))]),
-            kept: 0,
-            meetings_rendered: 0,
-            meetings_reused: 0,
-            meetings_failed: 0,
-            people_rendered: 0,
-            people_reused: 0,
-            cache: crate::site::render_cache::RenderCache::new(String::new()),
-        };
+        let mut build =
+            SiteBuild::empty(crate::site::render_cache::RenderCache::new(String::new()));
+        build.files = site(&[("index.html", "<p>3</p>")]);
+        build.hashes = Manifest::from([("index.html".to_owned(), sha256_hex(b"<p>3</p>"))]);
         let old_version = Some(ETag("\"not-the-current-one\"".into()));
         let lost = publish_build(store.as_ref(), &stale, old_version.as_ref(), &build)
             .await

@@ -94,6 +94,21 @@ pub struct SiteBuild {
 }
 
 impl SiteBuild {
+    /// A build with nothing in it yet, leaving `cache` for the next one.
+    pub(crate) fn empty(cache: RenderCache) -> Self {
+        Self {
+            files: Files::new(),
+            hashes: Manifest::new(),
+            kept: 0,
+            meetings_rendered: 0,
+            meetings_reused: 0,
+            meetings_failed: 0,
+            people_rendered: 0,
+            people_reused: 0,
+            cache,
+        }
+    }
+
     fn insert(&mut self, path: String, bytes: Vec<u8>) -> String {
         let hash = sha256_hex(&bytes);
         self.hashes.insert(path.clone(), hash.clone());
@@ -142,17 +157,7 @@ impl<'a> SiteBuilder<'a> {
         previous: Option<Previous<'a>>,
     ) -> Self {
         let fingerprint = render_cache::fingerprint(options, thresholds);
-        let mut build = SiteBuild {
-            files: Files::new(),
-            hashes: Manifest::new(),
-            kept: 0,
-            meetings_rendered: 0,
-            meetings_reused: 0,
-            meetings_failed: 0,
-            people_rendered: 0,
-            people_reused: 0,
-            cache: RenderCache::new(fingerprint.clone()),
-        };
+        let mut build = SiteBuild::empty(RenderCache::new(fingerprint.clone()));
         build.insert(
             options.css_path.clone(),
             super::STYLE_CSS.as_bytes().to_vec(),
