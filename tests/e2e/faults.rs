@@ -329,13 +329,7 @@ async fn a_collector_killed_at_random_points_many_times_converges_losing_nothing
         qualities_interval: Span::seconds(6),
         ..SimConfig::default()
     };
-    let sim = webex_sim::Simulator::new(config)
-        .spawn("127.0.0.1:0")
-        .await
-        .unwrap();
-    let (store, bucket) = crate::s3::store("kills").await;
-    store_login(&sim, &store).await;
-    let work = temp_dir("kills");
+    let (sim, store, bucket, work) = process_setup(config, "kills").await;
     let cycle = CycleProcess {
         call_interval_seconds: 6,
         budget_seconds: 3,

@@ -244,6 +244,24 @@ pub async fn store_login(
     record
 }
 
+/// What a test of the collector as a process needs: a simulator on real time, a bucket on the
+/// S3-compatible server (its store and name) with the integration logged in, and a working folder,
+/// all named after `name`.
+pub async fn process_setup(
+    config: SimConfig,
+    name: &str,
+) -> (
+    SimHandle,
+    webex_quality::storage::SharedStore,
+    String,
+    std::path::PathBuf,
+) {
+    let sim = Simulator::new(config).spawn("127.0.0.1:0").await.unwrap();
+    let (store, bucket) = crate::s3::store(name).await;
+    store_login(&sim, &store).await;
+    (sim, store, bucket, temp_dir(name))
+}
+
 /// A collector on `store`, on the simulator's clock, logging in as the integration.
 pub fn collector(
     sim: &SimHandle,

@@ -21,13 +21,7 @@ async fn a_cycle_killed_midway_and_run_again_loses_nothing() {
         qualities_interval: Span::seconds(15),
         ..SimConfig::default()
     };
-    let sim = webex_sim::Simulator::new(config)
-        .spawn("127.0.0.1:0")
-        .await
-        .unwrap();
-    let (store, bucket) = s3::store("killed").await;
-    store_login(&sim, &store).await;
-    let work = temp_dir("killed");
+    let (sim, store, bucket, work) = process_setup(config, "killed").await;
     let cycle = CycleProcess {
         call_interval_seconds: 15,
         budget_seconds: 6,
