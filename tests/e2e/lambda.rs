@@ -122,6 +122,24 @@ async fn when_up(client: &reqwest::Client, url: &str, logs: &Path) -> reqwest::R
     }
 }
 
+/// Waits until the emulator on `port` accepts connections: `cargo lambda watch` starts its own
+/// server some time after it is spawned (longer on a busy machine), and only the login's function
+/// is waited for through an HTTP request.
+async fn when_listening(port: u16, logs: &Path) {
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "nothing listens on port {port}; logs in {}",
+            logs.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn objects(bucket: &str, prefix: &str) -> Vec<String> {
     let listed = s3::client()
         .list_objects_v2()
@@ -253,6 +271,8 @@ async fn the_functions_under_the_lambda_emulator_log_in_collect_and_publish_the_
     assert_eq!(tokens["org_id"], sim.org().id.as_str());
 
     // The collector, invoked with the EventBridge scheduled event.
+    when_listening(ports.1, &logs).await;
+    when_listening(ports.2, &logs).await;
     let cycle = invoke(
         "collector",
         ports.1,
