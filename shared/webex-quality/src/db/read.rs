@@ -118,13 +118,13 @@ impl Database {
     /// # Errors
     /// SQLite errors, or [`DbError::BadBody`].
     pub fn latest_complete_pages(&self, instance_id: &str) -> Result<Vec<StoredPage>, DbError> {
+        // Cached statements: a render calls this once per meeting.
         let call: Option<i64> = self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT id FROM quality_calls WHERE instance_id = ?1 AND completed ORDER BY called_at DESC LIMIT 1",
-                [instance_id],
-                |r| r.get(0),
             )
+            .and_then(|mut statement| statement.query_row([instance_id], |r| r.get(0)))
             .optional()
             .map_err(self.err())?;
         match call {
@@ -191,7 +191,7 @@ impl Database {
     pub fn call_pages(&self, call_id: i64) -> Result<Vec<StoredPage>, DbError> {
         let mut statement = self
             .conn
-            .prepare(
+            .prepare_cached(
                 "SELECT p.page, p.fetched_at, p.request_url, p.status, p.tracking_id, b.sha256, b.length, b.encoding, b.data
                  FROM quality_pages p JOIN bodies b ON b.sha256 = p.body_sha256
                  WHERE p.call_id = ?1 ORDER BY p.page",
