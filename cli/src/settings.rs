@@ -11,6 +11,7 @@ use webex_quality::config::{CollectorConfig, LoginConfig, SetupSecretRule};
 use webex_quality::login::LoginService;
 use webex_quality::quality::Thresholds;
 use webex_quality::site::SiteOptions;
+use webex_quality::site::offices::Offices;
 use webex_quality::storage::{FolderStore, SharedStore};
 use webex_quality::webex::ClientOptions;
 
@@ -91,11 +92,13 @@ pub(crate) fn thresholds(global: &Global) -> Result<Thresholds, CliError> {
     Ok(Thresholds::from_lookup(&|name| global.lookup(name))?)
 }
 
-pub(crate) fn site_options(global: &Global) -> SiteOptions {
-    SiteOptions {
+/// How pages are rendered: masking, and the offices (`WEBEX_QUALITY_SITES_FILE`).
+pub(crate) fn site_options(global: &Global) -> Result<SiteOptions, CliError> {
+    Ok(SiteOptions {
         mask_personal: !global.show_personal,
+        offices: std::sync::Arc::new(Offices::from_lookup(&|name| global.lookup(name))?),
         ..SiteOptions::default()
-    }
+    })
 }
 
 /// The collector of `serve` and `collect`, configured like the collector function.

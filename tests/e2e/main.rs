@@ -16,6 +16,7 @@ mod secrets;
 mod signin;
 mod sim_shapes;
 mod site_browser;
+mod site_offices;
 mod site_pages;
 mod site_publishing;
 mod site_safety;

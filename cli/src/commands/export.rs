@@ -16,7 +16,7 @@ pub(crate) async fn export(global: &Global, args: &ExportArgs) -> Result<(), Cli
         std::fs::write(&path, bytes)
             .map_err(|e| CliError::failed(&format!("writing {}", path.display()), e))
     };
-    let options = site_options(global);
+    let options = site_options(global)?;
     let thresholds = thresholds(global)?;
     let mut files = 0;
     let mut seen = std::collections::HashSet::new();

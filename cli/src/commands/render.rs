@@ -27,7 +27,7 @@ pub(crate) async fn render_with(
         data_store,
         &site_store,
         work_folder(data),
-        site_options(global),
+        site_options(global)?,
         &thresholds(global)?,
         clock,
     )

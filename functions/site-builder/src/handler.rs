@@ -19,6 +19,8 @@ pub(crate) struct Builder {
     pub(crate) data: SharedStore,
     pub(crate) site: SharedStore,
     pub(crate) thresholds: Thresholds,
+    /// The offices' IP ranges (`WEBEX_QUALITY_SITES_FILE`).
+    pub(crate) offices: std::sync::Arc<webex_quality::site::offices::Offices>,
     pub(crate) clock: SharedClock,
     /// When this instance last finished a complete render (for the render interval). A new
     /// instance renders on its first event; one whose render ran out of time goes on at once.
@@ -156,6 +158,7 @@ pub(crate) async fn function_handler(
     }
     let options = SiteOptions {
         mask_personal: !builder.config.show_personal,
+        offices: builder.offices.clone(),
         ..SiteOptions::default()
     };
     let started = builder.clock.now();
@@ -221,6 +224,7 @@ mod tests {
             work_dir: dir.join("work"),
             show_personal: false,
             thresholds_file: None,
+            sites_file: None,
             render_interval_minutes: 0,
         }
     }
@@ -238,6 +242,7 @@ mod tests {
                 data,
                 site,
                 thresholds: Thresholds::default(),
+                offices: std::sync::Arc::default(),
                 clock: Arc::new(webex_quality::clock::SystemClock),
                 last_render: std::sync::Mutex::new(None),
             },

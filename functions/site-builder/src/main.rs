@@ -10,6 +10,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use webex_quality::clock::SystemClock;
 use webex_quality::config::SiteConfig;
 use webex_quality::quality::Thresholds;
+use webex_quality::site::offices::Offices;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -19,6 +20,7 @@ async fn main() -> Result<(), Error> {
         data: webex_quality::storage::open(&config.store, config.s3).await?,
         site: webex_quality::storage::open_site(&config.site_store, config.s3).await?,
         thresholds: Thresholds::load(config.thresholds_file.as_deref())?,
+        offices: Arc::new(Offices::load(config.sites_file.as_deref())?),
         clock: Arc::new(SystemClock),
         config,
         last_render: std::sync::Mutex::new(None),

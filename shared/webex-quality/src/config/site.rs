@@ -24,6 +24,8 @@ pub struct SiteConfig {
     pub show_personal: bool,
     /// `WEBEX_QUALITY_THRESHOLDS_FILE`: a JSON file of threshold changes.
     pub thresholds_file: Option<PathBuf>,
+    /// `WEBEX_QUALITY_SITES_FILE`: a CSV of `cidr,name` naming the offices' IP ranges.
+    pub sites_file: Option<PathBuf>,
     /// `WEBEX_QUALITY_RENDER_INTERVAL_MINUTES`: the site-builder function renders at most this
     /// often (0, the default: on every change). Every render uploads the changed meetings' pages
     /// and their people's pages, so at 5-minute cycles S3 PUT requests are most of the bill.
@@ -65,6 +67,7 @@ impl SiteConfig {
             site_store,
             show_personal: bool_setting(lookup, "WEBEX_QUALITY_SHOW_PERSONAL", false)?,
             thresholds_file: text_setting(lookup, "WEBEX_QUALITY_THRESHOLDS_FILE").map(Into::into),
+            sites_file: text_setting(lookup, "WEBEX_QUALITY_SITES_FILE").map(Into::into),
             render_interval_minutes: number_setting(
                 lookup,
                 "WEBEX_QUALITY_RENDER_INTERVAL_MINUTES",

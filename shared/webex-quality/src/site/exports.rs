@@ -85,7 +85,12 @@ impl CsvTables {
             let headline =
                 crate::quality::headline::of_report(&report, &meeting.host_email, thresholds);
             let mut texts = Texts::default();
-            let summary = MeetingSummary::new(&meeting, start, (&report, headline), &mut texts);
+            let summary = MeetingSummary::new(
+                &meeting,
+                start,
+                (&report, headline),
+                (&mut texts, &options.offices),
+            );
             let export = meeting_export(&summary);
             let sessions = SessionRow::of_meeting(&summary, &texts, options).collect();
             self.seen.insert(meeting.instance_id.clone());

@@ -155,7 +155,7 @@ pub(super) struct OverviewPage {
 }
 
 /// Poor streams among streams with data, as text.
-fn share_text(poor: usize, judged: usize) -> String {
+pub(super) fn share_text(poor: usize, judged: usize) -> String {
     if judged == 0 {
         "no data".into()
     } else {
@@ -414,17 +414,63 @@ pub(super) fn person_page(
     }
 }
 
-struct BreakdownRow {
-    key: String,
-    sessions: usize,
+/// One row of a breakdown: a value of the key, its sessions, and their poor shares.
+pub(super) struct BreakdownRow {
+    pub(super) key: String,
+    /// The page of the value, when it has one (an office).
+    pub(super) href: String,
+    pub(super) sessions: usize,
     /// Participant-minutes judged poor: for sorting, as text.
-    poor_minutes: (String, String),
-    shares: Vec<(String, String)>,
+    pub(super) poor_minutes: (String, String),
+    pub(super) shares: Vec<(String, String)>,
 }
 
-struct BreakdownTable {
-    name: &'static str,
-    rows: Vec<BreakdownRow>,
+/// A breakdown of sessions by one key.
+pub(super) struct BreakdownTable {
+    pub(super) name: &'static str,
+    pub(super) rows: Vec<BreakdownRow>,
+}
+
+/// How a breakdown groups sessions.
+pub(super) type BreakdownKey = fn(&SessionSummary, &Texts) -> String;
+
+/// `sessions` grouped by `key`, each group with its poor participant-minutes and per-stream poor
+/// shares; `href` gives a group's page, if any ("" for none), from the page's folder.
+pub(super) fn breakdown_table<'a>(
+    (name, key): (&'static str, BreakdownKey),
+    sessions: impl Iterator<Item = &'a SessionSummary>,
+    texts: &Texts,
+    href: &dyn Fn(&str) -> String,
+) -> BreakdownTable {
+    let mut groups: BTreeMap<String, Vec<&SessionSummary>> = BTreeMap::new();
+    for s in sessions {
+        groups.entry(key(s, texts)).or_default().push(s);
+    }
+    BreakdownTable {
+        name,
+        rows: groups
+            .into_iter()
+            .map(|(key, sessions)| BreakdownRow {
+                href: href(&key),
+                key,
+                sessions: sessions.len(),
+                poor_minutes: {
+                    let mut minutes = Minutes::default();
+                    for s in &sessions {
+                        minutes.add(s.minutes);
+                    }
+                    share_cell(minutes.poor as usize, minutes.with_data as usize)
+                },
+                shares: StreamKind::ALL
+                    .iter()
+                    .map(|kind| {
+                        let (poor, judged) = poor_and_judged(sessions.iter().copied(), Some(*kind));
+                        share_cell(poor, judged)
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 #[derive(Template)]
@@ -434,13 +480,17 @@ pub(super) struct BreakdownsPage {
     tables: Vec<BreakdownTable>,
 }
 
+/// A session's office, [`super::offices::REMOTE`] outside every range.
+pub(super) fn office_of(s: &SessionSummary, t: &Texts) -> String {
+    t.opt(s.office).unwrap_or(super::offices::REMOTE).to_owned()
+}
+
 pub(super) fn breakdowns(
     all: &[&MeetingSummary],
     texts: &Texts,
     options: &SiteOptions,
 ) -> BreakdownsPage {
-    type Key = fn(&SessionSummary, &Texts) -> String;
-    let keys: [(&'static str, Key); 6] = [
+    let keys: [(&'static str, BreakdownKey); 6] = [
         ("client type", |s, t| unknown(t.opt(s.client_type))),
         ("client version", |s, t| {
             format!(
@@ -454,40 +504,19 @@ pub(super) fn breakdowns(
         ("server region", |s, t| unknown(t.opt(s.server_region))),
         ("transport", |s, t| unknown(t.opt(s.transport))),
     ];
-    let tables = keys
-        .iter()
-        .map(|(name, key)| {
-            let mut groups: BTreeMap<String, Vec<&SessionSummary>> = BTreeMap::new();
-            for s in all.iter().flat_map(|a| a.sessions.iter()) {
-                groups.entry(key(s, texts)).or_default().push(s);
-            }
-            BreakdownTable {
-                name,
-                rows: groups
-                    .into_iter()
-                    .map(|(key, sessions)| BreakdownRow {
-                        key,
-                        sessions: sessions.len(),
-                        poor_minutes: {
-                            let mut minutes = Minutes::default();
-                            for s in &sessions {
-                                minutes.add(s.minutes);
-                            }
-                            share_cell(minutes.poor as usize, minutes.with_data as usize)
-                        },
-                        shares: StreamKind::ALL
-                            .iter()
-                            .map(|kind| {
-                                let (poor, judged) =
-                                    poor_and_judged(sessions.iter().copied(), Some(*kind));
-                                share_cell(poor, judged)
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
+    let sessions = || all.iter().flat_map(|a| a.sessions.iter());
+    let mut tables = Vec::new();
+    if !options.offices.is_empty() {
+        tables.push(breakdown_table(
+            ("office", office_of),
+            sessions(),
+            texts,
+            &|office| super::offices::office_path(office),
+        ));
+    }
+    for key in keys {
+        tables.push(breakdown_table(key, sessions(), texts, &|_| String::new()));
+    }
     BreakdownsPage {
         chrome: Chrome::new("Breakdowns", "", options),
         tables,

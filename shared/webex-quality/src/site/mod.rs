@@ -15,6 +15,8 @@ mod incremental;
 mod list_pages;
 pub mod markup;
 mod meeting_page;
+mod office_pages;
+pub mod offices;
 mod person_key;
 mod publish;
 mod render_and_publish;
@@ -50,12 +52,13 @@ pub const STYLE_CSS: &str = include_str!("../../../../site/assets/style.css");
 pub const APP_JS: &str = include_str!("../../../../site/assets/app.js");
 
 /// The templates' sources, for the render cache's fingerprint (askama compiles the same files).
-const TEMPLATE_SOURCES: [&str; 8] = [
+const TEMPLATE_SOURCES: [&str; 9] = [
     include_str!("../../../../site/templates/base.html"),
     include_str!("../../../../site/templates/breakdowns.html"),
     include_str!("../../../../site/templates/meeting.html"),
     include_str!("../../../../site/templates/meeting_error.html"),
     include_str!("../../../../site/templates/meetings.html"),
+    include_str!("../../../../site/templates/office.html"),
     include_str!("../../../../site/templates/overview.html"),
     include_str!("../../../../site/templates/person.html"),
     include_str!("../../../../site/templates/status.html"),
@@ -76,6 +79,8 @@ pub struct SiteOptions {
     pub generated: DateTime<Utc>,
     /// The deployment's key for person page URLs (a render loads it from the data store).
     pub person_key: PersonKey,
+    /// The offices' IP ranges (`WEBEX_QUALITY_SITES_FILE`); none by default.
+    pub offices: std::sync::Arc<offices::Offices>,
 }
 
 impl Default for SiteOptions {
@@ -87,6 +92,7 @@ impl Default for SiteOptions {
             js_path: hashed_asset("assets/app", "js", APP_JS),
             generated: DateTime::<Utc>::UNIX_EPOCH,
             person_key: PersonKey::default(),
+            offices: std::sync::Arc::default(),
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::quality::{MeetingReport, Metric, ParticipantSession, StreamKind, Thre
 pub const SITE_CACHE_KEY: &str = "site-cache.json.gz";
 
 /// Bumped when the cache's shape changes.
-const CACHE_VERSION: u32 = 5;
+const CACHE_VERSION: u32 = 6;
 
 /// One stream's verdict over a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +80,9 @@ pub struct SessionSummary {
     /// The machine's average CPU over the session, percent, when reported.
     #[serde(default)]
     pub cpu: Option<u8>,
+    /// The office it joined from ([`super::offices`]); empty when no office is configured.
+    #[serde(default)]
+    pub office: Text,
 }
 
 impl SessionSummary {
@@ -127,7 +130,7 @@ impl MeetingSummary {
         meeting: &StoredMeeting,
         start: DateTime<Utc>,
         (report, headline): (&MeetingReport, Headline),
-        texts: &mut Texts,
+        (texts, offices): (&mut Texts, &super::offices::Offices),
     ) -> Self {
         Self {
             instance_id: meeting.instance_id.clone(),
@@ -138,7 +141,7 @@ impl MeetingSummary {
             sessions: report
                 .sessions
                 .iter()
-                .map(|s| session_summary(s, texts))
+                .map(|s| session_summary(s, texts, offices))
                 .collect(),
             headline,
         }
@@ -155,9 +158,14 @@ impl MeetingSummary {
     }
 }
 
-fn session_summary(s: &ParticipantSession, texts: &mut Texts) -> SessionSummary {
+fn session_summary(
+    s: &ParticipantSession,
+    texts: &mut Texts,
+    offices: &super::offices::Offices,
+) -> SessionSummary {
     let m = &s.session;
     SessionSummary {
+        office: texts.intern_opt(offices.office(m.local_ip.as_deref(), m.public_ip.as_deref())),
         person: texts.intern(&s.person_key()),
         name: texts.intern_opt(m.webex_user_name.as_deref()),
         email: texts.intern_opt(m.webex_user_email.as_deref()),
@@ -274,6 +282,7 @@ impl RenderCache {
                         &mut s.network_type,
                         &mut s.server_region,
                         &mut s.transport,
+                        &mut s.office,
                     ] {
                         *text = remap(*text);
                     }
@@ -357,12 +366,13 @@ pub fn fingerprint(options: &SiteOptions, thresholds: &Thresholds) -> String {
     hash.update(super::STYLE_CSS);
     hash.update(super::APP_JS);
     let options_text = format!(
-        "{}\u{0}{:?}\u{0}{}\u{0}{}\u{0}{}",
+        "{}\u{0}{:?}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
         options.mask_personal,
         options.authorization_needed,
         options.css_path,
         options.js_path,
-        options.person_key.fingerprint()
+        options.person_key.fingerprint(),
+        options.offices.fingerprint()
     );
     hash.update(options_text);
     hash.update(serde_json::to_vec(thresholds).unwrap_or_default());

@@ -173,3 +173,48 @@ pub(super) const TITLES: &[&str] = &[
     "Revisión de arquitectura",
     "Board prep",
 ];
+
+/// An office of the simulated organisation: its LAN (`10.<lan>.0.0/16`) and the public address its
+/// traffic leaves from. `docs/offices.md` has the sites file that names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Office {
+    /// Name.
+    pub name: &'static str,
+    /// The second octet of its LAN.
+    pub lan: u8,
+    /// Its public address.
+    pub public_ip: &'static str,
+}
+
+/// The offices. Lyon's Wi-Fi is congested: most people on bad Wi-Fi sit there.
+pub const OFFICES: &[Office] = &[
+    Office {
+        name: "Paris HQ",
+        lan: 10,
+        public_ip: "198.51.100.10",
+    },
+    Office {
+        name: "Lyon",
+        lan: 20,
+        public_ip: "198.51.100.20",
+    },
+    Office {
+        name: "Singapore",
+        lan: 30,
+        public_ip: "2001:db8:30::1",
+    },
+];
+
+/// The office a person works from, or `None` when they work from home or on the move: drawn from
+/// the person's index, not the generator, so that the rest of the organisation stays as it was.
+#[must_use]
+pub fn office_of(person: usize, network: &str, quality: NetworkQuality) -> Option<&'static Office> {
+    let draw = person.wrapping_mul(2_654_435_761) >> 8;
+    match (network, quality) {
+        ("cellular", _) => None,
+        ("wifi", NetworkQuality::Bad) if draw % 10 < 7 => Some(&OFFICES[1]),
+        ("ethernet", _) => Some(&OFFICES[draw % OFFICES.len()]),
+        _ if draw % 10 < 6 => Some(&OFFICES[draw % OFFICES.len()]),
+        _ => None,
+    }
+}

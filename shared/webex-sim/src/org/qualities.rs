@@ -159,12 +159,23 @@ impl Org {
             Vec::new()
         };
         let octet = rng.gen_range(2..250);
-        let local = format!(
-            "10.{}.{}.{octet}",
-            rng.gen_range(0..255),
-            rng.gen_range(0..255)
-        );
-        let public = format!("198.51.100.{}", rng.gen_range(1..250));
+        let (_, subnet) = (rng.gen_range(0..255), rng.gen_range(0..255));
+        let host = rng.gen_range(1..250);
+        // In an office: its LAN and public address; else a home network or a phone's.
+        let office = att
+            .person
+            .filter(|_| network != "cellular")
+            .and_then(|p| super::catalog::office_of(p, network, quality));
+        let (local, public) = match office {
+            Some(office) => (
+                format!("10.{}.{subnet}.{octet}", office.lan),
+                office.public_ip.to_owned(),
+            ),
+            None => (
+                format!("192.168.{subnet}.{octet}"),
+                format!("203.0.113.{host}"),
+            ),
+        };
         QualityItem {
             meeting_instance_id: meeting.instance_id.clone(),
             webex_user_name: name,
@@ -184,7 +195,11 @@ impl Org {
             speaker_name: "Speakers".into(),
             network_type: network.into(),
             masked_local_ip: format!("{}.0", local.rsplit_once('.').map_or("10.0.0", |(a, _)| a)),
-            masked_public_ip: "198.51.100.0".into(),
+            masked_public_ip: match (public.rsplit_once('.'), public.rsplit_once(':')) {
+                (Some((net, _)), _) => format!("{net}.0"),
+                (None, Some((net, _))) => format!("{net}:"),
+                (None, None) => public.clone(),
+            },
             local_ip: local,
             public_ip: public,
             camera: if camera_off {

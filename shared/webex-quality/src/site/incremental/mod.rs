@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 
 use super::build::{BuildError, Files, render, render_meeting_error, render_meeting_file};
 use super::list_pages::{PERIODS, breakdowns, overview, people, person_page};
+use super::office_pages::office_pages;
 use super::publish::Manifest;
 use super::render_cache::{self, CachedFiles, CachedMeeting, MeetingSummary, RenderCache};
 use super::{SiteOptions, StatusView, render_status};
@@ -338,7 +339,7 @@ impl<'a> SiteBuilder<'a> {
                 &meeting,
                 start,
                 (&report, headline),
-                &mut self.build.cache.texts,
+                (&mut self.build.cache.texts, &self.options.offices),
             );
             self.build.meetings_rendered += 1;
             self.build.cache.meetings.insert(
@@ -471,6 +472,10 @@ impl<'a> SiteBuilder<'a> {
             "breakdowns.html".into(),
             render("breakdowns.html", &breakdowns(&analyzed, &texts, options))?,
         );
+        for (path, page) in office_pages(&analyzed, &texts, now, options) {
+            let html = render(&path, &page)?;
+            build.insert(path, html);
+        }
         let status_html = render_status(status, options).map_err(|source| BuildError::Render {
             page: "status.html".into(),
             source,
