@@ -1,6 +1,6 @@
 // Webex Quality: progressive enhancement only. The pages work without this file; it adds sorting of
 // tables marked "sortable" (click a header) and filtering of the meetings list by text, verdict
-// and cause.
+// cause and office.
 (function () {
   "use strict";
   function cellValue(row, index) {
@@ -36,6 +36,7 @@
     var text = document.getElementById("filter");
     var verdict = document.getElementById("verdict-filter");
     var cause = document.getElementById("cause-filter");
+    var office = document.getElementById("office-filter");
     var shown = document.getElementById("shown");
     var apply = function () {
       var needle = text.value.toLowerCase();
@@ -43,13 +44,17 @@
       document.querySelectorAll("#meetings tbody tr").forEach(function (row) {
         var hide = (needle !== "" && row.textContent.toLowerCase().indexOf(needle) < 0) ||
           (verdict.value !== "" && row.getAttribute("data-verdict") !== verdict.value) ||
-          (cause.value !== "" && row.getAttribute("data-cause") !== cause.value);
+          (cause.value !== "" && row.getAttribute("data-cause") !== cause.value) ||
+          (office && office.value !== "" &&
+            (row.getAttribute("data-offices") || "").indexOf(" " + office.value + " ") < 0);
         row.hidden = hide;
         if (!hide) { count += 1; }
       });
       shown.textContent = count + " shown";
     };
-    [text, verdict, cause].forEach(function (input) { input.addEventListener("input", apply); });
+    [text, verdict, cause, office].forEach(function (input) {
+      if (input) { input.addEventListener("input", apply); }
+    });
     form.addEventListener("submit", function (event) { event.preventDefault(); });
     form.hidden = false;
   }

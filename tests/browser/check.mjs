@@ -44,6 +44,15 @@ try {
       entry.filter = { visible, wanted, shown };
       await tab.selectOption("#verdict-filter", "");
     }
+    // And choosing an office leaves only the meetings with a participant from there.
+    const officeFilter = await tab.$("#office-filter");
+    if (officeFilter) {
+      const wanted = (await tab.$$("#meetings tbody tr[data-offices~='0']")).length;
+      await tab.selectOption("#office-filter", "0");
+      const shown = await tab.$$eval("#meetings tbody tr", (rows) => rows.filter((r) => !r.hidden).map((r) => r.getAttribute("data-offices")));
+      entry.officeFilter = { wanted, shown };
+      await tab.selectOption("#office-filter", "");
+    }
     // Exercise the script: sort the first sortable table, if any.
     const header = await tab.$("table.sortable thead th");
     if (header) await header.click();

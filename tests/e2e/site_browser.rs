@@ -38,6 +38,9 @@ async fn the_dashboard_loads_in_a_real_browser_with_no_errors_and_nothing_from_e
     };
     let options = SiteOptions {
         generated: sim.clock().now(),
+        offices: std::sync::Arc::new(
+            webex_quality::site::offices::Offices::parse(&webex_sim::org::sites_csv()).unwrap(),
+        ),
         ..SiteOptions::default()
     };
     let files =
@@ -144,6 +147,20 @@ async fn the_dashboard_loads_in_a_real_browser_with_no_errors_and_nothing_from_e
     assert!(
         !shown.is_empty() && shown.iter().all(|v| v == "poor"),
         "{filter}"
+    );
+    let office = &pages[1]["officeFilter"];
+    let shown = office["shown"].as_array().unwrap();
+    assert_eq!(
+        shown.len() as u64,
+        office["wanted"].as_u64().unwrap(),
+        "{office}"
+    );
+    assert!(
+        !shown.is_empty()
+            && shown
+                .iter()
+                .all(|v| v.as_str().is_some_and(|v| v.contains(" 0 "))),
+        "{office}"
     );
     assert!(
         pages[2]["title"]

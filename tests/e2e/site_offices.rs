@@ -12,15 +12,6 @@ use webex_sim::SimConfig;
 
 use crate::helpers::*;
 
-/// The sites file of the simulated organisation (docs/offices.md shows the same).
-const SITES: &str = "cidr,name\n\
-    10.10.0.0/16,Paris HQ\n\
-    198.51.100.10/32,Paris HQ\n\
-    10.20.0.0/16,Lyon\n\
-    198.51.100.20/32,Lyon\n\
-    10.30.0.0/16,Singapore\n\
-    2001:db8:30::/48,Singapore\n";
-
 /// The office a simulated session came from, decided from its addresses by the simulator's own
 /// plan (not by the product's lookup).
 fn expected_office(local: &str, public: &str) -> &'static str {
@@ -54,7 +45,7 @@ async fn every_office_page_counts_the_sessions_that_joined_from_its_ranges() {
     let status = webex_quality::site::StatusView::from_sources(&db, None, now).unwrap();
     let options = SiteOptions {
         generated: now,
-        offices: Arc::new(Offices::parse(SITES).unwrap()),
+        offices: Arc::new(Offices::parse(&webex_sim::org::sites_csv()).unwrap()),
         ..SiteOptions::default()
     };
     let files =
@@ -62,14 +53,19 @@ async fn every_office_page_counts_the_sessions_that_joined_from_its_ranges() {
 
     // What the simulator sent for every meeting the site shows, office by office.
     let mut expected: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut meetings_with: BTreeMap<&str, usize> = BTreeMap::new();
     for meeting in &sim.org().meetings {
         if !files.contains_key(&webex_quality::site::meeting_path(&meeting.instance_id)) {
             continue;
         }
+        let mut offices = std::collections::BTreeSet::new();
         for item in sim.org().quality_items(meeting, now) {
-            *expected
-                .entry(expected_office(&item.local_ip, &item.public_ip))
-                .or_default() += 1;
+            let office = expected_office(&item.local_ip, &item.public_ip);
+            *expected.entry(office).or_default() += 1;
+            offices.insert(office);
+        }
+        for office in offices {
+            *meetings_with.entry(office).or_default() += 1;
         }
     }
     assert_eq!(
@@ -100,6 +96,41 @@ async fn every_office_page_counts_the_sessions_that_joined_from_its_ranges() {
             "{office}: {sessions} sessions in the breakdowns"
         );
     }
+    // The meetings list (the whole simulated week is within its 7 days) filters by office: each
+    // row names the offices of its participants, as indexes into the filter's options.
+    let list = String::from_utf8(files["meetings.html"].clone()).unwrap();
+    let names = ["Lyon", "Paris HQ", "Singapore", REMOTE];
+    let options: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("<option value=\"{i}\">{n}</option>"))
+        .collect();
+    assert!(
+        list.contains(&format!(
+            "<select id=\"office-filter\"><option value=\"\">any</option>{options}</select>"
+        )),
+        "the office filter"
+    );
+    let rows: Vec<&str> = list
+        .split("data-offices=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(
+        rows.len(),
+        list.matches("<tr data-verdict=").count(),
+        "every row names its offices"
+    );
+    for (i, office) in names.iter().enumerate() {
+        let marked = rows
+            .iter()
+            .filter(|r| r.contains(&format!(" {i} ")))
+            .count();
+        assert_eq!(
+            marked, meetings_with[office],
+            "{office}: meetings in the list"
+        );
+    }
     // Without a sites file: no offices anywhere.
     let plain = webex_quality::site::build_site(
         &db,
@@ -113,4 +144,6 @@ async fn every_office_page_counts_the_sessions_that_joined_from_its_ranges() {
     .unwrap();
     assert!(!plain.keys().any(|p| p.starts_with("offices/")));
     assert!(!String::from_utf8_lossy(&plain["breakdowns.html"]).contains("By office"));
+    let plain_list = String::from_utf8_lossy(&plain["meetings.html"]);
+    assert!(!plain_list.contains("office-filter") && !plain_list.contains("data-offices"));
 }

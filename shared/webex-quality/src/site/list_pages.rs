@@ -28,6 +28,9 @@ pub(super) struct MeetingRow {
     host: String,
     duration: String,
     headline: HeadlineView,
+    /// The offices its participants joined from, as indexes into the list's office filter, each
+    /// between spaces (" 0 2 "); empty without offices.
+    offices: String,
 }
 
 /// A meeting's row in a list page at `root` (the way back to the site root: "" or "../").
@@ -41,7 +44,29 @@ pub(super) fn meeting_row(a: &MeetingSummary, root: &str) -> MeetingRow {
             .end
             .map_or_else(String::new, |end| (end - a.start).num_minutes().to_string()),
         headline: headline_view(&a.headline),
+        offices: String::new(),
     }
+}
+
+/// The offices of `a`'s participants as [`MeetingRow::offices`] has them, `names` being the
+/// filter's offices.
+fn office_indexes(a: &MeetingSummary, texts: &Texts, names: &[&str]) -> String {
+    if names.is_empty() {
+        return String::new();
+    }
+    let mut found = vec![false; names.len()];
+    for s in &a.sessions {
+        let office = office_of(s, texts);
+        if let Some(i) = names.iter().position(|n| *n == office) {
+            found[i] = true;
+        }
+    }
+    let mut out = String::from(" ");
+    for (i, _) in found.iter().enumerate().filter(|(_, f)| **f) {
+        out.push_str(&i.to_string());
+        out.push(' ');
+    }
+    out
 }
 
 /// Meetings by impact: the most poor participant-minutes first, then fair ones, then the latest.
@@ -85,6 +110,8 @@ pub(super) struct MeetingsPage {
     pub(super) rule: String,
     /// The cause categories the filter offers.
     pub(super) causes: Vec<&'static str>,
+    /// The offices the filter offers (none without a sites file).
+    pub(super) offices: Vec<String>,
     /// Whether the participant sessions' exports sit beside the list's (a day's page).
     pub(super) sessions_export: bool,
 }
@@ -95,16 +122,24 @@ impl MeetingsPage {
         (chrome, heading, export_stem): (super::Chrome, String, String),
         mut meetings: Vec<&MeetingSummary>,
         root: &str,
-        days: Vec<DayLink>,
-        rule: String,
+        (days, rule): (Vec<DayLink>, String),
+        (texts, options): (&Texts, &SiteOptions),
     ) -> Self {
         by_impact(&mut meetings);
-        let rows: Vec<MeetingRow> = meetings.iter().map(|a| meeting_row(a, root)).collect();
+        let names = options.offices.names();
+        let rows: Vec<MeetingRow> = meetings
+            .iter()
+            .map(|a| MeetingRow {
+                offices: office_indexes(a, texts, &names),
+                ..meeting_row(a, root)
+            })
+            .collect();
         Self {
             chrome,
             heading,
             export_stem,
             causes: cause_filters(&rows),
+            offices: names.iter().map(|n| (*n).to_owned()).collect(),
             rows,
             days,
             rule,

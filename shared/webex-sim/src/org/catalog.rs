@@ -184,6 +184,8 @@ pub struct Office {
     pub lan: u8,
     /// Its public address.
     pub public_ip: &'static str,
+    /// The range its provider gave it.
+    pub public_range: &'static str,
 }
 
 /// The offices. Lyon's Wi-Fi is congested: most people on bad Wi-Fi sit there.
@@ -192,16 +194,19 @@ pub const OFFICES: &[Office] = &[
         name: "Paris HQ",
         lan: 10,
         public_ip: "198.51.100.10",
+        public_range: "198.51.100.10/32",
     },
     Office {
         name: "Lyon",
         lan: 20,
         public_ip: "198.51.100.20",
+        public_range: "198.51.100.20/32",
     },
     Office {
         name: "Singapore",
         lan: 30,
         public_ip: "2001:db8:30::1",
+        public_range: "2001:db8:30::/48",
     },
 ];
 
@@ -217,4 +222,15 @@ pub fn office_of(person: usize, network: &str, quality: NetworkQuality) -> Optio
         _ if draw % 10 < 6 => Some(&OFFICES[draw % OFFICES.len()]),
         _ => None,
     }
+}
+
+/// The sites file (`cidr,name`) of the offices: each office's LAN and public range.
+#[must_use]
+pub fn sites_csv() -> String {
+    let mut out = String::from("cidr,name\n");
+    for office in OFFICES {
+        out.push_str(&format!("10.{}.0.0/16,{}\n", office.lan, office.name));
+        out.push_str(&format!("{},{}\n", office.public_range, office.name));
+    }
+    out
 }

@@ -25,7 +25,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use catalog::{DEVICES, FIRST, LAST, REGIONS, TITLES};
-pub use catalog::{Device, NetworkQuality, OFFICES, Office, office_of};
+pub use catalog::{Device, NetworkQuality, OFFICES, Office, office_of, sites_csv};
 pub use media::{CpuSample, MediaSegment};
 pub use qualities::QualityItem;
 

@@ -50,16 +50,19 @@ pub(super) fn meetings_lists(
         ),
         recent,
         "",
-        by_day
-            .iter()
-            .rev()
-            .map(|(day, meetings)| DayLink {
-                day: day.to_string(),
-                href: day_path(*day),
-                meetings: meetings.len(),
-            })
-            .collect(),
-        rule.clone(),
+        (
+            by_day
+                .iter()
+                .rev()
+                .map(|(day, meetings)| DayLink {
+                    day: day.to_string(),
+                    href: day_path(*day),
+                    meetings: meetings.len(),
+                })
+                .collect(),
+            rule.clone(),
+        ),
+        (texts, options),
     );
     build.insert("meetings.html".into(), render("meetings.html", &page)?);
     for (day, meetings) in &by_day {
@@ -88,8 +91,8 @@ pub(super) fn meetings_lists(
             ),
             rows,
             "../",
-            Vec::new(),
-            rule.clone(),
+            (Vec::new(), rule.clone()),
+            (texts, options),
         );
         page.sessions_export = true;
         let stem = path.trim_end_matches(".html");
