@@ -138,7 +138,7 @@ pub struct LoginArgs {
 
 /// `export`.
 #[derive(Debug, Clone, Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["raw", "csv"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["raw", "csv", "analytics"])))]
 pub struct ExportArgs {
     /// Every stored response body of each meeting's latest complete fetch, byte for byte, as
     /// `<meetingId>.<page>.json`.
@@ -147,6 +147,11 @@ pub struct ExportArgs {
     /// `meetings.csv` and `sessions.csv` (participant sessions with their per-stream figures).
     #[arg(long)]
     pub csv: bool,
+    /// The analytics copy of every archived day, for SQL (DuckDB, Athena):
+    /// `analytics/<table>/date=YYYY-MM-DD/part-N.json.gz` for the tables `intervals`, `sessions`
+    /// and `meetings` (gzipped JSON Lines).
+    #[arg(long)]
+    pub analytics: bool,
     /// The folder to write to (created if needed).
     #[arg(long)]
     pub out: PathBuf,

@@ -132,6 +132,8 @@ pub(super) struct SessionExport {
     network_type: String,
     server_region: String,
     transport: String,
+    /// The office it joined from (`remote` outside every range); empty without a sites file.
+    office: String,
     joined: String,
     left: String,
     audio: &'static str,
@@ -146,7 +148,11 @@ pub(super) struct SessionExport {
 }
 
 /// One session's row, from its summary (masked as `options` say).
-fn session_export(s: &SessionSummary, texts: &Texts, options: &SiteOptions) -> SessionExport {
+pub(super) fn session_export(
+    s: &SessionSummary,
+    texts: &Texts,
+    options: &SiteOptions,
+) -> SessionExport {
     let text = |t| texts.get(t).to_owned();
     let stream = |kind| s.streams.iter().find(|v| v.kind == kind);
     let label = |kind| stream(kind).map_or("no data", |v| v.verdict.label());
@@ -173,6 +179,11 @@ fn session_export(s: &SessionSummary, texts: &Texts, options: &SiteOptions) -> S
         network_type: text(s.network_type),
         server_region: text(s.server_region),
         transport: text(s.transport),
+        office: if options.offices.is_empty() {
+            String::new()
+        } else {
+            super::list_pages::office_of(s, texts)
+        },
         joined: s.join.map(|t| t.to_rfc3339()).unwrap_or_default(),
         left: s.leave.map(|t| t.to_rfc3339()).unwrap_or_default(),
         audio: label(StreamKind::Audio),

@@ -8,6 +8,7 @@
 //! the list-type pages need between builds); [`render_from_store`] is the use case "render and
 //! publish".
 
+pub mod analytics;
 mod build;
 pub mod charts;
 mod exports;

@@ -99,6 +99,8 @@ pub struct Rendered {
     /// False when the build ran out of time ([`RenderBudget`]) and saved its progress instead of
     /// finishing: the next render goes on from there.
     pub complete: bool,
+    /// Archive parts copied into the analytics copy after the render ([`super::analytics`]).
+    pub analytics_parts: usize,
 }
 
 /// How far a render may go before it saves its progress and stops: a full rebuild of a long
@@ -266,7 +268,13 @@ pub async fn render_from_store_within(
         .await;
         Replica::discard(&copy);
         match result {
-            Ok(Attempt::Done(refreshed)) => return Ok(refreshed),
+            Ok(Attempt::Done(mut refreshed)) => {
+                if refreshed.complete {
+                    refreshed.analytics_parts =
+                        analytics_after(data, &work_dir, (&options, thresholds), budget).await;
+                }
+                return Ok(refreshed);
+            }
             Ok(Attempt::Raced(uploaded)) => {
                 tracing::info!(
                     attempt,
@@ -278,6 +286,39 @@ pub async fn render_from_store_within(
         }
     }
     Err(RefreshError::Contention(PUBLISH_ATTEMPTS))
+}
+
+/// The analytics copy of the days archived since the last render, within the render's budget. A
+/// failure is logged and left for the next render: the dashboard is published already.
+async fn analytics_after(
+    data: &SharedStore,
+    work_dir: &std::path::Path,
+    (options, thresholds): (&SiteOptions, &Thresholds),
+    budget: RenderBudget,
+) -> usize {
+    match super::analytics::write_analytics(
+        data,
+        data.as_ref(),
+        work_dir,
+        (options, thresholds),
+        budget.stop_at,
+    )
+    .await
+    {
+        Ok(written) => {
+            if written.left > 0 {
+                tracing::info!(
+                    left = written.left,
+                    "the render's time is up: the next render goes on with the analytics copy"
+                );
+            }
+            written.parts
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the analytics copy failed; the next render tries again");
+            0
+        }
+    }
 }
 
 enum Attempt {
@@ -359,6 +400,7 @@ impl Rendered {
             published,
             authorization_needed,
             complete,
+            analytics_parts: 0,
         }
     }
 }
