@@ -182,6 +182,32 @@ async fn each_archived_day_is_copied_once_and_its_rows_say_what_the_dashboard_sa
     }
     assert!(checked > 20, "{checked} sessions checked");
 
+    // The Glue tables of infra/ (what Athena reads) have exactly the rows' columns.
+    let template = crate::infra::template();
+    let archive = archives
+        .iter()
+        .find(|a| a.day == week_start().date_naive())
+        .unwrap();
+    for (table, resource) in [
+        ("intervals", "AnalyticsIntervalsTable"),
+        ("sessions", "AnalyticsSessionsTable"),
+        ("meetings", "AnalyticsMeetingsTable"),
+    ] {
+        let input = &template["Resources"][resource]["Properties"]["TableInput"];
+        assert_eq!(input["Name"].as_str(), Some(table));
+        let columns: std::collections::BTreeSet<&str> = input["StorageDescriptor"]["Columns"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|c| c["Name"].as_str().unwrap())
+            .collect();
+        let rows = rows(store.as_ref(), &object_key(table, *archive)).await;
+        for row in &rows {
+            let keys: std::collections::BTreeSet<&str> = row.keys().map(String::as_str).collect();
+            assert_eq!(keys, columns, "{table}");
+        }
+    }
+
     // Written once: the next render copies nothing; a part whose marker is gone is written again.
     assert_eq!(render().await.analytics_parts, 0);
     let part = archives[0];

@@ -16,7 +16,7 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn template() -> Value {
+pub(crate) fn template() -> Value {
     let text = std::fs::read_to_string(repo().join("infra/template.yaml")).unwrap();
     serde_norway::from_str(&text).unwrap()
 }
@@ -257,6 +257,7 @@ fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_
     use webex_quality::history::{ARCHIVE_PREFIX, DATABASE_KEY};
     use webex_quality::site::PERSON_KEY_KEY;
     use webex_quality::site::RENDER_INPUTS;
+    use webex_quality::site::analytics::ANALYTICS_PREFIX;
     use webex_quality::site::render_cache::SITE_CACHE_KEY;
     use webex_quality::status::STATUS_KEY;
     use webex_quality::tokens::TOKENS_KEY;
@@ -301,7 +302,11 @@ fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_
     );
     assert_eq!(
         keys("SiteBuilder", "s3:PutObject"),
-        sorted(&[SITE_CACHE_KEY, PERSON_KEY_KEY])
+        sorted(&[
+            SITE_CACHE_KEY,
+            PERSON_KEY_KEY,
+            &format!("{ANALYTICS_PREFIX}*")
+        ])
     );
     assert_eq!(
         keys("OAuthRedirect", "s3:GetObject"),
