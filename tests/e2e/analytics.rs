@@ -235,11 +235,55 @@ async fn each_archived_day_is_copied_once_and_its_rows_say_what_the_dashboard_sa
     .await
     .unwrap();
     assert_eq!(written.parts, archives.len());
+    let mut meetings = 0;
     for archive in &archives {
         for table in TABLES {
             let key = object_key(table, *archive);
             assert!(folder.join(&key).is_file(), "{key}");
         }
+        meetings += rows(&out, &object_key("meetings", *archive)).await.len();
     }
+
+    // The README's queries run in DuckDB on that export, and count what the copy holds.
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = std::process::Command::new(repo.join("target/test-tools/venv/bin/python"))
+        .arg(repo.join("tests/analytics/readme_queries.py"))
+        .arg(&folder)
+        .arg(repo.join("README.md"))
+        .output()
+        .expect("the test tools' Python (tests/run installs DuckDB into it)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(results.len(), 3, "three queries");
+    for result in &results {
+        assert!(
+            !result["rows"].as_array().unwrap().is_empty(),
+            "{}",
+            result["query"]
+        );
+    }
+    // By office and stream: every office of the simulated week, and remote.
+    let offices: std::collections::BTreeSet<&str> = results[0]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row[0].as_str().unwrap())
+        .collect();
+    assert!(
+        offices.contains("remote") && offices.len() >= 3,
+        "{offices:?}"
+    );
+    // Meetings by day and verdict: every meeting once.
+    let counted: u64 = results[2]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row[2].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, meetings as u64);
     sim.shutdown().await;
 }
