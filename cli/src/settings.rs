@@ -110,8 +110,11 @@ pub(crate) fn collector_for(
 ) -> Result<Collector, CliError> {
     let lookup = global.with_local_redirect_opt(redirect_port);
     let config = CollectorConfig::from_lookup(&lookup)?;
-    Collector::from_config(store, &config, ClientOptions::default(), clock)
-        .map_err(|e| CliError::failed("collector", e))
+    Ok(
+        Collector::from_config(store, &config, ClientOptions::default(), clock)
+            .map_err(|e| CliError::failed("collector", e))?
+            .alerts_from_config(&config)?,
+    )
 }
 
 /// The login flow on `local`: the redirect URI defaults to `http://localhost:<port>/oauth/callback`,

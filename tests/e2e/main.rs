@@ -1,6 +1,7 @@
 //! End-to-end tests across the workspace's crates: one test binary, real HTTP between the parts, a
 //! real S3-compatible server (moto) for storage.
 
+mod alerts;
 mod analytics;
 mod cli;
 mod collect;

@@ -104,6 +104,7 @@ pub(crate) async fn demo(global: &Global, args: DemoArgs) -> Result<(), CliError
         access: Access::OAuth(oauth),
         work_dir: work_folder(&data),
         cycle: CycleConfig::from_lookup(&|name| global.lookup(name))?,
+        alerts: webex_quality::config::AlertsConfig::from_lookup(&|name| global.lookup(name))?,
     };
     let collector = Collector::from_config(
         store.clone(),
@@ -111,7 +112,8 @@ pub(crate) async fn demo(global: &Global, args: DemoArgs) -> Result<(), CliError
         ClientOptions::default(),
         clock.clone(),
     )
-    .map_err(|e| CliError::failed("collector", e))?;
+    .map_err(|e| CliError::failed("collector", e))?
+    .alerts_from_config(&collector_config)?;
     let step = chrono::Duration::minutes(i64::from(args.step_minutes));
     let cycles = u64::try_from((end - first_day).num_minutes() / step.num_minutes()).unwrap_or(1);
     let bar = if global.quiet {

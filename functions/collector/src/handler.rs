@@ -176,6 +176,7 @@ mod tests {
             access: Access::PersonalToken(Secret::new(token)),
             work_dir: dir.join(".work"),
             cycle: CycleConfig::default(),
+            alerts: None,
         };
         let store: SharedStore = Arc::new(FolderStore::new(dir).unwrap());
         let collector = Collector::from_config(

@@ -23,7 +23,8 @@ async fn collector() -> Result<Collector, Error> {
         &config,
         ClientOptions::default(),
         Arc::new(SystemClock),
-    )?)
+    )?
+    .alerts_from_config(&config)?)
 }
 
 // One thread: the function has a fraction of one vCPU (512 MB), and a cycle's responses then reach

@@ -29,6 +29,10 @@ pub enum Route {
     Meetings,
     /// `GET <analytics>/meeting/qualities`.
     Qualities,
+    /// `POST` and `GET /v1/messages` (a bot's messages to a space).
+    Messages,
+    /// `POST /sim/webhook` (an incoming webhook).
+    Webhook,
 }
 
 impl Route {
@@ -39,6 +43,8 @@ impl Route {
             "/v1/people/me" => Self::PeopleMe,
             "/v1/meetings" => Self::Meetings,
             "/analytics/v1/meeting/qualities" => Self::Qualities,
+            "/v1/messages" => Self::Messages,
+            "/sim/webhook" => Self::Webhook,
             _ => return None,
         })
     }

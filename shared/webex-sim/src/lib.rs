@@ -25,6 +25,7 @@ pub mod browser;
 pub mod clock;
 mod control;
 pub mod faults;
+pub mod messages;
 mod oauth;
 pub mod org;
 
@@ -205,6 +206,8 @@ pub struct SimState {
     /// Meetings renamed after they were planned (instance id to title): their List Meetings
     /// items change, as when a host edits a meeting's title.
     titles: Mutex<HashMap<String, String>>,
+    /// Messages and webhook bodies posted (alerts).
+    posted: messages::Posted,
 }
 
 impl SimState {
@@ -392,6 +395,7 @@ impl Simulator {
                 next_identity: Mutex::new(None),
                 regional_host: Mutex::new(None),
                 titles: Mutex::default(),
+                posted: messages::Posted::default(),
             }),
         }
     }
@@ -409,6 +413,11 @@ impl Simulator {
             .route("/v1/people/me", get(api::people_me))
             .route("/v1/meetings", get(api::meetings))
             .route("/analytics/v1/meeting/qualities", get(analytics::qualities))
+            .route(
+                "/v1/messages",
+                post(messages::post_message).get(messages::list_messages),
+            )
+            .route("/sim/webhook", post(messages::webhook))
             .fallback(|axum::Extension(faults::TrackingId(id)): axum::Extension<faults::TrackingId>| async move {
                 webex_error(StatusCode::NOT_FOUND, "The requested resource could not be found.", &id)
             })
@@ -464,6 +473,24 @@ impl SimHandle {
     #[must_use]
     pub fn api_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// A generic incoming webhook's URL (`POST` any JSON; see [`SimHandle::webhooks`]).
+    #[must_use]
+    pub fn webhook_url(&self) -> String {
+        format!("http://{}/sim/webhook", self.addr)
+    }
+
+    /// The messages posted to any space, oldest first.
+    #[must_use]
+    pub fn messages(&self) -> Vec<messages::Message> {
+        self.state.posted.messages()
+    }
+
+    /// The webhook bodies posted, oldest first.
+    #[must_use]
+    pub fn webhooks(&self) -> Vec<serde_json::Value> {
+        self.state.posted.webhooks()
     }
 
     /// `WEBEX_ANALYTICS_URL` for this simulator (ends in `/v1`).

@@ -62,6 +62,8 @@ pub struct Collector {
     clock: SharedClock,
     work_dir: PathBuf,
     settings: CycleSettings,
+    /// The alerts run after each cycle, if configured.
+    alerter: Option<crate::alerts::Alerter>,
 }
 
 impl Collector {
@@ -89,7 +91,37 @@ impl Collector {
             clock,
             work_dir,
             settings,
+            alerter: None,
         })
+    }
+
+    /// This collector, running `alerter` after each cycle (under the cycle's lease and within its
+    /// time).
+    #[must_use]
+    pub fn with_alerts(mut self, alerter: crate::alerts::Alerter) -> Self {
+        self.alerter = Some(alerter);
+        self
+    }
+
+    /// The alerts of `config` for this collector (its store, Webex API and working folder), when
+    /// configured.
+    ///
+    /// # Errors
+    /// The alerts' sites or thresholds file cannot be read.
+    pub fn alerts_from_config(
+        self,
+        config: &CollectorConfig,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let Some(alerts) = &config.alerts else {
+            return Ok(self);
+        };
+        let alerter = crate::alerts::Alerter::new(
+            self.store.clone(),
+            alerts,
+            config.urls.api.as_str(),
+            self.work_dir.clone(),
+        )?;
+        Ok(self.with_alerts(alerter))
     }
 
     /// A collector as `config` says, writing to `store` (opened from `config.store`).
@@ -182,6 +214,7 @@ impl Collector {
             upload_attempts: 0,
             downloaded: false,
             archives_written: 0,
+            alerts: None,
             wall_time: Duration::ZERO,
         };
 
@@ -243,6 +276,21 @@ impl Collector {
             rate_limited: report.rate_limited,
             errors: report.errors,
         };
+        // The alerts, still under the lease: two runners never deliver at once.
+        if let Some(alerter) = &self.alerter {
+            let run = crate::alerts::AfterCycle {
+                now: self.clock.now(),
+                cycle_ok: result.is_ok() && report.outcome == Outcome::Ok,
+                deadline: deadline.into_std(),
+                retention: self.settings.rules.retention,
+            };
+            match alerter.after_cycle(run).await {
+                Ok(alerts) => report.alerts = Some(alerts),
+                Err(error) => {
+                    tracing::warn!(%error, "the alerts failed; the next cycle goes on with them");
+                }
+            }
+        }
         if let Err(error) =
             lease::release(&self.store, my_lease, &lease_etag, summary.clone()).await
         {

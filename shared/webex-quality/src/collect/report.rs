@@ -74,6 +74,8 @@ pub struct CycleReport {
     pub downloaded: bool,
     /// Archive objects written by this cycle (days that left List Meetings' window).
     pub archives_written: usize,
+    /// What the alerts did after the cycle (`None`: no alerts configured, or they failed).
+    pub alerts: Option<crate::alerts::AlertsReport>,
     /// Wall time.
     pub wall_time: Duration,
 }

@@ -118,6 +118,8 @@ pub struct CollectorConfig {
     pub work_dir: PathBuf,
     /// The cycle's tunables.
     pub cycle: CycleConfig,
+    /// The alerts sent after each cycle (`WEBEX_QUALITY_ALERTS_FILE`), if any.
+    pub alerts: Option<super::AlertsConfig>,
 }
 
 impl CollectorConfig {
@@ -143,6 +145,7 @@ impl CollectorConfig {
             urls: webex.urls,
             store,
             cycle: CycleConfig::from_lookup(lookup)?,
+            alerts: super::AlertsConfig::from_lookup(lookup)?,
         })
     }
 }

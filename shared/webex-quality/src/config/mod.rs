@@ -7,12 +7,14 @@
 //! [`LoginConfig`] (the oauth-redirect function, `serve` and `login`). Only this module reads the
 //! environment; everything else is given a configuration (tests build theirs by hand).
 
+mod alerts;
 mod collector;
 mod login;
 pub mod parameters;
 mod signin;
 mod site;
 
+pub use alerts::{AlertRules, AlertsConfig};
 pub use collector::{CollectorConfig, CycleConfig, KeepSnapshots};
 pub use login::{LoginConfig, SetupSecretRule};
 pub use signin::SignInConfig;
