@@ -222,3 +222,64 @@ async fn each_alert_reaches_the_space_and_the_webhook_once_through_failures_and_
     assert!(per_id.values().all(|n| *n == 1));
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_needed_and_a_failing_collection_are_each_told_once() {
+    let sim = spawn_sim_at(
+        week_start() + Span::hours(12),
+        SimConfig {
+            access_lifetime: Span::days(2),
+            ..SimConfig::default()
+        },
+    )
+    .await;
+    let store: SharedStore = Arc::new(FolderStore::new(temp_dir("alerts-auth-store")).unwrap());
+    store_login(&sim, &store).await;
+    // The health rules are on by default: an empty rules file and a webhook.
+    let config = AlertsConfig {
+        rules: serde_json::from_str("{}").unwrap(),
+        bot_token: None,
+        webhook_url: Some(Secret::new(sim.webhook_url())),
+        dashboard_url: None,
+        show_personal: false,
+        sites_file: None,
+        thresholds_file: None,
+    };
+    let work = temp_dir("alerts-auth");
+    let alerter = Alerter::new(store.clone(), &config, &sim.api_url(), work.clone()).unwrap();
+    let collector = collector(&sim, &store, work, quick_cycle()).with_alerts(alerter);
+    assert_eq!(collector.run_cycle().await.unwrap().outcome, Outcome::Ok);
+
+    // The refresh token is revoked: every cycle from the next due refresh on needs a login.
+    sim.revoke_refresh_tokens();
+    sim.clock().advance(Span::hours(25));
+    for _ in 0..6 {
+        let report = collector.run_cycle().await.unwrap();
+        assert!(
+            matches!(report.outcome, Outcome::AuthorizationRequired(_)),
+            "{:?}",
+            report.outcome
+        );
+        sim.clock().advance(Span::minutes(10));
+    }
+    let ids: Vec<String> = sim
+        .webhooks()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_owned())
+        .collect();
+    let count = |prefix: &str| ids.iter().filter(|id| id.starts_with(prefix)).count();
+    assert_eq!(count("authorization_needed:"), 1, "{ids:?}");
+    assert_eq!(count("no_cycle:"), 1, "{ids:?}");
+    let texts: Vec<String> = sim
+        .webhooks()
+        .iter()
+        .map(|b| b["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("**Authorization needed**") && t.contains("revoked")),
+        "{texts:?}"
+    );
+    sim.shutdown().await;
+}

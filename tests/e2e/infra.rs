@@ -253,6 +253,7 @@ fn data_keys(template: &Value, function: &Value) -> BTreeMap<String, Vec<String>
 
 #[test]
 fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_its_own() {
+    use webex_quality::alerts::ALERTS_KEY;
     use webex_quality::collect::{LEASE_KEY, SPILL_PREFIX};
     use webex_quality::history::{ARCHIVE_PREFIX, DATABASE_KEY};
     use webex_quality::site::PERSON_KEY_KEY;
@@ -285,6 +286,8 @@ fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_
         LEASE_KEY,
         &archives,
         &spills,
+        ALERTS_KEY,
+        PERSON_KEY_KEY,
     ]);
     assert_eq!(keys("Collector", "s3:GetObject"), collector);
     assert_eq!(keys("Collector", "s3:PutObject"), collector);

@@ -19,10 +19,12 @@ use std::time::Duration;
 use super::{ConfigError, Lookup, text_setting};
 
 /// The settings that may come from a parameter instead of the environment.
-pub const SECRET_SETTINGS: [&str; 3] = [
+pub const SECRET_SETTINGS: [&str; 5] = [
     "WEBEX_CLIENT_SECRET",
     "WEBEX_QUALITY_SETUP_SECRET",
     "WEBEX_QUALITY_COOKIE_KEY",
+    "WEBEX_QUALITY_ALERTS_BOT_TOKEN",
+    "WEBEX_QUALITY_ALERTS_WEBHOOK_URL",
 ];
 
 /// The extension's port, unless `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT` says otherwise.
@@ -148,10 +150,12 @@ async fn fetch(plan: Plan) -> Result<Resolved, ConfigError> {
 }
 
 /// `NAME_PARAMETER` for each of [`SECRET_SETTINGS`].
-const PARAMETER_SETTINGS: [&str; 3] = [
+const PARAMETER_SETTINGS: [&str; 5] = [
     "WEBEX_CLIENT_SECRET_PARAMETER",
     "WEBEX_QUALITY_SETUP_SECRET_PARAMETER",
     "WEBEX_QUALITY_COOKIE_KEY_PARAMETER",
+    "WEBEX_QUALITY_ALERTS_BOT_TOKEN_PARAMETER",
+    "WEBEX_QUALITY_ALERTS_WEBHOOK_URL_PARAMETER",
 ];
 
 /// `resolved` over `lookup`: a setting read from a parameter, else what `lookup` says.
