@@ -128,9 +128,23 @@ async fn each_alert_reaches_the_space_and_the_webhook_once_through_failures_and_
     }
     let rules: BTreeSet<Rule> = alerts.alerts.values().map(|e| e.rule).collect();
     assert!(
-        rules.contains(&Rule::MeetingPoor) && rules.contains(&Rule::PersonPoor),
+        rules.contains(&Rule::MeetingPoor)
+            && rules.contains(&Rule::PersonPoor)
+            && rules.contains(&Rule::OfficePoor),
         "{rules:?}"
     );
+    // Offices' alerts name offices of the sites file, never "remote".
+    for id in alerts
+        .alerts
+        .keys()
+        .filter(|id| id.starts_with("office_poor:"))
+    {
+        let office = id.split(':').nth(1).unwrap();
+        assert!(
+            webex_sim::org::OFFICES.iter().any(|o| o.name == office),
+            "{id}"
+        );
+    }
 
     // The poor-meeting alerts are exactly the meetings with at least 2 poor participants.
     let mut expected = BTreeSet::new();
