@@ -40,7 +40,7 @@ mod tests {
     fn webex_strings_cannot_add_markdown() {
         assert_eq!(
             md("[click](https://evil.example) *now*\n# big"),
-            "\\[click\\]\\(https://evil.example\\) \\*now\\*  \\# big"
+            "\\[click\\]\\(https://evil.example\\) \\*now\\* \\# big"
         );
         assert_eq!(md("Zoë's <b>"), "Zoë's \\<b\\>");
     }
