@@ -39,6 +39,7 @@ fn sample(name: &str, template: &Value) -> String {
         "SiteBucket" => "webex-quality-site-bucket".into(),
         "DataBucket" => "webex-quality-data-123456789012-eu-west-1".into(),
         "SiteBucket.Arn" => "arn:aws:s3:::webex-quality-site-bucket".into(),
+        "AWS::NoValue" => NO_VALUE.into(),
         other => match &template["Parameters"][other]["Default"] {
             Value::String(text) => text.clone(),
             Value::Number(n) => n.to_string(),
@@ -47,9 +48,45 @@ fn sample(name: &str, template: &Value) -> String {
     }
 }
 
-/// The value of a template expression with the samples above: strings, `!Ref` and `!Sub`.
+/// What `!Ref AWS::NoValue` evaluates to: the setting or statement is left out.
+const NO_VALUE: &str = "\u{0}no value";
+
+/// Whether the template's condition `name` holds with the samples (the parameters' defaults).
+fn condition(name: &str, template: &Value) -> bool {
+    fn holds(value: &Value, template: &Value) -> bool {
+        match value {
+            Value::Tagged(t) if t.tag == "!Not" => !holds(&t.value[0], template),
+            Value::Tagged(t) if t.tag == "!Equals" => {
+                evaluate(&t.value[0], template) == evaluate(&t.value[1], template)
+            }
+            other => panic!("cannot evaluate the condition {other:?}"),
+        }
+    }
+    holds(&template["Conditions"][name], template)
+}
+
+/// `value` with an `!If` resolved to its branch; `None` for `AWS::NoValue`.
+fn chosen(value: &Value, template: &Value) -> Option<Value> {
+    match value {
+        Value::Tagged(t) if t.tag == "!If" => {
+            let branch = if condition(t.value[0].as_str().unwrap(), template) {
+                &t.value[1]
+            } else {
+                &t.value[2]
+            };
+            chosen(branch, template)
+        }
+        Value::Tagged(t) if t.tag == "!Ref" && t.value == "AWS::NoValue" => None,
+        other => Some(other.clone()),
+    }
+}
+
+/// The value of a template expression with the samples above: strings, `!Ref`, `!Sub` and `!If`.
 fn evaluate(value: &Value, template: &Value) -> String {
     match value {
+        Value::Tagged(tagged) if tagged.tag == "!If" => {
+            chosen(value, template).map_or_else(|| NO_VALUE.to_owned(), |v| evaluate(&v, template))
+        }
         Value::String(text) => text.clone(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
@@ -94,7 +131,10 @@ fn environment(template: &Value, function: &Value) -> BTreeMap<String, String> {
     ] {
         if let Some(variables) = source.as_mapping() {
             for (name, value) in variables {
-                env.insert(name.as_str().unwrap().to_owned(), evaluate(value, template));
+                let value = evaluate(value, template);
+                if value != NO_VALUE {
+                    env.insert(name.as_str().unwrap().to_owned(), value);
+                }
             }
         }
     }
@@ -104,10 +144,13 @@ fn environment(template: &Value, function: &Value) -> BTreeMap<String, String> {
 fn with_secrets(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut out = env.clone();
     for (name, _) in env.iter().filter(|(n, _)| n.ends_with("_PARAMETER")) {
-        out.insert(
-            name.trim_end_matches("_PARAMETER").to_owned(),
-            "a-long-secret-from-the-extension".into(),
-        );
+        let setting = name.trim_end_matches("_PARAMETER");
+        let value = if setting.ends_with("_URL") {
+            "https://hooks.example/a-long-secret-from-the-extension"
+        } else {
+            "a-long-secret-from-the-extension"
+        };
+        out.insert(setting.to_owned(), value.into());
     }
     out
 }
@@ -231,6 +274,9 @@ fn data_keys(template: &Value, function: &Value) -> BTreeMap<String, Vec<String>
     let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
         for statement in policy["Statement"].as_sequence().unwrap() {
+            let Some(statement) = chosen(statement, template) else {
+                continue;
+            };
             let actions: Vec<String> = match &statement["Action"] {
                 Value::Sequence(list) => list.iter().map(|a| a.as_str().unwrap().into()).collect(),
                 one => vec![one.as_str().unwrap().into()],
@@ -382,4 +428,106 @@ fn the_apis_access_log_names_the_route_not_the_url() {
             assert!(!format.contains(leak), "{leak} in {format}");
         }
     }
+}
+
+/// The `ssm:GetParameter` resources of a function's policies.
+fn parameters_read(template: &Value, function: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().unwrap() {
+            let Some(statement) = chosen(statement, template) else {
+                continue;
+            };
+            if statement["Action"] == "ssm:GetParameter" {
+                out.push(evaluate(&statement["Resource"], template));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn the_optional_alerts_and_offices_reach_the_functions_that_use_them() {
+    use webex_quality::config::{CollectorConfig, SiteConfig};
+
+    // Left out (the defaults): no alerts, no offices, no extra layer or parameter.
+    let plain = template();
+    let functions_plain = functions(&plain);
+    let collector_plain = CollectorConfig::from_lookup(&|name: &str| {
+        with_secrets(&environment(&plain, &functions_plain["Collector"]))
+            .get(name)
+            .cloned()
+    })
+    .unwrap();
+    assert!(collector_plain.alerts.is_none());
+    assert_eq!(
+        parameters_read(&plain, &functions_plain["Collector"]).len(),
+        1,
+        "the client secret only"
+    );
+
+    // Given: the layer's files and the secrets' parameters reach the collector, the sites file the
+    // site-builder, and the collector may read exactly those parameters.
+    let mut given = template();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("alerts.json");
+    std::fs::write(
+        &rules,
+        r#"{"webex_room_id": "room", "meeting_poor_participants": 3}"#,
+    )
+    .unwrap();
+    let sites = dir.path().join("sites.csv");
+    std::fs::write(&sites, "10.20.0.0/16,Lyon\n").unwrap();
+    let layer = "arn:aws:lambda:eu-west-1:123456789012:layer:webex-quality-config:3";
+    for (name, value) in [
+        ("ConfigLayerArn", layer),
+        ("AlertsFile", rules.to_str().unwrap()),
+        ("SitesFile", sites.to_str().unwrap()),
+        ("AlertsBotTokenParameter", "/webex-quality/alerts-bot-token"),
+        ("AlertsWebhookUrlParameter", "/webex-quality/alerts-webhook"),
+    ] {
+        given["Parameters"][name]["Default"] = Value::String(value.into());
+    }
+    let functions = functions(&given);
+    let env = |name: &str| with_secrets(&environment(&given, &functions[name]));
+    let collector_env = env("Collector");
+    let collector =
+        CollectorConfig::from_lookup(&|name: &str| collector_env.get(name).cloned()).unwrap();
+    let alerts = collector.alerts.expect("the alerts are configured");
+    assert!(alerts.bot_token.is_some() && alerts.webhook_url.is_some());
+    assert_eq!(alerts.rules.meeting_poor_participants, Some(3));
+    assert_eq!(alerts.sites_file.as_deref(), Some(sites.as_path()));
+    assert_eq!(
+        alerts.dashboard_url.as_deref(),
+        Some("https://d111111abcdef8.cloudfront.net")
+    );
+    let site_env = env("SiteBuilder");
+    let site = SiteConfig::from_lookup(&|name: &str| site_env.get(name).cloned()).unwrap();
+    assert_eq!(site.sites_file.as_deref(), Some(sites.as_path()));
+    for name in ["Collector", "SiteBuilder"] {
+        let layers = chosen(&functions[name]["Properties"]["Layers"], &given).unwrap();
+        let layers: Vec<String> = layers
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(|l| chosen(l, &given))
+            // The extension's layer is a two-argument !Sub, not evaluated here.
+            .filter(|l| matches!(l, Value::Tagged(t) if t.tag == "!Ref"))
+            .map(|l| evaluate(&l, &given))
+            .collect();
+        assert!(layers.iter().any(|l| l == layer), "{name}: {layers:?}");
+    }
+    let read = parameters_read(&given, &functions["Collector"]);
+    for parameter in [
+        "/webex-quality/alerts-bot-token",
+        "/webex-quality/alerts-webhook",
+    ] {
+        assert!(
+            read.iter()
+                .any(|r| r.ends_with(&format!("parameter{parameter}"))),
+            "{read:?}"
+        );
+    }
+    assert_eq!(read.len(), 3, "and the client secret");
 }
