@@ -336,50 +336,53 @@ impl Alerter {
         Err(AlertError::Contention(WRITE_ATTEMPTS))
     }
 
-    /// Counts one more delivery attempt of alert `id` (again over the newest state when another
-    /// writer came first).
+    /// Counts one more delivery attempt of alert `id`.
     async fn attempt(
         &self,
-        mut alerts: AlertState,
-        mut version: Option<crate::storage::ETag>,
+        alerts: AlertState,
+        version: Option<crate::storage::ETag>,
         id: &str,
     ) -> Result<(AlertState, Option<crate::storage::ETag>), AlertError> {
-        for _ in 0..WRITE_ATTEMPTS {
-            if let Some(entry) = alerts.alerts.get_mut(id) {
-                entry.attempts += 1;
-            }
-            match state::save(&self.store, &alerts, version.as_ref()).await {
-                Ok(etag) => return Ok((alerts, Some(etag))),
-                Err(StoreError::PreconditionFailed { .. }) => {
-                    (alerts, version) = state::load(&self.store).await?;
-                }
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(AlertError::Contention(WRITE_ATTEMPTS))
+        self.change_entry(alerts, version, id, |entry| entry.attempts += 1)
+            .await
     }
 
-    /// Records one alert's delivery (again over the newest state when another writer came first).
+    /// Records one alert's delivery: the destinations that have it, and the last failure.
     async fn record(
         &self,
-        mut alerts: AlertState,
-        mut version: Option<crate::storage::ETag>,
+        alerts: AlertState,
+        version: Option<crate::storage::ETag>,
         id: &str,
         (sent_to, error): (std::collections::BTreeSet<String>, Option<String>),
     ) -> Result<(AlertState, Option<crate::storage::ETag>), AlertError> {
         let names: Vec<&str> = self.destinations.iter().map(Destination::name).collect();
+        self.change_entry(alerts, version, id, |entry| {
+            entry.sent_to.extend(sent_to.iter().cloned());
+            if let Some(e) = &error {
+                entry.last_error = Some(e.clone());
+            }
+            if names.iter().all(|n| entry.sent_to.contains(*n)) {
+                entry.delivery = Delivery::Sent;
+            } else if entry.attempts >= MAX_ATTEMPTS {
+                entry.delivery = Delivery::Failed;
+                tracing::error!(alert = %id, "an alert could not be delivered after {MAX_ATTEMPTS} attempts; given up");
+            }
+        })
+        .await
+    }
+
+    /// Applies `change` to alert `id` and writes the state; on a conflict, again over the newest
+    /// state another writer left.
+    async fn change_entry(
+        &self,
+        mut alerts: AlertState,
+        mut version: Option<crate::storage::ETag>,
+        id: &str,
+        change: impl Fn(&mut Entry),
+    ) -> Result<(AlertState, Option<crate::storage::ETag>), AlertError> {
         for _ in 0..WRITE_ATTEMPTS {
             if let Some(entry) = alerts.alerts.get_mut(id) {
-                entry.sent_to.extend(sent_to.iter().cloned());
-                if let Some(e) = &error {
-                    entry.last_error = Some(e.clone());
-                }
-                if names.iter().all(|n| entry.sent_to.contains(*n)) {
-                    entry.delivery = Delivery::Sent;
-                } else if entry.attempts >= MAX_ATTEMPTS {
-                    entry.delivery = Delivery::Failed;
-                    tracing::error!(alert = %id, "an alert could not be delivered after {MAX_ATTEMPTS} attempts; given up");
-                }
+                change(entry);
             }
             match state::save(&self.store, &alerts, version.as_ref()).await {
                 Ok(etag) => return Ok((alerts, Some(etag))),

@@ -22,13 +22,12 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::exports::{MeetingExport, SessionExport, meeting_export, session_export};
+use super::exports::{MeetingExport, SessionExport, analysed, meeting_export, session_export};
 use super::person_key::PersonKey;
-use super::render_cache::{MeetingSummary, Texts};
 use super::{BuildError, SiteOptions};
 use crate::db::{Database, DbError};
 use crate::history::{self, ArchiveKey};
-use crate::quality::{Thresholds, headline, meeting_report};
+use crate::quality::Thresholds;
 use crate::storage::{ObjectStore, PutCondition, SharedStore, StoreError};
 
 /// Where the analytics copy lives, in the data store (or under an export folder).
@@ -196,20 +195,11 @@ fn rows_of(
         .map_err(|_| BuildError::Export("tables".into()))?;
     for meeting in db.meetings()? {
         let Some(start) = meeting.start else { continue };
-        let pages = db.latest_complete_pages(&meeting.instance_id)?;
-        if pages.is_empty() {
+        let Some((report, summary, texts)) =
+            analysed(db, (&meeting, start), (options, thresholds))?
+        else {
             continue;
-        }
-        let report = meeting_report(pages.iter().map(|p| p.body.as_ref()), start, thresholds);
-        drop(pages);
-        let headline = headline::of_report(&report, &meeting.host_email, thresholds);
-        let mut texts = Texts::default();
-        let summary = MeetingSummary::new(
-            &meeting,
-            start,
-            (&report, headline),
-            (&mut texts, &options.offices),
-        );
+        };
         for (index, (session, summary_session)) in
             report.sessions.iter().zip(&summary.sessions).enumerate()
         {

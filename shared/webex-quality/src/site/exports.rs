@@ -61,6 +61,33 @@ pub struct CsvTables {
     seen: std::collections::HashSet<String>,
 }
 
+/// `meeting`'s report, summary and the summary's strings, from its latest complete fetch in `db`
+/// (`None` without one): what the exports take of a meeting.
+///
+/// # Errors
+/// Database failures.
+pub(super) fn analysed(
+    db: &Database,
+    (meeting, start): (&crate::db::StoredMeeting, chrono::DateTime<Utc>),
+    (options, thresholds): (&SiteOptions, &Thresholds),
+) -> Result<Option<(crate::quality::MeetingReport, MeetingSummary, Texts)>, BuildError> {
+    let pages = db.latest_complete_pages(&meeting.instance_id)?;
+    if pages.is_empty() {
+        return Ok(None);
+    }
+    let report = meeting_report(pages.iter().map(|p| p.body.as_ref()), start, thresholds);
+    drop(pages);
+    let headline = crate::quality::headline::of_report(&report, &meeting.host_email, thresholds);
+    let mut texts = Texts::default();
+    let summary = MeetingSummary::new(
+        meeting,
+        start,
+        (&report, headline),
+        (&mut texts, &options.offices),
+    );
+    Ok(Some((report, summary, texts)))
+}
+
 impl CsvTables {
     /// Adds the meetings of `db` not added yet.
     ///
@@ -77,20 +104,10 @@ impl CsvTables {
             if self.seen.contains(&meeting.instance_id) {
                 continue;
             }
-            let pages = db.latest_complete_pages(&meeting.instance_id)?;
-            if pages.is_empty() {
+            let Some((_, summary, texts)) = analysed(db, (&meeting, start), (options, thresholds))?
+            else {
                 continue;
-            }
-            let report = meeting_report(pages.iter().map(|p| p.body.as_ref()), start, thresholds);
-            let headline =
-                crate::quality::headline::of_report(&report, &meeting.host_email, thresholds);
-            let mut texts = Texts::default();
-            let summary = MeetingSummary::new(
-                &meeting,
-                start,
-                (&report, headline),
-                (&mut texts, &options.offices),
-            );
+            };
             let export = meeting_export(&summary);
             let sessions = SessionRow::of_meeting(&summary, &texts, options).collect();
             self.seen.insert(meeting.instance_id.clone());

@@ -234,6 +234,25 @@ fn unknown(value: Option<&str>) -> String {
     value.unwrap_or("unknown").to_owned()
 }
 
+/// For each of `days` days from `from`, the poor share (percent) of the participant-minutes
+/// `minutes(day start, day end)` gives: a trend chart's points (`None`: no data that day).
+pub(super) fn daily_poor_share(
+    from: DateTime<Utc>,
+    days: i64,
+    minutes: impl Fn(DateTime<Utc>, DateTime<Utc>) -> Minutes,
+) -> Vec<(usize, Option<f64>)> {
+    (0..days)
+        .map(|d| {
+            let day_start = from + chrono::Duration::days(d);
+            let day = minutes(day_start, day_start + chrono::Duration::days(1));
+            (
+                usize::try_from(d).unwrap_or(0),
+                day.poor_share().map(|s| s * 100.0),
+            )
+        })
+        .collect()
+}
+
 pub(super) fn overview(
     all: &[&MeetingSummary],
     texts: &Texts,
@@ -266,21 +285,13 @@ pub(super) fn overview(
         }
         total
     };
-    let points: Vec<(usize, Option<f64>)> = (0..days)
-        .map(|d| {
-            let day_start = from + chrono::Duration::days(d);
-            let day_end = day_start + chrono::Duration::days(1);
-            let day = minutes_of(
-                &mut period
-                    .iter()
-                    .filter(|a| a.start >= day_start && a.start < day_end),
-            );
-            (
-                usize::try_from(d).unwrap_or(0),
-                day.poor_share().map(|s| s * 100.0),
-            )
-        })
-        .collect();
+    let points = daily_poor_share(from, days, |day_start, day_end| {
+        minutes_of(
+            &mut period
+                .iter()
+                .filter(|a| a.start >= day_start && a.start < day_end),
+        )
+    });
     let trend = charts::line_chart(
         &format!(
             "Participant-minutes judged poor, by day, last {days} days (days without meetings are gaps)"

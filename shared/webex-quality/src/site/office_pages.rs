@@ -6,7 +6,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::build::meeting_path;
-use super::list_pages::{BreakdownTable, breakdown_table, office_of, share_text};
+use super::list_pages::{BreakdownTable, breakdown_table, daily_poor_share, office_of, share_text};
 use super::render_cache::{MeetingSummary, SessionSummary, Texts};
 use super::{Chrome, SiteOptions, VerdictView, verdict_view};
 use crate::quality::StreamKind;
@@ -84,23 +84,15 @@ fn office_page(
         }
         total
     };
-    let points: Vec<(usize, Option<f64>)> = (0..DAYS)
-        .map(|d| {
-            let day_start = from + chrono::Duration::days(d);
-            let day_end = day_start + chrono::Duration::days(1);
-            let day = minutes_of(
-                &mut period
-                    .iter()
-                    .filter(|a| a.start >= day_start && a.start < day_end)
-                    .flat_map(|a| a.sessions.iter())
-                    .filter(here),
-            );
-            (
-                usize::try_from(d).unwrap_or(0),
-                day.poor_share().map(|s| s * 100.0),
-            )
-        })
-        .collect();
+    let points = daily_poor_share(from, DAYS, |day_start, day_end| {
+        minutes_of(
+            &mut period
+                .iter()
+                .filter(|a| a.start >= day_start && a.start < day_end)
+                .flat_map(|a| a.sessions.iter())
+                .filter(here),
+        )
+    });
     let trend = super::charts::line_chart(
         &format!(
             "Participant-minutes judged poor in {office}, by day, last {DAYS} days (days without sessions are gaps)"
