@@ -297,3 +297,60 @@ async fn authorization_needed_and_a_failing_collection_are_each_told_once() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meetings_about_to_leave_the_7_day_window_unfetched_are_told_once_each() {
+    let sim = spawn_sim_at(
+        week_start() + Span::minutes(15),
+        SimConfig {
+            first_day: Some(week_start()),
+            days: 1,
+            meetings_per_day: Some(4),
+            ..SimConfig::default()
+        },
+    )
+    .await;
+    let store: SharedStore = Arc::new(FolderStore::new(temp_dir("alerts-window-store")).unwrap());
+    store_login(&sim, &store).await;
+    let config = AlertsConfig {
+        rules: serde_json::from_str(r#"{"window_closing_hours": 12}"#).unwrap(),
+        bot_token: None,
+        webhook_url: Some(Secret::new(sim.webhook_url())),
+        dashboard_url: None,
+        show_personal: false,
+        sites_file: None,
+        thresholds_file: None,
+    };
+    let work = temp_dir("alerts-window");
+    let alerter = Alerter::new(store.clone(), &config, &sim.api_url(), work.clone()).unwrap();
+    let collector = collector(&sim, &store, work, quick_cycle()).with_alerts(alerter);
+    // Webex answers no qualities call for the whole week.
+    sim.faults()
+        .inject(Route::Qualities, Fault::Status(500), 1_000_000);
+    let end = week_start() + Span::days(8);
+    while sim.clock().now() <= end {
+        collector.run_cycle().await.unwrap();
+        sim.clock().advance(Span::hours(3));
+    }
+    let ids: Vec<String> = sim
+        .webhooks()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = sim
+        .org()
+        .meetings
+        .iter()
+        .map(|m| format!("window_closing:{}", m.instance_id))
+        .collect();
+    let closing: Vec<&String> = ids
+        .iter()
+        .filter(|id| id.starts_with("window_closing:"))
+        .collect();
+    assert_eq!(closing.len(), expected.len(), "{ids:?}");
+    assert_eq!(
+        closing.into_iter().cloned().collect::<BTreeSet<_>>(),
+        expected
+    );
+    sim.shutdown().await;
+}
