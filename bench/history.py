@@ -37,6 +37,7 @@ Prints Markdown tables.
 
 import argparse
 import datetime
+import gzip
 import os
 import re
 import shutil
@@ -275,6 +276,7 @@ def main():
                   f"| {statistics.median(d[1] for d in days) / MB:.1f} MB "
                   f"| {statistics.median(d[2] for d in days) / MB:.1f} MB "
                   f"| {100 * stored / raw:.1f} % |\n")
+        analytics_row(env, data)
         if not args.no_render:
             render_both(run, env, data, end)
     finally:
@@ -283,6 +285,29 @@ def main():
             print(f"# data folder kept: {data}", file=sys.stderr)
         else:
             shutil.rmtree(data, ignore_errors=True)
+
+
+def analytics_row(env, data):
+    """The analytics copy of every archived day (`webex-quality export --analytics` into the data
+    folder itself, where a render would write it, so the render rows below do not include it):
+    its process's CPU and peak RSS, the rows and the gzipped bytes it wrote."""
+    wall, cpu, peak, _ = measured(
+        [str(RELEASE / "webex-quality"), "export", "--analytics", "--out", str(data)], env)
+    rows = {}
+    sizes = {}
+    for table in ("intervals", "sessions", "meetings"):
+        files = sorted((data / "analytics" / table).glob("date=*/*.json.gz"))
+        rows[table] = sum(sum(1 for _ in gzip.open(f, "rt", encoding="utf-8")) for f in files)
+        sizes[table] = sum(f.stat().st_size for f in files)
+    parts = len(list((data / "analytics" / "meetings").glob("date=*/*.json.gz")))
+    if not parts:
+        return
+    print("| analytics copy | archive parts | meetings | sessions | interval rows | gzipped "
+          "(per part) | wall | CPU | peak RSS | interval rows per CPU second |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"| `export --analytics` | {parts} | {rows['meetings']:,} | {rows['sessions']:,} "
+          f"| {rows['intervals']:,} | {sum(sizes.values()) / parts / MB:.1f} MB | {wall:.1f} s "
+          f"| {cpu:.2f} s | {peak:.0f} MB | {rows['intervals'] / max(cpu, 0.001):,.0f} |\n")
 
 
 def render_both(run, env, data, end):
