@@ -191,7 +191,8 @@ fn check_removals(
     build: &SiteBuild,
     people: &PeoplePages<'_>,
 ) -> Result<(), RefreshError> {
-    let coming: BTreeSet<&str> = people.paths().collect();
+    let paths = people.paths();
+    let coming: BTreeSet<&str> = paths.iter().map(String::as_str).collect();
     let removing = comparable
         .keys()
         .chain(doubtful.keys())

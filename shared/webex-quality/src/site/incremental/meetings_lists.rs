@@ -18,12 +18,13 @@ const RECENT_DAYS: i64 = 7;
 /// The meetings list: the last 7 days on `meetings.html` (and in `meetings.csv` and `.json`), with
 /// a link to every day; each day (UTC, by start) on a page of its own with its exports, kept from the
 /// previous build while that day's meetings are unchanged. No page lists the whole history.
+/// Returns the days to render ([`render_day`]).
 pub(super) fn meetings_lists(
     build: &mut SiteBuild,
     mut previous: Option<&mut Previous<'_>>,
     (analyzed, keys, texts): (&[&MeetingSummary], &[&str], &Texts),
     (options, thresholds): (&SiteOptions, &Thresholds),
-) -> Result<(), BuildError> {
+) -> Result<Vec<DayTodo>, BuildError> {
     let recent_from = options.generated - chrono::Duration::days(RECENT_DAYS);
     let mut by_day: BTreeMap<chrono::NaiveDate, Vec<usize>> = BTreeMap::new();
     for (index, meeting) in analyzed.iter().enumerate() {
@@ -65,6 +66,10 @@ pub(super) fn meetings_lists(
         (texts, options),
     );
     build.insert("meetings.html".into(), render("meetings.html", &page)?);
+    // A day whose meetings changed is rendered later, a batch of days at a time
+    // ([`render_day`]): a day's exports list every session of it, and holding every day's at
+    // once made a full rebuild's memory grow with history.
+    let mut todo = Vec::new();
     for (day, meetings) in &by_day {
         let path = day_path(*day);
         let key = render_cache::combined_key(meetings.iter().map(|i| keys[*i]));
@@ -76,45 +81,97 @@ pub(super) fn meetings_lists(
             build.cache.days.insert(path, cached);
             continue;
         }
-        let rows: Vec<&MeetingSummary> = meetings.iter().rev().map(|i| analyzed[*i]).collect();
-        let list: Vec<_> = rows.iter().map(|a| meeting_export(a)).collect();
-        // Every participant session of the day, oldest meeting first.
-        let sessions: Vec<SessionRow> = meetings
-            .iter()
-            .flat_map(|i| SessionRow::of_meeting(analyzed[*i], texts, options))
-            .collect();
-        let mut page = MeetingsPage::new(
-            (
-                crate::site::Chrome::new(&format!("Meetings, {day}"), "../", options),
-                format!("Meetings on {day} (UTC)"),
-                day.to_string(),
-            ),
-            rows,
-            "../",
-            (Vec::new(), rule.clone()),
-            (texts, options),
-        );
-        page.sessions_export = true;
-        let stem = path.trim_end_matches(".html");
-        let mut files = BTreeMap::new();
-        for (file, bytes) in [
-            (path.clone(), render("day", &page)?),
-            (format!("{stem}.csv"), to_csv(&list)?),
-            (format!("{stem}.json"), to_json(&list)?),
-            (format!("{stem}.sessions.csv"), to_csv(&sessions)?),
-            (format!("{stem}.sessions.json"), to_json(&sessions)?),
-        ] {
-            let hash = build.insert(file.clone(), bytes);
-            files.insert(file, hash);
-        }
-        build.cache.days.insert(
-            path,
-            CachedFiles {
-                key,
-                files,
-                rendered: None,
-            },
-        );
+        todo.push(DayTodo {
+            day: *day,
+            key,
+            meetings: meetings.clone(),
+        });
     }
-    Ok(())
+    Ok(todo)
+}
+
+/// A day of the meetings list to render: its meetings, as indexes into the build's meetings
+/// (oldest first).
+#[derive(Debug)]
+pub(super) struct DayTodo {
+    day: chrono::NaiveDate,
+    key: String,
+    meetings: Vec<usize>,
+}
+
+impl DayTodo {
+    /// The day's files: its page and exports.
+    pub(super) fn paths(&self) -> [String; 5] {
+        let path = day_path(self.day);
+        let stem = path.trim_end_matches(".html").to_owned();
+        [
+            path,
+            format!("{stem}.csv"),
+            format!("{stem}.json"),
+            format!("{stem}.sessions.csv"),
+            format!("{stem}.sessions.json"),
+        ]
+    }
+}
+
+/// Renders `todo`'s page and exports into `build` (hashes and cache entry) and returns them.
+pub(super) fn render_day(
+    build: &mut SiteBuild,
+    todo: DayTodo,
+    (ids, rule): (&[String], &str),
+    options: &SiteOptions,
+) -> Result<crate::site::Files, BuildError> {
+    let cache = &build.cache;
+    let analyzed: Vec<&MeetingSummary> = todo
+        .meetings
+        .iter()
+        .filter_map(|i| cache.meetings.get(ids.get(*i)?))
+        .map(|m| &m.summary)
+        .collect();
+    let day = todo.day;
+    let rows: Vec<&MeetingSummary> = analyzed.iter().rev().copied().collect();
+    let list: Vec<_> = rows.iter().map(|a| meeting_export(a)).collect();
+    // Every participant session of the day, oldest meeting first.
+    let sessions: Vec<SessionRow> = analyzed
+        .iter()
+        .flat_map(|a| SessionRow::of_meeting(a, &cache.texts, options))
+        .collect();
+    let mut page = MeetingsPage::new(
+        (
+            crate::site::Chrome::new(&format!("Meetings, {day}"), "../", options),
+            format!("Meetings on {day} (UTC)"),
+            day.to_string(),
+        ),
+        rows,
+        "../",
+        (Vec::new(), rule.to_owned()),
+        (&cache.texts, options),
+    );
+    page.sessions_export = true;
+    let [path, csv, json, sessions_csv, sessions_json] = todo.paths();
+    let rendered = [
+        (path.clone(), render("day", &page)?),
+        (csv, to_csv(&list)?),
+        (json, to_json(&list)?),
+        (sessions_csv, to_csv(&sessions)?),
+        (sessions_json, to_json(&sessions)?),
+    ];
+    drop((page, list, sessions, analyzed));
+    let mut files = crate::site::Files::new();
+    let mut hashes = BTreeMap::new();
+    for (file, bytes) in rendered {
+        let hash = crate::db::sha256_hex(&bytes);
+        build.hashes.insert(file.clone(), hash.clone());
+        hashes.insert(file.clone(), hash);
+        files.insert(file, bytes);
+    }
+    build.cache.days.insert(
+        path,
+        CachedFiles {
+            key: todo.key,
+            files: hashes,
+            rendered: None,
+        },
+    );
+    Ok(files)
 }

@@ -404,10 +404,11 @@ impl<'a> SiteBuilder<'a> {
         Ok(build)
     }
 
-    /// [`SiteBuilder::finish`] in parts, so that the person pages (one per person, each listing
-    /// every session of theirs: together the largest list-type files) need not all be held at
-    /// once: renders every list-type page but the person pages whose meetings changed, and returns
-    /// those to render with [`SiteBuild::render_people`] a batch at a time.
+    /// [`SiteBuilder::finish`] in parts, so that the meetings list's day pages (each with every
+    /// session of its day in its exports) and the person pages (each listing every session of its
+    /// person) need not all be held at once: renders every other list-type page, and returns the
+    /// days and people whose meetings changed, to render with [`SiteBuild::render_people`] a
+    /// batch at a time.
     ///
     /// # Errors
     /// Template or export failures.
@@ -432,7 +433,7 @@ impl<'a> SiteBuilder<'a> {
         drop(sorted);
         let mut previous = self.previous;
         let build = &mut self.build;
-        meetings_lists(
+        let days = meetings_lists(
             build,
             previous.as_mut(),
             (&analyzed, &keys, &texts),
@@ -492,25 +493,37 @@ impl<'a> SiteBuilder<'a> {
             PeoplePages {
                 options,
                 ids,
+                days: days.into_iter(),
+                rule: self.thresholds.meeting.describe(),
                 todo: todo.into_iter(),
             },
         ))
     }
 }
 
-/// Person pages still to render (see [`SiteBuilder::finish_lists`]).
+/// The meetings list's days and the person pages still to render (see
+/// [`SiteBuilder::finish_lists`]).
 #[derive(Debug)]
 pub(crate) struct PeoplePages<'a> {
     options: &'a SiteOptions,
     /// The build's meetings, oldest first: what the sessions' meeting indexes point into.
     ids: Vec<String>,
+    /// Days of the meetings list to render first.
+    days: std::vec::IntoIter<meetings_lists::DayTodo>,
+    /// The meeting rule in words (the day pages show it).
+    rule: String,
     todo: std::vec::IntoIter<PersonTodo>,
 }
 
 impl PeoplePages<'_> {
-    /// The paths of the pages still to render.
-    pub(crate) fn paths(&self) -> impl Iterator<Item = &str> {
-        self.todo.as_slice().iter().map(|t| t.path.as_str())
+    /// The paths of the files still to render.
+    pub(crate) fn paths(&self) -> Vec<String> {
+        self.days
+            .as_slice()
+            .iter()
+            .flat_map(meetings_lists::DayTodo::paths)
+            .chain(self.todo.as_slice().iter().map(|t| t.path.clone()))
+            .collect()
     }
 }
 
@@ -523,7 +536,8 @@ struct PersonTodo {
 }
 
 impl SiteBuild {
-    /// Renders person pages of `pages` until about `budget` bytes are rendered, and returns them
+    /// Renders the days, then the person pages of `pages` until about `budget` bytes are rendered,
+    /// and returns them
     /// (their hashes and cache entries are in the build; the files are the caller's to publish).
     /// Returns an empty set when every page is rendered.
     ///
@@ -536,6 +550,13 @@ impl SiteBuild {
     ) -> Result<Files, BuildError> {
         let mut files = Files::new();
         let mut size = 0;
+        while size < budget {
+            let Some(day) = pages.days.next() else { break };
+            let rendered =
+                meetings_lists::render_day(self, day, (&pages.ids, &pages.rule), pages.options)?;
+            size += rendered.values().map(Vec::len).sum::<usize>();
+            files.extend(rendered);
+        }
         while size < budget {
             let Some(todo) = pages.todo.next() else { break };
             let cache = &self.cache;
