@@ -61,7 +61,7 @@ pub(super) fn meetings_lists(
                     meetings: meetings.len(),
                 })
                 .collect(),
-            rule.clone(),
+            rule,
         ),
         (texts, options),
     );
