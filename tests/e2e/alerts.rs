@@ -25,6 +25,34 @@ fn alert_id(text: &str) -> String {
         .to_owned()
 }
 
+/// Alerts to the simulator's webhook sink only, with `rules` (JSON).
+fn webhook_alerts(sim: &webex_sim::SimHandle, rules: &str) -> AlertsConfig {
+    AlertsConfig {
+        rules: serde_json::from_str(rules).unwrap(),
+        bot_token: None,
+        webhook_url: Some(Secret::new(sim.webhook_url())),
+        dashboard_url: None,
+        show_personal: false,
+        sites_file: None,
+        thresholds_file: None,
+    }
+}
+
+/// A collector on a new folder store, logged in, running `config`'s alerts after each cycle.
+async fn alerting_collector(
+    sim: &webex_sim::SimHandle,
+    name: &str,
+    config: &AlertsConfig,
+) -> (SharedStore, webex_quality::collect::Collector) {
+    let store: SharedStore =
+        Arc::new(FolderStore::new(temp_dir(&format!("{name}-store"))).unwrap());
+    store_login(sim, &store).await;
+    let work = temp_dir(name);
+    let alerter = Alerter::new(store.clone(), config, &sim.api_url(), work.clone()).unwrap();
+    let collector = collector(sim, &store, work, quick_cycle()).with_alerts(alerter);
+    (store, collector)
+}
+
 async fn state(store: &SharedStore) -> AlertState {
     webex_quality::alerts::state::load(store).await.unwrap().0
 }
@@ -247,21 +275,9 @@ async fn authorization_needed_and_a_failing_collection_are_each_told_once() {
         },
     )
     .await;
-    let store: SharedStore = Arc::new(FolderStore::new(temp_dir("alerts-auth-store")).unwrap());
-    store_login(&sim, &store).await;
     // The health rules are on by default: an empty rules file and a webhook.
-    let config = AlertsConfig {
-        rules: serde_json::from_str("{}").unwrap(),
-        bot_token: None,
-        webhook_url: Some(Secret::new(sim.webhook_url())),
-        dashboard_url: None,
-        show_personal: false,
-        sites_file: None,
-        thresholds_file: None,
-    };
-    let work = temp_dir("alerts-auth");
-    let alerter = Alerter::new(store.clone(), &config, &sim.api_url(), work.clone()).unwrap();
-    let collector = collector(&sim, &store, work, quick_cycle()).with_alerts(alerter);
+    let (_store, collector) =
+        alerting_collector(&sim, "alerts-auth", &webhook_alerts(&sim, "{}")).await;
     assert_eq!(collector.run_cycle().await.unwrap().outcome, Outcome::Ok);
 
     // The refresh token is revoked: every cycle from the next due refresh on needs a login.
@@ -310,20 +326,8 @@ async fn meetings_about_to_leave_the_7_day_window_unfetched_are_told_once_each()
         },
     )
     .await;
-    let store: SharedStore = Arc::new(FolderStore::new(temp_dir("alerts-window-store")).unwrap());
-    store_login(&sim, &store).await;
-    let config = AlertsConfig {
-        rules: serde_json::from_str(r#"{"window_closing_hours": 12}"#).unwrap(),
-        bot_token: None,
-        webhook_url: Some(Secret::new(sim.webhook_url())),
-        dashboard_url: None,
-        show_personal: false,
-        sites_file: None,
-        thresholds_file: None,
-    };
-    let work = temp_dir("alerts-window");
-    let alerter = Alerter::new(store.clone(), &config, &sim.api_url(), work.clone()).unwrap();
-    let collector = collector(&sim, &store, work, quick_cycle()).with_alerts(alerter);
+    let config = webhook_alerts(&sim, r#"{"window_closing_hours": 12}"#);
+    let (_store, collector) = alerting_collector(&sim, "alerts-window", &config).await;
     // Webex answers no qualities call for the whole week.
     sim.faults()
         .inject(Route::Qualities, Fault::Status(500), 1_000_000);
