@@ -328,9 +328,11 @@ async fn meetings_about_to_leave_the_7_day_window_unfetched_are_told_once_each()
     .await;
     let config = webhook_alerts(&sim, r#"{"window_closing_hours": 12}"#);
     let (_store, collector) = alerting_collector(&sim, "alerts-window", &config).await;
-    // Webex answers no qualities call for the whole week.
+    // Webex answers no qualities call for the whole week; cycles from day 6 on (the first lists
+    // every meeting of the window) until the window has closed.
     sim.faults()
         .inject(Route::Qualities, Fault::Status(500), 1_000_000);
+    sim.clock().advance(Span::days(6));
     let end = week_start() + Span::days(8);
     while sim.clock().now() <= end {
         collector.run_cycle().await.unwrap();
