@@ -205,10 +205,13 @@ impl Alerter {
                 tracing::warn!(alert = %id, error = %e, "an alert could not be delivered; the next cycle tries again");
                 report.failures += 1;
             }
-            let names: Vec<&str> = self.destinations.iter().map(Destination::name).collect();
-            let delivered = names.iter().all(|n| sent_to.contains(*n));
             (alerts, version) = self.record(alerts, version, &id, (sent_to, error)).await?;
-            if delivered {
+            // Whether it is delivered everywhere is what `record` wrote down.
+            if alerts
+                .alerts
+                .get(&id)
+                .is_some_and(|e| e.delivery == Delivery::Sent)
+            {
                 report.sent += 1;
             }
         }
