@@ -66,7 +66,7 @@ async fn a_collected_meeting_page_shows_what_the_raw_data_says() {
             [&StreamKind::Audio]
             .iter()
             .filter(|(_, c)| c.verdict == Verdict::Poor)
-            .map(|(m, _)| i64::try_from(*m).unwrap())
+            .map(|(m, _)| i64::try_from(m).unwrap())
             .collect();
         assert_eq!(poor_on_page, poor_by_hand, "{}", item.webex_user_name);
     }

@@ -174,7 +174,7 @@ impl ObjectStore for RacedSite {
         content_type: &str,
         cache_control: &str,
         condition: PutCondition,
-    ) -> Result<ETag, StoreError> {
+    ) -> Result<(), StoreError> {
         if key == MANIFEST_KEY && !self.raced.swap(true, Ordering::SeqCst) {
             // The other builder: stale content for the files this one just uploaded, and a
             // manifest that claims this builder's hashes for them (it rendered the same inputs).

@@ -208,7 +208,7 @@ pub(super) fn evaluate(
                     continue;
                 }
                 let entry = minutes.entry(office.to_owned()).or_default();
-                for (minute, cell) in session.quality.overall() {
+                for (minute, cell) in session.quality.overall().iter() {
                     let at = session.quality.origin
                         + chrono::Duration::minutes(i64::try_from(minute).unwrap_or(0));
                     if at < hour_ago || at >= now || cell.verdict == Verdict::NoData {

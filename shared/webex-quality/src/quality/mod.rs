@@ -7,6 +7,7 @@
 pub mod headline;
 mod report;
 mod thresholds;
+mod timeline;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 
 pub use report::{MeetingReport, ParticipantSession, meeting_report};
 pub use thresholds::{Limits, MeetingRule, StreamLimits, Sustained, Thresholds};
+pub use timeline::Timeline;
 
 use crate::webex::{MediaSession, MediaStream};
 
@@ -233,7 +235,7 @@ pub struct SessionQuality {
     /// Minute 0 of the timelines.
     pub origin: DateTime<Utc>,
     /// Per stream kind, the worst of in and out per minute (index: minutes from `origin`).
-    pub timelines: BTreeMap<StreamKind, BTreeMap<usize, Cell>>,
+    pub timelines: BTreeMap<StreamKind, Timeline>,
     /// Per stream kind, the verdict.
     pub verdicts: Vec<StreamVerdict>,
 }
@@ -257,18 +259,10 @@ impl SessionQuality {
 
     /// Per minute, the worst cell of any stream (for the participant-by-minute timeline).
     #[must_use]
-    pub fn overall(&self) -> BTreeMap<usize, Cell> {
-        let mut out: BTreeMap<usize, Cell> = BTreeMap::new();
+    pub fn overall(&self) -> Timeline {
+        let mut out = Timeline::new();
         for cells in self.timelines.values() {
-            for (minute, cell) in cells {
-                out.entry(*minute)
-                    .and_modify(|c| {
-                        if cell.verdict > c.verdict {
-                            *c = *cell;
-                        }
-                    })
-                    .or_insert(*cell);
-            }
+            out.merge_worst(cells);
         }
         out
     }
@@ -287,12 +281,8 @@ const SAMPLING_INTERVALS: std::ops::RangeInclusive<f64> = 1.0..=3_600.0;
 /// Places each value of `segments` on the minute grid from `origin` and classifies it. Samples
 /// dated more than [`EARLY_MARGIN_MS`] before `origin`, or past [`MAX_TIMELINE_MINUTES`] after it,
 /// are dropped: a hostile or broken timestamp cannot stretch a meeting's timeline.
-fn cells(
-    segments: &[MediaStream],
-    limits: &StreamLimits,
-    origin: DateTime<Utc>,
-) -> BTreeMap<usize, Cell> {
-    let mut out = BTreeMap::new();
+fn cells(segments: &[MediaStream], limits: &StreamLimits, origin: DateTime<Utc>) -> Timeline {
+    let mut out = Timeline::new();
     for segment in segments {
         let Some(start) = segment.start_time else {
             continue;
@@ -335,14 +325,7 @@ fn cells(
                 bit_rate: value(&segment.media_bit_rate),
                 resolution: value(&segment.resolution_height),
             };
-            let cell = classify(&sample, limits);
-            out.entry(minute)
-                .and_modify(|c: &mut Cell| {
-                    if cell.verdict > c.verdict {
-                        *c = cell;
-                    }
-                })
-                .or_insert(cell);
+            out.keep_worst(minute, classify(&sample, limits));
         }
     }
     out
@@ -352,15 +335,10 @@ fn cells(
 /// consecutive minutes, or a share of the minutes with data), else fair by the same rule, else good;
 /// no data when no minute has data.
 #[must_use]
-pub fn stream_verdict(
-    kind: StreamKind,
-    cells: &BTreeMap<usize, Cell>,
-    sustained: &Sustained,
-) -> StreamVerdict {
+pub fn stream_verdict(kind: StreamKind, cells: &Timeline, sustained: &Sustained) -> StreamVerdict {
     let with_data: Vec<(usize, &Cell)> = cells
         .iter()
         .filter(|(_, c)| c.verdict != Verdict::NoData)
-        .map(|(m, c)| (*m, c))
         .collect();
     let at_least = |level: Verdict| -> bool {
         let hits = with_data.iter().filter(|(_, c)| c.verdict >= level).count();
@@ -444,16 +422,7 @@ pub fn session_quality(
             StreamKind::Share => (&session.share_in, &session.share_out),
         };
         let mut combined = cells(incoming, limits, origin);
-        for (minute, cell) in cells(outgoing, limits, origin) {
-            combined
-                .entry(minute)
-                .and_modify(|c| {
-                    if cell.verdict > c.verdict {
-                        *c = cell;
-                    }
-                })
-                .or_insert(cell);
-        }
+        combined.merge_worst(&cells(outgoing, limits, origin));
         verdicts.push(stream_verdict(kind, &combined, &thresholds.sustained));
         timelines.insert(kind, combined);
     }
@@ -564,7 +533,8 @@ mod tests {
         let video_in = cells(&marco.video_in, &Thresholds::default().video, origin());
         // Interval 6 has -1 for loss, latency and jitter: missing, judged by its frame rate alone.
         let gaps: Vec<_> = video_in
-            .values()
+            .iter()
+            .map(|(_, c)| c)
             .filter(|c| c.sample.packet_loss.is_none())
             .collect();
         assert_eq!(gaps.len(), 1);
@@ -609,15 +579,14 @@ mod tests {
             metric: (v > Verdict::Good).then_some(Metric::PacketLoss),
             sample: Sample::default(),
         };
-        let mut minutes: BTreeMap<usize, Cell> =
-            (0..40).map(|m| (m, cell(Verdict::Good))).collect();
-        minutes.insert(7, cell(Verdict::Poor));
+        let mut minutes: Timeline = (0..40).map(|m| (m, cell(Verdict::Good))).collect();
+        minutes.keep_worst(7, cell(Verdict::Poor));
         assert_eq!(
             stream_verdict(StreamKind::Audio, &minutes, &s).verdict,
             Verdict::Good
         );
-        minutes.insert(8, cell(Verdict::Poor));
-        minutes.insert(9, cell(Verdict::Poor));
+        minutes.keep_worst(8, cell(Verdict::Poor));
+        minutes.keep_worst(9, cell(Verdict::Poor));
         let v = stream_verdict(StreamKind::Audio, &minutes, &s);
         assert_eq!(
             (v.verdict, v.metric, v.worst_minutes),

@@ -215,7 +215,7 @@ fn rows_of(
             let export = session_export(summary_session, &texts, options);
             let office = texts.get(summary_session.office);
             for (kind, cells) in &session.quality.timelines {
-                for (minute, cell) in cells {
+                for (minute, cell) in cells.iter() {
                     intervals.row(&IntervalRow {
                         meeting_id: &meeting.instance_id,
                         session_index: index,
@@ -223,8 +223,8 @@ fn rows_of(
                         person_id,
                         office,
                         stream: kind.label(),
-                        minute: *minute,
-                        at: minute_start(session.quality.origin, *minute),
+                        minute,
+                        at: minute_start(session.quality.origin, minute),
                         packet_loss: cell.sample.packet_loss,
                         latency_ms: cell.sample.latency,
                         jitter_ms: cell.sample.jitter,

@@ -157,7 +157,7 @@ pub fn render_meeting(
             s.quality
                 .timelines
                 .values()
-                .filter_map(|t| t.keys().next_back().copied())
+                .filter_map(crate::quality::Timeline::last_minute)
         })
         .max()
         .unwrap_or(0)
@@ -183,7 +183,7 @@ pub fn render_meeting(
                 // A cell is its verdict's class (the stylesheet draws the glyph and the colour) and
                 // its text (hidden, read by screen readers, shown on hover): about 80 bytes a
                 // participant-minute. A minute out of the meeting is an empty cell.
-                let Some(cell) = overall.get(&m) else {
+                let Some(cell) = overall.get(m) else {
                     cells.raw("<td class=o></td>");
                     continue;
                 };

@@ -165,7 +165,9 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     }
 
     /// Writes a published file of the dashboard with HTTP caching metadata (`Cache-Control`) if
-    /// `condition` holds. Stores without such metadata keep just the bytes.
+    /// `condition` holds. Stores without such metadata keep just the bytes. No ETag comes back:
+    /// the site's manifest has the content hashes, and the folder store would have to hash every
+    /// file again to make one.
     async fn publish(
         &self,
         key: &str,
@@ -173,9 +175,11 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         content_type: &str,
         cache_control: &str,
         condition: PutCondition,
-    ) -> Result<ETag, StoreError> {
+    ) -> Result<(), StoreError> {
         let _ = cache_control;
-        self.put(key, bytes, condition, content_type).await
+        self.put(key, bytes, condition, content_type)
+            .await
+            .map(|_| ())
     }
 
     /// Removes `key` (no error if absent).

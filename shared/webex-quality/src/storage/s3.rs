@@ -272,7 +272,7 @@ impl ObjectStore for S3Store {
         content_type: &str,
         cache_control: &str,
         condition: PutCondition,
-    ) -> Result<ETag, StoreError> {
+    ) -> Result<(), StoreError> {
         let full = self.full_key(key)?;
         let request = self
             .client
@@ -282,7 +282,9 @@ impl ObjectStore for S3Store {
             .content_type(content_type)
             .cache_control(cache_control)
             .body(ByteStream::from(bytes));
-        self.send_put(key, &full, request, condition).await
+        self.send_put(key, &full, request, condition)
+            .await
+            .map(|_| ())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

@@ -45,15 +45,15 @@ impl Minutes {
         let last = quality
             .timelines
             .values()
-            .filter_map(|t| t.keys().next_back().copied())
+            .filter_map(super::Timeline::last_minute)
             .max();
         let Some(last) = last else {
             return Self::default();
         };
         let mut worst = vec![Verdict::NoData; last + 1];
         for cells in quality.timelines.values() {
-            for (minute, cell) in cells {
-                let slot = &mut worst[*minute];
+            for (minute, cell) in cells.iter() {
+                let slot = &mut worst[minute];
                 *slot = (*slot).max(cell.verdict);
             }
         }

@@ -207,19 +207,23 @@ fn a_sessions_minutes_take_the_worst_stream_of_each_minute() {
     };
     q.timelines.insert(
         StreamKind::Audio,
-        BTreeMap::from([
+        [
             (0, cell(Verdict::Good)),
             (1, cell(Verdict::Poor)),
             (2, cell(Verdict::NoData)),
-        ]),
+        ]
+        .into_iter()
+        .collect(),
     );
     q.timelines.insert(
         StreamKind::Video,
-        BTreeMap::from([
+        [
             (0, cell(Verdict::Fair)),
             (1, cell(Verdict::Good)),
             (4, cell(Verdict::Good)),
-        ]),
+        ]
+        .into_iter()
+        .collect(),
     );
     assert_eq!(
         Minutes::of(&q),
