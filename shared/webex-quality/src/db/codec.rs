@@ -100,6 +100,11 @@ impl Encoder {
     }
 }
 
+thread_local! {
+    static DECOMPRESSOR: std::cell::Cell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::Cell::new(None) };
+}
+
 /// The body stored as `data` with `encoding`, checked against its hash and length.
 pub(crate) fn decode(
     sha: &str,
@@ -119,7 +124,14 @@ pub(crate) fn decode(
         Encoding::Identity => data,
         Encoding::Zstd => {
             // The stored length bounds the output: a damaged frame cannot make it allocate more.
-            zstd::bulk::decompress(&data, expected).map_err(|e| bad(e.to_string()))?
+            // One decompression context per thread, kept: a render decodes a body per meeting.
+            let decoder = DECOMPRESSOR
+                .take()
+                .map_or_else(zstd::bulk::Decompressor::new, Ok);
+            let mut decoder = decoder.map_err(|e| bad(e.to_string()))?;
+            let body = decoder.decompress(&data, expected);
+            DECOMPRESSOR.set(Some(decoder));
+            body.map_err(|e| bad(e.to_string()))?
         }
         Encoding::Deflate => {
             let mut out = Vec::with_capacity(expected);

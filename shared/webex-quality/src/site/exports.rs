@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::build::BuildError;
+use super::csv_cells::row_cells;
 use super::render_cache::{MeetingSummary, SessionSummary};
 use super::texts::Texts;
 use super::{SiteOptions, mask_email};
@@ -291,34 +292,25 @@ fn defuse(cell: &str) -> String {
 }
 
 pub(super) fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, BuildError> {
+    let fail = |e: &dyn std::fmt::Display| BuildError::Export(e.to_string());
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let mut header = false;
-    for row in rows {
-        let value = serde_json::to_value(row).map_err(|e| BuildError::Export(e.to_string()))?;
-        let serde_json::Value::Object(map) = value else {
-            continue;
-        };
-        if !header {
-            writer
-                .write_record(map.keys())
-                .map_err(|e| BuildError::Export(e.to_string()))?;
-            header = true;
+    let mut cells = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        cells.clear();
+        if i == 0 {
+            let mut names = Vec::new();
+            row_cells(row, Some(&mut names), &mut cells, defuse).map_err(|e| fail(&e))?;
+            if cells.is_empty() {
+                // Not a struct: no table (as before, when a row was not a JSON object).
+                return writer.into_inner().map_err(|e| fail(&e));
+            }
+            writer.write_record(&names).map_err(|e| fail(&e))?;
+        } else {
+            row_cells(row, None, &mut cells, defuse).map_err(|e| fail(&e))?;
         }
-        let cells: Vec<String> = map
-            .values()
-            .map(|v| match v {
-                serde_json::Value::String(s) => defuse(s),
-                serde_json::Value::Null => String::new(),
-                other => other.to_string(),
-            })
-            .collect();
-        writer
-            .write_record(&cells)
-            .map_err(|e| BuildError::Export(e.to_string()))?;
+        writer.write_record(&cells).map_err(|e| fail(&e))?;
     }
-    writer
-        .into_inner()
-        .map_err(|e| BuildError::Export(e.to_string()))
+    writer.into_inner().map_err(|e| fail(&e))
 }
 
 pub(super) fn to_json<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, BuildError> {

@@ -11,6 +11,7 @@
 pub mod analytics;
 mod build;
 pub mod charts;
+mod csv_cells;
 mod exports;
 mod incremental;
 mod list_pages;

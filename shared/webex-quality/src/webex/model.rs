@@ -513,13 +513,43 @@ impl<'de, E: Deserialize<'de>> Deserialize<'de> for Lenient<E> {
     }
 }
 
+thread_local! {
+    /// Where [`series`] reads an array before copying it out at its length: one allocation per
+    /// array instead of a vector grown from a guess (metric arrays were a tenth of a render's
+    /// allocations).
+    static SERIES_SCRATCH: std::cell::Cell<Vec<Option<f64>>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// A metric array: negatives (Webex's `-1`), nulls and non-numbers are "no data".
 fn series<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Option<f64>>, D::Error> {
-    Ok(Lenient::<Measure>::deserialize(d)?
-        .0
-        .into_iter()
-        .map(|m| m.0)
-        .collect())
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<Option<f64>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            // Taken, not borrowed: nothing can observe the scratch half-filled.
+            let mut scratch = SERIES_SCRATCH.take();
+            scratch.clear();
+            let read = (|| {
+                while let Some(Measure(value)) = seq.next_element::<Measure>()? {
+                    scratch.push(value);
+                }
+                Ok(scratch.as_slice().to_vec())
+            })();
+            SERIES_SCRATCH.set(scratch);
+            read
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            skip_map(map).map(|()| Vec::new())
+        }
+        scalars_give!(Vec::new());
+    }
+    d.deserialize_any(Visitor)
 }
 
 /// One interval's value of a metric array.
