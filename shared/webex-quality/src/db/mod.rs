@@ -58,6 +58,14 @@ impl Database {
             .map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
+        // Query plans that do not depend on the values bound: without it, SQLite (built with
+        // STAT4) compiled a cached statement again each time it was given another meeting id,
+        // 6 % of a full render in the profile.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(err)?;
         let mut db = Self {
             conn,
             path: path.to_owned(),
