@@ -7,7 +7,7 @@ use super::{Previous, SiteBuild};
 use crate::quality::Thresholds;
 use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render};
-use crate::site::exports::{SessionRow, meeting_export, to_csv, to_json};
+use crate::site::exports::{SessionRow, meeting_export, to_csv, to_csv_and_json, to_json};
 use crate::site::list_pages::{DayLink, MeetingsPage, day_path};
 use crate::site::render_cache::{self, CachedFiles, MeetingSummary};
 use crate::site::texts::Texts;
@@ -131,11 +131,12 @@ pub(super) fn render_day(
     let day = todo.day;
     let rows: Vec<&MeetingSummary> = analyzed.iter().rev().copied().collect();
     let list: Vec<_> = rows.iter().map(|a| meeting_export(a)).collect();
-    // Every participant session of the day, oldest meeting first.
-    let sessions: Vec<SessionRow> = analyzed
-        .iter()
-        .flat_map(|a| SessionRow::of_meeting(a, &cache.texts, options))
-        .collect();
+    // Every participant session of the day, oldest meeting first, written as they are made.
+    let (sessions_csv_bytes, sessions_json_bytes) = to_csv_and_json(
+        analyzed
+            .iter()
+            .flat_map(|a| SessionRow::of_meeting(a, &cache.texts, options)),
+    )?;
     let mut page = MeetingsPage::new(
         (
             crate::site::Chrome::new(&format!("Meetings, {day}"), "../", options),
@@ -153,10 +154,10 @@ pub(super) fn render_day(
         (path.clone(), render("day", &page)?),
         (csv, to_csv(&list)?),
         (json, to_json(&list)?),
-        (sessions_csv, to_csv(&sessions)?),
-        (sessions_json, to_json(&sessions)?),
+        (sessions_csv, sessions_csv_bytes),
+        (sessions_json, sessions_json_bytes),
     ];
-    drop((page, list, sessions, analyzed));
+    drop((page, list, analyzed));
     let mut files = crate::site::Files::new();
     let mut hashes = BTreeMap::new();
     for (file, bytes) in rendered {
