@@ -81,6 +81,43 @@ impl ser::SerializeMap for Row<'_> {
     }
 }
 
+/// The serializer methods of lists, tuples and variants, refused with `$what` and what it was.
+macro_rules! refuse_compounds {
+    ($what:literal) => {
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, CellError> {
+            Err(ser::Error::custom(concat!($what, " a list")))
+        }
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, CellError> {
+            Err(ser::Error::custom(concat!($what, " a tuple")))
+        }
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleStruct, CellError> {
+            Err(ser::Error::custom(concat!($what, " a tuple")))
+        }
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, CellError> {
+            Err(ser::Error::custom(concat!($what, " a variant")))
+        }
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, CellError> {
+            Err(ser::Error::custom(concat!($what, " a variant")))
+        }
+    };
+}
+
 /// The serializer of a whole row: only structs and maps have cells.
 macro_rules! no_cells {
     ($($method:ident($($arg:ty),*)),* $(,)?) => {
@@ -144,37 +181,7 @@ impl<'a> ser::Serializer for Row<'a> {
     ) -> Result<(), CellError> {
         Ok(())
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, CellError> {
-        Err(ser::Error::custom("a row is a struct, not a list"))
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, CellError> {
-        Err(ser::Error::custom("a row is a struct, not a tuple"))
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, CellError> {
-        Err(ser::Error::custom("a row is a struct, not a tuple"))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, CellError> {
-        Err(ser::Error::custom("a row is a struct, not a variant"))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, CellError> {
-        Err(ser::Error::custom("a row is a struct, not a variant"))
-    }
+    refuse_compounds!("a row is a struct, not");
 }
 
 /// The serializer of one cell: its text.
@@ -275,28 +282,7 @@ impl ser::Serializer for Cell {
     ) -> Result<String, CellError> {
         Err(ser::Error::custom("a cell holds one value, not a variant"))
     }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, CellError> {
-        Err(ser::Error::custom("a cell holds one value, not a list"))
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, CellError> {
-        Err(ser::Error::custom("a cell holds one value, not a tuple"))
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, CellError> {
-        Err(ser::Error::custom("a cell holds one value, not a tuple"))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, CellError> {
-        Err(ser::Error::custom("a cell holds one value, not a variant"))
-    }
+    refuse_compounds!("a cell holds one value, not");
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, CellError> {
         Err(ser::Error::custom("a cell holds one value, not a map"))
     }
@@ -306,15 +292,6 @@ impl ser::Serializer for Cell {
         _: usize,
     ) -> Result<Self::SerializeStruct, CellError> {
         Err(ser::Error::custom("a cell holds one value, not a struct"))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, CellError> {
-        Err(ser::Error::custom("a cell holds one value, not a variant"))
     }
 }
 

@@ -494,7 +494,7 @@ impl<'de, E: Deserialize<'de>> Deserialize<'de> for Lenient<E> {
                 self,
                 mut seq: A,
             ) -> Result<Self::Value, A::Error> {
-                // serde_json gives no size hint; metric arrays are a few dozen intervals long.
+                // serde_json gives no size hint; lists of sessions and segments are short.
                 let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(16));
                 while let Some(element) = seq.next_element::<E>()? {
                     out.push(element);
