@@ -184,6 +184,13 @@ impl<'a> ser::Serializer for Row<'a> {
     refuse_compounds!("a row is a struct, not");
 }
 
+/// The serializer methods of booleans and integers: their text, as JSON writes them.
+macro_rules! as_text {
+    ($($method:ident($arg:ty)),* $(,)?) => {
+        $(fn $method(self, v: $arg) -> Result<String, CellError> { Ok(v.to_string()) })*
+    };
+}
+
 /// The serializer of one cell: its text.
 struct Cell(fn(&str) -> String);
 
@@ -204,33 +211,17 @@ impl ser::Serializer for Cell {
     type SerializeStruct = Impossible<String, CellError>;
     type SerializeStructVariant = Impossible<String, CellError>;
 
-    fn serialize_bool(self, v: bool) -> Result<String, CellError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i8(self, v: i8) -> Result<String, CellError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i16(self, v: i16) -> Result<String, CellError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i32(self, v: i32) -> Result<String, CellError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i64(self, v: i64) -> Result<String, CellError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u8(self, v: u8) -> Result<String, CellError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u16(self, v: u16) -> Result<String, CellError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u32(self, v: u32) -> Result<String, CellError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u64(self, v: u64) -> Result<String, CellError> {
-        Ok(v.to_string())
-    }
+    as_text!(
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+    );
     fn serialize_f32(self, v: f32) -> Result<String, CellError> {
         Ok(json_number(serde_json::Number::from_f64(f64::from(v))))
     }
