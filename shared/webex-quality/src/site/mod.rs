@@ -13,6 +13,7 @@ mod build;
 pub mod charts;
 mod csv_cells;
 mod exports;
+mod file_hashes;
 mod incremental;
 mod list_pages;
 pub mod markup;

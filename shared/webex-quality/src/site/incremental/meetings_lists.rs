@@ -9,7 +9,7 @@ use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render};
 use crate::site::exports::{SessionRow, meeting_export, to_csv, to_csv_and_json, to_json};
 use crate::site::list_pages::{DayLink, MeetingsPage, day_path};
-use crate::site::render_cache::{self, CachedFiles, MeetingSummary};
+use crate::site::render_cache::{self, CachedFiles, FileHashes, MeetingSummary};
 use crate::site::texts::Texts;
 
 /// The days the meetings list shows on its first page.
@@ -159,7 +159,7 @@ pub(super) fn render_day(
     ];
     drop((page, list, analyzed));
     let mut files = crate::site::Files::new();
-    let mut hashes = BTreeMap::new();
+    let mut hashes = FileHashes::default();
     for (file, bytes) in rendered {
         let hash = crate::db::sha256_hex(&bytes);
         build.hashes.insert(file.clone(), hash.clone());

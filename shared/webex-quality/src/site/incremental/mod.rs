@@ -10,7 +10,9 @@ use super::build::{BuildError, Files, render, render_meeting_error, render_meeti
 use super::list_pages::{PERIODS, breakdowns, overview, people, person_page};
 use super::office_pages::office_pages;
 use super::publish::Manifest;
-use super::render_cache::{self, CachedFiles, CachedMeeting, MeetingSummary, RenderCache};
+use super::render_cache::{
+    self, CachedFiles, CachedMeeting, FileHashes, MeetingSummary, RenderCache,
+};
 use super::{SiteOptions, StatusView, render_status};
 use crate::db::{Database, DbError, sha256_hex};
 use crate::quality::{Thresholds, headline, meeting_report};
@@ -31,7 +33,7 @@ pub struct Previous<'a> {
 
 impl Previous<'_> {
     /// Whether the site store still holds `files` as the previous build published them.
-    fn published(&self, files: &BTreeMap<String, String>) -> bool {
+    fn published(&self, files: &FileHashes) -> bool {
         all_published(self.manifest, files)
     }
 
@@ -65,7 +67,7 @@ impl Previous<'_> {
     }
 }
 
-fn all_published(manifest: &Manifest, files: &BTreeMap<String, String>) -> bool {
+fn all_published(manifest: &Manifest, files: &FileHashes) -> bool {
     files
         .iter()
         .all(|(path, hash)| manifest.get(path) == Some(hash))
@@ -117,7 +119,7 @@ impl SiteBuild {
         hash
     }
 
-    fn keep(&mut self, files: &BTreeMap<String, String>) {
+    fn keep(&mut self, files: &FileHashes) {
         self.kept += files.len();
         self.hashes
             .extend(files.iter().map(|(p, h)| (p.clone(), h.clone())));
@@ -180,7 +182,7 @@ impl<'a> SiteBuilder<'a> {
     }
 
     /// Whether the site store still holds `files` as the previous build published them.
-    fn published(&self, files: &BTreeMap<String, String>) -> bool {
+    fn published(&self, files: &FileHashes) -> bool {
         self.previous.as_ref().is_some_and(|p| p.published(files))
     }
 
@@ -334,7 +336,7 @@ impl<'a> SiteBuilder<'a> {
             };
             self.waiting += bytes.len();
             let hash = self.build.insert(path.clone(), bytes);
-            let hashes = BTreeMap::from([(path, hash)]);
+            let hashes = FileHashes::one(path, hash);
             let summary = MeetingSummary::new(
                 &meeting,
                 start,
@@ -582,7 +584,7 @@ impl SiteBuild {
                 todo.path.clone(),
                 CachedFiles {
                     key: todo.key,
-                    files: BTreeMap::from([(todo.path.clone(), hash)]),
+                    files: FileHashes::one(todo.path.clone(), hash),
                     rendered: Some(pages.options.generated.date_naive()),
                 },
             );

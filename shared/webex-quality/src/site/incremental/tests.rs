@@ -13,7 +13,7 @@ fn cached(id: &str) -> CachedMeeting {
             sessions: Vec::new(),
             headline: crate::quality::headline::Headline::default(),
         },
-        files: BTreeMap::from([(format!("meetings/{id}.html"), format!("hash-{id}"))]),
+        files: FileHashes::from([(format!("meetings/{id}.html"), format!("hash-{id}"))]),
     }
 }
 
@@ -29,7 +29,7 @@ fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
     cache.archives.insert(archive.into(), vec!["a".into()]);
     let person = CachedFiles {
         key: "key-p".into(),
-        files: BTreeMap::from([("people/p.html".into(), "hash-p".into())]),
+        files: FileHashes::from([("people/p.html".into(), "hash-p".into())]),
         rendered: None,
     };
     cache.people.insert("people/p.html".into(), person.clone());
@@ -71,7 +71,7 @@ fn a_persons_page_is_rendered_at_most_once_a_day() {
     let next = day.succ_opt().unwrap();
     let page = CachedFiles {
         key: "old".into(),
-        files: BTreeMap::from([("people/p.html".into(), "hash-p".into())]),
+        files: FileHashes::from([("people/p.html".into(), "hash-p".into())]),
         rendered: Some(day),
     };
     let mut cache = RenderCache::new("f".into());
