@@ -209,7 +209,19 @@ async fn login_runs_the_oauth_flow_through_a_local_redirect_and_exits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_stops_cleanly_on_ctrl_c_and_a_restart_carries_on() {
-    let sim = webex_sim::Simulator::new(webex_sim::SimConfig::default())
+    // The serve process runs on the real clock, so the simulator does too. Its meetings are the
+    // five days before today's: every one has started before the first run, so a meeting that
+    // starts between the two runs (and is rightly called for the first time) cannot make the
+    // restart's count of calls anything but zero (it did, once, in CI).
+    let today = chrono::Utc::now()
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN);
+    let config = webex_sim::SimConfig {
+        first_day: Some(today.and_utc() - chrono::Duration::days(5)),
+        days: 5,
+        ..webex_sim::SimConfig::default()
+    };
+    let sim = webex_sim::Simulator::new(config)
         .spawn("127.0.0.1:0")
         .await
         .unwrap();
