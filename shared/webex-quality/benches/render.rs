@@ -57,6 +57,21 @@ fn main() {
         );
     });
     println!("parse only:              {parse_only:>8.0} pages/s");
+    // The floor of any serde reader of these bytes: serde_json going through every token and
+    // building nothing. What parsing costs above it is the views' numbers, strings and vectors.
+    let skip_only = rate(|| {
+        black_box(
+            serde_json::from_slice::<serde::de::IgnoredAny>(black_box(body.as_slice())).unwrap(),
+        );
+    });
+    println!("JSON skipped, nothing built: {skip_only:>4.0} pages/s");
+    #[allow(clippy::cast_precision_loss)]
+    let megabytes = body.len() as f64 / 1e6;
+    println!(
+        "  parse {:.0} MB/s, skip {:.0} MB/s",
+        parse_only * megabytes,
+        skip_only * megabytes
+    );
     let analysis_only = rate(|| {
         black_box(meeting_report(
             [black_box(body.as_slice())],

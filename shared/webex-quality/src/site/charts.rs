@@ -82,15 +82,20 @@ pub fn line_chart_into(
     svg.raw("</svg></figure>");
 }
 
-/// Appends `x,y`.
-fn push_point(out: &mut MarkupBuf, x: i32, y: i32) {
-    out.int(x);
-    out.ascii(b',');
-    out.int(y);
+/// Appends a path's relative step `dx,dy` (SVG path data: a minus sign separates two numbers on its
+/// own, so `9-3` needs no comma).
+fn push_step(out: &mut MarkupBuf, dx: i32, dy: i32) {
+    out.int(dx);
+    if dy >= 0 {
+        out.ascii(b',');
+    }
+    out.int(dy);
 }
 
-/// One series in one pass, with no allocation per point: a polyline stays open while values follow
-/// each other.
+/// One series in one pass, with no allocation per point: a line (`<path>`, moved to its first point
+/// and then drawn step by step, each step relative to the point before: about half the bytes of
+/// absolute coordinates, and charts are most of a meeting page) stays open while values follow each
+/// other.
 fn draw(
     svg: &mut MarkupBuf,
     index: usize,
@@ -99,55 +104,61 @@ fn draw(
     y: &dyn Fn(f64) -> f64,
 ) {
     // Whole units of a 600 x 120 view box are fine enough, and integers format fast. Coordinates are
-    // never negative (x from PAD, y from PAD / 2), so adding a half and truncating rounds them.
+    // never negative (x from PAD, y from PAD / 2), so adding a half and truncating rounds them. Each
+    // step is the difference of two rounded points, so the line passes through exactly the points
+    // that absolute coordinates would give.
     #[allow(clippy::cast_possible_truncation)]
     let xi = |m: usize| (x(m) + 0.5) as i32;
     #[allow(clippy::cast_possible_truncation)]
     let yi = |v: f64| (y(v) + 0.5) as i32;
     let class = if index == 0 { "line" } else { "line alt" };
+    // The first point of a run not drawn yet, and the last point drawn of an open line.
     let mut first: Option<(i32, i32)> = None;
-    let mut in_line = false;
-    let close = |svg: &mut MarkupBuf, first: &mut Option<(i32, i32)>, in_line: &mut bool| {
-        if *in_line {
-            svg.raw("\"/>");
-        } else if let Some((px, py)) = first.take() {
-            svg.raw(r#"<circle class="pt" cx=""#);
-            svg.int(px);
-            svg.raw(r#"" cy=""#);
-            svg.int(py);
-            svg.raw(r#"" r="2"/>"#);
-        }
-        *first = None;
-        *in_line = false;
-    };
+    let mut last: Option<(i32, i32)> = None;
+    let close =
+        |svg: &mut MarkupBuf, first: &mut Option<(i32, i32)>, last: &mut Option<(i32, i32)>| {
+            if last.take().is_some() {
+                svg.raw("\"/>");
+            } else if let Some((px, py)) = first.take() {
+                svg.raw(r#"<circle class="pt" cx=""#);
+                svg.int(px);
+                svg.raw(r#"" cy=""#);
+                svg.int(py);
+                svg.raw(r#"" r="2"/>"#);
+            }
+            *first = None;
+        };
     for (minute, value) in points {
         match value {
             Some(v) => {
                 let (px, py) = (xi(*minute), yi(*v));
-                if in_line {
+                if let Some((lx, ly)) = last {
                     svg.ascii(b' ');
-                    push_point(svg, px, py);
+                    push_step(svg, px - lx, py - ly);
                 } else if let Some((fx, fy)) = first.take() {
-                    svg.raw(r#"<polyline class=""#);
+                    svg.raw(r#"<path class=""#);
                     svg.raw(class);
-                    svg.raw(r#"" points=""#);
-                    push_point(svg, fx, fy);
-                    svg.ascii(b' ');
-                    push_point(svg, px, py);
-                    in_line = true;
+                    svg.raw(r#"" d="M"#);
+                    svg.int(fx);
+                    svg.ascii(b',');
+                    svg.int(fy);
+                    svg.ascii(b'l');
+                    push_step(svg, px - fx, py - fy);
                 } else {
                     first = Some((px, py));
+                    continue;
                 }
+                last = Some((px, py));
             }
             None => {
-                close(svg, &mut first, &mut in_line);
+                close(svg, &mut first, &mut last);
                 svg.raw(r#"<rect class="gap" x=""#);
                 svg.int(xi(*minute) - 2);
                 svg.raw(r#"" y="14" width="4" height="92"/>"#);
             }
         }
     }
-    close(svg, &mut first, &mut in_line);
+    close(svg, &mut first, &mut last);
 }
 
 #[cfg(test)]
@@ -164,7 +175,7 @@ mod tests {
             (4, Some(4.0)),
         ];
         let svg = line_chart("Loss <in>", "%", 5, &[("in", &points)]);
-        assert_eq!(svg.as_str().matches("<polyline").count(), 2);
+        assert_eq!(svg.as_str().matches("<path").count(), 2);
         assert!(svg.as_str().contains("class=\"gap\""));
         assert!(svg.as_str().contains("Loss &#60;in&#62;"), "{svg}");
         assert!(!svg.as_str().contains("<in>"));
@@ -176,8 +187,79 @@ mod tests {
         let b = [(0, None), (1, Some(3.0)), (2, None)];
         let svg = line_chart("Latency", "ms", 3, &[("in", &a), ("out", &b)]);
         assert!(svg.as_str().contains("in solid, out dashed"));
-        assert_eq!(svg.as_str().matches("<polyline class=\"line\"").count(), 1);
+        assert_eq!(svg.as_str().matches("<path class=\"line\"").count(), 1);
         assert_eq!(svg.as_str().matches("<circle").count(), 1);
+    }
+
+    /// The absolute points of every `<path>` in `svg`, a list per path (`M x,y l dx,dy dx,dy ...`).
+    fn path_points(svg: &str) -> Vec<Vec<(i32, i32)>> {
+        svg.split(" d=\"")
+            .skip(1)
+            .map(|rest| {
+                let data = &rest[..rest.find('"').unwrap()];
+                let (start, steps) = data.strip_prefix('M').unwrap().split_once('l').unwrap();
+                let pair = |text: &str| -> (i32, i32) {
+                    // `x,y` or `x-y` (the minus sign separates on its own).
+                    let split = text[1..].find([',', '-']).unwrap() + 1;
+                    let (a, b) = text.split_at(split);
+                    (
+                        a.parse().unwrap(),
+                        b.trim_start_matches(',').parse().unwrap(),
+                    )
+                };
+                let mut at = pair(start);
+                let mut points = vec![at];
+                for step in steps.split(' ') {
+                    let (dx, dy) = pair(step);
+                    at = (at.0 + dx, at.1 + dy);
+                    points.push(at);
+                }
+                points
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_line_passes_through_each_value_rounded_to_the_view_box() {
+        // Values up and down, a gap, a lone value, then another run: each line's steps add up to
+        // the rounded absolute point of each minute.
+        let values = [
+            Some(3.0),
+            Some(0.0),
+            Some(7.25),
+            Some(7.25),
+            Some(1.5),
+            None,
+            Some(2.0),
+            None,
+            Some(0.4),
+            Some(6.0),
+            Some(5.9),
+        ];
+        let points: Vec<(usize, Option<f64>)> = values.iter().copied().enumerate().collect();
+        let svg = line_chart("Jitter", "ms", values.len(), &[("in", &points)]);
+        let max = 7.25;
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+        let at = |m: usize, v: f64| {
+            let x = PAD + (m as f64 / (values.len() - 1) as f64) * (W - 2.0 * PAD);
+            let y = H - PAD / 2.0 - (v / max) * (H - PAD);
+            ((x + 0.5) as i32, (y + 0.5) as i32)
+        };
+        let expected = vec![
+            (0..5)
+                .map(|m| at(m, values[m].unwrap()))
+                .collect::<Vec<_>>(),
+            (8..11).map(|m| at(m, values[m].unwrap())).collect(),
+        ];
+        assert_eq!(path_points(svg.as_str()), expected, "{svg}");
+        // The lone value between the gaps is a dot.
+        let (cx, cy) = at(6, 2.0);
+        assert!(
+            svg.as_str().contains(&format!(
+                r#"<circle class="pt" cx="{cx}" cy="{cy}" r="2"/>"#
+            )),
+            "{svg}"
+        );
     }
 
     #[test]
