@@ -93,9 +93,8 @@ fn push_step(out: &mut MarkupBuf, dx: i32, dy: i32) {
 }
 
 /// One series in one pass, with no allocation per point: a line (`<path>`, moved to its first point
-/// and then drawn step by step, each step relative to the point before: about half the bytes of
-/// absolute coordinates, and charts are most of a meeting page) stays open while values follow each
-/// other.
+/// and then drawn step by step, each step relative to the point before: shorter than absolute
+/// coordinates, a typical chart 790 bytes instead of 920) stays open while values follow each other.
 fn draw(
     svg: &mut MarkupBuf,
     index: usize,
