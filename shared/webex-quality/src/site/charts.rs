@@ -82,14 +82,14 @@ pub fn line_chart_into(
     svg.raw("</svg></figure>");
 }
 
-/// Appends a path's relative step `dx,dy` (SVG path data: a minus sign separates two numbers on its
-/// own, so `9-3` needs no comma).
-fn push_step(out: &mut MarkupBuf, dx: i32, dy: i32) {
-    out.int(dx);
-    if dy >= 0 {
+/// Appends a pair of path data, a point `x,y` or a step `dx,dy` (a minus sign separates two numbers
+/// on its own, so `9-3` needs no comma).
+fn push_pair(out: &mut MarkupBuf, a: i32, b: i32) {
+    out.int(a);
+    if b >= 0 {
         out.ascii(b',');
     }
-    out.int(dy);
+    out.int(b);
 }
 
 /// One series in one pass, with no allocation per point: a line (`<path>`, moved to its first point
@@ -125,7 +125,6 @@ fn draw(
                 svg.int(py);
                 svg.raw(r#"" r="2"/>"#);
             }
-            *first = None;
         };
     for (minute, value) in points {
         match value {
@@ -133,16 +132,14 @@ fn draw(
                 let (px, py) = (xi(*minute), yi(*v));
                 if let Some((lx, ly)) = last {
                     svg.ascii(b' ');
-                    push_step(svg, px - lx, py - ly);
+                    push_pair(svg, px - lx, py - ly);
                 } else if let Some((fx, fy)) = first.take() {
                     svg.raw(r#"<path class=""#);
                     svg.raw(class);
                     svg.raw(r#"" d="M"#);
-                    svg.int(fx);
-                    svg.ascii(b',');
-                    svg.int(fy);
+                    push_pair(svg, fx, fy);
                     svg.ascii(b'l');
-                    push_step(svg, px - fx, py - fy);
+                    push_pair(svg, px - fx, py - fy);
                 } else {
                     first = Some((px, py));
                     continue;
