@@ -302,6 +302,11 @@ impl<'a> SiteBuilder<'a> {
                 self.keep_meeting(&meeting.instance_id);
                 continue;
             }
+            // Rendered again: the previous entry can serve no one (this build's entry, or none
+            // after an error page, replaces it in the next cache), so it is not held till the end.
+            if let Some(previous) = self.previous.as_mut() {
+                previous.cache.meetings.remove(&meeting.instance_id);
+            }
             // Each meeting on its own: one whose stored body is damaged or whose page cannot be
             // made gets an error page, and the build goes on (other failures stop it).
             let rendered = (|| {

@@ -171,3 +171,41 @@ fn a_meeting_that_cannot_be_rendered_gets_an_error_page_and_the_rest_publishes()
         "tried again by the next build"
     );
 }
+
+#[test]
+fn a_meeting_rendered_again_lets_go_of_its_previous_entry_at_once() {
+    use crate::db::test_support::{changes_with_call, t, tempdir};
+    let scratch = tempdir();
+    let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/webex/meeting-qualities-3-participants.json"
+    ))
+    .unwrap();
+    db.apply(&changes_with_call("a", t("2025-06-02T14:00:00Z"), &body))
+        .unwrap();
+    let options = SiteOptions::default();
+    let thresholds = Thresholds::default();
+    let mut cache = RenderCache::new(render_cache::fingerprint(&options, &thresholds));
+    // "a" was rendered from other inputs; "z" is in no database this build reads.
+    for id in ["a", "z"] {
+        cache.meetings.insert(id.into(), cached(id));
+    }
+    let manifest = Manifest::new();
+    let mut builder = SiteBuilder::new(
+        &options,
+        &thresholds,
+        Some(Previous {
+            cache,
+            manifest: &manifest,
+        }),
+    );
+    builder.add_database(&db, None).unwrap();
+    let previous = &builder.previous.as_ref().unwrap().cache.meetings;
+    assert!(!previous.contains_key("a"), "superseded, not held");
+    assert!(previous.contains_key("z"), "not reached: kept for a pause");
+    let build = builder.pause();
+    assert_eq!(build.meetings_rendered, 1);
+    assert_ne!(build.cache.meetings["a"], cached("a"), "this build's entry");
+    assert_eq!(build.cache.meetings["z"], cached("z"));
+}
