@@ -17,6 +17,16 @@ fn cached(id: &str) -> CachedMeeting {
     }
 }
 
+/// A build over a previous build's `cache` and the `manifest` it published.
+fn over_previous<'a>(
+    options: &'a SiteOptions,
+    thresholds: &'a Thresholds,
+    cache: RenderCache,
+    manifest: &'a Manifest,
+) -> SiteBuilder<'a> {
+    SiteBuilder::new(options, thresholds, Some(Previous { cache, manifest }))
+}
+
 #[test]
 fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
     let options = SiteOptions::default();
@@ -41,14 +51,7 @@ fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
     .into_iter()
     .map(|(p, h)| (p.to_owned(), h.to_owned()))
     .collect();
-    let mut builder = SiteBuilder::new(
-        &options,
-        &thresholds,
-        Some(Previous {
-            cache,
-            manifest: &manifest,
-        }),
-    );
+    let mut builder = over_previous(&options, &thresholds, cache, &manifest);
     // The build reaches the archive holding "a", then its time is up.
     assert!(builder.reuse_archive(archive));
     let build = builder.pause();
@@ -192,14 +195,7 @@ fn a_meeting_rendered_again_lets_go_of_its_previous_entry_at_once() {
         cache.meetings.insert(id.into(), cached(id));
     }
     let manifest = Manifest::new();
-    let mut builder = SiteBuilder::new(
-        &options,
-        &thresholds,
-        Some(Previous {
-            cache,
-            manifest: &manifest,
-        }),
-    );
+    let mut builder = over_previous(&options, &thresholds, cache, &manifest);
     builder.add_database(&db, None).unwrap();
     let previous = &builder.previous.as_ref().unwrap().cache.meetings;
     assert!(!previous.contains_key("a"), "superseded, not held");
