@@ -531,3 +531,60 @@ fn the_optional_alerts_and_offices_reach_the_functions_that_use_them() {
     }
     assert_eq!(read.len(), 3, "and the client secret");
 }
+
+/// Whether `value` is `!Ref name`.
+fn is_ref(value: &Value, name: &str) -> bool {
+    matches!(value, Value::Tagged(t) if t.tag == "!Ref" && t.value == name)
+}
+
+#[test]
+fn the_site_builders_memory_is_a_parameter_watched_before_it_runs_out() {
+    // A render holds a summary of every meeting of the history, so its memory grows with it: the
+    // memory is a parameter, each invocation's peak (Lambda's JSON "platform.report") becomes a
+    // metric, and an alarm compares it with that same parameter; failed renders alarm too.
+    let template = template();
+    let resources = &template["Resources"];
+    let builder = &resources["SiteBuilder"]["Properties"];
+    assert!(is_ref(&builder["MemorySize"], "SiteBuilderMemoryMB"));
+    let parameter = &template["Parameters"]["SiteBuilderMemoryMB"];
+    assert_eq!(parameter["MaxValue"], 10240, "Lambda's largest");
+    // "platform.report" is a JSON system log: the function must log JSON into the filtered group.
+    assert_eq!(builder["LoggingConfig"]["LogFormat"], "JSON");
+    let group = builder["LoggingConfig"]["LogGroup"].clone();
+    let filter = &resources["SiteBuilderMemoryFilter"]["Properties"];
+    assert_eq!(filter["LogGroupName"], group);
+    assert!(
+        filter["FilterPattern"]
+            .as_str()
+            .unwrap()
+            .contains(r#"$.type = "platform.report""#)
+    );
+    let made = &filter["MetricTransformations"][0];
+    assert_eq!(made["MetricValue"], "$.record.metrics.maxMemoryUsedMB");
+    let alarm = &resources["SiteBuilderMemoryHigh"]["Properties"];
+    let metrics = alarm["Metrics"].as_sequence().unwrap();
+    let watched = &metrics[0]["MetricStat"]["Metric"];
+    assert_eq!(watched["Namespace"], made["MetricNamespace"]);
+    assert_eq!(watched["MetricName"], made["MetricName"]);
+    assert_eq!(metrics[0]["MetricStat"]["Stat"], "Maximum");
+    let id = metrics[0]["Id"].as_str().unwrap();
+    let expression = &metrics[1]["Expression"];
+    assert!(
+        matches!(expression, Value::Tagged(t) if t.tag == "!Sub"
+            && t.value.as_str().unwrap().contains("${SiteBuilderMemoryMB}")),
+        "the share is of the memory the parameter sets: {expression:?}"
+    );
+    let share = evaluate(expression, &template);
+    assert_eq!(
+        share,
+        format!("100 * {id} / {}", sample("SiteBuilderMemoryMB", &template))
+    );
+    assert!(alarm["Threshold"].as_u64().unwrap() < 100);
+    let failed = &resources["SiteBuilderFailed"]["Properties"];
+    assert_eq!(failed["Namespace"], "AWS/Lambda");
+    assert_eq!(failed["MetricName"], "Errors");
+    assert!(is_ref(&failed["Dimensions"][0]["Value"], "SiteBuilder"));
+    for alarm in [alarm, failed] {
+        assert!(is_ref(&alarm["AlarmActions"][0], "Alarms"));
+    }
+}
