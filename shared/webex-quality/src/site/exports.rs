@@ -156,13 +156,13 @@ pub(super) struct SessionExport {
     left: String,
     audio: &'static str,
     audio_metric: &'static str,
-    audio_poor_minutes: usize,
+    audio_poor_minutes: u32,
     video: &'static str,
     video_metric: &'static str,
-    video_poor_minutes: usize,
+    video_poor_minutes: u32,
     sharing: &'static str,
     sharing_metric: &'static str,
-    sharing_poor_minutes: usize,
+    sharing_poor_minutes: u32,
 }
 
 /// One session's row, from its summary (masked as `options` say).

@@ -34,8 +34,9 @@ pub struct StreamSummary {
     pub verdict: Verdict,
     /// The metric that decided it.
     pub metric: Option<Metric>,
-    /// Intervals judged poor.
-    pub poor_minutes: usize,
+    /// Intervals judged poor (`u32`, not `usize`: the cache holds three per session of the
+    /// history, and half the struct's bytes went to this count).
+    pub poor_minutes: u32,
 }
 
 /// One participant session, as list-type pages show it. Its strings are [`Text`]s of the render
@@ -119,6 +120,7 @@ pub struct MeetingSummary {
     /// End, when known.
     pub end: Option<DateTime<Utc>>,
     /// Participant sessions.
+    #[serde(deserialize_with = "exactly_sized")]
     pub sessions: Vec<SessionSummary>,
     /// Who was affected, how much, the meeting's verdict and the likely cause.
     pub headline: Headline,
@@ -187,13 +189,26 @@ fn session_summary(
                 kind,
                 verdict: v.map_or(Verdict::NoData, |v| v.verdict),
                 metric: v.and_then(|v| v.metric),
-                poor_minutes: v.map_or(0, |v| v.poor_minutes),
+                poor_minutes: v.map_or(0, |v| u32::try_from(v.poor_minutes).unwrap_or(u32::MAX)),
             }
         }),
         minutes: Minutes::of(&s.quality),
         presenter: s.presenter(),
         cpu: s.average_cpu(),
     }
+}
+
+/// A list read from the cache without the room a growing vector keeps (serde_json gives no
+/// length ahead, so a read list has up to twice the room it needs, and the cache holds every
+/// meeting's sessions for the whole build).
+fn exactly_sized<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let mut list = Vec::<T>::deserialize(deserializer)?;
+    list.shrink_to_fit();
+    Ok(list)
 }
 
 /// A meeting in the cache: the key of the inputs its files were rendered from, its summary, and the
@@ -430,6 +445,39 @@ mod tests {
         assert_eq!(RenderCache::from_bytes(&bytes).unwrap(), cache);
         assert!(RenderCache::from_bytes(b"not gzip").is_err());
         assert!(cache.matches("f") && !cache.matches("g"));
+    }
+
+    #[test]
+    fn a_session_summary_stays_small_and_read_sessions_take_no_spare_room() {
+        // The cache holds one per session of the whole history for the whole build.
+        assert!(std::mem::size_of::<SessionSummary>() <= 120);
+        let session = serde_json::json!({
+            "person": 1, "name": 1, "email": 1, "client_type": 0, "client_version": 0,
+            "os_type": 0, "network_type": 0, "server_region": 0, "transport": 0,
+            "join": null, "leave": null,
+            "streams": [
+                {"kind": "audio", "verdict": "good", "metric": null, "poor_minutes": 0},
+                {"kind": "video", "verdict": "poor", "metric": null, "poor_minutes": 7},
+                {"kind": "share", "verdict": "no_data", "metric": null, "poor_minutes": 0}
+            ]
+        });
+        let meeting = serde_json::json!({
+            "instance_id": "a_I_1", "title": "Weekly", "host": "Ann",
+            "start": "2026-01-05T10:00:00Z", "end": null,
+            "sessions": vec![session.clone(); 5],
+            "headline": crate::quality::headline::Headline::default(),
+        });
+        // Read from text, as the cache is: serde_json gives no length ahead there.
+        let read: MeetingSummary = serde_json::from_str(&meeting.to_string()).unwrap();
+        assert_eq!(read.sessions.len(), 5);
+        assert_eq!(read.sessions.capacity(), 5);
+        assert_eq!(read.sessions[1].streams[1].poor_minutes, 7);
+        let written = serde_json::to_value(&read).unwrap();
+        assert_eq!(written["sessions"][1]["streams"], session["streams"]);
+        assert_eq!(
+            serde_json::from_value::<MeetingSummary>(written).unwrap(),
+            read
+        );
     }
 
     #[test]
