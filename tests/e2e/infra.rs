@@ -65,6 +65,11 @@ fn condition(name: &str, template: &Value) -> bool {
     holds(&template["Conditions"][name], template)
 }
 
+/// Whether `value` is `!Ref name`.
+fn is_ref(value: &Value, name: &str) -> bool {
+    matches!(value, Value::Tagged(t) if t.tag == "!Ref" && t.value == name)
+}
+
 /// `value` with an `!If` resolved to its branch; `None` for `AWS::NoValue`.
 fn chosen(value: &Value, template: &Value) -> Option<Value> {
     match value {
@@ -76,7 +81,7 @@ fn chosen(value: &Value, template: &Value) -> Option<Value> {
             };
             chosen(branch, template)
         }
-        Value::Tagged(t) if t.tag == "!Ref" && t.value == "AWS::NoValue" => None,
+        value if is_ref(value, "AWS::NoValue") => None,
         other => Some(other.clone()),
     }
 }
@@ -530,11 +535,6 @@ fn the_optional_alerts_and_offices_reach_the_functions_that_use_them() {
         );
     }
     assert_eq!(read.len(), 3, "and the client secret");
-}
-
-/// Whether `value` is `!Ref name`.
-fn is_ref(value: &Value, name: &str) -> bool {
-    matches!(value, Value::Tagged(t) if t.tag == "!Ref" && t.value == name)
 }
 
 #[test]

@@ -186,15 +186,22 @@ impl<'a> SiteBuilder<'a> {
         self.previous.as_ref().is_some_and(|p| p.published(files))
     }
 
-    /// Keeps a meeting of the previous build: its entry moves from the previous cache to this one.
-    fn keep_meeting(&mut self, instance_id: &str) {
-        let Some(cached) = self
-            .previous
+    /// The previous build's entry for a meeting, moved out of the previous cache.
+    fn take_previous(&mut self, instance_id: &str) -> Option<CachedMeeting> {
+        self.previous
             .as_mut()
             .and_then(|p| p.cache.meetings.remove(instance_id))
-        else {
-            return;
-        };
+    }
+
+    /// Keeps a meeting of the previous build: its entry moves from the previous cache to this one.
+    fn keep_meeting(&mut self, instance_id: &str) {
+        if let Some(cached) = self.take_previous(instance_id) {
+            self.keep_cached(instance_id, cached);
+        }
+    }
+
+    /// Keeps `cached`, the previous build's entry for the meeting, in this build.
+    fn keep_cached(&mut self, instance_id: &str, cached: CachedMeeting) {
         self.build.keep(&cached.files);
         self.build.meetings_reused += 1;
         self.build
@@ -293,19 +300,14 @@ impl<'a> SiteBuilder<'a> {
                 continue;
             }
             let key = render_cache::meeting_key(&meeting, hashes);
-            if self
-                .previous
-                .as_ref()
-                .and_then(|p| p.cache.meetings.get(&meeting.instance_id))
-                .is_some_and(|c| c.key == key && self.published(&c.files))
-            {
-                self.keep_meeting(&meeting.instance_id);
+            // The previous entry leaves the previous cache either way: kept when its inputs are
+            // unchanged and its files still published; else the meeting is rendered again and the
+            // entry can serve no one (this build's, or none after an error page, replaces it in
+            // the next cache), so it is not held till the end of the build.
+            let previous = self.take_previous(&meeting.instance_id);
+            if let Some(cached) = previous.filter(|c| c.key == key && self.published(&c.files)) {
+                self.keep_cached(&meeting.instance_id, cached);
                 continue;
-            }
-            // Rendered again: the previous entry can serve no one (this build's entry, or none
-            // after an error page, replaces it in the next cache), so it is not held till the end.
-            if let Some(previous) = self.previous.as_mut() {
-                previous.cache.meetings.remove(&meeting.instance_id);
             }
             // Each meeting on its own: one whose stored body is damaged or whose page cannot be
             // made gets an error page, and the build goes on (other failures stop it).
