@@ -200,8 +200,11 @@ fn rows_of(
         else {
             continue;
         };
-        for (index, (session, summary_session)) in
-            report.sessions.iter().zip(&summary.sessions).enumerate()
+        for (index, (session, summary_session)) in report
+            .sessions
+            .iter()
+            .zip(summary.sessions.iter())
+            .enumerate()
         {
             let person = person_key.person_path(&session.person_key());
             let person_id = person
@@ -212,7 +215,7 @@ fn rows_of(
                 .participant_session_id
                 .as_deref()
                 .unwrap_or("");
-            let export = session_export(summary_session, &texts, options);
+            let export = session_export(&summary_session, &texts, options);
             let office = texts.get(summary_session.office);
             for (kind, cells) in &session.quality.timelines {
                 for (minute, cell) in cells.iter() {

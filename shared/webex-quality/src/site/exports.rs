@@ -49,7 +49,7 @@ impl SessionRow {
             meeting_id: meeting.instance_id.clone(),
             meeting_start: meeting.start.to_rfc3339(),
             meeting_title: meeting.title.clone(),
-            session: session_export(session, texts, options),
+            session: session_export(&session, texts, options),
         })
     }
 }

@@ -55,8 +55,8 @@ fn office_indexes(a: &MeetingSummary, texts: &Texts, names: &[&str]) -> String {
         return String::new();
     }
     let mut found = vec![false; names.len()];
-    for s in &a.sessions {
-        let office = office_of(s, texts);
+    for s in a.sessions.iter() {
+        let office = office_of(&s, texts);
         if let Some(i) = names.iter().position(|n| *n == office) {
             found[i] = true;
         }
@@ -211,14 +211,14 @@ fn share_cell(poor: usize, judged: usize) -> (String, String) {
     (format!("{sort:.4}"), share_text(poor, judged))
 }
 
-fn poor_and_judged<'a>(
-    sessions: impl Iterator<Item = &'a SessionSummary>,
+fn poor_and_judged(
+    sessions: impl Iterator<Item = impl std::borrow::Borrow<SessionSummary>>,
     kind: Option<StreamKind>,
 ) -> (usize, usize) {
     let mut poor = 0;
     let mut judged = 0;
     for s in sessions {
-        for v in &s.streams {
+        for v in &s.borrow().streams {
             if kind.is_some_and(|k| k != v.kind) || v.verdict == Verdict::NoData {
                 continue;
             }
@@ -267,16 +267,34 @@ pub(super) fn overview(
         .copied()
         .filter(|a| a.start >= from && a.start <= now)
         .collect();
-    let sessions = || period.iter().flat_map(|a| a.sessions.iter());
-    let minutes: i64 = sessions()
-        .filter_map(|s| Some((s.leave.unwrap_or(now) - s.join?).num_minutes().max(0)))
-        .sum();
+    // One pass over the period's sessions (each is read back from the cache's packed form).
+    let mut minutes: i64 = 0;
+    let mut session_count = 0;
+    let mut streams = [(0, 0); 3];
+    let mut affected: HashMap<Text, Affected> = HashMap::new();
+    for s in period.iter().flat_map(|a| a.sessions.iter()) {
+        session_count += 1;
+        if let Some(join) = s.join {
+            minutes += (s.leave.unwrap_or(now) - join).num_minutes().max(0);
+        }
+        for (kind, counts) in StreamKind::ALL.iter().zip(&mut streams) {
+            let (poor, judged) = poor_and_judged(std::iter::once(&s), Some(*kind));
+            counts.0 += poor;
+            counts.1 += judged;
+        }
+        let entry = affected.entry(s.person).or_insert_with(|| Affected {
+            href: options.person_key.person_path(texts.get(s.person)),
+            name: texts.get(s.name).to_owned(),
+            poor: 0,
+            sessions: 0,
+        });
+        entry.sessions += 1;
+        entry.poor += usize::from(s.worst() == Verdict::Poor);
+    }
     let shares = StreamKind::ALL
         .iter()
-        .map(|kind| {
-            let (poor, judged) = poor_and_judged(sessions(), Some(*kind));
-            (kind.label(), share_text(poor, judged))
-        })
+        .zip(streams)
+        .map(|(kind, (poor, judged))| (kind.label(), share_text(poor, judged)))
         .collect();
     let minutes_of = |meetings: &mut dyn Iterator<Item = &&MeetingSummary>| {
         let mut total = Minutes::default();
@@ -316,17 +334,6 @@ pub(super) fn overview(
         .filter(|a| a.headline.impact() > (0, 0))
         .collect();
     by_impact(&mut worst);
-    let mut affected: HashMap<Text, Affected> = HashMap::new();
-    for s in sessions() {
-        let entry = affected.entry(s.person).or_insert_with(|| Affected {
-            href: options.person_key.person_path(texts.get(s.person)),
-            name: texts.get(s.name).to_owned(),
-            poor: 0,
-            sessions: 0,
-        });
-        entry.sessions += 1;
-        entry.poor += usize::from(s.worst() == Verdict::Poor);
-    }
     let mut affected: Vec<Affected> = affected.into_values().filter(|a| a.poor > 0).collect();
     affected.sort_by(|a, b| b.poor.cmp(&a.poor).then(a.name.cmp(&b.name)));
     affected.truncate(10);
@@ -336,7 +343,7 @@ pub(super) fn overview(
         periods: PERIODS.iter().map(|(d, p)| (*d, (*p).to_owned())).collect(),
         last_collected: status.last_run.clone(),
         meetings: period.len(),
-        sessions: sessions().count(),
+        sessions: session_count,
         minutes,
         verdicts,
         poor_minutes: all_minutes
@@ -384,7 +391,7 @@ pub(super) struct PersonPage {
 }
 
 /// A person's sessions: the key of the meeting's inputs, the meeting, the session.
-type PersonSessions<'a> = Vec<(&'a str, &'a MeetingSummary, &'a SessionSummary)>;
+type PersonSessions<'a> = Vec<(&'a str, &'a MeetingSummary, SessionSummary)>;
 
 /// Every person's sessions, oldest first, by the person's key: the index of the meeting in `all`
 /// and of the session in the meeting.
@@ -409,7 +416,7 @@ pub(super) fn person_page(
     texts: &Texts,
     options: &SiteOptions,
 ) -> PersonPage {
-    let first = sessions[0].2;
+    let first = &sessions[0].2;
     // The recurring problem: the most frequent network and deciding metric of poor streams.
     let mut problems: BTreeMap<(&str, &'static str), usize> = BTreeMap::new();
     let mut poor_sessions = 0;
@@ -480,43 +487,82 @@ pub(super) struct BreakdownTable {
 /// How a breakdown groups sessions.
 pub(super) type BreakdownKey = fn(&SessionSummary, &Texts) -> String;
 
-/// `sessions` grouped by `key`, each group with its poor participant-minutes and per-stream poor
-/// shares; `href` gives a group's page, if any ("" for none), from the page's folder.
-pub(super) fn breakdown_table<'a>(
-    (name, key): (&'static str, BreakdownKey),
-    sessions: impl Iterator<Item = &'a SessionSummary>,
+/// Per-stream poor and judged counts, sessions and minutes of a breakdown's group.
+#[derive(Default)]
+struct Tally {
+    sessions: usize,
+    minutes: Minutes,
+    /// Per stream kind, in [`StreamKind::ALL`]'s order: poor and judged.
+    streams: [(usize, usize); 3],
+}
+
+/// Sessions grouped by a key as they go by (they are read back one at a time from the cache's
+/// packed form, so none is held): each group with its poor participant-minutes and per-stream poor
+/// shares.
+pub(super) struct Breakdown {
+    name: &'static str,
+    key: BreakdownKey,
+    groups: BTreeMap<String, Tally>,
+}
+
+impl Breakdown {
+    pub(super) fn new((name, key): (&'static str, BreakdownKey)) -> Self {
+        Self {
+            name,
+            key,
+            groups: BTreeMap::new(),
+        }
+    }
+
+    pub(super) fn add(&mut self, s: &SessionSummary, texts: &Texts) {
+        let tally = self.groups.entry((self.key)(s, texts)).or_default();
+        tally.sessions += 1;
+        tally.minutes.add(s.minutes);
+        for (kind, counts) in StreamKind::ALL.iter().zip(&mut tally.streams) {
+            let (poor, judged) = poor_and_judged(std::iter::once(s), Some(*kind));
+            counts.0 += poor;
+            counts.1 += judged;
+        }
+    }
+
+    /// The table; `href` gives a group's page, if any ("" for none), from the page's folder.
+    pub(super) fn table(self, href: &dyn Fn(&str) -> String) -> BreakdownTable {
+        BreakdownTable {
+            name: self.name,
+            rows: self
+                .groups
+                .into_iter()
+                .map(|(key, tally)| BreakdownRow {
+                    href: href(&key),
+                    key,
+                    sessions: tally.sessions,
+                    poor_minutes: share_cell(
+                        tally.minutes.poor as usize,
+                        tally.minutes.with_data as usize,
+                    ),
+                    shares: tally
+                        .streams
+                        .iter()
+                        .map(|(poor, judged)| share_cell(*poor, *judged))
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// [`Breakdown`] of `sessions` by `key`.
+pub(super) fn breakdown_table(
+    key: (&'static str, BreakdownKey),
+    sessions: impl Iterator<Item = SessionSummary>,
     texts: &Texts,
     href: &dyn Fn(&str) -> String,
 ) -> BreakdownTable {
-    let mut groups: BTreeMap<String, Vec<&SessionSummary>> = BTreeMap::new();
+    let mut breakdown = Breakdown::new(key);
     for s in sessions {
-        groups.entry(key(s, texts)).or_default().push(s);
+        breakdown.add(&s, texts);
     }
-    BreakdownTable {
-        name,
-        rows: groups
-            .into_iter()
-            .map(|(key, sessions)| BreakdownRow {
-                href: href(&key),
-                key,
-                sessions: sessions.len(),
-                poor_minutes: {
-                    let mut minutes = Minutes::default();
-                    for s in &sessions {
-                        minutes.add(s.minutes);
-                    }
-                    share_cell(minutes.poor as usize, minutes.with_data as usize)
-                },
-                shares: StreamKind::ALL
-                    .iter()
-                    .map(|kind| {
-                        let (poor, judged) = poor_and_judged(sessions.iter().copied(), Some(*kind));
-                        share_cell(poor, judged)
-                    })
-                    .collect(),
-            })
-            .collect(),
-    }
+    breakdown.table(href)
 }
 
 #[derive(Template)]
@@ -550,21 +596,28 @@ pub(super) fn breakdowns(
         ("server region", |s, t| unknown(t.opt(s.server_region))),
         ("transport", |s, t| unknown(t.opt(s.transport))),
     ];
-    let sessions = || all.iter().flat_map(|a| a.sessions.iter());
-    let mut tables = Vec::new();
-    if !options.offices.is_empty() {
-        tables.push(breakdown_table(
-            ("office", office_of),
-            sessions(),
-            texts,
-            &|office| super::offices::office_path(office),
-        ));
-    }
-    for key in keys {
-        tables.push(breakdown_table(key, sessions(), texts, &|_| String::new()));
+    // Each with the page of a group, if any.
+    type GroupPage = fn(&str) -> String;
+    let no_page: GroupPage = |_| String::new();
+    let offices = (!options.offices.is_empty()).then(|| {
+        let page: GroupPage = super::offices::office_path;
+        (Breakdown::new(("office", office_of)), page)
+    });
+    let mut breakdowns: Vec<(Breakdown, GroupPage)> = offices
+        .into_iter()
+        .chain(keys.map(|key| (Breakdown::new(key), no_page)))
+        .collect();
+    // One pass over every session, each read back once.
+    for s in all.iter().flat_map(|a| a.sessions.iter()) {
+        for (breakdown, _) in &mut breakdowns {
+            breakdown.add(&s, texts);
+        }
     }
     BreakdownsPage {
         chrome: Chrome::new("Breakdowns", "", options),
-        tables,
+        tables: breakdowns
+            .into_iter()
+            .map(|(breakdown, page)| breakdown.table(&page))
+            .collect(),
     }
 }

@@ -24,6 +24,7 @@ mod person_key;
 mod publish;
 mod render_and_publish;
 pub mod render_cache;
+mod sessions;
 mod status_page;
 mod texts;
 

@@ -75,9 +75,9 @@ fn office_page(
     texts: &Texts,
     (from, options): (DateTime<Utc>, &SiteOptions),
 ) -> OfficePage {
-    let here = |s: &&SessionSummary| office_of(s, texts) == office;
+    let here = |s: &SessionSummary| office_of(s, texts) == office;
     let sessions = || period.iter().flat_map(|a| a.sessions.iter()).filter(here);
-    let minutes_of = |sessions: &mut dyn Iterator<Item = &SessionSummary>| {
+    let minutes_of = |sessions: &mut dyn Iterator<Item = SessionSummary>| {
         let mut total = Minutes::default();
         for s in sessions {
             total.add(s.minutes);
@@ -104,9 +104,9 @@ fn office_page(
     let mut worst: Vec<(&MeetingSummary, usize, Minutes)> = period
         .iter()
         .filter_map(|a| {
-            let mine: Vec<&SessionSummary> = a.sessions.iter().filter(here).collect();
-            let minutes = minutes_of(&mut mine.iter().copied());
-            (minutes.poor + minutes.fair > 0).then_some((*a, mine.len(), minutes))
+            let mut mine = 0;
+            let minutes = minutes_of(&mut a.sessions.iter().filter(here).inspect(|_| mine += 1));
+            (minutes.poor + minutes.fair > 0).then_some((*a, mine, minutes))
         })
         .collect();
     worst.sort_by(|a, b| {
@@ -118,7 +118,7 @@ fn office_page(
         .iter()
         .map(|kind| {
             let (mut poor, mut judged) = (0, 0);
-            for v in sessions().filter_map(|s| s.stream(*kind)) {
+            for v in sessions().filter_map(|s| s.stream(*kind).cloned()) {
                 if v.verdict != crate::quality::Verdict::NoData {
                     judged += 1;
                     poor += usize::from(v.verdict == crate::quality::Verdict::Poor);

@@ -14,97 +14,18 @@ use sha2::{Digest, Sha256};
 
 use super::SiteOptions;
 pub use super::file_hashes::FileHashes;
+use super::sessions;
+pub use super::sessions::{PackedSessions, SessionSummary, StreamSummary};
 pub use super::texts::{Text, Texts};
 use crate::db::StoredMeeting;
-use crate::quality::headline::{Headline, Minutes};
-use crate::quality::{MeetingReport, Metric, ParticipantSession, StreamKind, Thresholds, Verdict};
+use crate::quality::headline::Headline;
+use crate::quality::{MeetingReport, Thresholds, Verdict};
 
 /// The render cache's key in the data store.
 pub const SITE_CACHE_KEY: &str = "site-cache.json.gz";
 
 /// Bumped when the cache's shape changes.
 const CACHE_VERSION: u32 = 6;
-
-/// One stream's verdict over a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StreamSummary {
-    /// Audio, video or sharing.
-    pub kind: StreamKind,
-    /// The verdict.
-    pub verdict: Verdict,
-    /// The metric that decided it.
-    pub metric: Option<Metric>,
-    /// Intervals judged poor (`u32`, not `usize`: the cache holds three per session of the
-    /// history, and half the struct's bytes went to this count).
-    pub poor_minutes: u32,
-}
-
-/// One participant session, as list-type pages show it. Its strings are [`Text`]s of the render
-/// cache's table ([`RenderCache::texts`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionSummary {
-    /// The person's key: the lower-cased email, or `name:` and the name for guests without one.
-    pub person: Text,
-    /// Name.
-    pub name: Text,
-    /// Email, unmasked (masking happens when a page is rendered).
-    pub email: Text,
-    /// Client type.
-    pub client_type: Text,
-    /// Client version.
-    pub client_version: Text,
-    /// Operating system.
-    pub os_type: Text,
-    /// Its version.
-    #[serde(default)]
-    pub os_version: Text,
-    /// Hardware.
-    #[serde(default)]
-    pub hardware: Text,
-    /// Network type.
-    pub network_type: Text,
-    /// Server region.
-    pub server_region: Text,
-    /// Transport(s).
-    pub transport: Text,
-    /// Joined.
-    pub join: Option<DateTime<Utc>>,
-    /// Left; `None` while still in the meeting.
-    pub leave: Option<DateTime<Utc>>,
-    /// Verdict per stream kind, in [`StreamKind::ALL`]'s order (no data for a stream that did not
-    /// appear). Inline rather than a vector: one allocation fewer per session held in the cache.
-    pub streams: [StreamSummary; 3],
-    /// Minutes with data, fair and poor (the worst stream of each minute).
-    #[serde(default)]
-    pub minutes: Minutes,
-    /// Sent a sharing stream.
-    #[serde(default)]
-    pub presenter: bool,
-    /// The machine's average CPU over the session, percent, when reported.
-    #[serde(default)]
-    pub cpu: Option<u8>,
-    /// The office it joined from ([`super::offices`]); empty when no office is configured.
-    #[serde(default)]
-    pub office: Text,
-}
-
-impl SessionSummary {
-    /// The worst stream verdict.
-    #[must_use]
-    pub fn worst(&self) -> Verdict {
-        self.streams
-            .iter()
-            .map(|s| s.verdict)
-            .max()
-            .unwrap_or(Verdict::NoData)
-    }
-
-    /// The verdict of one stream kind.
-    #[must_use]
-    pub fn stream(&self, kind: StreamKind) -> Option<&StreamSummary> {
-        self.streams.iter().find(|s| s.kind == kind)
-    }
-}
 
 /// A meeting, as list-type pages show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,9 +40,8 @@ pub struct MeetingSummary {
     pub start: DateTime<Utc>,
     /// End, when known.
     pub end: Option<DateTime<Utc>>,
-    /// Participant sessions.
-    #[serde(deserialize_with = "exactly_sized")]
-    pub sessions: Vec<SessionSummary>,
+    /// Participant sessions, packed (read them with [`PackedSessions::iter`]).
+    pub sessions: PackedSessions,
     /// Who was affected, how much, the meeting's verdict and the likely cause.
     pub headline: Headline,
 }
@@ -145,7 +65,7 @@ impl MeetingSummary {
             sessions: report
                 .sessions
                 .iter()
-                .map(|s| session_summary(s, texts, offices))
+                .map(|s| sessions::summary(s, texts, offices))
                 .collect(),
             headline,
         }
@@ -156,59 +76,10 @@ impl MeetingSummary {
     pub fn worst(&self) -> Verdict {
         self.sessions
             .iter()
-            .map(SessionSummary::worst)
+            .map(|s| s.worst())
             .max()
             .unwrap_or(Verdict::NoData)
     }
-}
-
-fn session_summary(
-    s: &ParticipantSession,
-    texts: &mut Texts,
-    offices: &super::offices::Offices,
-) -> SessionSummary {
-    let m = &s.session;
-    SessionSummary {
-        office: texts.intern_opt(offices.office(m.local_ip.as_deref(), m.public_ip.as_deref())),
-        person: texts.intern(&s.person_key()),
-        name: texts.intern_opt(m.webex_user_name.as_deref()),
-        email: texts.intern_opt(m.webex_user_email.as_deref()),
-        client_type: texts.intern_opt(m.client_type.as_deref()),
-        client_version: texts.intern_opt(m.client_version.as_deref()),
-        os_type: texts.intern_opt(m.os_type.as_deref()),
-        os_version: texts.intern_opt(m.os_version.as_deref()),
-        hardware: texts.intern_opt(m.hardware_type.as_deref()),
-        network_type: texts.intern_opt(m.network_type.as_deref()),
-        server_region: texts.intern_opt(m.server_region.as_deref()),
-        transport: texts.intern(&s.transport),
-        join: s.join,
-        leave: s.leave,
-        streams: StreamKind::ALL.map(|kind| {
-            let v = s.quality.verdict(kind);
-            StreamSummary {
-                kind,
-                verdict: v.map_or(Verdict::NoData, |v| v.verdict),
-                metric: v.and_then(|v| v.metric),
-                poor_minutes: v.map_or(0, |v| u32::try_from(v.poor_minutes).unwrap_or(u32::MAX)),
-            }
-        }),
-        minutes: Minutes::of(&s.quality),
-        presenter: s.presenter(),
-        cpu: s.average_cpu(),
-    }
-}
-
-/// A list read from the cache without the room a growing vector keeps (serde_json gives no
-/// length ahead, so a read list has up to twice the room it needs, and the cache holds every
-/// meeting's sessions for the whole build).
-fn exactly_sized<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    let mut list = Vec::<T>::deserialize(deserializer)?;
-    list.shrink_to_fit();
-    Ok(list)
 }
 
 /// A meeting in the cache: the key of the inputs its files were rendered from, its summary, and the
@@ -284,24 +155,7 @@ impl RenderCache {
         let meetings = &mut self.meetings;
         self.texts.compact(|remap| {
             for meeting in meetings.values_mut() {
-                for s in &mut meeting.summary.sessions {
-                    for text in [
-                        &mut s.person,
-                        &mut s.name,
-                        &mut s.email,
-                        &mut s.client_type,
-                        &mut s.client_version,
-                        &mut s.os_type,
-                        &mut s.os_version,
-                        &mut s.hardware,
-                        &mut s.network_type,
-                        &mut s.server_region,
-                        &mut s.transport,
-                        &mut s.office,
-                    ] {
-                        *text = remap(*text);
-                    }
-                }
+                meeting.summary.sessions.remap_texts(remap);
             }
         });
     }
@@ -448,9 +302,7 @@ mod tests {
     }
 
     #[test]
-    fn a_session_summary_stays_small_and_read_sessions_take_no_spare_room() {
-        // The cache holds one per session of the whole history for the whole build.
-        assert!(std::mem::size_of::<SessionSummary>() <= 120);
+    fn a_meetings_sessions_are_read_from_the_cache_packed_and_written_back_the_same() {
         let session = serde_json::json!({
             "person": 1, "name": 1, "email": 1, "client_type": 0, "client_version": 0,
             "os_type": 0, "network_type": 0, "server_region": 0, "transport": 0,
@@ -470,8 +322,10 @@ mod tests {
         // Read from text, as the cache is: serde_json gives no length ahead there.
         let read: MeetingSummary = serde_json::from_str(&meeting.to_string()).unwrap();
         assert_eq!(read.sessions.len(), 5);
-        assert_eq!(read.sessions.capacity(), 5);
-        assert_eq!(read.sessions[1].streams[1].poor_minutes, 7);
+        assert_eq!(
+            read.sessions.iter().nth(1).unwrap().streams[1].poor_minutes,
+            7
+        );
         let written = serde_json::to_value(&read).unwrap();
         assert_eq!(written["sessions"][1]["streams"], session["streams"]);
         assert_eq!(

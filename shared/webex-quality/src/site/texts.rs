@@ -16,6 +16,16 @@ pub struct Text(u32);
 impl Text {
     /// The empty string, also what Webex did not say.
     pub const NONE: Self = Self(0);
+
+    /// Its place in the table (for a packed form of what holds it).
+    pub(super) fn index(self) -> u32 {
+        self.0
+    }
+
+    /// The text at `index` of the table.
+    pub(super) fn at(index: u32) -> Self {
+        Self(index)
+    }
 }
 
 /// Distinct strings, each with its [`Text`].

@@ -1,5 +1,6 @@
 //! A build paused and resumed: what it keeps of the previous cache.
 use super::*;
+use crate::site::render_cache::PackedSessions;
 
 fn cached(id: &str) -> CachedMeeting {
     CachedMeeting {
@@ -10,7 +11,7 @@ fn cached(id: &str) -> CachedMeeting {
             host: "Ann".into(),
             start: chrono::DateTime::UNIX_EPOCH,
             end: None,
-            sessions: Vec::new(),
+            sessions: PackedSessions::default(),
             headline: crate::quality::headline::Headline::default(),
         },
         files: FileHashes::from([(format!("meetings/{id}.html"), format!("hash-{id}"))]),
