@@ -28,7 +28,7 @@ pub struct StreamSummary {
 }
 
 /// One participant session, as list-type pages show it. Its strings are [`Text`]s of the render
-/// cache's table ([`RenderCache::texts`]).
+/// cache's table ([`super::render_cache::RenderCache::texts`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionSummary {
     /// The person's key: the lower-cased email, or `name:` and the name for guests without one.
