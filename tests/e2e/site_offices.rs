@@ -85,6 +85,11 @@ async fn every_office_page_counts_the_sessions_that_joined_from_its_ranges() {
         )
         .unwrap();
         assert_eq!(figure(&page, "Participant sessions"), *sessions, "{office}");
+        assert_eq!(
+            figure(&page, "Meetings"),
+            meetings_with[office],
+            "{office}: meetings with a session from it"
+        );
         assert!(page.contains("<h2>By network type</h2>"), "{office}");
         assert!(page.contains("<h2>By client</h2>"), "{office}");
         // The breakdowns link it, with the same count.

@@ -551,20 +551,6 @@ impl Breakdown {
     }
 }
 
-/// [`Breakdown`] of `sessions` by `key`.
-pub(super) fn breakdown_table(
-    key: (&'static str, BreakdownKey),
-    sessions: impl Iterator<Item = SessionSummary>,
-    texts: &Texts,
-    href: &dyn Fn(&str) -> String,
-) -> BreakdownTable {
-    let mut breakdown = Breakdown::new(key);
-    for s in sessions {
-        breakdown.add(&s, texts);
-    }
-    breakdown.table(href)
-}
-
 #[derive(Template)]
 #[template(path = "breakdowns.html")]
 pub(super) struct BreakdownsPage {

@@ -6,7 +6,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::build::meeting_path;
-use super::list_pages::{BreakdownTable, breakdown_table, daily_poor_share, office_of, share_text};
+use super::list_pages::{Breakdown, BreakdownTable, daily_poor_share, share_text};
 use super::render_cache::{MeetingSummary, SessionSummary, Texts};
 use super::{Chrome, SiteOptions, VerdictView, verdict_view};
 use crate::quality::StreamKind;
@@ -53,130 +53,150 @@ pub(super) fn office_pages(
     options: &SiteOptions,
 ) -> Vec<(String, OfficePage)> {
     let from = now - chrono::Duration::days(DAYS);
-    let period: Vec<&MeetingSummary> = all
-        .iter()
-        .copied()
-        .filter(|a| a.start >= from && a.start <= now)
-        .collect();
-    options
-        .offices
-        .names()
+    let names = options.offices.names();
+    let mut tallies: Vec<OfficeTally<'_>> = names.iter().map(|_| OfficeTally::new()).collect();
+    // One pass over the period's sessions (each read back once from the cache's packed form),
+    // each counted for its office.
+    let mut here: Vec<(usize, Minutes)> = vec![(0, Minutes::default()); names.len()];
+    for a in all.iter().filter(|a| a.start >= from && a.start <= now) {
+        let day = usize::try_from((a.start - from).num_seconds() / 86_400).ok();
+        for s in a.sessions.iter() {
+            let office = texts.opt(s.office).unwrap_or(super::offices::REMOTE);
+            let Some(at) = names.iter().position(|n| *n == office) else {
+                continue;
+            };
+            here[at].0 += 1;
+            here[at].1.add(s.minutes);
+            tallies[at].add(&s, day, texts);
+        }
+        for ((count, minutes), tally) in here.iter_mut().zip(&mut tallies) {
+            if *count > 0 {
+                tally.meetings += 1;
+                if minutes.poor + minutes.fair > 0 {
+                    tally.worst.push((a, *count, *minutes));
+                }
+            }
+            (*count, *minutes) = (0, Minutes::default());
+        }
+    }
+    names
         .into_iter()
-        .map(|office| {
-            let page = office_page(office, &period, texts, (from, options));
+        .zip(tallies)
+        .map(|(office, tally)| {
+            let page = tally.page(office, (from, options));
             (super::offices::office_path(office), page)
         })
         .collect()
 }
 
-fn office_page(
-    office: &str,
-    period: &[&MeetingSummary],
-    texts: &Texts,
-    (from, options): (DateTime<Utc>, &SiteOptions),
-) -> OfficePage {
-    let here = |s: &SessionSummary| office_of(s, texts) == office;
-    let sessions = || period.iter().flat_map(|a| a.sessions.iter()).filter(here);
-    let minutes_of = |sessions: &mut dyn Iterator<Item = SessionSummary>| {
-        let mut total = Minutes::default();
-        for s in sessions {
-            total.add(s.minutes);
+/// What an office's page shows, counted as the sessions go by.
+struct OfficeTally<'a> {
+    /// Per day of the period, from its start.
+    days: Vec<Minutes>,
+    /// The meetings with minutes judged fair or poor here: its sessions here and their minutes.
+    worst: Vec<(&'a MeetingSummary, usize, Minutes)>,
+    /// Per stream kind, in [`StreamKind::ALL`]'s order: poor and judged.
+    shares: [(usize, usize); 3],
+    minutes: Minutes,
+    meetings: usize,
+    sessions: usize,
+    network: Breakdown,
+    client: Breakdown,
+}
+
+impl<'a> OfficeTally<'a> {
+    fn new() -> Self {
+        Self {
+            days: vec![Minutes::default(); usize::try_from(DAYS).unwrap_or(0)],
+            worst: Vec::new(),
+            shares: [(0, 0); 3],
+            minutes: Minutes::default(),
+            meetings: 0,
+            sessions: 0,
+            network: Breakdown::new(("network type", |s, t| {
+                t.opt(s.network_type).unwrap_or("unknown").to_owned()
+            })),
+            client: Breakdown::new(("client", |s, t| {
+                format!(
+                    "{} {}",
+                    t.opt(s.client_type).unwrap_or("unknown"),
+                    t.get(s.client_version)
+                )
+                .trim_end()
+                .to_owned()
+            })),
         }
-        total
-    };
-    let points = daily_poor_share(from, DAYS, |day_start, day_end| {
-        minutes_of(
-            &mut period
-                .iter()
-                .filter(|a| a.start >= day_start && a.start < day_end)
-                .flat_map(|a| a.sessions.iter())
-                .filter(here),
-        )
-    });
-    let trend = super::charts::line_chart(
-        &format!(
-            "Participant-minutes judged poor in {office}, by day, last {DAYS} days (days without sessions are gaps)"
-        ),
-        "%",
-        usize::try_from(DAYS).unwrap_or(1),
-        &[("poor participant-minutes", &points)],
-    );
-    let mut worst: Vec<(&MeetingSummary, usize, Minutes)> = period
-        .iter()
-        .filter_map(|a| {
-            let mut mine = 0;
-            let minutes = minutes_of(&mut a.sessions.iter().filter(here).inspect(|_| mine += 1));
-            (minutes.poor + minutes.fair > 0).then_some((*a, mine, minutes))
-        })
-        .collect();
-    worst.sort_by(|a, b| {
-        (b.2.poor, b.2.fair)
-            .cmp(&(a.2.poor, a.2.fair))
-            .then(b.0.start.cmp(&a.0.start))
-    });
-    let shares = StreamKind::ALL
-        .iter()
-        .map(|kind| {
-            let (mut poor, mut judged) = (0, 0);
-            for v in sessions().filter_map(|s| s.stream(*kind).cloned()) {
-                if v.verdict != crate::quality::Verdict::NoData {
-                    judged += 1;
-                    poor += usize::from(v.verdict == crate::quality::Verdict::Poor);
-                }
+    }
+
+    /// A session here, of a meeting that started on `day` of the period.
+    fn add(&mut self, s: &SessionSummary, day: Option<usize>, texts: &Texts) {
+        self.sessions += 1;
+        self.minutes.add(s.minutes);
+        if let Some(minutes) = day.and_then(|d| self.days.get_mut(d)) {
+            minutes.add(s.minutes);
+        }
+        for (kind, (poor, judged)) in StreamKind::ALL.iter().zip(&mut self.shares) {
+            if let Some(v) = s.stream(*kind)
+                && v.verdict != crate::quality::Verdict::NoData
+            {
+                *judged += 1;
+                *poor += usize::from(v.verdict == crate::quality::Verdict::Poor);
             }
-            (kind.label(), share_text(poor, judged))
-        })
-        .collect();
-    let all_minutes = minutes_of(&mut sessions());
-    let no_page = |_: &str| String::new();
-    OfficePage {
-        chrome: Chrome::new(office, "../", options),
-        name: office.to_owned(),
-        days: DAYS,
-        meetings: period
-            .iter()
-            .filter(|a| a.sessions.iter().any(|s| here(&s)))
-            .count(),
-        sessions: sessions().count(),
-        poor_minutes: share_text(all_minutes.poor as usize, all_minutes.with_data as usize),
-        shares,
-        trend,
-        worst: worst
-            .into_iter()
-            .take(WORST)
-            .map(|(a, here, minutes)| OfficeMeeting {
-                date: a.start.format("%Y-%m-%d %H:%M").to_string(),
-                href: format!("../{}", meeting_path(&a.instance_id)),
-                title: a.title.clone(),
-                here,
-                poor_minutes: format!("{} of {}", minutes.poor, minutes.with_data),
-                meeting: verdict_view(a.headline.verdict),
-                meeting_label: a.headline.label(),
-            })
-            .collect(),
-        tables: vec![
-            breakdown_table(
-                ("network type", |s, t| {
-                    t.opt(s.network_type).unwrap_or("unknown").to_owned()
-                }),
-                sessions(),
-                texts,
-                &no_page,
+        }
+        self.network.add(s, texts);
+        self.client.add(s, texts);
+    }
+
+    fn page(mut self, office: &str, (from, options): (DateTime<Utc>, &SiteOptions)) -> OfficePage {
+        let points = daily_poor_share(from, DAYS, |day_start, _| {
+            usize::try_from((day_start - from).num_days())
+                .ok()
+                .and_then(|d| self.days.get(d))
+                .copied()
+                .unwrap_or_default()
+        });
+        let trend = super::charts::line_chart(
+            &format!(
+                "Participant-minutes judged poor in {office}, by day, last {DAYS} days (days without sessions are gaps)"
             ),
-            breakdown_table(
-                ("client", |s, t| {
-                    format!(
-                        "{} {}",
-                        t.opt(s.client_type).unwrap_or("unknown"),
-                        t.get(s.client_version)
-                    )
-                    .trim_end()
-                    .to_owned()
-                }),
-                sessions(),
-                texts,
-                &no_page,
-            ),
-        ],
+            "%",
+            usize::try_from(DAYS).unwrap_or(1),
+            &[("poor participant-minutes", &points)],
+        );
+        self.worst.sort_by(|a, b| {
+            (b.2.poor, b.2.fair)
+                .cmp(&(a.2.poor, a.2.fair))
+                .then(b.0.start.cmp(&a.0.start))
+        });
+        let no_page = |_: &str| String::new();
+        OfficePage {
+            chrome: Chrome::new(office, "../", options),
+            name: office.to_owned(),
+            days: DAYS,
+            meetings: self.meetings,
+            sessions: self.sessions,
+            poor_minutes: share_text(self.minutes.poor as usize, self.minutes.with_data as usize),
+            shares: StreamKind::ALL
+                .iter()
+                .zip(self.shares)
+                .map(|(kind, (poor, judged))| (kind.label(), share_text(poor, judged)))
+                .collect(),
+            trend,
+            worst: self
+                .worst
+                .into_iter()
+                .take(WORST)
+                .map(|(a, here, minutes)| OfficeMeeting {
+                    date: a.start.format("%Y-%m-%d %H:%M").to_string(),
+                    href: format!("../{}", meeting_path(&a.instance_id)),
+                    title: a.title.clone(),
+                    here,
+                    poor_minutes: format!("{} of {}", minutes.poor, minutes.with_data),
+                    meeting: verdict_view(a.headline.verdict),
+                    meeting_label: a.headline.label(),
+                })
+                .collect(),
+            tables: vec![self.network.table(&no_page), self.client.table(&no_page)],
+        }
     }
 }
