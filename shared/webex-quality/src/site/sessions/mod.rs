@@ -76,6 +76,37 @@ pub struct SessionSummary {
     pub office: Text,
 }
 
+/// No texts, no times, no stream with data.
+impl Default for SessionSummary {
+    fn default() -> Self {
+        Self {
+            person: Text::NONE,
+            name: Text::NONE,
+            email: Text::NONE,
+            client_type: Text::NONE,
+            client_version: Text::NONE,
+            os_type: Text::NONE,
+            os_version: Text::NONE,
+            hardware: Text::NONE,
+            network_type: Text::NONE,
+            server_region: Text::NONE,
+            transport: Text::NONE,
+            join: None,
+            leave: None,
+            streams: StreamKind::ALL.map(|kind| StreamSummary {
+                kind,
+                verdict: Verdict::NoData,
+                metric: None,
+                poor_minutes: 0,
+            }),
+            minutes: Minutes::default(),
+            presenter: false,
+            cpu: None,
+            office: Text::NONE,
+        }
+    }
+}
+
 impl SessionSummary {
     /// The worst stream verdict.
     #[must_use]

@@ -265,33 +265,21 @@ impl Reader<'_> {
 
     fn session(&mut self) -> Option<SessionSummary> {
         let flags = self.byte()?;
-        let mut texts = [Text::NONE; 12];
-        for text in &mut texts {
+        let mut s = SessionSummary::default();
+        for text in s.texts_mut() {
             *text = Text::at(self.small()?);
         }
         let mut base = 0;
-        let join = if flags & JOIN == 0 {
-            None
-        } else {
-            Some(self.time(&mut base)?)
-        };
-        let leave = if flags & LEAVE == 0 {
-            None
-        } else {
-            Some(self.time(&mut base)?)
-        };
-        let cpu = if flags & CPU == 0 {
-            None
-        } else {
-            Some(self.byte()?)
-        };
-        let mut streams = [StreamKind::Audio; 3].map(|kind| StreamSummary {
-            kind,
-            verdict: Verdict::NoData,
-            metric: None,
-            poor_minutes: 0,
-        });
-        for stream in &mut streams {
+        if flags & JOIN != 0 {
+            s.join = Some(self.time(&mut base)?);
+        }
+        if flags & LEAVE != 0 {
+            s.leave = Some(self.time(&mut base)?);
+        }
+        if flags & CPU != 0 {
+            s.cpu = Some(self.byte()?);
+        }
+        for stream in &mut s.streams {
             let code = self.byte()?;
             *stream = StreamSummary {
                 kind: *KINDS.get(usize::from(code & 3))?,
@@ -303,45 +291,13 @@ impl Reader<'_> {
                 poor_minutes: self.small()?,
             };
         }
-        let minutes = Minutes {
+        s.minutes = Minutes {
             with_data: self.small()?,
             fair: self.small()?,
             poor: self.small()?,
         };
-        let [
-            person,
-            name,
-            email,
-            client_type,
-            client_version,
-            os_type,
-            os_version,
-            hardware,
-            network_type,
-            server_region,
-            transport,
-            office,
-        ] = texts;
-        Some(SessionSummary {
-            person,
-            name,
-            email,
-            client_type,
-            client_version,
-            os_type,
-            os_version,
-            hardware,
-            network_type,
-            server_region,
-            transport,
-            join,
-            leave,
-            streams,
-            minutes,
-            presenter: flags & PRESENTER != 0,
-            cpu,
-            office,
-        })
+        s.presenter = flags & PRESENTER != 0;
+        Some(s)
     }
 }
 
@@ -426,17 +382,6 @@ mod tests {
             .prop_map(
                 |(texts, (join, leave), streams, [with_data, fair, poor], (presenter, cpu))| {
                     let mut s = SessionSummary {
-                        person: Text::NONE,
-                        name: Text::NONE,
-                        email: Text::NONE,
-                        client_type: Text::NONE,
-                        client_version: Text::NONE,
-                        os_type: Text::NONE,
-                        os_version: Text::NONE,
-                        hardware: Text::NONE,
-                        network_type: Text::NONE,
-                        server_region: Text::NONE,
-                        transport: Text::NONE,
                         join,
                         leave,
                         streams,
@@ -447,7 +392,7 @@ mod tests {
                         },
                         presenter,
                         cpu,
-                        office: Text::NONE,
+                        ..SessionSummary::default()
                     };
                     for (text, index) in s.texts_mut().into_iter().zip(texts) {
                         *text = Text::at(index);
