@@ -56,7 +56,7 @@ fn office_indexes(a: &MeetingSummary, texts: &Texts, names: &[&str]) -> String {
     }
     let mut found = vec![false; names.len()];
     for s in a.sessions.iter() {
-        let office = office_of(&s, texts);
+        let office = office_name(&s, texts);
         if let Some(i) = names.iter().position(|n| *n == office) {
             found[i] = true;
         }
@@ -211,20 +211,16 @@ fn share_cell(poor: usize, judged: usize) -> (String, String) {
     (format!("{sort:.4}"), share_text(poor, judged))
 }
 
-fn poor_and_judged(
-    sessions: impl Iterator<Item = impl std::borrow::Borrow<SessionSummary>>,
-    kind: Option<StreamKind>,
-) -> (usize, usize) {
+/// A session's streams of `kind` that were judged, and of them the poor ones: (poor, judged).
+fn poor_and_judged(s: &SessionSummary, kind: StreamKind) -> (usize, usize) {
     let mut poor = 0;
     let mut judged = 0;
-    for s in sessions {
-        for v in &s.borrow().streams {
-            if kind.is_some_and(|k| k != v.kind) || v.verdict == Verdict::NoData {
-                continue;
-            }
-            judged += 1;
-            poor += usize::from(v.verdict == Verdict::Poor);
+    for v in &s.streams {
+        if v.kind != kind || v.verdict == Verdict::NoData {
+            continue;
         }
+        judged += 1;
+        poor += usize::from(v.verdict == Verdict::Poor);
     }
     (poor, judged)
 }
@@ -278,7 +274,7 @@ pub(super) fn overview(
             minutes += (s.leave.unwrap_or(now) - join).num_minutes().max(0);
         }
         for (kind, counts) in StreamKind::ALL.iter().zip(&mut streams) {
-            let (poor, judged) = poor_and_judged(std::iter::once(&s), Some(*kind));
+            let (poor, judged) = poor_and_judged(&s, *kind);
             counts.0 += poor;
             counts.1 += judged;
         }
@@ -519,7 +515,7 @@ impl Breakdown {
         tally.sessions += 1;
         tally.minutes.add(s.minutes);
         for (kind, counts) in StreamKind::ALL.iter().zip(&mut tally.streams) {
-            let (poor, judged) = poor_and_judged(std::iter::once(s), Some(*kind));
+            let (poor, judged) = poor_and_judged(s, *kind);
             counts.0 += poor;
             counts.1 += judged;
         }
@@ -559,8 +555,13 @@ pub(super) struct BreakdownsPage {
 }
 
 /// A session's office, [`super::offices::REMOTE`] outside every range.
+pub(super) fn office_name<'t>(s: &SessionSummary, t: &'t Texts) -> &'t str {
+    t.opt(s.office).unwrap_or(super::offices::REMOTE)
+}
+
+/// [`office_name`], as a breakdown's key.
 pub(super) fn office_of(s: &SessionSummary, t: &Texts) -> String {
-    t.opt(s.office).unwrap_or(super::offices::REMOTE).to_owned()
+    office_name(s, t).to_owned()
 }
 
 pub(super) fn breakdowns(

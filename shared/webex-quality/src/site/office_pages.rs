@@ -6,7 +6,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::build::meeting_path;
-use super::list_pages::{Breakdown, BreakdownTable, daily_poor_share, share_text};
+use super::list_pages::{Breakdown, BreakdownTable, daily_poor_share, office_name, share_text};
 use super::render_cache::{MeetingSummary, SessionSummary, Texts};
 use super::{Chrome, SiteOptions, VerdictView, verdict_view};
 use crate::quality::StreamKind;
@@ -61,7 +61,7 @@ pub(super) fn office_pages(
     for a in all.iter().filter(|a| a.start >= from && a.start <= now) {
         let day = usize::try_from((a.start - from).num_seconds() / 86_400).ok();
         for s in a.sessions.iter() {
-            let office = texts.opt(s.office).unwrap_or(super::offices::REMOTE);
+            let office = office_name(&s, texts);
             let Some(at) = names.iter().position(|n| *n == office) else {
                 continue;
             };
