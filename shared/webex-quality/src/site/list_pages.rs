@@ -211,18 +211,31 @@ fn share_cell(poor: usize, judged: usize) -> (String, String) {
     (format!("{sort:.4}"), share_text(poor, judged))
 }
 
-/// A session's streams of `kind` that were judged, and of them the poor ones: (poor, judged).
-fn poor_and_judged(s: &SessionSummary, kind: StreamKind) -> (usize, usize) {
-    let mut poor = 0;
-    let mut judged = 0;
-    for v in &s.streams {
-        if v.kind != kind || v.verdict == Verdict::NoData {
-            continue;
+/// Per stream kind, in [`StreamKind::ALL`]'s order: the streams judged poor and the streams judged,
+/// counted as sessions go by.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct StreamShares([(usize, usize); 3]);
+
+impl StreamShares {
+    pub(super) fn add(&mut self, s: &SessionSummary) {
+        for (kind, (poor, judged)) in StreamKind::ALL.iter().zip(&mut self.0) {
+            for v in s.streams.iter().filter(|v| v.kind == *kind) {
+                if v.verdict != Verdict::NoData {
+                    *judged += 1;
+                    *poor += usize::from(v.verdict == Verdict::Poor);
+                }
+            }
         }
-        judged += 1;
-        poor += usize::from(v.verdict == Verdict::Poor);
     }
-    (poor, judged)
+
+    /// Each kind's label and poor share, as text.
+    pub(super) fn texts(self) -> Vec<(&'static str, String)> {
+        StreamKind::ALL
+            .iter()
+            .zip(self.0)
+            .map(|(kind, (poor, judged))| (kind.label(), share_text(poor, judged)))
+            .collect()
+    }
 }
 
 /// A breakdown key, with `unknown` for what Webex did not say.
@@ -266,18 +279,14 @@ pub(super) fn overview(
     // One pass over the period's sessions (each is read back from the cache's packed form).
     let mut minutes: i64 = 0;
     let mut session_count = 0;
-    let mut streams = [(0, 0); 3];
+    let mut shares = StreamShares::default();
     let mut affected: HashMap<Text, Affected> = HashMap::new();
     for s in period.iter().flat_map(|a| a.sessions.iter()) {
         session_count += 1;
         if let Some(join) = s.join {
             minutes += (s.leave.unwrap_or(now) - join).num_minutes().max(0);
         }
-        for (kind, counts) in StreamKind::ALL.iter().zip(&mut streams) {
-            let (poor, judged) = poor_and_judged(&s, *kind);
-            counts.0 += poor;
-            counts.1 += judged;
-        }
+        shares.add(&s);
         let entry = affected.entry(s.person).or_insert_with(|| Affected {
             href: options.person_key.person_path(texts.get(s.person)),
             name: texts.get(s.name).to_owned(),
@@ -287,11 +296,6 @@ pub(super) fn overview(
         entry.sessions += 1;
         entry.poor += usize::from(s.worst() == Verdict::Poor);
     }
-    let shares = StreamKind::ALL
-        .iter()
-        .zip(streams)
-        .map(|(kind, (poor, judged))| (kind.label(), share_text(poor, judged)))
-        .collect();
     let minutes_of = |meetings: &mut dyn Iterator<Item = &&MeetingSummary>| {
         let mut total = Minutes::default();
         for a in meetings {
@@ -345,7 +349,7 @@ pub(super) fn overview(
         poor_minutes: all_minutes
             .poor_share()
             .map_or_else(|| "no data".into(), |s| format!("{:.1} %", s * 100.0)),
-        shares,
+        shares: shares.texts(),
         trend,
         worst: worst
             .into_iter()
@@ -488,8 +492,7 @@ pub(super) type BreakdownKey = fn(&SessionSummary, &Texts) -> String;
 struct Tally {
     sessions: usize,
     minutes: Minutes,
-    /// Per stream kind, in [`StreamKind::ALL`]'s order: poor and judged.
-    streams: [(usize, usize); 3],
+    streams: StreamShares,
 }
 
 /// Sessions grouped by a key as they go by (they are read back one at a time from the cache's
@@ -514,11 +517,7 @@ impl Breakdown {
         let tally = self.groups.entry((self.key)(s, texts)).or_default();
         tally.sessions += 1;
         tally.minutes.add(s.minutes);
-        for (kind, counts) in StreamKind::ALL.iter().zip(&mut tally.streams) {
-            let (poor, judged) = poor_and_judged(s, *kind);
-            counts.0 += poor;
-            counts.1 += judged;
-        }
+        tally.streams.add(s);
     }
 
     /// The table; `href` gives a group's page, if any ("" for none), from the page's folder.
@@ -538,6 +537,7 @@ impl Breakdown {
                     ),
                     shares: tally
                         .streams
+                        .0
                         .iter()
                         .map(|(poor, judged)| share_cell(*poor, *judged))
                         .collect(),

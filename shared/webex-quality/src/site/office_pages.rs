@@ -6,10 +6,11 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::build::meeting_path;
-use super::list_pages::{Breakdown, BreakdownTable, daily_poor_share, office_name, share_text};
+use super::list_pages::{
+    Breakdown, BreakdownTable, StreamShares, daily_poor_share, office_name, share_text,
+};
 use super::render_cache::{MeetingSummary, SessionSummary, Texts};
 use super::{Chrome, SiteOptions, VerdictView, verdict_view};
-use crate::quality::StreamKind;
 use crate::quality::headline::Minutes;
 
 /// The days an office page covers (the longest overview's).
@@ -57,26 +58,20 @@ pub(super) fn office_pages(
     let mut tallies: Vec<OfficeTally<'_>> = names.iter().map(|_| OfficeTally::new()).collect();
     // One pass over the period's sessions (each read back once from the cache's packed form),
     // each counted for its office.
-    let mut here: Vec<(usize, Minutes)> = vec![(0, Minutes::default()); names.len()];
     for a in all.iter().filter(|a| a.start >= from && a.start <= now) {
         let day = usize::try_from((a.start - from).num_seconds() / 86_400).ok();
         for s in a.sessions.iter() {
             let office = office_name(&s, texts);
-            let Some(at) = names.iter().position(|n| *n == office) else {
-                continue;
-            };
-            here[at].0 += 1;
-            here[at].1.add(s.minutes);
-            tallies[at].add(&s, day, texts);
-        }
-        for ((count, minutes), tally) in here.iter_mut().zip(&mut tallies) {
-            if *count > 0 {
-                tally.meetings += 1;
-                if minutes.poor + minutes.fair > 0 {
-                    tally.worst.push((a, *count, *minutes));
-                }
+            if let Some(tally) = names
+                .iter()
+                .position(|n| *n == office)
+                .and_then(|at| tallies.get_mut(at))
+            {
+                tally.add(&s, day, texts);
             }
-            (*count, *minutes) = (0, Minutes::default());
+        }
+        for tally in &mut tallies {
+            tally.end_meeting(a);
         }
     }
     names
@@ -95,8 +90,9 @@ struct OfficeTally<'a> {
     days: Vec<Minutes>,
     /// The meetings with minutes judged fair or poor here: its sessions here and their minutes.
     worst: Vec<(&'a MeetingSummary, usize, Minutes)>,
-    /// Per stream kind, in [`StreamKind::ALL`]'s order: poor and judged.
-    shares: [(usize, usize); 3],
+    /// The sessions here of the meeting being counted, and their minutes.
+    meeting: (usize, Minutes),
+    shares: StreamShares,
     minutes: Minutes,
     meetings: usize,
     sessions: usize,
@@ -109,7 +105,8 @@ impl<'a> OfficeTally<'a> {
         Self {
             days: vec![Minutes::default(); usize::try_from(DAYS).unwrap_or(0)],
             worst: Vec::new(),
-            shares: [(0, 0); 3],
+            meeting: (0, Minutes::default()),
+            shares: StreamShares::default(),
             minutes: Minutes::default(),
             meetings: 0,
             sessions: 0,
@@ -135,16 +132,22 @@ impl<'a> OfficeTally<'a> {
         if let Some(minutes) = day.and_then(|d| self.days.get_mut(d)) {
             minutes.add(s.minutes);
         }
-        for (kind, (poor, judged)) in StreamKind::ALL.iter().zip(&mut self.shares) {
-            if let Some(v) = s.stream(*kind)
-                && v.verdict != crate::quality::Verdict::NoData
-            {
-                *judged += 1;
-                *poor += usize::from(v.verdict == crate::quality::Verdict::Poor);
-            }
-        }
+        self.meeting.0 += 1;
+        self.meeting.1.add(s.minutes);
+        self.shares.add(s);
         self.network.add(s, texts);
         self.client.add(s, texts);
+    }
+
+    /// After `a`'s sessions: a meeting here, and among the worst when fair or poor minutes were.
+    fn end_meeting(&mut self, a: &'a MeetingSummary) {
+        let (count, minutes) = std::mem::take(&mut self.meeting);
+        if count > 0 {
+            self.meetings += 1;
+            if minutes.poor + minutes.fair > 0 {
+                self.worst.push((a, count, minutes));
+            }
+        }
     }
 
     fn page(mut self, office: &str, (from, options): (DateTime<Utc>, &SiteOptions)) -> OfficePage {
@@ -176,11 +179,7 @@ impl<'a> OfficeTally<'a> {
             meetings: self.meetings,
             sessions: self.sessions,
             poor_minutes: share_text(self.minutes.poor as usize, self.minutes.with_data as usize),
-            shares: StreamKind::ALL
-                .iter()
-                .zip(self.shares)
-                .map(|(kind, (poor, judged))| (kind.label(), share_text(poor, judged)))
-                .collect(),
+            shares: self.shares.texts(),
             trend,
             worst: self
                 .worst

@@ -319,7 +319,7 @@ mod tests {
             "sessions": vec![session.clone(); 5],
             "headline": crate::quality::headline::Headline::default(),
         });
-        // Read from text, as the cache is: serde_json gives no length ahead there.
+        // Read from text, as the cache is: packed as they are read.
         let read: MeetingSummary = serde_json::from_str(&meeting.to_string()).unwrap();
         assert_eq!(read.sessions.len(), 5);
         assert_eq!(

@@ -46,10 +46,8 @@ impl PackedSessions {
     #[must_use]
     pub fn iter(&self) -> Iter<'_> {
         Iter {
-            reader: Reader {
-                bytes: &self.bytes,
-                at: 0,
-            },
+            bytes: &self.bytes,
+            at: 0,
         }
     }
 
@@ -57,14 +55,7 @@ impl PackedSessions {
     /// page asks for one session of each of their meetings).
     #[must_use]
     pub fn get(&self, index: usize) -> Option<SessionSummary> {
-        let mut reader = Reader {
-            bytes: &self.bytes,
-            at: 0,
-        };
-        for _ in 0..index {
-            reader.session()?;
-        }
-        reader.session()
+        self.iter().nth(index)
     }
 
     /// Each text of each session replaced by what `remap` makes of it.
@@ -88,19 +79,6 @@ impl FromIterator<SessionSummary> for PackedSessions {
             packer.push(&s);
         }
         packer.finish()
-    }
-}
-
-/// [`PackedSessions::iter`].
-pub struct Iter<'a> {
-    reader: Reader<'a>,
-}
-
-impl Iterator for Iter<'_> {
-    type Item = SessionSummary;
-
-    fn next(&mut self) -> Option<SessionSummary> {
-        self.reader.session()
     }
 }
 
@@ -216,12 +194,21 @@ impl Packer {
     }
 }
 
-struct Reader<'a> {
+/// [`PackedSessions::iter`]: reads one session after the other.
+pub struct Iter<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
-impl Reader<'_> {
+impl Iterator for Iter<'_> {
+    type Item = SessionSummary;
+
+    fn next(&mut self) -> Option<SessionSummary> {
+        self.session()
+    }
+}
+
+impl Iter<'_> {
     fn byte(&mut self) -> Option<u8> {
         let b = *self.bytes.get(self.at)?;
         self.at += 1;
