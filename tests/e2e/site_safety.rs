@@ -46,8 +46,8 @@ async fn manifest_matches_the_files(site: &dyn ObjectStore) {
             panic!("{path} is listed but missing");
         };
         assert_eq!(
-            &webex_quality::db::sha256_hex(&object.bytes),
-            hash,
+            webex_quality::db::sha256_hex(&object.bytes),
+            hash.to_string(),
             "{path} differs from the manifest"
         );
     }

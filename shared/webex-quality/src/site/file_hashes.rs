@@ -1,23 +1,109 @@
-//! The content hashes of the few files one render cache entry stands for (a meeting's page; a day's
-//! page and exports; a person's page): a short sorted list, not a tree. A tree's first node is half
-//! a kilobyte, and the cache holds one entry per meeting for the whole build (a heap profile of a
-//! full rebuild had these nodes at a tenth of what grew with the number of meetings).
+//! Content hashes: [`ContentHash`], a SHA-256 held as its 32 bytes, and [`FileHashes`], the hashes
+//! of the few files one render cache entry stands for (a meeting's page; a day's page and exports; a
+//! person's page): a short sorted list, not a tree. A tree's first node is half a kilobyte, and the
+//! cache holds one entry per meeting for the whole build (a heap profile of a full rebuild had these
+//! nodes at a tenth of what grew with the number of meetings).
+
+use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest, Sha256};
+
+/// A SHA-256 content hash (a file's, or the key of a page's inputs), held as its 32 bytes and
+/// written as 64 lowercase hex digits, as the manifest and the render cache always had them.
+///
+/// A build holds several per meeting (the cache's, the build's manifest, the published manifest's):
+/// as hex strings each took 88 bytes and an allocation, as bytes 32 and none.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContentHash([u8; 32]);
+
+impl ContentHash {
+    /// The hash of `bytes`.
+    #[must_use]
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(Sha256::digest(bytes).into())
+    }
+
+    /// The hash a SHA-256 computation ended with.
+    #[must_use]
+    pub fn from_digest(digest: Sha256) -> Self {
+        Self(digest.finalize().into())
+    }
+
+    /// The 64 hex digits, without an allocation.
+    #[must_use]
+    pub fn hex(&self) -> [u8; 64] {
+        let mut out = [0; 64];
+        // Cannot fail: 64 bytes is exactly twice 32.
+        let _ = hex::encode_to_slice(self.0, &mut out);
+        out
+    }
+}
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hex = self.hex();
+        // Hex digits are ASCII.
+        f.write_str(std::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl fmt::Debug for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Text that is not 64 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a content hash is 64 hex digits")]
+pub struct NotAHash;
+
+impl FromStr for ContentHash {
+    type Err = NotAHash;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let mut bytes = [0; 32];
+        hex::decode_to_slice(text, &mut bytes).map_err(|_| NotAHash)?;
+        Ok(Self(bytes))
+    }
+}
+
+impl Serialize for ContentHash {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentHash {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ContentHash;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("64 hex digits")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ContentHash, E> {
+                text.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
 
 /// Path to content hash, sorted by path; serialized as a JSON object, as the tree was.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FileHashes(Vec<(String, String)>);
+pub struct FileHashes(Vec<(String, ContentHash)>);
 
 impl FileHashes {
     /// One file.
     #[must_use]
-    pub fn one(path: String, hash: String) -> Self {
+    pub fn one(path: String, hash: ContentHash) -> Self {
         Self(vec![(path, hash)])
     }
 
     /// Sets `path`'s hash.
-    pub fn insert(&mut self, path: String, hash: String) {
+    pub fn insert(&mut self, path: String, hash: ContentHash) {
         match self.0.binary_search_by(|(p, _)| p.as_str().cmp(&path)) {
             Ok(at) => self.0[at].1 = hash,
             Err(at) => self.0.insert(at, (path, hash)),
@@ -25,7 +111,7 @@ impl FileHashes {
     }
 
     /// The files and their hashes, by path.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &ContentHash)> {
         self.0.iter().map(|(path, hash)| (path, hash))
     }
 
@@ -42,8 +128,8 @@ impl FileHashes {
     }
 }
 
-impl FromIterator<(String, String)> for FileHashes {
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+impl FromIterator<(String, ContentHash)> for FileHashes {
+    fn from_iter<I: IntoIterator<Item = (String, ContentHash)>>(iter: I) -> Self {
         let mut hashes = Self::default();
         for (path, hash) in iter {
             hashes.insert(path, hash);
@@ -53,8 +139,8 @@ impl FromIterator<(String, String)> for FileHashes {
     }
 }
 
-impl<const N: usize> From<[(String, String); N]> for FileHashes {
-    fn from(files: [(String, String); N]) -> Self {
+impl<const N: usize> From<[(String, ContentHash); N]> for FileHashes {
+    fn from(files: [(String, ContentHash); N]) -> Self {
         files.into_iter().collect()
     }
 }
@@ -68,7 +154,7 @@ impl Serialize for FileHashes {
 impl<'de> Deserialize<'de> for FileHashes {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(
-            std::collections::BTreeMap::<String, String>::deserialize(deserializer)?
+            std::collections::BTreeMap::<String, ContentHash>::deserialize(deserializer)?
                 .into_iter()
                 .collect(),
         )
@@ -79,23 +165,62 @@ impl<'de> Deserialize<'de> for FileHashes {
 mod tests {
     use super::*;
 
+    fn h(text: &str) -> ContentHash {
+        ContentHash::of(text.as_bytes())
+    }
+
     #[test]
     fn files_stay_sorted_and_read_and_write_as_the_tree_did() {
-        let mut hashes = FileHashes::from([("days/b.html".into(), "1".into())]);
-        hashes.insert("days/a.csv".into(), "2".into());
-        hashes.insert("days/c.json".into(), "3".into());
-        hashes.insert("days/b.html".into(), "4".into());
+        let mut hashes = FileHashes::from([("days/b.html".into(), h("1"))]);
+        hashes.insert("days/a.csv".into(), h("2"));
+        hashes.insert("days/c.json".into(), h("3"));
+        hashes.insert("days/b.html".into(), h("4"));
+        // The tree of hex strings the cache used to hold.
         let tree: std::collections::BTreeMap<String, String> = [
-            ("days/a.csv".to_owned(), "2".to_owned()),
-            ("days/b.html".to_owned(), "4".to_owned()),
-            ("days/c.json".to_owned(), "3".to_owned()),
+            ("days/a.csv".to_owned(), crate::db::sha256_hex(b"2")),
+            ("days/b.html".to_owned(), crate::db::sha256_hex(b"4")),
+            ("days/c.json".to_owned(), crate::db::sha256_hex(b"3")),
         ]
         .into();
         assert_eq!(hashes.len(), 3);
-        assert!(hashes.iter().eq(tree.iter()));
+        assert!(
+            hashes
+                .iter()
+                .map(|(p, h)| (p.clone(), h.to_string()))
+                .eq(tree.clone())
+        );
         let json = serde_json::to_string(&hashes).unwrap();
         assert_eq!(json, serde_json::to_string(&tree).unwrap());
         assert_eq!(serde_json::from_str::<FileHashes>(&json).unwrap(), hashes);
         assert!(FileHashes::default().is_empty());
+    }
+
+    #[test]
+    fn a_hash_reads_and_writes_as_64_hex_digits_and_refuses_anything_else() {
+        let hash = h("page");
+        let hex = crate::db::sha256_hex(b"page");
+        assert_eq!(hash.to_string(), hex);
+        assert_eq!(format!("{hash:?}"), hex);
+        assert_eq!(hex.parse::<ContentHash>(), Ok(hash));
+        assert_eq!(hex.to_uppercase().parse::<ContentHash>(), Ok(hash));
+        assert_eq!(serde_json::to_string(&hash).unwrap(), format!("\"{hex}\""));
+        assert_eq!(
+            serde_json::from_str::<ContentHash>(&format!("\"{hex}\"")).unwrap(),
+            hash
+        );
+        for bad in [
+            "",
+            "hash-p",
+            &hex[1..],
+            &format!("{hex}0"),
+            &format!("g{}", &hex[1..]),
+        ] {
+            assert_eq!(bad.parse::<ContentHash>(), Err(NotAHash), "{bad}");
+        }
+        assert!(serde_json::from_str::<ContentHash>("7").is_err());
+        let mut sha = Sha256::new();
+        sha.update(b"pa");
+        sha.update(b"ge");
+        assert_eq!(ContentHash::from_digest(sha), hash);
     }
 }

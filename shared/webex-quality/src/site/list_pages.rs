@@ -391,7 +391,11 @@ pub(super) struct PersonPage {
 }
 
 /// A person's sessions: the key of the meeting's inputs, the meeting, the session.
-type PersonSessions<'a> = Vec<(&'a str, &'a MeetingSummary, SessionSummary)>;
+type PersonSessions<'a> = Vec<(
+    &'a super::render_cache::ContentHash,
+    &'a MeetingSummary,
+    SessionSummary,
+)>;
 
 /// Every person's sessions, oldest first, by the person's key: the index of the meeting in `all`
 /// and of the session in the meeting.

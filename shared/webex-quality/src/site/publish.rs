@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+use super::file_hashes::ContentHash;
 use super::{Files, SiteBuild};
-use crate::db::sha256_hex;
 use crate::storage::{ETag, Fetched, ObjectStore, PutCondition, StoreError};
 
 /// The manifest's key in the site store.
@@ -53,7 +53,7 @@ fn cache_control(path: &str) -> &'static str {
 }
 
 /// Path to content hash of every file of a published site.
-pub type Manifest = BTreeMap<String, String>;
+pub type Manifest = BTreeMap<String, ContentHash>;
 
 /// A publish failure.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +105,7 @@ pub async fn publish(store: &dyn ObjectStore, site: &Files) -> Result<Published,
     let previous = read_manifest(store).await?;
     let hashes: Manifest = site
         .iter()
-        .map(|(path, bytes)| (path.clone(), sha256_hex(bytes)))
+        .map(|(path, bytes)| (path.clone(), ContentHash::of(bytes)))
         .collect();
     publish_files(
         store,
@@ -148,8 +148,8 @@ pub async fn publish_some(
 ) -> Result<(), StoreError> {
     for (path, bytes) in files {
         let hash = match hashes.get(&path) {
-            Some(hash) => hash.clone(),
-            None => sha256_hex(&bytes),
+            Some(hash) => *hash,
+            None => ContentHash::of(&bytes),
         };
         if previous.get(&path) == Some(&hash) {
             report.unchanged += 1;
@@ -235,7 +235,7 @@ async fn publish_files(
                 || report.streamed.contains(*path)
                 || previous.get(*path) == Some(hash)
         })
-        .map(|(p, h)| (p.clone(), h.clone()))
+        .map(|(p, h)| (p.clone(), *h))
         .collect();
     report = write_manifest(store, &manifest, version, report).await?;
     // Removed only once the manifest that no longer lists them is in place: a lost race removes
@@ -345,11 +345,11 @@ mod tests {
 
         // A build made against an older manifest loses the race: its manifest is not written and
         // nothing the newer manifest lists is removed.
-        let stale = Manifest::from([("index.html".to_owned(), sha256_hex(b"<p>1</p>"))]);
+        let stale = Manifest::from([("index.html".to_owned(), ContentHash::of(b"<p>1</p>"))]);
         let mut build =
             SiteBuild::empty(crate::site::render_cache::RenderCache::new(String::new()));
         build.files = site(&[("index.html", "<p>3</p>")]);
-        build.hashes = Manifest::from([("index.html".to_owned(), sha256_hex(b"<p>3</p>"))]);
+        build.hashes = Manifest::from([("index.html".to_owned(), ContentHash::of(b"<p>3</p>"))]);
         let old_version = Some(ETag("\"not-the-current-one\"".into()));
         let lost = publish_build(store.as_ref(), &stale, old_version.as_ref(), &build)
             .await

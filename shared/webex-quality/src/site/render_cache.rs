@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::SiteOptions;
-pub use super::file_hashes::FileHashes;
+pub use super::file_hashes::{ContentHash, FileHashes};
 use super::sessions;
 pub use super::sessions::{PackedSessions, SessionSummary, StreamSummary};
 pub use super::texts::{Text, Texts};
@@ -87,7 +87,7 @@ impl MeetingSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CachedMeeting {
     /// The inputs' key.
-    pub key: String,
+    pub key: ContentHash,
     /// The summary.
     pub summary: MeetingSummary,
     /// Path to content hash, for the meeting's page and exports.
@@ -99,7 +99,7 @@ pub struct CachedMeeting {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedFiles {
     /// The inputs' key.
-    pub key: String,
+    pub key: ContentHash,
     /// Path to content hash.
     pub files: FileHashes,
     /// The UTC day they were rendered on (person pages: at most one render a day).
@@ -251,7 +251,7 @@ pub fn fingerprint(options: &SiteOptions, thresholds: &Thresholds) -> String {
 /// The key of a meeting's own inputs: its List Meetings fields and the pages of its latest complete
 /// call (by content hash).
 #[must_use]
-pub fn meeting_key(meeting: &StoredMeeting, page_hashes: &[String]) -> String {
+pub fn meeting_key(meeting: &StoredMeeting, page_hashes: &[String]) -> ContentHash {
     let mut hash = Sha256::new();
     let mut field = |text: &str| {
         hash.update(text.len().to_le_bytes());
@@ -266,18 +266,19 @@ pub fn meeting_key(meeting: &StoredMeeting, page_hashes: &[String]) -> String {
     for page in page_hashes {
         field(page);
     }
-    hex::encode(hash.finalize())
+    ContentHash::from_digest(hash)
 }
 
-/// The key of a page made of several meetings: their keys, in order.
+/// The key of a page made of several meetings: their keys, in order (each as its hex digits, as
+/// when keys were held as text: a page's key is the same as before).
 #[must_use]
-pub fn combined_key<'a>(keys: impl IntoIterator<Item = &'a str>) -> String {
+pub fn combined_key<'a>(keys: impl IntoIterator<Item = &'a ContentHash>) -> ContentHash {
     let mut hash = Sha256::new();
     for key in keys {
-        hash.update(key);
+        hash.update(key.hex());
         hash.update([0]);
     }
-    hex::encode(hash.finalize())
+    ContentHash::from_digest(hash)
 }
 
 #[cfg(test)]
@@ -290,8 +291,8 @@ mod tests {
         cache.people.insert(
             "people/x.html".into(),
             CachedFiles {
-                key: "k".into(),
-                files: FileHashes::from([("people/x.html".into(), "h".into())]),
+                key: ContentHash::of(b"k"),
+                files: FileHashes::from([("people/x.html".into(), ContentHash::of(b"h"))]),
                 rendered: chrono::NaiveDate::from_ymd_opt(2026, 1, 5),
             },
         );
@@ -353,5 +354,16 @@ mod tests {
             ..meeting
         };
         assert_ne!(one, meeting_key(&renamed, &["p1".into()]));
+    }
+
+    #[test]
+    fn a_combined_key_is_what_it_was_when_keys_were_hex_text() {
+        let (a, b) = (ContentHash::of(b"a"), ContentHash::of(b"b"));
+        let text = format!("{a}\u{0}{b}\u{0}");
+        assert_eq!(
+            combined_key([&a, &b]).to_string(),
+            crate::db::sha256_hex(text.as_bytes())
+        );
+        assert_ne!(combined_key([&b, &a]), combined_key([&a, &b]));
     }
 }

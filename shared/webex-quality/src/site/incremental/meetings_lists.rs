@@ -9,7 +9,7 @@ use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render};
 use crate::site::exports::{SessionRow, meeting_export, to_csv, to_csv_and_json, to_json};
 use crate::site::list_pages::{DayLink, MeetingsPage, day_path};
-use crate::site::render_cache::{self, CachedFiles, FileHashes, MeetingSummary};
+use crate::site::render_cache::{self, CachedFiles, ContentHash, FileHashes, MeetingSummary};
 use crate::site::texts::Texts;
 
 /// The days the meetings list shows on its first page.
@@ -22,7 +22,7 @@ const RECENT_DAYS: i64 = 7;
 pub(super) fn meetings_lists(
     build: &mut SiteBuild,
     mut previous: Option<&mut Previous<'_>>,
-    (analyzed, keys, texts): (&[&MeetingSummary], &[&str], &Texts),
+    (analyzed, keys, texts): (&[&MeetingSummary], &[&ContentHash], &Texts),
     (options, thresholds): (&SiteOptions, &Thresholds),
 ) -> Result<Vec<DayTodo>, BuildError> {
     let recent_from = options.generated - chrono::Duration::days(RECENT_DAYS);
@@ -95,7 +95,7 @@ pub(super) fn meetings_lists(
 #[derive(Debug)]
 pub(super) struct DayTodo {
     day: chrono::NaiveDate,
-    key: String,
+    key: ContentHash,
     meetings: Vec<usize>,
 }
 
@@ -161,8 +161,8 @@ pub(super) fn render_day(
     let mut files = crate::site::Files::new();
     let mut hashes = FileHashes::default();
     for (file, bytes) in rendered {
-        let hash = crate::db::sha256_hex(&bytes);
-        build.hashes.insert(file.clone(), hash.clone());
+        let hash = ContentHash::of(&bytes);
+        build.hashes.insert(file.clone(), hash);
         hashes.insert(file.clone(), hash);
         files.insert(file, bytes);
     }

@@ -11,10 +11,10 @@ use super::list_pages::{PERIODS, breakdowns, overview, people, person_page};
 use super::office_pages::office_pages;
 use super::publish::Manifest;
 use super::render_cache::{
-    self, CachedFiles, CachedMeeting, FileHashes, MeetingSummary, RenderCache,
+    self, CachedFiles, CachedMeeting, ContentHash, FileHashes, MeetingSummary, RenderCache,
 };
 use super::{SiteOptions, StatusView, render_status};
-use crate::db::{Database, DbError, sha256_hex};
+use crate::db::{Database, DbError};
 use crate::quality::{Thresholds, headline, meeting_report};
 
 mod meetings_lists;
@@ -43,11 +43,11 @@ impl Previous<'_> {
         &mut self,
         pick: fn(&mut RenderCache) -> &mut BTreeMap<String, CachedFiles>,
         path: &str,
-        key: &str,
+        key: &ContentHash,
     ) -> Option<CachedFiles> {
         let map = pick(&mut self.cache);
         let cached = map.get(path)?;
-        if cached.key != key || !all_published(self.manifest, &cached.files) {
+        if cached.key != *key || !all_published(self.manifest, &cached.files) {
             return None;
         }
         map.remove(path)
@@ -56,9 +56,14 @@ impl Previous<'_> {
     /// A person's page from the previous cache, when it can be kept: rendered from `key`, or
     /// rendered already on `today` (a person's page is rendered at most once a UTC day: every
     /// meeting changes its participants' pages, most of a render's uploads), and still published.
-    fn take_person(&mut self, path: &str, key: &str, today: NaiveDate) -> Option<CachedFiles> {
+    fn take_person(
+        &mut self,
+        path: &str,
+        key: &ContentHash,
+        today: NaiveDate,
+    ) -> Option<CachedFiles> {
         let cached = self.cache.people.get(path)?;
-        if (cached.key != key && cached.rendered != Some(today))
+        if (cached.key != *key && cached.rendered != Some(today))
             || !all_published(self.manifest, &cached.files)
         {
             return None;
@@ -112,9 +117,9 @@ impl SiteBuild {
         }
     }
 
-    fn insert(&mut self, path: String, bytes: Vec<u8>) -> String {
-        let hash = sha256_hex(&bytes);
-        self.hashes.insert(path.clone(), hash.clone());
+    fn insert(&mut self, path: String, bytes: Vec<u8>) -> ContentHash {
+        let hash = ContentHash::of(&bytes);
+        self.hashes.insert(path.clone(), hash);
         self.files.insert(path, bytes);
         hash
     }
@@ -122,7 +127,7 @@ impl SiteBuild {
     fn keep(&mut self, files: &FileHashes) {
         self.kept += files.len();
         self.hashes
-            .extend(files.iter().map(|(p, h)| (p.clone(), h.clone())));
+            .extend(files.iter().map(|(p, h)| (p.clone(), *h)));
     }
 }
 
@@ -135,7 +140,9 @@ pub struct SiteBuilder<'a> {
     thresholds: &'a Thresholds,
     previous: Option<Previous<'a>>,
     build: SiteBuild,
-    seen: HashSet<String>,
+    /// Meetings whose page could not be made (an error page was published): added, though not in
+    /// the cache. Every other added meeting is in `build.cache.meetings` (no second set of ids).
+    failed: HashSet<String>,
     /// Bytes of rendered files not taken yet.
     waiting: usize,
 }
@@ -176,7 +183,7 @@ impl<'a> SiteBuilder<'a> {
             thresholds,
             previous,
             build,
-            seen: HashSet::new(),
+            failed: HashSet::new(),
             waiting: 0,
         }
     }
@@ -184,6 +191,11 @@ impl<'a> SiteBuilder<'a> {
     /// Whether the site store still holds `files` as the previous build published them.
     fn published(&self, files: &FileHashes) -> bool {
         self.previous.as_ref().is_some_and(|p| p.published(files))
+    }
+
+    /// Whether the meeting was added to this build already.
+    fn seen(&self, instance_id: &str) -> bool {
+        self.build.cache.meetings.contains_key(instance_id) || self.failed.contains(instance_id)
     }
 
     /// The previous build's entry for a meeting, moved out of the previous cache.
@@ -208,7 +220,6 @@ impl<'a> SiteBuilder<'a> {
             .cache
             .meetings
             .insert(instance_id.to_owned(), cached);
-        self.seen.insert(instance_id.to_owned());
     }
 
     /// Keeps every meeting of the archive object `key` as the previous build rendered it, when it
@@ -223,7 +234,7 @@ impl<'a> SiteBuilder<'a> {
         else {
             return false;
         };
-        let kept: Vec<&String> = ids.iter().filter(|id| !self.seen.contains(*id)).collect();
+        let kept: Vec<&String> = ids.iter().filter(|id| !self.seen(id)).collect();
         let all_published = kept.iter().all(|id| {
             self.previous
                 .as_ref()
@@ -296,7 +307,7 @@ impl<'a> SiteBuilder<'a> {
                 continue;
             };
             pending.holds.push(meeting.instance_id.clone());
-            if self.seen.contains(&meeting.instance_id) {
+            if self.seen(&meeting.instance_id) {
                 continue;
             }
             let key = render_cache::meeting_key(&meeting, hashes);
@@ -336,7 +347,7 @@ impl<'a> SiteBuilder<'a> {
                     self.build.insert(path, bytes);
                     self.build.meetings_failed += 1;
                     // Not in the render cache: the next build tries it again.
-                    self.seen.insert(meeting.instance_id);
+                    self.failed.insert(meeting.instance_id);
                     continue;
                 }
                 Err(error) => return Err(error),
@@ -359,7 +370,6 @@ impl<'a> SiteBuilder<'a> {
                     files: hashes,
                 },
             );
-            self.seen.insert(meeting.instance_id);
         }
         Ok(false)
     }
@@ -437,7 +447,7 @@ impl<'a> SiteBuilder<'a> {
                 .cmp(&b.summary.start)
                 .then_with(|| a.summary.instance_id.cmp(&b.summary.instance_id))
         });
-        let keys: Vec<&str> = sorted.iter().map(|m| m.key.as_str()).collect();
+        let keys: Vec<&ContentHash> = sorted.iter().map(|m| &m.key).collect();
         let analyzed: Vec<&MeetingSummary> = sorted.iter().map(|m| &m.summary).collect();
         drop(sorted);
         let mut previous = self.previous;
@@ -539,7 +549,7 @@ impl PeoplePages<'_> {
 #[derive(Debug)]
 struct PersonTodo {
     path: String,
-    key: String,
+    key: ContentHash,
     /// Meeting index (in [`PeoplePages::ids`]) and session index, oldest first.
     sessions: Vec<(u32, u32)>,
 }
@@ -575,7 +585,7 @@ impl SiteBuild {
                 .filter_map(|(m, index)| {
                     let meeting = cache.meetings.get(pages.ids.get(*m as usize)?)?;
                     let session = meeting.summary.sessions.get(*index as usize)?;
-                    Some((meeting.key.as_str(), &meeting.summary, session))
+                    Some((&meeting.key, &meeting.summary, session))
                 })
                 .collect();
             let html = render(
@@ -584,8 +594,8 @@ impl SiteBuild {
             )?;
             drop(sessions);
             size += html.len();
-            let hash = sha256_hex(&html);
-            self.hashes.insert(todo.path.clone(), hash.clone());
+            let hash = ContentHash::of(&html);
+            self.hashes.insert(todo.path.clone(), hash);
             self.people_rendered += 1;
             self.cache.people.insert(
                 todo.path.clone(),

@@ -2,9 +2,14 @@
 use super::*;
 use crate::site::render_cache::PackedSessions;
 
+/// A stand-in content hash for `text`.
+fn h(text: &str) -> ContentHash {
+    ContentHash::of(text.as_bytes())
+}
+
 fn cached(id: &str) -> CachedMeeting {
     CachedMeeting {
-        key: format!("key-{id}"),
+        key: h(&format!("key-{id}")),
         summary: MeetingSummary {
             instance_id: id.into(),
             title: "Weekly".into(),
@@ -14,7 +19,7 @@ fn cached(id: &str) -> CachedMeeting {
             sessions: PackedSessions::default(),
             headline: crate::quality::headline::Headline::default(),
         },
-        files: FileHashes::from([(format!("meetings/{id}.html"), format!("hash-{id}"))]),
+        files: FileHashes::from([(format!("meetings/{id}.html"), h(&format!("hash-{id}")))]),
     }
 }
 
@@ -39,8 +44,8 @@ fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
     let archive = "archive/2026-01-05.sqlite.zst";
     cache.archives.insert(archive.into(), vec!["a".into()]);
     let person = CachedFiles {
-        key: "key-p".into(),
-        files: FileHashes::from([("people/p.html".into(), "hash-p".into())]),
+        key: h("key-p"),
+        files: FileHashes::from([("people/p.html".into(), h("hash-p"))]),
         rendered: None,
     };
     cache.people.insert("people/p.html".into(), person.clone());
@@ -50,7 +55,7 @@ fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
         ("people/p.html", "hash-p"),
     ]
     .into_iter()
-    .map(|(p, h)| (p.to_owned(), h.to_owned()))
+    .map(|(p, hash)| (p.to_owned(), h(hash)))
     .collect();
     let mut builder = over_previous(&options, &thresholds, cache, &manifest);
     // The build reaches the archive holding "a", then its time is up.
@@ -74,13 +79,13 @@ fn a_persons_page_is_rendered_at_most_once_a_day() {
     let day = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
     let next = day.succ_opt().unwrap();
     let page = CachedFiles {
-        key: "old".into(),
-        files: FileHashes::from([("people/p.html".into(), "hash-p".into())]),
+        key: h("old"),
+        files: FileHashes::from([("people/p.html".into(), h("hash-p"))]),
         rendered: Some(day),
     };
     let mut cache = RenderCache::new("f".into());
     cache.people.insert("people/p.html".into(), page.clone());
-    let manifest: Manifest = [("people/p.html".to_owned(), "hash-p".to_owned())]
+    let manifest: Manifest = [("people/p.html".to_owned(), h("hash-p"))]
         .into_iter()
         .collect();
     let previous = || Previous {
@@ -89,14 +94,17 @@ fn a_persons_page_is_rendered_at_most_once_a_day() {
     };
     // Their sessions changed, and the page was rendered today: kept until tomorrow.
     assert_eq!(
-        previous().take_person("people/p.html", "new", day),
+        previous().take_person("people/p.html", &h("new"), day),
         Some(page.clone())
     );
     // Rendered on an earlier day: rendered again.
-    assert_eq!(previous().take_person("people/p.html", "new", next), None);
+    assert_eq!(
+        previous().take_person("people/p.html", &h("new"), next),
+        None
+    );
     // Unchanged: kept whatever the day.
     assert_eq!(
-        previous().take_person("people/p.html", "old", next),
+        previous().take_person("people/p.html", &h("old"), next),
         Some(page)
     );
     // No longer published as rendered: rendered again.
@@ -105,7 +113,7 @@ fn a_persons_page_is_rendered_at_most_once_a_day() {
         cache: cache.clone(),
         manifest: &empty,
     };
-    assert_eq!(gone.take_person("people/p.html", "old", day), None);
+    assert_eq!(gone.take_person("people/p.html", &h("old"), day), None);
 }
 
 #[test]
