@@ -364,7 +364,7 @@ async fn save_progress(
 ) -> Result<Attempt, RefreshError> {
     let build = builder.pause();
     let mut manifest = comparable.clone();
-    manifest.extend(build.hashes.iter().map(|(p, h)| (p.clone(), h.clone())));
+    manifest.extend(build.hashes.iter().map(|(p, h)| (p.clone(), *h)));
     let published = match write_manifest(site, &manifest, version, streamed).await {
         Ok(published) => published,
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),

@@ -117,7 +117,7 @@ impl DayTodo {
 /// Renders `todo`'s page and exports into `build` (hashes and cache entry) and returns them.
 pub(super) fn render_day(
     build: &mut SiteBuild,
-    todo: DayTodo,
+    todo: &DayTodo,
     (ids, rule): (&[String], &str),
     options: &SiteOptions,
 ) -> Result<crate::site::Files, BuildError> {

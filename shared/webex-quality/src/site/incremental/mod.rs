@@ -199,7 +199,7 @@ impl<'a> SiteBuilder<'a> {
     }
 
     /// The previous build's entry for a meeting, moved out of the previous cache.
-    fn take_previous(&mut self, instance_id: &str) -> Option<CachedMeeting> {
+    fn take_previous(&mut self, instance_id: &str) -> Option<Box<CachedMeeting>> {
         self.previous
             .as_mut()
             .and_then(|p| p.cache.meetings.remove(instance_id))
@@ -213,7 +213,7 @@ impl<'a> SiteBuilder<'a> {
     }
 
     /// Keeps `cached`, the previous build's entry for the meeting, in this build.
-    fn keep_cached(&mut self, instance_id: &str, cached: CachedMeeting) {
+    fn keep_cached(&mut self, instance_id: &str, cached: Box<CachedMeeting>) {
         self.build.keep(&cached.files);
         self.build.meetings_reused += 1;
         self.build
@@ -226,26 +226,32 @@ impl<'a> SiteBuilder<'a> {
     /// did and its files are still published. Returns false (and keeps nothing) otherwise: then
     /// the archive must be read with [`SiteBuilder::add_database`].
     pub fn reuse_archive(&mut self, key: &str) -> bool {
-        let Some(ids) = self
-            .previous
-            .as_ref()
-            .and_then(|p| p.cache.archives.get(key))
-            .cloned()
-        else {
+        let Some(previous) = self.previous.as_ref() else {
             return false;
         };
-        let kept: Vec<&String> = ids.iter().filter(|id| !self.seen(id)).collect();
-        let all_published = kept.iter().all(|id| {
-            self.previous
-                .as_ref()
-                .and_then(|p| p.cache.meetings.get(*id))
-                .is_some_and(|cached| self.published(&cached.files))
+        let Some(ids) = previous.cache.archives.get(key) else {
+            return false;
+        };
+        let all_published = ids.iter().filter(|id| !self.seen(id)).all(|id| {
+            previous
+                .cache
+                .meetings
+                .get(id)
+                .is_some_and(|cached| previous.published(&cached.files))
         });
         if !all_published {
             return false;
         }
-        for id in kept {
-            self.keep_meeting(id);
+        // The list moves to this build's cache (not copied: one copy of the ids in memory).
+        let ids = self
+            .previous
+            .as_mut()
+            .and_then(|p| p.cache.archives.remove(key))
+            .unwrap_or_default();
+        for id in &ids {
+            if !self.seen(id) {
+                self.keep_meeting(id);
+            }
         }
         self.build.cache.archives.insert(key.to_owned(), ids);
         true
@@ -364,11 +370,11 @@ impl<'a> SiteBuilder<'a> {
             self.build.meetings_rendered += 1;
             self.build.cache.meetings.insert(
                 meeting.instance_id.clone(),
-                CachedMeeting {
+                Box::new(CachedMeeting {
                     key,
                     summary,
                     files: hashes,
-                },
+                }),
             );
         }
         Ok(false)
@@ -440,7 +446,7 @@ impl<'a> SiteBuilder<'a> {
         // the database lists them, whichever partition they came from.
         let meetings = std::mem::take(&mut self.build.cache.meetings);
         let texts = std::mem::take(&mut self.build.cache.texts);
-        let mut sorted: Vec<&CachedMeeting> = meetings.values().collect();
+        let mut sorted: Vec<&CachedMeeting> = meetings.values().map(AsRef::as_ref).collect();
         sorted.sort_by(|a, b| {
             a.summary
                 .start
@@ -572,7 +578,7 @@ impl SiteBuild {
         while size < budget {
             let Some(day) = pages.days.next() else { break };
             let rendered =
-                meetings_lists::render_day(self, day, (&pages.ids, &pages.rule), pages.options)?;
+                meetings_lists::render_day(self, &day, (&pages.ids, &pages.rule), pages.options)?;
             size += rendered.values().map(Vec::len).sum::<usize>();
             files.extend(rendered);
         }

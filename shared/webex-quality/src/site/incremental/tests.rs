@@ -7,8 +7,8 @@ fn h(text: &str) -> ContentHash {
     ContentHash::of(text.as_bytes())
 }
 
-fn cached(id: &str) -> CachedMeeting {
-    CachedMeeting {
+fn cached(id: &str) -> Box<CachedMeeting> {
+    Box::new(CachedMeeting {
         key: h(&format!("key-{id}")),
         summary: MeetingSummary {
             instance_id: id.into(),
@@ -20,7 +20,7 @@ fn cached(id: &str) -> CachedMeeting {
             headline: crate::quality::headline::Headline::default(),
         },
         files: FileHashes::from([(format!("meetings/{id}.html"), h(&format!("hash-{id}")))]),
-    }
+    })
 }
 
 /// A build over a previous build's `cache` and the `manifest` it published.
