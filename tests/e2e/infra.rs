@@ -182,6 +182,12 @@ fn the_templates_functions_are_the_workspaces_with_settings_their_code_accepts()
     assert_eq!(globals["Runtime"], "provided.al2023");
     assert_eq!(globals["Handler"], "bootstrap");
     assert_eq!(globals["Architectures"][0], "arm64");
+    // Two malloc arenas, not one per thread: a full rebuild's peak memory without it varied by half
+    // from run to run (README, Rendering).
+    assert_eq!(
+        globals["Environment"]["Variables"]["MALLOC_ARENA_MAX"], "2",
+        "glibc's arenas are capped for every function"
+    );
     // Every function folder is deployed, each as the binary its package builds.
     let mut folders: Vec<String> = std::fs::read_dir(repo().join("functions"))
         .unwrap()
@@ -215,12 +221,14 @@ fn the_templates_functions_are_the_workspaces_with_settings_their_code_accepts()
     deployed.sort();
     assert_eq!(deployed, folders, "every function folder, once");
 
-    // Every setting the template gives is one the configuration code reads (or the runtime's).
+    // Every setting the template gives is one the configuration code reads (or the runtime's:
+    // the log filter, glibc's malloc arenas).
     let config_code = sources(&repo().join("shared/webex-quality/src/config"));
     for (name, function) in &functions {
         for setting in environment(&template, function).keys() {
             assert!(
-                setting == "RUST_LOG" || config_code.contains(&format!("\"{setting}\"")),
+                ["RUST_LOG", "MALLOC_ARENA_MAX"].contains(&setting.as_str())
+                    || config_code.contains(&format!("\"{setting}\"")),
                 "{name} sets {setting}, which no configuration code reads"
             );
         }
