@@ -290,7 +290,7 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     let mut manifest = webex_quality::site::read_manifest(site.as_ref())
         .await
         .unwrap();
-    manifest.files.remove(&page);
+    manifest.files.remove(page.as_str());
     site.publish(
         webex_quality::site::MANIFEST_KEY,
         serde_json::to_vec(&manifest.files).unwrap().into(),
@@ -312,10 +312,10 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     let incremental = webex_quality::site::read_manifest(site.as_ref())
         .await
         .unwrap();
-    let differing: Vec<&String> = rebuilt
+    let differing: Vec<&str> = rebuilt
         .iter()
-        .filter(|(path, hash)| incremental.files.get(*path) != Some(*hash))
-        .map(|(path, _)| path)
+        .filter(|(path, hash)| incremental.files.get(&**path) != Some(*hash))
+        .map(|(path, _)| &**path)
         .collect();
     assert!(
         !differing.is_empty() && differing.iter().all(|p| p.starts_with("people/")),

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256};
@@ -91,28 +92,48 @@ impl<'de> Deserialize<'de> for ContentHash {
     }
 }
 
+/// A site file's path, shared (not copied) by the render cache, the build's manifest and the
+/// published manifest: a build holds each kept file's path once, not three times.
+pub type SitePath = Arc<str>;
+
 /// Path to content hash, sorted by path; serialized as a JSON object, as the tree was.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FileHashes(Vec<(String, ContentHash)>);
+pub struct FileHashes(Vec<(SitePath, ContentHash)>);
 
 impl FileHashes {
     /// One file.
     #[must_use]
-    pub fn one(path: String, hash: ContentHash) -> Self {
-        Self(vec![(path, hash)])
+    pub fn one(path: impl Into<SitePath>, hash: ContentHash) -> Self {
+        Self(vec![(path.into(), hash)])
     }
 
     /// Sets `path`'s hash.
-    pub fn insert(&mut self, path: String, hash: ContentHash) {
-        match self.0.binary_search_by(|(p, _)| p.as_str().cmp(&path)) {
+    pub fn insert(&mut self, path: impl Into<SitePath>, hash: ContentHash) {
+        let path = path.into();
+        match self.0.binary_search_by(|(p, _)| p.cmp(&path)) {
             Ok(at) => self.0[at].1 = hash,
             Err(at) => self.0.insert(at, (path, hash)),
         }
     }
 
     /// The files and their hashes, by path.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &ContentHash)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&SitePath, &ContentHash)> {
         self.0.iter().map(|(path, hash)| (path, hash))
+    }
+
+    /// Whether `manifest` lists every file with its hash; if so, each path is replaced by the
+    /// manifest's own copy (one allocation per path, however many holders).
+    pub fn share_paths_with(
+        &mut self,
+        manifest: &std::collections::BTreeMap<SitePath, ContentHash>,
+    ) -> bool {
+        for (path, hash) in &mut self.0 {
+            match manifest.get_key_value(&**path) {
+                Some((listed, listed_hash)) if listed_hash == hash => *path = Arc::clone(listed),
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// How many files.
@@ -128,8 +149,8 @@ impl FileHashes {
     }
 }
 
-impl FromIterator<(String, ContentHash)> for FileHashes {
-    fn from_iter<I: IntoIterator<Item = (String, ContentHash)>>(iter: I) -> Self {
+impl FromIterator<(SitePath, ContentHash)> for FileHashes {
+    fn from_iter<I: IntoIterator<Item = (SitePath, ContentHash)>>(iter: I) -> Self {
         let mut hashes = Self::default();
         for (path, hash) in iter {
             hashes.insert(path, hash);
@@ -141,7 +162,7 @@ impl FromIterator<(String, ContentHash)> for FileHashes {
 
 impl<const N: usize> From<[(String, ContentHash); N]> for FileHashes {
     fn from(files: [(String, ContentHash); N]) -> Self {
-        files.into_iter().collect()
+        files.into_iter().map(|(p, h)| (p.into(), h)).collect()
     }
 }
 
@@ -154,7 +175,7 @@ impl Serialize for FileHashes {
 impl<'de> Deserialize<'de> for FileHashes {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(
-            std::collections::BTreeMap::<String, ContentHash>::deserialize(deserializer)?
+            std::collections::BTreeMap::<SitePath, ContentHash>::deserialize(deserializer)?
                 .into_iter()
                 .collect(),
         )
@@ -172,9 +193,9 @@ mod tests {
     #[test]
     fn files_stay_sorted_and_read_and_write_as_the_tree_did() {
         let mut hashes = FileHashes::from([("days/b.html".into(), h("1"))]);
-        hashes.insert("days/a.csv".into(), h("2"));
-        hashes.insert("days/c.json".into(), h("3"));
-        hashes.insert("days/b.html".into(), h("4"));
+        hashes.insert("days/a.csv", h("2"));
+        hashes.insert("days/c.json", h("3"));
+        hashes.insert("days/b.html", h("4"));
         // The tree of hex strings the cache used to hold.
         let tree: std::collections::BTreeMap<String, String> = [
             ("days/a.csv".to_owned(), crate::db::sha256_hex(b"2")),
@@ -186,13 +207,38 @@ mod tests {
         assert!(
             hashes
                 .iter()
-                .map(|(p, h)| (p.clone(), h.to_string()))
+                .map(|(p, h)| (p.to_string(), h.to_string()))
                 .eq(tree.clone())
         );
         let json = serde_json::to_string(&hashes).unwrap();
         assert_eq!(json, serde_json::to_string(&tree).unwrap());
         assert_eq!(serde_json::from_str::<FileHashes>(&json).unwrap(), hashes);
         assert!(FileHashes::default().is_empty());
+    }
+
+    #[test]
+    fn paths_listed_with_the_same_hash_become_the_manifests_own() {
+        let manifest: std::collections::BTreeMap<SitePath, ContentHash> = [
+            (SitePath::from("meetings/a.html"), h("a")),
+            (SitePath::from("meetings/a.csv"), h("c")),
+        ]
+        .into();
+        let listed = |path: &str| manifest.get_key_value(path).unwrap().0;
+        let mut files = FileHashes::from([
+            ("meetings/a.html".to_owned(), h("a")),
+            ("meetings/a.csv".to_owned(), h("c")),
+        ]);
+        assert!(files.share_paths_with(&manifest));
+        for (path, _) in files.iter() {
+            assert!(Arc::ptr_eq(path, listed(path)), "{path}");
+        }
+        // Another hash, or a file the manifest does not list: not published as it is.
+        let mut changed = FileHashes::one("meetings/a.html", h("b"));
+        assert!(!changed.share_paths_with(&manifest));
+        let (path, _) = changed.iter().next().unwrap();
+        assert!(!Arc::ptr_eq(path, listed("meetings/a.html")));
+        assert!(!FileHashes::one("meetings/z.html", h("z")).share_paths_with(&manifest));
+        assert!(FileHashes::default().share_paths_with(&manifest));
     }
 
     #[test]

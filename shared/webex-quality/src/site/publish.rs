@@ -53,7 +53,7 @@ fn cache_control(path: &str) -> &'static str {
 }
 
 /// Path to content hash of every file of a published site.
-pub type Manifest = BTreeMap<String, ContentHash>;
+pub type Manifest = BTreeMap<super::file_hashes::SitePath, ContentHash>;
 
 /// A publish failure.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +105,7 @@ pub async fn publish(store: &dyn ObjectStore, site: &Files) -> Result<Published,
     let previous = read_manifest(store).await?;
     let hashes: Manifest = site
         .iter()
-        .map(|(path, bytes)| (path.clone(), ContentHash::of(bytes)))
+        .map(|(path, bytes)| (path.as_str().into(), ContentHash::of(bytes)))
         .collect();
     publish_files(
         store,
@@ -147,11 +147,11 @@ pub async fn publish_some(
     report: &mut Published,
 ) -> Result<(), StoreError> {
     for (path, bytes) in files {
-        let hash = match hashes.get(&path) {
+        let hash = match hashes.get(path.as_str()) {
             Some(hash) => *hash,
             None => ContentHash::of(&bytes),
         };
-        if previous.get(&path) == Some(&hash) {
+        if previous.get(path.as_str()) == Some(&hash) {
             report.unchanged += 1;
             report.streamed.insert(path);
             continue;
@@ -205,6 +205,7 @@ async fn publish_files(
     mut report: Published,
 ) -> Result<Published, PublishError> {
     for (path, hash) in hashes {
+        let path: &str = path;
         if report.streamed.contains(path) {
             continue;
         }
@@ -226,14 +227,15 @@ async fn publish_files(
                 PutCondition::Always,
             )
             .await?;
-        report.uploaded.push(path.clone());
+        report.uploaded.push(path.to_owned());
     }
     let manifest: Manifest = hashes
         .iter()
         .filter(|(path, hash)| {
-            files.contains_key(*path)
-                || report.streamed.contains(*path)
-                || previous.get(*path) == Some(hash)
+            let path: &str = path;
+            files.contains_key(path)
+                || report.streamed.contains(path)
+                || previous.get(path) == Some(hash)
         })
         .map(|(p, h)| (p.clone(), *h))
         .collect();
@@ -242,7 +244,7 @@ async fn publish_files(
     // nothing another builder still lists.
     for path in previous.keys().filter(|p| !hashes.contains_key(*p)) {
         store.delete(path).await?;
-        report.deleted.push(path.clone());
+        report.deleted.push(path.to_string());
     }
     Ok(report)
 }
@@ -339,17 +341,17 @@ mod tests {
         assert!(read(&store, "meetings/a.html").await.is_none());
         let manifest = read_manifest(store.as_ref()).await.unwrap().files;
         assert_eq!(
-            manifest.keys().cloned().collect::<Vec<_>>(),
+            manifest.keys().map(|p| &**p).collect::<Vec<_>>(),
             vec!["assets/app.1.js", "index.html", "meetings/b.html"]
         );
 
         // A build made against an older manifest loses the race: its manifest is not written and
         // nothing the newer manifest lists is removed.
-        let stale = Manifest::from([("index.html".to_owned(), ContentHash::of(b"<p>1</p>"))]);
+        let stale = Manifest::from([("index.html".into(), ContentHash::of(b"<p>1</p>"))]);
         let mut build =
             SiteBuild::empty(crate::site::render_cache::RenderCache::new(String::new()));
         build.files = site(&[("index.html", "<p>3</p>")]);
-        build.hashes = Manifest::from([("index.html".to_owned(), ContentHash::of(b"<p>3</p>"))]);
+        build.hashes = Manifest::from([("index.html".into(), ContentHash::of(b"<p>3</p>"))]);
         let old_version = Some(ETag("\"not-the-current-one\"".into()));
         let lost = publish_build(store.as_ref(), &stale, old_version.as_ref(), &build)
             .await

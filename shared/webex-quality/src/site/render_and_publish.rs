@@ -196,7 +196,7 @@ fn check_removals(
     let removing = comparable
         .keys()
         .chain(doubtful.keys())
-        .filter(|path| !build.hashes.contains_key(*path) && !coming.contains(path.as_str()))
+        .filter(|path| !build.hashes.contains_key(*path) && !coming.contains(&***path))
         .count();
     let published = comparable.len() + doubtful.len();
     if published >= PROTECTED_SITE_FILES && removing * 2 > published {
@@ -460,7 +460,7 @@ async fn render_once(
     let mut comparable = published.files;
     let doubtful: Manifest = in_doubt
         .iter()
-        .filter_map(|path| comparable.remove_entry(path))
+        .filter_map(|path| comparable.remove_entry(path.as_str()))
         .collect();
     // The hot database first, then the archives newest first, one at a time; an archive the
     // previous build rendered is not even read (archives never change).
@@ -547,7 +547,7 @@ async fn render_once(
     // Files a lost race left that this build does not have: no manifest lists them any more.
     for path in doubtful.keys().filter(|p| !build.hashes.contains_key(*p)) {
         site.delete(path).await?;
-        published.deleted.push(path.clone());
+        published.deleted.push(path.to_string());
     }
     save_cache(data, &build.cache, work_dir).await?;
     Ok(Attempt::Done(Rendered::of(

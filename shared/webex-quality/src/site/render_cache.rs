@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::SiteOptions;
-pub use super::file_hashes::{ContentHash, FileHashes};
+pub use super::file_hashes::{ContentHash, FileHashes, SitePath};
 use super::sessions;
 pub use super::sessions::{PackedSessions, SessionSummary, StreamSummary};
 pub use super::texts::{Text, Texts};

@@ -162,8 +162,9 @@ pub(super) fn render_day(
     let mut hashes = FileHashes::default();
     for (file, bytes) in rendered {
         let hash = ContentHash::of(&bytes);
-        build.hashes.insert(file.clone(), hash);
-        hashes.insert(file.clone(), hash);
+        let shared: crate::site::render_cache::SitePath = file.as_str().into();
+        build.hashes.insert(shared.clone(), hash);
+        hashes.insert(shared, hash);
         files.insert(file, bytes);
     }
     build.cache.days.insert(

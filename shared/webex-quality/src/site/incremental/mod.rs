@@ -12,6 +12,7 @@ use super::office_pages::office_pages;
 use super::publish::Manifest;
 use super::render_cache::{
     self, CachedFiles, CachedMeeting, ContentHash, FileHashes, MeetingSummary, RenderCache,
+    SitePath,
 };
 use super::{SiteOptions, StatusView, render_status};
 use crate::db::{Database, DbError};
@@ -50,7 +51,9 @@ impl Previous<'_> {
         if cached.key != *key || !all_published(self.manifest, &cached.files) {
             return None;
         }
-        map.remove(path)
+        let mut cached = map.remove(path)?;
+        cached.files.share_paths_with(self.manifest);
+        Some(cached)
     }
 
     /// A person's page from the previous cache, when it can be kept: rendered from `key`, or
@@ -68,7 +71,9 @@ impl Previous<'_> {
         {
             return None;
         }
-        self.cache.people.remove(path)
+        let mut cached = self.cache.people.remove(path)?;
+        cached.files.share_paths_with(self.manifest);
+        Some(cached)
     }
 }
 
@@ -117,11 +122,13 @@ impl SiteBuild {
         }
     }
 
-    fn insert(&mut self, path: String, bytes: Vec<u8>) -> ContentHash {
+    /// Adds a rendered file; returns its path (shared with the build's manifest) and hash.
+    fn insert(&mut self, path: String, bytes: Vec<u8>) -> (SitePath, ContentHash) {
         let hash = ContentHash::of(&bytes);
-        self.hashes.insert(path.clone(), hash);
+        let shared = SitePath::from(path.as_str());
+        self.hashes.insert(shared.clone(), hash);
         self.files.insert(path, bytes);
-        hash
+        (shared, hash)
     }
 
     fn keep(&mut self, files: &FileHashes) {
@@ -198,11 +205,14 @@ impl<'a> SiteBuilder<'a> {
         self.build.cache.meetings.contains_key(instance_id) || self.failed.contains(instance_id)
     }
 
-    /// The previous build's entry for a meeting, moved out of the previous cache.
+    /// The previous build's entry for a meeting, moved out of the previous cache; its files'
+    /// paths become the published manifest's (when it lists them as they are, the entry may be
+    /// kept: then the build's manifest shares them too).
     fn take_previous(&mut self, instance_id: &str) -> Option<Box<CachedMeeting>> {
-        self.previous
-            .as_mut()
-            .and_then(|p| p.cache.meetings.remove(instance_id))
+        let previous = self.previous.as_mut()?;
+        let mut cached = previous.cache.meetings.remove(instance_id)?;
+        cached.files.share_paths_with(previous.manifest);
+        Some(cached)
     }
 
     /// Keeps a meeting of the previous build: its entry moves from the previous cache to this one.
@@ -359,7 +369,7 @@ impl<'a> SiteBuilder<'a> {
                 Err(error) => return Err(error),
             };
             self.waiting += bytes.len();
-            let hash = self.build.insert(path.clone(), bytes);
+            let (path, hash) = self.build.insert(path, bytes);
             let hashes = FileHashes::one(path, hash);
             let summary = MeetingSummary::new(
                 &meeting,
@@ -601,13 +611,14 @@ impl SiteBuild {
             drop(sessions);
             size += html.len();
             let hash = ContentHash::of(&html);
-            self.hashes.insert(todo.path.clone(), hash);
+            let shared = SitePath::from(todo.path.as_str());
+            self.hashes.insert(shared.clone(), hash);
             self.people_rendered += 1;
             self.cache.people.insert(
                 todo.path.clone(),
                 CachedFiles {
                     key: todo.key,
-                    files: FileHashes::one(todo.path.clone(), hash),
+                    files: FileHashes::one(shared, hash),
                     rendered: Some(pages.options.generated.date_naive()),
                 },
             );

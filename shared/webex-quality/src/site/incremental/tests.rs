@@ -55,7 +55,7 @@ fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
         ("people/p.html", "hash-p"),
     ]
     .into_iter()
-    .map(|(p, hash)| (p.to_owned(), h(hash)))
+    .map(|(p, hash)| (p.into(), h(hash)))
     .collect();
     let mut builder = over_previous(&options, &thresholds, cache, &manifest);
     // The build reaches the archive holding "a", then its time is up.
@@ -85,7 +85,7 @@ fn a_persons_page_is_rendered_at_most_once_a_day() {
     };
     let mut cache = RenderCache::new("f".into());
     cache.people.insert("people/p.html".into(), page.clone());
-    let manifest: Manifest = [("people/p.html".to_owned(), h("hash-p"))]
+    let manifest: Manifest = [("people/p.html".into(), h("hash-p"))]
         .into_iter()
         .collect();
     let previous = || Previous {
