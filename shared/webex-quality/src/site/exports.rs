@@ -46,7 +46,7 @@ impl SessionRow {
         options: &SiteOptions,
     ) -> impl Iterator<Item = Self> {
         meeting.sessions.iter().map(move |session| Self {
-            meeting_id: meeting.instance_id.clone(),
+            meeting_id: meeting.instance_id.to_string(),
             meeting_start: meeting.start.to_rfc3339(),
             meeting_title: meeting.title.clone(),
             session: session_export(&session, texts, options),
@@ -249,7 +249,7 @@ pub(super) fn meeting_export(a: &MeetingSummary) -> MeetingExport {
     let h = &a.headline;
     MeetingExport {
         start: a.start.to_rfc3339(),
-        instance_id: a.instance_id.clone(),
+        instance_id: a.instance_id.to_string(),
         title: a.title.clone(),
         host: a.host.clone(),
         participant_sessions: a.sessions.len(),

@@ -7,6 +7,7 @@
 //! ([`SITE_CACHE_KEY`]), never in the published site, because it holds unmasked names.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -30,8 +31,9 @@ const CACHE_VERSION: u32 = 6;
 /// A meeting, as list-type pages show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeetingSummary {
-    /// Instance id.
-    pub instance_id: String,
+    /// Instance id: the same allocation as the cache's key for the meeting and the archive's list
+    /// that names it ([`RenderCache::share_ids`]).
+    pub instance_id: Arc<str>,
     /// Title.
     pub title: String,
     /// Host's name.
@@ -57,7 +59,7 @@ impl MeetingSummary {
         (texts, offices): (&mut Texts, &super::offices::Offices),
     ) -> Self {
         Self {
-            instance_id: meeting.instance_id.clone(),
+            instance_id: meeting.instance_id.as_str().into(),
             title: meeting.title.clone(),
             host: meeting.host_name.clone(),
             start,
@@ -117,13 +119,13 @@ pub struct RenderCache {
     /// Per meeting instance id. Each entry is boxed: the map's nodes, about a third empty, then
     /// leave 8 bytes a slot unused rather than a third of the entry's 272 (a heap profile of a
     /// 30-day full rebuild had the nodes at 12 MB, the largest item that grew with history).
-    pub meetings: BTreeMap<String, Box<CachedMeeting>>,
+    pub meetings: BTreeMap<Arc<str>, Box<CachedMeeting>>,
     /// Per person page path.
     pub people: BTreeMap<String, CachedFiles>,
     /// Per archive object key, the meetings it holds (archives never change, so a build keeps
     /// them without reading the archive).
     #[serde(default)]
-    pub archives: BTreeMap<String, Vec<String>>,
+    pub archives: BTreeMap<String, Vec<Arc<str>>>,
     /// The strings of the sessions' summaries.
     #[serde(default)]
     pub texts: Texts,
@@ -220,7 +222,27 @@ impl RenderCache {
     fn read_from<R: std::io::Read>(input: R) -> Result<Self, CacheError> {
         let reader =
             std::io::BufReader::with_capacity(1 << 16, flate2::read::GzDecoder::new(input));
-        serde_json::from_reader(reader).map_err(|e| CacheError(e.to_string()))
+        let mut cache: Self =
+            serde_json::from_reader(reader).map_err(|e| CacheError(e.to_string()))?;
+        cache.share_ids();
+        Ok(cache)
+    }
+
+    /// Makes each meeting's id one allocation: the map's key, held by its summary and by the list
+    /// of the archive that holds it (read from the file, they are three copies).
+    pub fn share_ids(&mut self) {
+        for (id, meeting) in &mut self.meetings {
+            if *meeting.summary.instance_id == **id {
+                meeting.summary.instance_id = Arc::clone(id);
+            }
+        }
+        for ids in self.archives.values_mut() {
+            for id in ids {
+                if let Some((key, _)) = self.meetings.get_key_value(&**id) {
+                    *id = Arc::clone(key);
+                }
+            }
+        }
     }
 }
 
@@ -302,6 +324,42 @@ mod tests {
         assert_eq!(RenderCache::from_bytes(&bytes).unwrap(), cache);
         assert!(RenderCache::from_bytes(b"not gzip").is_err());
         assert!(cache.matches("f") && !cache.matches("g"));
+    }
+
+    #[test]
+    fn a_meetings_id_read_from_the_cache_is_one_allocation() {
+        let mut cache = RenderCache::new("f".into());
+        let summary = MeetingSummary {
+            instance_id: "a_I_1".into(),
+            title: "Weekly".into(),
+            host: "Ann".into(),
+            start: DateTime::UNIX_EPOCH,
+            end: None,
+            sessions: PackedSessions::default(),
+            headline: Headline::default(),
+        };
+        cache.meetings.insert(
+            "a_I_1".into(),
+            Box::new(CachedMeeting {
+                key: ContentHash::of(b"k"),
+                summary,
+                files: FileHashes::default(),
+            }),
+        );
+        cache.archives.insert(
+            "archive/a.sqlite.zst".into(),
+            vec!["a_I_1".into(), "gone_I_2".into()],
+        );
+        let read = RenderCache::from_bytes(&cache.to_bytes().unwrap()).unwrap();
+        assert_eq!(read, cache);
+        let (key, meeting) = read.meetings.iter().next().unwrap();
+        assert!(Arc::ptr_eq(key, &meeting.summary.instance_id));
+        let listed = &read.archives["archive/a.sqlite.zst"];
+        assert!(Arc::ptr_eq(key, &listed[0]));
+        assert_eq!(
+            &*listed[1], "gone_I_2",
+            "an id the cache has no entry for stays"
+        );
     }
 
     #[test]

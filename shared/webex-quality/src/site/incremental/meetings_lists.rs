@@ -118,14 +118,14 @@ impl DayTodo {
 pub(super) fn render_day(
     build: &mut SiteBuild,
     todo: &DayTodo,
-    (ids, rule): (&[String], &str),
+    (ids, rule): (&[std::sync::Arc<str>], &str),
     options: &SiteOptions,
 ) -> Result<crate::site::Files, BuildError> {
     let cache = &build.cache;
     let analyzed: Vec<&MeetingSummary> = todo
         .meetings
         .iter()
-        .filter_map(|i| cache.meetings.get(ids.get(*i)?))
+        .filter_map(|i| cache.meetings.get(&**ids.get(*i)?))
         .map(|m| &m.summary)
         .collect();
     let day = todo.day;

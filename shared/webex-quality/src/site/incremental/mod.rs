@@ -3,6 +3,7 @@
 //! meeting are rendered from the meetings' summaries.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
@@ -160,7 +161,7 @@ pub struct PendingMeetings {
     page_hashes: std::collections::HashMap<String, Vec<String>>,
     meetings: std::vec::IntoIter<crate::db::StoredMeeting>,
     /// The meetings with pages seen so far (what an archive holds).
-    holds: Vec<String>,
+    holds: Vec<Arc<str>>,
     archive: Option<String>,
 }
 
@@ -218,18 +219,18 @@ impl<'a> SiteBuilder<'a> {
     /// Keeps a meeting of the previous build: its entry moves from the previous cache to this one.
     fn keep_meeting(&mut self, instance_id: &str) {
         if let Some(cached) = self.take_previous(instance_id) {
-            self.keep_cached(instance_id, cached);
+            self.keep_cached(cached);
         }
     }
 
     /// Keeps `cached`, the previous build's entry for the meeting, in this build.
-    fn keep_cached(&mut self, instance_id: &str, cached: Box<CachedMeeting>) {
+    fn keep_cached(&mut self, cached: Box<CachedMeeting>) {
         self.build.keep(&cached.files);
         self.build.meetings_reused += 1;
         self.build
             .cache
             .meetings
-            .insert(instance_id.to_owned(), cached);
+            .insert(Arc::clone(&cached.summary.instance_id), cached);
     }
 
     /// Keeps every meeting of the archive object `key` as the previous build rendered it, when it
@@ -313,7 +314,16 @@ impl<'a> SiteBuilder<'a> {
         while self.waiting < budget {
             let Some(meeting) = pending.meetings.next() else {
                 if let Some(archive) = pending.archive.take() {
-                    let holds = std::mem::take(&mut pending.holds);
+                    // Each id as the cache holds it (one allocation for both).
+                    let meetings = &self.build.cache.meetings;
+                    let holds = std::mem::take(&mut pending.holds)
+                        .into_iter()
+                        .map(|id| {
+                            meetings
+                                .get_key_value(&*id)
+                                .map_or(id, |(k, _)| Arc::clone(k))
+                        })
+                        .collect();
                     self.build.cache.archives.insert(archive, holds);
                 }
                 return Ok(true);
@@ -322,7 +332,7 @@ impl<'a> SiteBuilder<'a> {
             let Some(hashes) = pending.page_hashes.get(&meeting.instance_id) else {
                 continue;
             };
-            pending.holds.push(meeting.instance_id.clone());
+            pending.holds.push(meeting.instance_id.as_str().into());
             if self.seen(&meeting.instance_id) {
                 continue;
             }
@@ -333,7 +343,7 @@ impl<'a> SiteBuilder<'a> {
             // the next cache), so it is not held till the end of the build.
             let previous = self.take_previous(&meeting.instance_id);
             if let Some(cached) = previous.filter(|c| c.key == key && self.published(&c.files)) {
-                self.keep_cached(&meeting.instance_id, cached);
+                self.keep_cached(cached);
                 continue;
             }
             // Each meeting on its own: one whose stored body is damaged or whose page cannot be
@@ -379,7 +389,7 @@ impl<'a> SiteBuilder<'a> {
             );
             self.build.meetings_rendered += 1;
             self.build.cache.meetings.insert(
-                meeting.instance_id.clone(),
+                Arc::clone(&summary.instance_id),
                 Box::new(CachedMeeting {
                     key,
                     summary,
@@ -410,7 +420,7 @@ impl<'a> SiteBuilder<'a> {
     #[must_use]
     pub fn pause(mut self) -> SiteBuild {
         /// The entries of `left` that `into` does not have.
-        fn add_missing<V>(into: &mut BTreeMap<String, V>, left: BTreeMap<String, V>) {
+        fn add_missing<K: Ord, V>(into: &mut BTreeMap<K, V>, left: BTreeMap<K, V>) {
             for (key, value) in left {
                 into.entry(key).or_insert(value);
             }
@@ -517,7 +527,10 @@ impl<'a> SiteBuilder<'a> {
             source,
         })?;
         build.insert("status.html".into(), status_html.into_bytes());
-        let ids = analyzed.iter().map(|a| a.instance_id.clone()).collect();
+        let ids = analyzed
+            .iter()
+            .map(|a| Arc::clone(&a.instance_id))
+            .collect();
         drop(analyzed);
         drop(keys);
         self.build.cache.meetings = meetings;
@@ -542,7 +555,7 @@ impl<'a> SiteBuilder<'a> {
 pub(crate) struct PeoplePages<'a> {
     options: &'a SiteOptions,
     /// The build's meetings, oldest first: what the sessions' meeting indexes point into.
-    ids: Vec<String>,
+    ids: Vec<Arc<str>>,
     /// Days of the meetings list to render first.
     days: std::vec::IntoIter<meetings_lists::DayTodo>,
     /// The meeting rule in words (the day pages show it).
@@ -599,7 +612,7 @@ impl SiteBuild {
                 .sessions
                 .iter()
                 .filter_map(|(m, index)| {
-                    let meeting = cache.meetings.get(pages.ids.get(*m as usize)?)?;
+                    let meeting = cache.meetings.get(&**pages.ids.get(*m as usize)?)?;
                     let session = meeting.summary.sessions.get(*index as usize)?;
                     Some((&meeting.key, &meeting.summary, session))
                 })

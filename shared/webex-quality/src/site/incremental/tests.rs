@@ -69,7 +69,7 @@ fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
     assert_eq!(build.cache.meetings.get("a"), Some(&cached("a")));
     assert_eq!(
         build.cache.archives.get(archive),
-        Some(&vec!["a".to_owned()])
+        Some(&vec![std::sync::Arc::from("a")])
     );
     assert_eq!(build.cache.people.get("people/p.html"), Some(&person));
 }
