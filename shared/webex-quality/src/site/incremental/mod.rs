@@ -209,28 +209,25 @@ impl<'a> SiteBuilder<'a> {
     /// The previous build's entry for a meeting, moved out of the previous cache; its files'
     /// paths become the published manifest's (when it lists them as they are, the entry may be
     /// kept: then the build's manifest shares them too).
-    fn take_previous(&mut self, instance_id: &str) -> Option<Box<CachedMeeting>> {
+    fn take_previous(&mut self, instance_id: &str) -> Option<(Arc<str>, Box<CachedMeeting>)> {
         let previous = self.previous.as_mut()?;
-        let mut cached = previous.cache.meetings.remove(instance_id)?;
+        let (id, mut cached) = previous.cache.meetings.remove_entry(instance_id)?;
         cached.files.share_paths_with(previous.manifest);
-        Some(cached)
+        Some((id, cached))
     }
 
     /// Keeps a meeting of the previous build: its entry moves from the previous cache to this one.
     fn keep_meeting(&mut self, instance_id: &str) {
-        if let Some(cached) = self.take_previous(instance_id) {
-            self.keep_cached(cached);
+        if let Some(entry) = self.take_previous(instance_id) {
+            self.keep_cached(entry);
         }
     }
 
-    /// Keeps `cached`, the previous build's entry for the meeting, in this build.
-    fn keep_cached(&mut self, cached: Box<CachedMeeting>) {
+    /// Keeps `cached`, the previous build's entry for the meeting `id`, in this build.
+    fn keep_cached(&mut self, (id, cached): (Arc<str>, Box<CachedMeeting>)) {
         self.build.keep(&cached.files);
         self.build.meetings_reused += 1;
-        self.build
-            .cache
-            .meetings
-            .insert(Arc::clone(&cached.summary.instance_id), cached);
+        self.build.cache.meetings.insert(id, cached);
     }
 
     /// Keeps every meeting of the archive object `key` as the previous build rendered it, when it
@@ -342,8 +339,9 @@ impl<'a> SiteBuilder<'a> {
             // entry can serve no one (this build's, or none after an error page, replaces it in
             // the next cache), so it is not held till the end of the build.
             let previous = self.take_previous(&meeting.instance_id);
-            if let Some(cached) = previous.filter(|c| c.key == key && self.published(&c.files)) {
-                self.keep_cached(cached);
+            if let Some(entry) = previous.filter(|(_, c)| c.key == key && self.published(&c.files))
+            {
+                self.keep_cached(entry);
                 continue;
             }
             // Each meeting on its own: one whose stored body is damaged or whose page cannot be
