@@ -96,6 +96,9 @@ impl<'de> Deserialize<'de> for ContentHash {
 /// published manifest: a build holds each kept file's path once, not three times.
 pub type SitePath = Arc<str>;
 
+/// Path to content hash of every file of a published site.
+pub type Manifest = std::collections::BTreeMap<SitePath, ContentHash>;
+
 /// Path to content hash, sorted by path; serialized as a JSON object, as the tree was.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileHashes(Vec<(SitePath, ContentHash)>);
@@ -121,19 +124,23 @@ impl FileHashes {
         self.0.iter().map(|(path, hash)| (path, hash))
     }
 
-    /// Whether `manifest` lists every file with its hash; if so, each path is replaced by the
-    /// manifest's own copy (one allocation per path, however many holders).
-    pub fn share_paths_with(
-        &mut self,
-        manifest: &std::collections::BTreeMap<SitePath, ContentHash>,
-    ) -> bool {
+    /// Whether `manifest` lists every file with its hash (the files are published as they are).
+    #[must_use]
+    pub fn listed_in(&self, manifest: &Manifest) -> bool {
+        self.iter()
+            .all(|(path, hash)| manifest.get(path) == Some(hash))
+    }
+
+    /// Replaces the path of each file `manifest` lists with this hash by the manifest's own copy
+    /// (one allocation per path, however many holders).
+    pub fn share_paths_with(&mut self, manifest: &Manifest) {
         for (path, hash) in &mut self.0 {
-            match manifest.get_key_value(&**path) {
-                Some((listed, listed_hash)) if listed_hash == hash => *path = Arc::clone(listed),
-                _ => return false,
+            if let Some((listed, listed_hash)) = manifest.get_key_value(&**path)
+                && listed_hash == hash
+            {
+                *path = Arc::clone(listed);
             }
         }
-        true
     }
 
     /// How many files.
@@ -218,7 +225,7 @@ mod tests {
 
     #[test]
     fn paths_listed_with_the_same_hash_become_the_manifests_own() {
-        let manifest: std::collections::BTreeMap<SitePath, ContentHash> = [
+        let manifest: Manifest = [
             (SitePath::from("meetings/a.html"), h("a")),
             (SitePath::from("meetings/a.csv"), h("c")),
         ]
@@ -228,17 +235,19 @@ mod tests {
             ("meetings/a.html".to_owned(), h("a")),
             ("meetings/a.csv".to_owned(), h("c")),
         ]);
-        assert!(files.share_paths_with(&manifest));
+        assert!(files.listed_in(&manifest));
+        files.share_paths_with(&manifest);
         for (path, _) in files.iter() {
             assert!(Arc::ptr_eq(path, listed(path)), "{path}");
         }
         // Another hash, or a file the manifest does not list: not published as it is.
         let mut changed = FileHashes::one("meetings/a.html", h("b"));
-        assert!(!changed.share_paths_with(&manifest));
+        assert!(!changed.listed_in(&manifest));
+        changed.share_paths_with(&manifest);
         let (path, _) = changed.iter().next().unwrap();
         assert!(!Arc::ptr_eq(path, listed("meetings/a.html")));
-        assert!(!FileHashes::one("meetings/z.html", h("z")).share_paths_with(&manifest));
-        assert!(FileHashes::default().share_paths_with(&manifest));
+        assert!(!FileHashes::one("meetings/z.html", h("z")).listed_in(&manifest));
+        assert!(FileHashes::default().listed_in(&manifest));
     }
 
     #[test]

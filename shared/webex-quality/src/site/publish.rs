@@ -3,8 +3,6 @@
 //! Assets carry their content hash in their names and are cached for a year; HTML and exports are
 //! revalidated on every view.
 
-use std::collections::BTreeMap;
-
 use bytes::Bytes;
 
 use super::file_hashes::ContentHash;
@@ -52,8 +50,7 @@ fn cache_control(path: &str) -> &'static str {
     }
 }
 
-/// Path to content hash of every file of a published site.
-pub type Manifest = BTreeMap<super::file_hashes::SitePath, ContentHash>;
+pub use super::file_hashes::Manifest;
 
 /// A publish failure.
 #[derive(Debug, thiserror::Error)]

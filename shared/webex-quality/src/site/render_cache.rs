@@ -236,13 +236,19 @@ impl RenderCache {
                 meeting.summary.instance_id = Arc::clone(id);
             }
         }
-        for ids in self.archives.values_mut() {
-            for id in ids {
-                if let Some((key, _)) = self.meetings.get_key_value(&**id) {
-                    *id = Arc::clone(key);
-                }
-            }
+        let mut archives = std::mem::take(&mut self.archives);
+        for id in archives.values_mut().flatten() {
+            *id = self.shared_id(id);
         }
+        self.archives = archives;
+    }
+
+    /// `id` as this cache holds it (the map's key), or `id` itself when it has no entry.
+    #[must_use]
+    pub fn shared_id(&self, id: &Arc<str>) -> Arc<str> {
+        self.meetings
+            .get_key_value(&**id)
+            .map_or_else(|| Arc::clone(id), |(key, _)| Arc::clone(key))
     }
 }
 

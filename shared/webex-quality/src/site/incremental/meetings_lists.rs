@@ -161,9 +161,7 @@ pub(super) fn render_day(
     let mut files = crate::site::Files::new();
     let mut hashes = FileHashes::default();
     for (file, bytes) in rendered {
-        let hash = ContentHash::of(&bytes);
-        let shared: crate::site::render_cache::SitePath = file.as_str().into();
-        build.hashes.insert(shared.clone(), hash);
+        let (shared, hash) = build.record(&file, &bytes);
         hashes.insert(shared, hash);
         files.insert(file, bytes);
     }

@@ -36,7 +36,7 @@ pub struct Previous<'a> {
 impl Previous<'_> {
     /// Whether the site store still holds `files` as the previous build published them.
     fn published(&self, files: &FileHashes) -> bool {
-        all_published(self.manifest, files)
+        files.listed_in(self.manifest)
     }
 
     /// The entry for `path` in the map `pick` chooses, moved out of the previous cache, when it was
@@ -49,7 +49,7 @@ impl Previous<'_> {
     ) -> Option<CachedFiles> {
         let map = pick(&mut self.cache);
         let cached = map.get(path)?;
-        if cached.key != *key || !all_published(self.manifest, &cached.files) {
+        if cached.key != *key || !cached.files.listed_in(self.manifest) {
             return None;
         }
         let mut cached = map.remove(path)?;
@@ -68,7 +68,7 @@ impl Previous<'_> {
     ) -> Option<CachedFiles> {
         let cached = self.cache.people.get(path)?;
         if (cached.key != *key && cached.rendered != Some(today))
-            || !all_published(self.manifest, &cached.files)
+            || !cached.files.listed_in(self.manifest)
         {
             return None;
         }
@@ -76,12 +76,6 @@ impl Previous<'_> {
         cached.files.share_paths_with(self.manifest);
         Some(cached)
     }
-}
-
-fn all_published(manifest: &Manifest, files: &FileHashes) -> bool {
-    files
-        .iter()
-        .all(|(path, hash)| manifest.get(path) == Some(hash))
 }
 
 /// A build: the files rendered now, the files kept as published, and the cache for the next build.
@@ -123,13 +117,20 @@ impl SiteBuild {
         }
     }
 
-    /// Adds a rendered file; returns its path (shared with the build's manifest) and hash.
-    fn insert(&mut self, path: String, bytes: Vec<u8>) -> (SitePath, ContentHash) {
-        let hash = ContentHash::of(&bytes);
-        let shared = SitePath::from(path.as_str());
+    /// Lists a rendered file in the build's manifest; returns its path (shared with the
+    /// manifest) and hash.
+    fn record(&mut self, path: &str, bytes: &[u8]) -> (SitePath, ContentHash) {
+        let hash = ContentHash::of(bytes);
+        let shared = SitePath::from(path);
         self.hashes.insert(shared.clone(), hash);
-        self.files.insert(path, bytes);
         (shared, hash)
+    }
+
+    /// Adds a rendered file to publish with the build ([`SiteBuild::record`]).
+    fn insert(&mut self, path: String, bytes: Vec<u8>) -> (SitePath, ContentHash) {
+        let recorded = self.record(&path, &bytes);
+        self.files.insert(path, bytes);
+        recorded
     }
 
     fn keep(&mut self, files: &FileHashes) {
@@ -311,15 +312,10 @@ impl<'a> SiteBuilder<'a> {
         while self.waiting < budget {
             let Some(meeting) = pending.meetings.next() else {
                 if let Some(archive) = pending.archive.take() {
-                    // Each id as the cache holds it (one allocation for both).
-                    let meetings = &self.build.cache.meetings;
+                    let cache = &self.build.cache;
                     let holds = std::mem::take(&mut pending.holds)
                         .into_iter()
-                        .map(|id| {
-                            meetings
-                                .get_key_value(&*id)
-                                .map_or(id, |(k, _)| Arc::clone(k))
-                        })
+                        .map(|id| cache.shared_id(&id))
                         .collect();
                     self.build.cache.archives.insert(archive, holds);
                 }
@@ -621,9 +617,7 @@ impl SiteBuild {
             )?;
             drop(sessions);
             size += html.len();
-            let hash = ContentHash::of(&html);
-            let shared = SitePath::from(todo.path.as_str());
-            self.hashes.insert(shared.clone(), hash);
+            let (shared, hash) = self.record(&todo.path, &html);
             self.people_rendered += 1;
             self.cache.people.insert(
                 todo.path.clone(),
