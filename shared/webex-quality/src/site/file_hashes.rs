@@ -70,9 +70,15 @@ impl FromStr for ContentHash {
     }
 }
 
+/// As 64 hex digits in text formats (the published manifest, JSON), as its 32 bytes in binary ones
+/// (the render cache's records).
 impl Serialize for ContentHash {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        if serializer.is_human_readable() {
+            serializer.collect_str(self)
+        } else {
+            serializer.serialize_bytes(&self.0)
+        }
     }
 }
 
@@ -87,8 +93,18 @@ impl<'de> Deserialize<'de> for ContentHash {
             fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ContentHash, E> {
                 text.parse().map_err(E::custom)
             }
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<ContentHash, E> {
+                bytes
+                    .try_into()
+                    .map(ContentHash)
+                    .map_err(|_| E::custom("a content hash is 32 bytes"))
+            }
         }
-        deserializer.deserialize_str(Visitor)
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_str(Visitor)
+        } else {
+            deserializer.deserialize_bytes(Visitor)
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use super::incremental::PeoplePages;
 use super::person_key::PersonKey;
 use super::publish::write_manifest;
-use super::render_cache::{RenderCache, SITE_CACHE_KEY};
+use super::render_cache::{CacheError, LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY};
 use super::{
     BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteOptions,
     StatusView, publish_rest, publish_some, read_manifest,
@@ -149,22 +149,49 @@ pub fn banner(status: Option<&Status>, now: DateTime<Utc>) -> Option<String> {
     }
 }
 
-/// The render cache of the build that published the site, if it is readable.
+/// The render cache of the build that published the site, if it is readable, and whether it was
+/// the cache's earlier form ([`LEGACY_SITE_CACHE_KEY`], read when there is no other, then deleted by
+/// [`save_cache`]).
 async fn previous_cache(
     data: &dyn ObjectStore,
     work_dir: &std::path::Path,
-) -> Result<Option<RenderCache>, RefreshError> {
+) -> Result<(Option<RenderCache>, bool), RefreshError> {
+    let current = read_cache(data, work_dir, SITE_CACHE_KEY, RenderCache::read_file).await?;
+    if let Some(found) = current {
+        return Ok((found, false));
+    }
+    let legacy = read_cache(
+        data,
+        work_dir,
+        LEGACY_SITE_CACHE_KEY,
+        RenderCache::read_legacy_file,
+    )
+    .await?;
+    Ok(match legacy {
+        Some(found) => (found, true),
+        None => (None, false),
+    })
+}
+
+/// The cache at `key` read with `read`: `None` when there is no such object, `Some(None)` when it
+/// is unreadable.
+async fn read_cache(
+    data: &dyn ObjectStore,
+    work_dir: &std::path::Path,
+    key: &str,
+    read: fn(&std::path::Path) -> Result<RenderCache, CacheError>,
+) -> Result<Option<Option<RenderCache>>, RefreshError> {
     // Through a file, so that memory holds the parsed cache, not its compressed bytes too.
     let path = cache_file(work_dir)?;
-    let found = data.get_to_file(SITE_CACHE_KEY, None, &path).await;
+    let found = data.get_to_file(key, None, &path).await;
     let cache = match found {
-        Ok(FetchedFile::Found(_)) => match RenderCache::read_file(&path) {
+        Ok(FetchedFile::Found(_)) => Some(match read(&path) {
             Ok(cache) => Some(cache),
             Err(error) => {
-                tracing::warn!(%error, "the render cache is unreadable: rendering everything again");
+                tracing::warn!(%error, key, "the render cache is unreadable: rendering everything again");
                 None
             }
-        },
+        }),
         Ok(FetchedFile::NotFound | FetchedFile::NotModified) => None,
         Err(error) => {
             let _ = std::fs::remove_file(&path);
@@ -179,10 +206,7 @@ async fn previous_cache(
 fn cache_file(work_dir: &std::path::Path) -> Result<PathBuf, RefreshError> {
     crate::storage::private::create_dir_all(work_dir)
         .map_err(|e| StoreError::backend("get", SITE_CACHE_KEY, e))?;
-    Ok(work_dir.join(format!(
-        "site-cache-{}.json.gz",
-        uuid::Uuid::new_v4().simple()
-    )))
+    Ok(work_dir.join(format!("site-cache-{}", uuid::Uuid::new_v4().simple())))
 }
 
 /// Refuses a build that would remove most of a published site.
@@ -354,9 +378,9 @@ async fn add_streamed(
 }
 
 /// Saves a build stopped by its budget: the manifest lists what it published on top of what was
-/// there (nothing is removed), then the cache holds its progress.
+/// there (nothing is removed), then the cache holds its progress (`legacy`: see [`save_cache`]).
 async fn save_progress(
-    (data, site, work_dir): (&SharedStore, &dyn ObjectStore, &std::path::Path),
+    (data, site, work_dir, legacy): (&SharedStore, &dyn ObjectStore, &std::path::Path, bool),
     builder: SiteBuilder<'_>,
     (comparable, version): (&Manifest, Option<&crate::storage::ETag>),
     streamed: Published,
@@ -370,7 +394,7 @@ async fn save_progress(
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
         Err(PublishError::Store(error)) => return Err(error.into()),
     };
-    save_cache(data, &build.cache, work_dir).await?;
+    save_cache(data, &build.cache, work_dir, legacy).await?;
     tracing::info!(
         meetings_rendered = build.meetings_rendered,
         "the render's time is up: its progress is saved, the next render goes on from there"
@@ -406,10 +430,12 @@ impl Rendered {
     }
 }
 
+/// Saves the cache; after the first save over a cache of the earlier form (`legacy`), deletes that.
 async fn save_cache(
     data: &SharedStore,
     cache: &RenderCache,
     work_dir: &std::path::Path,
+    legacy: bool,
 ) -> Result<(), RefreshError> {
     // Through a file, uploaded from there: memory never holds the compressed cache.
     let path = cache_file(work_dir)?;
@@ -419,7 +445,7 @@ async fn save_cache(
                 SITE_CACHE_KEY,
                 &path,
                 PutCondition::Always,
-                "application/gzip",
+                "application/zstd",
             )
             .await
             .map(|_| ())
@@ -427,7 +453,14 @@ async fn save_cache(
         Err(error) => Err(StoreError::backend("put", SITE_CACHE_KEY, error).into()),
     };
     let _ = std::fs::remove_file(&path);
-    result
+    result?;
+    if legacy {
+        // It holds unmasked names and is no longer read: gone, or said so.
+        if let Err(error) = data.delete(LEGACY_SITE_CACHE_KEY).await {
+            tracing::warn!(%error, key = LEGACY_SITE_CACHE_KEY, "the render cache's earlier form could not be deleted: delete it by hand");
+        }
+    }
+    Ok(())
 }
 
 async fn render_once(
@@ -447,7 +480,7 @@ async fn render_once(
         .load()
         .await?
         .map(|(status, _)| status);
-    let cache = previous_cache(data.as_ref(), work_dir).await?;
+    let (cache, legacy) = previous_cache(data.as_ref(), work_dir).await?;
     let options = SiteOptions {
         authorization_needed: banner(status.as_ref(), now),
         generated: now,
@@ -516,7 +549,7 @@ async fn render_once(
     }
     if stopped {
         return save_progress(
-            (data, site, work_dir),
+            (data, site, work_dir, legacy),
             builder,
             (&comparable, version.as_ref()),
             streamed,
@@ -549,7 +582,7 @@ async fn render_once(
         site.delete(path).await?;
         published.deleted.push(path.to_string());
     }
-    save_cache(data, &build.cache, work_dir).await?;
+    save_cache(data, &build.cache, work_dir, legacy).await?;
     Ok(Attempt::Done(Rendered::of(
         &build,
         (build.hashes.len(), published),

@@ -4,8 +4,8 @@
 //! always the same, such as "no CPU reported", in one flag byte). Pages read them back one at a
 //! time, by value, as they go through a meeting's sessions.
 //!
-//! The cache's file keeps the readable form (a list of [`SessionSummary`]); the packed form is only
-//! what memory holds.
+//! Text formats get the readable form (a list of [`SessionSummary`]); binary ones (the render
+//! cache's records) the packed bytes themselves, checked session by session when read.
 
 use chrono::{DateTime, Utc};
 use serde::de::{SeqAccess, Visitor};
@@ -82,9 +82,30 @@ impl FromIterator<SessionSummary> for PackedSessions {
     }
 }
 
+impl PackedSessions {
+    /// Packed `bytes` as [`Packer`] wrote them, if they are: every session reads back whole and
+    /// nothing is left over.
+    fn from_packed(bytes: Box<[u8]>) -> Option<Self> {
+        let mut sessions = Iter {
+            bytes: &bytes,
+            at: 0,
+        };
+        let mut count = 0u32;
+        while sessions.at < bytes.len() {
+            sessions.session()?;
+            count = count.checked_add(1)?;
+        }
+        Some(Self { count, bytes })
+    }
+}
+
 impl Serialize for PackedSessions {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter())
+        if serializer.is_human_readable() {
+            serializer.collect_seq(self.iter())
+        } else {
+            serializer.serialize_bytes(&self.bytes)
+        }
     }
 }
 
@@ -105,7 +126,22 @@ impl<'de> Deserialize<'de> for PackedSessions {
                 Ok(packer.finish())
             }
         }
-        deserializer.deserialize_seq(Sessions)
+        struct Packed;
+        impl Visitor<'_> for Packed {
+            type Value = PackedSessions;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("packed session summaries")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<PackedSessions, E> {
+                PackedSessions::from_packed(bytes.into())
+                    .ok_or_else(|| E::custom("damaged packed session summaries"))
+            }
+        }
+        if deserializer.is_human_readable() {
+            deserializer.deserialize_seq(Sessions)
+        } else {
+            deserializer.deserialize_bytes(Packed)
+        }
     }
 }
 

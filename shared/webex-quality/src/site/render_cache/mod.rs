@@ -22,8 +22,14 @@ use crate::db::StoredMeeting;
 use crate::quality::headline::Headline;
 use crate::quality::{MeetingReport, Thresholds, Verdict};
 
-/// The render cache's key in the data store.
-pub const SITE_CACHE_KEY: &str = "site-cache.json.gz";
+mod stored;
+
+/// The render cache's key in the data store: records of postcard under zstd ([`RenderCache::to_bytes`]).
+pub const SITE_CACHE_KEY: &str = "site-cache.bin.zst";
+
+/// Where the render cache was kept before, as gzipped JSON: read when [`SITE_CACHE_KEY`] is absent
+/// (the first render after an upgrade renders nothing again), then deleted.
+pub const LEGACY_SITE_CACHE_KEY: &str = "site-cache.json.gz";
 
 /// Bumped when the cache's shape changes.
 const CACHE_VERSION: u32 = 6;
@@ -105,7 +111,7 @@ pub struct CachedFiles {
     /// Path to content hash.
     pub files: FileHashes,
     /// The UTC day they were rendered on (person pages: at most one render a day).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub rendered: Option<chrono::NaiveDate>,
 }
 
@@ -168,64 +174,6 @@ impl RenderCache {
     #[must_use]
     pub fn matches(&self, fingerprint: &str) -> bool {
         self.version == CACHE_VERSION && self.fingerprint == fingerprint
-    }
-
-    /// Gzipped JSON.
-    ///
-    /// # Errors
-    /// Serialization failures.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, CacheError> {
-        self.write_to(Vec::new())
-    }
-
-    /// [`RenderCache::to_bytes`] into the file at `path` (memory then holds none of it).
-    ///
-    /// # Errors
-    /// Serialization or file failures.
-    pub fn write_file(&self, path: &std::path::Path) -> Result<(), CacheError> {
-        let file = std::fs::File::create(path).map_err(|e| CacheError(e.to_string()))?;
-        let mut out = self.write_to(std::io::BufWriter::new(file))?;
-        std::io::Write::flush(&mut out).map_err(|e| CacheError(e.to_string()))
-    }
-
-    fn write_to<W: std::io::Write>(&self, output: W) -> Result<W, CacheError> {
-        // Serialized straight into the encoder, so that memory holds the compressed cache only, not
-        // its JSON too; through a large buffer, because serde_json's many small writes each made the
-        // encoder zero its output buffer (a tenth of a full render's time went to `memset`).
-        let encoder = flate2::write::GzEncoder::new(output, flate2::Compression::fast());
-        let mut writer = std::io::BufWriter::with_capacity(1 << 18, encoder);
-        serde_json::to_writer(&mut writer, self).map_err(|e| CacheError(e.to_string()))?;
-        writer
-            .into_inner()
-            .map_err(|e| CacheError(e.error().to_string()))?
-            .finish()
-            .map_err(|e| CacheError(e.to_string()))
-    }
-
-    /// Reads [`RenderCache::to_bytes`], decompressing as it parses (memory holds the cache, not its
-    /// JSON too).
-    ///
-    /// # Errors
-    /// Anything that is not such a cache.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CacheError> {
-        Self::read_from(bytes)
-    }
-
-    /// [`RenderCache::from_bytes`] from the file at `path`.
-    ///
-    /// # Errors
-    /// A file that cannot be read, or is not such a cache.
-    pub fn read_file(path: &std::path::Path) -> Result<Self, CacheError> {
-        Self::read_from(std::fs::File::open(path).map_err(|e| CacheError(e.to_string()))?)
-    }
-
-    fn read_from<R: std::io::Read>(input: R) -> Result<Self, CacheError> {
-        let reader =
-            std::io::BufReader::with_capacity(1 << 16, flate2::read::GzDecoder::new(input));
-        let mut cache: Self =
-            serde_json::from_reader(reader).map_err(|e| CacheError(e.to_string()))?;
-        cache.share_ids();
-        Ok(cache)
     }
 
     /// Makes each meeting's id one allocation: the map's key, held by its summary and by the list
