@@ -318,7 +318,7 @@ fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_
     use webex_quality::site::PERSON_KEY_KEY;
     use webex_quality::site::RENDER_INPUTS;
     use webex_quality::site::analytics::ANALYTICS_PREFIX;
-    use webex_quality::site::render_cache::SITE_CACHE_KEY;
+    use webex_quality::site::render_cache::{LEGACY_SITE_CACHE_KEY, SITE_CACHE_KEY};
     use webex_quality::status::STATUS_KEY;
     use webex_quality::tokens::TOKENS_KEY;
 
@@ -359,8 +359,14 @@ fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_
             STATUS_KEY,
             &archives,
             SITE_CACHE_KEY,
+            LEGACY_SITE_CACHE_KEY,
             PERSON_KEY_KEY
         ])
+    );
+    // The site-builder deletes only the render cache's earlier form, once it saved the new one.
+    assert_eq!(
+        keys("SiteBuilder", "s3:DeleteObject"),
+        sorted(&[LEGACY_SITE_CACHE_KEY])
     );
     assert_eq!(
         keys("SiteBuilder", "s3:PutObject"),

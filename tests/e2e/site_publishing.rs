@@ -242,6 +242,49 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     assert_eq!(again.people_reused, first.people_rendered);
     assert!(again.published.uploaded.is_empty(), "{again:?}");
 
+    // A cache of the earlier form (gzipped JSON under the earlier key), as a site-builder upgraded
+    // from it finds: read and kept (nothing is rendered again), then deleted for the new form.
+    {
+        use std::io::Write;
+        use webex_quality::site::render_cache::{
+            LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY,
+        };
+        use webex_quality::storage::{Fetched, PutCondition};
+        let Fetched::Found(stored) = data.get(SITE_CACHE_KEY, None).await.unwrap() else {
+            panic!("no render cache after a render");
+        };
+        let cache = RenderCache::from_bytes(&stored.bytes).unwrap();
+        let mut legacy = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        legacy
+            .write_all(&serde_json::to_vec(&cache).unwrap())
+            .unwrap();
+        data.put(
+            LEGACY_SITE_CACHE_KEY,
+            legacy.finish().unwrap().into(),
+            PutCondition::Always,
+            "application/gzip",
+        )
+        .await
+        .unwrap();
+        data.delete(SITE_CACHE_KEY).await.unwrap();
+        let upgraded = render(Thresholds::default()).await;
+        assert_eq!(upgraded.meetings_rendered, 0, "{upgraded:?}");
+        assert_eq!(upgraded.meetings_reused, first.meetings_rendered);
+        assert_eq!(upgraded.people_rendered, 0);
+        assert!(upgraded.published.uploaded.is_empty(), "{upgraded:?}");
+        assert!(
+            matches!(
+                data.get(LEGACY_SITE_CACHE_KEY, None).await.unwrap(),
+                Fetched::NotFound
+            ),
+            "the earlier form is still there"
+        );
+        let Fetched::Found(saved) = data.get(SITE_CACHE_KEY, None).await.unwrap() else {
+            panic!("no render cache after the upgraded render");
+        };
+        assert_eq!(RenderCache::from_bytes(&saved.bytes).unwrap(), cache);
+    }
+
     // A meeting in progress, five minutes apart: the second cycle fetches new minutes of the same
     // meeting (same title, host, times and state), and only the meetings it fetched are rendered again.
     let next = sim

@@ -42,7 +42,8 @@ struct Records<W> {
 impl<W: Write> Records<W> {
     fn record<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CacheError> {
         self.scratch.clear();
-        self.scratch = postcard::to_extend(value, std::mem::take(&mut self.scratch)).map_err(failed)?;
+        self.scratch =
+            postcard::to_extend(value, std::mem::take(&mut self.scratch)).map_err(failed)?;
         let length = u32::try_from(self.scratch.len())
             .map_err(|_| failed("a record of the render cache passed 4 GiB"))?;
         self.out.write_all(&length.to_le_bytes()).map_err(failed)?;
@@ -199,10 +200,168 @@ impl RenderCache {
     /// A file that cannot be read, or is not such a cache.
     pub fn read_legacy_file(path: &std::path::Path) -> Result<Self, CacheError> {
         let file = std::fs::File::open(path).map_err(failed)?;
-        let reader =
-            std::io::BufReader::with_capacity(1 << 16, flate2::read::GzDecoder::new(file));
+        let reader = std::io::BufReader::with_capacity(1 << 16, flate2::read::GzDecoder::new(file));
         let mut cache: Self = serde_json::from_reader(reader).map_err(failed)?;
         cache.share_ids();
         Ok(cache)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::{CachedFiles, CachedMeeting, ContentHash, FileHashes, MeetingSummary};
+    use super::*;
+
+    /// A cache with something in each of its parts, sessions with times, CPU and a presenter.
+    fn sample() -> RenderCache {
+        let session = |person: u32, cpu: serde_json::Value| {
+            serde_json::json!({
+                "person": person, "name": person + 1, "email": person, "client_type": 3,
+                "client_version": 4, "os_type": 5, "network_type": 6, "server_region": 7,
+                "transport": 8, "join": "2026-01-05T10:00:01.250Z", "leave": "2026-01-05T10:47:00Z",
+                "streams": [
+                    {"kind": "audio", "verdict": "good", "metric": null, "poor_minutes": 0},
+                    {"kind": "video", "verdict": "poor", "metric": "packet_loss", "poor_minutes": 7},
+                    {"kind": "share", "verdict": "no_data", "metric": null, "poor_minutes": 0}
+                ],
+                "minutes": {"with_data": 46, "fair": 2, "poor": 7},
+                "presenter": person == 1, "cpu": cpu, "office": 0
+            })
+        };
+        let summary: MeetingSummary = serde_json::from_value(serde_json::json!({
+            "instance_id": "a_I_1", "title": "Weekly <b>&</b> \u{1F600}", "host": "Ann",
+            "start": "2026-01-05T10:00:00Z", "end": "2026-01-05T10:50:00Z",
+            "sessions": [session(1, serde_json::json!(40)), session(9, serde_json::Value::Null)],
+            "headline": crate::quality::headline::Headline::default(),
+        }))
+        .unwrap();
+        let files = |path: &str| FileHashes::one(path, ContentHash::of(path.as_bytes()));
+        let mut cache = RenderCache::new("fingerprint".into());
+        cache.meetings.insert(
+            "a_I_1".into(),
+            Box::new(CachedMeeting {
+                key: ContentHash::of(b"inputs"),
+                summary,
+                files: files("meetings/a_I_1.html"),
+            }),
+        );
+        cache.people.insert(
+            "people/x.html".into(),
+            CachedFiles {
+                key: ContentHash::of(b"k"),
+                files: files("people/x.html"),
+                rendered: chrono::NaiveDate::from_ymd_opt(2026, 1, 5),
+            },
+        );
+        cache.days.insert(
+            "2026-01-05".into(),
+            CachedFiles {
+                key: ContentHash::of(b"d"),
+                files: files("days/2026-01-05.html"),
+                rendered: None,
+            },
+        );
+        cache.archives.insert(
+            "archive/2026-01-05.sqlite.zst".into(),
+            vec!["a_I_1".into(), "gone_I_2".into()],
+        );
+        for text in [
+            "",
+            "ann@example.com",
+            "Ann",
+            "x",
+            "Webex",
+            "44.1",
+            "mac",
+            "wifi",
+            "EU",
+            "UDP",
+        ] {
+            cache.texts.intern(text);
+        }
+        cache
+    }
+
+    /// The decompressed stream of `cache`'s stored form.
+    fn plain(cache: &RenderCache) -> Vec<u8> {
+        zstd::decode_all(cache.to_bytes().unwrap().as_slice()).unwrap()
+    }
+
+    fn refused(plain: &[u8]) -> String {
+        let bytes = zstd::encode_all(plain, 1).unwrap();
+        RenderCache::from_bytes(&bytes).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_cache_reads_back_as_it_was_written_with_its_ids_shared() {
+        let cache = sample();
+        let read = RenderCache::from_bytes(&cache.to_bytes().unwrap()).unwrap();
+        assert_eq!(read, cache);
+        let (id, meeting) = read.meetings.iter().next().unwrap();
+        assert!(Arc::ptr_eq(id, &meeting.summary.instance_id));
+        assert_eq!(read.meetings["a_I_1"].summary.sessions.len(), 2);
+        // No field names: the sessions' packed bytes and the hashes' 32 bytes, as they are.
+        let plain = plain(&cache);
+        assert!(plain.starts_with(MAGIC));
+        assert!(!plain.windows(7).any(|w| w == b"summary"));
+        let json = serde_json::to_vec(&cache).unwrap().len();
+        assert!(
+            plain.len() * 2 < json,
+            "{} bytes, as JSON {json}",
+            plain.len()
+        );
+    }
+
+    #[test]
+    fn a_damaged_cache_is_refused_not_half_read() {
+        let plain = plain(&sample());
+        let whole = plain.len();
+        assert!(RenderCache::from_bytes(b"not a cache").is_err());
+        assert!(refused(b"wqcache0").contains("not a render cache"));
+        // Cut anywhere: the record it cuts, or the missing trailer, says so.
+        for end in (MAGIC.len()..whole).step_by(7) {
+            refused(&plain[..end]);
+        }
+        let mut longer = plain.clone();
+        longer.push(0);
+        assert!(
+            refused(&longer).contains("after its trailer"),
+            "{}",
+            refused(&longer)
+        );
+        // A record's length that claims more than there is.
+        let mut long_record = plain.clone();
+        long_record[MAGIC.len()..MAGIC.len() + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(refused(&long_record).contains("cut short"));
+        // The trailer counts the records: one more record than it says is refused.
+        let mut miscounted = plain;
+        let last = miscounted.len() - 1;
+        miscounted[last] = miscounted[last].wrapping_add(1);
+        assert!(
+            refused(&miscounted).contains("trailer"),
+            "{}",
+            refused(&miscounted)
+        );
+    }
+
+    #[test]
+    fn the_earlier_gzipped_json_form_is_read() {
+        use std::io::Write;
+        let cache = sample();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site-cache.json.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&serde_json::to_vec(&cache).unwrap()).unwrap();
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        let read = RenderCache::read_legacy_file(&path).unwrap();
+        assert_eq!(read, cache);
+        let (id, meeting) = read.meetings.iter().next().unwrap();
+        assert!(Arc::ptr_eq(id, &meeting.summary.instance_id));
+        // And the new form is not read as the old, nor the old as the new.
+        std::fs::write(&path, cache.to_bytes().unwrap()).unwrap();
+        assert!(RenderCache::read_legacy_file(&path).is_err());
+        assert!(RenderCache::read_file(&path).is_ok());
     }
 }

@@ -439,10 +439,22 @@ mod tests {
                 prop_assert_eq!(packed.get(index), Some(original.clone()));
             }
             prop_assert_eq!(packed.get(sessions.len()), None);
-            // The cache's file keeps the readable form, and reads back into the same bytes.
+            // Text formats get the readable form, and it reads back into the same bytes.
             let json = serde_json::to_string(&packed).unwrap();
             prop_assert_eq!(&json, &serde_json::to_string(&sessions).unwrap());
-            prop_assert_eq!(serde_json::from_str::<PackedSessions>(&json).unwrap(), packed);
+            prop_assert_eq!(&serde_json::from_str::<PackedSessions>(&json).unwrap(), &packed);
+            // Binary ones the packed bytes, as they are.
+            let binary = postcard::to_allocvec(&packed).unwrap();
+            prop_assert!(binary.ends_with(&packed.bytes));
+            prop_assert_eq!(&postcard::from_bytes::<PackedSessions>(&binary).unwrap(), &packed);
+            // Cut short anywhere but between two sessions, they are refused.
+            let ends: Vec<usize> = (0..=sessions.len())
+                .map(|n| sessions[..n].iter().cloned().collect::<PackedSessions>().bytes.len())
+                .collect();
+            for end in 0..packed.bytes.len() {
+                let cut = PackedSessions::from_packed(packed.bytes[..end].into());
+                prop_assert_eq!(cut.is_some(), ends.contains(&end), "cut at {}", end);
+            }
         }
     }
 
