@@ -64,7 +64,8 @@ def render_rows(binaries, env, data, between=None, again_label="nothing changed"
     of what changed."""
     site = Path(tempfile.mkdtemp(prefix="wq-bench-site-"))
     try:
-        (data / "site-cache.json.gz").unlink(missing_ok=True)
+        for cache in ("site-cache.bin.zst", "site-cache.json.gz"):
+            (data / cache).unlink(missing_ok=True)
         command = [str(binaries / "webex-quality"), "render", "--out", str(site)]
         full = measured(command, env)
         # The site's files (not the folder store's hidden ETag sidecars).

@@ -49,7 +49,8 @@ def main():
     meetings = None
     for run in range(args.runs):
         for binary in binaries:
-            (args.data / "site-cache.json.gz").unlink(missing_ok=True)
+            for cache in ("site-cache.bin.zst", "site-cache.json.gz"):
+                (args.data / cache).unlink(missing_ok=True)
             site = Path(tempfile.mkdtemp(prefix="wq-render-", dir=args.out_dir))
             try:
                 _, cpu, rss, out = measured([str(binary), "render", "--out", str(site)], env)
