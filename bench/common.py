@@ -58,14 +58,24 @@ def raw_json_bytes(database):
             "JOIN bodies b ON b.sha256 = p.body_sha256").fetchone()[0]
 
 
+# The render cache's keys in a data folder: the current form, and the gzipped JSON of earlier versions.
+RENDER_CACHES = ("site-cache.bin.zst", "site-cache.json.gz")
+
+
+def remove_render_cache(data):
+    """Removes the render cache from the data folder `data` (either form): the next render is a full
+    rebuild."""
+    for cache in RENDER_CACHES:
+        (data / cache).unlink(missing_ok=True)
+
+
 def render_rows(binaries, env, data, between=None, again_label="nothing changed"):
     """Prints a table of two `webex-quality render --out` runs, each its own process: a full rebuild
     (the render cache removed, an empty site folder), then, after `between()` if given, a render
     of what changed."""
     site = Path(tempfile.mkdtemp(prefix="wq-bench-site-"))
     try:
-        for cache in ("site-cache.bin.zst", "site-cache.json.gz"):
-            (data / cache).unlink(missing_ok=True)
+        remove_render_cache(data)
         command = [str(binaries / "webex-quality"), "render", "--out", str(site)]
         full = measured(command, env)
         # The site's files (not the folder store's hidden ETag sidecars).

@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import TARGET, build, machine, measured
+from common import TARGET, build, machine, measured, remove_render_cache
 
 
 def main():
@@ -49,8 +49,7 @@ def main():
     meetings = None
     for run in range(args.runs):
         for binary in binaries:
-            for cache in ("site-cache.bin.zst", "site-cache.json.gz"):
-                (args.data / cache).unlink(missing_ok=True)
+            remove_render_cache(args.data)
             site = Path(tempfile.mkdtemp(prefix="wq-render-", dir=args.out_dir))
             try:
                 _, cpu, rss, out = measured([str(binary), "render", "--out", str(site)], env)

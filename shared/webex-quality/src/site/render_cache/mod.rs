@@ -276,7 +276,7 @@ mod tests {
         );
         let bytes = cache.to_bytes().unwrap();
         assert_eq!(RenderCache::from_bytes(&bytes).unwrap(), cache);
-        assert!(RenderCache::from_bytes(b"not gzip").is_err());
+        assert!(RenderCache::from_bytes(b"not a cache").is_err());
         assert!(cache.matches("f") && !cache.matches("g"));
     }
 
@@ -334,7 +334,7 @@ mod tests {
             "sessions": vec![session.clone(); 5],
             "headline": crate::quality::headline::Headline::default(),
         });
-        // Read from text, as the cache is: packed as they are read.
+        // Read from text, as the cache's earlier form is: packed as they are read.
         let read: MeetingSummary = serde_json::from_str(&meeting.to_string()).unwrap();
         assert_eq!(read.sessions.len(), 5);
         assert_eq!(
