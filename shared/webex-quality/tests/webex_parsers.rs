@@ -16,7 +16,7 @@ use webex_quality::webex::MeetingInstanceId;
 use webex_quality::webex::http::{
     MAX_RETRY_AFTER, next_link_in, parse_retry_after, regional_base, webex_message,
 };
-use webex_quality::webex::model::{check_qualities, parse_qualities};
+use webex_quality::webex::model::{check_qualities, parse_qualities, parse_qualities_generic};
 
 /// Fixed seed, no regression files written: the same inputs on every run and every machine.
 fn config(cases: u32) -> Config {
@@ -226,13 +226,31 @@ proptest! {
 /// Any JSON value, nested a few levels.
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
         any::<f64>()
             .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         any::<String>().prop_map(Value::String),
+        usual_leaf(),
+    ];
+    nested(leaf.boxed())
+}
+
+/// The values Webex sends: nulls, booleans, numbers of a few digits with a decimal or two (-1 for
+/// nothing), plain strings, times, numbers as text. The parser's quick reader reads pages made only
+/// of these itself rather than handing them to serde.
+fn usual_leaf() -> BoxedStrategy<Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        Just(Value::from(-1)),
+        (0_i64..300).prop_map(Value::from),
+        (-100_000_i64..100_000, 1_i32..4).prop_map(|(n, places)| {
+            #[allow(clippy::cast_precision_loss)]
+            let value = n as f64 / 10_f64.powi(places);
+            serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number)
+        }),
+        "[a-zA-Z0-9 ._@-]{0,12}".prop_map(Value::String),
         // Strings Webex's fields hold: times, numbers as text, nothing.
         proptest::sample::select(vec![
             "2026-06-01T12:00:00Z",
@@ -245,7 +263,12 @@ fn json_value() -> impl Strategy<Value = Value> {
             "9999-12-31T23:59:59Z",
         ])
         .prop_map(|s| Value::String(s.to_owned())),
-    ];
+    ]
+    .boxed()
+}
+
+/// Arrays and objects of `leaf`, a few levels deep.
+fn nested(leaf: BoxedStrategy<Value>) -> BoxedStrategy<Value> {
     leaf.prop_recursive(3, 32, 6, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
@@ -253,6 +276,7 @@ fn json_value() -> impl Strategy<Value = Value> {
                 .prop_map(|pairs| Value::Object(pairs.into_iter().collect::<Map<_, _>>())),
         ]
     })
+    .boxed()
 }
 
 /// The field names of a Meeting Qualities page (and a few it does not have).
@@ -308,17 +332,106 @@ const FIELDS: &[&str] = &[
 
 /// An object whose keys are the page's field names and whose values are anything.
 fn page_like_object(depth: u32) -> BoxedStrategy<Value> {
+    page_object(depth, false)
+}
+
+/// An object whose keys are the page's field names and whose values are what Webex sends.
+fn usual_page_object(depth: u32) -> BoxedStrategy<Value> {
+    page_object(depth, true)
+}
+
+/// A value of the type a field wants most of the time, and now and then anything usual.
+fn mostly(wanted: BoxedStrategy<Value>) -> BoxedStrategy<Value> {
+    prop_oneof![6 => wanted, 1 => nested(usual_leaf())].boxed()
+}
+
+/// A participant session as Webex sends it: every field of its type, now and then another.
+fn usual_session() -> BoxedStrategy<Value> {
+    let text = || mostly("[a-zA-Z0-9 ._@-]{0,12}".prop_map(Value::String).boxed());
+    let time = || {
+        mostly(
+            proptest::sample::select(vec![
+                "2026-06-01T12:00:00Z",
+                "2026-06-01T12:03:00.655Z",
+                "2026-06-01T14:00:00.123+02:00",
+            ])
+            .prop_map(|s| Value::String(s.to_owned()))
+            .boxed(),
+        )
+    };
+    let series = || {
+        mostly(
+            proptest::collection::vec(usual_leaf(), 0..30)
+                .prop_map(Value::Array)
+                .boxed(),
+        )
+    };
+    let stream = prop_oneof![
+        4 => (usual_leaf(), time(), time(), series(), series(), series(), series(), series(), text())
+            .prop_map(|(interval, start, end, loss, latency, jitter, rate, fps, codec)| json!({
+                "samplingInterval": interval, "startTime": start, "endTime": end,
+                "packetLoss": loss, "latency": latency, "jitter": jitter, "mediaBitRate": rate,
+                "frameRate": fps, "resolutionHeight": [], "codec": codec, "transportType": "UDP",
+            })),
+        1 => usual_leaf(),
+    ];
+    let streams = proptest::collection::vec(stream, 0..3).prop_map(Value::Array);
+    let resources = (series(), series()).prop_map(|(average, max)| {
+        json!([{"processAverageCPU": average, "processMaxCPU": max, "systemAverageCPU": [], "systemMaxCPU": [1]}])
+    });
+    (
+        (text(), text(), text(), time(), time(), usual_leaf()),
+        (text(), text(), text(), text(), text(), text()),
+        (streams.clone(), streams.clone(), streams, resources),
+    )
+        .prop_map(
+            |(
+                (id, name, email, join, leave, join_time),
+                (client, os, network, local_ip, masked, region),
+                (audio, video, share, resources),
+            )| {
+                json!({
+                    "meetingInstanceId": id, "webexUserName": name, "webexUserEmail": email,
+                    "joinTime": join, "leaveTime": leave, "joinMeetingTime": join_time,
+                    "clientType": client, "osType": os, "networkType": network, "localIP": local_ip,
+                    "maskedLocalIP": masked, "serverRegion": region, "audioIn": audio,
+                    "audioOut": audio, "videoIn": video, "shareOut": share, "resources": resources,
+                })
+            },
+        )
+        .boxed()
+}
+
+fn page_object(depth: u32, usual: bool) -> BoxedStrategy<Value> {
+    let leaf = move || {
+        if usual {
+            nested(usual_leaf())
+        } else {
+            json_value().boxed()
+        }
+    };
+    let measure = move || {
+        if usual {
+            usual_leaf()
+        } else {
+            prop_oneof![
+                Just(Value::Null),
+                any::<f64>().prop_map(|f| json!(f)),
+                any::<i32>().prop_map(|i| json!(i)),
+                Just(json!("3.5")),
+                usual_leaf(),
+            ]
+            .boxed()
+        }
+    };
     let value = if depth == 0 {
-        json_value().boxed()
+        leaf()
     } else {
         prop_oneof![
-            3 => json_value(),
-            1 => page_like_object(depth - 1),
-            1 => proptest::collection::vec(page_like_object(depth - 1), 0..4).prop_map(Value::Array),
-            1 => proptest::collection::vec(
-                prop_oneof![Just(Value::Null), any::<f64>().prop_map(|f| json!(f)), any::<i32>().prop_map(|i| json!(i)), Just(json!("3.5"))],
-                0..20,
-            ).prop_map(Value::Array),
+            3 => leaf(),
+            1 => page_object(depth - 1, usual),
+            1 => proptest::collection::vec(page_object(depth - 1, usual), 0..4).prop_map(Value::Array),
+            1 => proptest::collection::vec(measure(), 0..20).prop_map(Value::Array),
         ]
         .boxed()
     };
@@ -361,6 +474,32 @@ proptest! {
         let body = serde_json::to_vec(&page).unwrap();
         prop_assert!(parse_qualities(&body).is_ok(), "{}", page);
         prop_assert!(check_qualities(&body).is_ok());
+    }
+
+    #[test]
+    fn the_quick_reader_reads_every_page_as_serde_does(
+        items in proptest::collection::vec(page_like_object(2), 0..4),
+        usual in proptest::collection::vec(prop_oneof![usual_session(), usual_page_object(1)], 0..4),
+        extra in nested(usual_leaf()),
+        pretty in any::<bool>(),
+    ) {
+        for page in [json!({"items": items}), json!({"extra": extra, "items": usual})] {
+            let body = if pretty {
+                serde_json::to_vec_pretty(&page).unwrap()
+            } else {
+                serde_json::to_vec(&page).unwrap()
+            };
+            prop_assert_eq!(parse_qualities(&body).ok(), parse_qualities_generic(&body).ok(), "{}", page);
+        }
+    }
+
+    #[test]
+    fn the_quick_reader_agrees_with_serde_on_any_bytes(body in proptest::collection::vec(
+        proptest::sample::select(b"{}[]\",:0123456789.-eE tfnrulase\\\n\x01ab".to_vec()), 0..200,
+    )) {
+        let mut body = body;
+        body.insert(0, b'{');
+        prop_assert_eq!(parse_qualities(&body).ok(), parse_qualities_generic(&body).ok());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+mod fast;
 mod lenient;
 
 use lenient::{list, number, series, string, time};
@@ -263,12 +264,27 @@ pub struct Resources {
 /// Parses one Meeting Qualities page leniently. Fails only when the body is not JSON or not an
 /// object.
 ///
+/// Pages of the usual shape are read by a quick reader of their own; anything it does not read
+/// exactly as [`parse_qualities_generic`] would goes to that one, which decides.
+///
+/// # Errors
+/// The parser's error.
+pub fn parse_qualities(body: &[u8]) -> Result<QualitiesPage, serde_json::Error> {
+    if let Some(page) = std::str::from_utf8(body).ok().and_then(fast::read) {
+        return Ok(page);
+    }
+    parse_qualities_generic(body)
+}
+
+/// [`parse_qualities`] through serde alone: what the quick reader is held to (by the tests and the
+/// fuzz target), and what reads the pages it gives up on.
+///
 /// The lenient fields read straight from the bytes, with no intermediate JSON tree; a body that trips
 /// that path (a key given twice, say) is read again through a tree, where the last value wins.
 ///
 /// # Errors
 /// The parser's error.
-pub fn parse_qualities(body: &[u8]) -> Result<QualitiesPage, serde_json::Error> {
+pub fn parse_qualities_generic(body: &[u8]) -> Result<QualitiesPage, serde_json::Error> {
     refuse_arrays(body)?;
     // Checked as UTF-8 once, whole (fast), rather than string by string by the byte reader.
     let typed = match std::str::from_utf8(body) {
