@@ -175,9 +175,8 @@ impl<'a> Reader<'a> {
 
     /// A plain decimal number of at most 15 digits, computed as serde_json computes it (the digits
     /// as an integer, divided by a power of ten: exact operands, so the one rounding is the
-    /// correct one).
+    /// correct one). The reader is at its first character.
     fn number(&mut self) -> Option<Number> {
-        self.space();
         let bytes = self.bytes;
         let negative = bytes.get(self.at) == Some(&b'-');
         let start = self.at + usize::from(negative);
