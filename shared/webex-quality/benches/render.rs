@@ -57,6 +57,14 @@ fn main() {
         );
     });
     println!("parse only:              {parse_only:>8.0} pages/s");
+    // The same through serde alone (what the quick reader of the usual page is held to).
+    let serde_only = rate(|| {
+        black_box(
+            webex_quality::webex::model::parse_qualities_generic(black_box(body.as_slice()))
+                .unwrap(),
+        );
+    });
+    println!("parse through serde:     {serde_only:>8.0} pages/s");
     // The floor of any serde reader of these bytes: serde_json going through every token and
     // building nothing. What parsing costs above it is the views' numbers, strings and vectors.
     let skip_only = rate(|| {
@@ -68,8 +76,9 @@ fn main() {
     #[allow(clippy::cast_precision_loss)]
     let megabytes = body.len() as f64 / 1e6;
     println!(
-        "  parse {:.0} MB/s, skip {:.0} MB/s",
+        "  parse {:.0} MB/s, through serde {:.0} MB/s, skip {:.0} MB/s",
         parse_only * megabytes,
+        serde_only * megabytes,
         skip_only * megabytes
     );
     let analysis_only = rate(|| {
