@@ -279,56 +279,25 @@ fn nested(leaf: BoxedStrategy<Value>) -> BoxedStrategy<Value> {
     .boxed()
 }
 
-/// The field names of a Meeting Qualities page (and a few it does not have).
-const FIELDS: &[&str] = &[
-    "meetingInstanceId",
-    "webexUserName",
-    "webexUserEmail",
-    "joinTime",
-    "leaveTime",
-    "joinMeetingTime",
-    "clientType",
-    "clientVersion",
-    "osType",
-    "osVersion",
-    "hardwareType",
-    "speakerName",
-    "camera",
-    "microphone",
-    "networkType",
-    "localIP",
-    "publicIP",
-    "maskedLocalIP",
-    "maskedPublicIP",
-    "serverRegion",
-    "videoMeshCluster",
-    "videoMeshServer",
-    "participantId",
-    "participantSessionId",
-    "audioIn",
-    "audioOut",
-    "videoIn",
-    "videoOut",
-    "shareIn",
-    "shareOut",
-    "resources",
-    "samplingInterval",
-    "startTime",
-    "endTime",
-    "packetLoss",
-    "latency",
-    "jitter",
-    "mediaBitRate",
-    "resolutionHeight",
-    "frameRate",
-    "codec",
-    "transportType",
-    "processAverageCPU",
-    "processMaxCPU",
-    "systemAverageCPU",
-    "systemMaxCPU",
-    "unknownField",
-];
+/// The field names of a Meeting Qualities page (and one it does not have).
+fn fields() -> Vec<&'static str> {
+    [
+        SESSION_TEXTS,
+        &["joinTime", "leaveTime", "joinMeetingTime", "resources"],
+        SESSION_STREAMS,
+        &[
+            "samplingInterval",
+            "startTime",
+            "endTime",
+            "codec",
+            "transportType",
+        ],
+        STREAM_SERIES,
+        CPU_SERIES,
+        &["unknownField"],
+    ]
+    .concat()
+}
 
 /// An object whose keys are the page's field names and whose values are anything.
 fn page_like_object(depth: u32) -> BoxedStrategy<Value> {
@@ -499,7 +468,7 @@ fn page_object(depth: u32, usual: bool) -> BoxedStrategy<Value> {
         ]
         .boxed()
     };
-    proptest::collection::vec((proptest::sample::select(FIELDS), value), 0..8)
+    proptest::collection::vec((proptest::sample::select(fields()), value), 0..8)
         .prop_map(|pairs| {
             Value::Object(
                 pairs
