@@ -10,8 +10,11 @@
 //! returns `None`, and the page is read by serde, which decides. The tests and the fuzz target hold
 //! the two readers to the same answer.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 
+use super::lenient::{Scalar, time_text};
 use super::{MediaSession, MediaStream, QualitiesPage, Resources};
 
 /// Reads `text` as a page, or `None` when the page needs the general reader.
@@ -43,39 +46,6 @@ const MAX_DEPTH: u32 = 64;
 const POW10: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
-
-/// A number as serde_json hands it to a visitor.
-#[derive(Clone, Copy)]
-enum Number {
-    /// A non-negative integer.
-    Unsigned(u64),
-    /// A negative integer.
-    Negative(i64),
-    /// Anything with a fraction, and `-0`.
-    Float(f64),
-}
-
-impl Number {
-    /// What the lenient `number` reader keeps: any finite number.
-    #[allow(clippy::cast_precision_loss)] // at most 15 digits: exact
-    fn value(self) -> f64 {
-        match self {
-            Self::Unsigned(v) => v as f64,
-            Self::Negative(v) => v as f64,
-            Self::Float(v) => v,
-        }
-    }
-
-    /// What a metric array keeps: no negatives (Webex's `-1`), `-0` kept as serde keeps it.
-    #[allow(clippy::cast_precision_loss)]
-    fn measure(self) -> Option<f64> {
-        match self {
-            Self::Unsigned(v) => Some(v as f64),
-            Self::Negative(_) => None,
-            Self::Float(v) => Some(v).filter(|v| *v >= 0.0),
-        }
-    }
-}
 
 /// Where the reader is in the text.
 struct Reader<'a> {
@@ -176,8 +146,9 @@ impl<'a> Reader<'a> {
 
     /// A plain decimal number of at most 15 digits, computed as serde_json computes it (the digits
     /// as an integer, divided by a power of ten: exact operands, so the one rounding is the
-    /// correct one). The reader is at its first character.
-    fn number(&mut self) -> Option<Number> {
+    /// correct one). The reader is at its first character. Given as serde_json hands a number to
+    /// a visitor: a non-negative integer, a negative one, or a float (a fraction, and `-0`).
+    fn number(&mut self) -> Option<Scalar<'a>> {
         let bytes = self.bytes;
         let negative = bytes.get(self.at) == Some(&b'-');
         let start = self.at + usize::from(negative);
@@ -203,11 +174,11 @@ impl<'a> Reader<'a> {
         self.at = end;
         #[allow(clippy::cast_precision_loss, clippy::cast_possible_wrap)] // at most 15 digits
         Some(match (fraction, negative) {
-            (0, false) => Number::Unsigned(significand),
-            (0, true) if significand > 0 => Number::Negative(-(significand as i64)),
+            (0, false) => Scalar::Uint(significand),
+            (0, true) if significand > 0 => Scalar::Int(-(significand as i64)),
             _ => {
                 let v = significand as f64 / POW10[fraction];
-                Number::Float(if negative { -v } else { v })
+                Scalar::Float(if negative { -v } else { v })
             }
         })
     }
@@ -266,12 +237,7 @@ impl<'a> Reader<'a> {
     /// A time field: an RFC 3339 string, else `None`.
     fn time_field(&mut self) -> Option<Option<DateTime<Utc>>> {
         if self.peek()? == b'"' {
-            let s = self.string()?;
-            Some(
-                DateTime::parse_from_rfc3339(s.trim())
-                    .ok()
-                    .map(|t| t.with_timezone(&Utc)),
-            )
+            Some(time_text(self.string()?))
         } else {
             self.skip().map(|()| None)
         }
@@ -280,8 +246,8 @@ impl<'a> Reader<'a> {
     /// A number field: a finite number or numeric string, else `None`.
     fn number_field(&mut self) -> Option<Option<f64>> {
         match self.peek()? {
-            b'"' => Some(numeric_text(self.string()?)),
-            b'-' | b'0'..=b'9' => Some(Some(self.number()?.value())),
+            b'"' => Some(Scalar::Str(Cow::Borrowed(self.string()?)).number()),
+            b'-' | b'0'..=b'9' => Some(self.number()?.number()),
             _ => self.skip().map(|()| None),
         }
     }
@@ -298,7 +264,7 @@ impl<'a> Reader<'a> {
         let read = self.array(|r| {
             let value = match r.peek()? {
                 b'-' | b'0'..=b'9' => r.number()?.measure(),
-                b'"' => numeric_text(r.string()?).filter(|v| *v >= 0.0),
+                b'"' => Scalar::Str(Cow::Borrowed(r.string()?)).measure(),
                 _ => r.skip().map(|()| None)?,
             };
             scratch.push(value);
@@ -401,11 +367,6 @@ fn digits(bytes: &[u8], mut at: usize, mut significand: u64) -> (u64, usize) {
         at += 1;
     }
     (significand, at)
-}
-
-/// A numeric string, read as the lenient readers read one.
-fn numeric_text(s: &str) -> Option<f64> {
-    s.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 #[cfg(test)]

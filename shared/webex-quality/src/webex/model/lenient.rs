@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
 /// Any JSON value, reduced to what a lenient field can use: a number, a string, or something else
-/// (skipped without building it).
-enum Scalar<'de> {
+/// (skipped without building it). The quick reader (`fast.rs`) hands its numbers and strings to
+/// the same conversions.
+pub(super) enum Scalar<'de> {
     Int(i64),
     Uint(u64),
     Float(f64),
@@ -18,8 +19,13 @@ enum Scalar<'de> {
 }
 
 impl Scalar<'_> {
+    /// What a metric array keeps of it: a number that is not negative (Webex's `-1` is "no data").
+    pub(super) fn measure(&self) -> Option<f64> {
+        self.number().filter(|n| *n >= 0.0)
+    }
+
     /// Ints, floats and numeric strings; anything else is `None`.
-    fn number(&self) -> Option<f64> {
+    pub(super) fn number(&self) -> Option<f64> {
         #[allow(clippy::cast_precision_loss)]
         match self {
             Self::Int(v) => Some(*v as f64),
@@ -141,11 +147,16 @@ pub(super) fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::
 
 pub(super) fn time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
     Ok(match Scalar::deserialize(d)? {
-        Scalar::Str(s) => DateTime::parse_from_rfc3339(s.trim())
-            .ok()
-            .map(|t| t.with_timezone(&Utc)),
+        Scalar::Str(s) => time_text(&s),
         _ => None,
     })
+}
+
+/// A time field's text: RFC 3339, spaces around it ignored.
+pub(super) fn time_text(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// A list read element by element: `Some` for each element that `E` keeps.
@@ -267,19 +278,17 @@ impl<'de> Deserialize<'de> for Measure {
                 Ok(Measure(None))
             }
             fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Measure(Scalar::Int(v).number().filter(|n| *n >= 0.0)))
+                Ok(Measure(Scalar::Int(v).measure()))
             }
             fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Measure(Scalar::Uint(v).number()))
+                Ok(Measure(Scalar::Uint(v).measure()))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(Measure(Some(v).filter(|n| n.is_finite() && *n >= 0.0)))
+                Ok(Measure(Scalar::Float(v).measure()))
             }
             fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
                 Ok(Measure(
-                    Scalar::Str(std::borrow::Cow::Borrowed(v))
-                        .number()
-                        .filter(|n| *n >= 0.0),
+                    Scalar::Str(std::borrow::Cow::Borrowed(v)).measure(),
                 ))
             }
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
