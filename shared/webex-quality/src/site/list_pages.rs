@@ -228,6 +228,14 @@ impl StreamShares {
         }
     }
 
+    /// Adds the counts of `other`.
+    fn merge(&mut self, other: Self) {
+        for ((poor, judged), (more_poor, more_judged)) in self.0.iter_mut().zip(other.0) {
+            *poor += more_poor;
+            *judged += more_judged;
+        }
+    }
+
     /// Each kind's label and poor share, as text.
     pub(super) fn texts(self) -> Vec<(&'static str, String)> {
         StreamKind::ALL
@@ -303,12 +311,20 @@ pub(super) fn overview(
         }
         total
     };
-    let points = daily_poor_share(from, days, |day_start, day_end| {
-        minutes_of(
-            &mut period
-                .iter()
-                .filter(|a| a.start >= day_start && a.start < day_end),
-        )
+    // Each meeting's minutes counted for its day once (not each day looking through the period).
+    let mut by_day = vec![Minutes::default(); usize::try_from(days).unwrap_or(0)];
+    for a in &period {
+        let day = usize::try_from((a.start - from).num_seconds() / 86_400).ok();
+        if let Some(minutes) = day.and_then(|d| by_day.get_mut(d)) {
+            minutes.add(a.headline.minutes);
+        }
+    }
+    let points = daily_poor_share(from, days, |day_start, _| {
+        usize::try_from((day_start - from).num_days())
+            .ok()
+            .and_then(|d| by_day.get(d))
+            .copied()
+            .unwrap_or_default()
     });
     let trend = charts::line_chart(
         &format!(
@@ -403,16 +419,27 @@ pub(super) fn people<'a>(
     all: &[&MeetingSummary],
     texts: &'a Texts,
 ) -> BTreeMap<&'a str, Vec<(u32, u32)>> {
-    let mut by_person: BTreeMap<&'a str, Vec<(u32, u32)>> = BTreeMap::new();
+    // By the key's index in the table (one string each), sorted by the key once at the end.
+    let mut by_person: HashMap<Text, Vec<(u32, u32)>> = HashMap::new();
     for (m, a) in all.iter().enumerate() {
         for (i, s) in a.sessions.iter().enumerate() {
-            by_person.entry(texts.get(s.person)).or_default().push((
+            by_person.entry(s.person).or_default().push((
                 u32::try_from(m).unwrap_or(u32::MAX),
                 u32::try_from(i).unwrap_or(u32::MAX),
             ));
         }
     }
-    by_person
+    let mut sorted: BTreeMap<&'a str, Vec<(u32, u32)>> = BTreeMap::new();
+    for (person, sessions) in by_person {
+        // One index per string; were there two, their sessions are one person's, in order.
+        let all = sorted.entry(texts.get(person)).or_default();
+        let merged = !all.is_empty();
+        all.extend(sessions);
+        if merged {
+            all.sort_unstable();
+        }
+    }
+    sorted
 }
 
 pub(super) fn person_page(
@@ -488,8 +515,15 @@ pub(super) struct BreakdownTable {
     pub(super) rows: Vec<BreakdownRow>,
 }
 
-/// How a breakdown groups sessions.
-pub(super) type BreakdownKey = fn(&SessionSummary, &Texts) -> String;
+/// How a breakdown groups sessions: by the strings (one or two) that `group` picks of a session,
+/// as the table's indexes (no string is made per session), each group named by `label` once, when
+/// the table is made. Groups whose names are the same (a missing client type and one Webex
+/// reported as "unknown") are one row.
+#[derive(Clone, Copy)]
+pub(super) struct BreakdownKey {
+    pub(super) group: fn(&SessionSummary) -> [Text; 2],
+    pub(super) label: fn([Text; 2], &Texts) -> String,
+}
 
 /// Per-stream poor and judged counts, sessions and minutes of a breakdown's group.
 #[derive(Default)]
@@ -499,13 +533,21 @@ struct Tally {
     streams: StreamShares,
 }
 
+impl Tally {
+    fn merge(&mut self, other: &Self) {
+        self.sessions += other.sessions;
+        self.minutes.add(other.minutes);
+        self.streams.merge(other.streams);
+    }
+}
+
 /// Sessions grouped by a key as they go by (they are read back one at a time from the cache's
 /// packed form, so none is held): each group with its poor participant-minutes and per-stream poor
 /// shares.
 pub(super) struct Breakdown {
     name: &'static str,
     key: BreakdownKey,
-    groups: BTreeMap<String, Tally>,
+    groups: HashMap<[Text; 2], Tally>,
 }
 
 impl Breakdown {
@@ -513,23 +555,30 @@ impl Breakdown {
         Self {
             name,
             key,
-            groups: BTreeMap::new(),
+            groups: HashMap::new(),
         }
     }
 
-    pub(super) fn add(&mut self, s: &SessionSummary, texts: &Texts) {
-        let tally = self.groups.entry((self.key)(s, texts)).or_default();
+    pub(super) fn add(&mut self, s: &SessionSummary) {
+        let tally = self.groups.entry((self.key.group)(s)).or_default();
         tally.sessions += 1;
         tally.minutes.add(s.minutes);
         tally.streams.add(s);
     }
 
-    /// The table; `href` gives a group's page, if any ("" for none), from the page's folder.
-    pub(super) fn table(self, href: &dyn Fn(&str) -> String) -> BreakdownTable {
+    /// The table, its groups named from `texts`; `href` gives a group's page, if any ("" for
+    /// none), from the page's folder.
+    pub(super) fn table(self, texts: &Texts, href: &dyn Fn(&str) -> String) -> BreakdownTable {
+        let mut named: BTreeMap<String, Tally> = BTreeMap::new();
+        for (group, tally) in &self.groups {
+            named
+                .entry((self.key.label)(*group, texts))
+                .or_default()
+                .merge(tally);
+        }
         BreakdownTable {
             name: self.name,
-            rows: self
-                .groups
+            rows: named
                 .into_iter()
                 .map(|(key, tally)| BreakdownRow {
                     href: href(&key),
@@ -549,6 +598,11 @@ impl Breakdown {
                 .collect(),
         }
     }
+}
+
+/// The client type and version, as breakdowns name a client.
+pub(super) fn client_label([client, version]: [Text; 2], t: &Texts) -> String {
+    format!("{} {}", t.opt(client).unwrap_or("unknown"), t.get(version))
 }
 
 #[derive(Template)]
@@ -573,26 +627,39 @@ pub(super) fn breakdowns(
     texts: &Texts,
     options: &SiteOptions,
 ) -> BreakdownsPage {
+    /// A breakdown by one string of a session, "unknown" when Webex did not give it.
+    macro_rules! by {
+        ($field:ident) => {
+            BreakdownKey {
+                group: |s| [s.$field, Text::NONE],
+                label: |[text, _], t| unknown(t.opt(text)),
+            }
+        };
+    }
     let keys: [(&'static str, BreakdownKey); 6] = [
-        ("client type", |s, t| unknown(t.opt(s.client_type))),
-        ("client version", |s, t| {
-            format!(
-                "{} {}",
-                t.opt(s.client_type).unwrap_or("unknown"),
-                t.get(s.client_version)
-            )
-        }),
-        ("operating system", |s, t| unknown(t.opt(s.os_type))),
-        ("network type", |s, t| unknown(t.opt(s.network_type))),
-        ("server region", |s, t| unknown(t.opt(s.server_region))),
-        ("transport", |s, t| unknown(t.opt(s.transport))),
+        ("client type", by!(client_type)),
+        (
+            "client version",
+            BreakdownKey {
+                group: |s| [s.client_type, s.client_version],
+                label: client_label,
+            },
+        ),
+        ("operating system", by!(os_type)),
+        ("network type", by!(network_type)),
+        ("server region", by!(server_region)),
+        ("transport", by!(transport)),
     ];
     // Each with the page of a group, if any.
     type GroupPage = fn(&str) -> String;
     let no_page: GroupPage = |_| String::new();
     let offices = (!options.offices.is_empty()).then(|| {
         let page: GroupPage = super::offices::office_path;
-        (Breakdown::new(("office", office_of)), page)
+        let key = BreakdownKey {
+            group: |s| [s.office, Text::NONE],
+            label: |[office, _], t| t.opt(office).unwrap_or(super::offices::REMOTE).to_owned(),
+        };
+        (Breakdown::new(("office", key)), page)
     });
     let mut breakdowns: Vec<(Breakdown, GroupPage)> = offices
         .into_iter()
@@ -601,14 +668,84 @@ pub(super) fn breakdowns(
     // One pass over every session, each read back once.
     for s in all.iter().flat_map(|a| a.sessions.iter()) {
         for (breakdown, _) in &mut breakdowns {
-            breakdown.add(&s, texts);
+            breakdown.add(&s);
         }
     }
     BreakdownsPage {
         chrome: Chrome::new("Breakdowns", "", options),
         tables: breakdowns
             .into_iter()
-            .map(|(breakdown, page)| breakdown.table(&page))
+            .map(|(breakdown, page)| breakdown.table(texts, &page))
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quality::headline::Headline;
+
+    fn meeting(sessions: Vec<SessionSummary>) -> MeetingSummary {
+        MeetingSummary {
+            instance_id: "a_I_1".into(),
+            title: "Weekly".into(),
+            host: "Ann".into(),
+            start: DateTime::UNIX_EPOCH,
+            end: None,
+            sessions: sessions.into_iter().collect(),
+            headline: Headline::default(),
+        }
+    }
+
+    #[test]
+    fn breakdown_groups_of_the_same_name_are_one_row() {
+        let mut texts = Texts::default();
+        let session = |texts: &mut Texts, client: &str, video: Verdict| {
+            let mut s = SessionSummary {
+                client_type: texts.intern(client),
+                network_type: texts.intern("wifi"),
+                ..SessionSummary::default()
+            };
+            s.streams[1].verdict = video;
+            s
+        };
+        // Webex said nothing of the first client and "unknown" of the second: one group.
+        let sessions = vec![
+            session(&mut texts, "", Verdict::Poor),
+            session(&mut texts, "unknown", Verdict::Good),
+            session(&mut texts, "Webex Desktop", Verdict::Good),
+        ];
+        let summary = meeting(sessions);
+        let page = breakdowns(&[&summary], &texts, &SiteOptions::default());
+        let rows = |name: &str| -> Vec<(String, usize, String)> {
+            let table = page.tables.iter().find(|t| t.name == name).unwrap();
+            table
+                .rows
+                .iter()
+                .map(|r| (r.key.clone(), r.sessions, r.shares[1].1.clone()))
+                .collect()
+        };
+        assert_eq!(
+            rows("client type"),
+            [
+                ("Webex Desktop".to_owned(), 1, "0.0 %".to_owned()),
+                ("unknown".to_owned(), 2, "50.0 %".to_owned()),
+            ]
+        );
+        assert_eq!(
+            rows("client version"),
+            [
+                ("Webex Desktop ".to_owned(), 1, "0.0 %".to_owned()),
+                ("unknown ".to_owned(), 2, "50.0 %".to_owned()),
+            ]
+        );
+        assert_eq!(
+            rows("network type"),
+            [("wifi".to_owned(), 3, "33.3 %".to_owned())]
+        );
+        assert!(
+            page.tables.iter().all(|t| t.name != "office"),
+            "no offices configured"
+        );
     }
 }

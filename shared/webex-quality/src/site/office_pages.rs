@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 
 use super::build::meeting_path;
 use super::list_pages::{
-    Breakdown, BreakdownTable, StreamShares, daily_poor_share, office_name, share_text,
+    Breakdown, BreakdownKey, BreakdownTable, StreamShares, client_label, daily_poor_share,
+    office_name, share_text,
 };
-use super::render_cache::{MeetingSummary, SessionSummary, Texts};
+use super::render_cache::{MeetingSummary, SessionSummary, Text, Texts};
 use super::{Chrome, SiteOptions, VerdictView, verdict_view};
 use crate::quality::headline::Minutes;
 
@@ -67,7 +68,7 @@ pub(super) fn office_pages(
                 .position(|n| *n == office)
                 .and_then(|at| tallies.get_mut(at))
             {
-                tally.add(&s, day, texts);
+                tally.add(&s, day);
             }
         }
         for tally in &mut tallies {
@@ -78,7 +79,7 @@ pub(super) fn office_pages(
         .into_iter()
         .zip(tallies)
         .map(|(office, tally)| {
-            let page = tally.page(office, (from, options));
+            let page = tally.page(office, (from, texts, options));
             (super::offices::office_path(office), page)
         })
         .collect()
@@ -110,23 +111,25 @@ impl<'a> OfficeTally<'a> {
             minutes: Minutes::default(),
             meetings: 0,
             sessions: 0,
-            network: Breakdown::new(("network type", |s, t| {
-                t.opt(s.network_type).unwrap_or("unknown").to_owned()
-            })),
-            client: Breakdown::new(("client", |s, t| {
-                format!(
-                    "{} {}",
-                    t.opt(s.client_type).unwrap_or("unknown"),
-                    t.get(s.client_version)
-                )
-                .trim_end()
-                .to_owned()
-            })),
+            network: Breakdown::new((
+                "network type",
+                BreakdownKey {
+                    group: |s| [s.network_type, Text::NONE],
+                    label: |[network, _], t| t.opt(network).unwrap_or("unknown").to_owned(),
+                },
+            )),
+            client: Breakdown::new((
+                "client",
+                BreakdownKey {
+                    group: |s| [s.client_type, s.client_version],
+                    label: |client, t| client_label(client, t).trim_end().to_owned(),
+                },
+            )),
         }
     }
 
     /// A session here, of a meeting that started on `day` of the period.
-    fn add(&mut self, s: &SessionSummary, day: Option<usize>, texts: &Texts) {
+    fn add(&mut self, s: &SessionSummary, day: Option<usize>) {
         self.sessions += 1;
         self.minutes.add(s.minutes);
         if let Some(minutes) = day.and_then(|d| self.days.get_mut(d)) {
@@ -135,8 +138,8 @@ impl<'a> OfficeTally<'a> {
         self.meeting.0 += 1;
         self.meeting.1.add(s.minutes);
         self.shares.add(s);
-        self.network.add(s, texts);
-        self.client.add(s, texts);
+        self.network.add(s);
+        self.client.add(s);
     }
 
     /// After `a`'s sessions: a meeting here, and among the worst when fair or poor minutes were.
@@ -150,7 +153,11 @@ impl<'a> OfficeTally<'a> {
         }
     }
 
-    fn page(mut self, office: &str, (from, options): (DateTime<Utc>, &SiteOptions)) -> OfficePage {
+    fn page(
+        mut self,
+        office: &str,
+        (from, texts, options): (DateTime<Utc>, &Texts, &SiteOptions),
+    ) -> OfficePage {
         let points = daily_poor_share(from, DAYS, |day_start, _| {
             usize::try_from((day_start - from).num_days())
                 .ok()
@@ -195,7 +202,10 @@ impl<'a> OfficeTally<'a> {
                     meeting_label: a.headline.label(),
                 })
                 .collect(),
-            tables: vec![self.network.table(&no_page), self.client.table(&no_page)],
+            tables: vec![
+                self.network.table(texts, &no_page),
+                self.client.table(texts, &no_page),
+            ],
         }
     }
 }

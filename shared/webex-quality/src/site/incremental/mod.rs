@@ -154,6 +154,10 @@ pub struct SiteBuilder<'a> {
     failed: HashSet<String>,
     /// Bytes of rendered files not taken yet.
     waiting: usize,
+    /// Whether an entry of the previous cache was dropped (its meeting rendered again), so that
+    /// strings of the table may no longer be used. The table a cache is saved with is compact, and
+    /// kept entries use the same strings: while nothing is dropped there is nothing to compact.
+    dropped: bool,
 }
 
 /// Meetings of one database still to be added to a build.
@@ -194,6 +198,7 @@ impl<'a> SiteBuilder<'a> {
             build,
             failed: HashSet::new(),
             waiting: 0,
+            dropped: false,
         }
     }
 
@@ -334,11 +339,13 @@ impl<'a> SiteBuilder<'a> {
             // unchanged and its files still published; else the meeting is rendered again and the
             // entry can serve no one (this build's, or none after an error page, replaces it in
             // the next cache), so it is not held till the end of the build.
-            let previous = self.take_previous(&meeting.instance_id);
-            if let Some(entry) = previous.filter(|(_, c)| c.key == key && self.published(&c.files))
-            {
-                self.keep_cached(entry);
-                continue;
+            match self.take_previous(&meeting.instance_id) {
+                Some(entry) if entry.1.key == key && self.published(&entry.1.files) => {
+                    self.keep_cached(entry);
+                    continue;
+                }
+                Some(_) => self.dropped = true,
+                None => {}
             }
             // Each meeting on its own: one whose stored body is damaged or whose page cannot be
             // made gets an error page, and the build goes on (other failures stop it).
@@ -426,7 +433,9 @@ impl<'a> SiteBuilder<'a> {
             add_missing(&mut cache.people, left.people);
             add_missing(&mut cache.days, left.days);
         }
-        self.build.cache.compact_texts();
+        if self.dropped {
+            self.build.cache.compact_texts();
+        }
         self.build
     }
 
@@ -529,7 +538,11 @@ impl<'a> SiteBuilder<'a> {
         drop(keys);
         self.build.cache.meetings = meetings;
         self.build.cache.texts = texts;
-        self.build.cache.compact_texts();
+        // What the previous cache still holds is not carried over: its strings may be unused too.
+        let dropped = self.dropped || previous.is_some_and(|p| !p.cache.meetings.is_empty());
+        if dropped {
+            self.build.cache.compact_texts();
+        }
         Ok((
             self.build,
             PeoplePages {

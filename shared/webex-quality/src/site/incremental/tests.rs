@@ -214,3 +214,68 @@ fn a_meeting_rendered_again_lets_go_of_its_previous_entry_at_once() {
     assert_ne!(build.cache.meetings["a"], cached("a"), "this build's entry");
     assert_eq!(build.cache.meetings["z"], cached("z"));
 }
+
+#[test]
+fn the_strings_of_meetings_no_longer_cached_are_let_go() {
+    use crate::db::test_support::{changes_with_call, t, tempdir};
+    let scratch = tempdir();
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/webex/meeting-qualities-3-participants.json"
+    ))
+    .unwrap();
+    let start = t("2025-06-02T14:00:00Z");
+    let database = |file: &str, meetings: &[(&str, &str)]| {
+        let mut db = Database::open(&scratch.path().join(file)).unwrap();
+        for (id, body) in meetings {
+            db.apply(&changes_with_call(id, start, body.as_bytes()))
+                .unwrap();
+        }
+        db
+    };
+    let strings = |build: &SiteBuild| -> std::collections::BTreeSet<String> {
+        let texts = &build.cache.texts;
+        (0..texts.len())
+            .map(|i| {
+                texts
+                    .get(crate::site::texts::Text::at(u32::try_from(i).unwrap()))
+                    .to_owned()
+            })
+            .collect()
+    };
+    let options = SiteOptions::default();
+    let thresholds = Thresholds::default();
+    let build = |db: &Database, previous: Option<&SiteBuild>| {
+        let status = StatusView::from_sources(db, None, start).unwrap();
+        let previous = previous.map(|p| Previous {
+            cache: p.cache.clone(),
+            manifest: &p.hashes,
+        });
+        build_incremental(db, &status, &options, &thresholds, previous).unwrap()
+    };
+    let zed = fixture.replace("Marco Bellini", "Zed Unique");
+    let both = database("1.sqlite", &[("a", &fixture), ("b", &zed)]);
+    let first = build(&both, None);
+    assert!(strings(&first).contains("Zed Unique"));
+
+    // Nothing changed: every string is still used, and the table is left as it was.
+    let again = build(&both, Some(&first));
+    assert_eq!(again.meetings_reused, 2);
+    assert_eq!(again.cache.texts, first.cache.texts);
+
+    // "b" is rendered again from other pages: the strings only its old entry used go.
+    let yan = fixture.replace("Marco Bellini", "Yan Other");
+    let changed = build(
+        &database("2.sqlite", &[("a", &fixture), ("b", &yan)]),
+        Some(&again),
+    );
+    assert_eq!(changed.meetings_rendered, 1);
+    let held = strings(&changed);
+    assert!(!held.contains("Zed Unique") && held.contains("Yan Other"));
+
+    // "b" is no longer in the data: its entry is not carried over, nor are its strings.
+    let gone = build(&database("3.sqlite", &[("a", &fixture)]), Some(&changed));
+    assert_eq!(gone.meetings_reused, 1);
+    let held = strings(&gone);
+    assert!(!held.contains("Yan Other") && held.contains("Marco Bellini"));
+}
