@@ -1,10 +1,11 @@
 //! The pages built from every meeting's summary: the overviews (7, 30 and 90 days), the meetings
 //! list, a page per person, and the breakdowns.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use askama::Template;
 use chrono::{DateTime, Utc};
+use foldhash::HashMap;
 
 use super::build::meeting_path;
 use super::render_cache::{MeetingSummary, SessionSummary, Text, Texts};
@@ -270,32 +271,29 @@ pub(super) fn daily_poor_share(
         .collect()
 }
 
-pub(super) fn overview(
-    all: &[&MeetingSummary],
-    texts: &Texts,
-    days: i64,
-    now: DateTime<Utc>,
-    status: &StatusView,
-    options: &SiteOptions,
-) -> OverviewPage {
-    let from = now - chrono::Duration::days(days);
-    let period: Vec<&MeetingSummary> = all
-        .iter()
-        .copied()
-        .filter(|a| a.start >= from && a.start <= now)
-        .collect();
-    // One pass over the period's sessions (each is read back from the cache's packed form).
-    let mut minutes: i64 = 0;
-    let mut session_count = 0;
-    let mut shares = StreamShares::default();
-    let mut affected: HashMap<Text, Affected> = HashMap::new();
-    for s in period.iter().flat_map(|a| a.sessions.iter()) {
-        session_count += 1;
+/// What an overview counts of its period's sessions.
+#[derive(Default)]
+struct SessionTally {
+    sessions: usize,
+    minutes: i64,
+    shares: StreamShares,
+    affected: HashMap<Text, Affected>,
+}
+
+impl SessionTally {
+    fn add(
+        &mut self,
+        s: &SessionSummary,
+        now: DateTime<Utc>,
+        texts: &Texts,
+        options: &SiteOptions,
+    ) {
+        self.sessions += 1;
         if let Some(join) = s.join {
-            minutes += (s.leave.unwrap_or(now) - join).num_minutes().max(0);
+            self.minutes += (s.leave.unwrap_or(now) - join).num_minutes().max(0);
         }
-        shares.add(&s);
-        let entry = affected.entry(s.person).or_insert_with(|| Affected {
+        self.shares.add(s);
+        let entry = self.affected.entry(s.person).or_insert_with(|| Affected {
             href: options.person_key.person_path(texts.get(s.person)),
             name: texts.get(s.name).to_owned(),
             poor: 0,
@@ -304,6 +302,65 @@ pub(super) fn overview(
         entry.sessions += 1;
         entry.poor += usize::from(s.worst() == Verdict::Poor);
     }
+}
+
+/// The overview of each of [`PERIODS`], by path. The periods end now and overlap: each session is
+/// read back from the cache's packed form once and counted for every period it falls in.
+pub(super) fn overviews(
+    all: &[&MeetingSummary],
+    texts: &Texts,
+    now: DateTime<Utc>,
+    status: &StatusView,
+    options: &SiteOptions,
+) -> Vec<(&'static str, OverviewPage)> {
+    let froms: Vec<DateTime<Utc>> = PERIODS
+        .iter()
+        .map(|(days, _)| now - chrono::Duration::days(*days))
+        .collect();
+    let mut tallies: Vec<SessionTally> = PERIODS.iter().map(|_| SessionTally::default()).collect();
+    for a in all.iter().filter(|a| a.start <= now) {
+        if !froms.iter().any(|from| a.start >= *from) {
+            continue;
+        }
+        for s in a.sessions.iter() {
+            for (tally, from) in tallies.iter_mut().zip(&froms) {
+                if a.start >= *from {
+                    tally.add(&s, now, texts, options);
+                }
+            }
+        }
+    }
+    PERIODS
+        .iter()
+        .zip(froms)
+        .zip(tallies)
+        .map(|(((days, path), from), tally)| {
+            let period: Vec<&MeetingSummary> = all
+                .iter()
+                .copied()
+                .filter(|a| a.start >= from && a.start <= now)
+                .collect();
+            let page = overview(&period, tally, (*days, from), status, options);
+            (*path, page)
+        })
+        .collect()
+}
+
+/// The overview of the `days` from `from` to now: `period`, its meetings, and `tally`, their
+/// sessions counted.
+fn overview(
+    period: &[&MeetingSummary],
+    tally: SessionTally,
+    (days, from): (i64, DateTime<Utc>),
+    status: &StatusView,
+    options: &SiteOptions,
+) -> OverviewPage {
+    let SessionTally {
+        sessions: session_count,
+        minutes,
+        shares,
+        affected,
+    } = tally;
     let minutes_of = |meetings: &mut dyn Iterator<Item = &&MeetingSummary>| {
         let mut total = Minutes::default();
         for a in meetings {
@@ -313,7 +370,7 @@ pub(super) fn overview(
     };
     // Each meeting's minutes counted for its day once (not each day looking through the period).
     let mut by_day = vec![Minutes::default(); usize::try_from(days).unwrap_or(0)];
-    for a in &period {
+    for a in period {
         let day = usize::try_from((a.start - from).num_seconds() / 86_400).ok();
         if let Some(minutes) = day.and_then(|d| by_day.get_mut(d)) {
             minutes.add(a.headline.minutes);
@@ -336,7 +393,7 @@ pub(super) fn overview(
     );
     let all_minutes = minutes_of(&mut period.iter());
     let mut verdicts = [0; 3];
-    for a in &period {
+    for a in period {
         match a.headline.verdict {
             Verdict::Poor => verdicts[0] += 1,
             Verdict::Fair => verdicts[1] += 1,
@@ -351,7 +408,13 @@ pub(super) fn overview(
         .collect();
     by_impact(&mut worst);
     let mut affected: Vec<Affected> = affected.into_values().filter(|a| a.poor > 0).collect();
-    affected.sort_by(|a, b| b.poor.cmp(&a.poor).then(a.name.cmp(&b.name)));
+    // Namesakes in the order of their pages' paths, not the order the map gave them in.
+    affected.sort_by(|a, b| {
+        b.poor
+            .cmp(&a.poor)
+            .then(a.name.cmp(&b.name))
+            .then(a.href.cmp(&b.href))
+    });
     affected.truncate(10);
     OverviewPage {
         chrome: Chrome::new(&format!("Overview, {days} days"), "", options),
@@ -420,7 +483,7 @@ pub(super) fn people<'a>(
     texts: &'a Texts,
 ) -> BTreeMap<&'a str, Vec<(u32, u32)>> {
     // By the key's index in the table (one string each), sorted by the key once at the end.
-    let mut by_person: HashMap<Text, Vec<(u32, u32)>> = HashMap::new();
+    let mut by_person: HashMap<Text, Vec<(u32, u32)>> = HashMap::default();
     for (m, a) in all.iter().enumerate() {
         for (i, s) in a.sessions.iter().enumerate() {
             by_person.entry(s.person).or_default().push((
@@ -555,7 +618,7 @@ impl Breakdown {
         Self {
             name,
             key,
-            groups: HashMap::new(),
+            groups: HashMap::default(),
         }
     }
 
@@ -747,5 +810,64 @@ mod tests {
             page.tables.iter().all(|t| t.name != "office"),
             "no offices configured"
         );
+    }
+
+    #[test]
+    fn each_overview_counts_the_sessions_of_its_own_period() {
+        let mut texts = Texts::default();
+        let now = DateTime::parse_from_rfc3339("2026-06-30T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        // A meeting 2, 20, 60 and 120 days ago, with 1, 2, 3 and 4 sessions of its own people,
+        // and one an hour from now (not in any period yet).
+        let meetings: Vec<MeetingSummary> = [(2, 1), (20, 2), (60, 3), (120, 4), (-1, 5)]
+            .into_iter()
+            .map(|(days_ago, people)| {
+                let sessions = (0..people)
+                    .map(|i| {
+                        let mut s = SessionSummary {
+                            person: texts.intern(&format!("p{days_ago}-{i}@example.com")),
+                            name: texts.intern(&format!("P {days_ago} {i}")),
+                            ..SessionSummary::default()
+                        };
+                        s.streams[0].verdict = Verdict::Poor;
+                        s
+                    })
+                    .collect();
+                MeetingSummary {
+                    start: if days_ago < 0 {
+                        now + chrono::Duration::hours(1)
+                    } else {
+                        now - chrono::Duration::days(days_ago)
+                    },
+                    ..meeting(sessions)
+                }
+            })
+            .collect();
+        let all: Vec<&MeetingSummary> = meetings.iter().collect();
+        let status = StatusView {
+            last_run: String::new(),
+            last_outcome: String::new(),
+            collected: 0,
+            pending: 0,
+            archived_days: 0,
+            rate_limited: 0,
+            token_days: String::new(),
+            errors: Vec::new(),
+        };
+        let pages = overviews(&all, &texts, now, &status, &SiteOptions::default());
+        let counted: Vec<(&str, usize, usize, usize)> = pages
+            .iter()
+            .map(|(path, page)| (*path, page.meetings, page.sessions, page.affected.len()))
+            .collect();
+        assert_eq!(
+            counted,
+            [
+                ("index.html", 1, 1, 1),
+                ("overview-30.html", 2, 3, 3),
+                ("overview-90.html", 3, 6, 6),
+            ]
+        );
+        assert_eq!(pages[1].1.shares[0].1, "100.0 %");
     }
 }

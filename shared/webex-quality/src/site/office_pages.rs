@@ -56,6 +56,10 @@ pub(super) fn office_pages(
 ) -> Vec<(String, OfficePage)> {
     let from = now - chrono::Duration::days(DAYS);
     let names = options.offices.names();
+    if names.is_empty() {
+        // No office configured: no page, and no session to look through.
+        return Vec::new();
+    }
     let mut tallies: Vec<OfficeTally<'_>> = names.iter().map(|_| OfficeTally::new()).collect();
     // One pass over the period's sessions (each read back once from the cache's packed form),
     // each counted for its office.

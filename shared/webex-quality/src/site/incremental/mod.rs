@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::build::{BuildError, Files, render, render_meeting_error, render_meeting_file};
-use super::list_pages::{PERIODS, breakdowns, overview, people, person_page};
+use super::list_pages::{breakdowns, overviews, people, person_page};
 use super::office_pages::office_pages;
 use super::publish::Manifest;
 use super::render_cache::{
@@ -488,14 +488,8 @@ impl<'a> SiteBuilder<'a> {
             (options, self.thresholds),
         )?;
         let now = options.generated;
-        for (days, path) in PERIODS {
-            build.insert(
-                (*path).to_owned(),
-                render(
-                    path,
-                    &overview(&analyzed, &texts, *days, now, status, options),
-                )?,
-            );
+        for (path, page) in overviews(&analyzed, &texts, now, status, options) {
+            build.insert(path.to_owned(), render(path, &page)?);
         }
         let mut todo = Vec::new();
         let today = now.date_naive();
