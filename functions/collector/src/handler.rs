@@ -160,12 +160,13 @@ mod tests {
         LambdaEvent::new(payload, context)
     }
 
-    fn collector(sim: &webex_sim::SimHandle, token: &str) -> (Collector, SharedStore) {
-        let dir = std::env::temp_dir().join(format!(
-            "wq-collector-fn-{}-{}",
-            std::process::id(),
-            sim.addr().port()
-        ));
+    /// A collector over a folder store in a temporary folder (removed when the guard is dropped).
+    fn collector(
+        sim: &webex_sim::SimHandle,
+        token: &str,
+    ) -> (Collector, SharedStore, tempfile::TempDir) {
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_owned();
         let config = CollectorConfig {
             store: StoreLocation::Folder(dir.clone()),
             s3: webex_quality::storage::S3Settings::default(),
@@ -186,7 +187,7 @@ mod tests {
             Arc::new(webex_quality::clock::SystemClock),
         )
         .unwrap();
-        (collector, store)
+        (collector, store, scratch)
     }
 
     #[test]
@@ -214,7 +215,7 @@ mod tests {
             .unwrap();
         sim.faults()
             .inject(webex_sim::Route::Meetings, webex_sim::Fault::Status(400), 1);
-        let (collector, store) = collector(&sim, "any-token");
+        let (collector, store, _scratch) = collector(&sim, "any-token");
         let answer = function_handler(&collector, scheduled_event(Duration::from_secs(60))).await;
         let error = answer.expect_err("listing failed, so the invocation fails");
         assert!(matches!(error, CycleFailed::Failed(_)), "{error:?}");
@@ -235,7 +236,7 @@ mod tests {
             .spawn("127.0.0.1:0")
             .await
             .unwrap();
-        let (collector, _) = collector(&sim, "a-token-webex-does-not-know");
+        let (collector, _, _scratch) = collector(&sim, "a-token-webex-does-not-know");
         let line = function_handler(&collector, scheduled_event(Duration::from_secs(60)))
             .await
             .expect("a human must act; the invocation itself did its job");

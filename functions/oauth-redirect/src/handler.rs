@@ -76,8 +76,11 @@ mod tests {
 
     const SETUP_SECRET: &str = "correct-horse-battery-staple";
 
-    fn service() -> (Arc<LoginService>, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("wq-oauth-fn-{}", std::process::id()));
+    /// A login service over a folder store in a temporary folder of its own (tests run in
+    /// parallel), removed when the guard is dropped.
+    fn service() -> (Arc<LoginService>, tempfile::TempDir) {
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().to_owned();
         let config = LoginConfig {
             store: StoreLocation::Folder(dir.clone()),
             s3: webex_quality::storage::S3Settings::default(),
@@ -94,7 +97,7 @@ mod tests {
             setup_secret: Some(Secret::new(SETUP_SECRET)),
             org_id: None,
         };
-        let store: SharedStore = Arc::new(FolderStore::new(dir.clone()).unwrap());
+        let store: SharedStore = Arc::new(FolderStore::new(dir).unwrap());
         let service = LoginService::new(
             &config,
             store,
@@ -102,7 +105,7 @@ mod tests {
             Arc::new(webex_quality::clock::SystemClock),
         )
         .unwrap();
-        (Arc::new(service), dir)
+        (Arc::new(service), scratch)
     }
 
     fn request(fixture: &str) -> Request {
@@ -118,7 +121,7 @@ mod tests {
 
     #[tokio::test]
     async fn get_login_shows_the_form_with_the_setup_secret_field() {
-        let (service, _) = service();
+        let (service, _scratch) = service();
         let response = answer(
             service,
             request(include_str!(
@@ -135,7 +138,7 @@ mod tests {
 
     #[tokio::test]
     async fn post_login_on_a_named_stage_with_the_secret_redirects_to_webex_with_a_sealed_cookie() {
-        let (service, _) = service();
+        let (service, _scratch) = service();
         let response = answer(
             service,
             request(include_str!(
@@ -163,7 +166,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_wrong_setup_secret_is_refused_without_echoing_it() {
-        let (service, _) = service();
+        let (service, _scratch) = service();
         let mut payload: serde_json::Value = serde_json::from_str(include_str!(
             "../../../tests/fixtures/events/apigw-v2-post-login.json"
         ))
@@ -197,14 +200,14 @@ mod tests {
                 .unwrap()
                 .contains("Max-Age=0")
         );
-        assert!(!dir.join(webex_quality::tokens::TOKENS_KEY).exists());
+        assert!(!dir.path().join(webex_quality::tokens::TOKENS_KEY).exists());
         let page = text(response).await;
         assert!(!page.contains("fixture-code"), "{page}");
     }
 
     #[tokio::test]
     async fn the_root_redirects_to_the_login_page() {
-        let (service, _) = service();
+        let (service, _scratch) = service();
         let mut payload: serde_json::Value = serde_json::from_str(include_str!(
             "../../../tests/fixtures/events/apigw-v2-get-login.json"
         ))

@@ -230,15 +230,15 @@ mod tests {
     }
 
     /// A builder over folders standing in for the buckets, so that a render can run.
-    fn builder(location: &str) -> (Builder, std::path::PathBuf) {
-        // One folder per test: tests run in parallel.
-        let dir =
-            std::env::temp_dir().join(format!("wq-site-builder-{}", uuid::Uuid::new_v4().simple()));
+    fn builder(location: &str) -> (Builder, tempfile::TempDir) {
+        // One folder per test (tests run in parallel), removed when the test ends.
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         let data: SharedStore = Arc::new(FolderStore::new(dir.join("data")).unwrap());
         let site: SharedStore = Arc::new(FolderStore::for_site(dir.join("site")).unwrap());
         (
             Builder {
-                config: config(location, &dir),
+                config: config(location, dir),
                 data,
                 site,
                 thresholds: Thresholds::default(),
@@ -246,7 +246,7 @@ mod tests {
                 clock: Arc::new(webex_quality::clock::SystemClock),
                 last_render: std::sync::Mutex::new(None),
             },
-            dir,
+            scratch,
         )
     }
 
@@ -315,7 +315,7 @@ mod tests {
         .await
         .unwrap();
         assert!(!log.rendered, "{log:?}");
-        assert!(!dir.join("site").join("manifest.json").exists());
+        assert!(!dir.path().join("site").join("manifest.json").exists());
     }
 
     #[tokio::test]
@@ -331,7 +331,7 @@ mod tests {
         .unwrap();
         assert!(log.rendered, "{log:?}");
         assert!(log.files > 0 && log.uploaded == log.files, "{log:?}");
-        assert!(dir.join("site").join("status.html").exists());
+        assert!(dir.path().join("site").join("status.html").exists());
     }
 
     #[tokio::test]
@@ -354,6 +354,6 @@ mod tests {
         // It renders (and, with no database under a published site, refuses to publish).
         let third = function_handler(&builder, status()).await;
         assert!(third.is_err(), "{third:?}");
-        assert!(dir.join("site").join("status.html").exists());
+        assert!(dir.path().join("site").join("status.html").exists());
     }
 }

@@ -209,9 +209,13 @@ mod tests {
     use crate::tokens::Authorizer;
     use crate::webex::TokenRecord;
 
-    fn folder() -> SharedStore {
-        let dir = std::env::temp_dir().join(format!("wq-status-{}", uuid::Uuid::new_v4().simple()));
-        Arc::new(FolderStore::new(dir).unwrap())
+    /// A folder store in a temporary folder, removed when the guard is dropped.
+    fn folder() -> (SharedStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        (
+            Arc::new(FolderStore::new(dir.path().to_owned()).unwrap()),
+            dir,
+        )
     }
 
     #[test]
@@ -249,7 +253,7 @@ mod tests {
 
     #[tokio::test]
     async fn two_writers_keep_each_others_part() {
-        let store = folder();
+        let (store, _dir) = folder();
         let statuses = StatusStore::new(store.clone());
         let now = Utc::now();
         statuses
