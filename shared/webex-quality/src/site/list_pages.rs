@@ -273,7 +273,7 @@ pub(super) fn daily_poor_share(
 
 /// What an overview counts of its period's sessions.
 #[derive(Default)]
-struct SessionTally {
+pub(super) struct SessionTally {
     sessions: usize,
     minutes: i64,
     shares: StreamShares,
@@ -304,37 +304,74 @@ impl SessionTally {
     }
 }
 
-/// The overview of each of [`PERIODS`], by path. The periods end now and overlap: each session is
-/// read back from the cache's packed form once and counted for every period it falls in.
-pub(super) fn overviews(
+/// Every session of the history read back once from the cache's packed form (the costly part of
+/// the pages built from all of it), counted for the overviews' periods, the breakdowns and each
+/// person's list ([`count_sessions`]).
+pub(super) struct Counted {
+    /// Per period of [`PERIODS`]: its start and its sessions' tally ([`overviews`]).
+    pub(super) periods: Vec<(DateTime<Utc>, SessionTally)>,
+    /// The breakdowns page's tables ([`breakdowns`]).
+    pub(super) breakdowns: Vec<(Breakdown, GroupPage)>,
+    /// Each person's sessions, oldest first: the index of the meeting in `all` and of the session
+    /// in the meeting, by the person's key's index in the string table ([`people`]).
+    pub(super) people: HashMap<Text, Vec<(u32, u32)>>,
+}
+
+/// Counts every session of `all` (oldest first) once for [`Counted`]'s pages.
+pub(super) fn count_sessions(
     all: &[&MeetingSummary],
     texts: &Texts,
+    now: DateTime<Utc>,
+    options: &SiteOptions,
+) -> Counted {
+    let mut periods: Vec<(DateTime<Utc>, SessionTally)> = PERIODS
+        .iter()
+        .map(|(days, _)| (now - chrono::Duration::days(*days), SessionTally::default()))
+        .collect();
+    let mut breakdowns = breakdown_tallies(options);
+    let mut people: HashMap<Text, Vec<(u32, u32)>> = HashMap::default();
+    let mut within = Vec::with_capacity(periods.len());
+    for (m, a) in all.iter().enumerate() {
+        // The periods the meeting is in (they end now; one that starts later is in none).
+        within.clear();
+        within.extend(
+            periods
+                .iter()
+                .map(|(from, _)| a.start >= *from && a.start <= now),
+        );
+        for (i, s) in a.sessions.iter().enumerate() {
+            for ((_, tally), _) in periods.iter_mut().zip(&within).filter(|(_, w)| **w) {
+                tally.add(&s, now, texts, options);
+            }
+            for (breakdown, _) in &mut breakdowns {
+                breakdown.add(&s);
+            }
+            people.entry(s.person).or_default().push((
+                u32::try_from(m).unwrap_or(u32::MAX),
+                u32::try_from(i).unwrap_or(u32::MAX),
+            ));
+        }
+    }
+    Counted {
+        periods,
+        breakdowns,
+        people,
+    }
+}
+
+/// The overview of each of [`PERIODS`], by path, from `all` (the periods' meetings are picked
+/// again here) and their sessions as [`count_sessions`] counted them.
+pub(super) fn overviews(
+    all: &[&MeetingSummary],
+    periods: Vec<(DateTime<Utc>, SessionTally)>,
     now: DateTime<Utc>,
     status: &StatusView,
     options: &SiteOptions,
 ) -> Vec<(&'static str, OverviewPage)> {
-    let froms: Vec<DateTime<Utc>> = PERIODS
-        .iter()
-        .map(|(days, _)| now - chrono::Duration::days(*days))
-        .collect();
-    let mut tallies: Vec<SessionTally> = PERIODS.iter().map(|_| SessionTally::default()).collect();
-    for a in all.iter().filter(|a| a.start <= now) {
-        if !froms.iter().any(|from| a.start >= *from) {
-            continue;
-        }
-        for s in a.sessions.iter() {
-            for (tally, from) in tallies.iter_mut().zip(&froms) {
-                if a.start >= *from {
-                    tally.add(&s, now, texts, options);
-                }
-            }
-        }
-    }
     PERIODS
         .iter()
-        .zip(froms)
-        .zip(tallies)
-        .map(|(((days, path), from), tally)| {
+        .zip(periods)
+        .map(|((days, path), (from, tally))| {
             let period: Vec<&MeetingSummary> = all
                 .iter()
                 .copied()
@@ -477,21 +514,11 @@ type PersonSessions<'a> = Vec<(
 )>;
 
 /// Every person's sessions, oldest first, by the person's key: the index of the meeting in `all`
-/// and of the session in the meeting.
+/// and of the session in the meeting (as [`count_sessions`] counted them, sorted by the key).
 pub(super) fn people<'a>(
-    all: &[&MeetingSummary],
+    by_person: HashMap<Text, Vec<(u32, u32)>>,
     texts: &'a Texts,
 ) -> BTreeMap<&'a str, Vec<(u32, u32)>> {
-    // By the key's index in the table (one string each), sorted by the key once at the end.
-    let mut by_person: HashMap<Text, Vec<(u32, u32)>> = HashMap::default();
-    for (m, a) in all.iter().enumerate() {
-        for (i, s) in a.sessions.iter().enumerate() {
-            by_person.entry(s.person).or_default().push((
-                u32::try_from(m).unwrap_or(u32::MAX),
-                u32::try_from(i).unwrap_or(u32::MAX),
-            ));
-        }
-    }
     let mut sorted: BTreeMap<&'a str, Vec<(u32, u32)>> = BTreeMap::new();
     for (person, sessions) in by_person {
         // One index per string; were there two, their sessions are one person's, in order.
@@ -685,11 +712,12 @@ pub(super) fn office_of(s: &SessionSummary, t: &Texts) -> String {
     office_name(s, t).to_owned()
 }
 
-pub(super) fn breakdowns(
-    all: &[&MeetingSummary],
-    texts: &Texts,
-    options: &SiteOptions,
-) -> BreakdownsPage {
+/// A breakdown's group's page, if any ("" for none), from the page's folder.
+pub(super) type GroupPage = fn(&str) -> String;
+
+/// The breakdowns page's tables, empty: by office when offices are configured, then by client,
+/// system, network, region and transport.
+fn breakdown_tallies(options: &SiteOptions) -> Vec<(Breakdown, GroupPage)> {
     /// A breakdown by one string of a session, "unknown" when Webex did not give it.
     macro_rules! by {
         ($field:ident) => {
@@ -713,8 +741,6 @@ pub(super) fn breakdowns(
         ("server region", by!(server_region)),
         ("transport", by!(transport)),
     ];
-    // Each with the page of a group, if any.
-    type GroupPage = fn(&str) -> String;
     let no_page: GroupPage = |_| String::new();
     let offices = (!options.offices.is_empty()).then(|| {
         let page: GroupPage = super::offices::office_path;
@@ -724,19 +750,21 @@ pub(super) fn breakdowns(
         };
         (Breakdown::new(("office", key)), page)
     });
-    let mut breakdowns: Vec<(Breakdown, GroupPage)> = offices
+    offices
         .into_iter()
         .chain(keys.map(|key| (Breakdown::new(key), no_page)))
-        .collect();
-    // One pass over every session, each read back once.
-    for s in all.iter().flat_map(|a| a.sessions.iter()) {
-        for (breakdown, _) in &mut breakdowns {
-            breakdown.add(&s);
-        }
-    }
+        .collect()
+}
+
+/// The breakdowns page, from its tables as [`count_sessions`] counted them.
+pub(super) fn breakdowns(
+    tables: Vec<(Breakdown, GroupPage)>,
+    texts: &Texts,
+    options: &SiteOptions,
+) -> BreakdownsPage {
     BreakdownsPage {
         chrome: Chrome::new("Breakdowns", "", options),
-        tables: breakdowns
+        tables: tables
             .into_iter()
             .map(|(breakdown, page)| breakdown.table(texts, &page))
             .collect(),
@@ -779,7 +807,9 @@ mod tests {
             session(&mut texts, "Webex Desktop", Verdict::Good),
         ];
         let summary = meeting(sessions);
-        let page = breakdowns(&[&summary], &texts, &SiteOptions::default());
+        let options = SiteOptions::default();
+        let counted = count_sessions(&[&summary], &texts, Utc::now(), &options);
+        let page = breakdowns(counted.breakdowns, &texts, &options);
         let rows = |name: &str| -> Vec<(String, usize, String)> {
             let table = page.tables.iter().find(|t| t.name == name).unwrap();
             table
@@ -855,7 +885,14 @@ mod tests {
             token_days: String::new(),
             errors: Vec::new(),
         };
-        let pages = overviews(&all, &texts, now, &status, &SiteOptions::default());
+        let options = SiteOptions::default();
+        let counted = count_sessions(&all, &texts, now, &options);
+        // Everyone's sessions, whatever the period: each person's meeting and session index.
+        let people = people(counted.people, &texts);
+        assert_eq!(people.len(), 1 + 2 + 3 + 4 + 5);
+        assert_eq!(people["p2-0@example.com"], [(0, 0)]);
+        assert_eq!(people["p120-3@example.com"], [(3, 3)]);
+        let pages = overviews(&all, counted.periods, now, &status, &options);
         let counted: Vec<(&str, usize, usize, usize)> = pages
             .iter()
             .map(|(path, page)| (*path, page.meetings, page.sessions, page.affected.len()))

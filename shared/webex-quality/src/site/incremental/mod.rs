@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::build::{BuildError, Files, render, render_meeting_error, render_meeting_file};
-use super::list_pages::{breakdowns, overviews, people, person_page};
+use super::list_pages::{Counted, breakdowns, count_sessions, overviews, people, person_page};
 use super::office_pages::office_pages;
 use super::publish::Manifest;
 use super::render_cache::{
@@ -246,7 +246,9 @@ impl<'a> SiteBuilder<'a> {
         let Some(ids) = previous.cache.archives.get(key) else {
             return false;
         };
-        let all_published = ids.iter().filter(|id| !self.seen(id)).all(|id| {
+        // The meetings not added yet (each looked up once in this build's cache).
+        let todo: Vec<Arc<str>> = ids.iter().filter(|id| !self.seen(id)).cloned().collect();
+        let all_published = todo.iter().all(|id| {
             previous
                 .cache
                 .meetings
@@ -262,10 +264,8 @@ impl<'a> SiteBuilder<'a> {
             .as_mut()
             .and_then(|p| p.cache.archives.remove(key))
             .unwrap_or_default();
-        for id in &ids {
-            if !self.seen(id) {
-                self.keep_meeting(id);
-            }
+        for id in &todo {
+            self.keep_meeting(id);
         }
         self.build.cache.archives.insert(key.to_owned(), ids);
         true
@@ -488,12 +488,18 @@ impl<'a> SiteBuilder<'a> {
             (options, self.thresholds),
         )?;
         let now = options.generated;
-        for (path, page) in overviews(&analyzed, &texts, now, status, options) {
+        // Every session read back once for the overviews, the breakdowns and the people.
+        let Counted {
+            periods,
+            breakdowns: tables,
+            people: by_person,
+        } = count_sessions(&analyzed, &texts, now, options);
+        for (path, page) in overviews(&analyzed, periods, now, status, options) {
             build.insert(path.to_owned(), render(path, &page)?);
         }
         let mut todo = Vec::new();
         let today = now.date_naive();
-        for (person, sessions) in people(&analyzed, &texts) {
+        for (person, sessions) in people(by_person, &texts) {
             let path = options.person_key.person_path(person);
             let key = render_cache::combined_key(sessions.iter().map(|(m, _)| keys[*m as usize]));
             if let Some(cached) = previous
@@ -513,7 +519,7 @@ impl<'a> SiteBuilder<'a> {
         }
         build.insert(
             "breakdowns.html".into(),
-            render("breakdowns.html", &breakdowns(&analyzed, &texts, options))?,
+            render("breakdowns.html", &breakdowns(tables, &texts, options))?,
         );
         for (path, page) in office_pages(&analyzed, &texts, now, options) {
             let html = render(&path, &page)?;
