@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::build::meeting_path;
 use super::list_pages::{
-    Breakdown, BreakdownKey, BreakdownTable, StreamShares, client_label, daily_poor_share,
+    Breakdown, BreakdownKey, BreakdownTable, StreamShares, client_label, daily_poor_share, day_of,
     office_name, share_text,
 };
 use super::render_cache::{MeetingSummary, SessionSummary, Text, Texts};
@@ -64,7 +64,7 @@ pub(super) fn office_pages(
     // One pass over the period's sessions (each read back once from the cache's packed form),
     // each counted for its office.
     for a in all.iter().filter(|a| a.start >= from && a.start <= now) {
-        let day = usize::try_from((a.start - from).num_seconds() / 86_400).ok();
+        let day = day_of(from, a.start);
         for s in a.sessions.iter() {
             let office = office_name(&s, texts);
             if let Some(tally) = names
@@ -83,7 +83,7 @@ pub(super) fn office_pages(
         .into_iter()
         .zip(tallies)
         .map(|(office, tally)| {
-            let page = tally.page(office, (from, texts, options));
+            let page = tally.page(office, (texts, options));
             (super::offices::office_path(office), page)
         })
         .collect()
@@ -157,18 +157,8 @@ impl<'a> OfficeTally<'a> {
         }
     }
 
-    fn page(
-        mut self,
-        office: &str,
-        (from, texts, options): (DateTime<Utc>, &Texts, &SiteOptions),
-    ) -> OfficePage {
-        let points = daily_poor_share(from, DAYS, |day_start, _| {
-            usize::try_from((day_start - from).num_days())
-                .ok()
-                .and_then(|d| self.days.get(d))
-                .copied()
-                .unwrap_or_default()
-        });
+    fn page(mut self, office: &str, (texts, options): (&Texts, &SiteOptions)) -> OfficePage {
+        let points = daily_poor_share(&self.days);
         let trend = super::charts::line_chart(
             &format!(
                 "Participant-minutes judged poor in {office}, by day, last {DAYS} days (days without sessions are gaps)"

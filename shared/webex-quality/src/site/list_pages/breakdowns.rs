@@ -136,7 +136,12 @@ pub(in crate::site) struct BreakdownsPage {
 
 /// A session's office, [`crate::site::offices::REMOTE`] outside every range.
 pub(in crate::site) fn office_name<'t>(s: &SessionSummary, t: &'t Texts) -> &'t str {
-    t.opt(s.office).unwrap_or(crate::site::offices::REMOTE)
+    office_text(s.office, t)
+}
+
+/// The name of the office `office` ([`office_name`]).
+fn office_text(office: Text, t: &Texts) -> &str {
+    t.opt(office).unwrap_or(crate::site::offices::REMOTE)
 }
 
 /// [`office_name`], as a breakdown's key.
@@ -178,11 +183,7 @@ pub(super) fn tallies(options: &SiteOptions) -> Vec<(Breakdown, GroupPage)> {
         let page: GroupPage = crate::site::offices::office_path;
         let key = BreakdownKey {
             group: |s| [s.office, Text::NONE],
-            label: |[office, _], t| {
-                t.opt(office)
-                    .unwrap_or(crate::site::offices::REMOTE)
-                    .to_owned()
-            },
+            label: |[office, _], t| office_text(office, t).to_owned(),
         };
         (Breakdown::new(("office", key)), page)
     });

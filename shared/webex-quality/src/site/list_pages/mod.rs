@@ -81,22 +81,19 @@ impl StreamShares {
     }
 }
 
-/// For each of `days` days from `from`, the poor share (percent) of the participant-minutes
-/// `minutes(day start, day end)` gives: a trend chart's points (`None`: no data that day).
-pub(in crate::site) fn daily_poor_share(
-    from: DateTime<Utc>,
-    days: i64,
-    minutes: impl Fn(DateTime<Utc>, DateTime<Utc>) -> Minutes,
-) -> Vec<(usize, Option<f64>)> {
-    (0..days)
-        .map(|d| {
-            let day_start = from + chrono::Duration::days(d);
-            let day = minutes(day_start, day_start + chrono::Duration::days(1));
-            (
-                usize::try_from(d).unwrap_or(0),
-                day.poor_share().map(|s| s * 100.0),
-            )
-        })
+/// The day of a period starting at `from` that `start` falls on (whole days of 24 hours from
+/// `from`), if not before it.
+pub(in crate::site) fn day_of(from: DateTime<Utc>, start: DateTime<Utc>) -> Option<usize> {
+    usize::try_from((start - from).num_seconds() / 86_400).ok()
+}
+
+/// A trend chart's points from each day's participant-minutes ([`day_of`]): the day and its poor
+/// share in percent (`None`: no data that day).
+pub(in crate::site) fn daily_poor_share(by_day: &[Minutes]) -> Vec<(usize, Option<f64>)> {
+    by_day
+        .iter()
+        .enumerate()
+        .map(|(day, minutes)| (day, minutes.poor_share().map(|s| s * 100.0)))
         .collect()
 }
 
@@ -126,18 +123,13 @@ pub(in crate::site) fn count_sessions(
         .collect();
     let mut breakdowns = breakdowns::tallies(options);
     let mut people: HashMap<Text, Vec<(u32, u32)>> = HashMap::default();
-    let mut within = Vec::with_capacity(periods.len());
     for (m, a) in all.iter().enumerate() {
-        // The periods the meeting is in (they end now; one that starts later is in none).
-        within.clear();
-        within.extend(
-            periods
-                .iter()
-                .map(|(from, _)| a.start >= *from && a.start <= now),
-        );
         for (i, s) in a.sessions.iter().enumerate() {
-            for ((_, tally), _) in periods.iter_mut().zip(&within).filter(|(_, w)| **w) {
-                tally.add(&s, now, texts, options);
+            // The periods end now: a meeting that starts later is in none of them.
+            for (from, tally) in &mut periods {
+                if a.start >= *from && a.start <= now {
+                    tally.add(&s, now, texts, options);
+                }
             }
             for (breakdown, _) in &mut breakdowns {
                 breakdown.add(&s);

@@ -5,7 +5,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use foldhash::HashMap;
 
-use super::{StreamShares, by_impact, daily_poor_share};
+use super::{StreamShares, by_impact, daily_poor_share, day_of};
 use crate::quality::Verdict;
 use crate::quality::headline::Minutes;
 use crate::site::build::meeting_path;
@@ -125,28 +125,16 @@ fn overview(
         shares,
         affected,
     } = tally;
-    let minutes_of = |meetings: &mut dyn Iterator<Item = &&MeetingSummary>| {
-        let mut total = Minutes::default();
-        for a in meetings {
-            total.add(a.headline.minutes);
-        }
-        total
-    };
-    // Each meeting's minutes counted for its day once (not each day looking through the period).
+    // Each meeting's minutes counted for its day, and for the period.
     let mut by_day = vec![Minutes::default(); usize::try_from(days).unwrap_or(0)];
+    let mut all_minutes = Minutes::default();
     for a in period {
-        let day = usize::try_from((a.start - from).num_seconds() / 86_400).ok();
-        if let Some(minutes) = day.and_then(|d| by_day.get_mut(d)) {
+        all_minutes.add(a.headline.minutes);
+        if let Some(minutes) = day_of(from, a.start).and_then(|d| by_day.get_mut(d)) {
             minutes.add(a.headline.minutes);
         }
     }
-    let points = daily_poor_share(from, days, |day_start, _| {
-        usize::try_from((day_start - from).num_days())
-            .ok()
-            .and_then(|d| by_day.get(d))
-            .copied()
-            .unwrap_or_default()
-    });
+    let points = daily_poor_share(&by_day);
     let trend = charts::line_chart(
         &format!(
             "Participant-minutes judged poor, by day, last {days} days (days without meetings are gaps)"
@@ -155,7 +143,6 @@ fn overview(
         usize::try_from(days).unwrap_or(1),
         &[("poor participant-minutes", &points)],
     );
-    let all_minutes = minutes_of(&mut period.iter());
     let mut verdicts = [0; 3];
     for a in period {
         match a.headline.verdict {
