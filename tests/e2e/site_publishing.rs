@@ -230,6 +230,7 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     // The first build renders everything.
     let first: Rendered = render(Thresholds::default()).await;
     assert!(first.meetings_rendered > 10, "{first:?}");
+    assert!(first.cache_written);
     assert_eq!(first.meetings_reused, 0);
     assert_eq!(first.published.uploaded.len(), first.files);
     assert!(!first.authorization_needed);
@@ -241,6 +242,8 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     assert_eq!(again.people_rendered, 0);
     assert_eq!(again.people_reused, first.people_rendered);
     assert!(again.published.uploaded.is_empty(), "{again:?}");
+    // Nor is the render cache written again: the store holds it as this build left it.
+    assert!(!again.cache_written, "{again:?}");
 
     // A cache of the earlier form (gzipped JSON under the earlier key), as a site-builder upgraded
     // from it finds: read and kept (nothing is rendered again), then deleted for the new form.
@@ -273,6 +276,10 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
         assert_eq!(upgraded.people_rendered, 0);
         assert!(upgraded.published.uploaded.is_empty(), "{upgraded:?}");
         assert!(
+            upgraded.cache_written,
+            "the new form is written over the earlier"
+        );
+        assert!(
             matches!(
                 data.get(LEGACY_SITE_CACHE_KEY, None).await.unwrap(),
                 Fetched::NotFound
@@ -298,6 +305,7 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     collector.run_cycle().await.unwrap();
     let during = render(Thresholds::default()).await;
     assert!(during.meetings_rendered >= 1, "{during:?}");
+    assert!(during.cache_written, "{during:?}");
     sim.clock().advance(Span::seconds(5 * 60 + 30));
     let cycle = collector.run_cycle().await.unwrap();
     assert!(cycle.calls >= 1, "{cycle:?}");

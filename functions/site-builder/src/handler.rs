@@ -194,6 +194,7 @@ pub(crate) async fn function_handler(
         deleted = log.deleted,
         authorization_needed = rendered.authorization_needed,
         complete = log.complete,
+        cache_written = rendered.cache_written,
         "{}",
         if log.complete {
             "dashboard published"

@@ -17,7 +17,9 @@ use chrono::{DateTime, Utc};
 use super::incremental::PeoplePages;
 use super::person_key::PersonKey;
 use super::publish::write_manifest;
-use super::render_cache::{CacheError, LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY};
+use super::render_cache::{
+    CacheDigest, CacheError, LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY,
+};
 use super::{
     BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteOptions,
     StatusView, publish_rest, publish_some, read_manifest,
@@ -99,6 +101,9 @@ pub struct Rendered {
     /// False when the build ran out of time ([`RenderBudget`]) and saved its progress instead of
     /// finishing: the next render goes on from there.
     pub complete: bool,
+    /// Whether the render cache was written: not when the build left it as the store holds it
+    /// (a render that changed nothing).
+    pub cache_written: bool,
     /// Archive parts copied into the analytics copy after the render ([`super::analytics`]).
     pub analytics_parts: usize,
 }
@@ -149,29 +154,49 @@ pub fn banner(status: Option<&Status>, now: DateTime<Utc>) -> Option<String> {
     }
 }
 
-/// The render cache of the build that published the site, if it is readable, and whether it was
-/// the cache's earlier form ([`LEGACY_SITE_CACHE_KEY`], read when there is no other, then deleted by
-/// [`save_cache`]).
+/// What the data store holds of the render cache, for [`save_cache`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoredCache {
+    /// Nothing readable: the build's cache is written.
+    Nothing,
+    /// The cache's earlier form ([`LEGACY_SITE_CACHE_KEY`]): the build's cache is written, then
+    /// the earlier form deleted.
+    Legacy,
+    /// A cache of the current form with this digest: the build's cache is written only if it
+    /// differs (a render that changed nothing leaves it as it is).
+    Current(CacheDigest),
+}
+
+/// The render cache of the build that published the site, if it is readable, and what the store
+/// holds of it (the cache's earlier form, [`LEGACY_SITE_CACHE_KEY`], is read when there is no
+/// other, then deleted by [`save_cache`]).
 async fn previous_cache(
     data: &dyn ObjectStore,
     work_dir: &std::path::Path,
-) -> Result<(Option<RenderCache>, bool), RefreshError> {
-    let current = read_cache(data, work_dir, SITE_CACHE_KEY, RenderCache::read_file).await?;
+) -> Result<(Option<RenderCache>, StoredCache), RefreshError> {
+    let current = read_cache(data, work_dir, SITE_CACHE_KEY, |path| {
+        RenderCache::read_file_with_digest(path).map(|(cache, digest)| (cache, Some(digest)))
+    })
+    .await?;
     if let Some(found) = current {
-        return Ok((found, false));
+        return Ok(match found {
+            Some((cache, Some(digest))) => (Some(cache), StoredCache::Current(digest)),
+            Some((cache, None)) => (Some(cache), StoredCache::Nothing),
+            None => (None, StoredCache::Nothing),
+        });
     }
-    let legacy = read_cache(
-        data,
-        work_dir,
-        LEGACY_SITE_CACHE_KEY,
-        RenderCache::read_legacy_file,
-    )
+    let legacy = read_cache(data, work_dir, LEGACY_SITE_CACHE_KEY, |path| {
+        RenderCache::read_legacy_file(path).map(|cache| (cache, None))
+    })
     .await?;
     Ok(match legacy {
-        Some(found) => (found, true),
-        None => (None, false),
+        Some(found) => (found.map(|(cache, _)| cache), StoredCache::Legacy),
+        None => (None, StoredCache::Nothing),
     })
 }
+
+/// A render cache read from a file, with the digest of its stored form when it has one.
+type ReadCache = (RenderCache, Option<CacheDigest>);
 
 /// The cache at `key` read with `read`: `None` when there is no such object, `Some(None)` when it
 /// is unreadable.
@@ -179,8 +204,8 @@ async fn read_cache(
     data: &dyn ObjectStore,
     work_dir: &std::path::Path,
     key: &str,
-    read: fn(&std::path::Path) -> Result<RenderCache, CacheError>,
-) -> Result<Option<Option<RenderCache>>, RefreshError> {
+    read: fn(&std::path::Path) -> Result<ReadCache, CacheError>,
+) -> Result<Option<Option<ReadCache>>, RefreshError> {
     // Through a file, so that memory holds the parsed cache, not its compressed bytes too.
     let path = cache_file(work_dir)?;
     let found = data.get_to_file(key, None, &path).await;
@@ -378,9 +403,14 @@ async fn add_streamed(
 }
 
 /// Saves a build stopped by its budget: the manifest lists what it published on top of what was
-/// there (nothing is removed), then the cache holds its progress (`legacy`: see [`save_cache`]).
+/// there (nothing is removed), then the cache holds its progress (`stored`: see [`save_cache`]).
 async fn save_progress(
-    (data, site, work_dir, legacy): (&SharedStore, &dyn ObjectStore, &std::path::Path, bool),
+    (data, site, work_dir, stored): (
+        &SharedStore,
+        &dyn ObjectStore,
+        &std::path::Path,
+        StoredCache,
+    ),
     builder: SiteBuilder<'_>,
     (comparable, version): (&Manifest, Option<&crate::storage::ETag>),
     streamed: Published,
@@ -394,7 +424,7 @@ async fn save_progress(
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
         Err(PublishError::Store(error)) => return Err(error.into()),
     };
-    save_cache(data, &build.cache, work_dir, legacy).await?;
+    let cache_written = save_cache(data, &build.cache, work_dir, stored).await?;
     tracing::info!(
         meetings_rendered = build.meetings_rendered,
         "the render's time is up: its progress is saved, the next render goes on from there"
@@ -403,7 +433,7 @@ async fn save_progress(
         &build,
         (manifest.len(), published),
         (archives_read, authorization_needed),
-        false,
+        (false, cache_written),
     )))
 }
 
@@ -412,7 +442,7 @@ impl Rendered {
         build: &SiteBuild,
         (files, published): (usize, Published),
         (archives_read, authorization_needed): (usize, bool),
-        complete: bool,
+        (complete, cache_written): (bool, bool),
     ) -> Self {
         Self {
             files,
@@ -425,18 +455,31 @@ impl Rendered {
             published,
             authorization_needed,
             complete,
+            cache_written,
             analytics_parts: 0,
         }
     }
 }
 
-/// Saves the cache; after the first save over a cache of the earlier form (`legacy`), deletes that.
+/// Saves the cache, unless the store holds it already (`stored`, read before the build: a render
+/// that changed nothing writes nothing); after the first save over a cache of the earlier form,
+/// deletes that. Returns whether it wrote the cache.
 async fn save_cache(
     data: &SharedStore,
     cache: &RenderCache,
     work_dir: &std::path::Path,
-    legacy: bool,
-) -> Result<(), RefreshError> {
+    stored: StoredCache,
+) -> Result<bool, RefreshError> {
+    if let StoredCache::Current(digest) = stored {
+        match cache.digest() {
+            Ok(now) if now == digest => {
+                tracing::debug!("the render cache is unchanged: not written again");
+                return Ok(false);
+            }
+            Ok(_) => {}
+            Err(error) => return Err(StoreError::backend("put", SITE_CACHE_KEY, error).into()),
+        }
+    }
     // Through a file, uploaded from there: memory never holds the compressed cache.
     let path = cache_file(work_dir)?;
     let result = match cache.write_file(&path) {
@@ -454,13 +497,13 @@ async fn save_cache(
     };
     let _ = std::fs::remove_file(&path);
     result?;
-    if legacy {
+    if stored == StoredCache::Legacy {
         // It holds unmasked names and is no longer read: gone, or said so.
         if let Err(error) = data.delete(LEGACY_SITE_CACHE_KEY).await {
             tracing::warn!(%error, key = LEGACY_SITE_CACHE_KEY, "the render cache's earlier form could not be deleted: delete it by hand");
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 async fn render_once(
@@ -480,7 +523,7 @@ async fn render_once(
         .load()
         .await?
         .map(|(status, _)| status);
-    let (cache, legacy) = previous_cache(data.as_ref(), work_dir).await?;
+    let (cache, stored) = previous_cache(data.as_ref(), work_dir).await?;
     let options = SiteOptions {
         authorization_needed: banner(status.as_ref(), now),
         generated: now,
@@ -549,7 +592,7 @@ async fn render_once(
     }
     if stopped {
         return save_progress(
-            (data, site, work_dir, legacy),
+            (data, site, work_dir, stored),
             builder,
             (&comparable, version.as_ref()),
             streamed,
@@ -582,11 +625,11 @@ async fn render_once(
         site.delete(path).await?;
         published.deleted.push(path.to_string());
     }
-    save_cache(data, &build.cache, work_dir, legacy).await?;
+    let cache_written = save_cache(data, &build.cache, work_dir, stored).await?;
     Ok(Attempt::Done(Rendered::of(
         &build,
         (build.hashes.len(), published),
         (archives_read, has_banner),
-        true,
+        (true, cache_written),
     )))
 }

@@ -24,6 +24,8 @@ use crate::quality::{MeetingReport, Thresholds, Verdict};
 
 mod stored;
 
+pub use stored::CacheDigest;
+
 /// The render cache's key in the data store: records of postcard under zstd ([`RenderCache::to_bytes`]).
 pub const SITE_CACHE_KEY: &str = "site-cache.bin.zst";
 

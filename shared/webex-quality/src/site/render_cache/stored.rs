@@ -101,6 +101,64 @@ impl<R: Read> Reader<R> {
     }
 }
 
+/// What a stored cache's decompressed stream was: its length and CRC-32 ([`RenderCache::digest`]).
+/// Not a content hash: a chance match costs only a cache left as it was, and every entry of a
+/// cache is checked against the data and the published site before it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheDigest {
+    length: u64,
+    crc: u32,
+}
+
+/// The digest of the bytes that pass through: written into it (`inner` is `()`), or read from
+/// `inner`.
+struct Digesting<R = ()> {
+    inner: R,
+    length: u64,
+    crc: crc32fast::Hasher,
+}
+
+impl<R> Digesting<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            length: 0,
+            crc: crc32fast::Hasher::new(),
+        }
+    }
+
+    fn add(&mut self, bytes: &[u8]) {
+        self.length += bytes.len() as u64;
+        self.crc.update(bytes);
+    }
+
+    fn digest(self) -> CacheDigest {
+        CacheDigest {
+            length: self.length,
+            crc: self.crc.finalize(),
+        }
+    }
+}
+
+impl Write for Digesting {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.add(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Digesting<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.add(&buffer[..read]);
+        Ok(read)
+    }
+}
+
 impl RenderCache {
     /// The cache's stored form ([`super::SITE_CACHE_KEY`]).
     ///
@@ -123,8 +181,17 @@ impl RenderCache {
     fn write_to<W: Write>(&self, output: W) -> Result<W, CacheError> {
         let encoder = zstd::stream::write::Encoder::new(output, ZSTD_LEVEL).map_err(failed)?;
         // Records are small: buffered, so that each is not a call into the encoder.
+        self.write_plain(std::io::BufWriter::with_capacity(1 << 17, encoder))?
+            .into_inner()
+            .map_err(|e| failed(e.error()))?
+            .finish()
+            .map_err(failed)
+    }
+
+    /// The decompressed stream: the magic, then the records.
+    fn write_plain<W: Write>(&self, out: W) -> Result<W, CacheError> {
         let mut records = Writer {
-            out: std::io::BufWriter::with_capacity(1 << 17, encoder),
+            out,
             scratch: Vec::new(),
             written: 0,
         };
@@ -137,12 +204,24 @@ impl RenderCache {
         records.map(&self.days)?;
         let written = records.written;
         records.record(&written)?;
-        records
-            .out
+        Ok(records.out)
+    }
+
+    /// The digest of the cache's stored form, as [`RenderCache::read_file_with_digest`] gives it
+    /// for a stored cache: equal digests, the same cache (but by chance: a CRC-32 and the length).
+    /// It serializes the cache but compresses nothing: a build that changed nothing need not write
+    /// and upload its cache again (12 MB at 30 days of 1,000 meetings a day).
+    ///
+    /// # Errors
+    /// Serialization failures.
+    pub fn digest(&self) -> Result<CacheDigest, CacheError> {
+        // Buffered: the CRC's quick path wants long runs of bytes, and records are short.
+        let out = std::io::BufWriter::with_capacity(1 << 17, Digesting::new(()));
+        let out = self
+            .write_plain(out)?
             .into_inner()
-            .map_err(|e| failed(e.error()))?
-            .finish()
-            .map_err(failed)
+            .map_err(|e| failed(e.error()))?;
+        Ok(out.digest())
     }
 
     /// Reads [`RenderCache::to_bytes`], decompressing as it reads.
@@ -150,7 +229,7 @@ impl RenderCache {
     /// # Errors
     /// Anything that is not such a cache.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CacheError> {
-        Self::read_from(bytes)
+        Ok(Self::read_from(bytes)?.0)
     }
 
     /// [`RenderCache::from_bytes`] from the file at `path`.
@@ -158,13 +237,25 @@ impl RenderCache {
     /// # Errors
     /// A file that cannot be read, or is not such a cache.
     pub fn read_file(path: &std::path::Path) -> Result<Self, CacheError> {
+        Ok(Self::read_file_with_digest(path)?.0)
+    }
+
+    /// [`RenderCache::read_file`], and the digest of what it read ([`RenderCache::digest`]).
+    ///
+    /// # Errors
+    /// A file that cannot be read, or is not such a cache.
+    pub fn read_file_with_digest(
+        path: &std::path::Path,
+    ) -> Result<(Self, CacheDigest), CacheError> {
         Self::read_from(std::fs::File::open(path).map_err(failed)?)
     }
 
-    fn read_from<R: Read>(input: R) -> Result<Self, CacheError> {
+    fn read_from<R: Read>(input: R) -> Result<(Self, CacheDigest), CacheError> {
         let decoder = zstd::stream::read::Decoder::new(input).map_err(failed)?;
+        // Every decompressed byte goes through the digest once (the buffer reads ahead, but the
+        // stream is read to its end).
         let mut reader = Reader {
-            input: std::io::BufReader::with_capacity(1 << 16, decoder),
+            input: std::io::BufReader::with_capacity(1 << 16, Digesting::new(decoder)),
             scratch: Vec::new(),
             read: 0,
         };
@@ -191,7 +282,7 @@ impl RenderCache {
             return Err(failed("the render cache has bytes after its trailer"));
         }
         cache.share_ids();
-        Ok(cache)
+        Ok((cache, reader.input.into_inner().digest()))
     }
 
     /// Reads the gzipped JSON the cache was kept as before ([`super::LEGACY_SITE_CACHE_KEY`]).
@@ -311,6 +402,28 @@ mod tests {
             "{} bytes, as JSON {json}",
             plain.len()
         );
+    }
+
+    #[test]
+    fn a_caches_digest_is_the_one_read_back_and_changes_with_it() {
+        let cache = sample();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site-cache.bin.zst");
+        cache.write_file(&path).unwrap();
+        let (read, digest) = RenderCache::read_file_with_digest(&path).unwrap();
+        assert_eq!(digest, cache.digest().unwrap());
+        assert_eq!(read.digest().unwrap(), digest, "read back, the same cache");
+        // Any change to what is stored, however small, is a change of digest.
+        let mut later = read.clone();
+        later.people.get_mut("people/x.html").unwrap().rendered =
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 6);
+        assert_ne!(later.digest().unwrap(), digest);
+        let mut more = read.clone();
+        more.texts.intern("a new name");
+        assert_ne!(more.digest().unwrap(), digest);
+        let mut fewer = read;
+        fewer.archives.clear();
+        assert_ne!(fewer.digest().unwrap(), digest);
     }
 
     #[test]
