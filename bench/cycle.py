@@ -11,7 +11,7 @@ profile is the Lambda functions' profile), starts the simulator as its own proce
 `--meetings-per-day N --days 1 --first-day <yesterday>` (so every meeting has ended and is due for
 its final fetch), and runs `webex-quality collect` once against it with a personal access token
 and a fresh data folder. The collector is a separate process, so its CPU time and peak RSS
-(getrusage of the child: user + system time, ru_maxrss) are its own, not the simulator's.
+(GNU time's `wait4` of it: user + system time, peak RSS) are its own, not the simulator's.
 It then checks that every page is stored byte for byte (`webex-quality export --raw`
 against the simulator's bodies is the end-to-end tests' job; here the page count and the stored
 size are reported) and prints one Markdown table row.

@@ -26,7 +26,7 @@ whatever the spacing of cycles (final fetches once it ended; in-progress ones at
 so an hourly cycle does the work of twelve 5-minute cycles at once; the steady-state rows come from
 5-minute cycles only.
 
-Per cycle, from the cycle's own process (wait4): CPU (user + system), peak RSS; from its report:
+Per cycle, from the cycle's own process (GNU time's `wait4`, `common.measured`): CPU (user + system), peak RSS; from its report:
 qualities calls, pages, 429s, whether the database was downloaded; from the store: the hot object's
 size (uploaded whole when the cycle records) and the archives it wrote. At the end: every archived
 day's stored bytes against the raw JSON of the final pages it holds (decompressed with `zstd` and read

@@ -2,8 +2,8 @@
 """Full rebuilds of the dashboard from a kept data folder, each binary given alternated run by run.
 
 Each run is `webex-quality render --out SITE` into an empty folder with the render cache removed
-first (so every meeting is read, analysed, rendered and written), its own process (`wait4`: CPU
-seconds and peak RSS of that process alone). Alternating the binaries run by run keeps a machine
+first (so every meeting is read, analysed, rendered and written), its own process (GNU time's `wait4`:
+CPU seconds and peak RSS of that process alone). Alternating the binaries run by run keeps a machine
 whose speed drifts between minutes from favouring one of them.
 
     python3 bench/history.py --days 4 --keep --no-render      # makes a data folder, prints it
