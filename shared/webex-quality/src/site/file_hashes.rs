@@ -159,6 +159,20 @@ impl FileHashes {
         }
     }
 
+    /// [`FileHashes::listed_in`] and [`FileHashes::share_paths_with`] in one lookup per file: whether
+    /// `manifest` lists every file with its hash (the paths of those it does are shared with it).
+    pub fn share_paths_if_listed(&mut self, manifest: &Manifest) -> bool {
+        for (path, hash) in &mut self.0 {
+            match manifest.get_key_value(&**path) {
+                Some((listed, listed_hash)) if listed_hash == hash => {
+                    *path = Arc::clone(listed);
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+
     /// How many files.
     #[must_use]
     pub fn len(&self) -> usize {

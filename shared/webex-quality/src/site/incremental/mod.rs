@@ -222,13 +222,6 @@ impl<'a> SiteBuilder<'a> {
         Some((id, cached))
     }
 
-    /// Keeps a meeting of the previous build: its entry moves from the previous cache to this one.
-    fn keep_meeting(&mut self, instance_id: &str) {
-        if let Some(entry) = self.take_previous(instance_id) {
-            self.keep_cached(entry);
-        }
-    }
-
     /// Keeps `cached`, the previous build's entry for the meeting `id`, in this build.
     fn keep_cached(&mut self, (id, cached): (Arc<str>, Box<CachedMeeting>)) {
         self.build.keep(&cached.files);
@@ -240,33 +233,50 @@ impl<'a> SiteBuilder<'a> {
     /// did and its files are still published. Returns false (and keeps nothing) otherwise: then
     /// the archive must be read with [`SiteBuilder::add_database`].
     pub fn reuse_archive(&mut self, key: &str) -> bool {
-        let Some(previous) = self.previous.as_ref() else {
+        let Self {
+            previous: Some(previous),
+            build,
+            failed,
+            ..
+        } = self
+        else {
             return false;
         };
-        let Some(ids) = previous.cache.archives.get(key) else {
+        let Some(ids) = previous.cache.archives.remove(key) else {
             return false;
         };
-        // The meetings not added yet (each looked up once in this build's cache).
-        let todo: Vec<Arc<str>> = ids.iter().filter(|id| !self.seen(id)).cloned().collect();
-        let all_published = todo.iter().all(|id| {
-            previous
-                .cache
-                .meetings
-                .get(id)
-                .is_some_and(|cached| previous.published(&cached.files))
-        });
+        // The meetings not added yet, each moved out of the previous cache and its files looked up
+        // once in the published manifest (their paths then shared with it). One not cached or not
+        // published as cached: everything goes back, and the archive is read.
+        let mut taken: Vec<(Arc<str>, Box<CachedMeeting>)> = Vec::with_capacity(ids.len());
+        let mut all_published = true;
+        for id in &ids {
+            if build.cache.meetings.contains_key(id) || failed.contains(&**id) {
+                continue;
+            }
+            let Some((id, mut cached)) = previous.cache.meetings.remove_entry(id) else {
+                if taken.iter().any(|(taken, _)| taken == id) {
+                    continue; // listed twice, taken already
+                }
+                all_published = false;
+                break;
+            };
+            let published = cached.files.share_paths_if_listed(previous.manifest);
+            taken.push((id, cached));
+            if !published {
+                all_published = false;
+                break;
+            }
+        }
         if !all_published {
+            previous.cache.meetings.extend(taken);
+            previous.cache.archives.insert(key.to_owned(), ids);
             return false;
+        }
+        for entry in taken {
+            self.keep_cached(entry);
         }
         // The list moves to this build's cache (not copied: one copy of the ids in memory).
-        let ids = self
-            .previous
-            .as_mut()
-            .and_then(|p| p.cache.archives.remove(key))
-            .unwrap_or_default();
-        for id in &todo {
-            self.keep_meeting(id);
-        }
         self.build.cache.archives.insert(key.to_owned(), ids);
         true
     }

@@ -75,6 +75,75 @@ fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
 }
 
 #[test]
+fn an_archive_not_published_as_cached_is_read_again_and_its_entries_stay() {
+    let options = SiteOptions::default();
+    let thresholds = Thresholds::default();
+    let archive = "archive/2026-01-05.sqlite.zst";
+    let with = |ids: &[&str], listed: &[&str]| {
+        let mut cache = RenderCache::new(render_cache::fingerprint(&options, &thresholds));
+        for id in ids {
+            cache.meetings.insert((*id).into(), cached(id));
+        }
+        cache
+            .archives
+            .insert(archive.into(), listed.iter().map(|&id| id.into()).collect());
+        cache
+    };
+    let published = |ids: &[&str]| -> Manifest {
+        ids.iter()
+            .map(|id| {
+                (
+                    format!("meetings/{id}.html").as_str().into(),
+                    h(&format!("hash-{id}")),
+                )
+            })
+            .collect()
+    };
+    // "b" was published with other content since: nothing of the archive is kept, and the
+    // entries taken before "b" go back, for the meetings to be checked one by one.
+    let mut manifest = published(&["a", "b", "c"]);
+    manifest.insert("meetings/b.html".into(), h("other"));
+    let mut builder = over_previous(
+        &options,
+        &thresholds,
+        with(&["a", "b", "c"], &["a", "b", "c"]),
+        &manifest,
+    );
+    assert!(!builder.reuse_archive(archive));
+    let build = builder.pause();
+    assert_eq!(build.meetings_reused, 0);
+    assert!(!build.hashes.contains_key("meetings/a.html"));
+    for id in ["a", "b", "c"] {
+        assert_eq!(build.cache.meetings.get(id), Some(&cached(id)), "{id}");
+    }
+    assert_eq!(build.cache.archives[archive].len(), 3);
+    // A meeting of the archive that the cache has no entry for: the same.
+    let manifest = published(&["a", "c"]);
+    let mut builder = over_previous(
+        &options,
+        &thresholds,
+        with(&["a", "c"], &["a", "gone", "c"]),
+        &manifest,
+    );
+    assert!(!builder.reuse_archive(archive));
+    let build = builder.pause();
+    assert_eq!(build.meetings_reused, 0);
+    assert!(build.cache.meetings.contains_key("a") && build.cache.meetings.contains_key("c"));
+    // Every one published as cached (one listed twice): all kept.
+    let mut builder = over_previous(
+        &options,
+        &thresholds,
+        with(&["a", "c"], &["a", "c", "a"]),
+        &manifest,
+    );
+    assert!(builder.reuse_archive(archive));
+    let build = builder.pause();
+    assert_eq!(build.meetings_reused, 2);
+    assert!(build.hashes.contains_key("meetings/a.html"));
+    assert!(build.hashes.contains_key("meetings/c.html"));
+}
+
+#[test]
 fn a_persons_page_is_rendered_at_most_once_a_day() {
     let day = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
     let next = day.succ_opt().unwrap();
