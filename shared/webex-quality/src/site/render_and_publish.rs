@@ -174,38 +174,33 @@ async fn previous_cache(
     data: &dyn ObjectStore,
     work_dir: &std::path::Path,
 ) -> Result<(Option<RenderCache>, StoredCache), RefreshError> {
-    let current = read_cache(data, work_dir, SITE_CACHE_KEY, |path| {
-        RenderCache::read_file_with_digest(path).map(|(cache, digest)| (cache, Some(digest)))
-    })
-    .await?;
-    if let Some(found) = current {
+    if let Some(found) = read_cache(data, work_dir, SITE_CACHE_KEY, RenderCache::read_file).await? {
         return Ok(match found {
-            Some((cache, Some(digest))) => (Some(cache), StoredCache::Current(digest)),
-            Some((cache, None)) => (Some(cache), StoredCache::Nothing),
+            Some((cache, digest)) => (Some(cache), StoredCache::Current(digest)),
             None => (None, StoredCache::Nothing),
         });
     }
-    let legacy = read_cache(data, work_dir, LEGACY_SITE_CACHE_KEY, |path| {
-        RenderCache::read_legacy_file(path).map(|cache| (cache, None))
-    })
+    let legacy = read_cache(
+        data,
+        work_dir,
+        LEGACY_SITE_CACHE_KEY,
+        RenderCache::read_legacy_file,
+    )
     .await?;
     Ok(match legacy {
-        Some(found) => (found.map(|(cache, _)| cache), StoredCache::Legacy),
+        Some(found) => (found, StoredCache::Legacy),
         None => (None, StoredCache::Nothing),
     })
 }
 
-/// A render cache read from a file, with the digest of its stored form when it has one.
-type ReadCache = (RenderCache, Option<CacheDigest>);
-
 /// The cache at `key` read with `read`: `None` when there is no such object, `Some(None)` when it
 /// is unreadable.
-async fn read_cache(
+async fn read_cache<T>(
     data: &dyn ObjectStore,
     work_dir: &std::path::Path,
     key: &str,
-    read: fn(&std::path::Path) -> Result<ReadCache, CacheError>,
-) -> Result<Option<Option<ReadCache>>, RefreshError> {
+    read: fn(&std::path::Path) -> Result<T, CacheError>,
+) -> Result<Option<Option<T>>, RefreshError> {
     // Through a file, so that memory holds the parsed cache, not its compressed bytes too.
     let path = cache_file(work_dir)?;
     let found = data.get_to_file(key, None, &path).await;

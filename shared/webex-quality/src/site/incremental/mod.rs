@@ -160,6 +160,11 @@ pub struct SiteBuilder<'a> {
     dropped: bool,
 }
 
+/// Whether a meeting was added to `build` already: cached, or `failed` (an error page).
+fn added(build: &SiteBuild, failed: &HashSet<String>, instance_id: &str) -> bool {
+    build.cache.meetings.contains_key(instance_id) || failed.contains(instance_id)
+}
+
 /// Meetings of one database still to be added to a build.
 #[derive(Debug)]
 pub struct PendingMeetings {
@@ -209,7 +214,7 @@ impl<'a> SiteBuilder<'a> {
 
     /// Whether the meeting was added to this build already.
     fn seen(&self, instance_id: &str) -> bool {
-        self.build.cache.meetings.contains_key(instance_id) || self.failed.contains(instance_id)
+        added(&self.build, &self.failed, instance_id)
     }
 
     /// The previous build's entry for a meeting, moved out of the previous cache; its files'
@@ -251,7 +256,7 @@ impl<'a> SiteBuilder<'a> {
         let mut taken: Vec<(Arc<str>, Box<CachedMeeting>)> = Vec::with_capacity(ids.len());
         let mut all_published = true;
         for id in &ids {
-            if build.cache.meetings.contains_key(id) || failed.contains(&**id) {
+            if added(build, failed, id) {
                 continue;
             }
             let Some((id, mut cached)) = previous.cache.meetings.remove_entry(id) else {

@@ -207,7 +207,7 @@ impl RenderCache {
         Ok(records.out)
     }
 
-    /// The digest of the cache's stored form, as [`RenderCache::read_file_with_digest`] gives it
+    /// The digest of the cache's stored form, as [`RenderCache::read_file`] gives it
     /// for a stored cache: equal digests, the same cache (but by chance: a CRC-32 and the length).
     /// It serializes the cache but compresses nothing: a build that changed nothing need not write
     /// and upload its cache again (12 MB at 30 days of 1,000 meetings a day).
@@ -232,21 +232,12 @@ impl RenderCache {
         Ok(Self::read_from(bytes)?.0)
     }
 
-    /// [`RenderCache::from_bytes`] from the file at `path`.
+    /// [`RenderCache::from_bytes`] from the file at `path`, and the digest of what it read
+    /// ([`RenderCache::digest`]).
     ///
     /// # Errors
     /// A file that cannot be read, or is not such a cache.
-    pub fn read_file(path: &std::path::Path) -> Result<Self, CacheError> {
-        Ok(Self::read_file_with_digest(path)?.0)
-    }
-
-    /// [`RenderCache::read_file`], and the digest of what it read ([`RenderCache::digest`]).
-    ///
-    /// # Errors
-    /// A file that cannot be read, or is not such a cache.
-    pub fn read_file_with_digest(
-        path: &std::path::Path,
-    ) -> Result<(Self, CacheDigest), CacheError> {
+    pub fn read_file(path: &std::path::Path) -> Result<(Self, CacheDigest), CacheError> {
         Self::read_from(std::fs::File::open(path).map_err(failed)?)
     }
 
@@ -410,7 +401,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("site-cache.bin.zst");
         cache.write_file(&path).unwrap();
-        let (read, digest) = RenderCache::read_file_with_digest(&path).unwrap();
+        let (read, digest) = RenderCache::read_file(&path).unwrap();
         assert_eq!(digest, cache.digest().unwrap());
         assert_eq!(read.digest().unwrap(), digest, "read back, the same cache");
         // Any change to what is stored, however small, is a change of digest.
