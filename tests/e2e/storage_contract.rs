@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use webex_quality::storage::{
-    Fetched, FetchedFile, FolderStore, PutCondition, SharedStore, StoreError,
+    Fetched, FetchedFile, FolderStore, PutCondition, SharedStore, SiteFile, StoreError,
 };
 
 use crate::s3;
@@ -108,6 +108,7 @@ async fn contract(store: SharedStore) {
     }
 
     file_contract(&store).await;
+    publish_contract(&store).await;
 
     // Sixteen writers race from the same version: exactly one wins.
     let base = match store.get(key, None).await.unwrap() {
@@ -135,6 +136,34 @@ async fn contract(store: SharedStore) {
         .filter(|r| matches!(r, Ok(Err(StoreError::PreconditionFailed { .. }))))
         .count();
     assert_eq!((winners, refused), (1, 15));
+}
+
+/// `publish_all`: every file of a batch larger than the uploads S3 keeps in flight is there byte
+/// for byte, and a batch with a bad key is an error.
+async fn publish_contract(store: &SharedStore) {
+    let files: Vec<SiteFile> = (0..40)
+        .map(|n| SiteFile {
+            key: format!("site/meetings/m{n}.html"),
+            bytes: Bytes::from(format!("<p>meeting {n}").repeat(n + 1)),
+            content_type: "text/html; charset=utf-8",
+            cache_control: "no-cache",
+        })
+        .collect();
+    store.publish_all(files.clone()).await.unwrap();
+    let listed = store.list("site/meetings/").await.unwrap();
+    assert_eq!(listed.len(), files.len(), "{listed:?}");
+    for file in &files {
+        match store.get(&file.key, None).await.unwrap() {
+            Fetched::Found(object) => assert_eq!(object.bytes, file.bytes, "{}", file.key),
+            other => panic!("{}: {other:?}", file.key),
+        }
+    }
+    let mut bad = files[..2].to_vec();
+    bad[1].key = "site/../escape.html".into();
+    assert!(store.publish_all(bad).await.is_err());
+    for file in &files {
+        store.delete(&file.key).await.unwrap();
+    }
 }
 
 /// `put_file` and `get_to_file`: the same conditions and ETags as `put` and `get`, and a large

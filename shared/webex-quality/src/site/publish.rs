@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::file_hashes::ContentHash;
 use super::{Files, SiteBuild};
-use crate::storage::{ETag, Fetched, ObjectStore, PutCondition, StoreError};
+use crate::storage::{ETag, Fetched, ObjectStore, PutCondition, SiteFile, StoreError};
 
 /// The manifest's key in the site store.
 pub const MANIFEST_KEY: &str = "manifest.json";
@@ -143,6 +143,7 @@ pub async fn publish_some(
     files: Files,
     report: &mut Published,
 ) -> Result<(), StoreError> {
+    let mut changed = Vec::new();
     for (path, bytes) in files {
         let hash = match hashes.get(path.as_str()) {
             Some(hash) => *hash,
@@ -153,19 +154,42 @@ pub async fn publish_some(
             report.streamed.insert(path);
             continue;
         }
-        store
-            .publish(
-                &path,
-                Bytes::from(bytes),
-                content_type(&path),
-                cache_control(&path),
-                PutCondition::Always,
-            )
-            .await?;
-        report.uploaded.push(path.clone());
-        report.streamed.insert(path);
+        changed.push(site_file(path, Bytes::from(bytes)));
     }
+    let first = report.uploaded.len();
+    publish_batch(store, changed, &mut report.uploaded).await?;
+    report
+        .streamed
+        .extend(report.uploaded[first..].iter().cloned());
     Ok(())
+}
+
+/// Rendered files wait for publishing up to about this many bytes.
+pub(super) const PUBLISH_BATCH_BYTES: usize = 8 << 20;
+
+/// Publishes `files`; once they are all written, adds their paths to `uploaded`.
+async fn publish_batch(
+    store: &dyn ObjectStore,
+    files: Vec<SiteFile>,
+    uploaded: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let paths: Vec<String> = files.iter().map(|file| file.key.clone()).collect();
+    store.publish_all(files).await?;
+    uploaded.extend(paths);
+    Ok(())
+}
+
+/// `bytes` to publish as `path`, with the metadata its kind of file is served with.
+fn site_file(path: String, bytes: Bytes) -> SiteFile {
+    SiteFile {
+        content_type: content_type(&path),
+        cache_control: cache_control(&path),
+        key: path,
+        bytes,
+    }
 }
 
 /// [`publish_build`] for a build whose rendered files were partly published already by
@@ -201,6 +225,10 @@ async fn publish_files(
     hashes: &Manifest,
     mut report: Published,
 ) -> Result<Published, PublishError> {
+    // Copies of the files, sent a batch at a time (not all at once: the list pages alone are tens
+    // of megabytes at a month of history).
+    let mut changed = Vec::new();
+    let mut batch_bytes = 0;
     for (path, hash) in hashes {
         let path: &str = path;
         if report.streamed.contains(path) {
@@ -215,17 +243,14 @@ async fn publish_files(
             // a manifest changed under us. Leave it out rather than publish a broken link.
             continue;
         };
-        store
-            .publish(
-                path,
-                Bytes::from(bytes.clone()),
-                content_type(path),
-                cache_control(path),
-                PutCondition::Always,
-            )
-            .await?;
-        report.uploaded.push(path.to_owned());
+        batch_bytes += bytes.len();
+        changed.push(site_file(path.to_owned(), Bytes::from(bytes.clone())));
+        if batch_bytes >= PUBLISH_BATCH_BYTES {
+            batch_bytes = 0;
+            publish_batch(store, std::mem::take(&mut changed), &mut report.uploaded).await?;
+        }
     }
+    publish_batch(store, changed, &mut report.uploaded).await?;
     let manifest: Manifest = hashes
         .iter()
         .filter(|(path, hash)| {

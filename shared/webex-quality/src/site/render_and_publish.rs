@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 
 use super::incremental::PeoplePages;
 use super::person_key::PersonKey;
-use super::publish::write_manifest;
+use super::publish::{PUBLISH_BATCH_BYTES, write_manifest};
 use super::render_cache::{
     CacheDigest, CacheError, LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY,
 };
@@ -370,9 +370,6 @@ enum Attempt {
     Done(Rendered),
     Raced(Vec<String>),
 }
-
-/// Rendered files wait for publishing up to about this many bytes.
-const PUBLISH_BATCH_BYTES: usize = 8 << 20;
 
 /// Adds `db`'s meetings to `builder`, publishing the rendered files a batch at a time; returns
 /// false when `budget` ran out first. (`db` is owned here: a connection may move between threads,

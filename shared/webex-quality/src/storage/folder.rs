@@ -18,7 +18,8 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::{
-    ETag, Fetched, FetchedFile, Object, ObjectStore, PutCondition, StoreError, check_key, private,
+    ETag, Fetched, FetchedFile, Object, ObjectStore, PutCondition, SiteFile, StoreError, check_key,
+    private,
 };
 
 /// Objects as files under a folder.
@@ -476,6 +477,16 @@ impl ObjectStore for FolderStore {
         }
     }
 
+    async fn publish_all(&self, files: Vec<SiteFile>) -> Result<(), StoreError> {
+        let store = self.clone();
+        blocking(move || {
+            files
+                .iter()
+                .try_for_each(|file| store.publish_blocking(&file.key, &file.bytes))
+        })
+        .await
+    }
+
     async fn get_to_file(
         &self,
         key: &str,
@@ -594,5 +605,58 @@ mod tests {
             Err(StoreError::PreconditionFailed { .. })
         ));
         let _ = fs::remove_dir_all(root);
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_published_whole_and_a_bad_key_in_it_is_an_error() {
+        let scratch = tempfile::tempdir().unwrap();
+        let store = FolderStore::new(scratch.path().to_path_buf()).unwrap();
+        store
+            .put(
+                "index.html",
+                Bytes::from_static(b"old"),
+                PutCondition::IfAbsent,
+                "text/html",
+            )
+            .await
+            .unwrap();
+        let file = |key: &str, bytes: &'static [u8]| SiteFile {
+            key: key.to_owned(),
+            bytes: Bytes::from_static(bytes),
+            content_type: "text/html; charset=utf-8",
+            cache_control: "no-cache",
+        };
+        store
+            .publish_all(vec![
+                file("index.html", b"new"),
+                file("meetings/a.html", b"a"),
+                file("days/2026-12-01.html", b"day"),
+            ])
+            .await
+            .unwrap();
+        for (key, bytes) in [
+            ("index.html", &b"new"[..]),
+            ("meetings/a.html", b"a"),
+            ("days/2026-12-01.html", b"day"),
+        ] {
+            match store.get(key, None).await.unwrap() {
+                Fetched::Found(object) => {
+                    assert_eq!(&object.bytes[..], bytes, "{key}");
+                    assert_eq!(object.etag, content_etag(bytes), "{key}: no stale sidecar");
+                }
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+        let refused = store
+            .publish_all(vec![
+                file("meetings/b.html", b"b"),
+                file("../out.html", b"x"),
+            ])
+            .await;
+        assert!(
+            matches!(&refused, Err(StoreError::Backend { key, .. }) if key == "../out.html"),
+            "{refused:?}"
+        );
+        assert!(!scratch.path().parent().unwrap().join("out.html").exists());
     }
 }

@@ -10,7 +10,11 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
-use super::{ETag, Fetched, FetchedFile, Object, ObjectStore, PutCondition, StoreError, check_key};
+use futures_util::{StreamExt, TryStreamExt};
+
+use super::{
+    ETag, Fetched, FetchedFile, Object, ObjectStore, PutCondition, SiteFile, StoreError, check_key,
+};
 
 /// Objects in an S3 bucket under a prefix.
 #[derive(Debug, Clone)]
@@ -69,6 +73,11 @@ fn timeouts() -> aws_sdk_s3::config::timeout::TimeoutConfig {
 /// The longest wait for the next chunk of an object's body (downloads are streamed after the
 /// operation's answer, outside its timeouts): a stalled download fails instead of hanging.
 const BODY_STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Dashboard uploads kept in flight at once ([`ObjectStore::publish_all`]): enough to hide the
+/// round trips, few enough for a small Lambda's connections and memory (the bytes are already
+/// held).
+const UPLOADS_IN_FLIGHT: usize = 8;
 
 /// The next chunk of `body`, or an error when it stalls for [`BODY_STALL`].
 async fn next_chunk(body: &mut ByteStream) -> Result<Option<Bytes>, String> {
@@ -285,6 +294,25 @@ impl ObjectStore for S3Store {
         self.send_put(key, &full, request, condition)
             .await
             .map(|_| ())
+    }
+
+    async fn publish_all(&self, files: Vec<SiteFile>) -> Result<(), StoreError> {
+        // Several uploads in flight: a render's thousands of small files, one round trip each,
+        // took most of its wall time (and the Lambda's bill) one after the other.
+        futures_util::stream::iter(files)
+            .map(|file| async move {
+                self.publish(
+                    &file.key,
+                    file.bytes,
+                    file.content_type,
+                    file.cache_control,
+                    PutCondition::Always,
+                )
+                .await
+            })
+            .buffer_unordered(UPLOADS_IN_FLIGHT)
+            .try_collect()
+            .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
