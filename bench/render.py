@@ -8,11 +8,12 @@ whose speed drifts between minutes from favouring one of them.
 
     python3 bench/history.py --days 4 --keep --no-render      # makes a data folder, prints it
     python3 bench/render.py DATA                               # this tree's release binary
-    python3 bench/render.py DATA --bin OLD --bin NEW --out-dir /dev/shm --runs 5
+    python3 bench/render.py DATA --bin OLD --bin NEW --runs 5
 
-`--out-dir /dev/shm` writes the sites to memory (tmpfs): what is left is the render's own cost,
-without the file system's (on this machine's ext4, creating thousands of files in a folder whose
-files were just deleted costs a fifth of a rebuild in the kernel; the site store on AWS is S3).
+The sites are written to `--out-dir`, by default memory (`/dev/shm`, tmpfs) when the machine has
+it, else /tmp: what is measured is the render's own cost, not the file system's state (on this
+machine's ext4, creating thousands of files minutes after thousands were deleted cost up to a
+third of a rebuild in the kernel: `common.site_parent`; the site store on AWS is S3).
 Build an older tree's binary with `git worktree add /tmp/old REV` and `cargo build --release` there.
 """
 
@@ -25,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import TARGET, build, machine, measured, remove_render_cache
+from common import TARGET, build, machine, measured, remove_render_cache, site_parent
 
 
 def main():
@@ -34,10 +35,13 @@ def main():
     parser.add_argument("--bin", action="append", type=Path, dest="binaries",
                         help="a webex-quality binary (repeat to compare; default: this tree's)")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--out-dir", type=Path, help="where the sites are rendered (default: /tmp)")
+    parser.add_argument("--out-dir", type=Path,
+                        help="where the sites are rendered (default: /dev/shm when writable, else /tmp)")
     parser.add_argument("--profile", default="release")
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
+    if args.out_dir is None:
+        args.out_dir = site_parent()
 
     binaries = args.binaries
     if not binaries:
