@@ -85,6 +85,24 @@ pub struct SiteFile {
     pub cache_control: &'static str,
 }
 
+impl SiteFile {
+    /// Publishes the file to `store` unconditionally ([`ObjectStore::publish`]).
+    ///
+    /// # Errors
+    /// The store's failure.
+    pub async fn publish_to<S: ObjectStore + ?Sized>(self, store: &S) -> Result<(), StoreError> {
+        store
+            .publish(
+                &self.key,
+                self.bytes,
+                self.content_type,
+                self.cache_control,
+                PutCondition::Always,
+            )
+            .await
+    }
+}
+
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -203,14 +221,7 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// file was 8 % of a full render's CPU), and S3 keeps several uploads in flight.
     async fn publish_all(&self, files: Vec<SiteFile>) -> Result<(), StoreError> {
         for file in files {
-            self.publish(
-                &file.key,
-                file.bytes,
-                file.content_type,
-                file.cache_control,
-                PutCondition::Always,
-            )
-            .await?;
+            file.publish_to(self).await?;
         }
         Ok(())
     }

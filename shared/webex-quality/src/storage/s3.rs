@@ -300,16 +300,7 @@ impl ObjectStore for S3Store {
         // Several uploads in flight: a render's thousands of small files, one round trip each,
         // took most of its wall time (and the Lambda's bill) one after the other.
         futures_util::stream::iter(files)
-            .map(|file| async move {
-                self.publish(
-                    &file.key,
-                    file.bytes,
-                    file.content_type,
-                    file.cache_control,
-                    PutCondition::Always,
-                )
-                .await
-            })
+            .map(|file| file.publish_to(self))
             .buffer_unordered(UPLOADS_IN_FLIGHT)
             .try_collect()
             .await
