@@ -9,7 +9,6 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
-
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::{
