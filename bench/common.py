@@ -5,6 +5,7 @@ raw JSON."""
 import os
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -102,28 +103,47 @@ def site_parent():
     return RAM if RAM.is_dir() and os.access(RAM, os.W_OK) else None
 
 
-def render_rows(binaries, env, data, between=None, again_label="nothing changed"):
-    """Prints a table of two `webex-quality render --out` runs, each its own process: a full rebuild
+def render_rows(binaries, env, data, between=None, again_label="nothing changed", runs=1):
+    """Prints a table of `webex-quality render --out` runs, each its own process: a full rebuild
     (the render cache removed, an empty site folder), then, after `between()` if given, a render
-    of what changed."""
-    site = Path(tempfile.mkdtemp(prefix="wq-bench-site-", dir=site_parent()))
-    print(f"# the site is written to {site.parent} ({'RAM' if site.parent == RAM else 'disk'})")
-    try:
-        remove_render_cache(data)
-        command = [str(binaries / "webex-quality"), "render", "--out", str(site)]
-        full = measured(command, env)
-        # The site's files (not the folder store's hidden ETag sidecars).
-        files = [p for p in site.rglob("*") if p.is_file() and not p.name.startswith(".")]
-        size = sum(p.stat().st_size for p in files)
-        meetings = len(list((site / "meetings").glob("*.html")))
-        if between:
-            between()
-        again = measured(command, env)
-        print("| render | wall | CPU | peak RSS | meetings per CPU second | files | bytes |")
-        print("|---|---|---|---|---|---|---|")
-        print(f"| full rebuild | {full[0]:.1f} s | {full[1]:.2f} s | {full[2]:.0f} MB "
-              f"| {meetings / full[1]:.0f} ({meetings} meeting pages) | {len(files)} "
-              f"| {size / 1e6:.1f} MB |")
-        print(f"| {again_label} | {again[0]:.1f} s | {again[1]:.2f} s | {again[2]:.0f} MB | | | |")
-    finally:
-        shutil.rmtree(site, ignore_errors=True)
+    of what changed. With `runs` above 1 (only without `between`), each is run that many times and
+    the table gives the medians and ranges: this VM's speed drifts by tens of percent between
+    half hours, so one run says little."""
+    if between and runs > 1:
+        raise SystemExit("several runs only for a render with nothing changed in between")
+    command = [str(binaries / "webex-quality"), "render", "--out", None]
+    fulls, agains = [], []
+    for _ in range(runs):
+        site = Path(tempfile.mkdtemp(prefix="wq-bench-site-", dir=site_parent()))
+        command[-1] = str(site)
+        try:
+            remove_render_cache(data)
+            fulls.append(measured(command, env))
+            # The site's files (not the folder store's hidden ETag sidecars).
+            files = [p for p in site.rglob("*") if p.is_file() and not p.name.startswith(".")]
+            size = sum(p.stat().st_size for p in files)
+            meetings = len(list((site / "meetings").glob("*.html")))
+            if between:
+                between()
+            agains.append(measured(command, env))
+        finally:
+            shutil.rmtree(site, ignore_errors=True)
+    print(f"# the sites were written to {site.parent} ({'RAM' if site.parent == RAM else 'disk'})"
+          f"{f'; medians of {runs} runs, ranges in brackets' if runs > 1 else ''}")
+
+    def cells(results):
+        walls, cpus, peaks = ([r[i] for r in results] for i in range(3))
+        cpu = f"{statistics.median(cpus):.2f} s"
+        peak = f"{statistics.median(peaks):.0f} MB"
+        if runs > 1:
+            cpu += f" ({min(cpus):.2f}-{max(cpus):.2f})"
+            peak += f" ({min(peaks):.0f}-{max(peaks):.0f})"
+        return f"{statistics.median(walls):.1f} s", cpu, peak, statistics.median(cpus)
+
+    wall, cpu, peak, median_cpu = cells(fulls)
+    print("| render | wall | CPU | peak RSS | meetings per CPU second | files | bytes |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| full rebuild | {wall} | {cpu} | {peak} | {meetings / median_cpu:.0f} "
+          f"({meetings} meeting pages) | {len(files)} | {size / 1e6:.1f} MB |")
+    wall, cpu, peak, _ = cells(agains)
+    print(f"| {again_label} | {wall} | {cpu} | {peak} | | | |")

@@ -7,6 +7,7 @@ stored bytes per day, and the dashboard's full and incremental render.
     python3 bench/history.py --days 10 --no-render --no-build # a quicker look
     python3 bench/history.py --keep --no-render               # keep the data folder, then:
     python3 bench/history.py --no-build --render-only DATA    # render it again (full, then unchanged)
+    python3 bench/history.py --no-build --render-only DATA --runs 5   # the same five times: medians
     python3 bench/history.py --days 9 --profile profiling --perf FILE   # profile a steady cycle
 
 What it does: builds the release binaries (the release profile is the Lambda functions' profile),
@@ -191,6 +192,8 @@ def main():
     parser.add_argument("--render-only", metavar="DATA", type=Path,
                         help="only render a data folder kept by an earlier run (--keep): a full "
                              "rebuild, then a render with nothing changed")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="with --render-only: render this many times and give medians")
     parser.add_argument("--profile", default="release",
                         help="cargo profile of the binaries (`profiling` keeps symbols for perf)")
     args = parser.parse_args()
@@ -201,7 +204,7 @@ def main():
               ["webex-quality", "webex-sim", "bench-cycle"])
     if args.render_only:
         env = dict(os.environ, WEBEX_QUALITY_STORE=str(args.render_only), RUST_LOG="warn")
-        render_both(None, env, args.render_only, None)
+        common.render_rows(RELEASE, env, args.render_only, runs=args.runs)
         return
     today = datetime.datetime.now(datetime.timezone.utc).date()
     first_day = today - datetime.timedelta(days=args.days)
@@ -311,13 +314,10 @@ def analytics_row(env, data):
 
 
 def render_both(run, env, data, end):
-    """A full rebuild; then (after the collection) one more 5-minute cycle and a render of what it
-    changed, or (with --render-only) a render with nothing changed."""
-    if run:
-        common.render_rows(RELEASE, env, data, lambda: run.cycle(end + datetime.timedelta(minutes=5), False),
-                           "after one more cycle")
-    else:
-        common.render_rows(RELEASE, env, data)
+    """After the collection: a full rebuild, then one more 5-minute cycle and a render of what it
+    changed."""
+    common.render_rows(RELEASE, env, data, lambda: run.cycle(end + datetime.timedelta(minutes=5), False),
+                       "after one more cycle")
 
 
 if __name__ == "__main__":
