@@ -140,27 +140,10 @@ impl FileHashes {
         self.0.iter().map(|(path, hash)| (path, hash))
     }
 
-    /// Whether `manifest` lists every file with its hash (the files are published as they are).
-    #[must_use]
-    pub fn listed_in(&self, manifest: &Manifest) -> bool {
-        self.iter()
-            .all(|(path, hash)| manifest.get(path) == Some(hash))
-    }
-
-    /// Replaces the path of each file `manifest` lists with this hash by the manifest's own copy
-    /// (one allocation per path, however many holders).
-    pub fn share_paths_with(&mut self, manifest: &Manifest) {
-        for (path, hash) in &mut self.0 {
-            if let Some((listed, listed_hash)) = manifest.get_key_value(&**path)
-                && listed_hash == hash
-            {
-                *path = Arc::clone(listed);
-            }
-        }
-    }
-
-    /// [`FileHashes::listed_in`] and [`FileHashes::share_paths_with`] in one lookup per file: whether
-    /// `manifest` lists every file with its hash (the paths of those it does are shared with it).
+    /// Whether `manifest` lists every file with its hash (the files are published as they are),
+    /// each looked up once; the path of each file it lists so is replaced by the manifest's own
+    /// copy (one allocation per path, however many holders). Stops at the first file it does not
+    /// list: an entry whose files are not all published is not kept, so its paths need no sharing.
     pub fn share_paths_if_listed(&mut self, manifest: &Manifest) -> bool {
         for (path, hash) in &mut self.0 {
             match manifest.get_key_value(&**path) {
@@ -265,19 +248,17 @@ mod tests {
             ("meetings/a.html".to_owned(), h("a")),
             ("meetings/a.csv".to_owned(), h("c")),
         ]);
-        assert!(files.listed_in(&manifest));
-        files.share_paths_with(&manifest);
+        assert!(files.share_paths_if_listed(&manifest));
         for (path, _) in files.iter() {
             assert!(Arc::ptr_eq(path, listed(path)), "{path}");
         }
         // Another hash, or a file the manifest does not list: not published as it is.
         let mut changed = FileHashes::one("meetings/a.html", h("b"));
-        assert!(!changed.listed_in(&manifest));
-        changed.share_paths_with(&manifest);
+        assert!(!changed.share_paths_if_listed(&manifest));
         let (path, _) = changed.iter().next().unwrap();
         assert!(!Arc::ptr_eq(path, listed("meetings/a.html")));
-        assert!(!FileHashes::one("meetings/z.html", h("z")).listed_in(&manifest));
-        assert!(FileHashes::default().listed_in(&manifest));
+        assert!(!FileHashes::one("meetings/z.html", h("z")).share_paths_if_listed(&manifest));
+        assert!(FileHashes::default().share_paths_if_listed(&manifest));
     }
 
     #[test]

@@ -34,11 +34,6 @@ pub struct Previous<'a> {
 }
 
 impl Previous<'_> {
-    /// Whether the site store still holds `files` as the previous build published them.
-    fn published(&self, files: &FileHashes) -> bool {
-        files.listed_in(self.manifest)
-    }
-
     /// The entry for `path` in the map `pick` chooses, moved out of the previous cache, when it was
     /// rendered from `key` and its files are still published (then it can be kept as it is).
     fn take_unchanged(
@@ -48,13 +43,11 @@ impl Previous<'_> {
         key: &ContentHash,
     ) -> Option<CachedFiles> {
         let map = pick(&mut self.cache);
-        let cached = map.get(path)?;
-        if cached.key != *key || !cached.files.listed_in(self.manifest) {
+        let cached = map.get_mut(path)?;
+        if cached.key != *key || !cached.files.share_paths_if_listed(self.manifest) {
             return None;
         }
-        let mut cached = map.remove(path)?;
-        cached.files.share_paths_with(self.manifest);
-        Some(cached)
+        map.remove(path)
     }
 
     /// A person's page from the previous cache, when it can be kept: rendered from `key`, or
@@ -66,15 +59,13 @@ impl Previous<'_> {
         key: &ContentHash,
         today: NaiveDate,
     ) -> Option<CachedFiles> {
-        let cached = self.cache.people.get(path)?;
+        let cached = self.cache.people.get_mut(path)?;
         if (cached.key != *key && cached.rendered != Some(today))
-            || !cached.files.listed_in(self.manifest)
+            || !cached.files.share_paths_if_listed(self.manifest)
         {
             return None;
         }
-        let mut cached = self.cache.people.remove(path)?;
-        cached.files.share_paths_with(self.manifest);
-        Some(cached)
+        self.cache.people.remove(path)
     }
 }
 
@@ -160,6 +151,9 @@ pub struct SiteBuilder<'a> {
     dropped: bool,
 }
 
+/// A meeting's entry in the render cache, with its id (the map's own key).
+type CacheEntry = (Arc<str>, Box<CachedMeeting>);
+
 /// Whether a meeting was added to `build` already: cached, or `failed` (an error page).
 fn added(build: &SiteBuild, failed: &HashSet<String>, instance_id: &str) -> bool {
     build.cache.meetings.contains_key(instance_id) || failed.contains(instance_id)
@@ -207,28 +201,23 @@ impl<'a> SiteBuilder<'a> {
         }
     }
 
-    /// Whether the site store still holds `files` as the previous build published them.
-    fn published(&self, files: &FileHashes) -> bool {
-        self.previous.as_ref().is_some_and(|p| p.published(files))
-    }
-
     /// Whether the meeting was added to this build already.
     fn seen(&self, instance_id: &str) -> bool {
         added(&self.build, &self.failed, instance_id)
     }
 
-    /// The previous build's entry for a meeting, moved out of the previous cache; its files'
-    /// paths become the published manifest's (when it lists them as they are, the entry may be
-    /// kept: then the build's manifest shares them too).
-    fn take_previous(&mut self, instance_id: &str) -> Option<(Arc<str>, Box<CachedMeeting>)> {
+    /// The previous build's entry for a meeting, moved out of the previous cache, and whether the
+    /// site store still holds its files as the previous build published them (then their paths
+    /// are the published manifest's, and the build's manifest shares them if the entry is kept).
+    fn take_previous(&mut self, instance_id: &str) -> Option<(CacheEntry, bool)> {
         let previous = self.previous.as_mut()?;
         let (id, mut cached) = previous.cache.meetings.remove_entry(instance_id)?;
-        cached.files.share_paths_with(previous.manifest);
-        Some((id, cached))
+        let published = cached.files.share_paths_if_listed(previous.manifest);
+        Some(((id, cached), published))
     }
 
     /// Keeps `cached`, the previous build's entry for the meeting `id`, in this build.
-    fn keep_cached(&mut self, (id, cached): (Arc<str>, Box<CachedMeeting>)) {
+    fn keep_cached(&mut self, (id, cached): CacheEntry) {
         self.build.keep(&cached.files);
         self.build.meetings_reused += 1;
         self.build.cache.meetings.insert(id, cached);
@@ -253,7 +242,7 @@ impl<'a> SiteBuilder<'a> {
         // The meetings not added yet, each moved out of the previous cache and its files looked up
         // once in the published manifest (their paths then shared with it). One not cached or not
         // published as cached: everything goes back, and the archive is read.
-        let mut taken: Vec<(Arc<str>, Box<CachedMeeting>)> = Vec::with_capacity(ids.len());
+        let mut taken: Vec<CacheEntry> = Vec::with_capacity(ids.len());
         let mut all_published = true;
         for id in &ids {
             if added(build, failed, id) {
@@ -355,7 +344,7 @@ impl<'a> SiteBuilder<'a> {
             // entry can serve no one (this build's, or none after an error page, replaces it in
             // the next cache), so it is not held till the end of the build.
             match self.take_previous(&meeting.instance_id) {
-                Some(entry) if entry.1.key == key && self.published(&entry.1.files) => {
+                Some((entry, published)) if published && entry.1.key == key => {
                     self.keep_cached(entry);
                     continue;
                 }
