@@ -132,8 +132,8 @@ async fn publishing_uploads_only_what_changed_and_removes_what_is_gone() {
         .await
         .unwrap();
     let page = webex_quality::site::meeting_path(&next.instance_id);
-    assert!(published.uploaded.contains(&page));
-    assert!(published.uploaded.contains(&"meetings.html".to_owned()));
+    assert!(published.uploaded.contains(&page.as_str().into()));
+    assert!(published.uploaded.contains(&"meetings.html".into()));
     assert!(
         published.uploaded.iter().all(|p| !p.starts_with("assets/")),
         "{:?}",
@@ -146,7 +146,7 @@ async fn publishing_uploads_only_what_changed_and_removes_what_is_gone() {
     let reuploaded_old = published
         .uploaded
         .iter()
-        .filter(|p| before.contains(*p) && p.starts_with("meetings/"))
+        .filter(|p| before.contains(&***p) && p.starts_with("meetings/"))
         .count();
     assert_eq!(
         reuploaded_old, 0,
@@ -334,7 +334,7 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
         "people outside the new meetings are kept: {after:?}"
     );
     let page = webex_quality::site::meeting_path(&next.instance_id);
-    assert!(after.published.uploaded.contains(&page));
+    assert!(after.published.uploaded.contains(&page.as_str().into()));
 
     // A page missing from the site store is rendered again even though its inputs did not change.
     site.delete(&page).await.unwrap();
@@ -353,7 +353,7 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     .unwrap();
     let repaired = render(Thresholds::default()).await;
     assert_eq!(repaired.meetings_rendered, 1, "{repaired:?}");
-    assert!(repaired.published.uploaded.contains(&page));
+    assert!(repaired.published.uploaded.contains(&page.as_str().into()));
 
     // What the incremental builds left (kept pages, the cache's summaries and strings) is what a
     // full rebuild renders: the same files, byte for byte, but for the pages of people in a meeting
