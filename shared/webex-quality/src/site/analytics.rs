@@ -249,7 +249,7 @@ fn rows_of(
                 session: export,
             })?;
         }
-        let row: MeetingExport = meeting_export(&summary);
+        let row: MeetingExport = meeting_export(&summary, &texts);
         meetings.row(&row)?;
     }
     let [intervals, sessions, meetings] = [intervals, sessions, meetings].map(JsonLines::finish);

@@ -48,7 +48,7 @@ impl SessionRow {
         meeting.sessions.iter().map(move |session| Self {
             meeting_id: meeting.instance_id.to_string(),
             meeting_start: meeting.start.to_rfc3339(),
-            meeting_title: meeting.title.clone(),
+            meeting_title: meeting.title(texts).to_owned(),
             session: session_export(&session, texts, options),
         })
     }
@@ -109,7 +109,7 @@ impl CsvTables {
             else {
                 continue;
             };
-            let export = meeting_export(&summary);
+            let export = meeting_export(&summary, &texts);
             let sessions = SessionRow::of_meeting(&summary, &texts, options).collect();
             self.seen.insert(meeting.instance_id.clone());
             self.meetings
@@ -245,13 +245,13 @@ pub(super) struct MeetingExport {
     worst_verdict: &'static str,
 }
 
-pub(super) fn meeting_export(a: &MeetingSummary) -> MeetingExport {
+pub(super) fn meeting_export(a: &MeetingSummary, texts: &Texts) -> MeetingExport {
     let h = &a.headline;
     MeetingExport {
         start: a.start.to_rfc3339(),
         instance_id: a.instance_id.to_string(),
-        title: a.title.clone(),
-        host: a.host.clone(),
+        title: a.title(texts).to_owned(),
+        host: a.host(texts).to_owned(),
         participant_sessions: a.sessions.len(),
         duration_minutes: a.end.map(|end| (end - a.start).num_minutes()),
         verdict: h.verdict.label(),

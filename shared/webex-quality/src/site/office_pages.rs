@@ -189,7 +189,7 @@ impl<'a> OfficeTally<'a> {
                 .map(|(a, here, minutes)| OfficeMeeting {
                     date: a.start.format("%Y-%m-%d %H:%M").to_string(),
                     href: format!("../{}", meeting_path(&a.instance_id)),
-                    title: a.title.clone(),
+                    title: a.title(texts).to_owned(),
                     here,
                     poor_minutes: format!("{} of {}", minutes.poor, minutes.with_data),
                     meeting: verdict_view(a.headline.verdict),

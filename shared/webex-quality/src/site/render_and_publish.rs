@@ -207,6 +207,13 @@ async fn read_cache<T>(
     let cache = match found {
         Ok(FetchedFile::Found(_)) => Some(match read(&path) {
             Ok(cache) => Some(cache),
+            Err(error) if error.is_earlier_version() => {
+                tracing::info!(
+                    key,
+                    "the render cache is an earlier version's: rendering everything again"
+                );
+                None
+            }
             Err(error) => {
                 tracing::warn!(%error, key, "the render cache is unreadable: rendering everything again");
                 None

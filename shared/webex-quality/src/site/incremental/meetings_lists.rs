@@ -39,7 +39,7 @@ pub(super) fn meetings_lists(
         .copied()
         .filter(|a| a.start >= recent_from)
         .collect();
-    let list: Vec<_> = recent.iter().map(|a| meeting_export(a)).collect();
+    let list: Vec<_> = recent.iter().map(|a| meeting_export(a, texts)).collect();
     build.insert("meetings.csv".into(), to_csv(&list)?);
     build.insert("meetings.json".into(), to_json(&list)?);
     let rule = thresholds.meeting.describe();
@@ -130,7 +130,10 @@ pub(super) fn render_day(
         .collect();
     let day = todo.day;
     let rows: Vec<&MeetingSummary> = analyzed.iter().rev().copied().collect();
-    let list: Vec<_> = rows.iter().map(|a| meeting_export(a)).collect();
+    let list: Vec<_> = rows
+        .iter()
+        .map(|a| meeting_export(a, &cache.texts))
+        .collect();
     // Every participant session of the day, oldest meeting first, written as they are made.
     let (sessions_csv_bytes, sessions_json_bytes) = to_csv_and_json(
         analyzed

@@ -498,7 +498,7 @@ impl<'a> SiteBuilder<'a> {
             breakdowns: tables,
             people: by_person,
         } = count_sessions(&analyzed, &texts, now, options);
-        for (path, page) in overviews(&analyzed, periods, now, status, options) {
+        for (path, page) in overviews((&analyzed, &texts), periods, now, status, options) {
             build.insert(path.to_owned(), render(path, &page)?);
         }
         let mut todo = Vec::new();

@@ -20,12 +20,12 @@ pub(in crate::site) struct MeetingRow {
 }
 
 /// A meeting's row in a list page at `root` (the way back to the site root: "" or "../").
-fn meeting_row(a: &MeetingSummary, root: &str) -> MeetingRow {
+fn meeting_row(a: &MeetingSummary, root: &str, texts: &Texts) -> MeetingRow {
     MeetingRow {
         date: a.start.format("%Y-%m-%d %H:%M").to_string(),
         href: format!("{root}{}", meeting_path(&a.instance_id)),
-        title: a.title.clone(),
-        host: a.host.clone(),
+        title: a.title(texts).to_owned(),
+        host: a.host(texts).to_owned(),
         duration: a
             .end
             .map_or_else(String::new, |end| (end - a.start).num_minutes().to_string()),
@@ -117,7 +117,7 @@ impl MeetingsPage {
             .iter()
             .map(|a| MeetingRow {
                 offices: office_indexes(a, texts, &names),
-                ..meeting_row(a, root)
+                ..meeting_row(a, root, texts)
             })
             .collect();
         Self {

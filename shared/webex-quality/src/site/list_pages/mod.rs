@@ -156,8 +156,8 @@ mod tests {
     pub(super) fn meeting(sessions: Vec<SessionSummary>) -> MeetingSummary {
         MeetingSummary {
             instance_id: "a_I_1".into(),
-            title: "Weekly".into(),
-            host: "Ann".into(),
+            title: Text::NONE,
+            host: Text::NONE,
             start: DateTime::UNIX_EPOCH,
             end: None,
             sessions: sessions.into_iter().collect(),

@@ -89,7 +89,7 @@ impl SessionTally {
 /// The overview of each of [`PERIODS`], by path, from `all` (the periods' meetings are picked
 /// again here) and their sessions as [`super::count_sessions`] counted them.
 pub(in crate::site) fn overviews(
-    all: &[&MeetingSummary],
+    (all, texts): (&[&MeetingSummary], &Texts),
     periods: Vec<(DateTime<Utc>, SessionTally)>,
     now: DateTime<Utc>,
     status: &StatusView,
@@ -104,7 +104,7 @@ pub(in crate::site) fn overviews(
                 .copied()
                 .filter(|a| a.start >= from && a.start <= now)
                 .collect();
-            let page = overview(&period, tally, (*days, from), status, options);
+            let page = overview((&period, texts), tally, (*days, from), status, options);
             (*path, page)
         })
         .collect()
@@ -113,7 +113,7 @@ pub(in crate::site) fn overviews(
 /// The overview of the `days` from `from` to now: `period`, its meetings, and `tally`, their
 /// sessions counted.
 fn overview(
-    period: &[&MeetingSummary],
+    (period, texts): (&[&MeetingSummary], &Texts),
     tally: SessionTally,
     (days, from): (i64, DateTime<Utc>),
     status: &StatusView,
@@ -187,8 +187,8 @@ fn overview(
             .map(|a| WorstMeeting {
                 date: a.start.format("%Y-%m-%d %H:%M").to_string(),
                 href: meeting_path(&a.instance_id),
-                title: a.title.clone(),
-                host: a.host.clone(),
+                title: a.title(texts).to_owned(),
+                host: a.host(texts).to_owned(),
                 headline: headline_view(&a.headline),
             })
             .collect(),
@@ -252,7 +252,7 @@ mod tests {
         assert_eq!(people.len(), 1 + 2 + 3 + 4 + 5);
         assert_eq!(people["p2-0@example.com"], [(0, 0)]);
         assert_eq!(people["p120-3@example.com"], [(3, 3)]);
-        let pages = overviews(&all, counted.periods, now, &status, &options);
+        let pages = overviews((&all, &texts), counted.periods, now, &status, &options);
         let counted: Vec<(&str, usize, usize, usize)> = pages
             .iter()
             .map(|(path, page)| (*path, page.meetings, page.sessions, page.affected.len()))

@@ -98,7 +98,7 @@ pub(in crate::site) fn person_page(
             .map(|(_, a, s)| PersonSession {
                 date: a.start.format("%Y-%m-%d %H:%M").to_string(),
                 href: format!("../{}", meeting_path(&a.instance_id)),
-                title: a.title.clone(),
+                title: a.title(texts).to_owned(),
                 client: texts.get(s.client_type).to_owned(),
                 network: texts.get(s.network_type).to_owned(),
                 verdicts: crate::site::meeting_page::verdict_cells(|kind| {

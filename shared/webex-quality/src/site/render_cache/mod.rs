@@ -34,7 +34,7 @@ pub const SITE_CACHE_KEY: &str = "site-cache.bin.zst";
 pub const LEGACY_SITE_CACHE_KEY: &str = "site-cache.json.gz";
 
 /// Bumped when the cache's shape changes.
-const CACHE_VERSION: u32 = 6;
+const CACHE_VERSION: u32 = 7;
 
 /// A meeting, as list-type pages show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,10 +42,11 @@ pub struct MeetingSummary {
     /// Instance id: the same allocation as the cache's key for the meeting and the archive's list
     /// that names it ([`RenderCache::share_ids`]).
     pub instance_id: Arc<str>,
-    /// Title.
-    pub title: String,
-    /// Host's name.
-    pub host: String,
+    /// Title, in the cache's string table ([`MeetingSummary::title`]): meetings of a series share
+    /// theirs, and a table entry costs 4 bytes a meeting where a string cost about 56.
+    pub title: Text,
+    /// Host's name, in the cache's string table ([`MeetingSummary::host`]).
+    pub host: Text,
     /// Start.
     pub start: DateTime<Utc>,
     /// End, when known.
@@ -68,8 +69,8 @@ impl MeetingSummary {
     ) -> Self {
         Self {
             instance_id: meeting.instance_id.as_str().into(),
-            title: meeting.title.clone(),
-            host: meeting.host_name.clone(),
+            title: texts.intern(&meeting.title),
+            host: texts.intern(&meeting.host_name),
             start,
             end: meeting.end,
             sessions: report
@@ -79,6 +80,18 @@ impl MeetingSummary {
                 .collect(),
             headline,
         }
+    }
+
+    /// The title, from the cache's string table `texts`.
+    #[must_use]
+    pub fn title<'t>(&self, texts: &'t Texts) -> &'t str {
+        texts.get(self.title)
+    }
+
+    /// The host's name, from the cache's string table `texts`.
+    #[must_use]
+    pub fn host<'t>(&self, texts: &'t Texts) -> &'t str {
+        texts.get(self.host)
     }
 
     /// The worst verdict of any session.
@@ -144,8 +157,21 @@ pub struct RenderCache {
 
 /// A cache that cannot be read.
 #[derive(Debug, thiserror::Error)]
-#[error("the render cache is unreadable: {0}")]
-pub struct CacheError(String);
+#[error("the render cache is unreadable: {message}")]
+pub struct CacheError {
+    message: String,
+    /// Written by an earlier version in a form this one no longer reads (not damage).
+    earlier: bool,
+}
+
+impl CacheError {
+    /// Whether the cache is an earlier version's, in a form this one no longer reads: expected once
+    /// after an upgrade, not damage.
+    #[must_use]
+    pub fn is_earlier_version(&self) -> bool {
+        self.earlier
+    }
+}
 
 impl RenderCache {
     /// An empty cache for builds with `fingerprint`.
@@ -167,7 +193,10 @@ impl RenderCache {
         let meetings = &mut self.meetings;
         self.texts.compact(|remap| {
             for meeting in meetings.values_mut() {
-                meeting.summary.sessions.remap_texts(remap);
+                let summary = &mut meeting.summary;
+                summary.sessions.remap_texts(remap);
+                summary.title = remap(summary.title);
+                summary.host = remap(summary.host);
             }
         });
     }
@@ -287,8 +316,8 @@ mod tests {
         let mut cache = RenderCache::new("f".into());
         let summary = MeetingSummary {
             instance_id: "a_I_1".into(),
-            title: "Weekly".into(),
-            host: "Ann".into(),
+            title: Text::NONE,
+            host: Text::NONE,
             start: DateTime::UNIX_EPOCH,
             end: None,
             sessions: PackedSessions::default(),
@@ -331,7 +360,7 @@ mod tests {
             ]
         });
         let meeting = serde_json::json!({
-            "instance_id": "a_I_1", "title": "Weekly", "host": "Ann",
+            "instance_id": "a_I_1", "title": 1, "host": 2,
             "start": "2026-01-05T10:00:00Z", "end": null,
             "sessions": vec![session.clone(); 5],
             "headline": crate::quality::headline::Headline::default(),

@@ -22,13 +22,21 @@ use serde::de::DeserializeOwned;
 use super::{CacheError, RenderCache};
 
 /// The first bytes of the decompressed stream: the format and its version.
-const MAGIC: &[u8; 8] = b"wqcache1";
+const MAGIC: &[u8; 8] = b"wqcache2";
+
+/// The earlier versions' first bytes: their meetings' titles and hosts were strings (they are in
+/// the string table now). Such a cache is not read: the first render after the upgrade is a full
+/// rebuild.
+const EARLIER_MAGICS: [&[u8; 8]; 1] = [b"wqcache1"];
 
 /// zstd's level for the cache: its fastest standard level; the cache is written every render.
 const ZSTD_LEVEL: i32 = 1;
 
 fn failed(error: impl std::fmt::Display) -> CacheError {
-    CacheError(error.to_string())
+    CacheError {
+        message: error.to_string(),
+        earlier: false,
+    }
 }
 
 /// Writes records into `out`.
@@ -252,6 +260,12 @@ impl RenderCache {
         };
         let mut magic = [0; MAGIC.len()];
         reader.input.read_exact(&mut magic).map_err(failed)?;
+        if EARLIER_MAGICS.contains(&&magic) {
+            return Err(CacheError {
+                message: "an earlier version's render cache".into(),
+                earlier: true,
+            });
+        }
         if &magic != MAGIC {
             return Err(failed("not a render cache of this version"));
         }
@@ -313,7 +327,7 @@ mod tests {
             })
         };
         let summary: MeetingSummary = serde_json::from_value(serde_json::json!({
-            "instance_id": "a_I_1", "title": "Weekly <b>&</b> \u{1F600}", "host": "Ann",
+            "instance_id": "a_I_1", "title": 10, "host": 2,
             "start": "2026-01-05T10:00:00Z", "end": "2026-01-05T10:50:00Z",
             "sessions": [session(1, serde_json::json!(40)), session(9, serde_json::Value::Null)],
             "headline": crate::quality::headline::Headline::default(),
@@ -360,6 +374,7 @@ mod tests {
             "wifi",
             "EU",
             "UDP",
+            "Weekly <b>&</b> \u{1F600}",
         ] {
             cache.texts.intern(text);
         }
@@ -423,6 +438,13 @@ mod tests {
         let whole = plain.len();
         assert!(RenderCache::from_bytes(b"not a cache").is_err());
         assert!(refused(b"wqcache0").contains("not a render cache"));
+        let earlier = RenderCache::from_bytes(&zstd::encode_all(&b"wqcache1"[..], 1).unwrap());
+        assert!(earlier.is_err_and(|e| e.is_earlier_version()));
+        assert!(
+            !RenderCache::from_bytes(b"garbage")
+                .unwrap_err()
+                .is_earlier_version()
+        );
         // Cut anywhere: the record it cuts, or the missing trailer, says so.
         for end in (MAGIC.len()..whole).step_by(7) {
             refused(&plain[..end]);
