@@ -168,8 +168,8 @@ enum StoredCache {
 }
 
 /// The render cache of the build that published the site, if it is readable, and what the store
-/// holds of it (the cache's earlier form, [`LEGACY_SITE_CACHE_KEY`], is read when there is no
-/// other, then deleted by [`save_cache`]).
+/// holds of it (the cache's earlier form, [`LEGACY_SITE_CACHE_KEY`], is an earlier version's: not
+/// read, and deleted by [`save_cache`]).
 async fn previous_cache(
     data: &dyn ObjectStore,
     work_dir: &std::path::Path,
@@ -180,15 +180,16 @@ async fn previous_cache(
             None => (None, StoredCache::Nothing),
         });
     }
-    let legacy = read_cache(
-        data,
-        work_dir,
-        LEGACY_SITE_CACHE_KEY,
-        RenderCache::read_legacy_file,
-    )
+    // Fetched rather than listed (the site-builder may read that key, not list the store's root),
+    // and refused unread: it was written before titles and hosts went into the string table.
+    let legacy = read_cache(data, work_dir, LEGACY_SITE_CACHE_KEY, |_| {
+        Err::<RenderCache, _>(CacheError::earlier_version(
+            "the render cache's earlier form (gzipped JSON)",
+        ))
+    })
     .await?;
     Ok(match legacy {
-        Some(found) => (found, StoredCache::Legacy),
+        Some(_) => (None, StoredCache::Legacy),
         None => (None, StoredCache::Nothing),
     })
 }

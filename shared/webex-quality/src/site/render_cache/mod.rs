@@ -29,8 +29,9 @@ pub use stored::CacheDigest;
 /// The render cache's key in the data store: records of postcard under zstd ([`RenderCache::to_bytes`]).
 pub const SITE_CACHE_KEY: &str = "site-cache.bin.zst";
 
-/// Where the render cache was kept before, as gzipped JSON: read when [`SITE_CACHE_KEY`] is absent
-/// (the first render after an upgrade renders nothing again), then deleted.
+/// Where the render cache was kept before, as gzipped JSON, by versions whose summaries held titles
+/// and hosts as strings: not read (the first render after the upgrade is a full rebuild), and
+/// deleted once the new form is saved.
 pub const LEGACY_SITE_CACHE_KEY: &str = "site-cache.json.gz";
 
 /// Bumped when the cache's shape changes.
@@ -165,6 +166,14 @@ pub struct CacheError {
 }
 
 impl CacheError {
+    /// A cache of an earlier version, in a form this one no longer reads (`what`).
+    pub(crate) fn earlier_version(what: &str) -> Self {
+        Self {
+            message: what.to_owned(),
+            earlier: true,
+        }
+    }
+
     /// Whether the cache is an earlier version's, in a form this one no longer reads: expected once
     /// after an upgrade, not damage.
     #[must_use]

@@ -1,6 +1,5 @@
 //! The render cache's stored form: a zstd stream of length-prefixed postcard records, read and
-//! written a record at a time (memory holds the cache, never its encoded form too), and the
-//! gzipped JSON it replaced, still read once after an upgrade.
+//! written a record at a time (memory holds the cache, never its encoded form too).
 //!
 //! A profile of a render with nothing changed over 30 days of history (30,000 meetings) had two
 //! thirds of its time in reading and writing the cache as JSON (200 MB of it, mostly field names);
@@ -261,10 +260,9 @@ impl RenderCache {
         let mut magic = [0; MAGIC.len()];
         reader.input.read_exact(&mut magic).map_err(failed)?;
         if EARLIER_MAGICS.contains(&&magic) {
-            return Err(CacheError {
-                message: "an earlier version's render cache".into(),
-                earlier: true,
-            });
+            return Err(CacheError::earlier_version(
+                "an earlier version's render cache",
+            ));
         }
         if &magic != MAGIC {
             return Err(failed("not a render cache of this version"));
@@ -289,24 +287,10 @@ impl RenderCache {
         cache.share_ids();
         Ok((cache, reader.input.into_inner().digest()))
     }
-
-    /// Reads the gzipped JSON the cache was kept as before ([`super::LEGACY_SITE_CACHE_KEY`]).
-    ///
-    /// # Errors
-    /// A file that cannot be read, or is not such a cache.
-    pub fn read_legacy_file(path: &std::path::Path) -> Result<Self, CacheError> {
-        let file = std::fs::File::open(path).map_err(failed)?;
-        let reader = std::io::BufReader::with_capacity(1 << 16, flate2::read::GzDecoder::new(file));
-        let mut cache: Self = serde_json::from_reader(reader).map_err(failed)?;
-        cache.share_ids();
-        Ok(cache)
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::super::{CachedFiles, CachedMeeting, ContentHash, FileHashes, MeetingSummary};
     use super::*;
 
@@ -469,24 +453,5 @@ mod tests {
             "{}",
             refused(&miscounted)
         );
-    }
-
-    #[test]
-    fn the_earlier_gzipped_json_form_is_read() {
-        use std::io::Write;
-        let cache = sample();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("site-cache.json.gz");
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(&serde_json::to_vec(&cache).unwrap()).unwrap();
-        std::fs::write(&path, gz.finish().unwrap()).unwrap();
-        let read = RenderCache::read_legacy_file(&path).unwrap();
-        assert_eq!(read, cache);
-        let (id, meeting) = read.meetings.iter().next().unwrap();
-        assert!(Arc::ptr_eq(id, &meeting.summary.instance_id));
-        // And the new form is not read as the old, nor the old as the new.
-        std::fs::write(&path, cache.to_bytes().unwrap()).unwrap();
-        assert!(RenderCache::read_legacy_file(&path).is_err());
-        assert!(RenderCache::read_file(&path).is_ok());
     }
 }
