@@ -299,12 +299,9 @@ pub(super) fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, BuildError> {
     csv.finish()
 }
 
-pub(super) fn to_json<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, BuildError> {
-    serde_json::to_vec_pretty(rows).map_err(|e| BuildError::Export(e.to_string()))
-}
-
-/// [`to_csv`] and [`to_json`] of `rows` in one pass, none of them held: a day's sessions
-/// exports (their rows were 10 MB at 1,000 meetings a day, held beside the two files).
+/// [`to_csv`] and the pretty JSON array of `rows` in one pass, none of them held: the meetings
+/// lists' and a day's sessions exports (a day's session rows were 10 MB at 1,000 meetings a day,
+/// held beside the two files).
 pub(super) fn to_csv_and_json<T: Serialize>(
     rows: impl Iterator<Item = T>,
 ) -> Result<(Vec<u8>, Vec<u8>), BuildError> {
@@ -371,6 +368,32 @@ impl CsvRows {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_one_pass_exports_are_the_csv_table_and_the_pretty_json_array() {
+        #[derive(Serialize)]
+        struct Row {
+            name: String,
+            minutes: Option<u32>,
+        }
+        let rows = |n: u32| -> Vec<Row> {
+            (0..n)
+                .map(|i| Row {
+                    name: format!("P{i}, \"q\""),
+                    minutes: (i % 2 == 0).then_some(i),
+                })
+                .collect()
+        };
+        for n in [0, 1, 3] {
+            let (csv, json) = to_csv_and_json(rows(n).into_iter()).unwrap();
+            assert_eq!(csv, to_csv(&rows(n)).unwrap(), "{n} rows");
+            assert_eq!(
+                json,
+                serde_json::to_vec_pretty(&rows(n)).unwrap(),
+                "{n} rows"
+            );
+        }
+    }
 
     #[test]
     fn csv_cells_that_a_spreadsheet_would_run_are_defused() {
