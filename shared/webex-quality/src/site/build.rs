@@ -32,6 +32,9 @@ pub enum BuildError {
     /// An export failed.
     #[error("export {0}")]
     Export(String),
+    /// The sessions' spill file in the work folder failed.
+    #[error(transparent)]
+    Spill(#[from] super::sessions::SpillError),
 }
 
 /// The page of a meeting, from the site root.

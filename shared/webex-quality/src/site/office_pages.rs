@@ -10,7 +10,7 @@ use super::list_pages::{
     Breakdown, BreakdownKey, BreakdownTable, StreamShares, client_label, daily_poor_share, day_of,
     office_name, share_text,
 };
-use super::render_cache::{MeetingSummary, SessionSummary, Text, Texts};
+use super::render_cache::{MeetingSummary, SessionSummary, SpillError, Text, Texts};
 use super::{Chrome, SiteOptions, VerdictView, verdict_view};
 use crate::quality::headline::Minutes;
 
@@ -48,24 +48,27 @@ pub(super) struct OfficePage {
 }
 
 /// Every office's page (each office of the file, then "remote"), by path.
+///
+/// # Errors
+/// The spill file failed.
 pub(super) fn office_pages(
     all: &[&MeetingSummary],
     texts: &Texts,
     now: DateTime<Utc>,
     options: &SiteOptions,
-) -> Vec<(String, OfficePage)> {
+) -> Result<Vec<(String, OfficePage)>, SpillError> {
     let from = now - chrono::Duration::days(DAYS);
     let names = options.offices.names();
     if names.is_empty() {
         // No office configured: no page, and no session to look through.
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let mut tallies: Vec<OfficeTally<'_>> = names.iter().map(|_| OfficeTally::new()).collect();
     // One pass over the period's sessions (each read back once from the cache's packed form),
     // each counted for its office.
     for a in all.iter().filter(|a| a.start >= from && a.start <= now) {
         let day = day_of(from, a.start);
-        for s in a.sessions.iter() {
+        for s in a.sessions.iter()? {
             let office = office_name(&s, texts);
             if let Some(tally) = names
                 .iter()
@@ -79,14 +82,14 @@ pub(super) fn office_pages(
             tally.end_meeting(a);
         }
     }
-    names
+    Ok(names
         .into_iter()
         .zip(tallies)
         .map(|(office, tally)| {
             let page = tally.page(office, (texts, options));
             (super::offices::office_path(office), page)
         })
-        .collect()
+        .collect())
 }
 
 /// What an office's page shows, counted as the sessions go by.

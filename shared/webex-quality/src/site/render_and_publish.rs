@@ -11,6 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -18,7 +19,7 @@ use super::incremental::PeoplePages;
 use super::person_key::PersonKey;
 use super::publish::{PUBLISH_BATCH_BYTES, write_manifest};
 use super::render_cache::{
-    CacheDigest, CacheError, LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY,
+    CacheDigest, CacheError, LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY, Spill,
 };
 use super::{
     BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteOptions,
@@ -173,8 +174,10 @@ enum StoredCache {
 async fn previous_cache(
     data: &dyn ObjectStore,
     work_dir: &std::path::Path,
+    spill: &Arc<Spill>,
 ) -> Result<(Option<RenderCache>, StoredCache), RefreshError> {
-    if let Some(found) = read_cache(data, work_dir, SITE_CACHE_KEY, RenderCache::read_file).await? {
+    let read = |path: &std::path::Path| RenderCache::read_file(path, Some(spill));
+    if let Some(found) = read_cache(data, work_dir, SITE_CACHE_KEY, read).await? {
         return Ok(match found {
             Some((cache, digest)) => (Some(cache), StoredCache::Current(digest)),
             None => (None, StoredCache::Nothing),
@@ -200,7 +203,7 @@ async fn read_cache<T>(
     data: &dyn ObjectStore,
     work_dir: &std::path::Path,
     key: &str,
-    read: fn(&std::path::Path) -> Result<T, CacheError>,
+    read: impl FnOnce(&std::path::Path) -> Result<T, CacheError>,
 ) -> Result<Option<Option<T>>, RefreshError> {
     // Through a file, so that memory holds the parsed cache, not its compressed bytes too.
     let path = cache_file(work_dir)?;
@@ -416,7 +419,7 @@ async fn save_progress(
     streamed: Published,
     (archives_read, authorization_needed): (usize, bool),
 ) -> Result<Attempt, RefreshError> {
-    let build = builder.pause();
+    let build = builder.pause()?;
     let mut manifest = comparable.clone();
     manifest.extend(build.hashes.iter().map(|(p, h)| (p.clone(), *h)));
     let published = match write_manifest(site, &manifest, version, streamed).await {
@@ -523,7 +526,9 @@ async fn render_once(
         .load()
         .await?
         .map(|(status, _)| status);
-    let (cache, stored) = previous_cache(data.as_ref(), work_dir).await?;
+    // The meetings' sessions wait in a file of the work folder, not in memory (see `Spill`).
+    let spill = Spill::create(work_dir).map_err(BuildError::from)?;
+    let (cache, stored) = previous_cache(data.as_ref(), work_dir, &spill).await?;
     let options = SiteOptions {
         authorization_needed: banner(status.as_ref(), now),
         generated: now,
@@ -549,6 +554,7 @@ async fn render_once(
             manifest: &comparable,
         }),
     );
+    builder.spill_sessions_to(spill);
     // Rendered files are published a batch at a time as the build goes on: memory holds one
     // batch, not the site.
     let mut streamed = Published::default();

@@ -13,7 +13,7 @@ use super::office_pages::office_pages;
 use super::publish::Manifest;
 use super::render_cache::{
     self, CachedFiles, CachedMeeting, ContentHash, FileHashes, MeetingSummary, RenderCache,
-    SitePath,
+    SitePath, Spill,
 };
 use super::{SiteOptions, StatusView, render_status};
 use crate::db::{Database, DbError};
@@ -149,6 +149,8 @@ pub struct SiteBuilder<'a> {
     /// strings of the table may no longer be used. The table a cache is saved with is compact, and
     /// kept entries use the same strings: while nothing is dropped there is nothing to compact.
     dropped: bool,
+    /// Where the sessions of the meetings rendered go ([`SiteBuilder::spill_sessions_to`]).
+    spill: Option<Arc<Spill>>,
 }
 
 /// A meeting's entry in the render cache, with its id (the map's own key).
@@ -198,7 +200,15 @@ impl<'a> SiteBuilder<'a> {
             failed: HashSet::new(),
             waiting: 0,
             dropped: false,
+            spill: None,
         }
+    }
+
+    /// Moves the sessions of each meeting this build renders to `spill` (those kept from the
+    /// previous cache are where it was read to, [`RenderCache::read_file`]): memory then holds
+    /// where they are, not the sessions of the whole history.
+    pub fn spill_sessions_to(&mut self, spill: Arc<Spill>) {
+        self.spill = Some(spill);
     }
 
     /// Whether the meeting was added to this build already.
@@ -386,12 +396,15 @@ impl<'a> SiteBuilder<'a> {
             self.waiting += bytes.len();
             let (path, hash) = self.build.insert(path, bytes);
             let hashes = FileHashes::one(path, hash);
-            let summary = MeetingSummary::new(
+            let mut summary = MeetingSummary::new(
                 &meeting,
                 start,
                 (&report, headline),
                 (&mut self.build.cache.texts, &self.options.offices),
             );
+            if let Some(spill) = &self.spill {
+                summary.sessions.spill_to(spill)?;
+            }
             self.build.meetings_rendered += 1;
             self.build.cache.meetings.insert(
                 Arc::clone(&summary.instance_id),
@@ -422,8 +435,10 @@ impl<'a> SiteBuilder<'a> {
     /// what the previous build left that this one did not reach (checked again next time, as
     /// always). The next build keeps what this one rendered and goes on from there; the
     /// published site stays whole meanwhile (its list pages, one build older).
-    #[must_use]
-    pub fn pause(mut self) -> SiteBuild {
+    ///
+    /// # Errors
+    /// The spill file failed.
+    pub fn pause(mut self) -> Result<SiteBuild, BuildError> {
         /// The entries of `left` that `into` does not have.
         fn add_missing<K: Ord, V>(into: &mut BTreeMap<K, V>, left: BTreeMap<K, V>) {
             for (key, value) in left {
@@ -438,9 +453,9 @@ impl<'a> SiteBuilder<'a> {
             add_missing(&mut cache.days, left.days);
         }
         if self.dropped {
-            self.build.cache.compact_texts();
+            self.build.cache.compact_texts()?;
         }
-        self.build
+        Ok(self.build)
     }
 
     /// Renders the pages that depend on every meeting (overviews, meetings list and exports,
@@ -497,7 +512,7 @@ impl<'a> SiteBuilder<'a> {
             periods,
             breakdowns: tables,
             people: by_person,
-        } = count_sessions(&analyzed, &texts, now, options);
+        } = count_sessions(&analyzed, &texts, now, options)?;
         for (path, page) in overviews((&analyzed, &texts), periods, now, status, options) {
             build.insert(path.to_owned(), render(path, &page)?);
         }
@@ -525,7 +540,7 @@ impl<'a> SiteBuilder<'a> {
             "breakdowns.html".into(),
             render("breakdowns.html", &breakdowns(tables, &texts, options))?,
         );
-        for (path, page) in office_pages(&analyzed, &texts, now, options) {
+        for (path, page) in office_pages(&analyzed, &texts, now, options)? {
             let html = render(&path, &page)?;
             build.insert(path, html);
         }
@@ -545,7 +560,7 @@ impl<'a> SiteBuilder<'a> {
         // What the previous cache still holds is not carried over: its strings may be unused too.
         let dropped = self.dropped || previous.is_some_and(|p| !p.cache.meetings.is_empty());
         if dropped {
-            self.build.cache.compact_texts();
+            self.build.cache.compact_texts()?;
         }
         Ok((
             self.build,
@@ -619,15 +634,19 @@ impl SiteBuild {
         while size < budget {
             let Some(todo) = pages.todo.next() else { break };
             let cache = &self.cache;
-            let sessions: Vec<_> = todo
-                .sessions
-                .iter()
-                .filter_map(|(m, index)| {
-                    let meeting = cache.meetings.get(&**pages.ids.get(*m as usize)?)?;
-                    let session = meeting.summary.sessions.get(*index as usize)?;
-                    Some((&meeting.key, &meeting.summary, session))
-                })
-                .collect();
+            let mut sessions = Vec::with_capacity(todo.sessions.len());
+            for (m, index) in &todo.sessions {
+                let Some(meeting) = pages
+                    .ids
+                    .get(*m as usize)
+                    .and_then(|id| cache.meetings.get(&**id))
+                else {
+                    continue;
+                };
+                if let Some(session) = meeting.summary.sessions.get(*index as usize)? {
+                    sessions.push((&meeting.key, &meeting.summary, session));
+                }
+            }
             let html = render(
                 "person",
                 &person_page(&sessions, &cache.texts, pages.options),

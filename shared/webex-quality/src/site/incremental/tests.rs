@@ -1,6 +1,6 @@
 //! A build paused and resumed: what it keeps of the previous cache.
 use super::*;
-use crate::site::render_cache::{PackedSessions, Text};
+use crate::site::render_cache::{PackedSessions, Spill, Text};
 
 /// A stand-in content hash for `text`.
 fn h(text: &str) -> ContentHash {
@@ -60,7 +60,7 @@ fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
     let mut builder = over_previous(&options, &thresholds, cache, &manifest);
     // The build reaches the archive holding "a", then its time is up.
     assert!(builder.reuse_archive(archive));
-    let build = builder.pause();
+    let build = builder.pause().unwrap();
     assert_eq!(build.meetings_reused, 1);
     assert!(build.hashes.contains_key("meetings/a.html"));
     assert!(!build.hashes.contains_key("meetings/b.html"), "not reached");
@@ -110,7 +110,7 @@ fn an_archive_not_published_as_cached_is_read_again_and_its_entries_stay() {
         &manifest,
     );
     assert!(!builder.reuse_archive(archive));
-    let build = builder.pause();
+    let build = builder.pause().unwrap();
     assert_eq!(build.meetings_reused, 0);
     assert!(!build.hashes.contains_key("meetings/a.html"));
     for id in ["a", "b", "c"] {
@@ -126,7 +126,7 @@ fn an_archive_not_published_as_cached_is_read_again_and_its_entries_stay() {
         &manifest,
     );
     assert!(!builder.reuse_archive(archive));
-    let build = builder.pause();
+    let build = builder.pause().unwrap();
     assert_eq!(build.meetings_reused, 0);
     assert!(build.cache.meetings.contains_key("a") && build.cache.meetings.contains_key("c"));
     // Every one published as cached (one listed twice): all kept.
@@ -137,7 +137,7 @@ fn an_archive_not_published_as_cached_is_read_again_and_its_entries_stay() {
         &manifest,
     );
     assert!(builder.reuse_archive(archive));
-    let build = builder.pause();
+    let build = builder.pause().unwrap();
     assert_eq!(build.meetings_reused, 2);
     assert!(build.hashes.contains_key("meetings/a.html"));
     assert!(build.hashes.contains_key("meetings/c.html"));
@@ -278,7 +278,7 @@ fn a_meeting_rendered_again_lets_go_of_its_previous_entry_at_once() {
     let previous = &builder.previous.as_ref().unwrap().cache.meetings;
     assert!(!previous.contains_key("a"), "superseded, not held");
     assert!(previous.contains_key("z"), "not reached: kept for a pause");
-    let build = builder.pause();
+    let build = builder.pause().unwrap();
     assert_eq!(build.meetings_rendered, 1);
     assert_ne!(build.cache.meetings["a"], cached("a"), "this build's entry");
     assert_eq!(build.cache.meetings["z"], cached("z"));
@@ -347,4 +347,60 @@ fn the_strings_of_meetings_no_longer_cached_are_let_go() {
     assert_eq!(gone.meetings_reused, 1);
     let held = strings(&gone);
     assert!(!held.contains("Yan Other") && held.contains("Marco Bellini"));
+}
+
+#[test]
+fn a_build_with_a_spill_file_holds_no_sessions_and_renders_what_one_without_does() {
+    use crate::db::test_support::{changes_with_call, t, tempdir};
+    let scratch = tempdir();
+    let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/webex/meeting-qualities-3-participants.json"
+    ))
+    .unwrap();
+    let start = t("2025-06-02T14:00:00Z");
+    for id in ["a_I_1", "b_I_2", "c_I_3"] {
+        db.apply(&changes_with_call(id, start, &body)).unwrap();
+    }
+    let options = SiteOptions {
+        generated: start + chrono::Duration::hours(2),
+        ..SiteOptions::default()
+    };
+    let thresholds = Thresholds::default();
+    let status = StatusView::from_sources(&db, None, options.generated).unwrap();
+    let in_memory = build_incremental(&db, &status, &options, &thresholds, None).unwrap();
+
+    let work = scratch.path().join("work");
+    let spill = Spill::create(&work).unwrap();
+    let mut builder = SiteBuilder::new(&options, &thresholds, None);
+    builder.spill_sessions_to(Arc::clone(&spill));
+    builder.add_database(&db, None).unwrap();
+    let spilled = builder.finish(&status).unwrap();
+    assert_eq!(spilled.files, in_memory.files, "the same site");
+    assert_eq!(spilled.cache, in_memory.cache, "the same cache, read back");
+    let sessions = |cache: &RenderCache| {
+        cache
+            .meetings
+            .values()
+            .map(|m| (m.summary.sessions.len(), m.summary.sessions.is_spilled()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sessions(&spilled.cache), vec![(3, true); 3]);
+    assert_eq!(sessions(&in_memory.cache), vec![(3, false); 3]);
+
+    // The cache read back by the next render goes to that render's spill file as it is read, and
+    // that build keeps every meeting.
+    let stored = scratch.path().join("site-cache.bin.zst");
+    spilled.cache.write_file(&stored).unwrap();
+    let next_spill = Spill::create(&work).unwrap();
+    let (read, _) = RenderCache::read_file(&stored, Some(&next_spill)).unwrap();
+    assert_eq!(sessions(&read), vec![(3, true); 3]);
+    assert_eq!(read, in_memory.cache);
+    drop((spilled, spill, read, next_spill));
+    assert_eq!(
+        std::fs::read_dir(&work).unwrap().count(),
+        0,
+        "the spill files go with the builds"
+    );
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use foldhash::HashMap;
 
 use super::SiteOptions;
-use super::render_cache::{MeetingSummary, SessionSummary, Text, Texts};
+use super::render_cache::{MeetingSummary, SessionSummary, SpillError, Text, Texts};
 use crate::quality::headline::Minutes;
 use crate::quality::{StreamKind, Verdict};
 
@@ -111,12 +111,15 @@ pub(in crate::site) struct Counted {
 }
 
 /// Counts every session of `all` (oldest first) once for [`Counted`]'s pages.
+///
+/// # Errors
+/// The spill file failed.
 pub(in crate::site) fn count_sessions(
     all: &[&MeetingSummary],
     texts: &Texts,
     now: DateTime<Utc>,
     options: &SiteOptions,
-) -> Counted {
+) -> Result<Counted, SpillError> {
     let mut periods: Vec<(DateTime<Utc>, SessionTally)> = PERIODS
         .iter()
         .map(|(days, _)| (now - chrono::Duration::days(*days), SessionTally::default()))
@@ -124,7 +127,7 @@ pub(in crate::site) fn count_sessions(
     let mut breakdowns = breakdowns::tallies(options);
     let mut people: HashMap<Text, Vec<(u32, u32)>> = HashMap::default();
     for (m, a) in all.iter().enumerate() {
-        for (i, s) in a.sessions.iter().enumerate() {
+        for (i, s) in a.sessions.iter()?.enumerate() {
             // The periods end now: a meeting that starts later is in none of them.
             for (from, tally) in &mut periods {
                 if a.start >= *from && a.start <= now {
@@ -140,11 +143,11 @@ pub(in crate::site) fn count_sessions(
             ));
         }
     }
-    Counted {
+    Ok(Counted {
         periods,
         breakdowns,
         people,
-    }
+    })
 }
 
 #[cfg(test)]

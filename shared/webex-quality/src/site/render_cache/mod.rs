@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::SiteOptions;
 pub use super::file_hashes::{ContentHash, FileHashes, SitePath};
 use super::sessions;
-pub use super::sessions::{PackedSessions, SessionSummary, StreamSummary};
+pub use super::sessions::{PackedSessions, SessionSummary, Spill, SpillError, StreamSummary};
 pub use super::texts::{Text, Texts};
 use crate::db::StoredMeeting;
 use crate::quality::headline::Headline;
@@ -98,11 +98,7 @@ impl MeetingSummary {
     /// The worst verdict of any session.
     #[must_use]
     pub fn worst(&self) -> Verdict {
-        self.sessions
-            .iter()
-            .map(|s| s.worst())
-            .max()
-            .unwrap_or(Verdict::NoData)
+        self.sessions.worst()
     }
 }
 
@@ -198,16 +194,24 @@ impl RenderCache {
     }
 
     /// Drops the strings no cached meeting uses any more.
-    pub fn compact_texts(&mut self) {
+    ///
+    /// # Errors
+    /// The spill file failed (then the cache is half remapped: the build fails and is not saved).
+    pub fn compact_texts(&mut self) -> Result<(), SpillError> {
         let meetings = &mut self.meetings;
+        let mut failed = None;
         self.texts.compact(|remap| {
             for meeting in meetings.values_mut() {
                 let summary = &mut meeting.summary;
-                summary.sessions.remap_texts(remap);
+                if let Err(error) = summary.sessions.remap_texts(remap) {
+                    failed = Some(error);
+                    return;
+                }
                 summary.title = remap(summary.title);
                 summary.host = remap(summary.host);
             }
         });
+        failed.map_or(Ok(()), Err)
     }
 
     /// Whether files rendered for this cache may be kept by a build with `fingerprint`.
@@ -378,7 +382,7 @@ mod tests {
         let read: MeetingSummary = serde_json::from_str(&meeting.to_string()).unwrap();
         assert_eq!(read.sessions.len(), 5);
         assert_eq!(
-            read.sessions.iter().nth(1).unwrap().streams[1].poor_minutes,
+            read.sessions.iter().unwrap().nth(1).unwrap().streams[1].poor_minutes,
             7
         );
         let written = serde_json::to_value(&read).unwrap();

@@ -18,7 +18,9 @@ use std::io::{Read, Write};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{CacheError, RenderCache};
+use std::sync::Arc;
+
+use super::{CacheError, CachedMeeting, RenderCache, Spill};
 
 /// The first bytes of the decompressed stream: the format and its version.
 const MAGIC: &[u8; 8] = b"wqcache2";
@@ -236,19 +238,27 @@ impl RenderCache {
     /// # Errors
     /// Anything that is not such a cache.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CacheError> {
-        Ok(Self::read_from(bytes)?.0)
+        Ok(Self::read_from(bytes, None)?.0)
     }
 
     /// [`RenderCache::from_bytes`] from the file at `path`, and the digest of what it read
-    /// ([`RenderCache::digest`]).
+    /// ([`RenderCache::digest`]). With a `spill`, each meeting's sessions go to it as the meeting
+    /// is read ([`PackedSessions::spill_to`](super::PackedSessions::spill_to)): memory never holds
+    /// them all.
     ///
     /// # Errors
     /// A file that cannot be read, or is not such a cache.
-    pub fn read_file(path: &std::path::Path) -> Result<(Self, CacheDigest), CacheError> {
-        Self::read_from(std::fs::File::open(path).map_err(failed)?)
+    pub fn read_file(
+        path: &std::path::Path,
+        spill: Option<&Arc<Spill>>,
+    ) -> Result<(Self, CacheDigest), CacheError> {
+        Self::read_from(std::fs::File::open(path).map_err(failed)?, spill)
     }
 
-    fn read_from<R: Read>(input: R) -> Result<(Self, CacheDigest), CacheError> {
+    fn read_from<R: Read>(
+        input: R,
+        spill: Option<&Arc<Spill>>,
+    ) -> Result<(Self, CacheDigest), CacheError> {
         let decoder = zstd::stream::read::Decoder::new(input).map_err(failed)?;
         // Every decompressed byte goes through the digest once (the buffer reads ahead, but the
         // stream is read to its end).
@@ -268,10 +278,19 @@ impl RenderCache {
             return Err(failed("not a render cache of this version"));
         }
         let (version, fingerprint) = reader.record()?;
+        let mut meetings = BTreeMap::new();
+        let count: u64 = reader.record()?;
+        for _ in 0..count {
+            let (id, mut meeting): (Arc<str>, Box<CachedMeeting>) = reader.record()?;
+            if let Some(spill) = spill {
+                meeting.summary.sessions.spill_to(spill).map_err(failed)?;
+            }
+            meetings.insert(id, meeting);
+        }
         let mut cache = Self {
             version,
             fingerprint,
-            meetings: reader.map()?,
+            meetings,
             people: reader.map()?,
             archives: reader.map()?,
             texts: reader.record()?,
@@ -400,7 +419,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("site-cache.bin.zst");
         cache.write_file(&path).unwrap();
-        let (read, digest) = RenderCache::read_file(&path).unwrap();
+        let (read, digest) = RenderCache::read_file(&path, None).unwrap();
         assert_eq!(digest, cache.digest().unwrap());
         assert_eq!(read.digest().unwrap(), digest, "read back, the same cache");
         // Any change to what is stored, however small, is a change of digest.

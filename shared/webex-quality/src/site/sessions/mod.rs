@@ -3,11 +3,13 @@
 //! the history in ([`PackedSessions`]).
 
 mod packed;
+mod spill;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use self::packed::PackedSessions;
+pub use self::spill::{Spill, SpillError};
 use super::offices::Offices;
 use super::texts::{Text, Texts};
 use crate::quality::headline::Minutes;

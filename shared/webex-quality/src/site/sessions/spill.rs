@@ -1,0 +1,166 @@
+//! A file of the work folder that holds the packed sessions of the meetings a render keeps, so that
+//! memory holds where each meeting's bytes are rather than the bytes: the sessions were the largest
+//! thing a render held for every meeting of the history (about 370 bytes a meeting, 11 MB at 30 days
+//! of 1,000 meetings a day). Pages read a meeting's sessions back when they go through them.
+//!
+//! Appended to, never rewritten; written through a buffer (one write a megabyte, not one a meeting);
+//! removed when the render drops it. Each render has its own (a name of its own in the work folder).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Bytes appended are written to the file a batch of about this many at a time.
+const WRITE_BATCH: usize = 1 << 20;
+
+/// The spill file failed (the work folder is full or unwritable).
+#[derive(Debug, thiserror::Error)]
+#[error("the sessions' spill file in the work folder failed: {0}")]
+pub struct SpillError(#[from] std::io::Error);
+
+/// Where a meeting's packed sessions are in a [`Spill`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Spilled {
+    at: u64,
+    len: u32,
+}
+
+/// The spill file (see the module's documentation).
+pub struct Spill {
+    path: PathBuf,
+    state: Mutex<State>,
+}
+
+struct State {
+    file: File,
+    /// Bytes written to the file so far.
+    written: u64,
+    /// Bytes appended after them, not written yet.
+    pending: Vec<u8>,
+}
+
+impl std::fmt::Debug for Spill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spill").field("path", &self.path).finish()
+    }
+}
+
+impl Spill {
+    /// A new, empty spill file in `dir` (created when missing).
+    ///
+    /// # Errors
+    /// The folder or the file cannot be made.
+    pub fn create(dir: &Path) -> Result<Arc<Self>, SpillError> {
+        crate::storage::private::create_dir_all(dir)?;
+        let path = dir.join(format!("sessions-{}.spill", uuid::Uuid::new_v4().simple()));
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(&path)?;
+        Ok(Arc::new(Self {
+            path,
+            state: Mutex::new(State {
+                file,
+                written: 0,
+                pending: Vec::new(),
+            }),
+        }))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Appends `bytes`; returns where they are.
+    pub(crate) fn append(&self, bytes: &[u8]) -> Result<Spilled, SpillError> {
+        let len = u32::try_from(bytes.len())
+            .map_err(|_| std::io::Error::other("a meeting's sessions passed 4 GiB"))?;
+        let mut state = self.state();
+        let at = state.written + state.pending.len() as u64;
+        state.pending.extend_from_slice(bytes);
+        if state.pending.len() >= WRITE_BATCH {
+            state.flush()?;
+        }
+        Ok(Spilled { at, len })
+    }
+
+    /// The bytes appended at `spilled`.
+    pub(crate) fn read(&self, spilled: Spilled) -> Result<Vec<u8>, SpillError> {
+        let mut state = self.state();
+        let mut bytes = vec![0; spilled.len as usize];
+        if let Some(start) = spilled.at.checked_sub(state.written) {
+            // Still in the buffer.
+            let start = usize::try_from(start).map_err(std::io::Error::other)?;
+            let found = state
+                .pending
+                .get(start..start + bytes.len())
+                .ok_or_else(|| std::io::Error::other("read past the spill file's end"))?;
+            bytes.copy_from_slice(found);
+        } else {
+            state.file.seek(SeekFrom::Start(spilled.at))?;
+            state.file.read_exact(&mut bytes)?;
+        }
+        Ok(bytes)
+    }
+}
+
+impl State {
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.seek(SeekFrom::Start(self.written))?;
+        self.file.write_all(&self.pending)?;
+        self.written += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_appended_reads_back_from_the_buffer_and_the_file_and_the_file_goes_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::create(&dir.path().join("work")).unwrap();
+        let chunks: Vec<Vec<u8>> = (0..300u32)
+            .map(|i| {
+                let len = (i as usize * 7919) % 9000;
+                (0..len).map(|b| (b as u32 ^ i) as u8).collect()
+            })
+            .collect();
+        let mut places = Vec::new();
+        for chunk in &chunks {
+            places.push(spill.append(chunk).unwrap());
+            // Each reads back at once, whether still buffered or written already.
+            assert_eq!(&spill.read(*places.last().unwrap()).unwrap(), chunk);
+        }
+        assert!(spill.state().written > 0, "more than a batch was written");
+        for (chunk, place) in chunks.iter().zip(&places).rev() {
+            assert_eq!(&spill.read(*place).unwrap(), chunk);
+        }
+        let path = spill.path.clone();
+        assert!(path.exists());
+        drop(spill);
+        assert!(!path.exists(), "removed with the render");
+    }
+
+    #[test]
+    fn a_place_past_the_end_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::create(dir.path()).unwrap();
+        let place = spill.append(b"abc").unwrap();
+        let past = Spilled {
+            at: place.at + 2,
+            len: 5,
+        };
+        assert!(spill.read(past).is_err());
+    }
+}
