@@ -11,8 +11,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Bytes appended are written to the file a batch of about this many at a time.
-const WRITE_BATCH: usize = 1 << 20;
+/// Bytes appended are written to the file a batch of at most this many at a time (a meeting's
+/// sessions are about 400 bytes; larger ones are written at once).
+const WRITE_BATCH: usize = 1 << 18;
 
 /// The spill file failed (the work folder is full or unwritable).
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +65,7 @@ impl Spill {
             state: Mutex::new(State {
                 file,
                 written: 0,
-                pending: Vec::new(),
+                pending: Vec::with_capacity(WRITE_BATCH),
             }),
         }))
     }
@@ -78,10 +79,17 @@ impl Spill {
         let len = u32::try_from(bytes.len())
             .map_err(|_| std::io::Error::other("a meeting's sessions passed 4 GiB"))?;
         let mut state = self.state();
-        let at = state.written + state.pending.len() as u64;
-        state.pending.extend_from_slice(bytes);
-        if state.pending.len() >= WRITE_BATCH {
+        // The buffer never grows past its batch: it is written first when these would not fit.
+        if state.pending.len() + bytes.len() > WRITE_BATCH {
             state.flush()?;
+        }
+        let at = state.written + state.pending.len() as u64;
+        if bytes.len() > WRITE_BATCH {
+            state.file.seek(SeekFrom::Start(at))?;
+            state.file.write_all(bytes)?;
+            state.written += bytes.len() as u64;
+        } else {
+            state.pending.extend_from_slice(bytes);
         }
         Ok(Spilled { at, len })
     }
@@ -132,7 +140,8 @@ mod tests {
         let spill = Spill::create(&dir.path().join("work")).unwrap();
         let chunks: Vec<Vec<u8>> = (0..300u32)
             .map(|i| {
-                let len = (i as usize * 7919) % 9000;
+                // Up to past a batch: the largest are written at once.
+                let len = (i as usize * 7919) % (WRITE_BATCH + 9000);
                 (0..len).map(|b| (b as u32 ^ i) as u8).collect()
             })
             .collect();
@@ -143,6 +152,11 @@ mod tests {
             assert_eq!(&spill.read(*places.last().unwrap()).unwrap(), chunk);
         }
         assert!(spill.state().written > 0, "more than a batch was written");
+        assert_eq!(
+            spill.state().pending.capacity(),
+            WRITE_BATCH,
+            "the buffer never grew"
+        );
         for (chunk, place) in chunks.iter().zip(&places).rev() {
             assert_eq!(&spill.read(*place).unwrap(), chunk);
         }
