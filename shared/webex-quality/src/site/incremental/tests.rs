@@ -23,6 +23,15 @@ fn cached(id: &str) -> Box<CachedMeeting> {
     })
 }
 
+/// The Meeting Qualities page of the 3-participant fixture.
+fn three_participants() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/webex/meeting-qualities-3-participants.json"
+    ))
+    .unwrap()
+}
+
 /// A build over a previous build's `cache` and the `manifest` it published.
 fn over_previous<'a>(
     options: &'a SiteOptions,
@@ -192,11 +201,7 @@ fn a_meeting_that_cannot_be_rendered_gets_an_error_page_and_the_rest_publishes()
     let dir = scratch.path();
     let path = dir.join("db.sqlite");
     let mut db = Database::open(&path).unwrap();
-    let good = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/webex/meeting-qualities-3-participants.json"
-    ))
-    .unwrap();
+    let good = three_participants();
     // Samples dated years from the meeting, at an absurd interval: without the bounds its page
     // allocated a column per minute up to them.
     let hostile = br#"{"items":[{"webexUserName":"Eve","webexUserEmail":"eve@example.com",
@@ -258,11 +263,7 @@ fn a_meeting_rendered_again_lets_go_of_its_previous_entry_at_once() {
     use crate::db::test_support::{changes_with_call, t, tempdir};
     let scratch = tempdir();
     let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
-    let body = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/webex/meeting-qualities-3-participants.json"
-    ))
-    .unwrap();
+    let body = three_participants();
     db.apply(&changes_with_call("a", t("2025-06-02T14:00:00Z"), &body))
         .unwrap();
     let options = SiteOptions::default();
@@ -354,11 +355,7 @@ fn a_build_with_a_spill_file_holds_no_sessions_and_renders_what_one_without_does
     use crate::db::test_support::{changes_with_call, t, tempdir};
     let scratch = tempdir();
     let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
-    let body = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/webex/meeting-qualities-3-participants.json"
-    ))
-    .unwrap();
+    let body = three_participants();
     let start = t("2025-06-02T14:00:00Z");
     for id in ["a_I_1", "b_I_2", "c_I_3"] {
         db.apply(&changes_with_call(id, start, &body)).unwrap();
