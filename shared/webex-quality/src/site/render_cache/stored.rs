@@ -14,11 +14,10 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-
-use std::sync::Arc;
 
 use super::{CacheError, CachedMeeting, RenderCache, Spill};
 

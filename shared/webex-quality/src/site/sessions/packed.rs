@@ -2,7 +2,8 @@
 //! history for the whole build, and a [`SessionSummary`] of plain fields is 120 bytes where its
 //! packed form is about 40 (small integers in as few bytes as they need; the fields that are almost
 //! always the same, such as "no CPU reported", in one flag byte). Pages read them back one at a
-//! time, by value, as they go through a meeting's sessions.
+//! time, by value, as they go through a meeting's sessions. A render moves each meeting's packed
+//! bytes to its spill file ([`Spill`]) and keeps where they are, their count and their worst verdict.
 //!
 //! Text formats get the readable form (a list of [`SessionSummary`]); binary ones (the render
 //! cache's records) the packed bytes themselves, checked session by session when read.
