@@ -3,8 +3,10 @@
 //! thing a render held for every meeting of the history (about 370 bytes a meeting, 11 MB at 30 days
 //! of 1,000 meetings a day). Pages read a meeting's sessions back when they go through them.
 //!
-//! Appended to, never rewritten; written through a buffer (one write a megabyte, not one a meeting);
-//! removed when the render drops it. Each render has its own (a name of its own in the work folder).
+//! Appended to, never rewritten; written through a fixed buffer, not one write a meeting. Each render
+//! has its own. Where the system allows it (Unix), its name is removed as soon as it is open: the
+//! render keeps using it, and a render that crashes or is stopped (a Lambda timeout, where `/tmp`
+//! outlives the invocation) leaves nothing behind; elsewhere it is removed when the render drops it.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -60,6 +62,8 @@ impl Spill {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(&path)?;
+        #[cfg(unix)]
+        std::fs::remove_file(&path)?;
         Ok(Arc::new(Self {
             path,
             state: Mutex::new(State {
@@ -125,6 +129,7 @@ impl State {
 }
 
 impl Drop for Spill {
+    /// Removes the file where its name was not removed at once (not Unix).
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
@@ -160,10 +165,15 @@ mod tests {
         for (chunk, place) in chunks.iter().zip(&places).rev() {
             assert_eq!(&spill.read(*place).unwrap(), chunk);
         }
-        let path = spill.path.clone();
-        assert!(path.exists());
+        let work = dir.path().join("work");
+        #[cfg(unix)]
+        assert_eq!(
+            std::fs::read_dir(&work).unwrap().count(),
+            0,
+            "no name left behind, even by a render that crashes"
+        );
         drop(spill);
-        assert!(!path.exists(), "removed with the render");
+        assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
     }
 
     #[test]
