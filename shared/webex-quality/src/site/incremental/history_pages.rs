@@ -1,0 +1,231 @@
+//! Finishing a build: the pages built from every meeting of the history (overviews, the meetings
+//! list and its days, people, breakdowns, offices, status), from the summaries the build gathered,
+//! and the day and person pages rendered a batch at a time.
+
+use std::sync::Arc;
+
+use super::meetings_lists::{self, meetings_lists};
+use super::{SiteBuild, SiteBuilder};
+use crate::site::build::{BuildError, Files, render};
+use crate::site::list_pages::{
+    Counted, breakdowns, count_sessions, overviews, people, person_page,
+};
+use crate::site::office_pages::office_pages;
+use crate::site::render_cache::{
+    self, CachedFiles, CachedMeeting, ContentHash, FileHashes, MeetingSummary,
+};
+use crate::site::{SiteOptions, StatusView, render_status};
+
+impl<'a> SiteBuilder<'a> {
+    /// Renders the pages that depend on every meeting (overviews, meetings list and exports,
+    /// people, breakdowns, status) and returns the build. The list-type pages depend on the clock,
+    /// so they are rendered each time; a person's page is kept when none of their meetings changed.
+    ///
+    /// # Errors
+    /// Template or export failures.
+    pub fn finish(self, status: &StatusView) -> Result<SiteBuild, BuildError> {
+        let (mut build, mut people) = self.finish_lists(status)?;
+        let files = build.render_people(&mut people, usize::MAX)?;
+        build.files.extend(files);
+        Ok(build)
+    }
+
+    /// [`SiteBuilder::finish`] in parts, so that the meetings list's day pages (each with every
+    /// session of its day in its exports) and the person pages (each listing every session of its
+    /// person) need not all be held at once: renders every other list-type page, and returns the
+    /// days and people whose meetings changed, to render with [`SiteBuild::render_people`] a
+    /// batch at a time.
+    ///
+    /// # Errors
+    /// Template or export failures.
+    pub(crate) fn finish_lists(
+        mut self,
+        status: &StatusView,
+    ) -> Result<(SiteBuild, PeoplePages<'a>), BuildError> {
+        let options = self.options;
+        // The meetings stay in the cache (one copy); the pages borrow them, oldest start first as
+        // the database lists them, whichever partition they came from.
+        let meetings = std::mem::take(&mut self.build.cache.meetings);
+        let texts = std::mem::take(&mut self.build.cache.texts);
+        let mut sorted: Vec<&CachedMeeting> = meetings.values().map(AsRef::as_ref).collect();
+        sorted.sort_by(|a, b| {
+            a.summary
+                .start
+                .cmp(&b.summary.start)
+                .then_with(|| a.summary.instance_id.cmp(&b.summary.instance_id))
+        });
+        let keys: Vec<&ContentHash> = sorted.iter().map(|m| &m.key).collect();
+        let analyzed: Vec<&MeetingSummary> = sorted.iter().map(|m| &m.summary).collect();
+        drop(sorted);
+        let mut previous = self.previous;
+        let build = &mut self.build;
+        let now = options.generated;
+        // Every session read back once for the overviews, the breakdowns and the people.
+        let Counted {
+            periods,
+            breakdowns: tables,
+            people: by_person,
+        } = count_sessions(&analyzed, &texts, now, options)?;
+        for (path, page) in overviews((&analyzed, &texts), periods, now, status, options) {
+            build.insert(path.to_owned(), render(path, &page)?);
+        }
+        let mut todo = Vec::new();
+        let today = now.date_naive();
+        for (person, sessions) in people(by_person, &texts) {
+            let path = options.person_key.person_path(person);
+            let key = render_cache::combined_key(sessions.iter().map(|(m, _)| keys[*m as usize]));
+            if let Some(cached) = previous
+                .as_mut()
+                .and_then(|p| p.take_person(&path, &key, today))
+            {
+                build.keep(&cached.files);
+                build.people_reused += 1;
+                build.cache.people.insert(path, cached);
+                continue;
+            }
+            todo.push(PersonTodo {
+                path,
+                key,
+                sessions,
+            });
+        }
+        // After the people's lists are let go (but those of the pages to render): the last 7
+        // days' list and exports (10 MB at 1,000 meetings a day) are not held beside them.
+        let days = meetings_lists(
+            build,
+            previous.as_mut(),
+            (&analyzed, &keys, &texts),
+            (options, self.thresholds),
+        )?;
+        build.insert(
+            "breakdowns.html".into(),
+            render("breakdowns.html", &breakdowns(tables, &texts, options))?,
+        );
+        for (path, page) in office_pages(&analyzed, &texts, now, options)? {
+            let html = render(&path, &page)?;
+            build.insert(path, html);
+        }
+        let status_html = render_status(status, options).map_err(|source| BuildError::Render {
+            page: "status.html".into(),
+            source,
+        })?;
+        build.insert("status.html".into(), status_html.into_bytes());
+        let ids = analyzed
+            .iter()
+            .map(|a| Arc::clone(&a.instance_id))
+            .collect();
+        drop(analyzed);
+        drop(keys);
+        self.build.cache.meetings = meetings;
+        self.build.cache.texts = texts;
+        // What the previous cache still holds is not carried over: its strings may be unused too.
+        let dropped = self.dropped || previous.is_some_and(|p| !p.cache.meetings.is_empty());
+        if dropped {
+            self.build.cache.compact_texts()?;
+        }
+        Ok((
+            self.build,
+            PeoplePages {
+                options,
+                ids,
+                days: days.into_iter(),
+                rule: self.thresholds.meeting.describe(),
+                todo: todo.into_iter(),
+            },
+        ))
+    }
+}
+
+/// The meetings list's days and the person pages still to render (see
+/// [`SiteBuilder::finish_lists`]).
+#[derive(Debug)]
+pub(crate) struct PeoplePages<'a> {
+    options: &'a SiteOptions,
+    /// The build's meetings, oldest first: what the sessions' meeting indexes point into.
+    ids: Vec<Arc<str>>,
+    /// Days of the meetings list to render first.
+    days: std::vec::IntoIter<meetings_lists::DayTodo>,
+    /// The meeting rule in words (the day pages show it).
+    rule: String,
+    todo: std::vec::IntoIter<PersonTodo>,
+}
+
+impl PeoplePages<'_> {
+    /// The paths of the files still to render.
+    pub(crate) fn paths(&self) -> Vec<String> {
+        self.days
+            .as_slice()
+            .iter()
+            .flat_map(meetings_lists::DayTodo::paths)
+            .chain(self.todo.as_slice().iter().map(|t| t.path.clone()))
+            .collect()
+    }
+}
+
+#[derive(Debug)]
+struct PersonTodo {
+    path: String,
+    key: ContentHash,
+    /// Meeting index (in [`PeoplePages::ids`]) and session index, oldest first.
+    sessions: Vec<(u32, u32)>,
+}
+
+impl SiteBuild {
+    /// Renders the days, then the person pages of `pages` until about `budget` bytes are rendered,
+    /// and returns them
+    /// (their hashes and cache entries are in the build; the files are the caller's to publish).
+    /// Returns an empty set when every page is rendered.
+    ///
+    /// # Errors
+    /// Template failures.
+    pub(crate) fn render_people(
+        &mut self,
+        pages: &mut PeoplePages<'_>,
+        budget: usize,
+    ) -> Result<Files, BuildError> {
+        let mut files = Files::new();
+        let mut size = 0;
+        while size < budget {
+            let Some(day) = pages.days.next() else { break };
+            let rendered =
+                meetings_lists::render_day(self, &day, (&pages.ids, &pages.rule), pages.options)?;
+            size += rendered.values().map(Vec::len).sum::<usize>();
+            files.extend(rendered);
+        }
+        while size < budget {
+            let Some(todo) = pages.todo.next() else { break };
+            let cache = &self.cache;
+            let mut sessions = Vec::with_capacity(todo.sessions.len());
+            for (m, index) in &todo.sessions {
+                let Some(meeting) = pages
+                    .ids
+                    .get(*m as usize)
+                    .and_then(|id| cache.meetings.get(&**id))
+                else {
+                    continue;
+                };
+                if let Some(session) = meeting.summary.sessions.get(*index as usize)? {
+                    sessions.push((&meeting.key, &meeting.summary, session));
+                }
+            }
+            let html = render(
+                "person",
+                &person_page(&sessions, &cache.texts, pages.options),
+            )?;
+            drop(sessions);
+            size += html.len();
+            let (shared, hash) = self.record(&todo.path, &html);
+            self.people_rendered += 1;
+            self.cache.people.insert(
+                todo.path.clone(),
+                CachedFiles {
+                    key: todo.key,
+                    files: FileHashes::one(shared, hash),
+                    rendered: Some(pages.options.generated.date_naive()),
+                },
+            );
+            files.insert(todo.path, html);
+        }
+        Ok(files)
+    }
+}
