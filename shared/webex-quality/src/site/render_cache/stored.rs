@@ -99,10 +99,19 @@ impl<R: Read> Reader<R> {
     fn map<K: DeserializeOwned + Ord, V: DeserializeOwned>(
         &mut self,
     ) -> Result<BTreeMap<K, V>, CacheError> {
+        self.map_each(|_| Ok(()))
+    }
+
+    /// [`Reader::map`], `each` given every value as it is read (before the next is).
+    fn map_each<K: DeserializeOwned + Ord, V: DeserializeOwned>(
+        &mut self,
+        mut each: impl FnMut(&mut V) -> Result<(), CacheError>,
+    ) -> Result<BTreeMap<K, V>, CacheError> {
         let count: u64 = self.record()?;
         let mut map = BTreeMap::new();
         for _ in 0..count {
-            let (key, value) = self.record()?;
+            let (key, mut value) = self.record()?;
+            each(&mut value)?;
             map.insert(key, value);
         }
         Ok(map)
@@ -277,15 +286,11 @@ impl RenderCache {
             return Err(failed("not a render cache of this version"));
         }
         let (version, fingerprint) = reader.record()?;
-        let mut meetings = BTreeMap::new();
-        let count: u64 = reader.record()?;
-        for _ in 0..count {
-            let (id, mut meeting): (Arc<str>, Box<CachedMeeting>) = reader.record()?;
-            if let Some(spill) = spill {
-                meeting.summary.sessions.spill_to(spill).map_err(failed)?;
-            }
-            meetings.insert(id, meeting);
-        }
+        // Each meeting's sessions go to the spill file as the meeting is read.
+        let meetings = reader.map_each(|meeting: &mut Box<CachedMeeting>| match spill {
+            Some(spill) => meeting.summary.sessions.spill_to(spill).map_err(failed),
+            None => Ok(()),
+        })?;
         let mut cache = Self {
             version,
             fingerprint,
