@@ -129,6 +129,12 @@ impl SiteBuild {
         self.hashes
             .extend(files.iter().map(|(p, h)| (p.clone(), *h)));
     }
+
+    /// Keeps a meeting's page as published at `path` (the published manifest's copy) with `hash`.
+    fn keep_page(&mut self, path: SitePath, hash: ContentHash) {
+        self.kept += 1;
+        self.hashes.insert(path, hash);
+    }
 }
 
 /// A build in progress. Add the hot database first, then the archives newest first
@@ -155,6 +161,9 @@ pub struct SiteBuilder<'a> {
 
 /// A meeting's entry in the render cache, with its id (the map's own key).
 type CacheEntry = (Arc<str>, Box<CachedMeeting>);
+
+/// A meeting's entry and the published manifest's copy of its page's path.
+type PublishedEntry = (CacheEntry, SitePath);
 
 /// Whether a meeting was added to `build` already: cached, or `failed` (an error page).
 fn added(build: &SiteBuild, failed: &HashSet<String>, instance_id: &str) -> bool {
@@ -216,19 +225,20 @@ impl<'a> SiteBuilder<'a> {
         added(&self.build, &self.failed, instance_id)
     }
 
-    /// The previous build's entry for a meeting, moved out of the previous cache, and whether the
-    /// site store still holds its files as the previous build published them (then their paths
-    /// are the published manifest's, and the build's manifest shares them if the entry is kept).
-    fn take_previous(&mut self, instance_id: &str) -> Option<(CacheEntry, bool)> {
+    /// The previous build's entry for a meeting, moved out of the previous cache, and the
+    /// published manifest's copy of its page's path when the site store still holds the page as
+    /// the previous build published it (the build's manifest shares it if the entry is kept).
+    fn take_previous(&mut self, instance_id: &str) -> Option<(CacheEntry, Option<SitePath>)> {
         let previous = self.previous.as_mut()?;
-        let (id, mut cached) = previous.cache.meetings.remove_entry(instance_id)?;
-        let published = cached.files.share_paths_if_listed(previous.manifest);
+        let (id, cached) = previous.cache.meetings.remove_entry(instance_id)?;
+        let published = cached.published_path(previous.manifest);
         Some(((id, cached), published))
     }
 
-    /// Keeps `cached`, the previous build's entry for the meeting `id`, in this build.
-    fn keep_cached(&mut self, (id, cached): CacheEntry) {
-        self.build.keep(&cached.files);
+    /// Keeps `cached`, the previous build's entry for the meeting `id`, in this build, its page
+    /// published at `path`.
+    fn keep_cached(&mut self, ((id, cached), path): PublishedEntry) {
+        self.build.keep_page(path, cached.page);
         self.build.meetings_reused += 1;
         self.build.cache.meetings.insert(id, cached);
     }
@@ -249,31 +259,33 @@ impl<'a> SiteBuilder<'a> {
         let Some(ids) = previous.cache.archives.remove(key) else {
             return false;
         };
-        // The meetings not added yet, each moved out of the previous cache and its files looked up
-        // once in the published manifest (their paths then shared with it). One not cached or not
+        // The meetings not added yet, each moved out of the previous cache and its page looked up
+        // once in the published manifest (its path then shared with it). One not cached or not
         // published as cached: everything goes back, and the archive is read.
-        let mut taken: Vec<CacheEntry> = Vec::with_capacity(ids.len());
-        let mut all_published = true;
+        let mut taken: Vec<PublishedEntry> = Vec::with_capacity(ids.len());
+        let mut put_back = None;
         for id in &ids {
             if added(build, failed, id) {
                 continue;
             }
-            let Some((id, mut cached)) = previous.cache.meetings.remove_entry(id) else {
-                if taken.iter().any(|(taken, _)| taken == id) {
+            let Some((id, cached)) = previous.cache.meetings.remove_entry(id) else {
+                if taken.iter().any(|((taken, _), _)| taken == id) {
                     continue; // listed twice, taken already
                 }
-                all_published = false;
+                put_back = Some(None);
                 break;
             };
-            let published = cached.files.share_paths_if_listed(previous.manifest);
-            taken.push((id, cached));
-            if !published {
-                all_published = false;
+            let Some(path) = cached.published_path(previous.manifest) else {
+                put_back = Some(Some((id, cached)));
                 break;
-            }
+            };
+            taken.push(((id, cached), path));
         }
-        if !all_published {
-            previous.cache.meetings.extend(taken);
+        if let Some(unpublished) = put_back {
+            previous
+                .cache
+                .meetings
+                .extend(taken.into_iter().map(|(entry, _)| entry).chain(unpublished));
             previous.cache.archives.insert(key.to_owned(), ids);
             return false;
         }
@@ -354,8 +366,8 @@ impl<'a> SiteBuilder<'a> {
             // entry can serve no one (this build's, or none after an error page, replaces it in
             // the next cache), so it is not held till the end of the build.
             match self.take_previous(&meeting.instance_id) {
-                Some((entry, published)) if published && entry.1.key == key => {
-                    self.keep_cached(entry);
+                Some((entry, Some(path))) if entry.1.key == key => {
+                    self.keep_cached((entry, path));
                     continue;
                 }
                 Some(_) => self.dropped = true,
@@ -394,8 +406,7 @@ impl<'a> SiteBuilder<'a> {
                 Err(error) => return Err(error),
             };
             self.waiting += bytes.len();
-            let (path, hash) = self.build.insert(path, bytes);
-            let hashes = FileHashes::one(path, hash);
+            let (_, page) = self.build.insert(path, bytes);
             let mut summary = MeetingSummary::new(
                 &meeting,
                 start,
@@ -408,11 +419,7 @@ impl<'a> SiteBuilder<'a> {
             self.build.meetings_rendered += 1;
             self.build.cache.meetings.insert(
                 Arc::clone(&summary.instance_id),
-                Box::new(CachedMeeting {
-                    key,
-                    summary,
-                    files: hashes,
-                }),
+                Box::new(CachedMeeting { key, summary, page }),
             );
         }
         Ok(false)

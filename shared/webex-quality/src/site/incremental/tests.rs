@@ -19,7 +19,7 @@ fn cached(id: &str) -> Box<CachedMeeting> {
             sessions: PackedSessions::default(),
             headline: crate::quality::headline::Headline::default(),
         },
-        files: FileHashes::from([(format!("meetings/{id}.html"), h(&format!("hash-{id}")))]),
+        page: h(&format!("hash-{id}")),
     })
 }
 

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::SiteOptions;
+use super::build::meeting_path;
+use super::file_hashes::Manifest;
 pub use super::file_hashes::{ContentHash, FileHashes, SitePath};
 use super::sessions;
 pub use super::sessions::{PackedSessions, SessionSummary, Spill, SpillError, StreamSummary};
@@ -102,16 +104,85 @@ impl MeetingSummary {
     }
 }
 
-/// A meeting in the cache: the key of the inputs its files were rendered from, its summary, and the
-/// content hash of each of its files.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A meeting in the cache: the key of the inputs its page was rendered from, its summary, and the
+/// content hash of its page. The page's path follows from the id ([`meeting_path`]), so an entry
+/// holds the hash alone, not a third copy of the path beside the manifests' (about 90 bytes a
+/// meeting); it is stored as the one-file map it always was (the stored cache is unchanged).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(try_from = "StoredEntry")]
 pub struct CachedMeeting {
     /// The inputs' key.
     pub key: ContentHash,
     /// The summary.
     pub summary: MeetingSummary,
-    /// Path to content hash, for the meeting's page and exports.
-    pub files: FileHashes,
+    /// The content hash of the meeting's page, at [`CachedMeeting::page_path`].
+    pub page: ContentHash,
+}
+
+impl CachedMeeting {
+    /// The path of the meeting's page.
+    #[must_use]
+    pub fn page_path(&self) -> String {
+        meeting_path(&self.summary.instance_id)
+    }
+
+    /// The manifest's own copy of the page's path, when `manifest` lists the page with this
+    /// entry's hash (it is published as cached, and can be kept).
+    #[must_use]
+    pub fn published_path(&self, manifest: &Manifest) -> Option<SitePath> {
+        match manifest.get_key_value(self.page_path().as_str()) {
+            Some((path, hash)) if *hash == self.page => Some(Arc::clone(path)),
+            _ => None,
+        }
+    }
+}
+
+/// A cached meeting as it is stored: its files as a map of path to hash (one file, its page).
+#[derive(Deserialize)]
+struct StoredEntry {
+    key: ContentHash,
+    summary: MeetingSummary,
+    files: FileHashes,
+}
+
+impl TryFrom<StoredEntry> for CachedMeeting {
+    type Error = String;
+
+    fn try_from(stored: StoredEntry) -> Result<Self, String> {
+        let path = meeting_path(&stored.summary.instance_id);
+        let mut files = stored.files.iter();
+        match (files.next(), files.next()) {
+            (Some((listed, hash)), None) if **listed == *path => Ok(Self {
+                key: stored.key,
+                page: *hash,
+                summary: stored.summary,
+            }),
+            _ => Err(format!(
+                "a cached meeting's files are not its page alone ({path})"
+            )),
+        }
+    }
+}
+
+impl Serialize for CachedMeeting {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let page = [(self.page_path(), &self.page)];
+        let mut stored = serializer.serialize_struct("CachedMeeting", 3)?;
+        stored.serialize_field("key", &self.key)?;
+        stored.serialize_field("summary", &self.summary)?;
+        stored.serialize_field("files", &OneFile(&page))?;
+        stored.end()
+    }
+}
+
+/// A file and its hash, serialized as [`FileHashes`] is: a map.
+struct OneFile<'a>(&'a [(String, &'a ContentHash); 1]);
+
+impl Serialize for OneFile<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(path, hash)| (path, hash)))
+    }
 }
 
 /// Files rendered from several meetings (a person's page; a day of the meetings list with its
@@ -341,7 +412,7 @@ mod tests {
             Box::new(CachedMeeting {
                 key: ContentHash::of(b"k"),
                 summary,
-                files: FileHashes::default(),
+                page: ContentHash::of(b"page"),
             }),
         );
         cache.archives.insert(
@@ -358,6 +429,68 @@ mod tests {
             &*listed[1], "gone_I_2",
             "an id the cache has no entry for stays"
         );
+    }
+
+    #[test]
+    fn a_cached_meeting_is_stored_with_its_page_as_a_one_file_map_as_before() {
+        /// The form entries were stored in while they held a map of files.
+        #[derive(Serialize)]
+        struct Before<'a> {
+            key: &'a ContentHash,
+            summary: &'a MeetingSummary,
+            files: FileHashes,
+        }
+        let summary = MeetingSummary {
+            instance_id: "a_I_1".into(),
+            title: Text::NONE,
+            host: Text::NONE,
+            start: DateTime::UNIX_EPOCH,
+            end: None,
+            sessions: PackedSessions::default(),
+            headline: Headline::default(),
+        };
+        let entry = CachedMeeting {
+            key: ContentHash::of(b"k"),
+            summary: summary.clone(),
+            page: ContentHash::of(b"page"),
+        };
+        let before = |path: &str| Before {
+            key: &entry.key,
+            summary: &summary,
+            files: FileHashes::one(path, entry.page),
+        };
+        let bytes = postcard::to_allocvec(&entry).unwrap();
+        assert_eq!(
+            bytes,
+            postcard::to_allocvec(&before("meetings/a_I_1.html")).unwrap()
+        );
+        assert_eq!(
+            postcard::from_bytes::<CachedMeeting>(&bytes).unwrap(),
+            entry
+        );
+        assert_eq!(
+            serde_json::to_value(&entry).unwrap(),
+            serde_json::to_value(before("meetings/a_I_1.html")).unwrap()
+        );
+        // An entry whose file is not its page, or that has more than its page, is refused.
+        let other = postcard::to_allocvec(&before("meetings/b_I_2.html")).unwrap();
+        assert!(postcard::from_bytes::<CachedMeeting>(&other).is_err());
+        let mut two = before("meetings/a_I_1.html");
+        two.files.insert("meetings/a_I_1.csv", entry.page);
+        assert!(
+            postcard::from_bytes::<CachedMeeting>(&postcard::to_allocvec(&two).unwrap()).is_err()
+        );
+        // Its page's path is the published manifest's copy, when that lists the same hash.
+        let mut manifest = Manifest::new();
+        assert_eq!(entry.published_path(&manifest), None);
+        manifest.insert("meetings/a_I_1.html".into(), ContentHash::of(b"other"));
+        assert_eq!(entry.published_path(&manifest), None);
+        manifest.insert("meetings/a_I_1.html".into(), entry.page);
+        let (listed, _) = manifest.first_key_value().unwrap();
+        assert!(Arc::ptr_eq(
+            &entry.published_path(&manifest).unwrap(),
+            listed
+        ));
     }
 
     #[test]

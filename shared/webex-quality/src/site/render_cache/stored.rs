@@ -347,7 +347,7 @@ mod tests {
             Box::new(CachedMeeting {
                 key: ContentHash::of(b"inputs"),
                 summary,
-                files: files("meetings/a_I_1.html"),
+                page: ContentHash::of(b"meetings/a_I_1.html"),
             }),
         );
         cache.people.insert(
