@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::build::meeting_path;
 use super::list_pages::{
-    Breakdown, BreakdownKey, BreakdownTable, StreamShares, client_label, daily_poor_share, day_of,
-    office_name, share_text,
+    Breakdown, BreakdownKey, BreakdownTable, Smallest, StreamShares, client_label,
+    daily_poor_share, day_of, office_name, share_text,
 };
 use super::render_cache::{MeetingSummary, SessionSummary, SpillError, Text, Texts};
 use super::{Chrome, SiteOptions, VerdictView, verdict_view};
@@ -47,57 +47,80 @@ pub(super) struct OfficePage {
     tables: Vec<BreakdownTable>,
 }
 
-/// Every office's page (each office of the file, then "remote"), by path.
-///
-/// # Errors
-/// The spill file failed.
-pub(super) fn office_pages(
-    all: &[&MeetingSummary],
-    texts: &Texts,
+/// The office pages' tallies, counted a meeting at a time ([`OfficeTallies::add`], oldest first):
+/// the meetings need not all be in memory.
+pub(super) struct OfficeTallies<'o> {
+    from: DateTime<Utc>,
     now: DateTime<Utc>,
-    options: &SiteOptions,
-) -> Result<Vec<(String, OfficePage)>, SpillError> {
-    let from = now - chrono::Duration::days(DAYS);
-    let names = options.offices.names();
-    if names.is_empty() {
-        // No office configured: no page, and no session to look through.
-        return Ok(Vec::new());
+    names: Vec<&'o str>,
+    tallies: Vec<OfficeTally>,
+}
+
+impl<'o> OfficeTallies<'o> {
+    pub(super) fn new(now: DateTime<Utc>, options: &'o SiteOptions) -> Self {
+        let names = options.offices.names();
+        Self {
+            from: now - chrono::Duration::days(DAYS),
+            now,
+            tallies: names.iter().map(|_| OfficeTally::new()).collect(),
+            names,
+        }
     }
-    let mut tallies: Vec<OfficeTally<'_>> = names.iter().map(|_| OfficeTally::new()).collect();
-    // One pass over the period's sessions (each read back once from the cache's packed form),
-    // each counted for its office.
-    for a in all.iter().filter(|a| a.start >= from && a.start <= now) {
-        let day = day_of(from, a.start);
+
+    /// Counts `a`'s sessions of the period, each for its office (read back once from the cache's
+    /// packed form; not at all without offices).
+    ///
+    /// # Errors
+    /// The spill file failed.
+    pub(super) fn add(&mut self, a: &MeetingSummary, texts: &Texts) -> Result<(), SpillError> {
+        if self.names.is_empty() || a.start < self.from || a.start > self.now {
+            return Ok(());
+        }
+        let day = day_of(self.from, a.start);
         for s in a.sessions.iter()? {
             let office = office_name(&s, texts);
-            if let Some(tally) = names
+            if let Some(tally) = self
+                .names
                 .iter()
                 .position(|n| *n == office)
-                .and_then(|at| tallies.get_mut(at))
+                .and_then(|at| self.tallies.get_mut(at))
             {
                 tally.add(&s, day);
             }
         }
-        for tally in &mut tallies {
-            tally.end_meeting(a);
+        for tally in &mut self.tallies {
+            tally.end_meeting(a, texts);
         }
+        Ok(())
     }
-    Ok(names
-        .into_iter()
-        .zip(tallies)
-        .map(|(office, tally)| {
-            let page = tally.page(office, (texts, options));
-            (super::offices::office_path(office), page)
-        })
-        .collect())
+
+    /// Every office's page (none without offices), by path.
+    pub(super) fn pages(self, texts: &Texts, options: &SiteOptions) -> Vec<(String, OfficePage)> {
+        self.names
+            .into_iter()
+            .zip(self.tallies)
+            .map(|(office, tally)| {
+                let page = tally.page(office, (texts, options));
+                (super::offices::office_path(office), page)
+            })
+            .collect()
+    }
 }
 
+/// The order of an office's worst meetings: the most poor minutes there first, then fair ones,
+/// then the latest, then the order they came in (by id, for meetings that started together).
+type WorstKey = (
+    std::cmp::Reverse<(u32, u32)>,
+    std::cmp::Reverse<DateTime<Utc>>,
+    std::sync::Arc<str>,
+);
+
 /// What an office's page shows, counted as the sessions go by.
-struct OfficeTally<'a> {
+struct OfficeTally {
     /// Per day of the period, from its start.
     days: Vec<Minutes>,
-    /// The meetings with minutes judged fair or poor here: its sessions here and their minutes.
-    worst: Vec<(&'a MeetingSummary, usize, Minutes)>,
+    /// The meetings with minutes judged fair or poor here, the worst first.
+    worst: Smallest<WorstKey, OfficeMeeting>,
     /// The sessions here of the meeting being counted, and their minutes.
     meeting: (usize, Minutes),
     shares: StreamShares,
@@ -108,11 +131,11 @@ struct OfficeTally<'a> {
     client: Breakdown,
 }
 
-impl<'a> OfficeTally<'a> {
+impl OfficeTally {
     fn new() -> Self {
         Self {
             days: vec![Minutes::default(); usize::try_from(DAYS).unwrap_or(0)],
-            worst: Vec::new(),
+            worst: Smallest::new(WORST),
             meeting: (0, Minutes::default()),
             shares: StreamShares::default(),
             minutes: Minutes::default(),
@@ -150,17 +173,35 @@ impl<'a> OfficeTally<'a> {
     }
 
     /// After `a`'s sessions: a meeting here, and among the worst when fair or poor minutes were.
-    fn end_meeting(&mut self, a: &'a MeetingSummary) {
-        let (count, minutes) = std::mem::take(&mut self.meeting);
-        if count > 0 {
-            self.meetings += 1;
-            if minutes.poor + minutes.fair > 0 {
-                self.worst.push((a, count, minutes));
-            }
+    fn end_meeting(&mut self, a: &MeetingSummary, texts: &Texts) {
+        let (here, minutes) = std::mem::take(&mut self.meeting);
+        if here == 0 {
+            return;
+        }
+        self.meetings += 1;
+        if minutes.poor + minutes.fair == 0 {
+            return;
+        }
+        let key = (
+            std::cmp::Reverse((minutes.poor, minutes.fair)),
+            std::cmp::Reverse(a.start),
+            std::sync::Arc::clone(&a.instance_id),
+        );
+        if self.worst.wants(&key) {
+            let row = OfficeMeeting {
+                date: a.start.format("%Y-%m-%d %H:%M").to_string(),
+                href: format!("../{}", meeting_path(&a.instance_id)),
+                title: a.title(texts).to_owned(),
+                here,
+                poor_minutes: format!("{} of {}", minutes.poor, minutes.with_data),
+                meeting: verdict_view(a.headline.verdict),
+                meeting_label: a.headline.label(),
+            };
+            self.worst.push(key, row);
         }
     }
 
-    fn page(mut self, office: &str, (texts, options): (&Texts, &SiteOptions)) -> OfficePage {
+    fn page(self, office: &str, (texts, options): (&Texts, &SiteOptions)) -> OfficePage {
         let points = daily_poor_share(&self.days);
         let trend = super::charts::line_chart(
             &format!(
@@ -170,11 +211,6 @@ impl<'a> OfficeTally<'a> {
             usize::try_from(DAYS).unwrap_or(1),
             &[("poor participant-minutes", &points)],
         );
-        self.worst.sort_by(|a, b| {
-            (b.2.poor, b.2.fair)
-                .cmp(&(a.2.poor, a.2.fair))
-                .then(b.0.start.cmp(&a.0.start))
-        });
         let no_page = |_: &str| String::new();
         OfficePage {
             chrome: Chrome::new(office, "../", options),
@@ -185,20 +221,7 @@ impl<'a> OfficeTally<'a> {
             poor_minutes: share_text(self.minutes.poor as usize, self.minutes.with_data as usize),
             shares: self.shares.texts(),
             trend,
-            worst: self
-                .worst
-                .into_iter()
-                .take(WORST)
-                .map(|(a, here, minutes)| OfficeMeeting {
-                    date: a.start.format("%Y-%m-%d %H:%M").to_string(),
-                    href: format!("../{}", meeting_path(&a.instance_id)),
-                    title: a.title(texts).to_owned(),
-                    here,
-                    poor_minutes: format!("{} of {}", minutes.poor, minutes.with_data),
-                    meeting: verdict_view(a.headline.verdict),
-                    meeting_label: a.headline.label(),
-                })
-                .collect(),
+            worst: self.worst.into_items().collect(),
             tables: vec![
                 self.network.table(texts, &no_page),
                 self.client.table(texts, &no_page),

@@ -554,7 +554,7 @@ async fn render_once(
             manifest: &comparable,
         }),
     );
-    builder.spill_sessions_to(spill);
+    builder.spill_meetings_to(spill);
     // Rendered files are published a batch at a time as the build goes on: memory holds one
     // batch, not the site.
     let mut streamed = Published::default();

@@ -2,18 +2,22 @@
 //! list and its days, people, breakdowns, offices, status), from the summaries the build gathered,
 //! and the day and person pages rendered a batch at a time.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::meetings_lists::{self, meetings_lists};
 use super::{SiteBuild, SiteBuilder};
 use crate::site::build::{BuildError, Files, render};
 use crate::site::list_pages::{
-    Counted, breakdowns, count_sessions, overviews, people, person_page,
+    Counted, OverviewTallies, SessionCounter, breakdowns, people, person_page,
 };
-use crate::site::office_pages::office_pages;
+use crate::site::office_pages::OfficeTallies;
 use crate::site::render_cache::{
     self, CachedFiles, CachedMeeting, ContentHash, FileHashes, MeetingSummary,
 };
+
+/// A meeting of the build's history: its id and cache entry.
+pub(super) type Meeting<'m> = (&'m Arc<str>, &'m CachedMeeting);
 use crate::site::{SiteOptions, StatusView, render_status};
 
 impl<'a> SiteBuilder<'a> {
@@ -43,30 +47,39 @@ impl<'a> SiteBuilder<'a> {
         status: &StatusView,
     ) -> Result<(SiteBuild, PeoplePages<'a>), BuildError> {
         let options = self.options;
-        // The meetings stay in the cache (one copy); the pages borrow them, oldest start first as
-        // the database lists them, whichever partition they came from.
+        // The meetings stay in the cache (one copy); the pages go through them oldest start first
+        // as the database lists them, whichever partition they came from, each summary read back
+        // when it is needed (from the spill file: memory holds one at a time).
         let meetings = std::mem::take(&mut self.build.cache.meetings);
         let texts = std::mem::take(&mut self.build.cache.texts);
-        let mut sorted: Vec<&CachedMeeting> = meetings.values().map(AsRef::as_ref).collect();
-        sorted.sort_by(|a, b| {
+        let mut history: Vec<Meeting<'_>> = meetings.iter().map(|(id, m)| (id, &**m)).collect();
+        history.sort_by(|(a_id, a), (b_id, b)| {
             a.summary
-                .start
-                .cmp(&b.summary.start)
-                .then_with(|| a.summary.instance_id.cmp(&b.summary.instance_id))
+                .start()
+                .cmp(&b.summary.start())
+                .then_with(|| a_id.cmp(b_id))
         });
-        let keys: Vec<&ContentHash> = sorted.iter().map(|m| &m.key).collect();
-        let analyzed: Vec<&MeetingSummary> = sorted.iter().map(|m| &m.summary).collect();
-        drop(sorted);
+        let keys: Vec<&ContentHash> = history.iter().map(|(_, m)| &m.key).collect();
         let mut previous = self.previous;
         let build = &mut self.build;
         let now = options.generated;
-        // Every session read back once for the overviews, the breakdowns and the people.
+        // Every summary read back once, and its sessions, for the overviews, the breakdowns, the
+        // offices and the people.
+        let mut counter = SessionCounter::new(now, options);
+        let mut overview = OverviewTallies::new(now);
+        let mut offices = OfficeTallies::new(now, options);
+        for (m, (_, meeting)) in history.iter().enumerate() {
+            let summary = meeting.summary.get()?;
+            counter.add(m, &summary, &texts)?;
+            overview.add(&summary, &texts);
+            offices.add(&summary, &texts)?;
+        }
         let Counted {
             periods,
             breakdowns: tables,
             people: by_person,
-        } = count_sessions(&analyzed, &texts, now, options)?;
-        for (path, page) in overviews((&analyzed, &texts), periods, now, status, options) {
+        } = counter.finish();
+        for (path, page) in overview.pages(periods, status, options) {
             build.insert(path.to_owned(), render(path, &page)?);
         }
         let mut todo = Vec::new();
@@ -94,14 +107,14 @@ impl<'a> SiteBuilder<'a> {
         let days = meetings_lists(
             build,
             previous.as_mut(),
-            (&analyzed, &keys, &texts),
+            (&history, &keys, &texts),
             (options, self.thresholds),
         )?;
         build.insert(
             "breakdowns.html".into(),
             render("breakdowns.html", &breakdowns(tables, &texts, options))?,
         );
-        for (path, page) in office_pages(&analyzed, &texts, now, options)? {
+        for (path, page) in offices.pages(&texts, options) {
             let html = render(&path, &page)?;
             build.insert(path, html);
         }
@@ -110,11 +123,8 @@ impl<'a> SiteBuilder<'a> {
             source,
         })?;
         build.insert("status.html".into(), status_html.into_bytes());
-        let ids = analyzed
-            .iter()
-            .map(|a| Arc::clone(&a.instance_id))
-            .collect();
-        drop(analyzed);
+        let ids = history.iter().map(|(id, _)| Arc::clone(id)).collect();
+        drop(history);
         drop(keys);
         self.build.cache.meetings = meetings;
         self.build.cache.texts = texts;
@@ -195,7 +205,10 @@ impl SiteBuild {
         while size < budget {
             let Some(todo) = pages.todo.next() else { break };
             let cache = &self.cache;
-            let mut sessions = Vec::with_capacity(todo.sessions.len());
+            // Each meeting's summary read back once (a person's sessions are in meeting order).
+            let mut meetings: Vec<(&ContentHash, Cow<'_, MeetingSummary>)> = Vec::new();
+            let mut found = Vec::with_capacity(todo.sessions.len());
+            let mut last = None;
             for (m, index) in &todo.sessions {
                 let Some(meeting) = pages
                     .ids
@@ -204,15 +217,25 @@ impl SiteBuild {
                 else {
                     continue;
                 };
-                if let Some(session) = meeting.summary.sessions.get(*index as usize)? {
-                    sessions.push((&meeting.key, &meeting.summary, session));
+                if last != Some(*m) {
+                    meetings.push((&meeting.key, meeting.summary.get()?));
+                    last = Some(*m);
+                }
+                let at = meetings.len() - 1;
+                if let Some(session) = meetings[at].1.sessions.get(*index as usize)? {
+                    found.push((at, session));
                 }
             }
+            let sessions: Vec<(&ContentHash, &MeetingSummary, _)> = found
+                .into_iter()
+                .map(|(at, session)| (meetings[at].0, &*meetings[at].1, session))
+                .collect();
             let html = render(
                 "person",
                 &person_page(&sessions, &cache.texts, pages.options),
             )?;
             drop(sessions);
+            drop(meetings);
             size += html.len();
             let (shared, hash) = self.record(&todo.path, &html);
             self.people_rendered += 1;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::history_pages::Meeting;
 use super::{Previous, SiteBuild};
 use crate::quality::Thresholds;
 use crate::site::SiteOptions;
@@ -22,23 +23,25 @@ const RECENT_DAYS: i64 = 7;
 pub(super) fn meetings_lists(
     build: &mut SiteBuild,
     mut previous: Option<&mut Previous<'_>>,
-    (analyzed, keys, texts): (&[&MeetingSummary], &[&ContentHash], &Texts),
+    (history, keys, texts): (&[Meeting<'_>], &[&ContentHash], &Texts),
     (options, thresholds): (&SiteOptions, &Thresholds),
 ) -> Result<Vec<DayTodo>, BuildError> {
     let recent_from = options.generated - chrono::Duration::days(RECENT_DAYS);
     let mut by_day: BTreeMap<chrono::NaiveDate, Vec<usize>> = BTreeMap::new();
-    for (index, meeting) in analyzed.iter().enumerate() {
+    for (index, (_, meeting)) in history.iter().enumerate() {
         by_day
-            .entry(meeting.start.date_naive())
+            .entry(meeting.summary.start().date_naive())
             .or_default()
             .push(index);
     }
-    let recent: Vec<&MeetingSummary> = analyzed
+    // The last 7 days' summaries read back (the rest of the history is not held).
+    let recent = history
         .iter()
         .rev()
-        .copied()
-        .filter(|a| a.start >= recent_from)
-        .collect();
+        .filter(|(_, m)| m.summary.start() >= recent_from)
+        .map(|(_, m)| m.summary.get())
+        .collect::<Result<Vec<_>, _>>()?;
+    let recent: Vec<&MeetingSummary> = recent.iter().map(AsRef::as_ref).collect();
     // Written as the rows are made, none of them held (7 days of rows were 4 MB at 1,000
     // meetings a day).
     let (csv, json) = to_csv_and_json(recent.iter().map(|a| meeting_export(a, texts)))?;
@@ -124,12 +127,13 @@ pub(super) fn render_day(
     options: &SiteOptions,
 ) -> Result<crate::site::Files, BuildError> {
     let cache = &build.cache;
-    let analyzed: Vec<&MeetingSummary> = todo
+    let loaded = todo
         .meetings
         .iter()
         .filter_map(|i| cache.meetings.get(&**ids.get(*i)?))
-        .map(|m| &m.summary)
-        .collect();
+        .map(|m| m.summary.get())
+        .collect::<Result<Vec<_>, _>>()?;
+    let analyzed: Vec<&MeetingSummary> = loaded.iter().map(AsRef::as_ref).collect();
     let day = todo.day;
     let rows: Vec<&MeetingSummary> = analyzed.iter().rev().copied().collect();
     let (list_csv, list_json) =
@@ -163,6 +167,7 @@ pub(super) fn render_day(
         (sessions_json, sessions_json_bytes),
     ];
     drop((page, analyzed));
+    drop(loaded);
     let mut files = crate::site::Files::new();
     let mut hashes = FileHashes::default();
     for (file, bytes) in rendered {

@@ -11,8 +11,8 @@ use chrono::NaiveDate;
 use super::build::{BuildError, Files, render_meeting_error, render_meeting_file};
 use super::publish::Manifest;
 use super::render_cache::{
-    self, CachedFiles, CachedMeeting, ContentHash, FileHashes, MeetingSummary, RenderCache,
-    SitePath, Spill,
+    self, CachedFiles, CachedMeeting, ContentHash, FileHashes, HeldSummary, MeetingSummary,
+    RenderCache, SitePath, Spill,
 };
 use super::{SiteOptions, StatusView};
 use crate::db::{Database, DbError};
@@ -155,7 +155,8 @@ pub struct SiteBuilder<'a> {
     /// strings of the table may no longer be used. The table a cache is saved with is compact, and
     /// kept entries use the same strings: while nothing is dropped there is nothing to compact.
     dropped: bool,
-    /// Where the sessions of the meetings rendered go ([`SiteBuilder::spill_sessions_to`]).
+    /// Where the summaries and sessions of the meetings rendered go
+    /// ([`SiteBuilder::spill_meetings_to`]).
     spill: Option<Arc<Spill>>,
 }
 
@@ -213,10 +214,11 @@ impl<'a> SiteBuilder<'a> {
         }
     }
 
-    /// Moves the sessions of each meeting this build renders to `spill` (those kept from the
-    /// previous cache are where it was read to, [`RenderCache::read_file`]): memory then holds
-    /// where they are, not the sessions of the whole history.
-    pub fn spill_sessions_to(&mut self, spill: Arc<Spill>) {
+    /// Moves the summary and sessions of each meeting this build renders to `spill` (those kept
+    /// from the previous cache are where it was read to, [`RenderCache::read_file`]): memory then
+    /// holds where they are and each meeting's start, key and page hash, not the summaries and
+    /// sessions of the whole history.
+    pub fn spill_meetings_to(&mut self, spill: Arc<Spill>) {
         self.spill = Some(spill);
     }
 
@@ -231,7 +233,7 @@ impl<'a> SiteBuilder<'a> {
     fn take_previous(&mut self, instance_id: &str) -> Option<(CacheEntry, Option<SitePath>)> {
         let previous = self.previous.as_mut()?;
         let (id, cached) = previous.cache.meetings.remove_entry(instance_id)?;
-        let published = cached.published_path(previous.manifest);
+        let published = cached.published_path(&id, previous.manifest);
         Some(((id, cached), published))
     }
 
@@ -275,7 +277,7 @@ impl<'a> SiteBuilder<'a> {
                 put_back = Some(None);
                 break;
             };
-            let Some(path) = cached.published_path(previous.manifest) else {
+            let Some(path) = cached.published_path(&id, previous.manifest) else {
                 put_back = Some(Some((id, cached)));
                 break;
             };
@@ -407,20 +409,22 @@ impl<'a> SiteBuilder<'a> {
             };
             self.waiting += bytes.len();
             let (_, page) = self.build.insert(path, bytes);
-            let mut summary = MeetingSummary::new(
+            let summary = MeetingSummary::new(
                 &meeting,
                 start,
                 (&report, headline),
                 (&mut self.build.cache.texts, &self.options.offices),
             );
+            let id = Arc::clone(&summary.instance_id);
+            let mut summary = HeldSummary::here(summary);
             if let Some(spill) = &self.spill {
-                summary.sessions.spill_to(spill)?;
+                summary.spill_to(spill)?;
             }
             self.build.meetings_rendered += 1;
-            self.build.cache.meetings.insert(
-                Arc::clone(&summary.instance_id),
-                Box::new(CachedMeeting { key, summary, page }),
-            );
+            self.build
+                .cache
+                .meetings
+                .insert(id, Box::new(CachedMeeting { key, summary, page }));
         }
         Ok(false)
     }

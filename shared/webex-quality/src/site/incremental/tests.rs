@@ -1,6 +1,6 @@
 //! A build paused and resumed: what it keeps of the previous cache.
 use super::*;
-use crate::site::render_cache::{PackedSessions, Spill, Text};
+use crate::site::render_cache::{HeldSummary, PackedSessions, Spill, Text};
 
 /// A stand-in content hash for `text`.
 fn h(text: &str) -> ContentHash {
@@ -10,7 +10,7 @@ fn h(text: &str) -> ContentHash {
 fn cached(id: &str) -> Box<CachedMeeting> {
     Box::new(CachedMeeting {
         key: h(&format!("key-{id}")),
-        summary: MeetingSummary {
+        summary: HeldSummary::here(MeetingSummary {
             instance_id: id.into(),
             title: Text::NONE,
             host: Text::NONE,
@@ -18,7 +18,7 @@ fn cached(id: &str) -> Box<CachedMeeting> {
             end: None,
             sessions: PackedSessions::default(),
             headline: crate::quality::headline::Headline::default(),
-        },
+        }),
         page: h(&format!("hash-{id}")),
     })
 }
@@ -351,7 +351,7 @@ fn the_strings_of_meetings_no_longer_cached_are_let_go() {
 }
 
 #[test]
-fn a_build_with_a_spill_file_holds_no_sessions_and_renders_what_one_without_does() {
+fn a_build_with_a_spill_file_holds_no_summaries_and_renders_what_one_without_does() {
     use crate::db::test_support::{changes_with_call, t, tempdir};
     let scratch = tempdir();
     let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
@@ -371,20 +371,28 @@ fn a_build_with_a_spill_file_holds_no_sessions_and_renders_what_one_without_does
     let work = scratch.path().join("work");
     let spill = Spill::create(&work).unwrap();
     let mut builder = SiteBuilder::new(&options, &thresholds, None);
-    builder.spill_sessions_to(Arc::clone(&spill));
+    builder.spill_meetings_to(Arc::clone(&spill));
     builder.add_database(&db, None).unwrap();
     let spilled = builder.finish(&status).unwrap();
     assert_eq!(spilled.files, in_memory.files, "the same site");
     assert_eq!(spilled.cache, in_memory.cache, "the same cache, read back");
+    // Each meeting's sessions, and whether its summary and its sessions are spilled.
     let sessions = |cache: &RenderCache| {
         cache
             .meetings
             .values()
-            .map(|m| (m.summary.sessions.len(), m.summary.sessions.is_spilled()))
+            .map(|m| {
+                let summary = m.summary.get().unwrap();
+                (
+                    summary.sessions.len(),
+                    m.summary.is_spilled(),
+                    summary.sessions.is_spilled(),
+                )
+            })
             .collect::<Vec<_>>()
     };
-    assert_eq!(sessions(&spilled.cache), vec![(3, true); 3]);
-    assert_eq!(sessions(&in_memory.cache), vec![(3, false); 3]);
+    assert_eq!(sessions(&spilled.cache), vec![(3, true, true); 3]);
+    assert_eq!(sessions(&in_memory.cache), vec![(3, false, false); 3]);
 
     // The cache read back by the next render goes to that render's spill file as it is read, and
     // that build keeps every meeting.
@@ -392,7 +400,7 @@ fn a_build_with_a_spill_file_holds_no_sessions_and_renders_what_one_without_does
     spilled.cache.write_file(&stored).unwrap();
     let next_spill = Spill::create(&work).unwrap();
     let (read, _) = RenderCache::read_file(&stored, Some(&next_spill)).unwrap();
-    assert_eq!(sessions(&read), vec![(3, true); 3]);
+    assert_eq!(sessions(&read), vec![(3, true, true); 3]);
     assert_eq!(read, in_memory.cache);
     drop((spilled, spill, read, next_spill));
     assert_eq!(

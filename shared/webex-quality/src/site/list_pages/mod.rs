@@ -20,8 +20,8 @@ pub(super) use breakdowns::{
     Breakdown, BreakdownKey, BreakdownTable, GroupPage, breakdowns, client_label, office_name,
     office_of,
 };
-pub(super) use meetings::{DayLink, MeetingsPage, by_impact, day_path};
-pub(super) use overview::{PERIODS, SessionTally, overviews};
+pub(super) use meetings::{DayLink, MeetingsPage, day_path};
+pub(super) use overview::{OverviewTallies, PERIODS, SessionTally};
 pub(super) use people::{people, person_page};
 
 /// Poor streams among streams with data, as text.
@@ -110,31 +110,53 @@ pub(in crate::site) struct Counted {
     pub(in crate::site) people: HashMap<Text, Vec<(u32, u32)>>,
 }
 
-/// Counts every session of `all` (oldest first) once for [`Counted`]'s pages.
-///
-/// # Errors
-/// The spill file failed.
-pub(in crate::site) fn count_sessions(
-    all: &[&MeetingSummary],
-    texts: &Texts,
+/// Counts every session of the history once for [`Counted`]'s pages, a meeting at a time, oldest
+/// first ([`SessionCounter::add`]): the meetings need not all be in memory.
+pub(in crate::site) struct SessionCounter<'o> {
     now: DateTime<Utc>,
-    options: &SiteOptions,
-) -> Result<Counted, SpillError> {
-    let mut periods: Vec<(DateTime<Utc>, SessionTally)> = PERIODS
-        .iter()
-        .map(|(days, _)| (now - chrono::Duration::days(*days), SessionTally::default()))
-        .collect();
-    let mut breakdowns = breakdowns::tallies(options);
-    let mut people: HashMap<Text, Vec<(u32, u32)>> = HashMap::default();
-    for (m, a) in all.iter().enumerate() {
+    options: &'o SiteOptions,
+    counted: Counted,
+}
+
+impl<'o> SessionCounter<'o> {
+    pub(in crate::site) fn new(now: DateTime<Utc>, options: &'o SiteOptions) -> Self {
+        Self {
+            now,
+            options,
+            counted: Counted {
+                periods: PERIODS
+                    .iter()
+                    .map(|(days, _)| (now - chrono::Duration::days(*days), SessionTally::default()))
+                    .collect(),
+                breakdowns: breakdowns::tallies(options),
+                people: HashMap::default(),
+            },
+        }
+    }
+
+    /// Counts the sessions of `a`, the `m`th meeting of the history.
+    ///
+    /// # Errors
+    /// The spill file failed.
+    pub(in crate::site) fn add(
+        &mut self,
+        m: usize,
+        a: &MeetingSummary,
+        texts: &Texts,
+    ) -> Result<(), SpillError> {
+        let Counted {
+            periods,
+            breakdowns,
+            people,
+        } = &mut self.counted;
         for (i, s) in a.sessions.iter()?.enumerate() {
             // The periods end now: a meeting that starts later is in none of them.
-            for (from, tally) in &mut periods {
-                if a.start >= *from && a.start <= now {
-                    tally.add(&s, now, texts, options);
+            for (from, tally) in periods.iter_mut() {
+                if a.start >= *from && a.start <= self.now {
+                    tally.add(&s, self.now, texts, self.options);
                 }
             }
-            for (breakdown, _) in &mut breakdowns {
+            for (breakdown, _) in breakdowns.iter_mut() {
                 breakdown.add(&s);
             }
             people.entry(s.person).or_default().push((
@@ -142,18 +164,92 @@ pub(in crate::site) fn count_sessions(
                 u32::try_from(i).unwrap_or(u32::MAX),
             ));
         }
+        Ok(())
     }
-    Ok(Counted {
-        periods,
-        breakdowns,
-        people,
-    })
+
+    pub(in crate::site) fn finish(self) -> Counted {
+        self.counted
+    }
+}
+
+/// Counts every session of `all` (oldest first) once for [`Counted`]'s pages.
+///
+/// # Errors
+/// The spill file failed.
+#[cfg(test)]
+pub(in crate::site) fn count_sessions(
+    all: &[&MeetingSummary],
+    texts: &Texts,
+    now: DateTime<Utc>,
+    options: &SiteOptions,
+) -> Result<Counted, SpillError> {
+    let mut counter = SessionCounter::new(now, options);
+    for (m, a) in all.iter().enumerate() {
+        counter.add(m, a, texts)?;
+    }
+    Ok(counter.finish())
+}
+
+/// The first `limit` items by their keys (the smallest first; equal keys in the order they came),
+/// kept as the items come: memory holds `limit` of them, not all. What a sort of every item and
+/// a `take(limit)` would give.
+pub(in crate::site) struct Smallest<K, T> {
+    limit: usize,
+    items: Vec<(K, T)>,
+}
+
+impl<K: Ord, T> Smallest<K, T> {
+    pub(in crate::site) fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            items: Vec::with_capacity(limit + 1),
+        }
+    }
+
+    /// Whether an item with `key` would be kept now (so that an item is made only when it is).
+    pub(in crate::site) fn wants(&self, key: &K) -> bool {
+        self.items.len() < self.limit || self.items.last().is_some_and(|(last, _)| key < last)
+    }
+
+    pub(in crate::site) fn push(&mut self, key: K, item: T) {
+        if !self.wants(&key) {
+            return;
+        }
+        let at = self.items.partition_point(|(k, _)| *k <= key);
+        self.items.insert(at, (key, item));
+        self.items.truncate(self.limit);
+    }
+
+    /// The items kept, in order.
+    pub(in crate::site) fn into_items(self) -> impl Iterator<Item = T> {
+        self.items.into_iter().map(|(_, item)| item)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::quality::headline::Headline;
+
+    #[test]
+    fn the_smallest_kept_as_they_come_are_what_a_stable_sort_and_take_give() {
+        // Keys with many ties, in a scrambled order; each item is its place in that order.
+        let keys: Vec<u32> = (0..200u32).map(|i| (i * 7919) % 23).collect();
+        for limit in [0, 1, 3, 10, 250] {
+            let mut smallest = Smallest::new(limit);
+            for (at, key) in keys.iter().enumerate() {
+                smallest.push(*key, at);
+            }
+            let mut sorted: Vec<(u32, usize)> = keys.iter().copied().zip(0..).collect();
+            sorted.sort_by_key(|(key, _)| *key);
+            let expected: Vec<usize> = sorted.into_iter().take(limit).map(|(_, at)| at).collect();
+            assert_eq!(
+                smallest.into_items().collect::<Vec<_>>(),
+                expected,
+                "{limit}"
+            );
+        }
+    }
 
     /// A meeting of `sessions`, at the epoch.
     pub(super) fn meeting(sessions: Vec<SessionSummary>) -> MeetingSummary {

@@ -1,11 +1,11 @@
-//! The overviews: the last 7, 30 and 90 days, each from its period's meetings and its sessions as
-//! [`super::count_sessions`] counted them.
+//! The overviews: the last 7, 30 and 90 days, each from its period's meetings
+//! ([`OverviewTallies`]) and its sessions as [`super::SessionCounter`] counted them.
 
 use askama::Template;
 use chrono::{DateTime, Utc};
 use foldhash::HashMap;
 
-use super::{StreamShares, by_impact, daily_poor_share, day_of};
+use super::{Smallest, StreamShares, daily_poor_share, day_of};
 use crate::quality::Verdict;
 use crate::quality::headline::Minutes;
 use crate::site::build::meeting_path;
@@ -86,8 +86,9 @@ impl SessionTally {
     }
 }
 
-/// The overview of each of [`PERIODS`], by path, from `all` (the periods' meetings are picked
-/// again here) and their sessions as [`super::count_sessions`] counted them.
+/// The overview of each of [`PERIODS`], by path, from `all` and their sessions as
+/// [`super::SessionCounter`] counted them.
+#[cfg(test)]
 pub(in crate::site) fn overviews(
     (all, texts): (&[&MeetingSummary], &Texts),
     periods: Vec<(DateTime<Utc>, SessionTally)>,
@@ -95,27 +96,124 @@ pub(in crate::site) fn overviews(
     status: &StatusView,
     options: &SiteOptions,
 ) -> Vec<(&'static str, OverviewPage)> {
-    PERIODS
-        .iter()
-        .zip(periods)
-        .map(|((days, path), (from, tally))| {
-            let period: Vec<&MeetingSummary> = all
-                .iter()
-                .copied()
-                .filter(|a| a.start >= from && a.start <= now)
-                .collect();
-            let page = overview((&period, texts), tally, (*days, from), status, options);
-            (*path, page)
-        })
-        .collect()
+    let mut tallies = OverviewTallies::new(now);
+    for a in all {
+        tallies.add(a, texts);
+    }
+    tallies.pages(periods, status, options)
 }
 
-/// The overview of the `days` from `from` to now: `period`, its meetings, and `tally`, their
-/// sessions counted.
+/// The order of the worst meetings (the meetings list's `by_impact`): the most poor participant-minutes
+/// first, then fair ones, then the latest, then by id.
+type WorstKey = (
+    std::cmp::Reverse<(u32, u32)>,
+    std::cmp::Reverse<DateTime<Utc>>,
+    std::sync::Arc<str>,
+);
+
+/// What the overviews show of their periods' meetings (not of their sessions: [`SessionTally`]),
+/// counted a meeting at a time ([`OverviewTallies::add`]): the meetings need not all be in memory.
+pub(in crate::site) struct OverviewTallies {
+    now: DateTime<Utc>,
+    periods: Vec<PeriodTally>,
+}
+
+struct PeriodTally {
+    days: i64,
+    from: DateTime<Utc>,
+    /// Each meeting's minutes counted for its day, and for the period.
+    by_day: Vec<Minutes>,
+    all_minutes: Minutes,
+    /// Meetings by the meeting rule's verdict: poor, fair, good.
+    verdicts: [usize; 3],
+    meetings: usize,
+    worst: Smallest<WorstKey, WorstMeeting>,
+}
+
+impl OverviewTallies {
+    pub(in crate::site) fn new(now: DateTime<Utc>) -> Self {
+        Self {
+            now,
+            periods: PERIODS
+                .iter()
+                .map(|(days, _)| PeriodTally {
+                    days: *days,
+                    from: now - chrono::Duration::days(*days),
+                    by_day: vec![Minutes::default(); usize::try_from(*days).unwrap_or(0)],
+                    all_minutes: Minutes::default(),
+                    verdicts: [0; 3],
+                    meetings: 0,
+                    worst: Smallest::new(WORST),
+                })
+                .collect(),
+        }
+    }
+
+    /// Counts `a` in the periods it started in.
+    pub(in crate::site) fn add(&mut self, a: &MeetingSummary, texts: &Texts) {
+        for period in &mut self.periods {
+            if a.start < period.from || a.start > self.now {
+                continue;
+            }
+            period.meetings += 1;
+            period.all_minutes.add(a.headline.minutes);
+            if let Some(minutes) =
+                day_of(period.from, a.start).and_then(|d| period.by_day.get_mut(d))
+            {
+                minutes.add(a.headline.minutes);
+            }
+            match a.headline.verdict {
+                Verdict::Poor => period.verdicts[0] += 1,
+                Verdict::Fair => period.verdicts[1] += 1,
+                Verdict::Good => period.verdicts[2] += 1,
+                Verdict::NoData => {}
+            }
+            if a.headline.impact() > (0, 0) {
+                let key = (
+                    std::cmp::Reverse(a.headline.impact()),
+                    std::cmp::Reverse(a.start),
+                    std::sync::Arc::clone(&a.instance_id),
+                );
+                if period.worst.wants(&key) {
+                    let row = WorstMeeting {
+                        date: a.start.format("%Y-%m-%d %H:%M").to_string(),
+                        href: meeting_path(&a.instance_id),
+                        title: a.title(texts).to_owned(),
+                        host: a.host(texts).to_owned(),
+                        headline: headline_view(&a.headline),
+                    };
+                    period.worst.push(key, row);
+                }
+            }
+        }
+    }
+
+    /// The overview of each of [`PERIODS`], by path, with `periods`, their sessions as
+    /// [`super::SessionCounter`] counted them.
+    pub(in crate::site) fn pages(
+        self,
+        periods: Vec<(DateTime<Utc>, SessionTally)>,
+        status: &StatusView,
+        options: &SiteOptions,
+    ) -> Vec<(&'static str, OverviewPage)> {
+        PERIODS
+            .iter()
+            .zip(self.periods)
+            .zip(periods)
+            .map(|(((_, path), period), (_, tally))| {
+                (*path, overview(period, tally, status, options))
+            })
+            .collect()
+    }
+}
+
+/// How many meetings an overview lists as the worst.
+const WORST: usize = 10;
+
+/// The overview of a period from its meetings' tally and `tally`, their sessions counted.
 fn overview(
-    (period, texts): (&[&MeetingSummary], &Texts),
+    period: PeriodTally,
     tally: SessionTally,
-    (days, from): (i64, DateTime<Utc>),
     status: &StatusView,
     options: &SiteOptions,
 ) -> OverviewPage {
@@ -125,16 +223,8 @@ fn overview(
         shares,
         affected,
     } = tally;
-    // Each meeting's minutes counted for its day, and for the period.
-    let mut by_day = vec![Minutes::default(); usize::try_from(days).unwrap_or(0)];
-    let mut all_minutes = Minutes::default();
-    for a in period {
-        all_minutes.add(a.headline.minutes);
-        if let Some(minutes) = day_of(from, a.start).and_then(|d| by_day.get_mut(d)) {
-            minutes.add(a.headline.minutes);
-        }
-    }
-    let points = daily_poor_share(&by_day);
+    let days = period.days;
+    let points = daily_poor_share(&period.by_day);
     let trend = charts::line_chart(
         &format!(
             "Participant-minutes judged poor, by day, last {days} days (days without meetings are gaps)"
@@ -143,21 +233,6 @@ fn overview(
         usize::try_from(days).unwrap_or(1),
         &[("poor participant-minutes", &points)],
     );
-    let mut verdicts = [0; 3];
-    for a in period {
-        match a.headline.verdict {
-            Verdict::Poor => verdicts[0] += 1,
-            Verdict::Fair => verdicts[1] += 1,
-            Verdict::Good => verdicts[2] += 1,
-            Verdict::NoData => {}
-        }
-    }
-    let mut worst: Vec<&MeetingSummary> = period
-        .iter()
-        .copied()
-        .filter(|a| a.headline.impact() > (0, 0))
-        .collect();
-    by_impact(&mut worst);
     let mut affected: Vec<Affected> = affected.into_values().filter(|a| a.poor > 0).collect();
     // Namesakes in the order of their pages' paths, not the order the map gave them in.
     affected.sort_by(|a, b| {
@@ -172,26 +247,17 @@ fn overview(
         days,
         periods: PERIODS.iter().map(|(d, p)| (*d, (*p).to_owned())).collect(),
         last_collected: status.last_run.clone(),
-        meetings: period.len(),
+        meetings: period.meetings,
         sessions: session_count,
         minutes,
-        verdicts,
-        poor_minutes: all_minutes
+        verdicts: period.verdicts,
+        poor_minutes: period
+            .all_minutes
             .poor_share()
             .map_or_else(|| "no data".into(), |s| format!("{:.1} %", s * 100.0)),
         shares: shares.texts(),
         trend,
-        worst: worst
-            .into_iter()
-            .take(10)
-            .map(|a| WorstMeeting {
-                date: a.start.format("%Y-%m-%d %H:%M").to_string(),
-                href: meeting_path(&a.instance_id),
-                title: a.title(texts).to_owned(),
-                host: a.host(texts).to_owned(),
-                headline: headline_view(&a.headline),
-            })
-            .collect(),
+        worst: period.worst.into_items().collect(),
         affected,
     }
 }

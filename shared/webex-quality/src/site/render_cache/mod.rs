@@ -24,8 +24,10 @@ use crate::db::StoredMeeting;
 use crate::quality::headline::Headline;
 use crate::quality::{MeetingReport, Thresholds, Verdict};
 
+mod held;
 mod stored;
 
+pub use held::HeldSummary;
 pub use stored::CacheDigest;
 
 /// The render cache's key in the data store: records of postcard under zstd ([`RenderCache::to_bytes`]).
@@ -104,33 +106,28 @@ impl MeetingSummary {
     }
 }
 
-/// A meeting in the cache: the key of the inputs its page was rendered from, its summary, and the
-/// content hash of its page. The page's path follows from the id ([`meeting_path`]), so an entry
-/// holds the hash alone, not a third copy of the path beside the manifests' (about 90 bytes a
-/// meeting); it is stored as the one-file map it always was (the stored cache is unchanged).
+/// A meeting in the cache: the key of the inputs its page was rendered from, its summary (in memory
+/// or in the render's spill file: [`HeldSummary`]), and the content hash of its page. The page's
+/// path follows from the id ([`meeting_path`]), so an entry holds the hash alone, not a third copy
+/// of the path beside the manifests' (about 90 bytes a meeting); it is stored as the one-file map
+/// it always was (the stored cache is unchanged).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "StoredEntry")]
 pub struct CachedMeeting {
     /// The inputs' key.
     pub key: ContentHash,
     /// The summary.
-    pub summary: MeetingSummary,
-    /// The content hash of the meeting's page, at [`CachedMeeting::page_path`].
+    pub summary: HeldSummary,
+    /// The content hash of the meeting's page, at [`meeting_path`] of its id.
     pub page: ContentHash,
 }
 
 impl CachedMeeting {
-    /// The path of the meeting's page.
+    /// The manifest's own copy of the page's path (the meeting's id being `id`), when `manifest`
+    /// lists the page with this entry's hash (it is published as cached, and can be kept).
     #[must_use]
-    pub fn page_path(&self) -> String {
-        meeting_path(&self.summary.instance_id)
-    }
-
-    /// The manifest's own copy of the page's path, when `manifest` lists the page with this
-    /// entry's hash (it is published as cached, and can be kept).
-    #[must_use]
-    pub fn published_path(&self, manifest: &Manifest) -> Option<SitePath> {
-        match manifest.get_key_value(self.page_path().as_str()) {
+    pub fn published_path(&self, id: &str, manifest: &Manifest) -> Option<SitePath> {
+        match manifest.get_key_value(meeting_path(id).as_str()) {
             Some((path, hash)) if *hash == self.page => Some(Arc::clone(path)),
             _ => None,
         }
@@ -155,7 +152,7 @@ impl TryFrom<StoredEntry> for CachedMeeting {
             (Some((listed, hash)), None) if **listed == *path => Ok(Self {
                 key: stored.key,
                 page: *hash,
-                summary: stored.summary,
+                summary: HeldSummary::here(stored.summary),
             }),
             _ => Err(format!(
                 "a cached meeting's files are not its page alone ({path})"
@@ -166,11 +163,12 @@ impl TryFrom<StoredEntry> for CachedMeeting {
 
 impl Serialize for CachedMeeting {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let page = [(self.page_path(), &self.page)];
+        use serde::ser::{Error, SerializeStruct};
+        let summary = self.summary.get().map_err(S::Error::custom)?;
+        let page = [(meeting_path(&summary.instance_id), &self.page)];
         let mut stored = serializer.serialize_struct("CachedMeeting", 3)?;
         stored.serialize_field("key", &self.key)?;
-        stored.serialize_field("summary", &self.summary)?;
+        stored.serialize_field("summary", &*summary)?;
         stored.serialize_field("files", &OneFile(&page))?;
         stored.end()
     }
@@ -273,13 +271,16 @@ impl RenderCache {
         let mut failed = None;
         self.texts.compact(|remap| {
             for meeting in meetings.values_mut() {
-                let summary = &mut meeting.summary;
-                if let Err(error) = summary.sessions.remap_texts(remap) {
+                let remapped = meeting.summary.update(|summary| {
+                    summary.sessions.remap_texts(remap)?;
+                    summary.title = remap(summary.title);
+                    summary.host = remap(summary.host);
+                    Ok(())
+                });
+                if let Err(error) = remapped {
                     failed = Some(error);
                     return;
                 }
-                summary.title = remap(summary.title);
-                summary.host = remap(summary.host);
             }
         });
         failed.map_or(Ok(()), Err)
@@ -295,9 +296,7 @@ impl RenderCache {
     /// of the archive that holds it (read from the file, they are three copies).
     pub fn share_ids(&mut self) {
         for (id, meeting) in &mut self.meetings {
-            if *meeting.summary.instance_id == **id {
-                meeting.summary.instance_id = Arc::clone(id);
-            }
+            meeting.summary.share_id(id);
         }
         let mut archives = std::mem::take(&mut self.archives);
         for id in archives.values_mut().flatten() {
@@ -411,7 +410,7 @@ mod tests {
             "a_I_1".into(),
             Box::new(CachedMeeting {
                 key: ContentHash::of(b"k"),
-                summary,
+                summary: HeldSummary::here(summary),
                 page: ContentHash::of(b"page"),
             }),
         );
@@ -422,7 +421,10 @@ mod tests {
         let read = RenderCache::from_bytes(&cache.to_bytes().unwrap()).unwrap();
         assert_eq!(read, cache);
         let (key, meeting) = read.meetings.iter().next().unwrap();
-        assert!(Arc::ptr_eq(key, &meeting.summary.instance_id));
+        assert!(Arc::ptr_eq(
+            key,
+            &meeting.summary.get().unwrap().instance_id
+        ));
         let listed = &read.archives["archive/a.sqlite.zst"];
         assert!(Arc::ptr_eq(key, &listed[0]));
         assert_eq!(
@@ -451,7 +453,7 @@ mod tests {
         };
         let entry = CachedMeeting {
             key: ContentHash::of(b"k"),
-            summary: summary.clone(),
+            summary: HeldSummary::here(summary.clone()),
             page: ContentHash::of(b"page"),
         };
         let before = |path: &str| Before {
@@ -482,13 +484,13 @@ mod tests {
         );
         // Its page's path is the published manifest's copy, when that lists the same hash.
         let mut manifest = Manifest::new();
-        assert_eq!(entry.published_path(&manifest), None);
+        assert_eq!(entry.published_path("a_I_1", &manifest), None);
         manifest.insert("meetings/a_I_1.html".into(), ContentHash::of(b"other"));
-        assert_eq!(entry.published_path(&manifest), None);
+        assert_eq!(entry.published_path("a_I_1", &manifest), None);
         manifest.insert("meetings/a_I_1.html".into(), entry.page);
         let (listed, _) = manifest.first_key_value().unwrap();
         assert!(Arc::ptr_eq(
-            &entry.published_path(&manifest).unwrap(),
+            &entry.published_path("a_I_1", &manifest).unwrap(),
             listed
         ));
     }

@@ -250,9 +250,9 @@ impl RenderCache {
     }
 
     /// [`RenderCache::from_bytes`] from the file at `path`, and the digest of what it read
-    /// ([`RenderCache::digest`]). With a `spill`, each meeting's sessions go to it as the meeting
-    /// is read ([`PackedSessions::spill_to`](super::PackedSessions::spill_to)): memory never holds
-    /// them all.
+    /// ([`RenderCache::digest`]). With a `spill`, each meeting's summary and sessions go to it as
+    /// the meeting is read ([`HeldSummary::spill_to`](super::HeldSummary::spill_to)): memory never
+    /// holds them all.
     ///
     /// # Errors
     /// A file that cannot be read, or is not such a cache.
@@ -286,9 +286,9 @@ impl RenderCache {
             return Err(failed("not a render cache of this version"));
         }
         let (version, fingerprint) = reader.record()?;
-        // Each meeting's sessions go to the spill file as the meeting is read.
+        // Each meeting's summary and sessions go to the spill file as the meeting is read.
         let meetings = reader.map_each(|meeting: &mut Box<CachedMeeting>| match spill {
-            Some(spill) => meeting.summary.sessions.spill_to(spill).map_err(failed),
+            Some(spill) => meeting.summary.spill_to(spill).map_err(failed),
             None => Ok(()),
         })?;
         let mut cache = Self {
@@ -314,7 +314,9 @@ impl RenderCache {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{CachedFiles, CachedMeeting, ContentHash, FileHashes, MeetingSummary};
+    use super::super::{
+        CachedFiles, CachedMeeting, ContentHash, FileHashes, HeldSummary, MeetingSummary,
+    };
     use super::*;
 
     /// A cache with something in each of its parts, sessions with times, CPU and a presenter.
@@ -346,7 +348,7 @@ mod tests {
             "a_I_1".into(),
             Box::new(CachedMeeting {
                 key: ContentHash::of(b"inputs"),
-                summary,
+                summary: HeldSummary::here(summary),
                 page: ContentHash::of(b"meetings/a_I_1.html"),
             }),
         );
@@ -404,7 +406,10 @@ mod tests {
         let cache = sample();
         let read = RenderCache::from_bytes(&cache.to_bytes().unwrap()).unwrap();
         assert_eq!(read, cache);
-        assert_eq!(read.meetings["a_I_1"].summary.sessions.len(), 2);
+        assert_eq!(
+            read.meetings["a_I_1"].summary.get().unwrap().sessions.len(),
+            2
+        );
         // No field names: the sessions' packed bytes and the hashes' 32 bytes, as they are.
         let plain = plain(&cache);
         assert!(plain.starts_with(MAGIC));

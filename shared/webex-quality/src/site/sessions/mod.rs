@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use self::packed::PackedSessions;
+pub(crate) use self::spill::Spilled;
 pub use self::spill::{Spill, SpillError};
 use super::offices::Offices;
 use super::texts::{Text, Texts};

@@ -120,18 +120,46 @@ impl PackedSessions {
         matches!(self.bytes, Bytes::Spilled(..))
     }
 
-    /// Moves the bytes to `spill` (nothing to do when they are there already or there is none).
+    /// Moves the bytes to `spill` (nothing to do when they are there already or there is none;
+    /// bytes in another spill file are copied over).
     ///
     /// # Errors
     /// The spill file failed.
     pub fn spill_to(&mut self, spill: &Arc<Spill>) -> Result<(), SpillError> {
-        if let Bytes::Here(bytes) = &self.bytes
-            && !bytes.is_empty()
-        {
-            let at = spill.append(bytes)?;
-            self.bytes = Bytes::Spilled(Arc::clone(spill), at);
-        }
+        let at = match &self.bytes {
+            Bytes::Here(bytes) if bytes.is_empty() => return Ok(()),
+            Bytes::Here(bytes) => spill.append(bytes)?,
+            Bytes::Spilled(there, _) if Arc::ptr_eq(there, spill) => return Ok(()),
+            Bytes::Spilled(..) => spill.append(&self.bytes()?)?,
+        };
+        self.bytes = Bytes::Spilled(Arc::clone(spill), at);
         Ok(())
+    }
+
+    /// Where the bytes are in `spill`: `None` when they are not there (in memory, none, or in
+    /// another file).
+    pub(crate) fn spilled_in(&self, spill: &Arc<Spill>) -> Option<Spilled> {
+        match &self.bytes {
+            Bytes::Spilled(there, at) if Arc::ptr_eq(there, spill) => Some(*at),
+            _ => None,
+        }
+    }
+
+    /// `count` sessions, the worst verdict `worst`, at `at` in `spill` (none when `at` is `None`):
+    /// what [`PackedSessions::spilled_in`] said of them.
+    pub(crate) fn in_spill(
+        spill: &Arc<Spill>,
+        (count, worst): (u32, Verdict),
+        at: Option<Spilled>,
+    ) -> Self {
+        match at {
+            Some(at) => Self {
+                count,
+                worst,
+                bytes: Bytes::Spilled(Arc::clone(spill), at),
+            },
+            None => Self::default(),
+        }
     }
 
     /// Each text of each session replaced by what `remap` makes of it (spilled sessions stay

@@ -22,8 +22,8 @@ const WRITE_BATCH: usize = 1 << 18;
 #[error("the sessions' spill file in the work folder failed: {0}")]
 pub struct SpillError(#[from] std::io::Error);
 
-/// Where a meeting's packed sessions are in a [`Spill`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where bytes appended to a [`Spill`] are (a meeting's packed sessions, or its summary's record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Spilled {
     at: u64,
     len: u32,

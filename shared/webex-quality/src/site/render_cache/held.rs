@@ -1,0 +1,246 @@
+//! A cached meeting's summary where the build holds it: in memory, or in the render's spill file
+//! ([`Spill`]) with its start kept beside it (the build sorts the history by it), read back when a
+//! page needs it. A summary in the spill file is a small record (its fields and headline, about 100
+//! bytes); its sessions are spilled on their own ([`PackedSessions::spill_to`]), so that reading a
+//! summary does not read its sessions. Memory then holds about 40 bytes for it instead of the
+//! summary (about 250 bytes with its id and headline's strings).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{MeetingSummary, PackedSessions, Spill, SpillError, Text};
+use crate::quality::Verdict;
+use crate::quality::headline::Headline;
+use crate::site::sessions::Spilled;
+
+/// A meeting's summary, in memory or in a spill file ([`HeldSummary::spill_to`]).
+#[derive(Clone)]
+pub struct HeldSummary {
+    start: DateTime<Utc>,
+    body: Body,
+}
+
+#[derive(Clone)]
+enum Body {
+    Here(Box<MeetingSummary>),
+    Spilled(Arc<Spill>, Spilled),
+}
+
+/// A summary's record in the spill file, written from a summary.
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    instance_id: &'a str,
+    title: Text,
+    host: Text,
+    start: (i64, u32),
+    end: Option<(i64, u32)>,
+    headline: &'a Headline,
+    /// The sessions' count, worst verdict and place in the same spill file.
+    sessions: (u32, Verdict, Option<Spilled>),
+}
+
+/// [`RecordRef`] read back.
+#[derive(Deserialize)]
+struct Record {
+    instance_id: Arc<str>,
+    title: Text,
+    host: Text,
+    start: (i64, u32),
+    end: Option<(i64, u32)>,
+    headline: Headline,
+    sessions: (u32, Verdict, Option<Spilled>),
+}
+
+/// A time as seconds and nanoseconds since the epoch: a record is read without parsing text.
+fn instant(time: DateTime<Utc>) -> (i64, u32) {
+    (time.timestamp(), time.timestamp_subsec_nanos())
+}
+
+fn from_instant((seconds, nanos): (i64, u32)) -> Result<DateTime<Utc>, SpillError> {
+    DateTime::from_timestamp(seconds, nanos)
+        .ok_or_else(|| std::io::Error::other("a time out of range in the spill file").into())
+}
+
+impl HeldSummary {
+    /// `summary`, in memory.
+    #[must_use]
+    pub fn here(summary: MeetingSummary) -> Self {
+        Self {
+            start: summary.start,
+            body: Body::Here(Box::new(summary)),
+        }
+    }
+
+    /// The meeting's start (held in memory either way).
+    #[must_use]
+    pub fn start(&self) -> DateTime<Utc> {
+        self.start
+    }
+
+    /// The summary: borrowed when in memory, read back when spilled (its sessions stay where
+    /// they are).
+    ///
+    /// # Errors
+    /// The spill file failed, or its record is damaged.
+    pub fn get(&self) -> Result<Cow<'_, MeetingSummary>, SpillError> {
+        let (spill, at) = match &self.body {
+            Body::Here(summary) => return Ok(Cow::Borrowed(summary)),
+            Body::Spilled(spill, at) => (spill, *at),
+        };
+        let bytes = spill.read(at)?;
+        let record: Record = postcard::from_bytes(&bytes).map_err(std::io::Error::other)?;
+        let (count, worst, sessions) = record.sessions;
+        Ok(Cow::Owned(MeetingSummary {
+            instance_id: record.instance_id,
+            title: record.title,
+            host: record.host,
+            start: from_instant(record.start)?,
+            end: record.end.map(from_instant).transpose()?,
+            sessions: PackedSessions::in_spill(spill, (count, worst), sessions),
+            headline: record.headline,
+        }))
+    }
+
+    /// Moves the summary and its sessions to `spill` (nothing to do when it is in a spill file).
+    ///
+    /// # Errors
+    /// The spill file failed.
+    pub fn spill_to(&mut self, spill: &Arc<Spill>) -> Result<(), SpillError> {
+        let Body::Here(summary) = &mut self.body else {
+            return Ok(());
+        };
+        summary.sessions.spill_to(spill)?;
+        let record = RecordRef {
+            instance_id: &summary.instance_id,
+            title: summary.title,
+            host: summary.host,
+            start: instant(summary.start),
+            end: summary.end.map(instant),
+            headline: &summary.headline,
+            sessions: (
+                u32::try_from(summary.sessions.len()).unwrap_or(u32::MAX),
+                summary.sessions.worst(),
+                summary.sessions.spilled_in(spill),
+            ),
+        };
+        let bytes = postcard::to_allocvec(&record).map_err(std::io::Error::other)?;
+        let at = spill.append(&bytes)?;
+        self.body = Body::Spilled(Arc::clone(spill), at);
+        Ok(())
+    }
+
+    /// Changes the summary with `change`: in place when in memory; else read back, changed, and
+    /// appended to the same spill file again.
+    ///
+    /// # Errors
+    /// The spill file failed, or `change` did.
+    pub fn update(
+        &mut self,
+        change: impl FnOnce(&mut MeetingSummary) -> Result<(), SpillError>,
+    ) -> Result<(), SpillError> {
+        let spill = match &mut self.body {
+            Body::Here(summary) => {
+                change(summary)?;
+                self.start = summary.start;
+                return Ok(());
+            }
+            Body::Spilled(spill, _) => Arc::clone(spill),
+        };
+        let mut summary = self.get()?.into_owned();
+        change(&mut summary)?;
+        *self = Self::here(summary);
+        self.spill_to(&spill)
+    }
+
+    /// Makes an in-memory summary's id `id` itself (one allocation) when they are equal.
+    pub fn share_id(&mut self, id: &Arc<str>) {
+        if let Body::Here(summary) = &mut self.body
+            && *summary.instance_id == **id
+        {
+            summary.instance_id = Arc::clone(id);
+        }
+    }
+
+    /// Whether the summary is in a spill file.
+    #[cfg(test)]
+    pub(crate) fn is_spilled(&self) -> bool {
+        matches!(self.body, Body::Spilled(..))
+    }
+}
+
+impl PartialEq for HeldSummary {
+    /// The same summary, wherever it is (unreadable ones are equal to nothing).
+    fn eq(&self, other: &Self) -> bool {
+        self.start == other.start && matches!((self.get(), other.get()), (Ok(a), Ok(b)) if a == b)
+    }
+}
+
+impl std::fmt::Debug for HeldSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.get() {
+            Ok(summary) => summary.fmt(f),
+            Err(error) => write!(f, "<summary: {error}>"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spilled_summary_reads_back_as_it_was_with_its_sessions_spilled_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::create(dir.path()).unwrap();
+        let session = serde_json::json!({
+            "person": 1, "name": 2, "email": 1, "client_type": 0, "client_version": 0,
+            "os_type": 0, "network_type": 0, "server_region": 0, "transport": 0,
+            "join": null, "leave": null,
+            "streams": [
+                {"kind": "audio", "verdict": "good", "metric": null, "poor_minutes": 0},
+                {"kind": "video", "verdict": "poor", "metric": null, "poor_minutes": 7},
+                {"kind": "share", "verdict": "no_data", "metric": null, "poor_minutes": 0}
+            ]
+        });
+        let summary: MeetingSummary = serde_json::from_value(serde_json::json!({
+            "instance_id": "a_I_1", "title": 3, "host": 4,
+            "start": "2026-01-05T10:00:00.250Z", "end": "2026-01-05T10:50:00Z",
+            "sessions": vec![session; 3],
+            "headline": Headline::default(),
+        }))
+        .unwrap();
+        let mut held = HeldSummary::here(summary.clone());
+        assert!(!held.is_spilled());
+        held.spill_to(&spill).unwrap();
+        assert!(held.is_spilled());
+        assert_eq!(held.start(), summary.start);
+        let read = held.get().unwrap();
+        assert!(matches!(read, Cow::Owned(_)));
+        assert_eq!(*read, summary, "the same fields, headline and sessions");
+        assert!(
+            read.sessions.spilled_in(&spill).is_some(),
+            "sessions left spilled"
+        );
+        // Changed, it goes back to the file, changed.
+        held.update(|s| {
+            s.title = Text::NONE;
+            Ok(())
+        })
+        .unwrap();
+        assert!(held.is_spilled());
+        assert_eq!(held.get().unwrap().title, Text::NONE);
+        assert_eq!(held.get().unwrap().sessions, summary.sessions);
+        // A meeting without sessions too.
+        let mut empty = HeldSummary::here(MeetingSummary {
+            sessions: PackedSessions::default(),
+            end: None,
+            ..summary
+        });
+        let before = empty.get().unwrap().into_owned();
+        empty.spill_to(&spill).unwrap();
+        assert_eq!(*empty.get().unwrap(), before);
+    }
+}
