@@ -6,18 +6,13 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::meetings_lists::{self, meetings_lists};
-use super::{SiteBuild, SiteBuilder};
+use super::{Meeting, SiteBuild, SiteBuilder};
 use crate::site::build::{BuildError, Files, render};
 use crate::site::list_pages::{
-    Counted, OverviewTallies, SessionCounter, breakdowns, people, person_page,
+    Counted, OverviewTallies, SessionCounter, SessionRefs, breakdowns, people, person_page,
 };
 use crate::site::office_pages::OfficeTallies;
-use crate::site::render_cache::{
-    self, CachedFiles, CachedMeeting, ContentHash, FileHashes, MeetingSummary,
-};
-
-/// A meeting of the build's history: its id and cache entry.
-pub(super) type Meeting<'m> = (&'m Arc<str>, &'m CachedMeeting);
+use crate::site::render_cache::{self, CachedFiles, ContentHash, FileHashes, MeetingSummary};
 use crate::site::{SiteOptions, StatusView, render_status};
 
 impl<'a> SiteBuilder<'a> {
@@ -86,7 +81,7 @@ impl<'a> SiteBuilder<'a> {
         let today = now.date_naive();
         for (person, sessions) in people(by_person, &texts) {
             let path = options.person_key.person_path(person);
-            let key = render_cache::combined_key(sessions.iter().map(|(m, _)| keys[*m as usize]));
+            let key = render_cache::combined_key(sessions.iter().map(|(m, _)| keys[m as usize]));
             if let Some(cached) = previous
                 .as_mut()
                 .and_then(|p| p.take_person(&path, &key, today))
@@ -177,7 +172,7 @@ struct PersonTodo {
     path: String,
     key: ContentHash,
     /// Meeting index (in [`PeoplePages::ids`]) and session index, oldest first.
-    sessions: Vec<(u32, u32)>,
+    sessions: SessionRefs,
 }
 
 impl SiteBuild {
@@ -207,22 +202,22 @@ impl SiteBuild {
             let cache = &self.cache;
             // Each meeting's summary read back once (a person's sessions are in meeting order).
             let mut meetings: Vec<(&ContentHash, Cow<'_, MeetingSummary>)> = Vec::new();
-            let mut found = Vec::with_capacity(todo.sessions.len());
+            let mut found = Vec::new();
             let mut last = None;
-            for (m, index) in &todo.sessions {
+            for (m, index) in todo.sessions.iter() {
                 let Some(meeting) = pages
                     .ids
-                    .get(*m as usize)
+                    .get(m as usize)
                     .and_then(|id| cache.meetings.get(&**id))
                 else {
                     continue;
                 };
-                if last != Some(*m) {
+                if last != Some(m) {
                     meetings.push((&meeting.key, meeting.summary.get()?));
-                    last = Some(*m);
+                    last = Some(m);
                 }
                 let at = meetings.len() - 1;
-                if let Some(session) = meetings[at].1.sessions.get(*index as usize)? {
+                if let Some(session) = meetings[at].1.sessions.get(index as usize)? {
                     found.push((at, session));
                 }
             }

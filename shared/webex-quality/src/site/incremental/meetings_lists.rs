@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::history_pages::Meeting;
-use super::{Previous, SiteBuild};
+use super::{Meeting, Previous, SiteBuild};
 use crate::quality::Thresholds;
 use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render};

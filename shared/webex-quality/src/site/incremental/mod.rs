@@ -163,6 +163,9 @@ pub struct SiteBuilder<'a> {
 /// A meeting's entry in the render cache, with its id (the map's own key).
 type CacheEntry = (Arc<str>, Box<CachedMeeting>);
 
+/// A meeting of the build's history, as its pages go through it: its id and cache entry.
+type Meeting<'m> = (&'m Arc<str>, &'m CachedMeeting);
+
 /// A meeting's entry and the published manifest's copy of its page's path.
 type PublishedEntry = (CacheEntry, SitePath);
 

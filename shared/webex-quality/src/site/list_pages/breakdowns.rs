@@ -193,7 +193,7 @@ pub(super) fn tallies(options: &SiteOptions) -> Vec<(Breakdown, GroupPage)> {
         .collect()
 }
 
-/// The breakdowns page, from its tables as [`super::count_sessions`] counted them.
+/// The breakdowns page, from its tables as [`super::SessionCounter`] counted them.
 pub(in crate::site) fn breakdowns(
     tables: Vec<(Breakdown, GroupPage)>,
     texts: &Texts,

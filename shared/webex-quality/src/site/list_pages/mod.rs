@@ -1,7 +1,8 @@
 //! The pages built from every meeting's summary: the overviews (7, 30 and 90 days), the meetings
 //! list, a page per person, and the breakdowns. The overviews, breakdowns and people's lists are
-//! counted in one pass over every cached session ([`count_sessions`]); each kind of page has its
-//! module.
+//! counted in one pass over every cached meeting and session, a meeting at a time
+//! ([`SessionCounter`], [`OverviewTallies`]; the meetings need not all be in memory); each kind of
+//! page has its module.
 
 use chrono::{DateTime, Utc};
 use foldhash::HashMap;
@@ -22,7 +23,7 @@ pub(super) use breakdowns::{
 };
 pub(super) use meetings::{DayLink, MeetingsPage, day_path};
 pub(super) use overview::{OverviewTallies, PERIODS, SessionTally};
-pub(super) use people::{people, person_page};
+pub(super) use people::{SessionRefs, people, person_page};
 
 /// Poor streams among streams with data, as text.
 pub(in crate::site) fn share_text(poor: usize, judged: usize) -> String {
@@ -99,15 +100,15 @@ pub(in crate::site) fn daily_poor_share(by_day: &[Minutes]) -> Vec<(usize, Optio
 
 /// Every session of the history read back once from the cache's packed form (the costly part of
 /// the pages built from all of it), counted for the overviews' periods, the breakdowns and each
-/// person's list ([`count_sessions`]).
+/// person's list ([`SessionCounter`]).
 pub(in crate::site) struct Counted {
-    /// Per period of [`PERIODS`]: its start and its sessions' tally ([`overviews`]).
+    /// Per period of [`PERIODS`]: its start and its sessions' tally ([`OverviewTallies::pages`]).
     pub(in crate::site) periods: Vec<(DateTime<Utc>, SessionTally)>,
     /// The breakdowns page's tables ([`breakdowns`]).
     pub(in crate::site) breakdowns: Vec<(Breakdown, GroupPage)>,
-    /// Each person's sessions, oldest first: the index of the meeting in `all` and of the session
+    /// Each person's sessions, oldest first: the index of the meeting in the history and of the session
     /// in the meeting, by the person's key's index in the string table ([`people`]).
-    pub(in crate::site) people: HashMap<Text, Vec<(u32, u32)>>,
+    pub(in crate::site) people: HashMap<Text, SessionRefs>,
 }
 
 /// Counts every session of the history once for [`Counted`]'s pages, a meeting at a time, oldest

@@ -37,23 +37,104 @@ pub(in crate::site) struct PersonPage {
 /// A person's sessions: the key of the meeting's inputs, the meeting, the session.
 type PersonSessions<'a> = Vec<(&'a ContentHash, &'a MeetingSummary, SessionSummary)>;
 
-/// Every person's sessions, oldest first, by the person's key: the index of the meeting in `all`
-/// and of the session in the meeting (as [`super::count_sessions`] counted them, sorted by the key).
+/// Every person's sessions, oldest first, by the person's key: the index of the meeting in the
+/// history and of the session in the meeting (as [`super::SessionCounter`] counted them, sorted by
+/// the key).
 pub(in crate::site) fn people<'a>(
-    by_person: HashMap<Text, Vec<(u32, u32)>>,
+    by_person: HashMap<Text, SessionRefs>,
     texts: &'a Texts,
-) -> BTreeMap<&'a str, Vec<(u32, u32)>> {
-    let mut sorted: BTreeMap<&'a str, Vec<(u32, u32)>> = BTreeMap::new();
-    for (person, sessions) in by_person {
+) -> BTreeMap<&'a str, SessionRefs> {
+    let mut sorted: BTreeMap<&'a str, SessionRefs> = BTreeMap::new();
+    for (person, mut sessions) in by_person {
+        sessions.shrink_to_fit();
         // One index per string; were there two, their sessions are one person's, in order.
-        let all = sorted.entry(texts.get(person)).or_default();
-        let merged = !all.is_empty();
-        all.extend(sessions);
-        if merged {
-            all.sort_unstable();
+        match sorted.entry(texts.get(person)) {
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(sessions);
+            }
+            std::collections::btree_map::Entry::Occupied(mut entry) => {
+                entry.get_mut().merge(&sessions);
+            }
         }
     }
     sorted
+}
+
+/// A person's sessions, each as the index of its meeting in the history and its own index in the
+/// meeting, packed: the meeting index as its difference from the one before (sessions come oldest
+/// meeting first) and the session index, each in as few bytes as it needs (LEB128), about 3 bytes
+/// a session instead of 8. Every session of the history is in one such list until the person
+/// pages are rendered.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(in crate::site) struct SessionRefs {
+    bytes: Vec<u8>,
+    /// The meeting index of the last session pushed.
+    last: u32,
+}
+
+impl SessionRefs {
+    /// Adds a session of meeting `m` (not before the last one's), its index in it `i`.
+    pub(in crate::site) fn push(&mut self, (m, i): (u32, u32)) {
+        debug_assert!(m >= self.last, "sessions come oldest meeting first");
+        push_varint(&mut self.bytes, m.saturating_sub(self.last));
+        push_varint(&mut self.bytes, i);
+        self.last = m;
+    }
+
+    /// The sessions, in order.
+    pub(in crate::site) fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let mut at = 0;
+        let mut meeting = 0u32;
+        std::iter::from_fn(move || {
+            let delta = read_varint(&self.bytes, &mut at)?;
+            let index = read_varint(&self.bytes, &mut at)?;
+            meeting = meeting.saturating_add(delta);
+            Some((meeting, index))
+        })
+    }
+
+    /// Adds `other`'s sessions, the whole kept in order.
+    fn merge(&mut self, other: &Self) {
+        let mut all: Vec<(u32, u32)> = self.iter().chain(other.iter()).collect();
+        all.sort_unstable();
+        *self = all.into_iter().collect();
+        self.shrink_to_fit();
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+    }
+}
+
+impl FromIterator<(u32, u32)> for SessionRefs {
+    fn from_iter<I: IntoIterator<Item = (u32, u32)>>(sessions: I) -> Self {
+        let mut refs = Self::default();
+        for session in sessions {
+            refs.push(session);
+        }
+        refs
+    }
+}
+
+fn push_varint(out: &mut Vec<u8>, mut value: u32) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn read_varint(bytes: &[u8], at: &mut usize) -> Option<u32> {
+    let mut value = 0u32;
+    for shift in (0..35).step_by(7) {
+        let byte = *bytes.get(*at)?;
+        *at += 1;
+        value |= u32::from(byte & 0x7f).checked_shl(shift)?;
+        if byte < 0x80 {
+            return Some(value);
+        }
+    }
+    None
 }
 
 pub(in crate::site) fn person_page(
@@ -109,5 +190,32 @@ pub(in crate::site) fn person_page(
                 meeting_label: a.headline.label(),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_session_lists_read_back_in_order_and_merge_in_order() {
+        let sessions = [
+            (0, 0),
+            (0, 3),
+            (1, 0),
+            (130, 200),
+            (70_000, 1),
+            (u32::MAX, u32::MAX),
+        ];
+        let refs: SessionRefs = sessions.into_iter().collect();
+        assert_eq!(refs.iter().collect::<Vec<_>>(), sessions);
+        assert!(refs.bytes.len() < 8 * sessions.len());
+        let mut one: SessionRefs = [(1, 0), (5, 2)].into_iter().collect();
+        one.merge(&[(0, 4), (5, 1), (9, 0)].into_iter().collect());
+        assert_eq!(
+            one.iter().collect::<Vec<_>>(),
+            [(0, 4), (1, 0), (5, 1), (5, 2), (9, 0)]
+        );
+        assert_eq!(SessionRefs::default().iter().count(), 0);
     }
 }
