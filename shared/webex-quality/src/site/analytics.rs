@@ -203,7 +203,7 @@ fn rows_of(
         for (index, (session, summary_session)) in report
             .sessions
             .iter()
-            .zip(summary.sessions.iter().map_err(BuildError::from)?)
+            .zip(summary.sessions.iter())
             .enumerate()
         {
             let person = person_key.person_path(&session.person_key());

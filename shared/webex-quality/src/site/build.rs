@@ -32,7 +32,7 @@ pub enum BuildError {
     /// An export failed.
     #[error("export {0}")]
     Export(String),
-    /// The sessions' spill file in the work folder failed.
+    /// The meetings' spill file in the work folder failed.
     #[error(transparent)]
     Spill(#[from] super::sessions::SpillError),
 }

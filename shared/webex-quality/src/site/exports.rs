@@ -40,21 +40,18 @@ pub(super) struct SessionRow {
 
 impl SessionRow {
     /// The rows of `meeting`'s sessions, in the order the meeting page lists them (made as the
-    /// iterator goes; the sessions read once, when it is made).
-    ///
-    /// # Errors
-    /// The spill file failed.
+    /// iterator goes).
     pub(super) fn of_meeting<'a>(
         meeting: &'a MeetingSummary,
         texts: &'a Texts,
         options: &'a SiteOptions,
-    ) -> Result<impl Iterator<Item = Self> + 'a, BuildError> {
-        Ok(meeting.sessions.iter()?.map(move |session| Self {
+    ) -> impl Iterator<Item = Self> + 'a {
+        meeting.sessions.iter().map(move |session| Self {
             meeting_id: meeting.instance_id.to_string(),
             meeting_start: meeting.start.to_rfc3339(),
             meeting_title: meeting.title(texts).to_owned(),
             session: session_export(&session, texts, options),
-        }))
+        })
     }
 }
 
@@ -114,7 +111,7 @@ impl CsvTables {
                 continue;
             };
             let export = meeting_export(&summary, &texts);
-            let sessions = SessionRow::of_meeting(&summary, &texts, options)?.collect();
+            let sessions = SessionRow::of_meeting(&summary, &texts, options).collect();
             self.seen.insert(meeting.instance_id.clone());
             self.meetings
                 .push((start, meeting.instance_id, export, sessions));

@@ -10,7 +10,7 @@ use super::list_pages::{
     Breakdown, BreakdownKey, BreakdownTable, Smallest, StreamShares, client_label,
     daily_poor_share, day_of, office_name, share_text,
 };
-use super::render_cache::{MeetingSummary, SessionSummary, SpillError, Text, Texts};
+use super::render_cache::{MeetingSummary, SessionSummary, Text, Texts};
 use super::{Chrome, SiteOptions, VerdictView, verdict_view};
 use crate::quality::headline::Minutes;
 
@@ -69,15 +69,12 @@ impl<'o> OfficeTallies<'o> {
 
     /// Counts `a`'s sessions of the period, each for its office (read back once from the cache's
     /// packed form; not at all without offices).
-    ///
-    /// # Errors
-    /// The spill file failed.
-    pub(super) fn add(&mut self, a: &MeetingSummary, texts: &Texts) -> Result<(), SpillError> {
+    pub(super) fn add(&mut self, a: &MeetingSummary, texts: &Texts) {
         if self.names.is_empty() || a.start < self.from || a.start > self.now {
-            return Ok(());
+            return;
         }
         let day = day_of(self.from, a.start);
-        for s in a.sessions.iter()? {
+        for s in a.sessions.iter() {
             let office = office_name(&s, texts);
             if let Some(tally) = self
                 .names
@@ -91,7 +88,6 @@ impl<'o> OfficeTallies<'o> {
         for tally in &mut self.tallies {
             tally.end_meeting(a, texts);
         }
-        Ok(())
     }
 
     /// Every office's page (none without offices), by path.

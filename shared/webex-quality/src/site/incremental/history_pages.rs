@@ -65,9 +65,9 @@ impl<'a> SiteBuilder<'a> {
         let mut offices = OfficeTallies::new(now, options);
         for (m, (_, meeting)) in history.iter().enumerate() {
             let summary = meeting.summary.get()?;
-            counter.add(m, &summary, &texts)?;
+            counter.add(m, &summary, &texts);
             overview.add(&summary, &texts);
-            offices.add(&summary, &texts)?;
+            offices.add(&summary, &texts);
         }
         let Counted {
             periods,
@@ -217,7 +217,7 @@ impl SiteBuild {
                     last = Some(m);
                 }
                 let at = meetings.len() - 1;
-                if let Some(session) = meetings[at].1.sessions.get(index as usize)? {
+                if let Some(session) = meetings[at].1.sessions.get(index as usize) {
                     found.push((at, session));
                 }
             }

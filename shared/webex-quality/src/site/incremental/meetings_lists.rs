@@ -68,7 +68,7 @@ pub(super) fn meetings_lists(
             rule,
         ),
         (texts, options),
-    )?;
+    );
     build.insert("meetings.html".into(), render("meetings.html", &page)?);
     // A day whose meetings changed is rendered later, a batch of days at a time
     // ([`render_day`]): a day's exports list every session of it, and holding every day's at
@@ -137,14 +137,12 @@ pub(super) fn render_day(
     let rows: Vec<&MeetingSummary> = analyzed.iter().rev().copied().collect();
     let (list_csv, list_json) =
         to_csv_and_json(rows.iter().map(|a| meeting_export(a, &cache.texts)))?;
-    // Every participant session of the day, oldest meeting first, written as they are made (each
-    // meeting's sessions read first: a day's packed sessions, not its rows).
-    let meetings_rows = analyzed
-        .iter()
-        .map(|a| SessionRow::of_meeting(a, &cache.texts, options))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (sessions_csv_bytes, sessions_json_bytes) =
-        to_csv_and_json(meetings_rows.into_iter().flatten())?;
+    // Every participant session of the day, oldest meeting first, written as they are made.
+    let (sessions_csv_bytes, sessions_json_bytes) = to_csv_and_json(
+        analyzed
+            .iter()
+            .flat_map(|a| SessionRow::of_meeting(a, &cache.texts, options)),
+    )?;
     let mut page = MeetingsPage::new(
         (
             crate::site::Chrome::new(&format!("Meetings, {day}"), "../", options),
@@ -155,7 +153,7 @@ pub(super) fn render_day(
         "../",
         (Vec::new(), rule.to_owned()),
         (&cache.texts, options),
-    )?;
+    );
     page.sessions_export = true;
     let [path, csv, json, sessions_csv, sessions_json] = todo.paths();
     let rendered = [

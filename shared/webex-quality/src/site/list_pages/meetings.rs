@@ -4,7 +4,7 @@ use askama::Template;
 
 use super::office_name;
 use crate::site::build::meeting_path;
-use crate::site::render_cache::{MeetingSummary, SpillError, Texts};
+use crate::site::render_cache::{MeetingSummary, Texts};
 use crate::site::{Chrome, HeadlineView, SiteOptions, headline_view};
 
 pub(in crate::site) struct MeetingRow {
@@ -36,12 +36,12 @@ fn meeting_row(a: &MeetingSummary, root: &str, texts: &Texts) -> MeetingRow {
 
 /// The offices of `a`'s participants as [`MeetingRow::offices`] has them, `names` being the
 /// filter's offices.
-fn office_indexes(a: &MeetingSummary, texts: &Texts, names: &[&str]) -> Result<String, SpillError> {
+fn office_indexes(a: &MeetingSummary, texts: &Texts, names: &[&str]) -> String {
     if names.is_empty() {
-        return Ok(String::new());
+        return String::new();
     }
     let mut found = vec![false; names.len()];
-    for s in a.sessions.iter()? {
+    for s in a.sessions.iter() {
         let office = office_name(&s, texts);
         if let Some(i) = names.iter().position(|n| *n == office) {
             found[i] = true;
@@ -52,7 +52,7 @@ fn office_indexes(a: &MeetingSummary, texts: &Texts, names: &[&str]) -> Result<S
         out.push_str(&i.to_string());
         out.push(' ');
     }
-    Ok(out)
+    out
 }
 
 /// Meetings by impact: the most poor participant-minutes first, then fair ones, then the latest.
@@ -104,28 +104,23 @@ pub(in crate::site) struct MeetingsPage {
 
 impl MeetingsPage {
     /// A list of `meetings` (ordered by impact here) at `root`.
-    ///
-    /// # Errors
-    /// The spill file failed (the offices of each meeting are read from its sessions).
     pub(in crate::site) fn new(
         (chrome, heading, export_stem): (Chrome, String, String),
         mut meetings: Vec<&MeetingSummary>,
         root: &str,
         (days, rule): (Vec<DayLink>, String),
         (texts, options): (&Texts, &SiteOptions),
-    ) -> Result<Self, SpillError> {
+    ) -> Self {
         by_impact(&mut meetings);
         let names = options.offices.names();
         let rows: Vec<MeetingRow> = meetings
             .iter()
-            .map(|a| {
-                Ok(MeetingRow {
-                    offices: office_indexes(a, texts, &names)?,
-                    ..meeting_row(a, root, texts)
-                })
+            .map(|a| MeetingRow {
+                offices: office_indexes(a, texts, &names),
+                ..meeting_row(a, root, texts)
             })
-            .collect::<Result<_, SpillError>>()?;
-        Ok(Self {
+            .collect();
+        Self {
             chrome,
             heading,
             export_stem,
@@ -135,7 +130,7 @@ impl MeetingsPage {
             days,
             rule,
             sessions_export: false,
-        })
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use foldhash::HashMap;
 
 use super::SiteOptions;
-use super::render_cache::{MeetingSummary, SessionSummary, SpillError, Text, Texts};
+use super::render_cache::{MeetingSummary, SessionSummary, Text, Texts};
 use crate::quality::headline::Minutes;
 use crate::quality::{StreamKind, Verdict};
 
@@ -136,21 +136,13 @@ impl<'o> SessionCounter<'o> {
     }
 
     /// Counts the sessions of `a`, the `m`th meeting of the history.
-    ///
-    /// # Errors
-    /// The spill file failed.
-    pub(in crate::site) fn add(
-        &mut self,
-        m: usize,
-        a: &MeetingSummary,
-        texts: &Texts,
-    ) -> Result<(), SpillError> {
+    pub(in crate::site) fn add(&mut self, m: usize, a: &MeetingSummary, texts: &Texts) {
         let Counted {
             periods,
             breakdowns,
             people,
         } = &mut self.counted;
-        for (i, s) in a.sessions.iter()?.enumerate() {
+        for (i, s) in a.sessions.iter().enumerate() {
             // The periods end now: a meeting that starts later is in none of them.
             for (from, tally) in periods.iter_mut() {
                 if a.start >= *from && a.start <= self.now {
@@ -165,7 +157,6 @@ impl<'o> SessionCounter<'o> {
                 u32::try_from(i).unwrap_or(u32::MAX),
             ));
         }
-        Ok(())
     }
 
     pub(in crate::site) fn finish(self) -> Counted {
@@ -174,21 +165,18 @@ impl<'o> SessionCounter<'o> {
 }
 
 /// Counts every session of `all` (oldest first) once for [`Counted`]'s pages.
-///
-/// # Errors
-/// The spill file failed.
 #[cfg(test)]
 pub(in crate::site) fn count_sessions(
     all: &[&MeetingSummary],
     texts: &Texts,
     now: DateTime<Utc>,
     options: &SiteOptions,
-) -> Result<Counted, SpillError> {
+) -> Counted {
     let mut counter = SessionCounter::new(now, options);
     for (m, a) in all.iter().enumerate() {
-        counter.add(m, a, texts)?;
+        counter.add(m, a, texts);
     }
-    Ok(counter.finish())
+    counter.finish()
 }
 
 /// The first `limit` items by their keys (the smallest first; equal keys in the order they came),

@@ -1,9 +1,9 @@
 //! A cached meeting's summary where the build holds it: in memory, or in the render's spill file
 //! ([`Spill`]) with its start kept beside it (the build sorts the history by it), read back when a
-//! page needs it. A summary in the spill file is a small record (its fields and headline, about 100
-//! bytes); its sessions are spilled on their own ([`PackedSessions::spill_to`]), so that reading a
-//! summary does not read its sessions. Memory then holds about 40 bytes for it instead of the
-//! summary (about 250 bytes with its id and headline's strings).
+//! page needs it. In the spill file a summary is its packed sessions followed by a small record of
+//! its fields and headline (about 100 bytes), read back together with one read. Memory then holds
+//! about 40 bytes for it instead of the summary (about 600 bytes with its sessions, id and
+//! headline's strings).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -12,7 +12,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{MeetingSummary, PackedSessions, Spill, SpillError, Text};
-use crate::quality::Verdict;
 use crate::quality::headline::Headline;
 use crate::site::sessions::Spilled;
 
@@ -26,10 +25,11 @@ pub struct HeldSummary {
 #[derive(Clone)]
 enum Body {
     Here(Box<MeetingSummary>),
-    Spilled(Arc<Spill>, Spilled),
+    /// Where the sessions and the record are, and the record's length (it comes last).
+    Spilled(Arc<Spill>, Spilled, u32),
 }
 
-/// A summary's record in the spill file, written from a summary.
+/// A summary's record in the spill file (after its packed sessions), written from a summary.
 #[derive(Serialize)]
 struct RecordRef<'a> {
     instance_id: &'a str,
@@ -38,8 +38,6 @@ struct RecordRef<'a> {
     start: (i64, u32),
     end: Option<(i64, u32)>,
     headline: &'a Headline,
-    /// The sessions' count, worst verdict and place in the same spill file.
-    sessions: (u32, Verdict, Option<Spilled>),
 }
 
 /// [`RecordRef`] read back.
@@ -51,7 +49,6 @@ struct Record {
     start: (i64, u32),
     end: Option<(i64, u32)>,
     headline: Headline,
-    sessions: (u32, Verdict, Option<Spilled>),
 }
 
 /// A time as seconds and nanoseconds since the epoch: a record is read without parsing text.
@@ -80,26 +77,27 @@ impl HeldSummary {
         self.start
     }
 
-    /// The summary: borrowed when in memory, read back when spilled (its sessions stay where
-    /// they are).
+    /// The summary: borrowed when in memory, read back with its sessions when spilled.
     ///
     /// # Errors
-    /// The spill file failed, or its record is damaged.
+    /// The spill file failed, or what it holds is damaged.
     pub fn get(&self) -> Result<Cow<'_, MeetingSummary>, SpillError> {
-        let (spill, at) = match &self.body {
+        let (spill, at, record_len) = match &self.body {
             Body::Here(summary) => return Ok(Cow::Borrowed(summary)),
-            Body::Spilled(spill, at) => (spill, *at),
+            Body::Spilled(spill, at, record_len) => (spill, *at, *record_len as usize),
         };
+        let damaged = || std::io::Error::other("a summary in the spill file is damaged");
         let bytes = spill.read(at)?;
-        let record: Record = postcard::from_bytes(&bytes).map_err(std::io::Error::other)?;
-        let (count, worst, sessions) = record.sessions;
+        let split = bytes.len().checked_sub(record_len).ok_or_else(damaged)?;
+        let (sessions, record) = bytes.split_at(split);
+        let record: Record = postcard::from_bytes(record).map_err(std::io::Error::other)?;
         Ok(Cow::Owned(MeetingSummary {
             instance_id: record.instance_id,
             title: record.title,
             host: record.host,
             start: from_instant(record.start)?,
             end: record.end.map(from_instant).transpose()?,
-            sessions: PackedSessions::in_spill(spill, (count, worst), sessions),
+            sessions: PackedSessions::from_packed(sessions.into()).ok_or_else(damaged)?,
             headline: record.headline,
         }))
     }
@@ -109,10 +107,9 @@ impl HeldSummary {
     /// # Errors
     /// The spill file failed.
     pub fn spill_to(&mut self, spill: &Arc<Spill>) -> Result<(), SpillError> {
-        let Body::Here(summary) = &mut self.body else {
+        let Body::Here(summary) = &self.body else {
             return Ok(());
         };
-        summary.sessions.spill_to(spill)?;
         let record = RecordRef {
             instance_id: &summary.instance_id,
             title: summary.title,
@@ -120,15 +117,14 @@ impl HeldSummary {
             start: instant(summary.start),
             end: summary.end.map(instant),
             headline: &summary.headline,
-            sessions: (
-                u32::try_from(summary.sessions.len()).unwrap_or(u32::MAX),
-                summary.sessions.worst(),
-                summary.sessions.spilled_in(spill),
-            ),
         };
-        let bytes = postcard::to_allocvec(&record).map_err(std::io::Error::other)?;
+        let sessions = summary.sessions.packed();
+        let bytes =
+            postcard::to_extend(&record, sessions.to_vec()).map_err(std::io::Error::other)?;
+        let record_len = u32::try_from(bytes.len() - sessions.len())
+            .map_err(|_| std::io::Error::other("a summary's record passed 4 GiB"))?;
         let at = spill.append(&bytes)?;
-        self.body = Body::Spilled(Arc::clone(spill), at);
+        self.body = Body::Spilled(Arc::clone(spill), at, record_len);
         Ok(())
     }
 
@@ -147,7 +143,7 @@ impl HeldSummary {
                 self.start = summary.start;
                 return Ok(());
             }
-            Body::Spilled(spill, _) => Arc::clone(spill),
+            Body::Spilled(spill, ..) => Arc::clone(spill),
         };
         let mut summary = self.get()?.into_owned();
         change(&mut summary)?;
@@ -192,7 +188,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_spilled_summary_reads_back_as_it_was_with_its_sessions_spilled_apart() {
+    fn a_spilled_summary_reads_back_as_it_was_with_its_sessions() {
         let dir = tempfile::tempdir().unwrap();
         let spill = Spill::create(dir.path()).unwrap();
         let session = serde_json::json!({
@@ -220,10 +216,6 @@ mod tests {
         let read = held.get().unwrap();
         assert!(matches!(read, Cow::Owned(_)));
         assert_eq!(*read, summary, "the same fields, headline and sessions");
-        assert!(
-            read.sessions.spilled_in(&spill).is_some(),
-            "sessions left spilled"
-        );
         // Changed, it goes back to the file, changed.
         held.update(|s| {
             s.title = Text::NONE;

@@ -3,38 +3,28 @@
 //! packed form is about 40 (small integers in as few bytes as they need; the fields that are almost
 //! always the same, such as "no CPU reported", in one flag byte). Pages read them back one at a
 //! time, by value, as they go through a meeting's sessions. A render moves each meeting's packed
-//! bytes to its spill file ([`Spill`]) and keeps where they are, their count and their worst verdict.
+//! bytes to its spill file with the meeting's summary (`render_cache::HeldSummary`), and reads them
+//! back with it.
 //!
 //! Text formats get the readable form (a list of [`SessionSummary`]); binary ones (the render
 //! cache's records) the packed bytes themselves, checked session by session when read.
-
-use std::borrow::Cow;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::spill::{Spill, SpillError, Spilled};
 use super::{SessionSummary, StreamSummary};
 use crate::quality::headline::Minutes;
 use crate::quality::{Metric, StreamKind, Verdict};
 use crate::site::texts::Text;
 
-/// A meeting's sessions, packed: in memory, or in a render's [`Spill`] file
-/// ([`PackedSessions::spill_to`]). Read with [`PackedSessions::iter`].
-#[derive(Clone)]
+/// A meeting's sessions, packed. Read with [`PackedSessions::iter`].
+#[derive(Clone, PartialEq, Eq)]
 pub struct PackedSessions {
     count: u32,
     /// The worst verdict of any session's stream (lists show it without reading the sessions).
     worst: Verdict,
-    bytes: Bytes,
-}
-
-#[derive(Clone)]
-enum Bytes {
-    Here(Box<[u8]>),
-    Spilled(Arc<Spill>, Spilled),
+    bytes: Box<[u8]>,
 }
 
 impl Default for PackedSessions {
@@ -42,28 +32,14 @@ impl Default for PackedSessions {
         Self {
             count: 0,
             worst: Verdict::NoData,
-            bytes: Bytes::Here(Box::default()),
+            bytes: Box::default(),
         }
     }
 }
-
-impl PartialEq for PackedSessions {
-    /// The same sessions, wherever they are (unreadable ones are equal to nothing).
-    fn eq(&self, other: &Self) -> bool {
-        self.count == other.count
-            && self.worst == other.worst
-            && matches!((self.bytes(), other.bytes()), (Ok(a), Ok(b)) if a == b)
-    }
-}
-
-impl Eq for PackedSessions {}
 
 impl std::fmt::Debug for PackedSessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.iter() {
-            Ok(sessions) => f.debug_list().entries(sessions).finish(),
-            Err(error) => write!(f, "<{} sessions: {error}>", self.count),
-        }
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -86,90 +62,31 @@ impl PackedSessions {
         self.worst
     }
 
-    fn bytes(&self) -> Result<Cow<'_, [u8]>, SpillError> {
-        match &self.bytes {
-            Bytes::Here(bytes) => Ok(Cow::Borrowed(bytes)),
-            Bytes::Spilled(spill, at) => spill.read(*at).map(Cow::Owned),
-        }
-    }
-
-    /// The sessions, in order, each read back whole (from the spill file when they were moved
-    /// there: one read for the meeting).
-    ///
-    /// # Errors
-    /// The spill file failed.
-    pub fn iter(&self) -> Result<Iter<'_>, SpillError> {
-        Ok(Iter {
-            bytes: self.bytes()?,
+    /// The sessions, in order, each read back whole.
+    #[must_use]
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            bytes: &self.bytes,
             at: 0,
-        })
+        }
     }
 
     /// The session at `index` (read past the ones before it: a meeting has tens, and a person's
     /// page asks for one session of each of their meetings).
-    ///
-    /// # Errors
-    /// The spill file failed.
-    pub fn get(&self, index: usize) -> Result<Option<SessionSummary>, SpillError> {
-        Ok(self.iter()?.nth(index))
+    #[must_use]
+    pub fn get(&self, index: usize) -> Option<SessionSummary> {
+        self.iter().nth(index)
     }
 
-    /// Whether the bytes are in a spill file.
-    #[cfg(test)]
-    pub(crate) fn is_spilled(&self) -> bool {
-        matches!(self.bytes, Bytes::Spilled(..))
+    /// The packed bytes (what the render's spill file keeps of them).
+    pub(crate) fn packed(&self) -> &[u8] {
+        &self.bytes
     }
 
-    /// Moves the bytes to `spill` (nothing to do when they are there already or there is none;
-    /// bytes in another spill file are copied over).
-    ///
-    /// # Errors
-    /// The spill file failed.
-    pub fn spill_to(&mut self, spill: &Arc<Spill>) -> Result<(), SpillError> {
-        let at = match &self.bytes {
-            Bytes::Here(bytes) if bytes.is_empty() => return Ok(()),
-            Bytes::Here(bytes) => spill.append(bytes)?,
-            Bytes::Spilled(there, _) if Arc::ptr_eq(there, spill) => return Ok(()),
-            Bytes::Spilled(..) => spill.append(&self.bytes()?)?,
-        };
-        self.bytes = Bytes::Spilled(Arc::clone(spill), at);
-        Ok(())
-    }
-
-    /// Where the bytes are in `spill`: `None` when they are not there (in memory, none, or in
-    /// another file).
-    pub(crate) fn spilled_in(&self, spill: &Arc<Spill>) -> Option<Spilled> {
-        match &self.bytes {
-            Bytes::Spilled(there, at) if Arc::ptr_eq(there, spill) => Some(*at),
-            _ => None,
-        }
-    }
-
-    /// `count` sessions, the worst verdict `worst`, at `at` in `spill` (none when `at` is `None`):
-    /// what [`PackedSessions::spilled_in`] said of them.
-    pub(crate) fn in_spill(
-        spill: &Arc<Spill>,
-        (count, worst): (u32, Verdict),
-        at: Option<Spilled>,
-    ) -> Self {
-        match at {
-            Some(at) => Self {
-                count,
-                worst,
-                bytes: Bytes::Spilled(Arc::clone(spill), at),
-            },
-            None => Self::default(),
-        }
-    }
-
-    /// Each text of each session replaced by what `remap` makes of it (spilled sessions stay
-    /// spilled: the new bytes are appended to the same file).
-    ///
-    /// # Errors
-    /// The spill file failed.
-    pub fn remap_texts(&mut self, remap: &mut dyn FnMut(Text) -> Text) -> Result<(), SpillError> {
-        let remapped: Self = self
-            .iter()?
+    /// Each text of each session replaced by what `remap` makes of it.
+    pub fn remap_texts(&mut self, remap: &mut dyn FnMut(Text) -> Text) {
+        *self = self
+            .iter()
             .map(|mut s| {
                 for text in s.texts_mut() {
                     *text = remap(*text);
@@ -177,15 +94,6 @@ impl PackedSessions {
                 s
             })
             .collect();
-        let spill = match &self.bytes {
-            Bytes::Spilled(spill, _) => Some(Arc::clone(spill)),
-            Bytes::Here(_) => None,
-        };
-        *self = remapped;
-        match spill {
-            Some(spill) => self.spill_to(&spill),
-            None => Ok(()),
-        }
     }
 }
 
@@ -202,9 +110,11 @@ impl FromIterator<SessionSummary> for PackedSessions {
 impl PackedSessions {
     /// Packed `bytes` as [`Packer`] wrote them, if they are: every session reads back whole and
     /// nothing is left over.
-    fn from_packed(bytes: Box<[u8]>) -> Option<Self> {
+    /// Sessions from their packed `bytes` ([`PackedSessions::packed`]), each checked as it is
+    /// read; `None` when they are damaged.
+    pub(crate) fn from_packed(bytes: Box<[u8]>) -> Option<Self> {
         let mut sessions = Iter {
-            bytes: Cow::Borrowed(&bytes),
+            bytes: &bytes,
             at: 0,
         };
         let mut count = 0u32;
@@ -216,18 +126,17 @@ impl PackedSessions {
         Some(Self {
             count,
             worst,
-            bytes: Bytes::Here(bytes),
+            bytes,
         })
     }
 }
 
 impl Serialize for PackedSessions {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let bytes = self.bytes().map_err(serde::ser::Error::custom)?;
         if serializer.is_human_readable() {
-            serializer.collect_seq(Iter { bytes, at: 0 })
+            serializer.collect_seq(self.iter())
         } else {
-            serializer.serialize_bytes(&bytes)
+            serializer.serialize_bytes(&self.bytes)
         }
     }
 }
@@ -351,15 +260,14 @@ impl Packer {
             count: self.count,
             worst: self.worst.unwrap_or(Verdict::NoData),
             // Exactly the bytes written: no spare room kept for each meeting of the history.
-            bytes: Bytes::Here(self.bytes.into_boxed_slice()),
+            bytes: self.bytes.into_boxed_slice(),
         }
     }
 }
 
-/// [`PackedSessions::iter`]: reads one session after the other (the bytes borrowed from memory, or
-/// read from the spill file and owned).
+/// [`PackedSessions::iter`]: reads one session after the other.
 pub struct Iter<'a> {
-    bytes: Cow<'a, [u8]>,
+    bytes: &'a [u8],
     at: usize,
 }
 
@@ -552,67 +460,6 @@ mod tests {
             )
     }
 
-    /// The packed bytes of sessions held in memory.
-    fn here(packed: &PackedSessions) -> &[u8] {
-        match &packed.bytes {
-            Bytes::Here(bytes) => bytes,
-            Bytes::Spilled(..) => panic!("spilled"),
-        }
-    }
-
-    #[test]
-    fn spilled_sessions_read_write_and_remap_as_they_did_in_memory() {
-        let dir = tempfile::tempdir().unwrap();
-        let spill = Spill::create(dir.path()).unwrap();
-        let mut texts = crate::site::texts::Texts::default();
-        let sessions: Vec<SessionSummary> = (0..4u8)
-            .map(|i| {
-                let mut s = SessionSummary {
-                    name: texts.intern(&format!("P{i}")),
-                    cpu: Some(i),
-                    ..SessionSummary::default()
-                };
-                s.streams[usize::from(i % 3)].verdict =
-                    [Verdict::Good, Verdict::Poor][usize::from(i % 2)];
-                s
-            })
-            .collect();
-        let kept: PackedSessions = sessions.iter().cloned().collect();
-        let mut moved = kept.clone();
-        moved.spill_to(&spill).unwrap();
-        assert!(matches!(moved.bytes, Bytes::Spilled(..)));
-        assert_eq!(moved, kept);
-        assert_eq!((moved.len(), moved.worst()), (4, Verdict::Poor));
-        assert_eq!(moved.iter().unwrap().collect::<Vec<_>>(), sessions);
-        assert_eq!(moved.get(2).unwrap(), Some(sessions[2].clone()));
-        // Stored and shown as before.
-        assert_eq!(
-            postcard::to_allocvec(&moved).unwrap(),
-            postcard::to_allocvec(&kept).unwrap()
-        );
-        assert_eq!(
-            serde_json::to_string(&moved).unwrap(),
-            serde_json::to_string(&kept).unwrap()
-        );
-        // Remapped, they stay in the file.
-        let mut remapped_here = kept;
-        let mut shift = |t: Text| Text::at(t.index() + 10);
-        remapped_here.remap_texts(&mut shift).unwrap();
-        moved.remap_texts(&mut shift).unwrap();
-        assert!(matches!(moved.bytes, Bytes::Spilled(..)));
-        assert_eq!(moved, remapped_here);
-        // Nothing to move: no sessions stay in memory, and moving twice moves once.
-        let mut none = PackedSessions::default();
-        none.spill_to(&spill).unwrap();
-        assert!(matches!(none.bytes, Bytes::Here(_)));
-        let at = match &moved.bytes {
-            Bytes::Spilled(_, at) => *at,
-            Bytes::Here(_) => unreachable!(),
-        };
-        moved.spill_to(&spill).unwrap();
-        assert!(matches!(&moved.bytes, Bytes::Spilled(_, again) if *again == at));
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig { cases: 2_000, ..ProptestConfig::default() })]
 
@@ -622,11 +469,11 @@ mod tests {
         ) {
             let packed: PackedSessions = sessions.iter().cloned().collect();
             prop_assert_eq!(packed.len(), sessions.len());
-            prop_assert_eq!(&packed.iter().unwrap().collect::<Vec<_>>(), &sessions);
+            prop_assert_eq!(&packed.iter().collect::<Vec<_>>(), &sessions);
             for (index, original) in sessions.iter().enumerate() {
-                prop_assert_eq!(packed.get(index).unwrap(), Some(original.clone()));
+                prop_assert_eq!(packed.get(index), Some(original.clone()));
             }
-            prop_assert_eq!(packed.get(sessions.len()).unwrap(), None);
+            prop_assert_eq!(packed.get(sessions.len()), None);
             let worst = sessions.iter().map(SessionSummary::worst).max();
             prop_assert_eq!(packed.worst(), worst.unwrap_or(Verdict::NoData));
             // Text formats get the readable form, and it reads back into the same bytes.
@@ -635,14 +482,14 @@ mod tests {
             prop_assert_eq!(&serde_json::from_str::<PackedSessions>(&json).unwrap(), &packed);
             // Binary ones the packed bytes, as they are.
             let binary = postcard::to_allocvec(&packed).unwrap();
-            prop_assert!(binary.ends_with(here(&packed)));
+            prop_assert!(binary.ends_with(packed.packed()));
             prop_assert_eq!(&postcard::from_bytes::<PackedSessions>(&binary).unwrap(), &packed);
             // Cut short anywhere but between two sessions, they are refused.
             let ends: Vec<usize> = (0..=sessions.len())
-                .map(|n| here(&sessions[..n].iter().cloned().collect::<PackedSessions>()).len())
+                .map(|n| sessions[..n].iter().cloned().collect::<PackedSessions>().packed().len())
                 .collect();
-            for end in 0..here(&packed).len() {
-                let cut = PackedSessions::from_packed(here(&packed)[..end].into());
+            for end in 0..packed.packed().len() {
+                let cut = PackedSessions::from_packed(packed.packed()[..end].into());
                 prop_assert_eq!(cut.is_some(), ends.contains(&end), "cut at {}", end);
             }
         }
@@ -693,11 +540,11 @@ mod tests {
         };
         s.streams[2].verdict = Verdict::NoData;
         let packed: PackedSessions = std::iter::once(s.clone()).collect();
-        assert_eq!(packed.iter().unwrap().next(), Some(s));
+        assert_eq!(packed.iter().next(), Some(s));
         assert!(
-            here(&packed).len() * 3 <= std::mem::size_of::<SessionSummary>(),
+            packed.packed().len() * 3 <= std::mem::size_of::<SessionSummary>(),
             "{} bytes packed",
-            here(&packed).len()
+            packed.packed().len()
         );
     }
 }

@@ -20,11 +20,11 @@ const WRITE_BATCH: usize = 1 << 18;
 
 /// The spill file failed (the work folder is full or unwritable).
 #[derive(Debug, thiserror::Error)]
-#[error("the sessions' spill file in the work folder failed: {0}")]
+#[error("the meetings' spill file in the work folder failed: {0}")]
 pub struct SpillError(#[from] std::io::Error);
 
 /// Where bytes appended to a [`Spill`] are (a meeting's packed sessions, or its summary's record).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Spilled {
     at: u64,
     len: u32,
