@@ -57,7 +57,7 @@ impl Spill {
     /// The folder or the file cannot be made.
     pub fn create(dir: &Path) -> Result<Arc<Self>, SpillError> {
         crate::storage::private::create_dir_all(dir)?;
-        let path = dir.join(format!("sessions-{}.spill", uuid::Uuid::new_v4().simple()));
+        let path = dir.join(format!("meetings-{}.spill", uuid::Uuid::new_v4().simple()));
         let mut options = std::fs::OpenOptions::new();
         options.read(true).write(true).create_new(true);
         #[cfg(unix)]
