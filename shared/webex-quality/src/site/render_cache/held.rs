@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{MeetingSummary, PackedSessions, Spill, SpillError, Text};
+use crate::quality::Verdict;
 use crate::quality::headline::Headline;
 use crate::site::sessions::Spilled;
 
@@ -38,6 +39,8 @@ struct RecordRef<'a> {
     start: (i64, u32),
     end: Option<(i64, u32)>,
     headline: &'a Headline,
+    /// The sessions' count and worst verdict (their bytes come before the record).
+    sessions: (u32, Verdict),
 }
 
 /// [`RecordRef`] read back.
@@ -49,6 +52,7 @@ struct Record {
     start: (i64, u32),
     end: Option<(i64, u32)>,
     headline: Headline,
+    sessions: (u32, Verdict),
 }
 
 /// A time as seconds and nanoseconds since the epoch: a record is read without parsing text.
@@ -86,18 +90,24 @@ impl HeldSummary {
             Body::Here(summary) => return Ok(Cow::Borrowed(summary)),
             Body::Spilled(spill, at, record_len) => (spill, *at, *record_len as usize),
         };
-        let damaged = || std::io::Error::other("a summary in the spill file is damaged");
-        let bytes = spill.read(at)?;
-        let split = bytes.len().checked_sub(record_len).ok_or_else(damaged)?;
-        let (sessions, record) = bytes.split_at(split);
-        let record: Record = postcard::from_bytes(record).map_err(std::io::Error::other)?;
+        let mut bytes = spill.read(at)?;
+        let split = bytes
+            .len()
+            .checked_sub(record_len)
+            .ok_or_else(|| std::io::Error::other("a summary in the spill file is cut short"))?;
+        let record: Record =
+            postcard::from_bytes(&bytes[split..]).map_err(std::io::Error::other)?;
+        // The sessions are the bytes before the record, as they were written (each is checked
+        // as it is read).
+        bytes.truncate(split);
+        let (count, worst) = record.sessions;
         Ok(Cow::Owned(MeetingSummary {
             instance_id: record.instance_id,
             title: record.title,
             host: record.host,
             start: from_instant(record.start)?,
             end: record.end.map(from_instant).transpose()?,
-            sessions: PackedSessions::from_packed(sessions.into()).ok_or_else(damaged)?,
+            sessions: PackedSessions::from_parts(count, worst, bytes.into_boxed_slice()),
             headline: record.headline,
         }))
     }
@@ -117,6 +127,10 @@ impl HeldSummary {
             start: instant(summary.start),
             end: summary.end.map(instant),
             headline: &summary.headline,
+            sessions: (
+                u32::try_from(summary.sessions.len()).unwrap_or(u32::MAX),
+                summary.sessions.worst(),
+            ),
         };
         let sessions = summary.sessions.packed();
         let bytes =
@@ -191,16 +205,7 @@ mod tests {
     fn a_spilled_summary_reads_back_as_it_was_with_its_sessions() {
         let dir = tempfile::tempdir().unwrap();
         let spill = Spill::create(dir.path()).unwrap();
-        let session = serde_json::json!({
-            "person": 1, "name": 2, "email": 1, "client_type": 0, "client_version": 0,
-            "os_type": 0, "network_type": 0, "server_region": 0, "transport": 0,
-            "join": null, "leave": null,
-            "streams": [
-                {"kind": "audio", "verdict": "good", "metric": null, "poor_minutes": 0},
-                {"kind": "video", "verdict": "poor", "metric": null, "poor_minutes": 7},
-                {"kind": "share", "verdict": "no_data", "metric": null, "poor_minutes": 0}
-            ]
-        });
+        let session = super::super::tests::session_json(2);
         let summary: MeetingSummary = serde_json::from_value(serde_json::json!({
             "instance_id": "a_I_1", "title": 3, "host": 4,
             "start": "2026-01-05T10:00:00.250Z", "end": "2026-01-05T10:50:00Z",

@@ -377,6 +377,33 @@ pub fn combined_key<'a>(keys: impl IntoIterator<Item = &'a ContentHash>) -> Cont
 mod tests {
     use super::*;
 
+    /// A session summary as JSON, named by the string `name`, with a poor video stream (7 minutes).
+    pub(super) fn session_json(name: u32) -> serde_json::Value {
+        serde_json::json!({
+            "person": 1, "name": name, "email": 1, "client_type": 0, "client_version": 0,
+            "os_type": 0, "network_type": 0, "server_region": 0, "transport": 0,
+            "join": null, "leave": null,
+            "streams": [
+                {"kind": "audio", "verdict": "good", "metric": null, "poor_minutes": 0},
+                {"kind": "video", "verdict": "poor", "metric": null, "poor_minutes": 7},
+                {"kind": "share", "verdict": "no_data", "metric": null, "poor_minutes": 0}
+            ]
+        })
+    }
+
+    /// A meeting `id` at the epoch with no sessions and an empty headline.
+    fn bare_summary(id: &str) -> MeetingSummary {
+        MeetingSummary {
+            instance_id: id.into(),
+            title: Text::NONE,
+            host: Text::NONE,
+            start: DateTime::UNIX_EPOCH,
+            end: None,
+            sessions: PackedSessions::default(),
+            headline: Headline::default(),
+        }
+    }
+
     #[test]
     fn the_cache_round_trips_and_refuses_garbage() {
         let mut cache = RenderCache::new("f".into());
@@ -397,15 +424,7 @@ mod tests {
     #[test]
     fn a_meetings_id_read_from_the_cache_is_one_allocation() {
         let mut cache = RenderCache::new("f".into());
-        let summary = MeetingSummary {
-            instance_id: "a_I_1".into(),
-            title: Text::NONE,
-            host: Text::NONE,
-            start: DateTime::UNIX_EPOCH,
-            end: None,
-            sessions: PackedSessions::default(),
-            headline: Headline::default(),
-        };
+        let summary = bare_summary("a_I_1");
         cache.meetings.insert(
             "a_I_1".into(),
             Box::new(CachedMeeting {
@@ -442,15 +461,7 @@ mod tests {
             summary: &'a MeetingSummary,
             files: FileHashes,
         }
-        let summary = MeetingSummary {
-            instance_id: "a_I_1".into(),
-            title: Text::NONE,
-            host: Text::NONE,
-            start: DateTime::UNIX_EPOCH,
-            end: None,
-            sessions: PackedSessions::default(),
-            headline: Headline::default(),
-        };
+        let summary = bare_summary("a_I_1");
         let entry = CachedMeeting {
             key: ContentHash::of(b"k"),
             summary: HeldSummary::here(summary.clone()),
@@ -497,16 +508,7 @@ mod tests {
 
     #[test]
     fn a_meetings_sessions_are_read_from_the_cache_packed_and_written_back_the_same() {
-        let session = serde_json::json!({
-            "person": 1, "name": 1, "email": 1, "client_type": 0, "client_version": 0,
-            "os_type": 0, "network_type": 0, "server_region": 0, "transport": 0,
-            "join": null, "leave": null,
-            "streams": [
-                {"kind": "audio", "verdict": "good", "metric": null, "poor_minutes": 0},
-                {"kind": "video", "verdict": "poor", "metric": null, "poor_minutes": 7},
-                {"kind": "share", "verdict": "no_data", "metric": null, "poor_minutes": 0}
-            ]
-        });
+        let session = session_json(1);
         let meeting = serde_json::json!({
             "instance_id": "a_I_1", "title": 1, "host": 2,
             "start": "2026-01-05T10:00:00Z", "end": null,

@@ -83,6 +83,17 @@ impl PackedSessions {
         &self.bytes
     }
 
+    /// Sessions from what [`PackedSessions::len`], [`PackedSessions::worst`] and
+    /// [`PackedSessions::packed`] gave (kept in the render's spill file, not checked again here:
+    /// each session is checked as it is read).
+    pub(crate) fn from_parts(count: u32, worst: Verdict, bytes: Box<[u8]>) -> Self {
+        Self {
+            count,
+            worst,
+            bytes,
+        }
+    }
+
     /// Each text of each session replaced by what `remap` makes of it.
     pub fn remap_texts(&mut self, remap: &mut dyn FnMut(Text) -> Text) {
         *self = self
