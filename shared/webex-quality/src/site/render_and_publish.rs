@@ -526,7 +526,8 @@ async fn render_once(
         .load()
         .await?
         .map(|(status, _)| status);
-    // The meetings' sessions wait in a file of the work folder, not in memory (see `Spill`).
+    // The meetings' summaries and sessions wait in a file of the work folder, not in memory
+    // (see `Spill`).
     let spill = Spill::create(work_dir).map_err(BuildError::from)?;
     let (cache, stored) = previous_cache(data.as_ref(), work_dir, &spill).await?;
     let options = SiteOptions {

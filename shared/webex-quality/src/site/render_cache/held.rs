@@ -18,16 +18,14 @@ use crate::site::sessions::Spilled;
 
 /// A meeting's summary, in memory or in a spill file ([`HeldSummary::spill_to`]).
 #[derive(Clone)]
-pub struct HeldSummary {
-    start: DateTime<Utc>,
-    body: Body,
-}
+pub struct HeldSummary(Body);
 
 #[derive(Clone)]
 enum Body {
     Here(Box<MeetingSummary>),
-    /// Where the sessions and the record are, and the record's length (it comes last).
-    Spilled(Arc<Spill>, Spilled, u32),
+    /// The meeting's start; where the sessions and the record are, and the record's length (it
+    /// comes last).
+    Spilled(DateTime<Utc>, Arc<Spill>, Spilled, u32),
 }
 
 /// A summary's record in the spill file (after its packed sessions), written from a summary.
@@ -69,16 +67,16 @@ impl HeldSummary {
     /// `summary`, in memory.
     #[must_use]
     pub fn here(summary: MeetingSummary) -> Self {
-        Self {
-            start: summary.start,
-            body: Body::Here(Box::new(summary)),
-        }
+        Self(Body::Here(Box::new(summary)))
     }
 
     /// The meeting's start (held in memory either way).
     #[must_use]
     pub fn start(&self) -> DateTime<Utc> {
-        self.start
+        match &self.0 {
+            Body::Here(summary) => summary.start,
+            Body::Spilled(start, ..) => *start,
+        }
     }
 
     /// The summary: borrowed when in memory, read back with its sessions when spilled.
@@ -86,9 +84,9 @@ impl HeldSummary {
     /// # Errors
     /// The spill file failed, or what it holds is damaged.
     pub fn get(&self) -> Result<Cow<'_, MeetingSummary>, SpillError> {
-        let (spill, at, record_len) = match &self.body {
+        let (spill, at, record_len) = match &self.0 {
             Body::Here(summary) => return Ok(Cow::Borrowed(summary)),
-            Body::Spilled(spill, at, record_len) => (spill, *at, *record_len as usize),
+            Body::Spilled(_, spill, at, record_len) => (spill, *at, *record_len as usize),
         };
         let mut bytes = spill.read(at)?;
         let split = bytes
@@ -117,7 +115,7 @@ impl HeldSummary {
     /// # Errors
     /// The spill file failed.
     pub fn spill_to(&mut self, spill: &Arc<Spill>) -> Result<(), SpillError> {
-        let Body::Here(summary) = &self.body else {
+        let Body::Here(summary) = &self.0 else {
             return Ok(());
         };
         let record = RecordRef {
@@ -138,7 +136,7 @@ impl HeldSummary {
         let record_len = u32::try_from(bytes.len() - sessions.len())
             .map_err(|_| std::io::Error::other("a summary's record passed 4 GiB"))?;
         let at = spill.append(&bytes)?;
-        self.body = Body::Spilled(Arc::clone(spill), at, record_len);
+        self.0 = Body::Spilled(summary.start, Arc::clone(spill), at, record_len);
         Ok(())
     }
 
@@ -146,28 +144,24 @@ impl HeldSummary {
     /// appended to the same spill file again.
     ///
     /// # Errors
-    /// The spill file failed, or `change` did.
-    pub fn update(
-        &mut self,
-        change: impl FnOnce(&mut MeetingSummary) -> Result<(), SpillError>,
-    ) -> Result<(), SpillError> {
-        let spill = match &mut self.body {
+    /// The spill file failed.
+    pub fn update(&mut self, change: impl FnOnce(&mut MeetingSummary)) -> Result<(), SpillError> {
+        let spill = match &mut self.0 {
             Body::Here(summary) => {
-                change(summary)?;
-                self.start = summary.start;
+                change(summary);
                 return Ok(());
             }
-            Body::Spilled(spill, ..) => Arc::clone(spill),
+            Body::Spilled(_, spill, ..) => Arc::clone(spill),
         };
         let mut summary = self.get()?.into_owned();
-        change(&mut summary)?;
+        change(&mut summary);
         *self = Self::here(summary);
         self.spill_to(&spill)
     }
 
     /// Makes an in-memory summary's id `id` itself (one allocation) when they are equal.
     pub fn share_id(&mut self, id: &Arc<str>) {
-        if let Body::Here(summary) = &mut self.body
+        if let Body::Here(summary) = &mut self.0
             && *summary.instance_id == **id
         {
             summary.instance_id = Arc::clone(id);
@@ -177,14 +171,15 @@ impl HeldSummary {
     /// Whether the summary is in a spill file.
     #[cfg(test)]
     pub(crate) fn is_spilled(&self) -> bool {
-        matches!(self.body, Body::Spilled(..))
+        matches!(self.0, Body::Spilled(..))
     }
 }
 
 impl PartialEq for HeldSummary {
     /// The same summary, wherever it is (unreadable ones are equal to nothing).
     fn eq(&self, other: &Self) -> bool {
-        self.start == other.start && matches!((self.get(), other.get()), (Ok(a), Ok(b)) if a == b)
+        self.start() == other.start()
+            && matches!((self.get(), other.get()), (Ok(a), Ok(b)) if a == b)
     }
 }
 
@@ -222,11 +217,7 @@ mod tests {
         assert!(matches!(read, Cow::Owned(_)));
         assert_eq!(*read, summary, "the same fields, headline and sessions");
         // Changed, it goes back to the file, changed.
-        held.update(|s| {
-            s.title = Text::NONE;
-            Ok(())
-        })
-        .unwrap();
+        held.update(|s| s.title = Text::NONE).unwrap();
         assert!(held.is_spilled());
         assert_eq!(held.get().unwrap().title, Text::NONE);
         assert_eq!(held.get().unwrap().sessions, summary.sessions);

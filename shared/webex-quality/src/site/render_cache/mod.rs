@@ -275,7 +275,6 @@ impl RenderCache {
                     summary.sessions.remap_texts(remap);
                     summary.title = remap(summary.title);
                     summary.host = remap(summary.host);
-                    Ok(())
                 });
                 if let Err(error) = remapped {
                     failed = Some(error);
