@@ -165,21 +165,12 @@ impl Serialize for CachedMeeting {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{Error, SerializeStruct};
         let summary = self.summary.get().map_err(S::Error::custom)?;
-        let page = [(meeting_path(&summary.instance_id), &self.page)];
+        let files = FileHashes::one(meeting_path(&summary.instance_id), self.page);
         let mut stored = serializer.serialize_struct("CachedMeeting", 3)?;
         stored.serialize_field("key", &self.key)?;
         stored.serialize_field("summary", &*summary)?;
-        stored.serialize_field("files", &OneFile(&page))?;
+        stored.serialize_field("files", &files)?;
         stored.end()
-    }
-}
-
-/// A file and its hash, serialized as [`FileHashes`] is: a map.
-struct OneFile<'a>(&'a [(String, &'a ContentHash); 1]);
-
-impl Serialize for OneFile<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter().map(|(path, hash)| (path, hash)))
     }
 }
 
