@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::build::meeting_path;
 use super::list_pages::{
-    Breakdown, BreakdownKey, BreakdownTable, Smallest, StreamShares, client_label,
-    daily_poor_share, day_of, office_name, share_text,
+    Breakdown, BreakdownKey, BreakdownTable, Smallest, StreamShares, WorstKey, client_label,
+    daily_poor_share, day_of, office_name, share_text, worst_key,
 };
 use super::render_cache::{MeetingSummary, SessionSummary, Text, Texts};
 use super::{Chrome, SiteOptions, VerdictView, verdict_view};
@@ -103,14 +103,6 @@ impl<'o> OfficeTallies<'o> {
     }
 }
 
-/// The order of an office's worst meetings: the most poor minutes there first, then fair ones,
-/// then the latest, then the order they came in (by id, for meetings that started together).
-type WorstKey = (
-    std::cmp::Reverse<(u32, u32)>,
-    std::cmp::Reverse<DateTime<Utc>>,
-    std::sync::Arc<str>,
-);
-
 /// What an office's page shows, counted as the sessions go by.
 struct OfficeTally {
     /// Per day of the period, from its start.
@@ -178,11 +170,9 @@ impl OfficeTally {
         if minutes.poor + minutes.fair == 0 {
             return;
         }
-        let key = (
-            std::cmp::Reverse((minutes.poor, minutes.fair)),
-            std::cmp::Reverse(a.start),
-            std::sync::Arc::clone(&a.instance_id),
-        );
+        // The minutes here, not the meeting's: ties in the order the meetings came (by id, for
+        // meetings that started together).
+        let key = worst_key((minutes.poor, minutes.fair), a);
         if self.worst.wants(&key) {
             let row = OfficeMeeting {
                 date: a.start.format("%Y-%m-%d %H:%M").to_string(),

@@ -179,6 +179,23 @@ pub(in crate::site) fn count_sessions(
     counter.finish()
 }
 
+/// The order of a list's worst meetings (the meetings list's `by_impact`): the most poor
+/// participant-minutes first, then fair ones, then the latest, then by id.
+pub(in crate::site) type WorstKey = (
+    std::cmp::Reverse<(u32, u32)>,
+    std::cmp::Reverse<DateTime<Utc>>,
+    std::sync::Arc<str>,
+);
+
+/// [`WorstKey`] of `a` with `impact`, its (poor, fair) participant-minutes in the list's sense.
+pub(in crate::site) fn worst_key(impact: (u32, u32), a: &MeetingSummary) -> WorstKey {
+    (
+        std::cmp::Reverse(impact),
+        std::cmp::Reverse(a.start),
+        std::sync::Arc::clone(&a.instance_id),
+    )
+}
+
 /// The first `limit` items by their keys (the smallest first; equal keys in the order they came),
 /// kept as the items come: memory holds `limit` of them, not all. What a sort of every item and
 /// a `take(limit)` would give.

@@ -5,7 +5,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use foldhash::HashMap;
 
-use super::{Smallest, StreamShares, daily_poor_share, day_of};
+use super::{Smallest, StreamShares, WorstKey, daily_poor_share, day_of, worst_key};
 use crate::quality::Verdict;
 use crate::quality::headline::Minutes;
 use crate::site::build::meeting_path;
@@ -103,14 +103,6 @@ pub(in crate::site) fn overviews(
     tallies.pages(periods, status, options)
 }
 
-/// The order of the worst meetings (the meetings list's `by_impact`): the most poor participant-minutes
-/// first, then fair ones, then the latest, then by id.
-type WorstKey = (
-    std::cmp::Reverse<(u32, u32)>,
-    std::cmp::Reverse<DateTime<Utc>>,
-    std::sync::Arc<str>,
-);
-
 /// What the overviews show of their periods' meetings (not of their sessions: [`SessionTally`]),
 /// counted a meeting at a time ([`OverviewTallies::add`]): the meetings need not all be in memory.
 pub(in crate::site) struct OverviewTallies {
@@ -169,11 +161,7 @@ impl OverviewTallies {
                 Verdict::NoData => {}
             }
             if a.headline.impact() > (0, 0) {
-                let key = (
-                    std::cmp::Reverse(a.headline.impact()),
-                    std::cmp::Reverse(a.start),
-                    std::sync::Arc::clone(&a.instance_id),
-                );
+                let key = worst_key(a.headline.impact(), a);
                 if period.worst.wants(&key) {
                     let row = WorstMeeting {
                         date: a.start.format("%Y-%m-%d %H:%M").to_string(),
