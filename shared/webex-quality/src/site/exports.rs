@@ -293,31 +293,50 @@ fn defuse(cell: &str) -> String {
 }
 
 pub(super) fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, BuildError> {
+    csv_of(rows.iter())
+}
+
+/// The CSV table of `rows`, written as they are made ([`to_csv_and_json`]'s CSV alone).
+pub(super) fn csv_of<T: Serialize>(rows: impl Iterator<Item = T>) -> Result<Vec<u8>, BuildError> {
     let mut csv = CsvRows::default();
     for row in rows {
-        csv.push(row)?;
+        csv.push(&row)?;
     }
     csv.finish()
 }
 
-/// [`to_csv`] and the pretty JSON array of `rows` in one pass, none of them held: the meetings
-/// lists' and a day's sessions exports (a day's session rows were 10 MB at 1,000 meetings a day,
-/// held beside the two files).
-pub(super) fn to_csv_and_json<T: Serialize>(
-    rows: impl Iterator<Item = T>,
-) -> Result<(Vec<u8>, Vec<u8>), BuildError> {
+/// The pretty JSON array of `rows`, written as they are made ([`to_csv_and_json`]'s JSON alone).
+pub(super) fn json_of<T: Serialize>(rows: impl Iterator<Item = T>) -> Result<Vec<u8>, BuildError> {
     use serde::ser::{SerializeSeq, Serializer};
     let fail = |e: serde_json::Error| BuildError::Export(e.to_string());
-    let mut csv = CsvRows::default();
     let mut json = Vec::new();
     let mut serializer = serde_json::Serializer::pretty(&mut json);
     let mut seq = serializer.serialize_seq(None).map_err(fail)?;
     for row in rows {
-        csv.push(&row)?;
         seq.serialize_element(&row).map_err(fail)?;
     }
     seq.end().map_err(fail)?;
-    Ok((csv.finish()?, json))
+    Ok(json)
+}
+
+/// [`to_csv`] and the pretty JSON array of `rows` in one pass, none of them held: the meetings
+/// lists' exports.
+pub(super) fn to_csv_and_json<T: Serialize>(
+    rows: impl Iterator<Item = T>,
+) -> Result<(Vec<u8>, Vec<u8>), BuildError> {
+    let mut csv = CsvRows::default();
+    let mut failed = None;
+    let json = json_of(rows.map_while(|row| match csv.push(&row) {
+        Ok(()) => Some(row),
+        Err(error) => {
+            failed = Some(error);
+            None
+        }
+    }))?;
+    match failed {
+        Some(error) => Err(error),
+        None => Ok((csv.finish()?, json)),
+    }
 }
 
 /// A CSV table written a row at a time: the first row's field names are its header, and string

@@ -134,6 +134,7 @@ impl<'a> SiteBuilder<'a> {
                 options,
                 ids,
                 days: days.into_iter(),
+                day: None,
                 rule: self.thresholds.meeting.describe(),
                 todo: todo.into_iter(),
             },
@@ -150,6 +151,8 @@ pub(crate) struct PeoplePages<'a> {
     ids: Vec<Arc<str>>,
     /// Days of the meetings list to render first.
     days: std::vec::IntoIter<meetings_lists::DayTodo>,
+    /// The day being rendered, a part at a time.
+    day: Option<meetings_lists::DayRender>,
     /// The meeting rule in words (the day pages show it).
     rule: String,
     todo: std::vec::IntoIter<PersonTodo>,
@@ -158,10 +161,15 @@ pub(crate) struct PeoplePages<'a> {
 impl PeoplePages<'_> {
     /// The paths of the files still to render.
     pub(crate) fn paths(&self) -> Vec<String> {
-        self.days
-            .as_slice()
+        self.day
             .iter()
-            .flat_map(meetings_lists::DayTodo::paths)
+            .flat_map(meetings_lists::DayRender::paths)
+            .chain(
+                self.days
+                    .as_slice()
+                    .iter()
+                    .flat_map(meetings_lists::DayTodo::paths),
+            )
             .chain(self.todo.as_slice().iter().map(|t| t.path.clone()))
             .collect()
     }
@@ -191,9 +199,15 @@ impl SiteBuild {
         let mut files = Files::new();
         let mut size = 0;
         while size < budget {
-            let Some(day) = pages.days.next() else { break };
-            let rendered =
-                meetings_lists::render_day(self, &day, (&pages.ids, &pages.rule), pages.options)?;
+            if pages.day.is_none() {
+                pages.day = pages.days.next().map(meetings_lists::DayRender::new);
+            }
+            let Some(day) = pages.day.as_mut() else { break };
+            let (rendered, finished) =
+                meetings_lists::render_day(self, day, (&pages.ids, &pages.rule), pages.options)?;
+            if finished {
+                pages.day = None;
+            }
             size += rendered.values().map(Vec::len).sum::<usize>();
             files.extend(rendered);
         }

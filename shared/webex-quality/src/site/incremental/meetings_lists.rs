@@ -7,8 +7,8 @@ use super::{Meeting, Previous, SiteBuild};
 use crate::quality::Thresholds;
 use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render};
-use crate::site::exports::{SessionRow, meeting_export, to_csv_and_json};
-use crate::site::list_pages::{DayLink, MeetingsPage, day_path};
+use crate::site::exports::{SessionRow, csv_of, json_of, meeting_export, to_csv_and_json};
+use crate::site::list_pages::{DayLink, ListRows, MeetingsPage, day_path};
 use crate::site::render_cache::{self, CachedFiles, ContentHash, FileHashes, MeetingSummary};
 use crate::site::texts::Texts;
 
@@ -33,28 +33,39 @@ pub(super) fn meetings_lists(
             .or_default()
             .push(index);
     }
-    // The last 7 days' summaries read back (the rest of the history is not held).
-    let recent = history
+    // The last 7 days' summaries read back one at a time, each making its export row and its row
+    // of the page (the rows are kept, not the summaries: 7 days of summaries with their sessions
+    // were 6 MB at 1,000 meetings a day). The exports are written as the rows are made.
+    let mut rows = ListRows::new("", (texts, options));
+    let mut failed = None;
+    let exports = history
         .iter()
         .rev()
         .filter(|(_, m)| m.summary.start() >= recent_from)
-        .map(|(_, m)| m.summary.get())
-        .collect::<Result<Vec<_>, _>>()?;
-    let recent: Vec<&MeetingSummary> = recent.iter().map(AsRef::as_ref).collect();
-    // Written as the rows are made, none of them held (7 days of rows were 4 MB at 1,000
-    // meetings a day).
-    let (csv, json) = to_csv_and_json(recent.iter().map(|a| meeting_export(a, texts)))?;
+        .map_while(|(_, m)| match m.summary.get() {
+            Ok(a) => {
+                rows.add(&a);
+                Some(meeting_export(&a, texts))
+            }
+            Err(error) => {
+                failed = Some(error);
+                None
+            }
+        });
+    let (csv, json) = to_csv_and_json(exports)?;
+    if let Some(error) = failed {
+        return Err(error.into());
+    }
     build.insert("meetings.csv".into(), csv);
     build.insert("meetings.json".into(), json);
     let rule = thresholds.meeting.describe();
-    let page = MeetingsPage::new(
+    let page = MeetingsPage::of_rows(
         (
             crate::site::Chrome::new("Meetings", "", options),
             format!("Meetings, last {RECENT_DAYS} days"),
             "meetings".into(),
         ),
-        recent,
-        "",
+        rows,
         (
             by_day
                 .iter()
@@ -67,7 +78,6 @@ pub(super) fn meetings_lists(
                 .collect(),
             rule,
         ),
-        (texts, options),
     );
     build.insert("meetings.html".into(), render("meetings.html", &page)?);
     // A day whose meetings changed is rendered later, a batch of days at a time
@@ -118,67 +128,105 @@ impl DayTodo {
     }
 }
 
-/// Renders `todo`'s page and exports into `build` (hashes and cache entry) and returns them.
+/// A day of the meetings list being rendered, a part at a time: its page with the list's exports,
+/// then its sessions' CSV, then their JSON. A day's sessions exports are most of its bytes (13.5 MB
+/// at 1,000 meetings a day) and were held together with its page: the largest thing a full
+/// rebuild held.
+#[derive(Debug)]
+pub(super) struct DayRender {
+    todo: DayTodo,
+    /// Parts rendered so far.
+    done: usize,
+    /// Their files' hashes.
+    hashes: FileHashes,
+}
+
+impl DayRender {
+    /// `todo`, nothing of it rendered yet.
+    pub(super) fn new(todo: DayTodo) -> Self {
+        Self {
+            todo,
+            done: 0,
+            hashes: FileHashes::default(),
+        }
+    }
+
+    /// The day's files.
+    pub(super) fn paths(&self) -> [String; 5] {
+        self.todo.paths()
+    }
+}
+
+/// Renders the next part of `day` ([`DayRender`]) into `build` (hashes; and the day's cache entry
+/// with its last part) and returns its files, and whether the day is done.
 pub(super) fn render_day(
     build: &mut SiteBuild,
-    todo: &DayTodo,
+    day: &mut DayRender,
     (ids, rule): (&[std::sync::Arc<str>], &str),
     options: &SiteOptions,
-) -> Result<crate::site::Files, BuildError> {
+) -> Result<(crate::site::Files, bool), BuildError> {
     let cache = &build.cache;
-    let loaded = todo
+    let loaded = day
+        .todo
         .meetings
         .iter()
         .filter_map(|i| cache.meetings.get(&**ids.get(*i)?))
         .map(|m| m.summary.get())
         .collect::<Result<Vec<_>, _>>()?;
     let analyzed: Vec<&MeetingSummary> = loaded.iter().map(AsRef::as_ref).collect();
-    let day = todo.day;
-    let rows: Vec<&MeetingSummary> = analyzed.iter().rev().copied().collect();
-    let (list_csv, list_json) =
-        to_csv_and_json(rows.iter().map(|a| meeting_export(a, &cache.texts)))?;
+    let [path, csv, json, sessions_csv, sessions_json] = day.todo.paths();
     // Every participant session of the day, oldest meeting first, written as they are made.
-    let (sessions_csv_bytes, sessions_json_bytes) = to_csv_and_json(
+    let sessions = || {
         analyzed
             .iter()
-            .flat_map(|a| SessionRow::of_meeting(a, &cache.texts, options)),
-    )?;
-    let mut page = MeetingsPage::new(
-        (
-            crate::site::Chrome::new(&format!("Meetings, {day}"), "../", options),
-            format!("Meetings on {day} (UTC)"),
-            day.to_string(),
-        ),
-        rows,
-        "../",
-        (Vec::new(), rule.to_owned()),
-        (&cache.texts, options),
-    );
-    page.sessions_export = true;
-    let [path, csv, json, sessions_csv, sessions_json] = todo.paths();
-    let rendered = [
-        (path.clone(), render("day", &page)?),
-        (csv, list_csv),
-        (json, list_json),
-        (sessions_csv, sessions_csv_bytes),
-        (sessions_json, sessions_json_bytes),
-    ];
-    drop((page, analyzed));
+            .flat_map(|a| SessionRow::of_meeting(a, &cache.texts, options))
+    };
+    let rendered = match day.done {
+        0 => {
+            let date = day.todo.day;
+            let rows: Vec<&MeetingSummary> = analyzed.iter().rev().copied().collect();
+            let (list_csv, list_json) =
+                to_csv_and_json(rows.iter().map(|a| meeting_export(a, &cache.texts)))?;
+            let mut page = MeetingsPage::new(
+                (
+                    crate::site::Chrome::new(&format!("Meetings, {date}"), "../", options),
+                    format!("Meetings on {date} (UTC)"),
+                    date.to_string(),
+                ),
+                &rows,
+                "../",
+                (Vec::new(), rule.to_owned()),
+                (&cache.texts, options),
+            );
+            page.sessions_export = true;
+            vec![
+                (path.clone(), render("day", &page)?),
+                (csv, list_csv),
+                (json, list_json),
+            ]
+        }
+        1 => vec![(sessions_csv, csv_of(sessions())?)],
+        _ => vec![(sessions_json, json_of(sessions())?)],
+    };
+    drop(analyzed);
     drop(loaded);
+    day.done += 1;
     let mut files = crate::site::Files::new();
-    let mut hashes = FileHashes::default();
     for (file, bytes) in rendered {
         let (shared, hash) = build.record(&file, &bytes);
-        hashes.insert(shared, hash);
+        day.hashes.insert(shared, hash);
         files.insert(file, bytes);
     }
-    build.cache.days.insert(
-        path,
-        CachedFiles {
-            key: todo.key,
-            files: hashes,
-            rendered: None,
-        },
-    );
-    Ok(files)
+    let finished = day.done == 3;
+    if finished {
+        build.cache.days.insert(
+            path,
+            CachedFiles {
+                key: day.todo.key,
+                files: std::mem::take(&mut day.hashes),
+                rendered: None,
+            },
+        );
+    }
+    Ok((files, finished))
 }

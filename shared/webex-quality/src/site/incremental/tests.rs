@@ -407,3 +407,69 @@ fn a_build_with_a_spill_file_holds_no_summaries_and_renders_what_one_without_doe
         "the spill files go with the builds"
     );
 }
+
+#[test]
+fn a_days_page_and_exports_come_a_part_at_a_time_and_its_cache_entry_with_the_last() {
+    use crate::db::test_support::{changes_with_call, t, tempdir};
+    let scratch = tempdir();
+    let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
+    let body = three_participants();
+    let start = t("2025-06-02T14:00:00Z");
+    db.apply(&changes_with_call("a_I_1", start, &body)).unwrap();
+    let next_day = start + chrono::Duration::days(1);
+    db.apply(&changes_with_call("b_I_2", next_day, &body))
+        .unwrap();
+    let options = SiteOptions {
+        generated: next_day + chrono::Duration::hours(2),
+        ..SiteOptions::default()
+    };
+    let thresholds = Thresholds::default();
+    let status = StatusView::from_sources(&db, None, options.generated).unwrap();
+    let whole = build_incremental(&db, &status, &options, &thresholds, None).unwrap();
+
+    let mut builder = SiteBuilder::new(&options, &thresholds, None);
+    builder.add_database(&db, None).unwrap();
+    let (mut build, mut people) = builder.finish_lists(&status).unwrap();
+    let mut batches = Vec::new();
+    loop {
+        // A budget of one byte: each call renders one part of a day, or one person's page.
+        let files = build.render_people(&mut people, 1).unwrap();
+        if files.is_empty() {
+            break;
+        }
+        batches.push(files.keys().cloned().collect::<Vec<_>>());
+        let day = "days/2025-06-02.html";
+        if batches.len() < 3 {
+            assert!(
+                !build.cache.days.contains_key(day),
+                "not before its last part"
+            );
+        }
+        build.files.extend(files);
+    }
+    let day = |d: &str, ends: &[&str]| ends.iter().map(|e| format!("days/{d}{e}")).collect();
+    let expected: Vec<Vec<String>> = vec![
+        day("2025-06-02", &[".csv", ".html", ".json"]),
+        day("2025-06-02", &[".sessions.csv"]),
+        day("2025-06-02", &[".sessions.json"]),
+        day("2025-06-03", &[".csv", ".html", ".json"]),
+        day("2025-06-03", &[".sessions.csv"]),
+        day("2025-06-03", &[".sessions.json"]),
+    ];
+    assert_eq!(batches[..6], expected[..]);
+    assert!(
+        batches[6..]
+            .iter()
+            .all(|b| b.len() == 1 && b[0].starts_with("people/"))
+    );
+    for d in ["2025-06-02", "2025-06-03"] {
+        assert_eq!(build.cache.days[&format!("days/{d}.html")].files.len(), 5);
+        // Each export has the day's three participant sessions.
+        let json: Vec<serde_json::Value> =
+            serde_json::from_slice(&build.files[&format!("days/{d}.sessions.json")]).unwrap();
+        let csv = csv::Reader::from_reader(&build.files[&format!("days/{d}.sessions.csv")][..]);
+        assert_eq!((json.len(), csv.into_records().count()), (3, 3), "{d}");
+    }
+    assert_eq!(build.files, whole.files, "the same site as in one go");
+    assert_eq!(build.cache, whole.cache);
+}

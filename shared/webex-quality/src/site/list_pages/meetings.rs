@@ -2,7 +2,7 @@
 
 use askama::Template;
 
-use super::office_name;
+use super::{WorstKey, office_name, worst_key};
 use crate::site::build::meeting_path;
 use crate::site::render_cache::{MeetingSummary, Texts};
 use crate::site::{Chrome, HeadlineView, SiteOptions, headline_view};
@@ -55,15 +55,45 @@ fn office_indexes(a: &MeetingSummary, texts: &Texts, names: &[&str]) -> String {
     out
 }
 
-/// Meetings by impact: the most poor participant-minutes first, then fair ones, then the latest.
-pub(in crate::site) fn by_impact(meetings: &mut [&MeetingSummary]) {
-    meetings.sort_by(|a, b| {
-        b.headline
-            .impact()
-            .cmp(&a.headline.impact())
-            .then(b.start.cmp(&a.start))
-            .then(a.instance_id.cmp(&b.instance_id))
-    });
+/// The rows of a list page at `root` (the way back to the site root: "" or "../"), made a meeting
+/// at a time: a list can be made without holding its meetings' summaries, only their rows.
+pub(in crate::site) struct ListRows<'a> {
+    root: &'a str,
+    texts: &'a Texts,
+    /// The offices the list's filter offers.
+    names: Vec<&'a str>,
+    rows: Vec<(WorstKey, MeetingRow)>,
+}
+
+impl<'a> ListRows<'a> {
+    /// No rows yet, for a list at `root`.
+    pub(in crate::site) fn new(
+        root: &'a str,
+        (texts, options): (&'a Texts, &'a SiteOptions),
+    ) -> Self {
+        Self {
+            root,
+            texts,
+            names: options.offices.names(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds `a`'s row.
+    pub(in crate::site) fn add(&mut self, a: &MeetingSummary) {
+        let row = MeetingRow {
+            offices: office_indexes(a, self.texts, &self.names),
+            ..meeting_row(a, self.root, self.texts)
+        };
+        self.rows.push((worst_key(a.headline.impact(), a), row));
+    }
+
+    /// The rows by impact: the most poor participant-minutes first, then fair ones, then the
+    /// latest ([`worst_key`]).
+    fn by_impact(mut self) -> Vec<MeetingRow> {
+        self.rows.sort_by(|a, b| a.0.cmp(&b.0));
+        self.rows.into_iter().map(|(_, row)| row).collect()
+    }
 }
 
 /// The causes a list's filter offers: the categories of its rows' causes, in order.
@@ -106,26 +136,32 @@ impl MeetingsPage {
     /// A list of `meetings` (ordered by impact here) at `root`.
     pub(in crate::site) fn new(
         (chrome, heading, export_stem): (Chrome, String, String),
-        mut meetings: Vec<&MeetingSummary>,
+        meetings: &[&MeetingSummary],
         root: &str,
         (days, rule): (Vec<DayLink>, String),
         (texts, options): (&Texts, &SiteOptions),
     ) -> Self {
-        by_impact(&mut meetings);
-        let names = options.offices.names();
-        let rows: Vec<MeetingRow> = meetings
-            .iter()
-            .map(|a| MeetingRow {
-                offices: office_indexes(a, texts, &names),
-                ..meeting_row(a, root, texts)
-            })
-            .collect();
+        let mut rows = ListRows::new(root, (texts, options));
+        for a in meetings {
+            rows.add(a);
+        }
+        Self::of_rows((chrome, heading, export_stem), rows, (days, rule))
+    }
+
+    /// A list of the meetings whose `rows` were made (ordered by impact here).
+    pub(in crate::site) fn of_rows(
+        (chrome, heading, export_stem): (Chrome, String, String),
+        rows: ListRows<'_>,
+        (days, rule): (Vec<DayLink>, String),
+    ) -> Self {
+        let offices = rows.names.iter().map(|n| (*n).to_owned()).collect();
+        let rows = rows.by_impact();
         Self {
             chrome,
             heading,
             export_stem,
             causes: cause_filters(&rows),
-            offices: names.iter().map(|n| (*n).to_owned()).collect(),
+            offices,
             rows,
             days,
             rule,
@@ -138,4 +174,48 @@ impl MeetingsPage {
 /// `.sessions.csv` and `.sessions.json`).
 pub(in crate::site) fn day_path(day: chrono::NaiveDate) -> String {
     format!("days/{day}.html")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quality::headline::Minutes;
+
+    #[test]
+    fn a_lists_rows_come_by_impact_whatever_order_they_were_made_in() {
+        let (options, texts) = (SiteOptions::default(), Texts::default());
+        // (id, poor minutes, fair minutes, hours after the epoch)
+        let meetings = [
+            ("a", 0, 0, 5),
+            ("b", 9, 0, 1),
+            ("c", 9, 0, 3),
+            ("d", 0, 4, 2),
+            ("e", 9, 2, 0),
+            ("f", 0, 0, 5),
+        ];
+        let summaries: Vec<MeetingSummary> = meetings
+            .iter()
+            .map(|(id, poor, fair, hours)| {
+                let mut a = super::super::tests::meeting(Vec::new());
+                a.instance_id = (*id).into();
+                a.start += chrono::Duration::hours(*hours);
+                a.headline.minutes = Minutes {
+                    with_data: 10,
+                    fair: *fair,
+                    poor: *poor,
+                };
+                a
+            })
+            .collect();
+        let mut rows = ListRows::new("", (&texts, &options));
+        for a in summaries.iter().rev() {
+            rows.add(a);
+        }
+        let hrefs: Vec<String> = rows.by_impact().into_iter().map(|r| r.href).collect();
+        // Most poor minutes, then fair ones, then the latest, then the id.
+        assert_eq!(
+            hrefs,
+            ["e", "c", "b", "d", "a", "f"].map(|id| format!("meetings/{id}.html"))
+        );
+    }
 }
