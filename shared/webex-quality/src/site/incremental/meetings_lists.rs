@@ -33,32 +33,21 @@ pub(super) fn meetings_lists(
             .or_default()
             .push(index);
     }
-    // The last 7 days' summaries read back one at a time, each making its export row and its row
-    // of the page (the rows are kept, not the summaries: 7 days of summaries with their sessions
-    // were 6 MB at 1,000 meetings a day). The exports are written as the rows are made.
+    // The last 7 days' summaries, read back one at a time, twice: for the page's rows (kept till
+    // the page is rendered, not the summaries: 7 days of summaries with their sessions were 6 MB
+    // at 1,000 meetings a day), then for the exports, written as their rows are made (the rows of
+    // the page let go by then).
+    let recent = || {
+        history
+            .iter()
+            .rev()
+            .filter(|(_, m)| m.summary.start() >= recent_from)
+            .map(|(_, m)| m.summary.get())
+    };
     let mut rows = ListRows::new("", (texts, options));
-    let mut failed = None;
-    let exports = history
-        .iter()
-        .rev()
-        .filter(|(_, m)| m.summary.start() >= recent_from)
-        .map_while(|(_, m)| match m.summary.get() {
-            Ok(a) => {
-                rows.add(&a);
-                Some(meeting_export(&a, texts))
-            }
-            Err(error) => {
-                failed = Some(error);
-                None
-            }
-        });
-    let (csv, json) = to_csv_and_json(exports)?;
-    if let Some(error) = failed {
-        return Err(error.into());
+    for a in recent() {
+        rows.add(&*a?);
     }
-    build.insert("meetings.csv".into(), csv);
-    build.insert("meetings.json".into(), json);
-    let rule = thresholds.meeting.describe();
     let page = MeetingsPage::of_rows(
         (
             crate::site::Chrome::new("Meetings", "", options),
@@ -76,10 +65,26 @@ pub(super) fn meetings_lists(
                     meetings: meetings.len(),
                 })
                 .collect(),
-            rule,
+            thresholds.meeting.describe(),
         ),
     );
-    build.insert("meetings.html".into(), render("meetings.html", &page)?);
+    let html = render("meetings.html", &page)?;
+    drop(page);
+    build.insert("meetings.html".into(), html);
+    let mut failed = None;
+    let exports = recent().map_while(|a| match a {
+        Ok(a) => Some(meeting_export(&a, texts)),
+        Err(error) => {
+            failed = Some(error);
+            None
+        }
+    });
+    let (csv, json) = to_csv_and_json(exports)?;
+    if let Some(error) = failed {
+        return Err(error.into());
+    }
+    build.insert("meetings.csv".into(), csv);
+    build.insert("meetings.json".into(), json);
     // A day whose meetings changed is rendered later, a batch of days at a time
     // ([`render_day`]): a day's exports list every session of it, and holding every day's at
     // once made a full rebuild's memory grow with history.
