@@ -610,8 +610,8 @@ async fn render_once(
     let (mut build, mut people) = builder.finish_lists(&view)?;
     // Checked before the person pages are published: a refused build changes none of them.
     check_removals((&comparable, &doubtful), &build, &people)?;
-    // The list-type pages go first, rather than wait beside the day and person pages (the last
-    // 7 days' meetings exports alone are 10 MB at 1,000 meetings a day).
+    // The list-type pages go first, rather than wait beside the last 7 days' exports (6 MB at 1,000
+    // meetings a day) and the day and person pages, rendered next a batch at a time.
     let lists = std::mem::take(&mut build.files);
     publish_some(site, (&comparable, &build.hashes), lists, &mut streamed).await?;
     loop {

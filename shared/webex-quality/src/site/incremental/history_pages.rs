@@ -29,11 +29,11 @@ impl<'a> SiteBuilder<'a> {
         Ok(build)
     }
 
-    /// [`SiteBuilder::finish`] in parts, so that the meetings list's day pages (each with every
-    /// session of its day in its exports) and the person pages (each listing every session of its
-    /// person) need not all be held at once: renders every other list-type page, and returns the
-    /// days and people whose meetings changed, to render with [`SiteBuild::render_people`] a
-    /// batch at a time.
+    /// [`SiteBuilder::finish`] in parts, so that the last 7 days' exports, the meetings list's day
+    /// pages (each with every session of its day in its exports) and the person pages (each
+    /// listing every session of its person) need not all be held at once: renders every other
+    /// list-type page, and returns those exports and the days and people whose meetings changed,
+    /// to render with [`SiteBuild::render_people`] a batch at a time.
     ///
     /// # Errors
     /// Template or export failures.
@@ -99,7 +99,7 @@ impl<'a> SiteBuilder<'a> {
         }
         // After the people's lists are let go (but those of the pages to render): the last 7
         // days' list and exports (10 MB at 1,000 meetings a day) are not held beside them.
-        let days = meetings_lists(
+        let (days, recent) = meetings_lists(
             build,
             previous.as_mut(),
             (&history, &keys, &texts),
@@ -133,6 +133,7 @@ impl<'a> SiteBuilder<'a> {
             PeoplePages {
                 options,
                 ids,
+                recent: Some(recent),
                 days: days.into_iter(),
                 day: None,
                 rule: self.thresholds.meeting.describe(),
@@ -142,14 +143,17 @@ impl<'a> SiteBuilder<'a> {
     }
 }
 
-/// The meetings list's days and the person pages still to render (see
+/// The last 7 days' exports, the meetings list's days and the person pages still to render (see
 /// [`SiteBuilder::finish_lists`]).
 #[derive(Debug)]
 pub(crate) struct PeoplePages<'a> {
     options: &'a SiteOptions,
     /// The build's meetings, oldest first: what the sessions' meeting indexes point into.
     ids: Vec<Arc<str>>,
-    /// Days of the meetings list to render first.
+    /// The last 7 days' exports, still to make first: their meetings, newest first, as indexes
+    /// into `ids`.
+    recent: Option<Vec<u32>>,
+    /// Days of the meetings list to render next.
     days: std::vec::IntoIter<meetings_lists::DayTodo>,
     /// The day being rendered, a part at a time.
     day: Option<meetings_lists::DayRender>,
@@ -161,9 +165,13 @@ pub(crate) struct PeoplePages<'a> {
 impl PeoplePages<'_> {
     /// The paths of the files still to render.
     pub(crate) fn paths(&self) -> Vec<String> {
-        self.day
+        let recent = self
+            .recent
             .iter()
-            .flat_map(meetings_lists::DayRender::paths)
+            .flat_map(|_| ["meetings.csv", "meetings.json"]);
+        recent
+            .map(str::to_owned)
+            .chain(self.day.iter().flat_map(meetings_lists::DayRender::paths))
             .chain(
                 self.days
                     .as_slice()
@@ -184,8 +192,8 @@ struct PersonTodo {
 }
 
 impl SiteBuild {
-    /// Renders the days, then the person pages of `pages` until about `budget` bytes are rendered,
-    /// and returns them
+    /// Renders the last 7 days' exports, then the days, then the person pages of `pages` until
+    /// about `budget` bytes are rendered, and returns them
     /// (their hashes and cache entries are in the build; the files are the caller's to publish).
     /// Returns an empty set when every page is rendered.
     ///
@@ -198,6 +206,10 @@ impl SiteBuild {
     ) -> Result<Files, BuildError> {
         let mut files = Files::new();
         let mut size = 0;
+        if let Some(recent) = pages.recent.take() {
+            files = meetings_lists::render_recent_exports(self, &recent, &pages.ids)?;
+            size = files.values().map(Vec::len).sum();
+        }
         while size < budget {
             if pages.day.is_none() {
                 pages.day = pages.days.next().map(meetings_lists::DayRender::new);

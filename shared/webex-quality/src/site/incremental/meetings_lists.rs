@@ -18,13 +18,14 @@ const RECENT_DAYS: i64 = 7;
 /// The meetings list: the last 7 days on `meetings.html` (and in `meetings.csv` and `.json`), with
 /// a link to every day; each day (UTC, by start) on a page of its own with its exports, kept from the
 /// previous build while that day's meetings are unchanged. No page lists the whole history.
-/// Returns the days to render ([`render_day`]).
+/// Returns the days to render ([`render_day`]) and the last 7 days' meetings, newest first, as
+/// indexes into `history`, for their exports ([`render_recent_exports`]).
 pub(super) fn meetings_lists(
     build: &mut SiteBuild,
     mut previous: Option<&mut Previous<'_>>,
     (history, keys, texts): (&[Meeting<'_>], &[&ContentHash], &Texts),
     (options, thresholds): (&SiteOptions, &Thresholds),
-) -> Result<Vec<DayTodo>, BuildError> {
+) -> Result<(Vec<DayTodo>, Vec<u32>), BuildError> {
     let recent_from = options.generated - chrono::Duration::days(RECENT_DAYS);
     let mut by_day: BTreeMap<chrono::NaiveDate, Vec<usize>> = BTreeMap::new();
     for (index, (_, meeting)) in history.iter().enumerate() {
@@ -33,20 +34,18 @@ pub(super) fn meetings_lists(
             .or_default()
             .push(index);
     }
-    // The last 7 days' summaries, read back one at a time, twice: for the page's rows (kept till
-    // the page is rendered, not the summaries: 7 days of summaries with their sessions were 6 MB
-    // at 1,000 meetings a day), then for the exports, written as their rows are made (the rows of
-    // the page let go by then).
-    let recent = || {
-        history
-            .iter()
-            .rev()
-            .filter(|(_, m)| m.summary.start() >= recent_from)
-            .map(|(_, m)| m.summary.get())
-    };
+    // The last 7 days' summaries, read back one at a time for the page's rows (kept till the page
+    // is rendered, not the summaries: 7 days of summaries with their sessions were 6 MB at 1,000
+    // meetings a day). Their exports are made after the page is published
+    // ([`render_recent_exports`]): the rows, the page and the exports are not held together.
+    let recent: Vec<u32> = (0..history.len())
+        .rev()
+        .take_while(|i| history[*i].1.summary.start() >= recent_from)
+        .filter_map(|i| u32::try_from(i).ok())
+        .collect();
     let mut rows = ListRows::new("", (texts, options));
-    for a in recent() {
-        rows.add(&*a?);
+    for i in &recent {
+        rows.add(&*history[*i as usize].1.summary.get()?);
     }
     let page = MeetingsPage::of_rows(
         (
@@ -71,20 +70,6 @@ pub(super) fn meetings_lists(
     let html = render("meetings.html", &page)?;
     drop(page);
     build.insert("meetings.html".into(), html);
-    let mut failed = None;
-    let exports = recent().map_while(|a| match a {
-        Ok(a) => Some(meeting_export(&a, texts)),
-        Err(error) => {
-            failed = Some(error);
-            None
-        }
-    });
-    let (csv, json) = to_csv_and_json(exports)?;
-    if let Some(error) = failed {
-        return Err(error.into());
-    }
-    build.insert("meetings.csv".into(), csv);
-    build.insert("meetings.json".into(), json);
     // A day whose meetings changed is rendered later, a batch of days at a time
     // ([`render_day`]): a day's exports list every session of it, and holding every day's at
     // once made a full rebuild's memory grow with history.
@@ -106,7 +91,39 @@ pub(super) fn meetings_lists(
             meetings: meetings.clone(),
         });
     }
-    Ok(todo)
+    Ok((todo, recent))
+}
+
+/// The last 7 days' exports, `meetings.csv` and `meetings.json`, of `recent` (indexes into `ids`,
+/// newest first: [`meetings_lists`]), each summary read back as its rows are written; recorded in
+/// `build` and returned to publish.
+pub(super) fn render_recent_exports(
+    build: &mut SiteBuild,
+    recent: &[u32],
+    ids: &[std::sync::Arc<str>],
+) -> Result<crate::site::Files, BuildError> {
+    let cache = &build.cache;
+    let mut failed = None;
+    let exports = recent
+        .iter()
+        .filter_map(|i| cache.meetings.get(&**ids.get(*i as usize)?))
+        .map_while(|m| match m.summary.get() {
+            Ok(a) => Some(meeting_export(&a, &cache.texts)),
+            Err(error) => {
+                failed = Some(error);
+                None
+            }
+        });
+    let (csv, json) = to_csv_and_json(exports)?;
+    if let Some(error) = failed {
+        return Err(error.into());
+    }
+    let mut files = crate::site::Files::new();
+    for (path, bytes) in [("meetings.csv", csv), ("meetings.json", json)] {
+        build.record(path, &bytes);
+        files.insert(path.to_owned(), bytes);
+    }
+    Ok(files)
 }
 
 /// A day of the meetings list to render: its meetings, as indexes into the build's meetings

@@ -409,7 +409,7 @@ fn a_build_with_a_spill_file_holds_no_summaries_and_renders_what_one_without_doe
 }
 
 #[test]
-fn a_days_page_and_exports_come_a_part_at_a_time_and_its_cache_entry_with_the_last() {
+fn the_recent_exports_then_a_days_page_and_exports_come_a_part_at_a_time() {
     use crate::db::test_support::{changes_with_call, t, tempdir};
     let scratch = tempdir();
     let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
@@ -430,9 +430,19 @@ fn a_days_page_and_exports_come_a_part_at_a_time_and_its_cache_entry_with_the_la
     let mut builder = SiteBuilder::new(&options, &thresholds, None);
     builder.add_database(&db, None).unwrap();
     let (mut build, mut people) = builder.finish_lists(&status).unwrap();
+    // What is still to render counts as coming, not removed (`check_removals`).
+    let coming = people.paths();
+    for path in [
+        "meetings.csv",
+        "meetings.json",
+        "days/2025-06-03.sessions.json",
+    ] {
+        assert!(coming.iter().any(|p| p == path), "{path}");
+    }
     let mut batches = Vec::new();
     loop {
-        // A budget of one byte: each call renders one part of a day, or one person's page.
+        // A budget of one byte: each call renders the last 7 days' exports, or one part of a day
+        // (its cache entry with the last), or one person's page.
         let files = build.render_people(&mut people, 1).unwrap();
         if files.is_empty() {
             break;
@@ -449,6 +459,7 @@ fn a_days_page_and_exports_come_a_part_at_a_time_and_its_cache_entry_with_the_la
     }
     let day = |d: &str, ends: &[&str]| ends.iter().map(|e| format!("days/{d}{e}")).collect();
     let expected: Vec<Vec<String>> = vec![
+        vec!["meetings.csv".into(), "meetings.json".into()],
         day("2025-06-02", &[".csv", ".html", ".json"]),
         day("2025-06-02", &[".sessions.csv"]),
         day("2025-06-02", &[".sessions.json"]),
@@ -456,9 +467,10 @@ fn a_days_page_and_exports_come_a_part_at_a_time_and_its_cache_entry_with_the_la
         day("2025-06-03", &[".sessions.csv"]),
         day("2025-06-03", &[".sessions.json"]),
     ];
-    assert_eq!(batches[..6], expected[..]);
+    assert_eq!(batches[..7], expected[..]);
+    assert!(people.paths().is_empty());
     assert!(
-        batches[6..]
+        batches[7..]
             .iter()
             .all(|b| b.len() == 1 && b[0].starts_with("people/"))
     );
@@ -470,6 +482,16 @@ fn a_days_page_and_exports_come_a_part_at_a_time_and_its_cache_entry_with_the_la
         let csv = csv::Reader::from_reader(&build.files[&format!("days/{d}.sessions.csv")][..]);
         assert_eq!((json.len(), csv.into_records().count()), (3, 3), "{d}");
     }
+    // The last 7 days' exports list both meetings, the newest first.
+    let recent: Vec<serde_json::Value> =
+        serde_json::from_slice(&build.files["meetings.json"]).unwrap();
+    let ids: Vec<&str> = recent
+        .iter()
+        .filter_map(|m| m["instance_id"].as_str())
+        .collect();
+    assert_eq!(ids, ["b_I_2", "a_I_1"]);
+    let csv = csv::Reader::from_reader(&build.files["meetings.csv"][..]);
+    assert_eq!(csv.into_records().count(), 2);
     assert_eq!(build.files, whole.files, "the same site as in one go");
     assert_eq!(build.cache, whole.cache);
 }
