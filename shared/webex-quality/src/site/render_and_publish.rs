@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 
 use super::incremental::PeoplePages;
 use super::person_key::PersonKey;
-use super::publish::{PUBLISH_BATCH_BYTES, write_manifest};
+use super::publish::{ManifestEntries, PUBLISH_BATCH_BYTES, write_manifest};
 use super::render_cache::{
     CacheDigest, CacheError, LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY, Spill,
 };
@@ -422,7 +422,12 @@ async fn save_progress(
     let build = builder.pause()?;
     let mut manifest = comparable.clone();
     manifest.extend(build.hashes.iter().map(|(p, h)| (p.clone(), *h)));
-    let published = match write_manifest(site, &manifest, version, streamed).await {
+    let json = ManifestEntries {
+        files: &manifest,
+        listed: &|_, _| true,
+    }
+    .to_json();
+    let published = match write_manifest(site, json, version, streamed).await {
         Ok(published) => published,
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
         Err(PublishError::Store(error)) => return Err(error.into()),
