@@ -3,7 +3,6 @@
 //! and the day and person pages rendered a batch at a time.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use super::meetings_lists::{self, meetings_lists};
 use super::{Meeting, SiteBuild, SiteBuilder};
@@ -12,7 +11,9 @@ use crate::site::list_pages::{
     Counted, OverviewTallies, SessionCounter, SessionRefs, breakdowns, people, person_page,
 };
 use crate::site::office_pages::OfficeTallies;
-use crate::site::render_cache::{self, CachedFiles, ContentHash, FileHashes, MeetingSummary};
+use crate::site::render_cache::{
+    self, CachedFiles, ContentHash, FileHashes, MeetingKey, MeetingSummary,
+};
 use crate::site::{SiteOptions, StatusView, render_status};
 
 impl<'a> SiteBuilder<'a> {
@@ -118,7 +119,10 @@ impl<'a> SiteBuilder<'a> {
             source,
         })?;
         build.insert("status.html".into(), status_html.into_bytes());
-        let ids = history.iter().map(|(id, _)| Arc::clone(id)).collect();
+        let ids = history
+            .iter()
+            .map(|(id, _)| MeetingKey::clone(id))
+            .collect();
         drop(history);
         drop(keys);
         self.build.cache.meetings = meetings;
@@ -149,7 +153,7 @@ impl<'a> SiteBuilder<'a> {
 pub(crate) struct PeoplePages<'a> {
     options: &'a SiteOptions,
     /// The build's meetings, oldest first: what the sessions' meeting indexes point into.
-    ids: Vec<Arc<str>>,
+    ids: Vec<MeetingKey>,
     /// The last 7 days' exports, still to make first: their meetings, newest first, as indexes
     /// into `ids`.
     recent: Option<Vec<u32>>,

@@ -9,7 +9,9 @@ use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render};
 use crate::site::exports::{SessionRow, csv_of, json_of, meeting_export, to_csv_and_json};
 use crate::site::list_pages::{DayLink, ListRows, MeetingsPage, day_path};
-use crate::site::render_cache::{self, CachedFiles, ContentHash, FileHashes, MeetingSummary};
+use crate::site::render_cache::{
+    self, CachedFiles, ContentHash, FileHashes, MeetingKey, MeetingSummary,
+};
 use crate::site::texts::Texts;
 
 /// The days the meetings list shows on its first page.
@@ -100,7 +102,7 @@ pub(super) fn meetings_lists(
 pub(super) fn render_recent_exports(
     build: &mut SiteBuild,
     recent: &[u32],
-    ids: &[std::sync::Arc<str>],
+    ids: &[MeetingKey],
 ) -> Result<crate::site::Files, BuildError> {
     let cache = &build.cache;
     let mut failed = None;
@@ -184,7 +186,7 @@ impl DayRender {
 pub(super) fn render_day(
     build: &mut SiteBuild,
     day: &mut DayRender,
-    (ids, rule): (&[std::sync::Arc<str>], &str),
+    (ids, rule): (&[MeetingKey], &str),
     options: &SiteOptions,
 ) -> Result<(crate::site::Files, bool), BuildError> {
     let cache = &build.cache;

@@ -11,8 +11,8 @@ use chrono::NaiveDate;
 use super::build::{BuildError, Files, render_meeting_error, render_meeting_file};
 use super::publish::Manifest;
 use super::render_cache::{
-    self, CachedFiles, CachedMeeting, ContentHash, FileHashes, HeldSummary, MeetingSummary,
-    RenderCache, SitePath, Spill,
+    self, CachedFiles, CachedMeeting, ContentHash, FileHashes, HeldSummary, MeetingKey,
+    MeetingSummary, RenderCache, SitePath, Spill,
 };
 use super::{SiteOptions, StatusView};
 use crate::db::{Database, DbError};
@@ -161,10 +161,10 @@ pub struct SiteBuilder<'a> {
 }
 
 /// A meeting's entry in the render cache, with its id (the map's own key).
-type CacheEntry = (Arc<str>, Box<CachedMeeting>);
+type CacheEntry = (MeetingKey, Box<CachedMeeting>);
 
 /// A meeting of the build's history, as its pages go through it: its id and cache entry.
-type Meeting<'m> = (&'m Arc<str>, &'m CachedMeeting);
+type Meeting<'m> = (&'m MeetingKey, &'m CachedMeeting);
 
 /// A meeting's entry and the published manifest's copy of its page's path.
 type PublishedEntry = (CacheEntry, SitePath);
@@ -180,7 +180,7 @@ pub struct PendingMeetings {
     page_hashes: std::collections::HashMap<String, Vec<String>>,
     meetings: std::vec::IntoIter<crate::db::StoredMeeting>,
     /// The meetings with pages seen so far (what an archive holds).
-    holds: Vec<Arc<str>>,
+    holds: Vec<MeetingKey>,
     archive: Option<String>,
 }
 
@@ -241,11 +241,15 @@ impl<'a> SiteBuilder<'a> {
     }
 
     /// Keeps `cached`, the previous build's entry for the meeting `id`, in this build, its page
-    /// published at `path`.
+    /// published at `path` (the published manifest's path, which becomes the entry's key too: one
+    /// allocation for the meeting in the manifests and the cache).
     fn keep_cached(&mut self, ((id, cached), path): PublishedEntry) {
+        let key = MeetingKey::from_path(Arc::clone(&path))
+            .filter(|k| *k == id)
+            .unwrap_or(id);
         self.build.keep_page(path, cached.page);
         self.build.meetings_reused += 1;
-        self.build.cache.meetings.insert(id, cached);
+        self.build.cache.meetings.insert(key, cached);
     }
 
     /// Keeps every meeting of the archive object `key` as the previous build rendered it, when it
@@ -273,7 +277,7 @@ impl<'a> SiteBuilder<'a> {
             if added(build, failed, id) {
                 continue;
             }
-            let Some((id, cached)) = previous.cache.meetings.remove_entry(id) else {
+            let Some((id, cached)) = previous.cache.meetings.remove_entry(id.id()) else {
                 if taken.iter().any(|((taken, _), _)| taken == id) {
                     continue; // listed twice, taken already
                 }
@@ -297,7 +301,11 @@ impl<'a> SiteBuilder<'a> {
         for entry in taken {
             self.keep_cached(entry);
         }
-        // The list moves to this build's cache (not copied: one copy of the ids in memory).
+        // The list moves to this build's cache, each id as the build's entry holds it (the
+        // published manifest's path: [`SiteBuilder::keep_cached`]), the copies read from the stored
+        // cache let go.
+        let cache = &self.build.cache;
+        let ids = ids.iter().map(|id| cache.shared_id(id)).collect();
         self.build.cache.archives.insert(key.to_owned(), ids);
         true
     }
@@ -361,7 +369,7 @@ impl<'a> SiteBuilder<'a> {
             let Some(hashes) = pending.page_hashes.get(&meeting.instance_id) else {
                 continue;
             };
-            pending.holds.push(meeting.instance_id.as_str().into());
+            pending.holds.push(MeetingKey::new(&meeting.instance_id));
             if self.seen(&meeting.instance_id) {
                 continue;
             }
@@ -411,14 +419,17 @@ impl<'a> SiteBuilder<'a> {
                 Err(error) => return Err(error),
             };
             self.waiting += bytes.len();
-            let (_, page) = self.build.insert(path, bytes);
+            // The manifest's path of the page is the cache's key (one allocation for both).
+            let (page_path, page) = self.build.insert(path, bytes);
+            let id = MeetingKey::from_path(page_path)
+                .filter(|k| k.id() == meeting.instance_id)
+                .unwrap_or_else(|| MeetingKey::new(&meeting.instance_id));
             let summary = MeetingSummary::new(
                 &meeting,
                 start,
                 (&report, headline),
                 (&mut self.build.cache.texts, &self.options.offices),
             );
-            let id = Arc::clone(&summary.instance_id);
             let mut summary = HeldSummary::here(summary);
             if let Some(spill) = &self.spill {
                 summary.spill_to(spill)?;

@@ -78,7 +78,7 @@ fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
     assert_eq!(build.cache.meetings.get("a"), Some(&cached("a")));
     assert_eq!(
         build.cache.archives.get(archive),
-        Some(&vec![std::sync::Arc::from("a")])
+        Some(&vec![MeetingKey::new("a")])
     );
     assert_eq!(build.cache.people.get("people/p.html"), Some(&person));
 }
@@ -494,4 +494,78 @@ fn the_recent_exports_then_a_days_page_and_exports_come_a_part_at_a_time() {
     assert_eq!(csv.into_records().count(), 2);
     assert_eq!(build.files, whole.files, "the same site as in one go");
     assert_eq!(build.cache, whole.cache);
+}
+
+#[test]
+fn a_meetings_cache_key_is_its_pages_path_as_the_manifests_hold_it() {
+    use crate::db::test_support::{changes_with_call, t, tempdir};
+    let scratch = tempdir();
+    let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
+    let body = three_participants();
+    let start = t("2025-06-02T14:00:00Z");
+    for id in ["a_I_1", "b_I_2"] {
+        db.apply(&changes_with_call(id, start, &body)).unwrap();
+    }
+    let options = SiteOptions {
+        generated: start + chrono::Duration::hours(2),
+        ..SiteOptions::default()
+    };
+    let thresholds = Thresholds::default();
+    let status = StatusView::from_sources(&db, None, options.generated).unwrap();
+    let one_allocation = |key: &MeetingKey, manifest: &Manifest| {
+        let (path, _) = manifest.get_key_value(&**key.page()).unwrap();
+        Arc::ptr_eq(path, key.page())
+    };
+    // Rendered: the key is the build's manifest's path.
+    let first = build_incremental(&db, &status, &options, &thresholds, None).unwrap();
+    assert_eq!(first.cache.meetings.len(), 2);
+    assert!(
+        first
+            .cache
+            .meetings
+            .keys()
+            .all(|k| one_allocation(k, &first.hashes))
+    );
+    // Kept: the key is the published manifest's path, which the build's manifest shares too
+    // (the previous cache and the manifest read back, as a render reads them: no path shared).
+    let published: Manifest =
+        serde_json::from_slice(&serde_json::to_vec(&first.hashes).unwrap()).unwrap();
+    let previous = Previous {
+        cache: RenderCache::from_bytes(&first.cache.to_bytes().unwrap()).unwrap(),
+        manifest: &published,
+    };
+    let kept = build_incremental(&db, &status, &options, &thresholds, Some(previous)).unwrap();
+    assert_eq!(kept.meetings_reused, 2);
+    for key in kept.cache.meetings.keys() {
+        assert!(one_allocation(key, &published) && one_allocation(key, &kept.hashes));
+    }
+}
+
+#[test]
+fn a_kept_archives_list_holds_its_meetings_keys_as_the_build_does() {
+    let options = SiteOptions::default();
+    let thresholds = Thresholds::default();
+    let mut cache = RenderCache::new(render_cache::fingerprint(&options, &thresholds));
+    for id in ["a", "b"] {
+        cache.meetings.insert(id.into(), cached(id));
+    }
+    let archive = "archive/2026-01-05.sqlite.zst";
+    cache
+        .archives
+        .insert(archive.into(), vec!["a".into(), "b".into()]);
+    cache.share_ids();
+    let manifest: Manifest = [("meetings/a.html", "hash-a"), ("meetings/b.html", "hash-b")]
+        .into_iter()
+        .map(|(p, hash)| (p.into(), h(hash)))
+        .collect();
+    let mut builder = over_previous(&options, &thresholds, cache, &manifest);
+    assert!(builder.reuse_archive(archive));
+    let build = builder.pause().unwrap();
+    let listed = &build.cache.archives[archive];
+    assert_eq!(listed.len(), 2);
+    for id in listed {
+        let (key, _) = build.cache.meetings.get_key_value(id.id()).unwrap();
+        let (path, _) = manifest.get_key_value(&**id.page()).unwrap();
+        assert!(Arc::ptr_eq(id.page(), key.page()) && Arc::ptr_eq(id.page(), path));
+    }
 }

@@ -159,15 +159,6 @@ impl HeldSummary {
         self.spill_to(&spill)
     }
 
-    /// Makes an in-memory summary's id `id` itself (one allocation) when they are equal.
-    pub fn share_id(&mut self, id: &Arc<str>) {
-        if let Body::Here(summary) = &mut self.0
-            && *summary.instance_id == **id
-        {
-            summary.instance_id = Arc::clone(id);
-        }
-    }
-
     /// Whether the summary is in a spill file.
     #[cfg(test)]
     pub(crate) fn is_spilled(&self) -> bool {

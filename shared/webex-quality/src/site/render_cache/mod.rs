@@ -25,9 +25,11 @@ use crate::quality::headline::Headline;
 use crate::quality::{MeetingReport, Thresholds, Verdict};
 
 mod held;
+mod meeting_key;
 mod stored;
 
 pub use held::HeldSummary;
+pub use meeting_key::MeetingKey;
 pub use stored::CacheDigest;
 
 /// The render cache's key in the data store: records of postcard under zstd ([`RenderCache::to_bytes`]).
@@ -44,8 +46,8 @@ const CACHE_VERSION: u32 = 7;
 /// A meeting, as list-type pages show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeetingSummary {
-    /// Instance id: the same allocation as the cache's key for the meeting and the archive's list
-    /// that names it ([`RenderCache::share_ids`]).
+    /// Instance id (the cache's key for the meeting holds it as its page's path, [`MeetingKey`];
+    /// this copy is in memory only while the summary is: a render spills its summaries).
     pub instance_id: Arc<str>,
     /// Title, in the cache's string table ([`MeetingSummary::title`]): meetings of a series share
     /// theirs, and a table entry costs 4 bytes a meeting where a string cost about 56.
@@ -197,13 +199,13 @@ pub struct RenderCache {
     /// Per meeting instance id. Each entry is boxed: the map's nodes, about a third empty, then
     /// leave 8 bytes a slot unused rather than a third of the entry's 272 (a heap profile of a
     /// 30-day full rebuild had the nodes at 12 MB, the largest item that grew with history).
-    pub meetings: BTreeMap<Arc<str>, Box<CachedMeeting>>,
+    pub meetings: BTreeMap<MeetingKey, Box<CachedMeeting>>,
     /// Per person page path.
     pub people: BTreeMap<String, CachedFiles>,
     /// Per archive object key, the meetings it holds (archives never change, so a build keeps
     /// them without reading the archive).
     #[serde(default)]
-    pub archives: BTreeMap<String, Vec<Arc<str>>>,
+    pub archives: BTreeMap<String, Vec<MeetingKey>>,
     /// The strings of the sessions' summaries.
     #[serde(default)]
     pub texts: Texts,
@@ -282,12 +284,9 @@ impl RenderCache {
         self.version == CACHE_VERSION && self.fingerprint == fingerprint
     }
 
-    /// Makes each meeting's id one allocation: the map's key, held by its summary and by the list
-    /// of the archive that holds it (read from the file, they are three copies).
+    /// Makes each meeting's key one allocation: the map's, and the list of the archive that holds
+    /// the meeting (read from the file, they are two copies).
     pub fn share_ids(&mut self) {
-        for (id, meeting) in &mut self.meetings {
-            meeting.summary.share_id(id);
-        }
         let mut archives = std::mem::take(&mut self.archives);
         for id in archives.values_mut().flatten() {
             *id = self.shared_id(id);
@@ -297,10 +296,10 @@ impl RenderCache {
 
     /// `id` as this cache holds it (the map's key), or `id` itself when it has no entry.
     #[must_use]
-    pub fn shared_id(&self, id: &Arc<str>) -> Arc<str> {
+    pub fn shared_id(&self, id: &MeetingKey) -> MeetingKey {
         self.meetings
-            .get_key_value(&**id)
-            .map_or_else(|| Arc::clone(id), |(key, _)| Arc::clone(key))
+            .get_key_value(id.id())
+            .map_or_else(|| id.clone(), |(key, _)| key.clone())
     }
 }
 
@@ -412,11 +411,11 @@ mod tests {
     }
 
     #[test]
-    fn a_meetings_id_read_from_the_cache_is_one_allocation() {
+    fn a_meetings_key_read_from_the_cache_is_one_allocation_its_pages_path() {
         let mut cache = RenderCache::new("f".into());
         let summary = bare_summary("a_I_1");
         cache.meetings.insert(
-            "a_I_1".into(),
+            MeetingKey::new("a_I_1"),
             Box::new(CachedMeeting {
                 key: ContentHash::of(b"k"),
                 summary: HeldSummary::here(summary),
@@ -425,19 +424,17 @@ mod tests {
         );
         cache.archives.insert(
             "archive/a.sqlite.zst".into(),
-            vec!["a_I_1".into(), "gone_I_2".into()],
+            vec![MeetingKey::new("a_I_1"), MeetingKey::new("gone_I_2")],
         );
         let read = RenderCache::from_bytes(&cache.to_bytes().unwrap()).unwrap();
         assert_eq!(read, cache);
-        let (key, meeting) = read.meetings.iter().next().unwrap();
-        assert!(Arc::ptr_eq(
-            key,
-            &meeting.summary.get().unwrap().instance_id
-        ));
+        let (key, _) = read.meetings.iter().next().unwrap();
+        assert_eq!(&**key.page(), "meetings/a_I_1.html");
         let listed = &read.archives["archive/a.sqlite.zst"];
-        assert!(Arc::ptr_eq(key, &listed[0]));
+        assert!(Arc::ptr_eq(key.page(), listed[0].page()));
         assert_eq!(
-            &*listed[1], "gone_I_2",
+            listed[1].id(),
+            "gone_I_2",
             "an id the cache has no entry for stays"
         );
     }

@@ -315,7 +315,8 @@ impl RenderCache {
 #[cfg(test)]
 mod tests {
     use super::super::{
-        CachedFiles, CachedMeeting, ContentHash, FileHashes, HeldSummary, MeetingSummary,
+        CachedFiles, CachedMeeting, ContentHash, FileHashes, HeldSummary, MeetingKey,
+        MeetingSummary,
     };
     use super::*;
 
@@ -345,7 +346,7 @@ mod tests {
         let files = |path: &str| FileHashes::one(path, ContentHash::of(path.as_bytes()));
         let mut cache = RenderCache::new("fingerprint".into());
         cache.meetings.insert(
-            "a_I_1".into(),
+            MeetingKey::new("a_I_1"),
             Box::new(CachedMeeting {
                 key: ContentHash::of(b"inputs"),
                 summary: HeldSummary::here(summary),
@@ -370,7 +371,7 @@ mod tests {
         );
         cache.archives.insert(
             "archive/2026-01-05.sqlite.zst".into(),
-            vec!["a_I_1".into(), "gone_I_2".into()],
+            vec![MeetingKey::new("a_I_1"), MeetingKey::new("gone_I_2")],
         );
         for text in [
             "",
