@@ -32,6 +32,50 @@ fn three_participants() -> Vec<u8> {
     .unwrap()
 }
 
+/// A cache for builds with `options` and `thresholds`, with an entry for each of `ids`.
+fn cache_with(options: &SiteOptions, thresholds: &Thresholds, ids: &[&str]) -> RenderCache {
+    let mut cache = RenderCache::new(render_cache::fingerprint(options, thresholds));
+    for id in ids {
+        cache.meetings.insert((*id).into(), cached(id));
+    }
+    cache
+}
+
+/// The 3-participant fixture's meetings (`id`, start) in a database of a scratch folder, and
+/// the options of a render two hours after the last start.
+struct Fixture {
+    scratch: tempfile::TempDir,
+    db: Database,
+    options: SiteOptions,
+    thresholds: Thresholds,
+    status: StatusView,
+}
+
+fn fixture(meetings: &[(&str, chrono::DateTime<chrono::Utc>)]) -> Fixture {
+    let scratch = crate::db::test_support::tempdir();
+    let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
+    let body = three_participants();
+    for (id, start) in meetings {
+        db.apply(&crate::db::test_support::changes_with_call(
+            id, *start, &body,
+        ))
+        .unwrap();
+    }
+    let last = meetings.iter().map(|(_, start)| *start).max().unwrap();
+    let options = SiteOptions {
+        generated: last + chrono::Duration::hours(2),
+        ..SiteOptions::default()
+    };
+    let status = StatusView::from_sources(&db, None, options.generated).unwrap();
+    Fixture {
+        scratch,
+        db,
+        options,
+        thresholds: Thresholds::default(),
+        status,
+    }
+}
+
 /// A build over a previous build's `cache` and the `manifest` it published.
 fn over_previous<'a>(
     options: &'a SiteOptions,
@@ -46,10 +90,7 @@ fn over_previous<'a>(
 fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
     let options = SiteOptions::default();
     let thresholds = Thresholds::default();
-    let mut cache = RenderCache::new(render_cache::fingerprint(&options, &thresholds));
-    for id in ["a", "b"] {
-        cache.meetings.insert(id.into(), cached(id));
-    }
+    let mut cache = cache_with(&options, &thresholds, &["a", "b"]);
     let archive = "archive/2026-01-05.sqlite.zst";
     cache.archives.insert(archive.into(), vec!["a".into()]);
     let person = CachedFiles {
@@ -89,10 +130,7 @@ fn an_archive_not_published_as_cached_is_read_again_and_its_entries_stay() {
     let thresholds = Thresholds::default();
     let archive = "archive/2026-01-05.sqlite.zst";
     let with = |ids: &[&str], listed: &[&str]| {
-        let mut cache = RenderCache::new(render_cache::fingerprint(&options, &thresholds));
-        for id in ids {
-            cache.meetings.insert((*id).into(), cached(id));
-        }
+        let mut cache = cache_with(&options, &thresholds, ids);
         cache
             .archives
             .insert(archive.into(), listed.iter().map(|&id| id.into()).collect());
@@ -268,11 +306,8 @@ fn a_meeting_rendered_again_lets_go_of_its_previous_entry_at_once() {
         .unwrap();
     let options = SiteOptions::default();
     let thresholds = Thresholds::default();
-    let mut cache = RenderCache::new(render_cache::fingerprint(&options, &thresholds));
     // "a" was rendered from other inputs; "z" is in no database this build reads.
-    for id in ["a", "z"] {
-        cache.meetings.insert(id.into(), cached(id));
-    }
+    let cache = cache_with(&options, &thresholds, &["a", "z"]);
     let manifest = Manifest::new();
     let mut builder = over_previous(&options, &thresholds, cache, &manifest);
     builder.add_database(&db, None).unwrap();
@@ -352,20 +387,14 @@ fn the_strings_of_meetings_no_longer_cached_are_let_go() {
 
 #[test]
 fn a_build_with_a_spill_file_holds_no_summaries_and_renders_what_one_without_does() {
-    use crate::db::test_support::{changes_with_call, t, tempdir};
-    let scratch = tempdir();
-    let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
-    let body = three_participants();
-    let start = t("2025-06-02T14:00:00Z");
-    for id in ["a_I_1", "b_I_2", "c_I_3"] {
-        db.apply(&changes_with_call(id, start, &body)).unwrap();
-    }
-    let options = SiteOptions {
-        generated: start + chrono::Duration::hours(2),
-        ..SiteOptions::default()
-    };
-    let thresholds = Thresholds::default();
-    let status = StatusView::from_sources(&db, None, options.generated).unwrap();
+    let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
+    let Fixture {
+        scratch,
+        db,
+        options,
+        thresholds,
+        status,
+    } = fixture(&[("a_I_1", start), ("b_I_2", start), ("c_I_3", start)]);
     let in_memory = build_incremental(&db, &status, &options, &thresholds, None).unwrap();
 
     let work = scratch.path().join("work");
@@ -410,21 +439,15 @@ fn a_build_with_a_spill_file_holds_no_summaries_and_renders_what_one_without_doe
 
 #[test]
 fn the_recent_exports_then_a_days_page_and_exports_come_a_part_at_a_time() {
-    use crate::db::test_support::{changes_with_call, t, tempdir};
-    let scratch = tempdir();
-    let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
-    let body = three_participants();
-    let start = t("2025-06-02T14:00:00Z");
-    db.apply(&changes_with_call("a_I_1", start, &body)).unwrap();
+    let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
     let next_day = start + chrono::Duration::days(1);
-    db.apply(&changes_with_call("b_I_2", next_day, &body))
-        .unwrap();
-    let options = SiteOptions {
-        generated: next_day + chrono::Duration::hours(2),
-        ..SiteOptions::default()
-    };
-    let thresholds = Thresholds::default();
-    let status = StatusView::from_sources(&db, None, options.generated).unwrap();
+    let Fixture {
+        db,
+        options,
+        thresholds,
+        status,
+        scratch: _scratch,
+    } = fixture(&[("a_I_1", start), ("b_I_2", next_day)]);
     let whole = build_incremental(&db, &status, &options, &thresholds, None).unwrap();
 
     let mut builder = SiteBuilder::new(&options, &thresholds, None);
@@ -449,7 +472,7 @@ fn the_recent_exports_then_a_days_page_and_exports_come_a_part_at_a_time() {
         }
         batches.push(files.keys().cloned().collect::<Vec<_>>());
         let day = "days/2025-06-02.html";
-        if batches.len() < 3 {
+        if batches.len() < 4 {
             assert!(
                 !build.cache.days.contains_key(day),
                 "not before its last part"
@@ -498,20 +521,14 @@ fn the_recent_exports_then_a_days_page_and_exports_come_a_part_at_a_time() {
 
 #[test]
 fn a_meetings_cache_key_is_its_pages_path_as_the_manifests_hold_it() {
-    use crate::db::test_support::{changes_with_call, t, tempdir};
-    let scratch = tempdir();
-    let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
-    let body = three_participants();
-    let start = t("2025-06-02T14:00:00Z");
-    for id in ["a_I_1", "b_I_2"] {
-        db.apply(&changes_with_call(id, start, &body)).unwrap();
-    }
-    let options = SiteOptions {
-        generated: start + chrono::Duration::hours(2),
-        ..SiteOptions::default()
-    };
-    let thresholds = Thresholds::default();
-    let status = StatusView::from_sources(&db, None, options.generated).unwrap();
+    let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
+    let Fixture {
+        db,
+        options,
+        thresholds,
+        status,
+        scratch: _scratch,
+    } = fixture(&[("a_I_1", start), ("b_I_2", start)]);
     let one_allocation = |key: &MeetingKey, manifest: &Manifest| {
         let (path, _) = manifest.get_key_value(&**key.page()).unwrap();
         Arc::ptr_eq(path, key.page())
@@ -545,10 +562,7 @@ fn a_meetings_cache_key_is_its_pages_path_as_the_manifests_hold_it() {
 fn a_kept_archives_list_holds_its_meetings_keys_as_the_build_does() {
     let options = SiteOptions::default();
     let thresholds = Thresholds::default();
-    let mut cache = RenderCache::new(render_cache::fingerprint(&options, &thresholds));
-    for id in ["a", "b"] {
-        cache.meetings.insert(id.into(), cached(id));
-    }
+    let mut cache = cache_with(&options, &thresholds, &["a", "b"]);
     let archive = "archive/2026-01-05.sqlite.zst";
     cache
         .archives
