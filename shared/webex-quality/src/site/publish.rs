@@ -269,7 +269,7 @@ async fn publish_files(
         files: hashes,
         listed: &listed,
     }
-    .to_json();
+    .to_json()?;
     report = write_manifest(store, manifest, version, report).await?;
     // Removed only once the manifest that no longer lists them is in place: a lost race removes
     // nothing another builder still lists.
@@ -291,13 +291,17 @@ pub(super) struct ManifestEntries<'a> {
 
 impl ManifestEntries<'_> {
     /// The pretty JSON object `serde_json::to_vec_pretty` makes of the entries' map.
-    pub(super) fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+    ///
+    /// # Errors
+    /// The serializer failed (a store error for the manifest's key: nothing is written).
+    pub(super) fn to_json(&self) -> Result<Vec<u8>, StoreError> {
         // Each entry is its path, its 64 hex digits, and 10 bytes of quotes, colon, comma and
         // indentation (the last has no comma; the braces are 4 bytes): the size of every entry,
         // listed or not, is room enough.
         let size = 2 + self.files.keys().map(|p| p.len() + 74).sum::<usize>();
         let mut bytes = Vec::with_capacity(size);
-        serde_json::to_writer_pretty(&mut bytes, self)?;
+        serde_json::to_writer_pretty(&mut bytes, self)
+            .map_err(|e| StoreError::backend("put", MANIFEST_KEY, e))?;
         Ok(bytes)
     }
 }
@@ -315,18 +319,17 @@ impl serde::Serialize for ManifestEntries<'_> {
 /// Store failures, or [`PublishError::ManifestChanged`] (with `report`'s uploads).
 pub(super) async fn write_manifest(
     store: &dyn ObjectStore,
-    manifest: Result<Vec<u8>, serde_json::Error>,
+    manifest: Vec<u8>,
     version: Option<&ETag>,
     report: Published,
 ) -> Result<Published, PublishError> {
-    let bytes = manifest.map_err(|e| StoreError::backend("put", MANIFEST_KEY, e))?;
     let condition = version.map_or(PutCondition::IfAbsent, |etag| {
         PutCondition::IfMatch(etag.clone())
     });
     match store
         .publish(
             MANIFEST_KEY,
-            Bytes::from(bytes),
+            Bytes::from(manifest),
             "application/json",
             "no-cache",
             condition,

@@ -426,7 +426,7 @@ async fn save_progress(
         files: &manifest,
         listed: &|_, _| true,
     }
-    .to_json();
+    .to_json()?;
     let published = match write_manifest(site, json, version, streamed).await {
         Ok(published) => published,
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),

@@ -99,7 +99,7 @@ impl<'a> SiteBuilder<'a> {
             });
         }
         // After the people's lists are let go (but those of the pages to render): the last 7
-        // days' list and exports (10 MB at 1,000 meetings a day) are not held beside them.
+        // days' page (its rows and HTML, 6 MB at 1,000 meetings a day) is not held beside them.
         let (days, recent) = meetings_lists(
             build,
             previous.as_mut(),
