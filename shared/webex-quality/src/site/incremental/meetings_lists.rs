@@ -72,9 +72,9 @@ pub(super) fn meetings_lists(
     let html = render("meetings.html", &page)?;
     drop(page);
     build.insert("meetings.html".into(), html);
-    // A day whose meetings changed is rendered later, a batch of days at a time
-    // ([`render_day`]): a day's exports list every session of it, and holding every day's at
-    // once made a full rebuild's memory grow with history.
+    // A day whose meetings changed is rendered later, a part at a time ([`render_day`]): a
+    // day's exports list every session of it, and holding every day's at once made a full
+    // rebuild's memory grow with history.
     let mut todo = Vec::new();
     for (day, meetings) in &by_day {
         let path = day_path(*day);
