@@ -51,6 +51,25 @@ struct Fixture {
     status: StatusView,
 }
 
+impl Fixture {
+    /// A build of the fixture's database over `previous`.
+    fn build(&self, previous: Option<Previous<'_>>) -> SiteBuild {
+        build_incremental(
+            &self.db,
+            &self.status,
+            &self.options,
+            &self.thresholds,
+            previous,
+        )
+        .unwrap()
+    }
+
+    /// A build with the fixture's options, nothing added yet.
+    fn builder(&self) -> SiteBuilder<'_> {
+        SiteBuilder::new(&self.options, &self.thresholds, None)
+    }
+}
+
 fn fixture(meetings: &[(&str, chrono::DateTime<chrono::Utc>)]) -> Fixture {
     let scratch = crate::db::test_support::tempdir();
     let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
@@ -388,21 +407,15 @@ fn the_strings_of_meetings_no_longer_cached_are_let_go() {
 #[test]
 fn a_build_with_a_spill_file_holds_no_summaries_and_renders_what_one_without_does() {
     let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
-    let Fixture {
-        scratch,
-        db,
-        options,
-        thresholds,
-        status,
-    } = fixture(&[("a_I_1", start), ("b_I_2", start), ("c_I_3", start)]);
-    let in_memory = build_incremental(&db, &status, &options, &thresholds, None).unwrap();
+    let f = fixture(&[("a_I_1", start), ("b_I_2", start), ("c_I_3", start)]);
+    let in_memory = f.build(None);
 
-    let work = scratch.path().join("work");
+    let work = f.scratch.path().join("work");
     let spill = Spill::create(&work).unwrap();
-    let mut builder = SiteBuilder::new(&options, &thresholds, None);
+    let mut builder = f.builder();
     builder.spill_meetings_to(Arc::clone(&spill));
-    builder.add_database(&db, None).unwrap();
-    let spilled = builder.finish(&status).unwrap();
+    builder.add_database(&f.db, None).unwrap();
+    let spilled = builder.finish(&f.status).unwrap();
     assert_eq!(spilled.files, in_memory.files, "the same site");
     assert_eq!(spilled.cache, in_memory.cache, "the same cache, read back");
     // Each meeting's sessions, and whether its summary (with them) is spilled.
@@ -423,7 +436,7 @@ fn a_build_with_a_spill_file_holds_no_summaries_and_renders_what_one_without_doe
 
     // The cache read back by the next render goes to that render's spill file as it is read, and
     // that build keeps every meeting.
-    let stored = scratch.path().join("site-cache.bin.zst");
+    let stored = f.scratch.path().join("site-cache.bin.zst");
     spilled.cache.write_file(&stored).unwrap();
     let next_spill = Spill::create(&work).unwrap();
     let (read, _) = RenderCache::read_file(&stored, Some(&next_spill)).unwrap();
@@ -441,18 +454,12 @@ fn a_build_with_a_spill_file_holds_no_summaries_and_renders_what_one_without_doe
 fn the_recent_exports_then_a_days_page_and_exports_come_a_part_at_a_time() {
     let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
     let next_day = start + chrono::Duration::days(1);
-    let Fixture {
-        db,
-        options,
-        thresholds,
-        status,
-        scratch: _scratch,
-    } = fixture(&[("a_I_1", start), ("b_I_2", next_day)]);
-    let whole = build_incremental(&db, &status, &options, &thresholds, None).unwrap();
+    let f = fixture(&[("a_I_1", start), ("b_I_2", next_day)]);
+    let whole = f.build(None);
 
-    let mut builder = SiteBuilder::new(&options, &thresholds, None);
-    builder.add_database(&db, None).unwrap();
-    let (mut build, mut people) = builder.finish_lists(&status).unwrap();
+    let mut builder = f.builder();
+    builder.add_database(&f.db, None).unwrap();
+    let (mut build, mut people) = builder.finish_lists(&f.status).unwrap();
     // What is still to render counts as coming, not removed (`check_removals`).
     let coming = people.paths();
     for path in [
@@ -522,19 +529,13 @@ fn the_recent_exports_then_a_days_page_and_exports_come_a_part_at_a_time() {
 #[test]
 fn a_meetings_cache_key_is_its_pages_path_as_the_manifests_hold_it() {
     let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
-    let Fixture {
-        db,
-        options,
-        thresholds,
-        status,
-        scratch: _scratch,
-    } = fixture(&[("a_I_1", start), ("b_I_2", start)]);
+    let f = fixture(&[("a_I_1", start), ("b_I_2", start)]);
     let one_allocation = |key: &MeetingKey, manifest: &Manifest| {
         let (path, _) = manifest.get_key_value(&**key.page()).unwrap();
         Arc::ptr_eq(path, key.page())
     };
     // Rendered: the key is the build's manifest's path.
-    let first = build_incremental(&db, &status, &options, &thresholds, None).unwrap();
+    let first = f.build(None);
     assert_eq!(first.cache.meetings.len(), 2);
     assert!(
         first
@@ -551,7 +552,7 @@ fn a_meetings_cache_key_is_its_pages_path_as_the_manifests_hold_it() {
         cache: RenderCache::from_bytes(&first.cache.to_bytes().unwrap()).unwrap(),
         manifest: &published,
     };
-    let kept = build_incremental(&db, &status, &options, &thresholds, Some(previous)).unwrap();
+    let kept = f.build(Some(previous));
     assert_eq!(kept.meetings_reused, 2);
     for key in kept.cache.meetings.keys() {
         assert!(one_allocation(key, &published) && one_allocation(key, &kept.hashes));
