@@ -110,9 +110,9 @@ impl MeetingSummary {
 
 /// A meeting in the cache: the key of the inputs its page was rendered from, its summary (in memory
 /// or in the render's spill file: [`HeldSummary`]), and the content hash of its page. The page's
-/// path follows from the id ([`meeting_path`]), so an entry holds the hash alone, not a third copy
-/// of the path beside the manifests' (about 90 bytes a meeting); it is stored as the one-file map
-/// it always was (the stored cache is unchanged).
+/// path is the map's key ([`MeetingKey`]), so an entry holds the hash alone, not another copy of
+/// the path (about 90 bytes a meeting); it is stored as the one-file map it always was (the stored
+/// cache is unchanged).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "StoredEntry")]
 pub struct CachedMeeting {
@@ -125,11 +125,11 @@ pub struct CachedMeeting {
 }
 
 impl CachedMeeting {
-    /// The manifest's own copy of the page's path (the meeting's id being `id`), when `manifest`
+    /// The manifest's own copy of the page's path (the meeting's key being `key`), when `manifest`
     /// lists the page with this entry's hash (it is published as cached, and can be kept).
     #[must_use]
-    pub fn published_path(&self, id: &str, manifest: &Manifest) -> Option<SitePath> {
-        match manifest.get_key_value(meeting_path(id).as_str()) {
+    pub fn published_path(&self, key: &MeetingKey, manifest: &Manifest) -> Option<SitePath> {
+        match manifest.get_key_value(&**key.page()) {
             Some((path, hash)) if *hash == self.page => Some(Arc::clone(path)),
             _ => None,
         }
@@ -482,13 +482,21 @@ mod tests {
         );
         // Its page's path is the published manifest's copy, when that lists the same hash.
         let mut manifest = Manifest::new();
-        assert_eq!(entry.published_path("a_I_1", &manifest), None);
+        assert_eq!(
+            entry.published_path(&MeetingKey::new("a_I_1"), &manifest),
+            None
+        );
         manifest.insert("meetings/a_I_1.html".into(), ContentHash::of(b"other"));
-        assert_eq!(entry.published_path("a_I_1", &manifest), None);
+        assert_eq!(
+            entry.published_path(&MeetingKey::new("a_I_1"), &manifest),
+            None
+        );
         manifest.insert("meetings/a_I_1.html".into(), entry.page);
         let (listed, _) = manifest.first_key_value().unwrap();
         assert!(Arc::ptr_eq(
-            &entry.published_path("a_I_1", &manifest).unwrap(),
+            &entry
+                .published_path(&MeetingKey::new("a_I_1"), &manifest)
+                .unwrap(),
             listed
         ));
     }
