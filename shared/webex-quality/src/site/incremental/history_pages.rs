@@ -235,11 +235,7 @@ impl SiteBuild {
             let mut found = Vec::new();
             let mut last = None;
             for (m, index) in todo.sessions.iter() {
-                let Some(meeting) = pages
-                    .ids
-                    .get(m as usize)
-                    .and_then(|id| cache.meetings.get(&**id))
-                else {
+                let Some(meeting) = super::cached_at(cache, &pages.ids, m as usize) else {
                     continue;
                 };
                 if last != Some(m) {

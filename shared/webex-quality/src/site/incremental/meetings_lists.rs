@@ -108,7 +108,7 @@ pub(super) fn render_recent_exports(
     let mut failed = None;
     let exports = recent
         .iter()
-        .filter_map(|i| cache.meetings.get(&**ids.get(*i as usize)?))
+        .filter_map(|i| super::cached_at(cache, ids, *i as usize))
         .map_while(|m| match m.summary.get() {
             Ok(a) => Some(meeting_export(&a, &cache.texts)),
             Err(error) => {
@@ -194,7 +194,7 @@ pub(super) fn render_day(
         .todo
         .meetings
         .iter()
-        .filter_map(|i| cache.meetings.get(&**ids.get(*i)?))
+        .filter_map(|i| super::cached_at(cache, ids, *i))
         .map(|m| m.summary.get())
         .collect::<Result<Vec<_>, _>>()?;
     let analyzed: Vec<&MeetingSummary> = loaded.iter().map(AsRef::as_ref).collect();

@@ -166,6 +166,16 @@ type CacheEntry = (MeetingKey, Box<CachedMeeting>);
 /// A meeting of the build's history, as its pages go through it: its id and cache entry.
 type Meeting<'m> = (&'m MeetingKey, &'m CachedMeeting);
 
+/// The entry in `cache` of the meeting at `at` in `ids` (the build's meetings, oldest first: what
+/// the pages built from the history point into), if it has one.
+fn cached_at<'c>(
+    cache: &'c RenderCache,
+    ids: &[MeetingKey],
+    at: usize,
+) -> Option<&'c CachedMeeting> {
+    cache.meetings.get(ids.get(at)?.id()).map(|m| &**m)
+}
+
 /// A meeting's entry and the published manifest's copy of its page's path.
 type PublishedEntry = (CacheEntry, SitePath);
 
