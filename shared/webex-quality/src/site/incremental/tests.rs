@@ -41,6 +41,24 @@ fn cache_with(options: &SiteOptions, thresholds: &Thresholds, ids: &[&str]) -> R
     cache
 }
 
+/// A manifest of (path, stand-in hash text) pairs ([`h`]).
+fn manifest_of(files: &[(&str, &str)]) -> Manifest {
+    files
+        .iter()
+        .map(|(p, hash)| ((*p).into(), h(hash)))
+        .collect()
+}
+
+/// The archive object the tests' caches list.
+const ARCHIVE: &str = "archive/2026-01-05.sqlite.zst";
+
+/// `cache` with `listed` as what [`ARCHIVE`] holds.
+fn with_archive(mut cache: RenderCache, listed: &[&str]) -> RenderCache {
+    let listed = listed.iter().map(|&id| id.into()).collect();
+    cache.archives.insert(ARCHIVE.into(), listed);
+    cache
+}
+
 /// The 3-participant fixture's meetings (`id`, start) in a database of a scratch folder, and
 /// the options of a render two hours after the last start.
 struct Fixture {
@@ -109,23 +127,19 @@ fn over_previous<'a>(
 fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
     let options = SiteOptions::default();
     let thresholds = Thresholds::default();
-    let mut cache = cache_with(&options, &thresholds, &["a", "b"]);
-    let archive = "archive/2026-01-05.sqlite.zst";
-    cache.archives.insert(archive.into(), vec!["a".into()]);
+    let mut cache = with_archive(cache_with(&options, &thresholds, &["a", "b"]), &["a"]);
+    let archive = ARCHIVE;
     let person = CachedFiles {
         key: h("key-p"),
         files: FileHashes::from([("people/p.html".into(), h("hash-p"))]),
         rendered: None,
     };
     cache.people.insert("people/p.html".into(), person.clone());
-    let manifest: Manifest = [
+    let manifest = manifest_of(&[
         ("meetings/a.html", "hash-a"),
         ("meetings/b.html", "hash-b"),
         ("people/p.html", "hash-p"),
-    ]
-    .into_iter()
-    .map(|(p, hash)| (p.into(), h(hash)))
-    .collect();
+    ]);
     let mut builder = over_previous(&options, &thresholds, cache, &manifest);
     // The build reaches the archive holding "a", then its time is up.
     assert!(builder.reuse_archive(archive));
@@ -147,13 +161,9 @@ fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
 fn an_archive_not_published_as_cached_is_read_again_and_its_entries_stay() {
     let options = SiteOptions::default();
     let thresholds = Thresholds::default();
-    let archive = "archive/2026-01-05.sqlite.zst";
+    let archive = ARCHIVE;
     let with = |ids: &[&str], listed: &[&str]| {
-        let mut cache = cache_with(&options, &thresholds, ids);
-        cache
-            .archives
-            .insert(archive.into(), listed.iter().map(|&id| id.into()).collect());
-        cache
+        with_archive(cache_with(&options, &thresholds, ids), listed)
     };
     let published = |ids: &[&str]| -> Manifest {
         ids.iter()
@@ -563,16 +573,10 @@ fn a_meetings_cache_key_is_its_pages_path_as_the_manifests_hold_it() {
 fn a_kept_archives_list_holds_its_meetings_keys_as_the_build_does() {
     let options = SiteOptions::default();
     let thresholds = Thresholds::default();
-    let mut cache = cache_with(&options, &thresholds, &["a", "b"]);
-    let archive = "archive/2026-01-05.sqlite.zst";
-    cache
-        .archives
-        .insert(archive.into(), vec!["a".into(), "b".into()]);
+    let mut cache = with_archive(cache_with(&options, &thresholds, &["a", "b"]), &["a", "b"]);
+    let archive = ARCHIVE;
     cache.share_ids();
-    let manifest: Manifest = [("meetings/a.html", "hash-a"), ("meetings/b.html", "hash-b")]
-        .into_iter()
-        .map(|(p, hash)| (p.into(), h(hash)))
-        .collect();
+    let manifest = manifest_of(&[("meetings/a.html", "hash-a"), ("meetings/b.html", "hash-b")]);
     let mut builder = over_previous(&options, &thresholds, cache, &manifest);
     assert!(builder.reuse_archive(archive));
     let build = builder.pause().unwrap();
