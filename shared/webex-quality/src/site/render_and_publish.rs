@@ -19,7 +19,7 @@ use super::incremental::PeoplePages;
 use super::person_key::PersonKey;
 use super::publish::{ManifestEntries, PUBLISH_BATCH_BYTES, write_manifest};
 use super::render_cache::{
-    CacheDigest, CacheError, LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY, Spill,
+    CacheDigest, CacheError, LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY, Spill, part_key,
 };
 use super::{
     BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteOptions,
@@ -179,7 +179,10 @@ async fn previous_cache(
     let read = |path: &std::path::Path| RenderCache::read_file(path, Some(spill));
     if let Some(found) = read_cache(data, work_dir, SITE_CACHE_KEY, read).await? {
         return Ok(match found {
-            Some((cache, digest)) => (Some(cache), StoredCache::Current(digest)),
+            Some((mut cache, digest)) => {
+                read_parts(data, work_dir, &mut cache, spill).await?;
+                (Some(cache), StoredCache::Current(digest))
+            }
             None => (None, StoredCache::Nothing),
         });
     }
@@ -195,6 +198,65 @@ async fn previous_cache(
         Some(_) => (None, StoredCache::Legacy),
         None => (None, StoredCache::Nothing),
     })
+}
+
+/// How many parts of the render cache are fetched at once (each is one request to the data store;
+/// a year of history is 365 of them).
+const PARTS_AT_ONCE: usize = 8;
+
+/// Reads into `cache` the part of each archive the hot object lists ([`RenderCache::parts`]),
+/// fetched a few at a time and read one at a time. A part missing or unreadable is let go: its
+/// archive is read and rendered again, and the part written again.
+async fn read_parts(
+    data: &dyn ObjectStore,
+    work_dir: &std::path::Path,
+    cache: &mut RenderCache,
+    spill: &Arc<Spill>,
+) -> Result<(), RefreshError> {
+    use futures_util::StreamExt;
+    let archives: Vec<String> = cache.parts.keys().cloned().collect();
+    let fetches = futures_util::stream::iter(archives)
+        .map(|archive| async move {
+            let key = part_key(&archive);
+            let path = cache_file(work_dir)?;
+            match data.get_to_file(&key, None, &path).await {
+                Ok(FetchedFile::Found(_)) => Ok((archive, Some(path))),
+                Ok(FetchedFile::NotFound | FetchedFile::NotModified) => Ok((archive, None)),
+                Err(error) => {
+                    let _ = std::fs::remove_file(&path);
+                    Err(RefreshError::from(error))
+                }
+            }
+        })
+        .buffered(PARTS_AT_ONCE);
+    futures_util::pin_mut!(fetches);
+    // Every file fetched is removed, whatever happens to the others.
+    let mut failed = None;
+    while let Some(fetched) = fetches.next().await {
+        let (archive, path) = match fetched {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                failed.get_or_insert(error);
+                continue;
+            }
+        };
+        let key = part_key(&archive);
+        let Some(path) = path else {
+            tracing::warn!(
+                key,
+                "a part of the render cache is missing: its archive is rendered again"
+            );
+            cache.parts.remove(&archive);
+            continue;
+        };
+        if failed.is_none()
+            && let Err(error) = cache.read_part_file(&archive, &path, Some(spill))
+        {
+            tracing::warn!(%error, key, "a part of the render cache is unreadable: its archive is rendered again");
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    failed.map_or(Ok(()), Err)
 }
 
 /// The cache at `key` read with `read`: `None` when there is no such object, `Some(None)` when it
@@ -419,7 +481,7 @@ async fn save_progress(
     streamed: Published,
     (archives_read, authorization_needed): (usize, bool),
 ) -> Result<Attempt, RefreshError> {
-    let build = builder.pause()?;
+    let mut build = builder.pause()?;
     let mut manifest = comparable.clone();
     manifest.extend(build.hashes.iter().map(|(p, h)| (p.clone(), *h)));
     let json = ManifestEntries {
@@ -432,7 +494,7 @@ async fn save_progress(
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
         Err(PublishError::Store(error)) => return Err(error.into()),
     };
-    let cache_written = save_cache(data, &build.cache, work_dir, stored).await?;
+    let cache_written = save_cache(data, &mut build.cache, work_dir, stored).await?;
     tracing::info!(
         meetings_rendered = build.meetings_rendered,
         "the render's time is up: its progress is saved, the next render goes on from there"
@@ -469,15 +531,31 @@ impl Rendered {
     }
 }
 
-/// Saves the cache, unless the store holds it already (`stored`, read before the build: a render
-/// that changed nothing writes nothing); after the first save over a cache of the earlier form,
-/// deletes that. Returns whether it wrote the cache.
+/// Saves the cache: first the part of each archive whose part is not stored as the build has it
+/// ([`RenderCache::parts_to_write`]), then the hot object that lists them, unless the store holds
+/// it already (`stored`, read before the build: a render that changed nothing writes nothing);
+/// after the first save over a cache of the earlier form, deletes that. Returns whether it wrote
+/// the hot object.
 async fn save_cache(
     data: &SharedStore,
-    cache: &RenderCache,
+    cache: &mut RenderCache,
     work_dir: &std::path::Path,
     stored: StoredCache,
 ) -> Result<bool, RefreshError> {
+    for archive in cache.parts_to_write() {
+        let key = part_key(&archive);
+        let path = cache_file(work_dir)?;
+        let result = match cache.write_part_file(&archive, &path) {
+            Ok(digest) => data
+                .put_file(&key, &path, PutCondition::Always, "application/zstd")
+                .await
+                .map(|_| digest)
+                .map_err(RefreshError::from),
+            Err(error) => Err(StoreError::backend("put", &key, error).into()),
+        };
+        let _ = std::fs::remove_file(&path);
+        cache.parts.insert(archive, result?);
+    }
     if let StoredCache::Current(digest) = stored {
         match cache.digest() {
             Ok(now) if now == digest => {
@@ -637,7 +715,7 @@ async fn render_once(
         site.delete(path).await?;
         published.deleted.push(path.to_string());
     }
-    let cache_written = save_cache(data, &build.cache, work_dir, stored).await?;
+    let cache_written = save_cache(data, &mut build.cache, work_dir, stored).await?;
     Ok(Attempt::Done(Rendered::of(
         &build,
         (build.hashes.len(), published),

@@ -95,6 +95,19 @@ impl Texts {
         Some(self.get(text)).filter(|t| !t.is_empty())
     }
 
+    /// The CRC-32 of the table's first `len` strings (each its length and bytes), or `None` when it
+    /// holds fewer: what a part of the render cache, whose summaries use those strings, checks
+    /// before it is read over this table.
+    #[must_use]
+    pub fn prefix_crc(&self, len: usize) -> Option<u32> {
+        let mut crc = crc32fast::Hasher::new();
+        for text in self.list.get(..len)? {
+            crc.update(&(text.len() as u64).to_le_bytes());
+            crc.update(text.as_bytes());
+        }
+        Some(crc.finalize())
+    }
+
     /// Distinct strings held (the empty one included).
     #[must_use]
     pub fn len(&self) -> usize {
@@ -117,6 +130,43 @@ impl Texts {
                 .entry(text.0)
                 .or_insert_with(|| self.intern(old.get(text)))
         });
+    }
+}
+
+/// Which strings of a table are used, marked as the summaries that use them are read: a table
+/// whose strings are mostly unused is compacted ([`Texts::compact`]).
+#[derive(Debug)]
+pub struct UsedTexts {
+    used: Vec<bool>,
+    count: usize,
+}
+
+impl UsedTexts {
+    /// None of `texts` used yet (but the empty string).
+    #[must_use]
+    pub fn new(texts: &Texts) -> Self {
+        let mut used = vec![false; texts.len()];
+        let count = used.first_mut().map_or(0, |none| {
+            *none = true;
+            1
+        });
+        Self { used, count }
+    }
+
+    /// Marks `text` as used.
+    pub fn mark(&mut self, text: Text) {
+        if let Some(used) = self.used.get_mut(text.0 as usize)
+            && !*used
+        {
+            *used = true;
+            self.count += 1;
+        }
+    }
+
+    /// Whether more strings are unused than used.
+    #[must_use]
+    pub fn mostly_unused(&self) -> bool {
+        self.used.len() - self.count > self.count
     }
 }
 

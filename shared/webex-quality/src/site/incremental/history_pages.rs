@@ -12,7 +12,7 @@ use crate::site::list_pages::{
 };
 use crate::site::office_pages::OfficeTallies;
 use crate::site::render_cache::{
-    self, CachedFiles, ContentHash, FileHashes, MeetingKey, MeetingSummary,
+    self, CachedFiles, ContentHash, FileHashes, MeetingKey, MeetingSummary, UsedTexts,
 };
 use crate::site::{SiteOptions, StatusView, render_status};
 
@@ -64,11 +64,13 @@ impl<'a> SiteBuilder<'a> {
         let mut counter = SessionCounter::new(now, options);
         let mut overview = OverviewTallies::new(now);
         let mut offices = OfficeTallies::new(now, options);
+        let mut used = UsedTexts::new(&texts);
         for (m, (_, meeting)) in history.iter().enumerate() {
             let summary = meeting.summary.get()?;
             counter.add(m, &summary, &texts);
             overview.add(&summary, &texts);
             offices.add(&summary, &texts);
+            summary.mark_texts(&mut used);
         }
         let Counted {
             periods,
@@ -127,9 +129,9 @@ impl<'a> SiteBuilder<'a> {
         drop(keys);
         self.build.cache.meetings = meetings;
         self.build.cache.texts = texts;
-        // What the previous cache still holds is not carried over: its strings may be unused too.
-        let dropped = self.dropped || previous.is_some_and(|p| !p.cache.meetings.is_empty());
-        if dropped {
+        // The table only grows (the stored parts' summaries keep their strings' numbers), until
+        // most of it is unused: the strings of meetings rendered again, or no longer cached.
+        if used.mostly_unused() {
             self.build.cache.compact_texts()?;
         }
         Ok((

@@ -151,10 +151,9 @@ pub struct SiteBuilder<'a> {
     failed: HashSet<String>,
     /// Bytes of rendered files not taken yet.
     waiting: usize,
-    /// Whether an entry of the previous cache was dropped (its meeting rendered again), so that
-    /// strings of the table may no longer be used. The table a cache is saved with is compact, and
-    /// kept entries use the same strings: while nothing is dropped there is nothing to compact.
-    dropped: bool,
+    /// Meetings rendered while there is a previous cache: the stored part of an archive listing
+    /// one of them is not the build's any more (it is written again, [`RenderCache::parts`]).
+    rendered: HashSet<String>,
     /// Where the summaries and sessions of the meetings rendered go
     /// ([`SiteBuilder::spill_meetings_to`]).
     spill: Option<Arc<Spill>>,
@@ -182,6 +181,17 @@ type PublishedEntry = (CacheEntry, SitePath);
 /// Whether a meeting was added to `build` already: cached, or `failed` (an error page).
 fn added(build: &SiteBuild, failed: &HashSet<String>, instance_id: &str) -> bool {
     build.cache.meetings.contains_key(instance_id) || failed.contains(instance_id)
+}
+
+/// Whether the stored part of an archive holding `ids` is still what a build has of them: none of
+/// them was `rendered` by the build, or `failed` (then its entry changed, or is gone).
+fn part_unchanged(
+    ids: &[MeetingKey],
+    rendered: &HashSet<String>,
+    failed: &HashSet<String>,
+) -> bool {
+    !ids.iter()
+        .any(|id| rendered.contains(id.id()) || failed.contains(id.id()))
 }
 
 /// Meetings of one database still to be added to a build.
@@ -222,7 +232,7 @@ impl<'a> SiteBuilder<'a> {
             build,
             failed: HashSet::new(),
             waiting: 0,
-            dropped: false,
+            rendered: HashSet::new(),
             spill: None,
         }
     }
@@ -270,6 +280,7 @@ impl<'a> SiteBuilder<'a> {
             previous: Some(previous),
             build,
             failed,
+            rendered,
             ..
         } = self
         else {
@@ -307,6 +318,12 @@ impl<'a> SiteBuilder<'a> {
                 .extend(taken.into_iter().map(|(entry, _)| entry).chain(unpublished));
             previous.cache.archives.insert(key.to_owned(), ids);
             return false;
+        }
+        // Its stored part stays as it is, unless this build rendered one of its meetings.
+        if let Some(digest) = previous.cache.parts.remove(key)
+            && part_unchanged(&ids, rendered, failed)
+        {
+            build.cache.parts.insert(key.to_owned(), digest);
         }
         for entry in taken {
             self.keep_cached(entry);
@@ -393,8 +410,10 @@ impl<'a> SiteBuilder<'a> {
                     self.keep_cached((entry, path));
                     continue;
                 }
-                Some(_) => self.dropped = true,
-                None => {}
+                _ if self.previous.is_some() => {
+                    self.rendered.insert(meeting.instance_id.clone());
+                }
+                _ => {}
             }
             // Each meeting on its own: one whose stored body is damaged or whose page cannot be
             // made gets an error page, and the build goes on (other failures stop it).
@@ -481,14 +500,23 @@ impl<'a> SiteBuilder<'a> {
             }
         }
         if let Some(previous) = self.previous.take() {
-            let (left, cache) = (previous.cache, &mut self.build.cache);
+            let (mut left, cache) = (previous.cache, &mut self.build.cache);
             add_missing(&mut cache.meetings, left.meetings);
-            add_missing(&mut cache.archives, left.archives);
+            // An archive not reached keeps its stored part, unless this build rendered one of
+            // its meetings.
+            for (archive, ids) in left.archives {
+                if cache.archives.contains_key(&archive) {
+                    continue;
+                }
+                if let Some(digest) = left.parts.remove(&archive)
+                    && part_unchanged(&ids, &self.rendered, &self.failed)
+                {
+                    cache.parts.insert(archive.clone(), digest);
+                }
+                cache.archives.insert(archive, ids);
+            }
             add_missing(&mut cache.people, left.people);
             add_missing(&mut cache.days, left.days);
-        }
-        if self.dropped {
-            self.build.cache.compact_texts()?;
         }
         Ok(self.build)
     }

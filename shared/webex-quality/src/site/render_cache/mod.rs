@@ -19,7 +19,7 @@ use super::file_hashes::Manifest;
 pub use super::file_hashes::{ContentHash, FileHashes, SitePath};
 use super::sessions;
 pub use super::sessions::{PackedSessions, SessionSummary, Spill, SpillError, StreamSummary};
-pub use super::texts::{Text, Texts};
+pub use super::texts::{Text, Texts, UsedTexts};
 use crate::db::StoredMeeting;
 use crate::quality::headline::Headline;
 use crate::quality::{MeetingReport, Thresholds, Verdict};
@@ -30,7 +30,7 @@ mod stored;
 
 pub use held::HeldSummary;
 pub use meeting_key::MeetingKey;
-pub use stored::CacheDigest;
+pub use stored::{CacheDigest, PARTS_PREFIX, part_key};
 
 /// The render cache's key in the data store: records of postcard under zstd ([`RenderCache::to_bytes`]).
 pub const SITE_CACHE_KEY: &str = "site-cache.bin.zst";
@@ -41,7 +41,7 @@ pub const SITE_CACHE_KEY: &str = "site-cache.bin.zst";
 pub const LEGACY_SITE_CACHE_KEY: &str = "site-cache.json.gz";
 
 /// Bumped when the cache's shape changes.
-const CACHE_VERSION: u32 = 7;
+const CACHE_VERSION: u32 = 8;
 
 /// A meeting, as list-type pages show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +99,17 @@ impl MeetingSummary {
     #[must_use]
     pub fn host<'t>(&self, texts: &'t Texts) -> &'t str {
         texts.get(self.host)
+    }
+
+    /// Marks the strings the summary uses in `used`.
+    pub fn mark_texts(&self, used: &mut UsedTexts) {
+        used.mark(self.title);
+        used.mark(self.host);
+        for session in self.sessions.iter() {
+            for text in session.texts() {
+                used.mark(text);
+            }
+        }
     }
 
     /// The worst verdict of any session.
@@ -203,9 +214,14 @@ pub struct RenderCache {
     /// Per person page path.
     pub people: BTreeMap<String, CachedFiles>,
     /// Per archive object key, the meetings it holds (archives never change, so a build keeps
-    /// them without reading the archive).
+    /// them without reading the archive). Stored in the archive's part, with their entries.
     #[serde(default)]
     pub archives: BTreeMap<String, Vec<MeetingKey>>,
+    /// Per archive object key, the digest of its part as the data store holds it ([`part_key`]):
+    /// only parts the build left as they were read (a part not listed is written when the cache
+    /// is saved, [`RenderCache::parts_to_write`]).
+    #[serde(skip)]
+    pub parts: BTreeMap<String, CacheDigest>,
     /// The strings of the sessions' summaries.
     #[serde(default)]
     pub texts: Texts,
@@ -250,18 +266,23 @@ impl RenderCache {
             meetings: BTreeMap::new(),
             people: BTreeMap::new(),
             archives: BTreeMap::new(),
+            parts: BTreeMap::new(),
             texts: Texts::default(),
             days: BTreeMap::new(),
         }
     }
 
-    /// Drops the strings no cached meeting uses any more.
+    /// Drops the strings no cached meeting uses any more, and lets go of every part's digest
+    /// (their summaries' strings are numbered anew: every part is written again). A build does it
+    /// when most of the table is unused ([`UsedTexts::mostly_unused`]): otherwise the table only
+    /// grows, so that the stored parts' summaries keep their strings.
     ///
     /// # Errors
     /// The spill file failed (then the cache is half remapped: the build fails and is not saved).
     pub fn compact_texts(&mut self) -> Result<(), SpillError> {
         let meetings = &mut self.meetings;
         let mut failed = None;
+        self.parts.clear();
         self.texts.compact(|remap| {
             for meeting in meetings.values_mut() {
                 let remapped = meeting.summary.update(|summary| {
@@ -426,8 +447,14 @@ mod tests {
             "archive/a.sqlite.zst".into(),
             vec![MeetingKey::new("a_I_1"), MeetingKey::new("gone_I_2")],
         );
-        let read = RenderCache::from_bytes(&cache.to_bytes().unwrap()).unwrap();
-        assert_eq!(read, cache);
+        let read = cache.round_trip();
+        assert_eq!(
+            RenderCache {
+                parts: BTreeMap::new(),
+                ..read.clone()
+            },
+            cache
+        );
         let (key, _) = read.meetings.iter().next().unwrap();
         assert_eq!(&**key.page(), "meetings/a_I_1.html");
         let listed = &read.archives["archive/a.sqlite.zst"];
