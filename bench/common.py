@@ -77,13 +77,15 @@ def raw_json_bytes(database):
 
 # The render cache's keys in a data folder: the current form, and the gzipped JSON of earlier versions.
 RENDER_CACHES = ("site-cache.bin.zst", "site-cache.json.gz")
+RENDER_CACHE_PARTS = "site-cache"
 
 
 def remove_render_cache(data):
-    """Removes the render cache from the data folder `data` (either form): the next render is a full
-    rebuild."""
+    """Removes the render cache from the data folder `data` (either form, and the parts of the
+    archives): the next render is a full rebuild."""
     for cache in RENDER_CACHES:
         (data / cache).unlink(missing_ok=True)
+    shutil.rmtree(data / RENDER_CACHE_PARTS, ignore_errors=True)
 
 
 # A RAM filesystem for the rendered site, when the machine has one.

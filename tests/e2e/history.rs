@@ -11,6 +11,7 @@ use webex_quality::collect::Outcome;
 use webex_quality::db::Database;
 use webex_quality::history::{self, ArchiveKey, DATABASE_KEY};
 use webex_quality::quality::Thresholds;
+use webex_quality::site::render_cache::part_key;
 use webex_quality::site::{SiteOptions, render_from_store};
 use webex_quality::storage::{PutCondition, SharedStore};
 use webex_sim::{Route, SimConfig, SimHandle};
@@ -189,6 +190,15 @@ async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_
         );
     }
     assert_eq!(first.archives_read, archives.len());
+    // The render cache: a part per archive beside it, and the hot object.
+    assert_eq!(first.cache_parts_written, archives.len());
+    let parts: Vec<String> = archives.iter().map(|a| part_key(&a.key())).collect();
+    for part in &parts {
+        assert!(matches!(
+            store.get(part, None).await.unwrap(),
+            webex_quality::storage::Fetched::Found(_)
+        ));
+    }
     let second = render().await;
     assert_eq!(
         (second.meetings_rendered, second.meetings_reused),
@@ -198,6 +208,42 @@ async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_
         second.archives_read, 0,
         "archives never change: not read again"
     );
+    assert_eq!(second.cache_parts_written, 0, "nor their parts written");
+    // A part missing, another damaged: those two archives are read and rendered again (the same
+    // files), and their parts written again; the others are kept as they are.
+    assert!(archives.len() >= 3, "{archives:?}");
+    let in_archive = |at: usize| {
+        let day = archives[at].day;
+        sim.org()
+            .meetings
+            .iter()
+            .filter(|m| m.start.date_naive() == day)
+            .count()
+    };
+    store.delete(&parts[0]).await.unwrap();
+    store
+        .put(
+            &parts[1],
+            b"not a part"[..].into(),
+            PutCondition::Always,
+            "application/zstd",
+        )
+        .await
+        .unwrap();
+    let mended = render().await;
+    assert_eq!(mended.archives_read, 2, "{mended:?}");
+    assert_eq!(mended.cache_parts_written, 2);
+    assert_eq!(mended.meetings_rendered, in_archive(0) + in_archive(1));
+    assert!(mended.published.uploaded.is_empty(), "the same files");
+    let again = render().await;
+    assert_eq!(
+        (
+            again.archives_read,
+            again.meetings_rendered,
+            again.cache_parts_written
+        ),
+        (0, 0, 0)
+    );
     store
         .delete(webex_quality::site::render_cache::SITE_CACHE_KEY)
         .await
@@ -205,6 +251,7 @@ async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_
     let third = render().await;
     assert_eq!(third.meetings_rendered, meetings);
     assert_eq!(third.archives_read, archives.len());
+    assert_eq!(third.cache_parts_written, archives.len());
     assert!(third.published.uploaded.is_empty(), "the same files");
 
     // An archive is never rewritten: a day that turns up again in the hot object (a run that

@@ -318,13 +318,14 @@ fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_
     use webex_quality::site::PERSON_KEY_KEY;
     use webex_quality::site::RENDER_INPUTS;
     use webex_quality::site::analytics::ANALYTICS_PREFIX;
-    use webex_quality::site::render_cache::{LEGACY_SITE_CACHE_KEY, SITE_CACHE_KEY};
+    use webex_quality::site::render_cache::{LEGACY_SITE_CACHE_KEY, PARTS_PREFIX, SITE_CACHE_KEY};
     use webex_quality::status::STATUS_KEY;
     use webex_quality::tokens::TOKENS_KEY;
 
     let template = template();
     let functions = functions(&template);
     let archives = format!("{ARCHIVE_PREFIX}*");
+    let cache_parts = format!("{PARTS_PREFIX}*");
     let keys = |name: &str, action: &str| {
         let mut keys = data_keys(&template, &functions[name])
             .remove(action)
@@ -359,6 +360,7 @@ fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_
             STATUS_KEY,
             &archives,
             SITE_CACHE_KEY,
+            &cache_parts,
             LEGACY_SITE_CACHE_KEY,
             PERSON_KEY_KEY
         ])
@@ -372,6 +374,7 @@ fn the_templates_keys_and_triggers_are_the_cores_and_each_function_reaches_only_
         keys("SiteBuilder", "s3:PutObject"),
         sorted(&[
             SITE_CACHE_KEY,
+            &cache_parts,
             PERSON_KEY_KEY,
             &format!("{ANALYTICS_PREFIX}*")
         ])

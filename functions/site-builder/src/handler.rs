@@ -195,6 +195,7 @@ pub(crate) async fn function_handler(
         authorization_needed = rendered.authorization_needed,
         complete = log.complete,
         cache_written = rendered.cache_written,
+        cache_parts_written = rendered.cache_parts_written,
         "{}",
         if log.complete {
             "dashboard published"

@@ -102,9 +102,12 @@ pub struct Rendered {
     /// False when the build ran out of time ([`RenderBudget`]) and saved its progress instead of
     /// finishing: the next render goes on from there.
     pub complete: bool,
-    /// Whether the render cache was written: not when the build left it as the store holds it
-    /// (a render that changed nothing).
+    /// Whether the render cache's hot object was written: not when the build left it as the store
+    /// holds it (a render that changed nothing).
     pub cache_written: bool,
+    /// Parts of the render cache written (one per archive: when the archive is first rendered, or
+    /// rendered again).
+    pub cache_parts_written: usize,
     /// Archive parts copied into the analytics copy after the render ([`super::analytics`]).
     pub analytics_parts: usize,
 }
@@ -512,7 +515,7 @@ impl Rendered {
         build: &SiteBuild,
         (files, published): (usize, Published),
         (archives_read, authorization_needed): (usize, bool),
-        (complete, cache_written): (bool, bool),
+        (complete, cache_written): (bool, CacheWritten),
     ) -> Self {
         Self {
             files,
@@ -525,7 +528,8 @@ impl Rendered {
             published,
             authorization_needed,
             complete,
-            cache_written,
+            cache_written: cache_written.hot,
+            cache_parts_written: cache_written.parts,
             analytics_parts: 0,
         }
     }
@@ -534,15 +538,19 @@ impl Rendered {
 /// Saves the cache: first the part of each archive whose part is not stored as the build has it
 /// ([`RenderCache::parts_to_write`]), then the hot object that lists them, unless the store holds
 /// it already (`stored`, read before the build: a render that changed nothing writes nothing);
-/// after the first save over a cache of the earlier form, deletes that. Returns whether it wrote
-/// the hot object.
+/// after the first save over a cache of the earlier form, deletes that. Returns what it wrote.
 async fn save_cache(
     data: &SharedStore,
     cache: &mut RenderCache,
     work_dir: &std::path::Path,
     stored: StoredCache,
-) -> Result<bool, RefreshError> {
-    for archive in cache.parts_to_write() {
+) -> Result<CacheWritten, RefreshError> {
+    let parts = cache.parts_to_write();
+    let written = CacheWritten {
+        hot: true,
+        parts: parts.len(),
+    };
+    for archive in parts {
         let key = part_key(&archive);
         let path = cache_file(work_dir)?;
         let result = match cache.write_part_file(&archive, &path) {
@@ -560,7 +568,10 @@ async fn save_cache(
         match cache.digest() {
             Ok(now) if now == digest => {
                 tracing::debug!("the render cache is unchanged: not written again");
-                return Ok(false);
+                return Ok(CacheWritten {
+                    hot: false,
+                    ..written
+                });
             }
             Ok(_) => {}
             Err(error) => return Err(StoreError::backend("put", SITE_CACHE_KEY, error).into()),
@@ -589,7 +600,14 @@ async fn save_cache(
             tracing::warn!(%error, key = LEGACY_SITE_CACHE_KEY, "the render cache's earlier form could not be deleted: delete it by hand");
         }
     }
-    Ok(true)
+    Ok(written)
+}
+
+/// What [`save_cache`] wrote: the hot object or not, and how many parts.
+#[derive(Debug, Clone, Copy)]
+struct CacheWritten {
+    hot: bool,
+    parts: usize,
 }
 
 async fn render_once(

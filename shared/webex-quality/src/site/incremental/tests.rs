@@ -595,3 +595,51 @@ fn a_kept_archives_list_holds_its_meetings_keys_as_the_build_does() {
         assert!(Arc::ptr_eq(id.page(), key.page()) && Arc::ptr_eq(id.page(), path));
     }
 }
+
+#[test]
+fn an_archives_stored_part_is_kept_unless_the_build_rendered_one_of_its_meetings() {
+    let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
+    let f = fixture(&[("a_I_1", start), ("b_I_2", start)]);
+    let first = f.build(None);
+    // The previous build's cache, as read back: four archives, each with its stored part.
+    let mut cache = first.cache.clone();
+    let archives = [
+        ("archive/2025-06-01.sqlite.zst", "a_I_1"),
+        ("archive/2025-06-02.sqlite.zst", "b_I_2"),
+        ("archive/2025-06-03.sqlite.zst", "a_I_1"),
+        ("archive/2025-06-04.sqlite.zst", "c_I_3"),
+    ];
+    for (archive, id) in archives {
+        cache
+            .archives
+            .insert(archive.into(), vec![MeetingKey::new(id)]);
+    }
+    let mut cache = cache.round_trip();
+    assert_eq!(cache.parts.len(), 4);
+    // "a" has other inputs now: the build renders it again from the hot database.
+    cache.meetings.get_mut("a_I_1").unwrap().key = h("other inputs");
+    let mut builder = SiteBuilder::new(
+        &f.options,
+        &f.thresholds,
+        Some(Previous {
+            cache,
+            manifest: &first.hashes,
+        }),
+    );
+    builder.add_database(&f.db, None).unwrap();
+    assert!(builder.reuse_archive(archives[0].0));
+    assert!(builder.reuse_archive(archives[1].0));
+    // The other two are not reached: the build's time is up.
+    let build = builder.pause().unwrap();
+    assert_eq!((build.meetings_rendered, build.meetings_reused), (1, 1));
+    assert_eq!(build.cache.archives.len(), 4);
+    // The parts of the archives listing "a" are written again (reached or not); the others stay.
+    assert_eq!(build.cache.parts_to_write(), [archives[0].0, archives[2].0]);
+    // Written and read back, the cache is the build's.
+    let mut saved = build.cache.clone();
+    for archive in saved.parts_to_write() {
+        let (_, digest) = saved.part_to_bytes(&archive).unwrap();
+        saved.parts.insert(archive, digest);
+    }
+    assert_eq!(saved.round_trip().meetings, build.cache.meetings);
+}

@@ -780,9 +780,14 @@ mod tests {
         let mut unlisted = read.clone();
         unlisted.parts.clear();
         assert_ne!(unlisted.digest().unwrap(), digest);
-        let mut fewer = read;
+        let mut fewer = read.clone();
         fewer.archives.clear();
         assert_ne!(fewer.digest().unwrap(), digest, "its meeting is hot now");
+        // The string table compacted: its summaries' strings are numbered anew, so every part is
+        // written again.
+        let mut compacted = read;
+        compacted.compact_texts().unwrap();
+        assert_eq!(compacted.parts_to_write(), [archive]);
     }
 
     #[test]
