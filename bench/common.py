@@ -2,6 +2,7 @@
 description, running one process measured on its own (GNU time's `wait4`), and reading a data file's
 raw JSON."""
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -105,29 +106,69 @@ def site_parent():
     return RAM if RAM.is_dir() and os.access(RAM, os.W_OK) else None
 
 
+def folder_etag(path):
+    """Writes the folder store's ETag sidecar of the object at `path` (`.NAME.etag`, its content's
+    SHA-256), as the store does when it writes the object."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (path.parent / f".{path.name}.etag").write_text(f'"sha256:{digest}"')
+
+
+class OneMeetingRenamed:
+    """Renames one meeting of the hot object of the data folder `data` (a new title each call), as a
+    cycle that saw it renamed would: the next render renders that meeting and its people's pages
+    again, and every page made from the whole history, a render's usual work. Use it as a context:
+    the hot object is put back as it was when it ends."""
+
+    def __init__(self, data):
+        self.hot = data / "webex-quality.sqlite"
+        self.calls = 0
+
+    def __enter__(self):
+        self.backup = tempfile.NamedTemporaryFile(prefix="wq-bench-hot-", dir=self.hot.parent)
+        shutil.copyfile(self.hot, self.backup.name)
+        return self
+
+    def __call__(self):
+        self.calls += 1
+        with sqlite3.connect(self.hot) as db:
+            db.execute("UPDATE meetings SET title = ? WHERE instance_id = "
+                       "(SELECT min(instance_id) FROM meetings)", (f"Renamed {self.calls}",))
+        db.close()
+        folder_etag(self.hot)
+
+    def __exit__(self, *_):
+        shutil.copyfile(self.backup.name, self.hot)
+        folder_etag(self.hot)
+        self.backup.close()
+
+
 def render_rows(binaries, env, data, between=None, again_label="nothing changed", runs=1):
     """Prints a table of `webex-quality render --out` runs, each its own process: a full rebuild
     (the render cache removed, an empty site folder), then, after `between()` if given, a render
-    of what changed. With `runs` above 1 (only without `between`), each is run that many times and
-    the table gives the medians and ranges: this VM's speed drifts by tens of percent between
-    half hours, so one run says little."""
-    if between and runs > 1:
-        raise SystemExit("several runs only for a render with nothing changed in between")
+    of what changed. With `runs` above 1, each is run that many times (`between` before each second
+    render) and the table gives the medians and ranges: this VM's speed drifts by tens of percent
+    between half hours, so one run says little."""
     command = [str(binaries / "webex-quality"), "render", "--out", None]
     fulls, agains = [], []
+    # Bytes of render cache each render wrote (the hot object and the parts it rewrote).
+    cache_written = {"full": [], "again": []}
     for _ in range(runs):
         site = Path(tempfile.mkdtemp(prefix="wq-bench-site-", dir=site_parent()))
         command[-1] = str(site)
         try:
             remove_render_cache(data)
+            before = render_cache_files(data)
             fulls.append(measured(command, env))
+            cache_written["full"].append(written_since(before, data))
             # The site's files (not the folder store's hidden ETag sidecars).
             files = [p for p in site.rglob("*") if p.is_file() and not p.name.startswith(".")]
             size = sum(p.stat().st_size for p in files)
             meetings = len(list((site / "meetings").glob("*.html")))
             if between:
                 between()
+            before = render_cache_files(data)
             agains.append(measured(command, env))
+            cache_written["again"].append(written_since(before, data))
         finally:
             shutil.rmtree(site, ignore_errors=True)
     print(f"# the sites were written to {site.parent} ({'RAM' if site.parent == RAM else 'disk'})"
@@ -142,10 +183,27 @@ def render_rows(binaries, env, data, between=None, again_label="nothing changed"
             peak += f" ({min(peaks):.0f}-{max(peaks):.0f})"
         return f"{statistics.median(walls):.1f} s", cpu, peak, statistics.median(cpus)
 
+    def cache(which):
+        return f"{statistics.median(cache_written[which]) / 1e6:.2f} MB"
+
     wall, cpu, peak, median_cpu = cells(fulls)
-    print("| render | wall | CPU | peak RSS | meetings per CPU second | files | bytes |")
-    print("|---|---|---|---|---|---|---|")
+    print("| render | wall | CPU | peak RSS | meetings per CPU second | files | bytes "
+          "| render cache written |")
+    print("|---|---|---|---|---|---|---|---|")
     print(f"| full rebuild | {wall} | {cpu} | {peak} | {meetings / median_cpu:.0f} "
-          f"({meetings} meeting pages) | {len(files)} | {size / 1e6:.1f} MB |")
+          f"({meetings} meeting pages) | {len(files)} | {size / 1e6:.1f} MB | {cache('full')} |")
     wall, cpu, peak, _ = cells(agains)
-    print(f"| {again_label} | {wall} | {cpu} | {peak} | | | |")
+    print(f"| {again_label} | {wall} | {cpu} | {peak} | | | | {cache('again')} |")
+
+
+def render_cache_files(data):
+    """Each file of the render cache in the data folder `data`: its modification time and size."""
+    paths = [data / name for name in RENDER_CACHES]
+    paths += list((data / RENDER_CACHE_PARTS).glob("*")) if (data / RENDER_CACHE_PARTS).is_dir() else []
+    return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in paths if p.is_file()}
+
+
+def written_since(before, data):
+    """Bytes of the render cache's files in `data` written since `before` (`render_cache_files`)."""
+    return sum(size for path, (mtime, size) in render_cache_files(data).items()
+               if before.get(path, (None, None))[0] != mtime)

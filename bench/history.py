@@ -8,6 +8,7 @@ stored bytes per day, and the dashboard's full and incremental render.
     python3 bench/history.py --keep --no-render               # keep the data folder, then:
     python3 bench/history.py --no-build --render-only DATA    # render it again (full, then unchanged)
     python3 bench/history.py --no-build --render-only DATA --runs 5   # the same five times: medians
+    python3 bench/history.py --no-build --render-only DATA --rename-one   # then one meeting renamed
     python3 bench/history.py --days 9 --profile profiling --perf FILE   # profile a steady cycle
 
 What it does: builds the release binaries (the release profile is the Lambda functions' profile),
@@ -194,6 +195,13 @@ def main():
                              "rebuild, then a render with nothing changed")
     parser.add_argument("--runs", type=int, default=1,
                         help="with --render-only: render this many times and give medians")
+    parser.add_argument("--rename-one", action="store_true",
+                        help="with --render-only: after each full rebuild, rename one meeting of the "
+                             "hot object and render what changed (a render's usual work; the hot "
+                             "object is put back afterwards)")
+    parser.add_argument("--binaries", type=Path,
+                        help="with --render-only: the folder of the webex-quality binary to run "
+                             "(default: target/PROFILE; an older tree's, to compare)")
     parser.add_argument("--profile", default="release",
                         help="cargo profile of the binaries (`profiling` keeps symbols for perf)")
     args = parser.parse_args()
@@ -204,7 +212,13 @@ def main():
               ["webex-quality", "webex-sim", "bench-cycle"])
     if args.render_only:
         env = dict(os.environ, WEBEX_QUALITY_STORE=str(args.render_only), RUST_LOG="warn")
-        common.render_rows(RELEASE, env, args.render_only, runs=args.runs)
+        binaries = args.binaries or RELEASE
+        if not args.rename_one:
+            common.render_rows(binaries, env, args.render_only, runs=args.runs)
+            return
+        with common.OneMeetingRenamed(args.render_only) as rename:
+            common.render_rows(binaries, env, args.render_only, between=rename,
+                               again_label="one meeting renamed", runs=args.runs)
         return
     today = datetime.datetime.now(datetime.timezone.utc).date()
     first_day = today - datetime.timedelta(days=args.days)
