@@ -374,16 +374,9 @@ impl RenderCache {
         path: &std::path::Path,
     ) -> Result<CacheDigest, CacheError> {
         let file = std::fs::File::create(path).map_err(failed)?;
-        let mut digest = None;
-        let mut out = compressed(std::io::BufWriter::new(file), |plain| {
-            let mut digesting = self.write_part_plain(archive, Digesting::new(plain))?;
-            digesting.flush().map_err(failed)?;
-            let (inner, got) = digesting.into_parts();
-            digest = Some(got);
-            Ok(inner)
-        })?;
+        let (mut out, digest) = self.write_part_to(archive, std::io::BufWriter::new(file))?;
         out.flush().map_err(failed)?;
-        digest.ok_or_else(|| failed("a part of the render cache was not written"))
+        Ok(digest)
     }
 
     /// [`RenderCache::write_part_file`] into memory.
@@ -391,15 +384,25 @@ impl RenderCache {
     /// # Errors
     /// As [`RenderCache::write_part_file`].
     pub fn part_to_bytes(&self, archive: &str) -> Result<(Vec<u8>, CacheDigest), CacheError> {
+        self.write_part_to(archive, Vec::new())
+    }
+
+    /// The part of `archive` compressed into `output`, and the digest of its decompressed stream.
+    fn write_part_to<W: Write>(
+        &self,
+        archive: &str,
+        output: W,
+    ) -> Result<(W, CacheDigest), CacheError> {
         let mut digest = None;
-        let bytes = compressed(Vec::new(), |plain| {
-            let (inner, got) = self
+        let output = compressed(output, |plain| {
+            let (plain, got) = self
                 .write_part_plain(archive, Digesting::new(plain))?
                 .into_parts();
             digest = Some(got);
-            Ok(inner)
+            Ok(plain)
         })?;
-        Ok((bytes, digest.ok_or_else(|| failed("no digest"))?))
+        let digest = digest.ok_or_else(|| failed("a part of the render cache was not written"))?;
+        Ok((output, digest))
     }
 
     /// The digest of the hot object's stored form, as [`RenderCache::read_file`] gives it
