@@ -72,6 +72,18 @@ async fn simulated_history(
     days: u32,
     per_day: u32,
 ) -> (SimHandle, SharedStore, webex_quality::collect::Collector) {
+    let store: SharedStore = Arc::new(
+        webex_quality::storage::FolderStore::new(temp_dir(&format!("{name}-store"))).unwrap(),
+    );
+    simulated_history_in(name, (days, per_day), store).await
+}
+
+/// [`simulated_history`] into `store`.
+async fn simulated_history_in(
+    name: &str,
+    (days, per_day): (u32, u32),
+    store: SharedStore,
+) -> (SimHandle, SharedStore, webex_quality::collect::Collector) {
     let sim = spawn_sim_at(
         week_start() + Span::minutes(15),
         SimConfig {
@@ -82,9 +94,6 @@ async fn simulated_history(
         },
     )
     .await;
-    let store: SharedStore = Arc::new(
-        webex_quality::storage::FolderStore::new(temp_dir(&format!("{name}-store"))).unwrap(),
-    );
     store_login(&sim, &store).await;
     let collector = collector(&sim, &store, temp_dir(name), quick_cycle());
     (sim, store, collector)
@@ -456,5 +465,84 @@ async fn a_finished_day_is_archived_the_next_day_and_a_renamed_meeting_goes_to_a
         html.contains("<h1>Renamed &#60;b&#62;Q4&#60;/b&#62; &#38; co"),
         "{html}"
     );
+    sim.shutdown().await;
+}
+
+/// The render cache's parts on S3 (moto): the part of an archive lies beside it under the data
+/// prefix, written by the render that first renders the archive and only read after that; a damaged
+/// one is written again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_render_caches_part_of_an_archive_lies_beside_it_in_the_bucket() {
+    use webex_quality::storage::Fetched;
+    let (data, _) = crate::s3::store("parts/data").await;
+    let (sim, store, collector) = simulated_history_in("parts", (3, 4), data).await;
+    // Hourly until day one is archived.
+    while history::list_archives(&store).await.unwrap().is_empty() {
+        assert!(
+            sim.clock().now() < week_start() + Span::days(3),
+            "day one not archived"
+        );
+        let report = collector.run_cycle().await.unwrap();
+        assert_eq!(report.outcome, Outcome::Ok, "{report:?}");
+        sim.clock().advance(Span::hours(1));
+    }
+    let archives = history::list_archives(&store).await.unwrap();
+    let (site, _) = crate::s3::store("parts/site").await;
+    let work = temp_dir("parts-render");
+    let render = async || {
+        render_from_store(
+            &store,
+            site.as_ref(),
+            work.clone(),
+            SiteOptions::default(),
+            &Thresholds::default(),
+            sim_clock(&sim),
+        )
+        .await
+        .unwrap()
+    };
+    let first = render().await;
+    assert_eq!(first.archives_read, archives.len(), "{first:?}");
+    assert_eq!(first.cache_parts_written, archives.len());
+    let part = part_key(&archives[0].key());
+    assert!(part.starts_with("site-cache/"), "{part}");
+    let Fetched::Found(stored) = store.get(&part, None).await.unwrap() else {
+        panic!("no part at {part}");
+    };
+    let again = render().await;
+    assert_eq!(
+        (
+            again.archives_read,
+            again.meetings_rendered,
+            again.cache_parts_written
+        ),
+        (0, 0, 0),
+        "{again:?}"
+    );
+    let Fetched::Found(kept) = store.get(&part, None).await.unwrap() else {
+        panic!("the part is gone");
+    };
+    assert_eq!(kept.etag, stored.etag, "the part is not written again");
+    // Damaged: its archive is read and rendered again (the same files), and the part written again.
+    store
+        .put(
+            &part,
+            b"garbage"[..].into(),
+            PutCondition::Always,
+            "application/zstd",
+        )
+        .await
+        .unwrap();
+    let mended = render().await;
+    assert_eq!(
+        (mended.archives_read, mended.cache_parts_written),
+        (1, 1),
+        "{mended:?}"
+    );
+    assert!(mended.published.uploaded.is_empty(), "{mended:?}");
+    let Fetched::Found(rewritten) = store.get(&part, None).await.unwrap() else {
+        panic!("the part is gone");
+    };
+    assert_eq!(rewritten.bytes, stored.bytes);
     sim.shutdown().await;
 }
