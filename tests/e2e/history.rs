@@ -230,15 +230,7 @@ async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_
             .count()
     };
     store.delete(&parts[0]).await.unwrap();
-    store
-        .put(
-            &parts[1],
-            b"not a part"[..].into(),
-            PutCondition::Always,
-            "application/zstd",
-        )
-        .await
-        .unwrap();
+    damage(&store, &parts[1]).await;
     let mended = render().await;
     assert_eq!(mended.archives_read, 2, "{mended:?}");
     assert_eq!(mended.cache_parts_written, 2);
@@ -274,6 +266,19 @@ async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_
     assert_eq!(history::list_archives(&store).await.unwrap(), archives);
     assert_eq!(history_pages(&store).await, before);
     sim.shutdown().await;
+}
+
+/// Puts bytes that are not a part of the render cache at `key`.
+async fn damage(store: &SharedStore, key: &str) {
+    store
+        .put(
+            key,
+            b"not a part"[..].into(),
+            PutCondition::Always,
+            "application/zstd",
+        )
+        .await
+        .unwrap();
 }
 
 /// Makes the hot object what a version without archives would have left: the hot object with
@@ -524,15 +529,7 @@ async fn the_render_caches_part_of_an_archive_lies_beside_it_in_the_bucket() {
     };
     assert_eq!(kept.etag, stored.etag, "the part is not written again");
     // Damaged: its archive is read and rendered again (the same files), and the part written again.
-    store
-        .put(
-            &part,
-            b"garbage"[..].into(),
-            PutCondition::Always,
-            "application/zstd",
-        )
-        .await
-        .unwrap();
+    damage(&store, &part).await;
     let mended = render().await;
     assert_eq!(
         (mended.archives_read, mended.cache_parts_written),
