@@ -26,11 +26,14 @@ use crate::quality::{MeetingReport, Thresholds, Verdict};
 
 mod held;
 mod meeting_key;
+mod parts;
+mod records;
 mod stored;
 
 pub use held::HeldSummary;
 pub use meeting_key::MeetingKey;
-pub use stored::{CacheDigest, PARTS_PREFIX, part_key};
+pub use parts::{PARTS_PREFIX, part_key};
+pub use records::CacheDigest;
 
 /// The render cache's key in the data store: records of postcard under zstd ([`RenderCache::to_bytes`]).
 pub const SITE_CACHE_KEY: &str = "site-cache.bin.zst";
