@@ -238,7 +238,8 @@ impl RenderCache {
 
 #[cfg(test)]
 mod tests {
-    use super::super::stored::tests::sample;
+    use super::super::stored::MAGIC;
+    use super::super::stored::tests::{plain, sample};
     use super::super::{ContentHash, Texts};
     use super::*;
 
@@ -290,6 +291,50 @@ mod tests {
         assert_eq!(
             part_key("archive/2026-01-05.2.sqlite.zst"),
             "site-cache/2026-01-05.2.bin.zst"
+        );
+    }
+
+    /// `cache` without the digests of its stored parts.
+    fn unlisted(mut cache: RenderCache) -> RenderCache {
+        cache.parts.clear();
+        cache
+    }
+
+    #[test]
+    fn a_cache_reads_back_as_it_was_written_its_archives_meetings_in_their_parts() {
+        // (Its ids shared once read: `a_meetings_id_read_from_the_cache_is_one_allocation`.)
+        let cache = sample();
+        assert_eq!(cache.parts_to_write(), ["archive/2026-01-05.sqlite.zst"]);
+        let read = cache.round_trip();
+        assert_eq!(unlisted(read.clone()), cache);
+        assert!(read.parts_to_write().is_empty());
+        assert_eq!(
+            read.meetings["a_I_1"].summary.get().unwrap().sessions.len(),
+            2
+        );
+        // The archive's meeting is in its part, not in the hot object; a meeting no archive lists
+        // is in the hot object.
+        let archive = "archive/2026-01-05.sqlite.zst";
+        let hot = RenderCache::from_bytes(&cache.to_bytes().unwrap()).unwrap();
+        assert!(hot.meetings.is_empty() && hot.archives.is_empty());
+        let mut unarchived = cache.clone();
+        unarchived.archives.clear();
+        let hot = RenderCache::from_bytes(&unarchived.to_bytes().unwrap()).unwrap();
+        assert_eq!(hot.meetings.len(), 1);
+        // No field names: the sessions' packed bytes and the hashes' 32 bytes, as they are.
+        let (part, _) = cache.part_to_bytes(archive).unwrap();
+        let part = zstd::decode_all(part.as_slice()).unwrap();
+        assert!(part.starts_with(PART_MAGIC));
+        let plain = plain(&cache);
+        assert!(plain.starts_with(MAGIC));
+        for stream in [&plain, &part] {
+            assert!(!stream.windows(7).any(|w| w == b"summary"));
+        }
+        let json = serde_json::to_vec(&cache).unwrap().len();
+        assert!(
+            (plain.len() + part.len()) * 2 < json,
+            "{} bytes, as JSON {json}",
+            plain.len() + part.len()
         );
     }
 }
