@@ -151,8 +151,9 @@ pub struct SiteBuilder<'a> {
     failed: HashSet<String>,
     /// Bytes of rendered files not taken yet.
     waiting: usize,
-    /// Meetings rendered while there is a previous cache: the stored part of an archive listing
-    /// one of them is not the build's any more (it is written again, [`RenderCache::parts`]).
+    /// Meetings rendered (or tried: an error page) while there is a previous cache: the stored part
+    /// of an archive listing one of them is not the build's any more (it is written again,
+    /// [`RenderCache::parts`]).
     rendered: HashSet<String>,
     /// Where the summaries and sessions of the meetings rendered go
     /// ([`SiteBuilder::spill_meetings_to`]).
@@ -184,14 +185,10 @@ fn added(build: &SiteBuild, failed: &HashSet<String>, instance_id: &str) -> bool
 }
 
 /// Whether the stored part of an archive holding `ids` is still what a build has of them: none of
-/// them was `rendered` by the build, or `failed` (then its entry changed, or is gone).
-fn part_unchanged(
-    ids: &[MeetingKey],
-    rendered: &HashSet<String>,
-    failed: &HashSet<String>,
-) -> bool {
-    !ids.iter()
-        .any(|id| rendered.contains(id.id()) || failed.contains(id.id()))
+/// them was `rendered` by the build (then its entry changed, or is gone: a meeting whose page
+/// failed was rendered too).
+fn part_unchanged(ids: &[MeetingKey], rendered: &HashSet<String>) -> bool {
+    !ids.iter().any(|id| rendered.contains(id.id()))
 }
 
 /// Meetings of one database still to be added to a build.
@@ -321,7 +318,7 @@ impl<'a> SiteBuilder<'a> {
         }
         // Its stored part stays as it is, unless this build rendered one of its meetings.
         if let Some(digest) = previous.cache.parts.remove(key)
-            && part_unchanged(&ids, rendered, failed)
+            && part_unchanged(&ids, rendered)
         {
             build.cache.parts.insert(key.to_owned(), digest);
         }
@@ -509,7 +506,7 @@ impl<'a> SiteBuilder<'a> {
                     continue;
                 }
                 if let Some(digest) = left.parts.remove(&archive)
-                    && part_unchanged(&ids, &self.rendered, &self.failed)
+                    && part_unchanged(&ids, &self.rendered)
                 {
                     cache.parts.insert(archive.clone(), digest);
                 }
