@@ -76,8 +76,8 @@ async fn read_parts(
             let key = part_key(&archive);
             let path = cache_file(work_dir)?;
             match data.get_to_file(&key, None, &path).await {
-                Ok(FetchedFile::Found(_)) => Ok((archive, Some(path))),
-                Ok(FetchedFile::NotFound | FetchedFile::NotModified) => Ok((archive, None)),
+                Ok(FetchedFile::Found(_)) => Ok((archive, key, Some(path))),
+                Ok(FetchedFile::NotFound | FetchedFile::NotModified) => Ok((archive, key, None)),
                 Err(error) => {
                     let _ = std::fs::remove_file(&path);
                     Err(RefreshError::from(error))
@@ -89,14 +89,13 @@ async fn read_parts(
     // Every file fetched is removed, whatever happens to the others.
     let mut failed = None;
     while let Some(fetched) = fetches.next().await {
-        let (archive, path) = match fetched {
+        let (archive, key, path) = match fetched {
             Ok(fetched) => fetched,
             Err(error) => {
                 failed.get_or_insert(error);
                 continue;
             }
         };
-        let key = part_key(&archive);
         let Some(path) = path else {
             tracing::warn!(
                 key,
