@@ -197,9 +197,11 @@ def render_rows(binaries, env, data, between=None, again_label="nothing changed"
 
 
 def render_cache_files(data):
-    """Each file of the render cache in the data folder `data`: its modification time and size."""
+    """Each file of the render cache in the data folder `data` (not the folder store's hidden ETag
+    sidecars): its modification time and size."""
     paths = [data / name for name in RENDER_CACHES]
-    paths += list((data / RENDER_CACHE_PARTS).glob("*")) if (data / RENDER_CACHE_PARTS).is_dir() else []
+    parts = data / RENDER_CACHE_PARTS
+    paths += [p for p in parts.glob("*") if not p.name.startswith(".")] if parts.is_dir() else []
     return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in paths if p.is_file()}
 
 
