@@ -98,15 +98,18 @@ fn main() {
     };
     let thresholds = Thresholds::default();
     let build = |db: &Database, previous: Option<&SiteBuild>| {
+        let published = previous.map(|p| p.manifest().to_map());
         build_incremental(
             db,
             &status,
             &options,
             &thresholds,
-            previous.map(|p| Previous {
-                cache: p.cache.clone(),
-                manifest: &p.hashes,
-            }),
+            previous
+                .zip(published.as_ref())
+                .map(|(p, manifest)| Previous {
+                    cache: p.cache.clone(),
+                    manifest,
+                }),
         )
         .unwrap()
     };
@@ -115,7 +118,7 @@ fn main() {
     println!(
         "week: {} meetings, {} files",
         full.meetings_rendered,
-        full.hashes.len()
+        full.manifest().len()
     );
     report("full build", full_time, &full);
     let (same_time, same) = timed(|| build(&db, Some(&full)));

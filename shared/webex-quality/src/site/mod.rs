@@ -31,7 +31,7 @@ mod texts;
 pub use build::{BuildError, Files, meeting_path};
 pub use exports::{CsvTables, csv_tables};
 pub use incremental::{
-    PendingMeetings, Previous, SiteBuild, SiteBuilder, build_incremental, build_site,
+    PendingMeetings, Previous, SiteBuild, SiteBuilder, SiteManifest, build_incremental, build_site,
 };
 pub use meeting_page::{MeetingMeta, render_meeting};
 pub use person_key::{PERSON_KEY_KEY, PersonKey};

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 
 use super::file_hashes::{ContentHash, SitePath};
-use super::{Files, SiteBuild};
+use super::{Files, SiteBuild, SiteManifest};
 use crate::storage::{ETag, Fetched, ObjectStore, PutCondition, SiteFile, StoreError};
 
 /// The manifest's key in the site store.
@@ -113,7 +113,7 @@ pub async fn publish(store: &dyn ObjectStore, site: &Files) -> Result<Published,
         &previous.files,
         previous.etag.as_ref(),
         site,
-        &hashes,
+        SiteManifest::of(&hashes),
         Published::default(),
     )
     .await
@@ -217,7 +217,7 @@ pub async fn publish_rest(
         previous,
         version,
         &build.files,
-        &build.hashes,
+        build.manifest(),
         report,
     )
     .await
@@ -230,14 +230,14 @@ async fn publish_files(
     previous: &Manifest,
     version: Option<&ETag>,
     files: &Files,
-    hashes: &Manifest,
+    hashes: SiteManifest<'_>,
     mut report: Published,
 ) -> Result<Published, PublishError> {
     // Copies of the files, sent a batch at a time (not all at once: a whole site given to
     // `publish` is hundreds of megabytes at 1,000 meetings a day).
     let mut changed = Vec::new();
     let mut batch_bytes = 0;
-    for (path, hash) in hashes {
+    for (path, hash) in hashes.iter() {
         if report.streamed.contains(path) {
             continue;
         }
@@ -273,7 +273,7 @@ async fn publish_files(
     report = write_manifest(store, manifest, version, report).await?;
     // Removed only once the manifest that no longer lists them is in place: a lost race removes
     // nothing another builder still lists.
-    for path in previous.keys().filter(|p| !hashes.contains_key(*p)) {
+    for path in previous.keys().filter(|p| !hashes.contains(p)) {
         store.delete(path).await?;
         report.deleted.push(path.to_string());
     }
@@ -285,7 +285,7 @@ async fn publish_files(
 /// a copy of the build's manifest took 1.5 MB of a render's peak, and the buffer growing by
 /// doubling 8 MB for 4.3 MB of JSON).
 pub(super) struct ManifestEntries<'a> {
-    pub(super) files: &'a Manifest,
+    pub(super) files: SiteManifest<'a>,
     pub(super) listed: &'a dyn Fn(&str, &ContentHash) -> bool,
 }
 
@@ -298,7 +298,7 @@ impl ManifestEntries<'_> {
         // Each entry is its path, its 64 hex digits, and 10 bytes of quotes, colon, comma and
         // indentation (the last has no comma; the braces are 4 bytes): the size of every entry,
         // listed or not, is room enough.
-        let size = 2 + self.files.keys().map(|p| p.len() + 74).sum::<usize>();
+        let size = 2 + self.files.iter().map(|(p, _)| p.len() + 74).sum::<usize>();
         let mut bytes = Vec::with_capacity(size);
         serde_json::to_writer_pretty(&mut bytes, self)
             .map_err(|e| StoreError::backend("put", MANIFEST_KEY, e))?;
@@ -457,7 +457,7 @@ mod tests {
             &|_, _| false,
         ] {
             let json = ManifestEntries {
-                files: &files,
+                files: SiteManifest::of(&files),
                 listed,
             }
             .to_json()
@@ -472,7 +472,7 @@ mod tests {
         }
         // With every entry listed, the room is the size exactly.
         let all = ManifestEntries {
-            files: &files,
+            files: SiteManifest::of(&files),
             listed: &|_, _| true,
         };
         assert_eq!(all.to_json().unwrap().len(), room);

@@ -19,9 +19,11 @@ use crate::db::{Database, DbError};
 use crate::quality::{Thresholds, headline, meeting_report};
 
 mod history_pages;
+mod manifest;
 mod meetings_lists;
 
 pub(crate) use history_pages::PeoplePages;
+pub use manifest::SiteManifest;
 
 /// What the previous build left: its render cache (the build moves what it keeps out of it) and the
 /// manifest of what was published.
@@ -74,8 +76,12 @@ impl Previous<'_> {
 pub struct SiteBuild {
     /// Files rendered by this build.
     pub files: Files,
-    /// Content hash of every file of the site: the rendered ones and the kept ones.
+    /// Content hash of the files rendered, and of the files kept but the meeting pages: a kept
+    /// page's hash is its cache entry's (every file of the site: [`SiteBuild::manifest`]).
     pub hashes: Manifest,
+    /// Whether `hashes` lists the kept meeting pages too: a paused build's does, since its cache
+    /// also holds the previous build's entries that it did not reach ([`SiteBuilder::pause`]).
+    pages_listed: bool,
     /// Files whose inputs did not change: still valid as published.
     pub kept: usize,
     /// Meetings analysed and rendered.
@@ -98,6 +104,7 @@ impl SiteBuild {
         Self {
             files: Files::new(),
             hashes: Manifest::new(),
+            pages_listed: false,
             kept: 0,
             meetings_rendered: 0,
             meetings_reused: 0,
@@ -130,10 +137,15 @@ impl SiteBuild {
             .extend(files.iter().map(|(p, h)| (p.clone(), *h)));
     }
 
-    /// Keeps a meeting's page as published at `path` (the published manifest's copy) with `hash`.
-    fn keep_page(&mut self, path: SitePath, hash: ContentHash) {
-        self.kept += 1;
-        self.hashes.insert(path, hash);
+    /// Every file of the site and its content hash: [`SiteBuild::hashes`], and the page of each
+    /// meeting kept, with its cache entry's hash.
+    #[must_use]
+    pub fn manifest(&self) -> SiteManifest<'_> {
+        if self.pages_listed {
+            SiteManifest::of(&self.hashes)
+        } else {
+            SiteManifest::with_kept_pages(&self.hashes, &self.cache.meetings)
+        }
     }
 }
 
@@ -258,13 +270,14 @@ impl<'a> SiteBuilder<'a> {
     }
 
     /// Keeps `cached`, the previous build's entry for the meeting `id`, in this build, its page
-    /// published at `path` (the published manifest's path, which becomes the entry's key too: one
-    /// allocation for the meeting in the manifests and the cache).
+    /// published at `path` (the published manifest's path, which becomes the entry's key: one
+    /// allocation for the meeting in the published manifest and the cache). The build's manifest
+    /// lists the page through the entry ([`SiteBuild::manifest`]).
     fn keep_cached(&mut self, ((id, cached), path): PublishedEntry) {
-        let key = MeetingKey::from_path(Arc::clone(&path))
+        let key = MeetingKey::from_path(path)
             .filter(|k| *k == id)
             .unwrap_or(id);
-        self.build.keep_page(path, cached.page);
+        self.build.kept += 1;
         self.build.meetings_reused += 1;
         self.build.cache.meetings.insert(key, cached);
     }
@@ -496,6 +509,16 @@ impl<'a> SiteBuilder<'a> {
                 into.entry(key).or_insert(value);
             }
         }
+        // The pages kept are listed before the entries not reached join the cache.
+        let build = &mut self.build;
+        let kept: Vec<_> = build
+            .manifest()
+            .iter()
+            .filter(|(path, _)| !build.hashes.contains_key(*path))
+            .map(|(path, hash)| (SitePath::clone(path), *hash))
+            .collect();
+        build.hashes.extend(kept);
+        build.pages_listed = true;
         if let Some(previous) = self.previous.take() {
             let (mut left, cache) = (previous.cache, &mut self.build.cache);
             add_missing(&mut cache.meetings, left.meetings);

@@ -381,9 +381,10 @@ fn the_string_table_only_grows_until_most_of_it_is_unused() {
     let thresholds = Thresholds::default();
     let build = |db: &Database, previous: Option<&SiteBuild>| {
         let status = StatusView::from_sources(db, None, start).unwrap();
-        let previous = previous.map(|p| Previous {
+        let published = previous.map(|p| p.manifest().to_map());
+        let previous = previous.zip(published.as_ref()).map(|(p, manifest)| Previous {
             cache: p.cache.clone(),
-            manifest: &p.hashes,
+            manifest,
         });
         build_incremental(db, &status, &options, &thresholds, previous).unwrap()
     };
@@ -561,8 +562,9 @@ fn a_meetings_cache_key_is_its_pages_path_as_the_manifests_hold_it() {
             .keys()
             .all(|k| one_allocation(k, &first.hashes))
     );
-    // Kept: the key is the published manifest's path, which the build's manifest shares too
-    // (the previous cache and the manifest read back, as a render reads them: no path shared).
+    // Kept: the key is the published manifest's path (the previous cache and the manifest read
+    // back, as a render reads them: no path shared). The build's manifest lists the page through
+    // the entry, with its hash, not in a node of its own.
     let published: Manifest =
         serde_json::from_slice(&serde_json::to_vec(&first.hashes).unwrap()).unwrap();
     let previous = Previous {
@@ -571,9 +573,12 @@ fn a_meetings_cache_key_is_its_pages_path_as_the_manifests_hold_it() {
     };
     let kept = f.build(Some(previous));
     assert_eq!(kept.meetings_reused, 2);
-    for key in kept.cache.meetings.keys() {
-        assert!(one_allocation(key, &published) && one_allocation(key, &kept.hashes));
+    for (key, entry) in &kept.cache.meetings {
+        assert!(one_allocation(key, &published));
+        assert!(!kept.hashes.contains_key(&**key.page()));
+        assert_eq!(kept.manifest().get(key.page()), Some(&entry.page));
     }
+    assert_eq!(kept.manifest().to_map(), published, "the site as it was");
 }
 
 #[test]

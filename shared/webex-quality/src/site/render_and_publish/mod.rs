@@ -19,8 +19,8 @@ use super::person_key::PersonKey;
 use super::publish::{ManifestEntries, PUBLISH_BATCH_BYTES, write_manifest};
 use super::render_cache::Spill;
 use super::{
-    BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteOptions,
-    StatusView, publish_rest, publish_some, read_manifest,
+    BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteManifest,
+    SiteOptions, StatusView, publish_rest, publish_some, read_manifest,
 };
 use crate::clock::SharedClock;
 use crate::db::{Database, DbError};
@@ -166,10 +166,11 @@ fn check_removals(
 ) -> Result<(), RefreshError> {
     let paths = people.paths();
     let coming: BTreeSet<&str> = paths.iter().map(String::as_str).collect();
+    let manifest = build.manifest();
     let removing = comparable
         .keys()
         .chain(doubtful.keys())
-        .filter(|path| !build.hashes.contains_key(*path) && !coming.contains(&***path))
+        .filter(|path| !manifest.contains(path) && !coming.contains(&***path))
         .count();
     let published = comparable.len() + doubtful.len();
     if published >= PROTECTED_SITE_FILES && removing * 2 > published {
@@ -341,7 +342,7 @@ async fn save_progress(
     let mut manifest = comparable.clone();
     manifest.extend(build.hashes.iter().map(|(p, h)| (p.clone(), *h)));
     let json = ManifestEntries {
-        files: &manifest,
+        files: SiteManifest::of(&manifest),
         listed: &|_, _| true,
     }
     .to_json()?;
@@ -507,14 +508,16 @@ async fn render_once(
         Err(PublishError::Store(error)) => return Err(error.into()),
     };
     // Files a lost race left that this build does not have: no manifest lists them any more.
-    for path in doubtful.keys().filter(|p| !build.hashes.contains_key(*p)) {
+    let manifest = build.manifest();
+    for path in doubtful.keys().filter(|p| !manifest.contains(p)) {
         site.delete(path).await?;
         published.deleted.push(path.to_string());
     }
+    let files = manifest.len();
     let cache_written = save_cache(data, &mut build.cache, work_dir, stored).await?;
     Ok(Attempt::Done(Rendered::of(
         &build,
-        (build.hashes.len(), published),
+        (files, published),
         (archives_read, has_banner),
         (true, cache_written),
     )))

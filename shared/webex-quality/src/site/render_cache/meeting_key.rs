@@ -34,10 +34,16 @@ impl MeetingKey {
     /// `path` itself (not a copy), when it is a meeting page's path.
     #[must_use]
     pub fn from_path(path: SitePath) -> Option<Self> {
+        Self::id_of_page(&path).is_some().then_some(Self(path))
+    }
+
+    /// The id of the meeting whose page is at `path`, when it is a meeting page's path.
+    #[must_use]
+    pub fn id_of_page(path: &str) -> Option<&str> {
         let fits = path.len() >= PREFIX.len() + SUFFIX.len()
             && path.starts_with(PREFIX)
             && path.ends_with(SUFFIX);
-        fits.then_some(Self(path))
+        fits.then(|| &path[PREFIX.len()..path.len() - SUFFIX.len()])
     }
 
     /// The meeting's instance id.
@@ -168,6 +174,7 @@ mod tests {
         let shared = MeetingKey::from_path(Arc::clone(&path)).unwrap();
         assert!(Arc::ptr_eq(shared.page(), &path));
         assert_eq!(shared.id(), "b_I_2");
+        assert_eq!(MeetingKey::id_of_page(&path), Some("b_I_2"));
         for other in [
             "people/x.html",
             "meetings/x.csv",
@@ -175,6 +182,7 @@ mod tests {
             "days/meetings/x.html",
         ] {
             assert!(MeetingKey::from_path(other.into()).is_none(), "{other}");
+            assert_eq!(MeetingKey::id_of_page(other), None, "{other}");
         }
     }
 }

@@ -1,0 +1,171 @@
+//! A build's manifest: every file of the site it makes, with its content hash. A meeting page the
+//! build kept as published is not listed a second time beside its render cache entry, which holds
+//! its hash already (with nothing changed, a second listing was about 70 bytes a meeting of
+//! history: 2 MB of a render's peak at 30 days of 1,000 meetings a day).
+
+use std::collections::BTreeMap;
+
+use crate::site::file_hashes::{ContentHash, Manifest, SitePath};
+use crate::site::render_cache::{CachedMeeting, MeetingKey};
+
+/// The cache's entries, by meeting.
+type Entries = BTreeMap<MeetingKey, Box<CachedMeeting>>;
+
+/// Every file of a site and its content hash: the files `listed`, and the page of each meeting of
+/// `kept` that `listed` does not have (its hash is the entry's).
+#[derive(Debug, Clone, Copy)]
+pub struct SiteManifest<'a> {
+    listed: &'a Manifest,
+    kept: Option<&'a Entries>,
+}
+
+impl<'a> SiteManifest<'a> {
+    /// The files of `listed`, no others.
+    #[must_use]
+    pub fn of(listed: &'a Manifest) -> Self {
+        Self { listed, kept: None }
+    }
+
+    /// The files of `listed`, and the page of every meeting of `entries` that `listed` does not
+    /// have: a build's kept pages.
+    #[must_use]
+    pub(crate) fn with_kept_pages(listed: &'a Manifest, entries: &'a Entries) -> Self {
+        Self {
+            listed,
+            kept: Some(entries),
+        }
+    }
+
+    /// The meeting pages kept, in the order of the meetings' ids.
+    fn kept_pages(self) -> impl Iterator<Item = (&'a SitePath, &'a ContentHash)> {
+        let listed = self.listed;
+        self.kept
+            .into_iter()
+            .flatten()
+            .filter(move |(key, _)| !listed.contains_key(&**key.page()))
+            .map(|(key, entry)| (key.page(), &entry.page))
+    }
+
+    /// The content hash of the file at `path`, if the site has it.
+    #[must_use]
+    pub fn get(&self, path: &str) -> Option<&'a ContentHash> {
+        if let Some(hash) = self.listed.get(path) {
+            return Some(hash);
+        }
+        let entry = self.kept?.get(MeetingKey::id_of_page(path)?)?;
+        Some(&entry.page)
+    }
+
+    /// Whether the site has a file at `path`.
+    #[must_use]
+    pub fn contains(&self, path: &str) -> bool {
+        self.get(path).is_some()
+    }
+
+    /// How many files the site has.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.listed.len() + self.kept_pages().count()
+    }
+
+    /// Whether the site has no file.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every file and its hash, ordered by path as a [`Manifest`] is.
+    pub fn iter(self) -> impl Iterator<Item = (&'a SitePath, &'a ContentHash)> {
+        // The entries are ordered by id; by path too, unless an id holds a character that sorts
+        // before the page's ".html" (then, and only then, the kept pages are sorted here).
+        let kept: Box<dyn Iterator<Item = _> + Send> = if self.kept_pages().is_sorted_by(|a, b| a.0 < b.0)
+        {
+            Box::new(self.kept_pages())
+        } else {
+            let mut pages: Vec<_> = self.kept_pages().collect();
+            pages.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            Box::new(pages.into_iter())
+        };
+        let mut kept = kept.peekable();
+        let mut listed = self.listed.iter().peekable();
+        std::iter::from_fn(move || match (listed.peek(), kept.peek()) {
+            (Some(a), Some(b)) if b.0 < a.0 => kept.next(),
+            (Some(_), _) => listed.next(),
+            (None, _) => kept.next(),
+        })
+    }
+
+    /// The manifest as a map of its own (a copy of each entry, the paths shared).
+    #[must_use]
+    pub fn to_map(self) -> Manifest {
+        self.iter().map(|(path, hash)| (path.clone(), *hash)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::site::render_cache::{HeldSummary, MeetingSummary};
+
+    fn entry(page: &str) -> Box<CachedMeeting> {
+        Box::new(CachedMeeting {
+            key: ContentHash::of(b"inputs"),
+            summary: HeldSummary::here(MeetingSummary {
+                instance_id: "x".into(),
+                title: crate::site::render_cache::Text::NONE,
+                host: crate::site::render_cache::Text::NONE,
+                start: chrono::DateTime::UNIX_EPOCH,
+                end: None,
+                sessions: crate::site::render_cache::PackedSessions::default(),
+                headline: crate::quality::headline::Headline::default(),
+            }),
+            page: ContentHash::of(page.as_bytes()),
+        })
+    }
+
+    #[test]
+    fn a_kept_page_is_listed_once_with_its_entrys_hash_in_path_order() {
+        let listed: Manifest = [
+            ("index.html", "i"),
+            ("meetings/b.html", "rendered b"),
+            ("people/p.html", "p"),
+        ]
+        .into_iter()
+        .map(|(path, content)| (path.into(), ContentHash::of(content.as_bytes())))
+        .collect();
+        // "a-1" sorts before "a" as a page ("-" before "."), after it as an id.
+        let entries: Entries = ["a", "a-1", "b", "c"]
+            .into_iter()
+            .map(|id| (MeetingKey::new(id), entry(id)))
+            .collect();
+        let manifest = SiteManifest::with_kept_pages(&listed, &entries);
+        let paths: Vec<&str> = manifest.iter().map(|(path, _)| &**path).collect();
+        assert_eq!(
+            paths,
+            [
+                "index.html",
+                "meetings/a-1.html",
+                "meetings/a.html",
+                "meetings/b.html",
+                "meetings/c.html",
+                "people/p.html"
+            ]
+        );
+        assert_eq!(manifest.len(), 6);
+        // The listed hash wins over the entry's; a kept page has its entry's.
+        assert_eq!(
+            manifest.get("meetings/b.html"),
+            Some(&ContentHash::of(b"rendered b"))
+        );
+        assert_eq!(manifest.get("meetings/c.html"), Some(&ContentHash::of(b"c")));
+        assert!(!manifest.contains("meetings/d.html") && !manifest.contains("meetings/c.csv"));
+        let map = manifest.to_map();
+        assert_eq!(map.len(), 6);
+        assert_eq!(map["meetings/a-1.html"], ContentHash::of(b"a-1"));
+        // Without kept pages, the listed files alone.
+        let listed_only = SiteManifest::of(&listed);
+        assert_eq!(listed_only.len(), 3);
+        assert!(!listed_only.contains("meetings/c.html"));
+        assert_eq!(listed_only.to_map(), listed);
+    }
+}
