@@ -143,7 +143,7 @@ pub async fn publish_build(
 /// Store failures.
 pub async fn publish_some(
     store: &dyn ObjectStore,
-    (previous, hashes): (&Manifest, &Manifest),
+    (previous, hashes): (&Manifest, SiteManifest<'_>),
     files: Files,
     report: &mut Published,
 ) -> Result<(), StoreError> {

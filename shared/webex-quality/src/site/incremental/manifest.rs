@@ -1,7 +1,7 @@
-//! A build's manifest: every file of the site it makes, with its content hash. A meeting page the
-//! build kept as published is not listed a second time beside its render cache entry, which holds
-//! its hash already (with nothing changed, a second listing was about 70 bytes a meeting of
-//! history: 2 MB of a render's peak at 30 days of 1,000 meetings a day).
+//! A build's manifest: every file of the site it makes, with its content hash. A meeting's page,
+//! rendered or kept as published, is not listed a second time beside its render cache entry, which
+//! holds its hash and (as its key) its path already: a second listing was a map node of about 70
+//! bytes a meeting of history, 2.2 MB of a render's peak at 30 days of 1,000 meetings a day.
 
 use std::collections::BTreeMap;
 
@@ -12,48 +12,58 @@ use crate::site::render_cache::{CachedMeeting, MeetingKey};
 type Entries = BTreeMap<MeetingKey, Box<CachedMeeting>>;
 
 /// Every file of a site and its content hash: the files `listed`, and the page of each meeting of
-/// `kept` that `listed` does not have (its hash is the entry's).
+/// `pages` that `listed` does not have (its hash is the entry's).
 #[derive(Debug, Clone, Copy)]
 pub struct SiteManifest<'a> {
     listed: &'a Manifest,
-    kept: Option<&'a Entries>,
+    pages: Option<&'a Entries>,
 }
 
 impl<'a> SiteManifest<'a> {
     /// The files of `listed`, no others.
     #[must_use]
     pub fn of(listed: &'a Manifest) -> Self {
-        Self { listed, kept: None }
-    }
-
-    /// The files of `listed`, and the page of every meeting of `entries` that `listed` does not
-    /// have: a build's kept pages.
-    #[must_use]
-    pub(crate) fn with_kept_pages(listed: &'a Manifest, entries: &'a Entries) -> Self {
         Self {
             listed,
-            kept: Some(entries),
+            pages: None,
         }
     }
 
-    /// The meeting pages kept, in the order of the meetings' ids.
-    fn kept_pages(self) -> impl Iterator<Item = (&'a SitePath, &'a ContentHash)> {
+    /// The files of `listed`, and the page of every meeting of `entries` that `listed` does not
+    /// have: a build's meeting pages.
+    #[must_use]
+    pub(crate) fn with_meeting_pages(listed: &'a Manifest, entries: &'a Entries) -> Self {
+        Self {
+            listed,
+            pages: Some(entries),
+        }
+    }
+
+    /// The meeting pages not listed, in the order of the meetings' ids.
+    fn pages(self) -> impl Iterator<Item = (&'a SitePath, &'a ContentHash)> {
         let listed = self.listed;
-        self.kept
+        self.pages
             .into_iter()
             .flatten()
             .filter(move |(key, _)| !listed.contains_key(&**key.page()))
             .map(|(key, entry)| (key.page(), &entry.page))
     }
 
+    /// The path (as the manifest shares it) and content hash of the file at `path`, if the site
+    /// has it.
+    #[must_use]
+    pub fn get_key_value(&self, path: &str) -> Option<(&'a SitePath, &'a ContentHash)> {
+        if let Some(listed) = self.listed.get_key_value(path) {
+            return Some(listed);
+        }
+        let (key, entry) = self.pages?.get_key_value(MeetingKey::id_of_page(path)?)?;
+        Some((key.page(), &entry.page))
+    }
+
     /// The content hash of the file at `path`, if the site has it.
     #[must_use]
     pub fn get(&self, path: &str) -> Option<&'a ContentHash> {
-        if let Some(hash) = self.listed.get(path) {
-            return Some(hash);
-        }
-        let entry = self.kept?.get(MeetingKey::id_of_page(path)?)?;
-        Some(&entry.page)
+        self.get_key_value(path).map(|(_, hash)| hash)
     }
 
     /// Whether the site has a file at `path`.
@@ -65,7 +75,7 @@ impl<'a> SiteManifest<'a> {
     /// How many files the site has.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.listed.len() + self.kept_pages().count()
+        self.listed.len() + self.pages().count()
     }
 
     /// Whether the site has no file.
@@ -77,28 +87,30 @@ impl<'a> SiteManifest<'a> {
     /// Every file and its hash, ordered by path as a [`Manifest`] is.
     pub fn iter(self) -> impl Iterator<Item = (&'a SitePath, &'a ContentHash)> {
         // The entries are ordered by id; by path too, unless an id holds a character that sorts
-        // before the page's ".html" (then, and only then, the kept pages are sorted here).
-        let kept: Box<dyn Iterator<Item = _> + Send> = if self.kept_pages().is_sorted_by(|a, b| a.0 < b.0)
-        {
-            Box::new(self.kept_pages())
-        } else {
-            let mut pages: Vec<_> = self.kept_pages().collect();
-            pages.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            Box::new(pages.into_iter())
-        };
-        let mut kept = kept.peekable();
+        // before the page's ".html" (then, and only then, the pages are sorted here).
+        let pages: Box<dyn Iterator<Item = _> + Send> =
+            if self.pages().is_sorted_by(|a, b| a.0 < b.0) {
+                Box::new(self.pages())
+            } else {
+                let mut pages: Vec<_> = self.pages().collect();
+                pages.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                Box::new(pages.into_iter())
+            };
+        let mut pages = pages.peekable();
         let mut listed = self.listed.iter().peekable();
-        std::iter::from_fn(move || match (listed.peek(), kept.peek()) {
-            (Some(a), Some(b)) if b.0 < a.0 => kept.next(),
+        std::iter::from_fn(move || match (listed.peek(), pages.peek()) {
+            (Some(a), Some(b)) if b.0 < a.0 => pages.next(),
             (Some(_), _) => listed.next(),
-            (None, _) => kept.next(),
+            (None, _) => pages.next(),
         })
     }
 
     /// The manifest as a map of its own (a copy of each entry, the paths shared).
     #[must_use]
     pub fn to_map(self) -> Manifest {
-        self.iter().map(|(path, hash)| (path.clone(), *hash)).collect()
+        self.iter()
+            .map(|(path, hash)| (path.clone(), *hash))
+            .collect()
     }
 }
 
@@ -124,7 +136,7 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_page_is_listed_once_with_its_entrys_hash_in_path_order() {
+    fn a_meetings_page_is_listed_once_with_its_entrys_hash_in_path_order() {
         let listed: Manifest = [
             ("index.html", "i"),
             ("meetings/b.html", "rendered b"),
@@ -138,7 +150,7 @@ mod tests {
             .into_iter()
             .map(|id| (MeetingKey::new(id), entry(id)))
             .collect();
-        let manifest = SiteManifest::with_kept_pages(&listed, &entries);
+        let manifest = SiteManifest::with_meeting_pages(&listed, &entries);
         let paths: Vec<&str> = manifest.iter().map(|(path, _)| &**path).collect();
         assert_eq!(
             paths,
@@ -152,17 +164,24 @@ mod tests {
             ]
         );
         assert_eq!(manifest.len(), 6);
-        // The listed hash wins over the entry's; a kept page has its entry's.
+        // The listed hash wins over the entry's; a page not listed has its entry's, and the
+        // entry's key as its path.
         assert_eq!(
             manifest.get("meetings/b.html"),
             Some(&ContentHash::of(b"rendered b"))
         );
-        assert_eq!(manifest.get("meetings/c.html"), Some(&ContentHash::of(b"c")));
+        assert_eq!(
+            manifest.get("meetings/c.html"),
+            Some(&ContentHash::of(b"c"))
+        );
+        let (key, _) = entries.get_key_value("c").unwrap();
+        let (path, _) = manifest.get_key_value("meetings/c.html").unwrap();
+        assert!(std::sync::Arc::ptr_eq(path, key.page()));
         assert!(!manifest.contains("meetings/d.html") && !manifest.contains("meetings/c.csv"));
         let map = manifest.to_map();
         assert_eq!(map.len(), 6);
         assert_eq!(map["meetings/a-1.html"], ContentHash::of(b"a-1"));
-        // Without kept pages, the listed files alone.
+        // Without the entries, the listed files alone.
         let listed_only = SiteManifest::of(&listed);
         assert_eq!(listed_only.len(), 3);
         assert!(!listed_only.contains("meetings/c.html"));

@@ -76,11 +76,12 @@ impl Previous<'_> {
 pub struct SiteBuild {
     /// Files rendered by this build.
     pub files: Files,
-    /// Content hash of the files rendered, and of the files kept but the meeting pages: a kept
-    /// page's hash is its cache entry's (every file of the site: [`SiteBuild::manifest`]).
+    /// Content hash of the files rendered or kept, but the meeting pages: a meeting's page has its
+    /// hash in its cache entry, and its path as the entry's key (every file of the site:
+    /// [`SiteBuild::manifest`]).
     pub hashes: Manifest,
-    /// Whether `hashes` lists the kept meeting pages too: a paused build's does, since its cache
-    /// also holds the previous build's entries that it did not reach ([`SiteBuilder::pause`]).
+    /// Whether `hashes` lists the meeting pages too: a paused build's does, since its cache also
+    /// holds the previous build's entries that it did not reach ([`SiteBuilder::pause`]).
     pages_listed: bool,
     /// Files whose inputs did not change: still valid as published.
     pub kept: usize,
@@ -138,13 +139,13 @@ impl SiteBuild {
     }
 
     /// Every file of the site and its content hash: [`SiteBuild::hashes`], and the page of each
-    /// meeting kept, with its cache entry's hash.
+    /// meeting, with its cache entry's hash.
     #[must_use]
     pub fn manifest(&self) -> SiteManifest<'_> {
         if self.pages_listed {
             SiteManifest::of(&self.hashes)
         } else {
-            SiteManifest::with_kept_pages(&self.hashes, &self.cache.meetings)
+            SiteManifest::with_meeting_pages(&self.hashes, &self.cache.meetings)
         }
     }
 }
@@ -458,11 +459,12 @@ impl<'a> SiteBuilder<'a> {
                 Err(error) => return Err(error),
             };
             self.waiting += bytes.len();
-            // The manifest's path of the page is the cache's key (one allocation for both).
-            let (page_path, page) = self.build.insert(path, bytes);
-            let id = MeetingKey::from_path(page_path)
-                .filter(|k| k.id() == meeting.instance_id)
-                .unwrap_or_else(|| MeetingKey::new(&meeting.instance_id));
+            // The page's path is the cache entry's key, and its hash the entry's: the build's
+            // manifest lists it through the entry ([`SiteBuild::manifest`]).
+            let id = MeetingKey::new(&meeting.instance_id);
+            debug_assert_eq!(**id.page(), *path);
+            let page = ContentHash::of(&bytes);
+            self.build.files.insert(path, bytes);
             let summary = MeetingSummary::new(
                 &meeting,
                 start,
@@ -490,8 +492,8 @@ impl<'a> SiteBuilder<'a> {
 
     /// The content hash of every file of the build so far (rendered or kept).
     #[must_use]
-    pub fn hashes(&self) -> &Manifest {
-        &self.build.hashes
+    pub fn manifest(&self) -> SiteManifest<'_> {
+        self.build.manifest()
     }
 
     /// Ends the build before every meeting was added (its time is up) and returns what it did:
@@ -509,7 +511,7 @@ impl<'a> SiteBuilder<'a> {
                 into.entry(key).or_insert(value);
             }
         }
-        // The pages kept are listed before the entries not reached join the cache.
+        // The meeting pages are listed before the entries not reached join the cache.
         let build = &mut self.build;
         let kept: Vec<_> = build
             .manifest()

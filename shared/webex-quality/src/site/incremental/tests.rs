@@ -382,10 +382,12 @@ fn the_string_table_only_grows_until_most_of_it_is_unused() {
     let build = |db: &Database, previous: Option<&SiteBuild>| {
         let status = StatusView::from_sources(db, None, start).unwrap();
         let published = previous.map(|p| p.manifest().to_map());
-        let previous = previous.zip(published.as_ref()).map(|(p, manifest)| Previous {
-            cache: p.cache.clone(),
-            manifest,
-        });
+        let previous = previous
+            .zip(published.as_ref())
+            .map(|(p, manifest)| Previous {
+                cache: p.cache.clone(),
+                manifest,
+            });
         build_incremental(db, &status, &options, &thresholds, previous).unwrap()
     };
     // "a" has no sessions: "b"'s strings are most of the table.
@@ -552,21 +554,21 @@ fn a_meetings_cache_key_is_its_pages_path_as_the_manifests_hold_it() {
         let (path, _) = manifest.get_key_value(&**key.page()).unwrap();
         Arc::ptr_eq(path, key.page())
     };
-    // Rendered: the key is the build's manifest's path.
+    // Rendered: the key is the build's manifest's path; the manifest lists the page through the
+    // entry, not in a node of its own.
     let first = f.build(None);
     assert_eq!(first.cache.meetings.len(), 2);
-    assert!(
-        first
-            .cache
-            .meetings
-            .keys()
-            .all(|k| one_allocation(k, &first.hashes))
-    );
+    for (key, entry) in &first.cache.meetings {
+        assert!(!first.hashes.contains_key(&**key.page()));
+        let (path, hash) = first.manifest().get_key_value(key.page()).unwrap();
+        assert!(Arc::ptr_eq(path, key.page()) && *hash == entry.page);
+        assert_eq!(*hash, ContentHash::of(&first.files[&**key.page()]));
+    }
     // Kept: the key is the published manifest's path (the previous cache and the manifest read
     // back, as a render reads them: no path shared). The build's manifest lists the page through
     // the entry, with its hash, not in a node of its own.
     let published: Manifest =
-        serde_json::from_slice(&serde_json::to_vec(&first.hashes).unwrap()).unwrap();
+        serde_json::from_slice(&serde_json::to_vec(&first.manifest().to_map()).unwrap()).unwrap();
     let previous = Previous {
         cache: RenderCache::from_bytes(&first.cache.to_bytes().unwrap()).unwrap(),
         manifest: &published,
@@ -623,12 +625,13 @@ fn an_archives_stored_part_is_kept_unless_the_build_rendered_one_of_its_meetings
     assert_eq!(cache.parts.len(), 4);
     // "a" has other inputs now: the build renders it again from the hot database.
     cache.meetings.get_mut("a_I_1").unwrap().key = h("other inputs");
+    let published = first.manifest().to_map();
     let mut builder = SiteBuilder::new(
         &f.options,
         &f.thresholds,
         Some(Previous {
             cache,
-            manifest: &first.hashes,
+            manifest: &published,
         }),
     );
     builder.add_database(&f.db, None).unwrap();

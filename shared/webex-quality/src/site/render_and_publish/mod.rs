@@ -314,7 +314,7 @@ async fn add_streamed(
     loop {
         let done = builder.add_some(&db, &mut pending, budget.batch_bytes)?;
         let files = builder.take_files();
-        publish_some(site, (published, builder.hashes()), files, report).await?;
+        publish_some(site, (published, builder.manifest()), files, report).await?;
         if done {
             return Ok(true);
         }
@@ -493,13 +493,13 @@ async fn render_once(
     // The list-type pages go first, rather than wait beside the last 7 days' exports (6 MB at 1,000
     // meetings a day) and the day and person pages, rendered next a batch at a time.
     let lists = std::mem::take(&mut build.files);
-    publish_some(site, (&comparable, &build.hashes), lists, &mut streamed).await?;
+    publish_some(site, (&comparable, build.manifest()), lists, &mut streamed).await?;
     loop {
         let files = build.render_people(&mut people, budget.batch_bytes)?;
         if files.is_empty() {
             break;
         }
-        publish_some(site, (&comparable, &build.hashes), files, &mut streamed).await?;
+        publish_some(site, (&comparable, build.manifest()), files, &mut streamed).await?;
     }
     let result = publish_rest(site, &comparable, version.as_ref(), &build, streamed).await;
     let mut published = match result {
