@@ -98,18 +98,15 @@ fn main() {
     };
     let thresholds = Thresholds::default();
     let build = |db: &Database, previous: Option<&SiteBuild>| {
-        let published = previous.map(|p| p.manifest().to_map());
         build_incremental(
             db,
             &status,
             &options,
             &thresholds,
-            previous
-                .zip(published.as_ref())
-                .map(|(p, manifest)| Previous {
-                    cache: p.cache.clone(),
-                    manifest,
-                }),
+            previous.map(|p| Previous {
+                cache: p.cache.clone(),
+                manifest: p.manifest().to_map(),
+            }),
         )
         .unwrap()
     };

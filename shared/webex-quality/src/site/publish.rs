@@ -224,7 +224,9 @@ pub async fn publish_rest(
 }
 
 /// `hashes` lists every file of the new site; `files` holds the content of those that were rendered
-/// and not published yet; `report` says what was (its `streamed` paths).
+/// and not published yet; `report` says what was (its `streamed` paths). A meeting page that is
+/// neither, nor in `previous`, was kept by the build as published, its entry taken over from the
+/// manifest the build started from ([`SiteBuild::published`]): it is left as it is, and listed.
 async fn publish_files(
     store: &dyn ObjectStore,
     previous: &Manifest,
@@ -237,11 +239,12 @@ async fn publish_files(
     // `publish` is hundreds of megabytes at 1,000 meetings a day).
     let mut changed = Vec::new();
     let mut batch_bytes = 0;
+    let taken_over = |path: &str| previous.get(path).is_none() && hashes.is_entry_page(path);
     for (path, hash) in hashes.iter() {
         if report.streamed.contains(path) {
             continue;
         }
-        if previous.get(path) == Some(hash) {
+        if previous.get(path) == Some(hash) || (!files.contains_key(&**path) && taken_over(path)) {
             report.unchanged += 1;
             continue;
         }
@@ -263,7 +266,10 @@ async fn publish_files(
     publish_batch(store, changed, &mut report.uploaded).await?;
     let streamed = &report.streamed;
     let listed = |path: &str, hash: &ContentHash| {
-        files.contains_key(path) || streamed.contains(path) || previous.get(path) == Some(hash)
+        files.contains_key(path)
+            || streamed.contains(path)
+            || previous.get(path) == Some(hash)
+            || taken_over(path)
     };
     let manifest = ManifestEntries {
         files: hashes,

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::meetings_lists::{self, meetings_lists};
-use super::{Meeting, SiteBuild, SiteBuilder};
+use super::{Kept, Meeting, SiteBuild, SiteBuilder};
 use crate::site::build::{BuildError, Files, render};
 use crate::site::list_pages::{
     Counted, OverviewTallies, SessionCounter, SessionRefs, breakdowns, people, person_page,
@@ -56,7 +56,13 @@ impl<'a> SiteBuilder<'a> {
                 .then_with(|| a_id.cmp(b_id))
         });
         let keys: Vec<&ContentHash> = history.iter().map(|(_, m)| &m.key).collect();
-        let mut previous = self.previous;
+        let mut cache = self.previous;
+        // Out of the build while its cache and manifest are kept from (and back in it after).
+        let published = std::mem::take(&mut self.build.published);
+        let mut previous = cache.as_mut().map(|cache| Kept {
+            cache,
+            published: &published,
+        });
         let build = &mut self.build;
         let now = options.generated;
         // Every summary read back once, and its sessions, for the overviews, the breakdowns, the
@@ -127,6 +133,7 @@ impl<'a> SiteBuilder<'a> {
             .collect();
         drop(history);
         drop(keys);
+        self.build.published = published;
         self.build.cache.meetings = meetings;
         self.build.cache.texts = texts;
         // The table only grows (the stored parts' summaries keep their strings' numbers), until

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Meeting, Previous, SiteBuild};
+use super::{Kept, Meeting, SiteBuild};
 use crate::quality::Thresholds;
 use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render};
@@ -24,7 +24,7 @@ const RECENT_DAYS: i64 = 7;
 /// indexes into `history`, for their exports ([`render_recent_exports`]).
 pub(super) fn meetings_lists(
     build: &mut SiteBuild,
-    mut previous: Option<&mut Previous<'_>>,
+    mut previous: Option<&mut Kept<'_>>,
     (history, keys, texts): (&[Meeting<'_>], &[&ContentHash], &Texts),
     (options, thresholds): (&SiteOptions, &Thresholds),
 ) -> Result<(Vec<DayTodo>, Vec<u32>), BuildError> {

@@ -25,17 +25,26 @@ mod meetings_lists;
 pub(crate) use history_pages::PeoplePages;
 pub use manifest::SiteManifest;
 
-/// What the previous build left: its render cache (the build moves what it keeps out of it) and the
-/// manifest of what was published.
+/// What the previous build left: its render cache and the manifest of what was published (the
+/// build moves what it keeps out of both).
 #[derive(Debug, Clone)]
-pub struct Previous<'a> {
-    /// The render cache.
+pub struct Previous {
+    /// The render cache. One that matches no build ([`RenderCache::matches`]: none was read)
+    /// keeps nothing, and the manifest still spares the upload of every file rendered as it is
+    /// published.
     pub cache: RenderCache,
     /// What the site store holds.
-    pub manifest: &'a Manifest,
+    pub manifest: Manifest,
 }
 
-impl Previous<'_> {
+/// The previous build's cache, and what the site store holds but the meeting pages the build took
+/// over ([`SiteBuilder::keep_cached`]).
+struct Kept<'p> {
+    cache: &'p mut RenderCache,
+    published: &'p Manifest,
+}
+
+impl Kept<'_> {
     /// The entry for `path` in the map `pick` chooses, moved out of the previous cache, when it was
     /// rendered from `key` and its files are still published (then it can be kept as it is).
     fn take_unchanged(
@@ -44,9 +53,9 @@ impl Previous<'_> {
         path: &str,
         key: &ContentHash,
     ) -> Option<CachedFiles> {
-        let map = pick(&mut self.cache);
+        let map = pick(self.cache);
         let cached = map.get_mut(path)?;
-        if cached.key != *key || !cached.files.share_paths_if_listed(self.manifest) {
+        if cached.key != *key || !cached.files.share_paths_if_listed(self.published) {
             return None;
         }
         map.remove(path)
@@ -63,7 +72,7 @@ impl Previous<'_> {
     ) -> Option<CachedFiles> {
         let cached = self.cache.people.get_mut(path)?;
         if (cached.key != *key && cached.rendered != Some(today))
-            || !cached.files.share_paths_if_listed(self.manifest)
+            || !cached.files.share_paths_if_listed(self.published)
         {
             return None;
         }
@@ -83,6 +92,12 @@ pub struct SiteBuild {
     /// Whether `hashes` lists the meeting pages too: a paused build's does, since its cache also
     /// holds the previous build's entries that it did not reach ([`SiteBuilder::pause`]).
     pages_listed: bool,
+    /// What the site store holds (the previous build's manifest), but the meeting pages this
+    /// build kept: it took their entries over (its manifest lists each page through its cache
+    /// entry, and holding the published entry too was a map node a meeting of history).
+    pub published: Manifest,
+    /// Meeting pages kept, their entries taken out of `published`.
+    pub taken: usize,
     /// Files whose inputs did not change: still valid as published.
     pub kept: usize,
     /// Meetings analysed and rendered.
@@ -106,6 +121,8 @@ impl SiteBuild {
             files: Files::new(),
             hashes: Manifest::new(),
             pages_listed: false,
+            published: Manifest::new(),
+            taken: 0,
             kept: 0,
             meetings_rendered: 0,
             meetings_reused: 0,
@@ -157,7 +174,9 @@ impl SiteBuild {
 pub struct SiteBuilder<'a> {
     options: &'a SiteOptions,
     thresholds: &'a Thresholds,
-    previous: Option<Previous<'a>>,
+    /// The previous build's cache, when it matches this build's templates, options and
+    /// thresholds (what the build keeps is moved out of it).
+    previous: Option<RenderCache>,
     build: SiteBuild,
     /// Meetings whose page could not be made (an error page was published): added, though not in
     /// the cache. Every other added meeting is in `build.cache.meetings` (no second set of ids).
@@ -221,7 +240,7 @@ impl<'a> SiteBuilder<'a> {
     pub fn new(
         options: &'a SiteOptions,
         thresholds: &'a Thresholds,
-        previous: Option<Previous<'a>>,
+        previous: Option<Previous>,
     ) -> Self {
         let fingerprint = render_cache::fingerprint(options, thresholds);
         let mut build = SiteBuild::empty(RenderCache::new(fingerprint.clone()));
@@ -230,10 +249,13 @@ impl<'a> SiteBuilder<'a> {
             super::STYLE_CSS.as_bytes().to_vec(),
         );
         build.insert(options.js_path.clone(), super::APP_JS.as_bytes().to_vec());
-        let mut previous = previous.filter(|p| p.cache.matches(&fingerprint));
+        let (cache, published) =
+            previous.map_or((None, Manifest::new()), |p| (Some(p.cache), p.manifest));
+        build.published = published;
+        let mut previous = cache.filter(|cache| cache.matches(&fingerprint));
         // Kept summaries refer to the previous cache's strings: this build goes on with its table.
         if let Some(previous) = previous.as_mut() {
-            build.cache.texts = std::mem::take(&mut previous.cache.texts);
+            build.cache.texts = std::mem::take(&mut previous.texts);
         }
         Self {
             options,
@@ -265,8 +287,8 @@ impl<'a> SiteBuilder<'a> {
     /// the previous build published it (the build's manifest shares it if the entry is kept).
     fn take_previous(&mut self, instance_id: &str) -> Option<(CacheEntry, Option<SitePath>)> {
         let previous = self.previous.as_mut()?;
-        let (id, cached) = previous.cache.meetings.remove_entry(instance_id)?;
-        let published = cached.published_path(&id, previous.manifest);
+        let (id, cached) = previous.meetings.remove_entry(instance_id)?;
+        let published = cached.published_path(&id, &self.build.published);
         Some(((id, cached), published))
     }
 
@@ -275,6 +297,10 @@ impl<'a> SiteBuilder<'a> {
     /// allocation for the meeting in the published manifest and the cache). The build's manifest
     /// lists the page through the entry ([`SiteBuild::manifest`]).
     fn keep_cached(&mut self, ((id, cached), path): PublishedEntry) {
+        // Taken over from the published manifest: the build's lists the page through the entry.
+        if self.build.published.remove(&*path).is_some() {
+            self.build.taken += 1;
+        }
         let key = MeetingKey::from_path(path)
             .filter(|k| *k == id)
             .unwrap_or(id);
@@ -297,7 +323,7 @@ impl<'a> SiteBuilder<'a> {
         else {
             return false;
         };
-        let Some(ids) = previous.cache.archives.remove(key) else {
+        let Some(ids) = previous.archives.remove(key) else {
             return false;
         };
         // The meetings not added yet, each moved out of the previous cache and its page looked up
@@ -309,14 +335,14 @@ impl<'a> SiteBuilder<'a> {
             if added(build, failed, id) {
                 continue;
             }
-            let Some((id, cached)) = previous.cache.meetings.remove_entry(id.id()) else {
+            let Some((id, cached)) = previous.meetings.remove_entry(id.id()) else {
                 if taken.iter().any(|((taken, _), _)| taken == id) {
                     continue; // listed twice, taken already
                 }
                 put_back = Some(None);
                 break;
             };
-            let Some(path) = cached.published_path(&id, previous.manifest) else {
+            let Some(path) = cached.published_path(&id, &build.published) else {
                 put_back = Some(Some((id, cached)));
                 break;
             };
@@ -324,14 +350,13 @@ impl<'a> SiteBuilder<'a> {
         }
         if let Some(unpublished) = put_back {
             previous
-                .cache
                 .meetings
                 .extend(taken.into_iter().map(|(entry, _)| entry).chain(unpublished));
-            previous.cache.archives.insert(key.to_owned(), ids);
+            previous.archives.insert(key.to_owned(), ids);
             return false;
         }
         // Its stored part stays as it is, unless this build rendered one of its meetings.
-        if let Some(digest) = previous.cache.parts.remove(key)
+        if let Some(digest) = previous.parts.remove(key)
             && part_unchanged(&ids, rendered)
         {
             build.cache.parts.insert(key.to_owned(), digest);
@@ -496,6 +521,13 @@ impl<'a> SiteBuilder<'a> {
         self.build.manifest()
     }
 
+    /// What the site store holds, but the meeting pages the build took over
+    /// ([`SiteBuild::published`]).
+    #[must_use]
+    pub fn published(&self) -> &Manifest {
+        &self.build.published
+    }
+
     /// Ends the build before every meeting was added (its time is up) and returns what it did:
     /// no list-type page is rendered, and the cache holds what this build rendered or kept plus
     /// what the previous build left that this one did not reach (checked again next time, as
@@ -522,7 +554,7 @@ impl<'a> SiteBuilder<'a> {
         build.hashes.extend(kept);
         build.pages_listed = true;
         if let Some(previous) = self.previous.take() {
-            let (mut left, cache) = (previous.cache, &mut self.build.cache);
+            let (mut left, cache) = (previous, &mut self.build.cache);
             add_missing(&mut cache.meetings, left.meetings);
             // An archive not reached keeps its stored part, unless this build rendered one of
             // its meetings.
@@ -570,7 +602,7 @@ pub fn build_incremental(
     status: &StatusView,
     options: &SiteOptions,
     thresholds: &Thresholds,
-    previous: Option<Previous<'_>>,
+    previous: Option<Previous>,
 ) -> Result<SiteBuild, BuildError> {
     let mut builder = SiteBuilder::new(options, thresholds, previous);
     builder.add_database(db, None)?;

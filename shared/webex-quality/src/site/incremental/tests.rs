@@ -71,7 +71,7 @@ struct Fixture {
 
 impl Fixture {
     /// A build of the fixture's database over `previous`.
-    fn build(&self, previous: Option<Previous<'_>>) -> SiteBuild {
+    fn build(&self, previous: Option<Previous>) -> SiteBuild {
         build_incremental(
             &self.db,
             &self.status,
@@ -113,13 +113,15 @@ fn fixture(meetings: &[(&str, chrono::DateTime<chrono::Utc>)]) -> Fixture {
     }
 }
 
-/// A build over a previous build's `cache` and the `manifest` it published.
+/// A build over a previous build's `cache` and the `manifest` it published (a copy, its paths
+/// shared).
 fn over_previous<'a>(
     options: &'a SiteOptions,
     thresholds: &'a Thresholds,
     cache: RenderCache,
-    manifest: &'a Manifest,
+    manifest: &Manifest,
 ) -> SiteBuilder<'a> {
+    let manifest = manifest.clone();
     SiteBuilder::new(options, thresholds, Some(Previous { cache, manifest }))
 }
 
@@ -233,32 +235,22 @@ fn a_persons_page_is_rendered_at_most_once_a_day() {
     let manifest: Manifest = [("people/p.html".into(), h("hash-p"))]
         .into_iter()
         .collect();
-    let previous = || Previous {
-        cache: cache.clone(),
-        manifest: &manifest,
+    let take = |published: &Manifest, key: &str, today| {
+        let mut cache = cache.clone();
+        Kept {
+            cache: &mut cache,
+            published,
+        }
+        .take_person("people/p.html", &h(key), today)
     };
     // Their sessions changed, and the page was rendered today: kept until tomorrow.
-    assert_eq!(
-        previous().take_person("people/p.html", &h("new"), day),
-        Some(page.clone())
-    );
+    assert_eq!(take(&manifest, "new", day), Some(page.clone()));
     // Rendered on an earlier day: rendered again.
-    assert_eq!(
-        previous().take_person("people/p.html", &h("new"), next),
-        None
-    );
+    assert_eq!(take(&manifest, "new", next), None);
     // Unchanged: kept whatever the day.
-    assert_eq!(
-        previous().take_person("people/p.html", &h("old"), next),
-        Some(page)
-    );
+    assert_eq!(take(&manifest, "old", next), Some(page));
     // No longer published as rendered: rendered again.
-    let empty = Manifest::new();
-    let mut gone = Previous {
-        cache: cache.clone(),
-        manifest: &empty,
-    };
-    assert_eq!(gone.take_person("people/p.html", &h("old"), day), None);
+    assert_eq!(take(&Manifest::new(), "old", day), None);
 }
 
 #[test]
@@ -340,7 +332,7 @@ fn a_meeting_rendered_again_lets_go_of_its_previous_entry_at_once() {
     let manifest = Manifest::new();
     let mut builder = over_previous(&options, &thresholds, cache, &manifest);
     builder.add_database(&db, None).unwrap();
-    let previous = &builder.previous.as_ref().unwrap().cache.meetings;
+    let previous = &builder.previous.as_ref().unwrap().meetings;
     assert!(!previous.contains_key("a"), "superseded, not held");
     assert!(previous.contains_key("z"), "not reached: kept for a pause");
     let build = builder.pause().unwrap();
@@ -381,13 +373,10 @@ fn the_string_table_only_grows_until_most_of_it_is_unused() {
     let thresholds = Thresholds::default();
     let build = |db: &Database, previous: Option<&SiteBuild>| {
         let status = StatusView::from_sources(db, None, start).unwrap();
-        let published = previous.map(|p| p.manifest().to_map());
-        let previous = previous
-            .zip(published.as_ref())
-            .map(|(p, manifest)| Previous {
-                cache: p.cache.clone(),
-                manifest,
-            });
+        let previous = previous.map(|p| Previous {
+            cache: p.cache.clone(),
+            manifest: p.manifest().to_map(),
+        });
         build_incremental(db, &status, &options, &thresholds, previous).unwrap()
     };
     // "a" has no sessions: "b"'s strings are most of the table.
@@ -565,21 +554,24 @@ fn a_meetings_cache_key_is_its_pages_path_as_the_manifests_hold_it() {
         assert_eq!(*hash, ContentHash::of(&first.files[&**key.page()]));
     }
     // Kept: the key is the published manifest's path (the previous cache and the manifest read
-    // back, as a render reads them: no path shared). The build's manifest lists the page through
+    // back, as a render reads them: no path shared). The build takes the entry over: the
+    // published manifest it was given no longer holds the page, and the build's lists it through
     // the entry, with its hash, not in a node of its own.
     let published: Manifest =
         serde_json::from_slice(&serde_json::to_vec(&first.manifest().to_map()).unwrap()).unwrap();
     let previous = Previous {
         cache: RenderCache::from_bytes(&first.cache.to_bytes().unwrap()).unwrap(),
-        manifest: &published,
+        manifest: published.clone(),
     };
     let kept = f.build(Some(previous));
-    assert_eq!(kept.meetings_reused, 2);
+    assert_eq!((kept.meetings_reused, kept.taken), (2, 2));
     for (key, entry) in &kept.cache.meetings {
         assert!(one_allocation(key, &published));
         assert!(!kept.hashes.contains_key(&**key.page()));
+        assert!(!kept.published.contains_key(&**key.page()));
         assert_eq!(kept.manifest().get(key.page()), Some(&entry.page));
     }
+    assert_eq!(kept.published.len() + 2, published.len());
     assert_eq!(kept.manifest().to_map(), published, "the site as it was");
 }
 
@@ -631,7 +623,7 @@ fn an_archives_stored_part_is_kept_unless_the_build_rendered_one_of_its_meetings
         &f.thresholds,
         Some(Previous {
             cache,
-            manifest: &published,
+            manifest: published,
         }),
     );
     builder.add_database(&f.db, None).unwrap();

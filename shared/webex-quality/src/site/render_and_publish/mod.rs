@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use super::incremental::PeoplePages;
 use super::person_key::PersonKey;
 use super::publish::{ManifestEntries, PUBLISH_BATCH_BYTES, write_manifest};
-use super::render_cache::Spill;
+use super::render_cache::{RenderCache, Spill};
 use super::{
     BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteManifest,
     SiteOptions, StatusView, publish_rest, publish_some, read_manifest,
@@ -158,21 +158,23 @@ pub fn banner(status: Option<&Status>, now: DateTime<Utc>) -> Option<String> {
     }
 }
 
-/// Refuses a build that would remove most of a published site.
+/// Refuses a build that would remove most of a published site (what the build did not take over of
+/// the published manifest, `doubtful` the files a lost race left).
 fn check_removals(
-    (comparable, doubtful): (&Manifest, &Manifest),
+    doubtful: &Manifest,
     build: &SiteBuild,
     people: &PeoplePages<'_>,
 ) -> Result<(), RefreshError> {
     let paths = people.paths();
     let coming: BTreeSet<&str> = paths.iter().map(String::as_str).collect();
     let manifest = build.manifest();
-    let removing = comparable
+    let removing = build
+        .published
         .keys()
         .chain(doubtful.keys())
         .filter(|path| !manifest.contains(path) && !coming.contains(&***path))
         .count();
-    let published = comparable.len() + doubtful.len();
+    let published = build.published.len() + build.taken + doubtful.len();
     if published >= PROTECTED_SITE_FILES && removing * 2 > published {
         return Err(RefreshError::WouldWipe {
             removing,
@@ -308,13 +310,19 @@ async fn add_streamed(
     builder: &mut SiteBuilder<'_>,
     db: Database,
     (archive, budget): (Option<&str>, RenderBudget),
-    (site, published, report): (&dyn ObjectStore, &Manifest, &mut Published),
+    (site, report): (&dyn ObjectStore, &mut Published),
 ) -> Result<bool, RefreshError> {
     let mut pending = builder.start_database(&db, archive)?;
     loop {
         let done = builder.add_some(&db, &mut pending, budget.batch_bytes)?;
         let files = builder.take_files();
-        publish_some(site, (published, builder.manifest()), files, report).await?;
+        publish_some(
+            site,
+            (builder.published(), builder.manifest()),
+            files,
+            report,
+        )
+        .await?;
         if done {
             return Ok(true);
         }
@@ -334,12 +342,13 @@ async fn save_progress(
         StoredCache,
     ),
     builder: SiteBuilder<'_>,
-    (comparable, version): (&Manifest, Option<&crate::storage::ETag>),
+    version: Option<&crate::storage::ETag>,
     streamed: Published,
     (archives_read, authorization_needed): (usize, bool),
 ) -> Result<Attempt, RefreshError> {
     let mut build = builder.pause()?;
-    let mut manifest = comparable.clone();
+    // What was published and not taken over, and the build's files (the pages it kept too).
+    let mut manifest = std::mem::take(&mut build.published);
     manifest.extend(build.hashes.iter().map(|(p, h)| (p.clone(), *h)));
     let json = ManifestEntries {
         files: SiteManifest::of(&manifest),
@@ -417,7 +426,7 @@ async fn render_once(
         ..options.clone()
     };
     // What the build may take as published: not the files a lost race left in doubt (set apart,
-    // not copied: the manifest lists every file of the site).
+    // not copied: the manifest lists every file of the site). The build takes it over.
     let version = published.etag;
     let mut comparable = published.files;
     let doubtful: Manifest = in_doubt
@@ -430,9 +439,11 @@ async fn render_once(
     let mut builder = SiteBuilder::new(
         &options,
         thresholds,
-        cache.map(|cache| Previous {
-            cache,
-            manifest: &comparable,
+        Some(Previous {
+            // None read: one that matches no build (the manifest still spares the uploads of
+            // the files rendered as they are published).
+            cache: cache.unwrap_or_else(|| RenderCache::new(String::new())),
+            manifest: comparable,
         }),
     );
     builder.spill_meetings_to(spill);
@@ -445,13 +456,8 @@ async fn render_once(
         db.quick_check()?;
         let mut view = StatusView::from_sources(&db, status.as_ref(), now)?;
         view.archived_days = history::days_archived(&archives);
-        let finished = add_streamed(
-            &mut builder,
-            db,
-            (None, budget),
-            (site, &comparable, &mut streamed),
-        )
-        .await?;
+        let finished =
+            add_streamed(&mut builder, db, (None, budget), (site, &mut streamed)).await?;
         (view, finished)
     };
     let mut archives_read = 0;
@@ -472,7 +478,7 @@ async fn render_once(
             &mut builder,
             db,
             (Some(&key), budget),
-            (site, &comparable, &mut streamed),
+            (site, &mut streamed),
         )
         .await?;
         stopped = !finished;
@@ -481,7 +487,7 @@ async fn render_once(
         return save_progress(
             (data, site, work_dir, stored),
             builder,
-            (&comparable, version.as_ref()),
+            version.as_ref(),
             streamed,
             (archives_read, has_banner),
         )
@@ -489,19 +495,31 @@ async fn render_once(
     }
     let (mut build, mut people) = builder.finish_lists(&view)?;
     // Checked before the person pages are published: a refused build changes none of them.
-    check_removals((&comparable, &doubtful), &build, &people)?;
+    check_removals(&doubtful, &build, &people)?;
     // The list-type pages go first, rather than wait beside the last 7 days' exports (6 MB at 1,000
     // meetings a day) and the day and person pages, rendered next a batch at a time.
     let lists = std::mem::take(&mut build.files);
-    publish_some(site, (&comparable, build.manifest()), lists, &mut streamed).await?;
+    publish_some(
+        site,
+        (&build.published, build.manifest()),
+        lists,
+        &mut streamed,
+    )
+    .await?;
     loop {
         let files = build.render_people(&mut people, budget.batch_bytes)?;
         if files.is_empty() {
             break;
         }
-        publish_some(site, (&comparable, build.manifest()), files, &mut streamed).await?;
+        publish_some(
+            site,
+            (&build.published, build.manifest()),
+            files,
+            &mut streamed,
+        )
+        .await?;
     }
-    let result = publish_rest(site, &comparable, version.as_ref(), &build, streamed).await;
+    let result = publish_rest(site, &build.published, version.as_ref(), &build, streamed).await;
     let mut published = match result {
         Ok(published) => published,
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
