@@ -418,7 +418,8 @@ async fn render_once(
     // The meetings' summaries and sessions wait in a file of the work folder, not in memory
     // (see `Spill`).
     let spill = Spill::create(work_dir).map_err(BuildError::from)?;
-    let (cache, stored) = previous_cache(data.as_ref(), work_dir, &spill).await?;
+    let (cache, stored) =
+        previous_cache(data.as_ref(), work_dir, (&spill, &published.files)).await?;
     let options = SiteOptions {
         authorization_needed: banner(status.as_ref(), now),
         generated: now,

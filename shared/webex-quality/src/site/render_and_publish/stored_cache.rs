@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::RefreshError;
+use crate::site::file_hashes::Manifest;
 use crate::site::render_cache::{
     CacheDigest, CacheError, LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY, Spill, part_key,
 };
@@ -26,17 +27,18 @@ pub(super) enum StoredCache {
 
 /// The render cache of the build that published the site, if it is readable, and what the store
 /// holds of it (the cache's earlier form, [`LEGACY_SITE_CACHE_KEY`], is an earlier version's: not
-/// read, and deleted by [`save_cache`]).
+/// read, and deleted by [`save_cache`]). An archived meeting whose page `published` lists is keyed
+/// by the manifest's path ([`RenderCache::read_part_file`]).
 pub(super) async fn previous_cache(
     data: &dyn ObjectStore,
     work_dir: &std::path::Path,
-    spill: &Arc<Spill>,
+    (spill, published): (&Arc<Spill>, &Manifest),
 ) -> Result<(Option<RenderCache>, StoredCache), RefreshError> {
     let read = |path: &std::path::Path| RenderCache::read_file(path, Some(spill));
     if let Some(found) = read_cache(data, work_dir, SITE_CACHE_KEY, read).await? {
         return Ok(match found {
             Some((mut cache, digest)) => {
-                read_parts(data, work_dir, &mut cache, spill).await?;
+                read_parts(data, work_dir, &mut cache, (spill, published)).await?;
                 (Some(cache), StoredCache::Current(digest))
             }
             None => (None, StoredCache::Nothing),
@@ -67,7 +69,7 @@ async fn read_parts(
     data: &dyn ObjectStore,
     work_dir: &std::path::Path,
     cache: &mut RenderCache,
-    spill: &Arc<Spill>,
+    (spill, published): (&Arc<Spill>, &Manifest),
 ) -> Result<(), RefreshError> {
     use futures_util::StreamExt;
     let archives: Vec<String> = cache.parts.keys().cloned().collect();
@@ -105,7 +107,7 @@ async fn read_parts(
             continue;
         };
         if failed.is_none()
-            && let Err(error) = cache.read_part_file(&archive, &path, Some(spill))
+            && let Err(error) = cache.read_part_file(&archive, &path, (Some(spill), published))
         {
             tracing::warn!(%error, key, "a part of the render cache is unreadable: its archive is rendered again");
         }

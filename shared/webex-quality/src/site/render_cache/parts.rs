@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::records::{CacheDigest, Digesting, Writer, compressed, decompressing, failed};
 use super::stored::spill_one;
-use super::{CacheError, CachedMeeting, MeetingKey, RenderCache, Spill};
+use super::{CacheError, CachedMeeting, Manifest, MeetingKey, RenderCache, Spill};
 
 /// The first bytes of a part's decompressed stream.
 pub(super) const PART_MAGIC: &[u8; 8] = b"wqpart01";
@@ -126,7 +126,8 @@ impl RenderCache {
     /// Reads the part of the archive `archive` from the file at `path` into the cache (its ids into
     /// [`RenderCache::archives`], its entries into [`RenderCache::meetings`], each summary to
     /// `spill` as it is read), when it is the part the hot object lists ([`RenderCache::parts`]).
-    /// Nothing is added unless the whole part reads back.
+    /// Nothing is added unless the whole part reads back. A meeting whose page `published` lists
+    /// is keyed by the manifest's path (one allocation for both, not two while the build goes on).
     ///
     /// # Errors
     /// A file that cannot be read; a part of another version, fingerprint, archive or string
@@ -136,10 +137,10 @@ impl RenderCache {
         &mut self,
         archive: &str,
         path: &std::path::Path,
-        spill: Option<&Arc<Spill>>,
+        (spill, published): (Option<&Arc<Spill>>, &Manifest),
     ) -> Result<(), CacheError> {
         let file = std::fs::File::open(path).map_err(failed);
-        let read = file.and_then(|file| self.read_part_from(archive, file, spill));
+        let read = file.and_then(|file| self.read_part_from(archive, file, (spill, published)));
         self.let_go_unless_read(archive, read)
     }
 
@@ -148,7 +149,7 @@ impl RenderCache {
     /// # Errors
     /// As [`RenderCache::read_part_file`].
     pub fn read_part(&mut self, archive: &str, bytes: &[u8]) -> Result<(), CacheError> {
-        let read = self.read_part_from(archive, bytes, None);
+        let read = self.read_part_from(archive, bytes, (None, &Manifest::new()));
         self.let_go_unless_read(archive, read)
     }
 
@@ -169,7 +170,7 @@ impl RenderCache {
         &mut self,
         archive: &str,
         input: R,
-        spill: Option<&Arc<Spill>>,
+        (spill, published): (Option<&Arc<Spill>>, &Manifest),
     ) -> Result<(), CacheError> {
         let listed = *self
             .parts
@@ -207,6 +208,10 @@ impl RenderCache {
             )));
         }
         for (id, entry) in entries {
+            let id = published
+                .get_key_value(&**id.page())
+                .and_then(|(path, _)| MeetingKey::from_path(Arc::clone(path)))
+                .unwrap_or(id);
             self.meetings.entry(id).or_insert(entry);
         }
         let ids = ids.iter().map(|id| self.shared_id(id)).collect();

@@ -172,7 +172,7 @@ pub(super) fn spill_one(
 #[cfg(test)]
 pub(super) mod tests {
     use super::super::{
-        CachedFiles, CachedMeeting, ContentHash, FileHashes, HeldSummary, MeetingKey,
+        CachedFiles, CachedMeeting, ContentHash, FileHashes, HeldSummary, Manifest, MeetingKey,
         MeetingSummary,
     };
     use super::*;
@@ -272,8 +272,14 @@ pub(super) mod tests {
             cache.write_part_file(archive, &part).unwrap(),
             read.parts[archive]
         );
-        read.read_part_file(archive, &part, None).unwrap();
+        // Its meeting keyed by the published manifest's path, when that lists its page.
+        let published = Manifest::from([("meetings/a_I_1.html".into(), ContentHash::of(b"page"))]);
+        read.read_part_file(archive, &part, (None, &published))
+            .unwrap();
         assert_eq!(read, cache);
+        let (key, _) = read.meetings.get_key_value("a_I_1").unwrap();
+        let (path, _) = published.first_key_value().unwrap();
+        assert!(std::sync::Arc::ptr_eq(key.page(), path));
         assert_eq!(read.digest().unwrap(), digest, "read back, the same cache");
         // Any change to what is stored, however small, is a change of digest.
         let mut later = read.clone();
