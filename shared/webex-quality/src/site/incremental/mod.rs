@@ -528,6 +528,22 @@ impl<'a> SiteBuilder<'a> {
         &self.build.published
     }
 
+    /// Takes over the published manifest's entries of the meeting pages at `paths`, once they
+    /// are published (rendered by this build: its manifest lists each through the meeting's
+    /// entry). A full rebuild over a published site then does not hold the published entry of
+    /// every page it renders till its end.
+    pub fn take_over_published<'p>(&mut self, paths: impl IntoIterator<Item = &'p str>) {
+        let build = &mut self.build;
+        for path in paths {
+            let listed_by_entry = MeetingKey::id_of_page(path)
+                .is_some_and(|id| build.cache.meetings.contains_key(id))
+                && !build.hashes.contains_key(path);
+            if listed_by_entry && build.published.remove(path).is_some() {
+                build.taken += 1;
+            }
+        }
+    }
+
     /// Ends the build before every meeting was added (its time is up) and returns what it did:
     /// no list-type page is rendered, and the cache holds what this build rendered or kept plus
     /// what the previous build left that this one did not reach (checked again next time, as

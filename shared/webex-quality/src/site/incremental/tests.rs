@@ -576,6 +576,33 @@ fn a_meetings_cache_key_is_its_pages_path_as_the_manifests_hold_it() {
 }
 
 #[test]
+fn a_rebuild_over_a_published_site_takes_over_the_entries_of_the_pages_it_published() {
+    let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
+    let f = fixture(&[("a_I_1", start), ("b_I_2", start)]);
+    let published = f.build(None).manifest().to_map();
+    // No cache (one that matches no build): everything is rendered.
+    let previous = Previous {
+        cache: RenderCache::new(String::new()),
+        manifest: published.clone(),
+    };
+    let mut builder = SiteBuilder::new(&f.options, &f.thresholds, Some(previous));
+    builder.add_database(&f.db, None).unwrap();
+    let files = builder.take_files();
+    assert!(files.contains_key("meetings/a_I_1.html"));
+    builder.take_over_published(files.keys().map(String::as_str));
+    let left: Vec<&str> = builder.published().keys().map(|p| &**p).collect();
+    assert!(!left.iter().any(|p| p.starts_with("meetings/")), "{left:?}");
+    // The files that are not meeting pages stay, for the build's own files to be compared with.
+    assert!(left.contains(&"index.html") && left.len() + 2 == published.len());
+    let build = builder.finish(&f.status).unwrap();
+    assert_eq!((build.meetings_rendered, build.taken), (2, 2));
+    assert_eq!(
+        build.manifest().to_map().keys().collect::<Vec<_>>(),
+        published.keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn a_kept_archives_list_holds_its_meetings_keys_as_the_build_does() {
     let options = SiteOptions::default();
     let thresholds = Thresholds::default();

@@ -316,6 +316,7 @@ async fn add_streamed(
     loop {
         let done = builder.add_some(&db, &mut pending, budget.batch_bytes)?;
         let files = builder.take_files();
+        let paths: Vec<String> = files.keys().cloned().collect();
         publish_some(
             site,
             (builder.published(), builder.manifest()),
@@ -323,6 +324,7 @@ async fn add_streamed(
             report,
         )
         .await?;
+        builder.take_over_published(paths.iter().map(String::as_str));
         if done {
             return Ok(true);
         }
