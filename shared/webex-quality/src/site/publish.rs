@@ -25,8 +25,6 @@ pub struct Published {
     pub deleted: Vec<String>,
     /// Files left as they were.
     pub unchanged: usize,
-    /// Files rendered and published (or found already published) while the build went on.
-    pub streamed: std::collections::BTreeSet<SitePath>,
 }
 
 /// The site's own eight kinds of file, with the charset the pages need. (`mime_guess` is in the CLI's
@@ -155,16 +153,11 @@ pub async fn publish_some(
         };
         if previous.get(path.as_str()) == Some(&hash) {
             report.unchanged += 1;
-            report.streamed.insert(shared);
             continue;
         }
         changed.push((shared, site_file(path, Bytes::from(bytes))));
     }
-    let first = report.uploaded.len();
     publish_batch(store, changed, &mut report.uploaded).await?;
-    report
-        .streamed
-        .extend(report.uploaded[first..].iter().cloned());
     Ok(())
 }
 
@@ -224,9 +217,12 @@ pub async fn publish_rest(
 }
 
 /// `hashes` lists every file of the new site; `files` holds the content of those that were rendered
-/// and not published yet; `report` says what was (its `streamed` paths). A meeting page that is
-/// neither, nor in `previous`, was kept by the build as published, its entry taken over from the
-/// manifest the build started from ([`SiteBuild::published`]): it is left as it is, and listed.
+/// and not published yet (uploaded now unless `previous` lists them with the same content). Every
+/// other file is published already: rendered and published while the build went on (`report`
+/// has those uploaded), or kept as the store holds it (listed in `previous` as the build kept it,
+/// or a meeting page whose entry the build took over from it, [`SiteBuild::published`]). Every file
+/// of `hashes` is in the manifest written; the files `report` does not have as uploaded were left
+/// as they were.
 async fn publish_files(
     store: &dyn ObjectStore,
     previous: &Manifest,
@@ -239,20 +235,13 @@ async fn publish_files(
     // `publish` is hundreds of megabytes at 1,000 meetings a day).
     let mut changed = Vec::new();
     let mut batch_bytes = 0;
-    let taken_over = |path: &str| previous.get(path).is_none() && hashes.is_entry_page(path);
     for (path, hash) in hashes.iter() {
-        if report.streamed.contains(path) {
-            continue;
-        }
-        if previous.get(path) == Some(hash) || (!files.contains_key(&**path) && taken_over(path)) {
-            report.unchanged += 1;
-            continue;
-        }
         let Some(bytes) = files.get(&**path) else {
-            // A kept file the store no longer lists: the build only keeps listed files, so this is
-            // a manifest changed under us. Leave it out rather than publish a broken link.
             continue;
         };
+        if previous.get(path) == Some(hash) {
+            continue;
+        }
         batch_bytes += bytes.len();
         changed.push((
             SitePath::clone(path),
@@ -264,18 +253,8 @@ async fn publish_files(
         }
     }
     publish_batch(store, changed, &mut report.uploaded).await?;
-    let streamed = &report.streamed;
-    let listed = |path: &str, hash: &ContentHash| {
-        files.contains_key(path)
-            || streamed.contains(path)
-            || previous.get(path) == Some(hash)
-            || taken_over(path)
-    };
-    let manifest = ManifestEntries {
-        files: hashes,
-        listed: &listed,
-    }
-    .to_json()?;
+    report.unchanged = hashes.len().saturating_sub(report.uploaded.len());
+    let manifest = ManifestEntries { files: hashes }.to_json()?;
     report = write_manifest(store, manifest, version, report).await?;
     // Removed only once the manifest that no longer lists them is in place: a lost race removes
     // nothing another builder still lists.
@@ -286,13 +265,11 @@ async fn publish_files(
     Ok(report)
 }
 
-/// The entries of `files` that `listed` keeps, as the manifest's JSON: written as the map they
-/// make, without making it, into a buffer of about its size (at 30 days of 1,000 meetings a day,
-/// a copy of the build's manifest took 1.5 MB of a render's peak, and the buffer growing by
-/// doubling 8 MB for 4.3 MB of JSON).
+/// The entries of `files` as the manifest's JSON: written as the map they make, without making it,
+/// into a buffer of its size (at 30 days of 1,000 meetings a day, a copy of the build's manifest
+/// took 1.5 MB of a render's peak, and the buffer growing by doubling 8 MB for 4.3 MB of JSON).
 pub(super) struct ManifestEntries<'a> {
     pub(super) files: SiteManifest<'a>,
-    pub(super) listed: &'a dyn Fn(&str, &ContentHash) -> bool,
 }
 
 impl ManifestEntries<'_> {
@@ -302,8 +279,7 @@ impl ManifestEntries<'_> {
     /// The serializer failed (a store error for the manifest's key: nothing is written).
     pub(super) fn to_json(&self) -> Result<Vec<u8>, StoreError> {
         // Each entry is its path, its 64 hex digits, and 10 bytes of quotes, colon, comma and
-        // indentation (the last has no comma; the braces are 4 bytes): the size of every entry,
-        // listed or not, is room enough.
+        // indentation (the last has no comma; the braces are 4 bytes).
         let size = 2 + self.files.iter().map(|(p, _)| p.len() + 74).sum::<usize>();
         let mut bytes = Vec::with_capacity(size);
         serde_json::to_writer_pretty(&mut bytes, self)
@@ -314,7 +290,7 @@ impl ManifestEntries<'_> {
 
 impl serde::Serialize for ManifestEntries<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.files.iter().filter(|(p, h)| (self.listed)(p, h)))
+        serializer.collect_map(self.files.iter())
     }
 }
 
@@ -450,37 +426,18 @@ mod tests {
     }
 
     #[test]
-    fn a_manifests_json_is_its_listed_entries_map_written_within_the_room_reserved() {
+    fn a_manifests_json_is_its_entries_map_written_into_a_buffer_of_its_size() {
         let files: Manifest = ["index.html", "meetings/a_I_1.html", "days/2026-01-05.json"]
             .into_iter()
             .map(|p| (SitePath::from(p), ContentHash::of(p.as_bytes())))
             .collect();
         let room = 2 + files.keys().map(|p| p.len() + 74).sum::<usize>();
-        for listed in [
-            &(|_: &str, _: &ContentHash| true) as &dyn Fn(&str, &ContentHash) -> bool,
-            &|p, _| p.starts_with("meetings/"),
-            &|p, _| p != "index.html",
-            &|_, _| false,
-        ] {
-            let json = ManifestEntries {
-                files: SiteManifest::of(&files),
-                listed,
-            }
-            .to_json()
-            .unwrap();
-            let map: Manifest = files
-                .iter()
-                .filter(|(p, h)| listed(p, h))
-                .map(|(p, h)| (p.clone(), *h))
-                .collect();
-            assert_eq!(json, serde_json::to_vec_pretty(&map).unwrap());
-            assert!(json.len() <= room, "{} > {room}", json.len());
-        }
-        // With every entry listed, the room is the size exactly.
-        let all = ManifestEntries {
+        let json = ManifestEntries {
             files: SiteManifest::of(&files),
-            listed: &|_, _| true,
-        };
-        assert_eq!(all.to_json().unwrap().len(), room);
+        }
+        .to_json()
+        .unwrap();
+        assert_eq!(json, serde_json::to_vec_pretty(&files).unwrap());
+        assert_eq!(json.len(), room, "the room is the size exactly");
     }
 }

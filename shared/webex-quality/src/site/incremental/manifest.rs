@@ -66,16 +66,6 @@ impl<'a> SiteManifest<'a> {
         self.get_key_value(path).map(|(_, hash)| hash)
     }
 
-    /// Whether the file at `path` is a meeting's page listed through its cache entry alone: one
-    /// the build rendered and published already, or kept as published.
-    #[must_use]
-    pub fn is_entry_page(&self, path: &str) -> bool {
-        !self.listed.contains_key(path)
-            && MeetingKey::id_of_page(path)
-                .zip(self.pages)
-                .is_some_and(|(id, pages)| pages.contains_key(id))
-    }
-
     /// Whether the site has a file at `path`.
     #[must_use]
     pub fn contains(&self, path: &str) -> bool {

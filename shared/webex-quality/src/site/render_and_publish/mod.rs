@@ -354,7 +354,6 @@ async fn save_progress(
     manifest.extend(build.hashes.iter().map(|(p, h)| (p.clone(), *h)));
     let json = ManifestEntries {
         files: SiteManifest::of(&manifest),
-        listed: &|_, _| true,
     }
     .to_json()?;
     let published = match write_manifest(site, json, version, streamed).await {
