@@ -242,6 +242,11 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     assert_eq!(again.people_rendered, 0);
     assert_eq!(again.people_reused, first.people_rendered);
     assert!(again.published.uploaded.is_empty(), "{again:?}");
+    // Every file left as it was, the kept meeting pages among them, each counted once.
+    assert_eq!(
+        (again.published.unchanged, again.files),
+        (first.files, first.files)
+    );
     // Nor is the render cache written again: the store holds it as this build left it.
     assert!(!again.cache_written, "{again:?}");
 
