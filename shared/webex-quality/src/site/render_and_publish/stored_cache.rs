@@ -27,8 +27,8 @@ pub(super) enum StoredCache {
 
 /// The render cache of the build that published the site, if it is readable, and what the store
 /// holds of it (the cache's earlier form, [`LEGACY_SITE_CACHE_KEY`], is an earlier version's: not
-/// read, and deleted by [`save_cache`]). An archived meeting whose page `published` lists is keyed
-/// by the manifest's path ([`RenderCache::read_part_file`]).
+/// read, and deleted by [`save_cache`]). A meeting whose page `published` lists is keyed by the
+/// manifest's path ([`RenderCache::share_keys_with`], [`RenderCache::read_part_file`]).
 pub(super) async fn previous_cache(
     data: &dyn ObjectStore,
     work_dir: &std::path::Path,
@@ -38,6 +38,8 @@ pub(super) async fn previous_cache(
     if let Some(found) = read_cache(data, work_dir, SITE_CACHE_KEY, read).await? {
         return Ok(match found {
             Some((mut cache, digest)) => {
+                // The hot object's meetings keyed by the published paths before the parts are read.
+                cache.share_keys_with(published);
                 read_parts(data, work_dir, &mut cache, (spill, published)).await?;
                 (Some(cache), StoredCache::Current(digest))
             }

@@ -31,6 +31,16 @@ impl MeetingKey {
         Self(Arc::from(meeting_path(id)))
     }
 
+    /// The key as `manifest` holds the meeting's page's path (one allocation for both), or this
+    /// key when `manifest` does not list the page.
+    #[must_use]
+    pub fn shared_with(self, manifest: &super::Manifest) -> Self {
+        manifest
+            .get_key_value(&**self.page())
+            .and_then(|(path, _)| Self::from_path(Arc::clone(path)))
+            .unwrap_or(self)
+    }
+
     /// `path` itself (not a copy), when it is a meeting page's path.
     #[must_use]
     pub fn from_path(path: SitePath) -> Option<Self> {

@@ -308,6 +308,17 @@ impl RenderCache {
         self.version == CACHE_VERSION && self.fingerprint == fingerprint
     }
 
+    /// Keys each meeting whose page `published` lists by the manifest's path (one allocation for
+    /// both, not two while a render goes on: [`MeetingKey::shared_with`]).
+    pub fn share_keys_with(&mut self, published: &Manifest) {
+        let meetings = std::mem::take(&mut self.meetings);
+        // The keys stay the same ids, in the same order: the map is built again in one pass.
+        self.meetings = meetings
+            .into_iter()
+            .map(|(id, entry)| (id.shared_with(published), entry))
+            .collect();
+    }
+
     /// Makes each meeting's key one allocation: the map's, and the list of the archive that holds
     /// the meeting (read from the file, they are two copies).
     pub fn share_ids(&mut self) {
@@ -460,6 +471,15 @@ mod tests {
         );
         let (key, _) = read.meetings.iter().next().unwrap();
         assert_eq!(&**key.page(), "meetings/a_I_1.html");
+        // Keyed by a published manifest's path when it lists the page; the same entries.
+        let mut shared = read.clone();
+        let published = Manifest::from([("meetings/a_I_1.html".into(), ContentHash::of(b"x"))]);
+        shared.share_keys_with(&published);
+        assert_eq!(shared.meetings, read.meetings);
+        let (key, _) = shared.meetings.iter().next().unwrap();
+        let (path, _) = published.first_key_value().unwrap();
+        assert!(Arc::ptr_eq(key.page(), path));
+        let (key, _) = read.meetings.iter().next().unwrap();
         let listed = &read.archives["archive/a.sqlite.zst"];
         assert!(Arc::ptr_eq(key.page(), listed[0].page()));
         assert_eq!(

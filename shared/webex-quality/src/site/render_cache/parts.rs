@@ -208,11 +208,9 @@ impl RenderCache {
             )));
         }
         for (id, entry) in entries {
-            let id = published
-                .get_key_value(&**id.page())
-                .and_then(|(path, _)| MeetingKey::from_path(Arc::clone(path)))
-                .unwrap_or(id);
-            self.meetings.entry(id).or_insert(entry);
+            self.meetings
+                .entry(id.shared_with(published))
+                .or_insert(entry);
         }
         let ids = ids.iter().map(|id| self.shared_id(id)).collect();
         self.archives.insert(archive.to_owned(), ids);
