@@ -104,7 +104,7 @@ fn main() {
             &options,
             &thresholds,
             previous.map(|p| Previous {
-                cache: p.cache.clone(),
+                cache: Some(p.cache.clone()),
                 manifest: p.manifest().to_map(),
             }),
         )

@@ -29,10 +29,9 @@ pub use manifest::SiteManifest;
 /// build moves what it keeps out of both).
 #[derive(Debug, Clone)]
 pub struct Previous {
-    /// The render cache. One that matches no build ([`RenderCache::matches`]: none was read)
-    /// keeps nothing, and the manifest still spares the upload of every file rendered as it is
-    /// published.
-    pub cache: RenderCache,
+    /// The render cache, when one was read (without it nothing is kept, and the manifest still
+    /// spares the upload of every file rendered as it is published).
+    pub cache: Option<RenderCache>,
     /// What the site store holds.
     pub manifest: Manifest,
 }
@@ -250,7 +249,7 @@ impl<'a> SiteBuilder<'a> {
         );
         build.insert(options.js_path.clone(), super::APP_JS.as_bytes().to_vec());
         let (cache, published) =
-            previous.map_or((None, Manifest::new()), |p| (Some(p.cache), p.manifest));
+            previous.map_or((None, Manifest::new()), |p| (p.cache, p.manifest));
         build.published = published;
         let mut previous = cache.filter(|cache| cache.matches(&fingerprint));
         // Kept summaries refer to the previous cache's strings: this build goes on with its table.

@@ -122,6 +122,7 @@ fn over_previous<'a>(
     manifest: &Manifest,
 ) -> SiteBuilder<'a> {
     let manifest = manifest.clone();
+    let cache = Some(cache);
     SiteBuilder::new(options, thresholds, Some(Previous { cache, manifest }))
 }
 
@@ -374,7 +375,7 @@ fn the_string_table_only_grows_until_most_of_it_is_unused() {
     let build = |db: &Database, previous: Option<&SiteBuild>| {
         let status = StatusView::from_sources(db, None, start).unwrap();
         let previous = previous.map(|p| Previous {
-            cache: p.cache.clone(),
+            cache: Some(p.cache.clone()),
             manifest: p.manifest().to_map(),
         });
         build_incremental(db, &status, &options, &thresholds, previous).unwrap()
@@ -560,7 +561,7 @@ fn a_meetings_cache_key_is_its_pages_path_as_the_manifests_hold_it() {
     let published: Manifest =
         serde_json::from_slice(&serde_json::to_vec(&first.manifest().to_map()).unwrap()).unwrap();
     let previous = Previous {
-        cache: RenderCache::from_bytes(&first.cache.to_bytes().unwrap()).unwrap(),
+        cache: Some(RenderCache::from_bytes(&first.cache.to_bytes().unwrap()).unwrap()),
         manifest: published.clone(),
     };
     let kept = f.build(Some(previous));
@@ -580,9 +581,9 @@ fn a_rebuild_over_a_published_site_takes_over_the_entries_of_the_pages_it_publis
     let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
     let f = fixture(&[("a_I_1", start), ("b_I_2", start)]);
     let published = f.build(None).manifest().to_map();
-    // No cache (one that matches no build): everything is rendered.
+    // No cache: everything is rendered.
     let previous = Previous {
-        cache: RenderCache::new(String::new()),
+        cache: None,
         manifest: published.clone(),
     };
     let mut builder = SiteBuilder::new(&f.options, &f.thresholds, Some(previous));
@@ -649,7 +650,7 @@ fn an_archives_stored_part_is_kept_unless_the_build_rendered_one_of_its_meetings
         &f.options,
         &f.thresholds,
         Some(Previous {
-            cache,
+            cache: Some(cache),
             manifest: published,
         }),
     );

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use super::incremental::PeoplePages;
 use super::person_key::PersonKey;
 use super::publish::{ManifestEntries, PUBLISH_BATCH_BYTES, write_manifest};
-use super::render_cache::{RenderCache, Spill};
+use super::render_cache::Spill;
 use super::{
     BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteManifest,
     SiteOptions, StatusView, publish_rest, publish_some, read_manifest,
@@ -442,9 +442,7 @@ async fn render_once(
         &options,
         thresholds,
         Some(Previous {
-            // None read: one that matches no build (the manifest still spares the uploads of
-            // the files rendered as they are published).
-            cache: cache.unwrap_or_else(|| RenderCache::new(String::new())),
+            cache,
             manifest: comparable,
         }),
     );
