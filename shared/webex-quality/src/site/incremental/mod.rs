@@ -154,6 +154,14 @@ impl SiteBuild {
             .extend(files.iter().map(|(p, h)| (p.clone(), *h)));
     }
 
+    /// Takes over the published manifest's entry for `path` (a meeting page this build lists
+    /// through its cache entry), if it has one: counted in [`SiteBuild::taken`].
+    fn take_over(&mut self, path: &str) {
+        if self.published.remove(path).is_some() {
+            self.taken += 1;
+        }
+    }
+
     /// Every file of the site and its content hash: [`SiteBuild::hashes`], and the page of each
     /// meeting, with its cache entry's hash.
     #[must_use]
@@ -297,9 +305,7 @@ impl<'a> SiteBuilder<'a> {
     /// lists the page through the entry ([`SiteBuild::manifest`]).
     fn keep_cached(&mut self, ((id, cached), path): PublishedEntry) {
         // Taken over from the published manifest: the build's lists the page through the entry.
-        if self.build.published.remove(&*path).is_some() {
-            self.build.taken += 1;
-        }
+        self.build.take_over(&path);
         let key = MeetingKey::from_path(path)
             .filter(|k| *k == id)
             .unwrap_or(id);
@@ -537,8 +543,8 @@ impl<'a> SiteBuilder<'a> {
             let listed_by_entry = MeetingKey::id_of_page(path)
                 .is_some_and(|id| build.cache.meetings.contains_key(id))
                 && !build.hashes.contains_key(path);
-            if listed_by_entry && build.published.remove(path).is_some() {
-                build.taken += 1;
+            if listed_by_entry {
+                build.take_over(path);
             }
         }
     }

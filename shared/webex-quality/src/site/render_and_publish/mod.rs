@@ -498,19 +498,8 @@ async fn render_once(
     check_removals(&doubtful, &build, &people)?;
     // The list-type pages go first, rather than wait beside the last 7 days' exports (6 MB at 1,000
     // meetings a day) and the day and person pages, rendered next a batch at a time.
-    let lists = std::mem::take(&mut build.files);
-    publish_some(
-        site,
-        (&build.published, build.manifest()),
-        lists,
-        &mut streamed,
-    )
-    .await?;
+    let mut files = std::mem::take(&mut build.files);
     loop {
-        let files = build.render_people(&mut people, budget.batch_bytes)?;
-        if files.is_empty() {
-            break;
-        }
         publish_some(
             site,
             (&build.published, build.manifest()),
@@ -518,6 +507,10 @@ async fn render_once(
             &mut streamed,
         )
         .await?;
+        files = build.render_people(&mut people, budget.batch_bytes)?;
+        if files.is_empty() {
+            break;
+        }
     }
     let result = publish_rest(site, &build.published, version.as_ref(), &build, streamed).await;
     let mut published = match result {
