@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::meetings_lists::{self, meetings_lists};
-use super::{Kept, Meeting, SiteBuild, SiteBuilder};
+use super::{Kept, SiteBuild, SiteBuilder, cached_at};
 use crate::site::build::{BuildError, Files, render};
 use crate::site::list_pages::{
     Counted, OverviewTallies, SessionCounter, SessionRefs, breakdowns, people, person_page,
@@ -45,17 +45,13 @@ impl<'a> SiteBuilder<'a> {
         let options = self.options;
         // The meetings stay in the cache (one copy); the pages go through them oldest start first
         // as the database lists them, whichever partition they came from, each summary read back
-        // when it is needed (from the spill file: memory holds one at a time).
+        // when it is needed (from the spill file: memory holds one at a time), each entry looked
+        // up by its id (the order holds ids alone: [`super::history_of`]).
         let meetings = std::mem::take(&mut self.build.cache.meetings);
         let texts = std::mem::take(&mut self.build.cache.texts);
-        let mut history: Vec<Meeting<'_>> = meetings.iter().map(|(id, m)| (id, &**m)).collect();
-        history.sort_by(|(a_id, a), (b_id, b)| {
-            a.summary
-                .start()
-                .cmp(&b.summary.start())
-                .then_with(|| a_id.cmp(b_id))
-        });
-        let keys: Vec<&ContentHash> = history.iter().map(|(_, m)| &m.key).collect();
+        let ids = super::history_of(&meetings);
+        let history =
+            || (0..ids.len()).filter_map(|at| Some((at, cached_at(&meetings, &ids, at)?)));
         let mut cache = self.previous;
         // Out of the build while its cache and manifest are kept from (and back in it after).
         let published = std::mem::take(&mut self.build.published);
@@ -71,7 +67,7 @@ impl<'a> SiteBuilder<'a> {
         let mut overview = OverviewTallies::new(now);
         let mut offices = OfficeTallies::new(now, options);
         let mut used = UsedTexts::new(&texts);
-        for (m, (_, meeting)) in history.iter().enumerate() {
+        for (m, meeting) in history() {
             let summary = meeting.summary.get()?;
             counter.add(m, &summary, &texts);
             overview.add(&summary, &texts);
@@ -90,7 +86,12 @@ impl<'a> SiteBuilder<'a> {
         let today = now.date_naive();
         for (person, sessions) in people(by_person, &texts) {
             let path = options.person_key.person_path(person);
-            let key = render_cache::combined_key(sessions.iter().map(|(m, _)| keys[m as usize]));
+            let key = render_cache::combined_key(
+                sessions
+                    .iter()
+                    .filter_map(|(m, _)| cached_at(&meetings, &ids, m as usize))
+                    .map(|m| &m.key),
+            );
             if let Some(cached) = previous
                 .as_mut()
                 .and_then(|p| p.take_person(&path, &key, today))
@@ -111,7 +112,7 @@ impl<'a> SiteBuilder<'a> {
         let (days, recent) = meetings_lists(
             build,
             previous.as_mut(),
-            (&history, &keys, &texts),
+            (&meetings, &ids, &texts),
             (options, self.thresholds),
         )?;
         build.insert(
@@ -127,12 +128,6 @@ impl<'a> SiteBuilder<'a> {
             source,
         })?;
         build.insert("status.html".into(), status_html.into_bytes());
-        let ids = history
-            .iter()
-            .map(|(id, _)| MeetingKey::clone(id))
-            .collect();
-        drop(history);
-        drop(keys);
         self.build.published = published;
         self.build.cache.meetings = meetings;
         self.build.cache.texts = texts;
@@ -163,9 +158,8 @@ pub(crate) struct PeoplePages<'a> {
     options: &'a SiteOptions,
     /// The build's meetings, oldest first: what the sessions' meeting indexes point into.
     ids: Vec<MeetingKey>,
-    /// The last 7 days' exports, still to make first: their meetings, newest first, as indexes
-    /// into `ids`.
-    recent: Option<Vec<u32>>,
+    /// The last 7 days' exports, still to make first: their meetings, a range of `ids`.
+    recent: Option<std::ops::Range<usize>>,
     /// Days of the meetings list to render next.
     days: std::vec::IntoIter<meetings_lists::DayTodo>,
     /// The day being rendered, a part at a time.
@@ -220,7 +214,7 @@ impl SiteBuild {
         let mut files = Files::new();
         let mut size = 0;
         if let Some(recent) = pages.recent.take() {
-            files = meetings_lists::render_recent_exports(self, &recent, &pages.ids)?;
+            files = meetings_lists::render_recent_exports(self, recent, &pages.ids)?;
             size = files.values().map(Vec::len).sum();
         }
         while size < budget {
@@ -244,7 +238,7 @@ impl SiteBuild {
             let mut found = Vec::new();
             let mut last = None;
             for (m, index) in todo.sessions.iter() {
-                let Some(meeting) = super::cached_at(cache, &pages.ids, m as usize) else {
+                let Some(meeting) = cached_at(&cache.meetings, &pages.ids, m as usize) else {
                     continue;
                 };
                 if last != Some(m) {

@@ -2,8 +2,9 @@
 //! day's also with every participant session of its meetings).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
-use super::{Kept, Meeting, SiteBuild};
+use super::{CachedMeetings, Kept, SiteBuild, cached_at};
 use crate::quality::Thresholds;
 use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render};
@@ -20,34 +21,41 @@ const RECENT_DAYS: i64 = 7;
 /// The meetings list: the last 7 days on `meetings.html` (and in `meetings.csv` and `.json`), with
 /// a link to every day; each day (UTC, by start) on a page of its own with its exports, kept from the
 /// previous build while that day's meetings are unchanged. No page lists the whole history.
-/// Returns the days to render ([`render_day`]) and the last 7 days' meetings, newest first, as
-/// indexes into `history`, for their exports ([`render_recent_exports`]).
+/// Returns the days to render ([`render_day`]) and the last 7 days' meetings, as a range of `ids`
+/// (the build's meetings, oldest first: [`super::history_of`]), for their exports
+/// ([`render_recent_exports`]).
 pub(super) fn meetings_lists(
     build: &mut SiteBuild,
     mut previous: Option<&mut Kept<'_>>,
-    (history, keys, texts): (&[Meeting<'_>], &[&ContentHash], &Texts),
+    (meetings, ids, texts): (&CachedMeetings, &[MeetingKey], &Texts),
     (options, thresholds): (&SiteOptions, &Thresholds),
-) -> Result<(Vec<DayTodo>, Vec<u32>), BuildError> {
+) -> Result<(Vec<DayTodo>, Range<usize>), BuildError> {
     let recent_from = options.generated - chrono::Duration::days(RECENT_DAYS);
-    let mut by_day: BTreeMap<chrono::NaiveDate, Vec<usize>> = BTreeMap::new();
-    for (index, (_, meeting)) in history.iter().enumerate() {
-        by_day
-            .entry(meeting.summary.start().date_naive())
-            .or_default()
-            .push(index);
+    let start = |at: usize| cached_at(meetings, ids, at).map(|m| m.summary.start());
+    // The history is in start order: a day's meetings are next to each other, and the last 7
+    // days are its end (ranges of it, not an index a meeting).
+    let mut by_day: BTreeMap<chrono::NaiveDate, Range<usize>> = BTreeMap::new();
+    for at in 0..ids.len() {
+        let Some(day) = start(at).map(|s| s.date_naive()) else {
+            continue;
+        };
+        let range = by_day.entry(day).or_insert(at..at);
+        range.end = at + 1;
     }
+    let recent = ids.partition_point(|id| {
+        meetings
+            .get(id.id())
+            .is_none_or(|m| m.summary.start() < recent_from)
+    })..ids.len();
     // The last 7 days' summaries, read back one at a time for the page's rows (kept till the page
     // is rendered, not the summaries: 7 days of summaries with their sessions were 6 MB at 1,000
     // meetings a day). Their exports are made after the page is published
     // ([`render_recent_exports`]): the rows, the page and the exports are not held together.
-    let recent: Vec<u32> = (0..history.len())
-        .rev()
-        .take_while(|i| history[*i].1.summary.start() >= recent_from)
-        .filter_map(|i| u32::try_from(i).ok())
-        .collect();
     let mut rows = ListRows::new("", (texts, options));
-    for i in &recent {
-        rows.add(&*history[*i as usize].1.summary.get()?);
+    for at in recent.clone().rev() {
+        if let Some(meeting) = cached_at(meetings, ids, at) {
+            rows.add(&*meeting.summary.get()?);
+        }
     }
     let page = MeetingsPage::of_rows(
         (
@@ -76,9 +84,14 @@ pub(super) fn meetings_lists(
     // day's exports list every session of it, and holding every day's at once made a full
     // rebuild's memory grow with history.
     let mut todo = Vec::new();
-    for (day, meetings) in &by_day {
+    for (day, range) in &by_day {
         let path = day_path(*day);
-        let key = render_cache::combined_key(meetings.iter().map(|i| keys[*i]));
+        let key = render_cache::combined_key(
+            range
+                .clone()
+                .filter_map(|at| cached_at(meetings, ids, at))
+                .map(|m| &m.key),
+        );
         if let Some(cached) = previous
             .as_mut()
             .and_then(|p| p.take_unchanged(|c| &mut c.days, &path, &key))
@@ -90,25 +103,25 @@ pub(super) fn meetings_lists(
         todo.push(DayTodo {
             day: *day,
             key,
-            meetings: meetings.clone(),
+            meetings: range.clone(),
         });
     }
     Ok((todo, recent))
 }
 
-/// The last 7 days' exports, `meetings.csv` and `meetings.json`, of `recent` (indexes into `ids`,
-/// newest first: [`meetings_lists`]), each summary read back as its rows are written; recorded in
+/// The last 7 days' exports, `meetings.csv` and `meetings.json`, of `recent` (a range of `ids`:
+/// [`meetings_lists`]), newest first, each summary read back as its rows are written; recorded in
 /// `build` and returned to publish.
 pub(super) fn render_recent_exports(
     build: &mut SiteBuild,
-    recent: &[u32],
+    recent: Range<usize>,
     ids: &[MeetingKey],
 ) -> Result<crate::site::Files, BuildError> {
     let cache = &build.cache;
     let mut failed = None;
     let exports = recent
-        .iter()
-        .filter_map(|i| super::cached_at(cache, ids, *i as usize))
+        .rev()
+        .filter_map(|at| cached_at(&cache.meetings, ids, at))
         .map_while(|m| match m.summary.get() {
             Ok(a) => Some(meeting_export(&a, &cache.texts)),
             Err(error) => {
@@ -128,13 +141,13 @@ pub(super) fn render_recent_exports(
     Ok(files)
 }
 
-/// A day of the meetings list to render: its meetings, as indexes into the build's meetings
+/// A day of the meetings list to render: its meetings, as a range of the build's meetings
 /// (oldest first).
 #[derive(Debug)]
 pub(super) struct DayTodo {
     day: chrono::NaiveDate,
     key: ContentHash,
-    meetings: Vec<usize>,
+    meetings: Range<usize>,
 }
 
 impl DayTodo {
@@ -193,8 +206,8 @@ pub(super) fn render_day(
     let loaded = day
         .todo
         .meetings
-        .iter()
-        .filter_map(|i| super::cached_at(cache, ids, *i))
+        .clone()
+        .filter_map(|at| cached_at(&cache.meetings, ids, at))
         .map(|m| m.summary.get())
         .collect::<Result<Vec<_>, _>>()?;
     let analyzed: Vec<&MeetingSummary> = loaded.iter().map(AsRef::as_ref).collect();

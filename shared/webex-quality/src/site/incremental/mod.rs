@@ -199,20 +199,30 @@ pub struct SiteBuilder<'a> {
     spill: Option<Arc<Spill>>,
 }
 
+/// The render cache's meetings ([`RenderCache::meetings`]).
+type CachedMeetings = BTreeMap<MeetingKey, Box<CachedMeeting>>;
+
 /// A meeting's entry in the render cache, with its id (the map's own key).
 type CacheEntry = (MeetingKey, Box<CachedMeeting>);
 
-/// A meeting of the build's history, as its pages go through it: its id and cache entry.
-type Meeting<'m> = (&'m MeetingKey, &'m CachedMeeting);
+/// The build's meetings oldest start first, then by id: what the pages built from the history go
+/// through, and what their meeting indexes point into ([`cached_at`]). Ids alone, each entry
+/// looked up when it is needed: a meeting's day is a range of it, and its last 7 days its end.
+fn history_of(meetings: &CachedMeetings) -> Vec<MeetingKey> {
+    let mut ids: Vec<MeetingKey> = meetings.keys().cloned().collect();
+    // Stable: meetings that start together stay in id order (the map's).
+    ids.sort_by_cached_key(|id| meetings.get(id.id()).map(|m| m.summary.start()));
+    ids
+}
 
 /// The entry in `cache` of the meeting at `at` in `ids` (the build's meetings, oldest first: what
 /// the pages built from the history point into), if it has one.
 fn cached_at<'c>(
-    cache: &'c RenderCache,
+    meetings: &'c CachedMeetings,
     ids: &[MeetingKey],
     at: usize,
 ) -> Option<&'c CachedMeeting> {
-    cache.meetings.get(ids.get(at)?.id()).map(|m| &**m)
+    meetings.get(ids.get(at)?.id()).map(|m| &**m)
 }
 
 /// A meeting's entry and the published manifest's copy of its page's path.
