@@ -216,6 +216,11 @@ fn headline_view(h: &crate::quality::headline::Headline) -> HeadlineView {
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default(),
-        cause_category: h.cause.as_ref().map_or("none", |c| c.category()),
+        cause_category: cause_category(h),
     }
+}
+
+/// The category of `h`'s cause, as the lists' filters offer it ("jitter", "CPU"...; "none").
+fn cause_category(h: &crate::quality::headline::Headline) -> &'static str {
+    h.cause.as_ref().map_or("none", |c| c.category())
 }

@@ -9,7 +9,7 @@ use crate::quality::Thresholds;
 use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render};
 use crate::site::exports::{SessionRow, csv_of, json_of, meeting_export, to_csv_and_json};
-use crate::site::list_pages::{DayLink, ListRows, MeetingsPage, day_path};
+use crate::site::list_pages::{DayLink, LaterRows, MeetingsPage, day_path};
 use crate::site::render_cache::{
     self, CachedFiles, ContentHash, FileHashes, MeetingKey, MeetingSummary,
 };
@@ -47,23 +47,28 @@ pub(super) fn meetings_lists(
             .get(id.id())
             .is_none_or(|m| m.summary.start() < recent_from)
     })..ids.len();
-    // The last 7 days' summaries, read back one at a time for the page's rows (kept till the page
-    // is rendered, not the summaries: 7 days of summaries with their sessions were 6 MB at 1,000
-    // meetings a day). Their exports are made after the page is published
-    // ([`render_recent_exports`]): the rows, the page and the exports are not held together.
-    let mut rows = ListRows::new("", (texts, options));
+    // The last 7 days' summaries, read back one at a time for what orders the page's rows, then
+    // again for each row as the page is written (neither the summaries nor the rows are held
+    // beside the page: 7 days of summaries with their sessions were 6 MB at 1,000 meetings a day,
+    // their rows 3.3 MB). Their exports are made after the page is published
+    // ([`render_recent_exports`]): the page and the exports are not held together.
+    let mut rows = LaterRows::new("", (texts, options));
     for at in recent.clone().rev() {
         if let Some(meeting) = cached_at(meetings, ids, at) {
-            rows.add(&*meeting.summary.get()?);
+            rows.add(at, &*meeting.summary.get()?);
         }
     }
-    let page = MeetingsPage::of_rows(
+    let read = move |at: usize| match cached_at(meetings, ids, at) {
+        Some(meeting) => meeting.summary.get(),
+        None => Err(std::io::Error::other("a meeting of the last 7 days left the build").into()),
+    };
+    let page = MeetingsPage::of_later_rows(
         (
             crate::site::Chrome::new("Meetings", "", options),
             format!("Meetings, last {RECENT_DAYS} days"),
             "meetings".into(),
         ),
-        rows,
+        (rows, Box::new(read)),
         (
             by_day
                 .iter()
@@ -78,6 +83,9 @@ pub(super) fn meetings_lists(
         ),
     );
     let html = render("meetings.html", &page)?;
+    if let Some(error) = page.rows.failure() {
+        return Err(error.into());
+    }
     drop(page);
     build.insert("meetings.html".into(), html);
     // A day whose meetings changed is rendered later, a part at a time ([`render_day`]): a

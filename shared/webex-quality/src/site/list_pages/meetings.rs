@@ -1,12 +1,18 @@
 //! The meetings list's page: a list of meetings with their headlines, filtered by cause and office.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::cmp::Reverse;
+
 use askama::Template;
+use chrono::{DateTime, Utc};
 
 use super::{WorstKey, office_name, worst_key};
 use crate::site::build::meeting_path;
-use crate::site::render_cache::{MeetingSummary, Texts};
+use crate::site::render_cache::{MeetingSummary, SpillError, Texts};
 use crate::site::{Chrome, HeadlineView, SiteOptions, headline_view};
 
+#[derive(Clone)]
 pub(in crate::site) struct MeetingRow {
     date: String,
     href: String,
@@ -81,11 +87,16 @@ impl<'a> ListRows<'a> {
 
     /// Adds `a`'s row.
     pub(in crate::site) fn add(&mut self, a: &MeetingSummary) {
-        let row = MeetingRow {
+        let row = self.row(a);
+        self.rows.push((worst_key(a.headline.impact(), a), row));
+    }
+
+    /// `a`'s row in this list.
+    fn row(&self, a: &MeetingSummary) -> MeetingRow {
+        MeetingRow {
             offices: office_indexes(a, self.texts, &self.names),
             ..meeting_row(a, self.root, self.texts)
-        };
-        self.rows.push((worst_key(a.headline.impact(), a), row));
+        }
     }
 
     /// The rows by impact: the most poor participant-minutes first, then fair ones, then the
@@ -96,12 +107,141 @@ impl<'a> ListRows<'a> {
     }
 }
 
-/// The causes a list's filter offers: the categories of its rows' causes, in order.
-fn cause_filters(rows: &[MeetingRow]) -> Vec<&'static str> {
-    let mut causes: Vec<&'static str> = rows.iter().map(|r| r.headline.cause_category).collect();
-    causes.sort_unstable();
-    causes.dedup();
-    causes
+/// Reads back the summary of the meeting at a place in a list of the build's meetings.
+pub(in crate::site) type ReadSummary<'a> =
+    dyn Fn(usize) -> Result<Cow<'a, MeetingSummary>, SpillError> + 'a;
+
+/// A meeting's place in a list of the build's meetings, after its impact and start, reversed (as
+/// [`WorstKey`] orders them).
+type RowPlace = (Reverse<(u32, u32)>, Reverse<DateTime<Utc>>, usize);
+
+/// A list page's rows made as the page is written, rather than held beside it: each meeting's
+/// place in the list is kept as its summary is read the first time (with what orders it and its
+/// cause's category, for the filter), and its row is made from its summary read back again, in
+/// the list's order. The last 7 days' page at 1,000 meetings a day has 7,000 rows, 3.3 MB held
+/// beside its 3.3 MB of HTML when they were made first.
+pub(in crate::site) struct LaterRows<'a> {
+    root: &'a str,
+    texts: &'a Texts,
+    names: Vec<&'a str>,
+    /// Each meeting's place (the index the summaries are read back by), after what orders it as
+    /// [`worst_key`] does: the places of meetings that start together are in their ids' order.
+    order: Vec<RowPlace>,
+    causes: Vec<&'static str>,
+}
+
+impl<'a> LaterRows<'a> {
+    /// No meetings yet, for a list at `root` (the way back to the site root: "" or "../").
+    pub(in crate::site) fn new(
+        root: &'a str,
+        (texts, options): (&'a Texts, &'a SiteOptions),
+    ) -> Self {
+        Self {
+            root,
+            texts,
+            names: options.offices.names(),
+            order: Vec::new(),
+            causes: Vec::new(),
+        }
+    }
+
+    /// Adds the meeting at place `at`, `a` its summary. Meetings that start together must come
+    /// at places in the order of their ids (as the build's history has them).
+    pub(in crate::site) fn add(&mut self, at: usize, a: &MeetingSummary) {
+        let (impact, start, _) = worst_key(a.headline.impact(), a);
+        self.order.push((impact, start, at));
+        let category = crate::site::cause_category(&a.headline);
+        if !self.causes.contains(&category) {
+            self.causes.push(category);
+        }
+    }
+
+    /// The rows, by impact ([`ListRows::by_impact`]), each made from the summary `read` gives
+    /// back for its place when the page is written.
+    fn by_impact(mut self, read: Box<ReadSummary<'a>>) -> Rows<'a> {
+        self.order.sort_unstable();
+        self.causes.sort_unstable();
+        Rows::Later {
+            order: self.order.into_iter().map(|(_, _, at)| at).collect(),
+            read,
+            rows: ListRows {
+                root: self.root,
+                texts: self.texts,
+                names: self.names,
+                rows: Vec::new(),
+            },
+            causes: self.causes,
+            failed: RefCell::new(None),
+        }
+    }
+}
+
+/// A list page's rows: made before the page, or made as it is written ([`LaterRows`]).
+pub(in crate::site) enum Rows<'a> {
+    /// Made, by impact.
+    Made(Vec<MeetingRow>),
+    /// Places of meetings by impact, each row made from the summary `read` gives back, as
+    /// `rows` would make it (`rows` holds none); a summary that cannot be read back ends the
+    /// rows, and its error waits in `failed` ([`Rows::failure`]).
+    Later {
+        order: Vec<usize>,
+        read: Box<ReadSummary<'a>>,
+        rows: ListRows<'a>,
+        causes: Vec<&'static str>,
+        failed: RefCell<Option<SpillError>>,
+    },
+}
+
+impl Rows<'_> {
+    /// How many rows.
+    pub(in crate::site) fn len(&self) -> usize {
+        match self {
+            Self::Made(rows) => rows.len(),
+            Self::Later { order, .. } => order.len(),
+        }
+    }
+
+    /// The rows in order (made now, when they are made as the page is written).
+    pub(in crate::site) fn iter(&self) -> Box<dyn Iterator<Item = Cow<'_, MeetingRow>> + '_> {
+        match self {
+            Self::Made(rows) => Box::new(rows.iter().map(Cow::Borrowed)),
+            Self::Later {
+                order,
+                read,
+                rows,
+                failed,
+                ..
+            } => Box::new(order.iter().map_while(|at| match read(*at) {
+                Ok(a) => Some(Cow::Owned(rows.row(&a))),
+                Err(error) => {
+                    failed.replace(Some(error));
+                    None
+                }
+            })),
+        }
+    }
+
+    /// Why the rows ended early, if a summary could not be read back ([`Rows::Later`]).
+    pub(in crate::site) fn failure(&self) -> Option<SpillError> {
+        match self {
+            Self::Made(_) => None,
+            Self::Later { failed, .. } => failed.take(),
+        }
+    }
+
+    /// The causes a list's filter offers: the categories of its rows' causes, in order.
+    fn causes(&self) -> Vec<&'static str> {
+        match self {
+            Self::Made(rows) => {
+                let mut causes: Vec<&'static str> =
+                    rows.iter().map(|r| r.headline.cause_category).collect();
+                causes.sort_unstable();
+                causes.dedup();
+                causes
+            }
+            Self::Later { causes, .. } => causes.clone(),
+        }
+    }
 }
 
 /// A day of the meetings list, as the list links it.
@@ -115,12 +255,12 @@ pub(in crate::site) struct DayLink {
 /// (`days/YYYY-MM-DD.html`).
 #[derive(Template)]
 #[template(path = "meetings.html")]
-pub(in crate::site) struct MeetingsPage {
+pub(in crate::site) struct MeetingsPage<'a> {
     pub(in crate::site) chrome: Chrome,
     pub(in crate::site) heading: String,
     /// The exports' path without extension, from the page.
     pub(in crate::site) export_stem: String,
-    pub(in crate::site) rows: Vec<MeetingRow>,
+    pub(in crate::site) rows: Rows<'a>,
     pub(in crate::site) days: Vec<DayLink>,
     /// The meeting rule in words.
     pub(in crate::site) rule: String,
@@ -132,7 +272,7 @@ pub(in crate::site) struct MeetingsPage {
     pub(in crate::site) sessions_export: bool,
 }
 
-impl MeetingsPage {
+impl<'a> MeetingsPage<'a> {
     /// A list of `meetings` (ordered by impact here) at `root`.
     pub(in crate::site) fn new(
         (chrome, heading, export_stem): (Chrome, String, String),
@@ -150,17 +290,36 @@ impl MeetingsPage {
 
     /// A list of the meetings whose `rows` were made (ordered by impact here).
     pub(in crate::site) fn of_rows(
-        (chrome, heading, export_stem): (Chrome, String, String),
+        heading: (Chrome, String, String),
         rows: ListRows<'_>,
-        (days, rule): (Vec<DayLink>, String),
+        days: (Vec<DayLink>, String),
     ) -> Self {
         let offices = rows.names.iter().map(|n| (*n).to_owned()).collect();
-        let rows = rows.by_impact();
+        Self::with(heading, (Rows::Made(rows.by_impact()), offices), days)
+    }
+
+    /// A list of the meetings added to `rows`, each row made from the summary `read` gives back
+    /// as the page is written ([`LaterRows`]; ordered by impact here). When the page is
+    /// rendered, [`Rows::failure`] tells whether every row was.
+    pub(in crate::site) fn of_later_rows(
+        heading: (Chrome, String, String),
+        (rows, read): (LaterRows<'a>, Box<ReadSummary<'a>>),
+        days: (Vec<DayLink>, String),
+    ) -> Self {
+        let offices = rows.names.iter().map(|n| (*n).to_owned()).collect();
+        Self::with(heading, (rows.by_impact(read), offices), days)
+    }
+
+    fn with(
+        (chrome, heading, export_stem): (Chrome, String, String),
+        (rows, offices): (Rows<'a>, Vec<String>),
+        (days, rule): (Vec<DayLink>, String),
+    ) -> Self {
         Self {
             chrome,
             heading,
             export_stem,
-            causes: cause_filters(&rows),
+            causes: rows.causes(),
             offices,
             rows,
             days,
@@ -213,9 +372,50 @@ mod tests {
         }
         let hrefs: Vec<String> = rows.by_impact().into_iter().map(|r| r.href).collect();
         // Most poor minutes, then fair ones, then the latest, then the id.
+        let expected = ["e", "c", "b", "d", "a", "f"].map(|id| format!("meetings/{id}.html"));
+        assert_eq!(hrefs, expected);
+
+        // Made as the page is written, from the summaries at their places in a history (by start,
+        // then id): the same rows in the same order, and the same causes.
+        let mut history: Vec<&MeetingSummary> = summaries.iter().collect();
+        history.sort_by_key(|a| (a.start, a.instance_id.clone()));
+        let later = |fail_at: Option<usize>| {
+            let mut rows = LaterRows::new("", (&texts, &options));
+            for (at, a) in history.iter().enumerate().rev() {
+                rows.add(at, a);
+            }
+            let history = history.clone();
+            let read = move |at: usize| match fail_at {
+                Some(fail) if fail == at => Err(std::io::Error::other("gone").into()),
+                _ => Ok(Cow::Borrowed(history[at])),
+            };
+            rows.by_impact(Box::new(read))
+        };
+        let rows = later(None);
+        assert_eq!(rows.len(), 6);
+        let made: Vec<MeetingRow> = rows.iter().map(Cow::into_owned).collect();
+        assert!(rows.failure().is_none());
         assert_eq!(
-            hrefs,
-            ["e", "c", "b", "d", "a", "f"].map(|id| format!("meetings/{id}.html"))
+            made.iter().map(|r| &r.href).collect::<Vec<_>>(),
+            expected.iter().collect::<Vec<_>>()
         );
+        let mut all = ListRows::new("", (&texts, &options));
+        for a in &summaries {
+            all.add(a);
+        }
+        let all = all.by_impact();
+        for (a, b) in made.iter().zip(&all) {
+            assert_eq!(
+                (&a.date, &a.title, &a.duration, &a.offices),
+                (&b.date, &b.title, &b.duration, &b.offices)
+            );
+        }
+        assert_eq!(rows.causes(), Rows::Made(all).causes());
+        // A summary that cannot be read back ends the rows, and says why.
+        let failing = later(Some(
+            history.iter().position(|a| &*a.instance_id == "b").unwrap(),
+        ));
+        assert_eq!(failing.iter().count(), 2, "e and c, then b failed");
+        assert!(failing.failure().is_some());
     }
 }

@@ -21,7 +21,7 @@ pub(super) use breakdowns::{
     Breakdown, BreakdownKey, BreakdownTable, GroupPage, breakdowns, client_label, office_name,
     office_of,
 };
-pub(super) use meetings::{DayLink, ListRows, MeetingsPage, day_path};
+pub(super) use meetings::{DayLink, LaterRows, MeetingsPage, day_path};
 pub(super) use overview::{OverviewTallies, PERIODS, SessionTally};
 pub(super) use people::{SessionRefs, people, person_page};
 
