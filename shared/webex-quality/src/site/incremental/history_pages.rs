@@ -141,7 +141,7 @@ impl<'a> SiteBuilder<'a> {
             PeoplePages {
                 options,
                 ids,
-                recent: Some(recent),
+                recent: meetings_lists::RecentExports::new(recent),
                 days: days.into_iter(),
                 day: None,
                 rule: self.thresholds.meeting.describe(),
@@ -158,8 +158,8 @@ pub(crate) struct PeoplePages<'a> {
     options: &'a SiteOptions,
     /// The build's meetings, oldest first: what the sessions' meeting indexes point into.
     ids: Vec<MeetingKey>,
-    /// The last 7 days' exports, still to make first: their meetings, a range of `ids`.
-    recent: Option<std::ops::Range<usize>>,
+    /// The last 7 days' exports, still to make first, one at a time.
+    recent: meetings_lists::RecentExports,
     /// Days of the meetings list to render next.
     days: std::vec::IntoIter<meetings_lists::DayTodo>,
     /// The day being rendered, a part at a time.
@@ -172,12 +172,9 @@ pub(crate) struct PeoplePages<'a> {
 impl PeoplePages<'_> {
     /// The paths of the files still to render.
     pub(crate) fn paths(&self) -> Vec<String> {
-        let recent = self
-            .recent
-            .iter()
-            .flat_map(|_| ["meetings.csv", "meetings.json"]);
+        let recent = self.recent.paths().iter();
         recent
-            .map(str::to_owned)
+            .map(|path| (*path).to_owned())
             .chain(self.day.iter().flat_map(meetings_lists::DayRender::paths))
             .chain(
                 self.days
@@ -213,9 +210,14 @@ impl SiteBuild {
     ) -> Result<Files, BuildError> {
         let mut files = Files::new();
         let mut size = 0;
-        if let Some(recent) = pages.recent.take() {
-            files = meetings_lists::render_recent_exports(self, recent, &pages.ids)?;
-            size = files.values().map(Vec::len).sum();
+        while size < budget {
+            let Some((path, bytes)) =
+                meetings_lists::render_recent_export(self, &mut pages.recent, &pages.ids)?
+            else {
+                break;
+            };
+            size += bytes.len();
+            files.insert(path, bytes);
         }
         while size < budget {
             if pages.day.is_none() {

@@ -23,7 +23,7 @@ const RECENT_DAYS: i64 = 7;
 /// previous build while that day's meetings are unchanged. No page lists the whole history.
 /// Returns the days to render ([`render_day`]) and the last 7 days' meetings, as a range of `ids`
 /// (the build's meetings, oldest first: [`super::history_of`]), for their exports
-/// ([`render_recent_exports`]).
+/// ([`render_recent_export`]).
 pub(super) fn meetings_lists(
     build: &mut SiteBuild,
     mut previous: Option<&mut Kept<'_>>,
@@ -51,7 +51,7 @@ pub(super) fn meetings_lists(
     // again for each row as the page is written (neither the summaries nor the rows are held
     // beside the page: 7 days of summaries with their sessions were 6 MB at 1,000 meetings a day,
     // their rows 3.3 MB). Their exports are made after the page is published
-    // ([`render_recent_exports`]): the page and the exports are not held together.
+    // ([`render_recent_export`]): the page and the exports are not held together.
     let mut rows = LaterRows::new("", (texts, options));
     for at in recent.clone().rev() {
         if let Some(meeting) = cached_at(meetings, ids, at) {
@@ -117,17 +117,48 @@ pub(super) fn meetings_lists(
     Ok((todo, recent))
 }
 
-/// The last 7 days' exports, `meetings.csv` and `meetings.json`, of `recent` (a range of `ids`:
-/// [`meetings_lists`]), newest first, each summary read back as its rows are written; recorded in
-/// `build` and returned to publish.
-pub(super) fn render_recent_exports(
+/// The last 7 days' exports still to make: `meetings.csv`, then `meetings.json`, one at a time
+/// (each is 2-4 MB at 1,000 meetings a day; made together, they were the largest thing a render
+/// with nothing changed held).
+#[derive(Debug)]
+pub(super) struct RecentExports {
+    /// The last 7 days' meetings, a range of the build's ([`meetings_lists`]).
+    meetings: Range<usize>,
+    /// The exports not made yet.
+    left: &'static [&'static str],
+}
+
+impl RecentExports {
+    /// Both exports of `meetings`, still to make.
+    pub(super) fn new(meetings: Range<usize>) -> Self {
+        Self {
+            meetings,
+            left: &["meetings.csv", "meetings.json"],
+        }
+    }
+
+    /// The paths of the exports still to make.
+    pub(super) fn paths(&self) -> &'static [&'static str] {
+        self.left
+    }
+}
+
+/// The next of the last 7 days' exports (`recent`, a range of `ids`: [`meetings_lists`]), its rows
+/// newest first, each summary read back as its row is written; recorded in `build` and returned to
+/// publish. None when both are made.
+pub(super) fn render_recent_export(
     build: &mut SiteBuild,
-    recent: Range<usize>,
+    recent: &mut RecentExports,
     ids: &[MeetingKey],
-) -> Result<crate::site::Files, BuildError> {
+) -> Result<Option<(String, Vec<u8>)>, BuildError> {
+    let Some((path, left)) = recent.left.split_first() else {
+        return Ok(None);
+    };
     let cache = &build.cache;
     let mut failed = None;
     let exports = recent
+        .meetings
+        .clone()
         .rev()
         .filter_map(|at| cached_at(&cache.meetings, ids, at))
         .map_while(|m| match m.summary.get() {
@@ -137,16 +168,17 @@ pub(super) fn render_recent_exports(
                 None
             }
         });
-    let (csv, json) = to_csv_and_json(exports)?;
+    let bytes = if path.ends_with(".csv") {
+        csv_of(exports)?
+    } else {
+        json_of(exports)?
+    };
     if let Some(error) = failed {
         return Err(error.into());
     }
-    let mut files = crate::site::Files::new();
-    for (path, bytes) in [("meetings.csv", csv), ("meetings.json", json)] {
-        build.record(path, &bytes);
-        files.insert(path.to_owned(), bytes);
-    }
-    Ok(files)
+    recent.left = left;
+    build.record(path, &bytes);
+    Ok(Some(((*path).to_owned(), bytes)))
 }
 
 /// A day of the meetings list to render: its meetings, as a range of the build's meetings
