@@ -25,9 +25,13 @@ impl<'a> SiteBuilder<'a> {
     /// Template or export failures.
     pub fn finish(self, status: &StatusView) -> Result<SiteBuild, BuildError> {
         let (mut build, mut people) = self.finish_lists(status)?;
-        let files = build.render_people(&mut people, usize::MAX)?;
-        build.files.extend(files);
-        Ok(build)
+        loop {
+            let files = build.render_people(&mut people, usize::MAX)?;
+            if files.is_empty() {
+                return Ok(build);
+            }
+            build.files.extend(files);
+        }
     }
 
     /// [`SiteBuilder::finish`] in parts, so that the last 7 days' exports, the meetings list's day
@@ -196,8 +200,8 @@ struct PersonTodo {
 }
 
 impl SiteBuild {
-    /// Renders the last 7 days' exports, then the days, then the person pages of `pages` until
-    /// about `budget` bytes are rendered, and returns them
+    /// Renders the next of the last 7 days' exports (each returned alone), else the days, then
+    /// the person pages of `pages` until about `budget` bytes are rendered, and returns them
     /// (their hashes and cache entries are in the build; the files are the caller's to publish).
     /// Returns an empty set when every page is rendered.
     ///
@@ -209,16 +213,15 @@ impl SiteBuild {
         budget: usize,
     ) -> Result<Files, BuildError> {
         let mut files = Files::new();
-        let mut size = 0;
-        while size < budget {
-            let Some((path, bytes)) =
-                meetings_lists::render_recent_export(self, &mut pages.recent, &pages.ids)?
-            else {
-                break;
-            };
-            size += bytes.len();
+        // Each of the last 7 days' exports alone, whatever the budget: one is not held while the
+        // other is made.
+        if let Some((path, bytes)) =
+            meetings_lists::render_recent_export(self, &mut pages.recent, &pages.ids)?
+        {
             files.insert(path, bytes);
+            return Ok(files);
         }
+        let mut size = 0;
         while size < budget {
             if pages.day.is_none() {
                 pages.day = pages.days.next().map(meetings_lists::DayRender::new);
