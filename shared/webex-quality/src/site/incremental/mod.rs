@@ -12,7 +12,7 @@ use super::build::{BuildError, Files, render_meeting_error, render_meeting_file}
 use super::publish::Manifest;
 use super::render_cache::{
     self, CachedFiles, CachedMeeting, ContentHash, FileHashes, HeldSummary, MeetingKey,
-    MeetingSummary, RenderCache, SitePath, Spill,
+    MeetingSummary, RenderCache, SitePath, Spill, UnreadParts,
 };
 use super::{SiteOptions, StatusView};
 use crate::db::{Database, DbError};
@@ -197,6 +197,9 @@ pub struct SiteBuilder<'a> {
     /// Where the summaries and sessions of the meetings rendered go
     /// ([`SiteBuilder::spill_meetings_to`]).
     spill: Option<Arc<Spill>>,
+    /// The previous cache's parts not read yet, each read when its archive is reached
+    /// ([`SiteBuilder::read_parts_when_reached`]).
+    unread: UnreadParts,
 }
 
 /// The render cache's meetings ([`RenderCache::meetings`]).
@@ -283,6 +286,28 @@ impl<'a> SiteBuilder<'a> {
             waiting: 0,
             rendered: HashSet::new(),
             spill: None,
+            unread: UnreadParts::default(),
+        }
+    }
+
+    /// Reads each of `parts` (the previous cache's, fetched, [`RenderCache::parts`]) into the
+    /// previous cache when the build reaches its archive ([`SiteBuilder::reuse_archive`],
+    /// [`SiteBuilder::start_database`]), or pauses: by then the build has taken over the published
+    /// entries of the archives before it, so the entries of every archive are not held beside the
+    /// whole published manifest. Parts not read are let go with the build.
+    pub fn read_parts_when_reached(&mut self, parts: UnreadParts) {
+        self.unread = parts;
+    }
+
+    /// Reads the previous cache's part of `archive`, if it waits ([`UnreadParts::read_into`]).
+    fn reach(&mut self, archive: &str) {
+        if let Some(previous) = self.previous.as_mut() {
+            let reading = (
+                self.spill.as_ref(),
+                &self.build.published,
+                Some(&self.build.cache.texts),
+            );
+            self.unread.read_into(archive, previous, reading);
         }
     }
 
@@ -328,6 +353,7 @@ impl<'a> SiteBuilder<'a> {
     /// did and its files are still published. Returns false (and keeps nothing) otherwise: then
     /// the archive must be read with [`SiteBuilder::add_database`].
     pub fn reuse_archive(&mut self, key: &str) -> bool {
+        self.reach(key);
         let Self {
             previous: Some(previous),
             build,
@@ -408,10 +434,13 @@ impl<'a> SiteBuilder<'a> {
     /// # Errors
     /// Database failures.
     pub fn start_database(
-        &self,
+        &mut self,
         db: &Database,
         archive: Option<&str>,
     ) -> Result<PendingMeetings, BuildError> {
+        if let Some(archive) = archive {
+            self.reach(archive);
+        }
         Ok(PendingMeetings {
             page_hashes: db.latest_complete_page_hashes()?,
             meetings: db.meetings()?.into_iter(),
@@ -584,6 +613,15 @@ impl<'a> SiteBuilder<'a> {
             .collect();
         build.hashes.extend(kept);
         build.pages_listed = true;
+        // The parts not reached, read: their meetings join the cache as the others left.
+        if let Some(previous) = self.previous.as_mut() {
+            let reading = (
+                self.spill.as_ref(),
+                &self.build.published,
+                Some(&self.build.cache.texts),
+            );
+            self.unread.read_all_into(previous, reading);
+        }
         if let Some(previous) = self.previous.take() {
             let (mut left, cache) = (previous, &mut self.build.cache);
             add_missing(&mut cache.meetings, left.meetings);

@@ -161,6 +161,65 @@ fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
 }
 
 #[test]
+fn a_part_of_the_previous_cache_is_read_when_the_build_reaches_its_archive() {
+    let options = SiteOptions::default();
+    let thresholds = Thresholds::default();
+    let scratch = tempfile::tempdir().unwrap();
+    // "a" is in the archive's part, "b" in the hot object; the table has a string the part's
+    // head counts (a part is read with the table the build took over).
+    let mut cache = with_archive(cache_with(&options, &thresholds, &["a", "b"]), &["a"]);
+    cache.texts.intern("Weekly");
+    let file = scratch.path().join("part");
+    let digest = cache.write_part_file(ARCHIVE, &file).unwrap();
+    cache.parts.insert(ARCHIVE.into(), digest);
+    let hot = RenderCache::from_bytes(&cache.to_bytes().unwrap()).unwrap();
+    assert!(!hot.meetings.contains_key("a") && hot.meetings.contains_key("b"));
+    let manifest = manifest_of(&[("meetings/a.html", "hash-a"), ("meetings/b.html", "hash-b")]);
+    let waiting = |file: &std::path::Path| {
+        std::fs::copy(scratch.path().join("part"), file).unwrap();
+        let mut parts = UnreadParts::default();
+        parts.insert(ARCHIVE.into(), file.to_owned());
+        parts
+    };
+    // Not read before the build reaches the archive; then read, kept, and its file removed.
+    let copy = scratch.path().join("reached");
+    let mut builder = over_previous(&options, &thresholds, hot.clone(), &manifest);
+    builder.read_parts_when_reached(waiting(&copy));
+    assert!(
+        !builder
+            .previous
+            .as_ref()
+            .unwrap()
+            .meetings
+            .contains_key("a")
+    );
+    assert!(copy.exists());
+    assert!(builder.reuse_archive(ARCHIVE));
+    assert!(!copy.exists());
+    let build = builder.pause().unwrap();
+    assert_eq!(build.meetings_reused, 1);
+    assert_eq!(
+        build.cache.parts.get(ARCHIVE),
+        Some(&digest),
+        "its part unchanged"
+    );
+    // A build paused before the archive reads it then: its meetings stay in the cache.
+    let copy = scratch.path().join("paused");
+    let mut builder = over_previous(&options, &thresholds, hot.clone(), &manifest);
+    builder.read_parts_when_reached(waiting(&copy));
+    let build = builder.pause().unwrap();
+    assert!(!copy.exists());
+    assert_eq!(build.cache.meetings.get("a"), Some(&cached("a")));
+    assert_eq!(build.cache.parts.get(ARCHIVE), Some(&digest));
+    // A build that never reaches it lets the file go with it.
+    let copy = scratch.path().join("dropped");
+    let mut builder = over_previous(&options, &thresholds, hot, &manifest);
+    builder.read_parts_when_reached(waiting(&copy));
+    drop(builder);
+    assert!(!copy.exists());
+}
+
+#[test]
 fn an_archive_not_published_as_cached_is_read_again_and_its_entries_stay() {
     let options = SiteOptions::default();
     let thresholds = Thresholds::default();

@@ -421,6 +421,7 @@ async fn render_once(
     let spill = Spill::create(work_dir).map_err(BuildError::from)?;
     let (cache, stored) =
         previous_cache(data.as_ref(), work_dir, (&spill, &published.files)).await?;
+    let (cache, parts) = cache.map_or((None, None), |(cache, parts)| (Some(cache), Some(parts)));
     let options = SiteOptions {
         authorization_needed: banner(status.as_ref(), now),
         generated: now,
@@ -447,6 +448,9 @@ async fn render_once(
         }),
     );
     builder.spill_meetings_to(spill);
+    if let Some(parts) = parts {
+        builder.read_parts_when_reached(parts);
+    }
     // Rendered files are published a batch at a time as the build goes on: memory holds one
     // batch, not the site.
     let mut streamed = Published::default();

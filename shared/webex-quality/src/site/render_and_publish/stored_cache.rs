@@ -1,6 +1,7 @@
-//! The render cache in the data store, for a render: read before the build (the hot object, then
-//! the archives' parts it lists, a few fetched at a time), and saved after a publish (the parts the
-//! build changed, then the hot object, each only when it differs from what the store holds).
+//! The render cache in the data store, for a render: read before the build (the hot object; the
+//! archives' parts it lists fetched a few at a time into the work folder, each read by the build
+//! when it reaches its archive), and saved after a publish (the parts the build changed, then the
+//! hot object, each only when it differs from what the store holds).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,7 +9,8 @@ use std::sync::Arc;
 use super::RefreshError;
 use crate::site::file_hashes::Manifest;
 use crate::site::render_cache::{
-    CacheDigest, CacheError, LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY, Spill, part_key,
+    CacheDigest, CacheError, LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY, Spill,
+    UnreadParts, part_key,
 };
 use crate::storage::{FetchedFile, ObjectStore, PutCondition, SharedStore, StoreError};
 
@@ -25,23 +27,23 @@ pub(super) enum StoredCache {
     Current(CacheDigest),
 }
 
-/// The render cache of the build that published the site, if it is readable, and what the store
-/// holds of it (the cache's earlier form, [`LEGACY_SITE_CACHE_KEY`], is an earlier version's: not
-/// read, and deleted by [`save_cache`]). A meeting whose page `published` lists is keyed by the
-/// manifest's path ([`RenderCache::share_keys_with`], [`RenderCache::read_part_file`]).
+/// The render cache of the build that published the site, if it is readable, the parts it lists,
+/// fetched, for the build to read as it reaches their archives, and what the store holds of it (the
+/// cache's earlier form, [`LEGACY_SITE_CACHE_KEY`], is an earlier version's: not read, and deleted
+/// by [`save_cache`]). A meeting of the hot object whose page `published` lists is keyed by the
+/// manifest's path ([`RenderCache::share_keys_with`]; a part's, as it is read).
 pub(super) async fn previous_cache(
     data: &dyn ObjectStore,
     work_dir: &std::path::Path,
     (spill, published): (&Arc<Spill>, &Manifest),
-) -> Result<(Option<RenderCache>, StoredCache), RefreshError> {
+) -> Result<(Option<(RenderCache, UnreadParts)>, StoredCache), RefreshError> {
     let read = |path: &std::path::Path| RenderCache::read_file(path, Some(spill));
     if let Some(found) = read_cache(data, work_dir, SITE_CACHE_KEY, read).await? {
         return Ok(match found {
             Some((mut cache, digest)) => {
-                // The hot object's meetings keyed by the published paths before the parts are read.
                 cache.share_keys_with(published);
-                read_parts(data, work_dir, &mut cache, (spill, published)).await?;
-                (Some(cache), StoredCache::Current(digest))
+                let parts = fetch_parts(data, work_dir, &mut cache).await?;
+                (Some((cache, parts)), StoredCache::Current(digest))
             }
             None => (None, StoredCache::Nothing),
         });
@@ -64,15 +66,14 @@ pub(super) async fn previous_cache(
 /// a year of history is 365 of them).
 const PARTS_AT_ONCE: usize = 8;
 
-/// Reads into `cache` the part of each archive the hot object lists ([`RenderCache::parts`]),
-/// fetched a few at a time and read one at a time. A part missing or unreadable is let go: its
-/// archive is read and rendered again, and the part written again.
-async fn read_parts(
+/// Fetches into the work folder the part of each archive the hot object lists
+/// ([`RenderCache::parts`]), a few at a time, for the build to read when it reaches its archive. A
+/// part missing is let go: its archive is read and rendered again, and the part written again.
+async fn fetch_parts(
     data: &dyn ObjectStore,
     work_dir: &std::path::Path,
     cache: &mut RenderCache,
-    (spill, published): (&Arc<Spill>, &Manifest),
-) -> Result<(), RefreshError> {
+) -> Result<UnreadParts, RefreshError> {
     use futures_util::StreamExt;
     let archives: Vec<String> = cache.parts.keys().cloned().collect();
     let fetches = futures_util::stream::iter(archives)
@@ -90,7 +91,8 @@ async fn read_parts(
         })
         .buffered(PARTS_AT_ONCE);
     futures_util::pin_mut!(fetches);
-    // Every file fetched is removed, whatever happens to the others.
+    // Every file fetched is removed once read, or with `parts`, whatever happens to the others.
+    let mut parts = UnreadParts::default();
     let mut failed = None;
     while let Some(fetched) = fetches.next().await {
         let (archive, key, path) = match fetched {
@@ -108,14 +110,9 @@ async fn read_parts(
             cache.parts.remove(&archive);
             continue;
         };
-        if failed.is_none()
-            && let Err(error) = cache.read_part_file(&archive, &path, (Some(spill), published))
-        {
-            tracing::warn!(%error, key, "a part of the render cache is unreadable: its archive is rendered again");
-        }
-        let _ = std::fs::remove_file(&path);
+        parts.insert(archive, path);
     }
-    failed.map_or(Ok(()), Err)
+    failed.map_or(Ok(parts), Err)
 }
 
 /// The cache at `key` read with `read`: `None` when there is no such object, `Some(None)` when it

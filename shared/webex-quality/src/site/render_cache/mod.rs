@@ -29,11 +29,13 @@ mod meeting_key;
 mod parts;
 mod records;
 mod stored;
+mod unread;
 
 pub use held::HeldSummary;
 pub use meeting_key::MeetingKey;
 pub use parts::{PARTS_PREFIX, part_key};
 pub use records::CacheDigest;
+pub use unread::{PartReading, UnreadParts};
 
 /// The render cache's key in the data store: records of postcard under zstd ([`RenderCache::to_bytes`]).
 pub const SITE_CACHE_KEY: &str = "site-cache.bin.zst";

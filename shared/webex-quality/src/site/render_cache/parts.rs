@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::records::{CacheDigest, Digesting, Writer, compressed, decompressing, failed};
 use super::stored::spill_one;
-use super::{CacheError, CachedMeeting, Manifest, MeetingKey, RenderCache, Spill};
+use super::{CacheError, CachedMeeting, Manifest, MeetingKey, RenderCache, Spill, Texts};
 
 /// The first bytes of a part's decompressed stream.
 pub(super) const PART_MAGIC: &[u8; 8] = b"wqpart01";
@@ -128,6 +128,9 @@ impl RenderCache {
     /// `spill` as it is read), when it is the part the hot object lists ([`RenderCache::parts`]).
     /// Nothing is added unless the whole part reads back. A meeting whose page `published` lists
     /// is keyed by the manifest's path (one allocation for both, not two while the build goes on).
+    /// The part must have been written with a string table that `texts` (the cache's own table
+    /// when `None`) begins with: a build reads a part when it reaches its archive, with the table
+    /// it took over from this cache ([`crate::site::SiteBuilder`]).
     ///
     /// # Errors
     /// A file that cannot be read; a part of another version, fingerprint, archive or string
@@ -137,10 +140,11 @@ impl RenderCache {
         &mut self,
         archive: &str,
         path: &std::path::Path,
-        (spill, published): (Option<&Arc<Spill>>, &Manifest),
+        (spill, published, texts): (Option<&Arc<Spill>>, &Manifest, Option<&Texts>),
     ) -> Result<(), CacheError> {
         let file = std::fs::File::open(path).map_err(failed);
-        let read = file.and_then(|file| self.read_part_from(archive, file, (spill, published)));
+        let read =
+            file.and_then(|file| self.read_part_from(archive, file, (spill, published), texts));
         self.let_go_unless_read(archive, read)
     }
 
@@ -149,7 +153,7 @@ impl RenderCache {
     /// # Errors
     /// As [`RenderCache::read_part_file`].
     pub fn read_part(&mut self, archive: &str, bytes: &[u8]) -> Result<(), CacheError> {
-        let read = self.read_part_from(archive, bytes, (None, &Manifest::new()));
+        let read = self.read_part_from(archive, bytes, (None, &Manifest::new()), None);
         self.let_go_unless_read(archive, read)
     }
 
@@ -171,6 +175,7 @@ impl RenderCache {
         archive: &str,
         input: R,
         (spill, published): (Option<&Arc<Spill>>, &Manifest),
+        table: Option<&Texts>,
     ) -> Result<(), CacheError> {
         let listed = *self
             .parts
@@ -188,7 +193,7 @@ impl RenderCache {
                 "the part for {archive} is another render's (of {named})"
             )));
         }
-        if self.texts.prefix_crc(texts as usize) != Some(crc) {
+        if table.unwrap_or(&self.texts).prefix_crc(texts as usize) != Some(crc) {
             return Err(failed(format!(
                 "the part for {archive} was written with another string table"
             )));

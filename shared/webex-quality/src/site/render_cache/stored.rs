@@ -274,7 +274,7 @@ pub(super) mod tests {
         );
         // Its meeting keyed by the published manifest's path, when that lists its page.
         let published = Manifest::from([("meetings/a_I_1.html".into(), ContentHash::of(b"page"))]);
-        read.read_part_file(archive, &part, (None, &published))
+        read.read_part_file(archive, &part, (None, &published, None))
             .unwrap();
         assert_eq!(read, cache);
         let (key, _) = read.meetings.get_key_value("a_I_1").unwrap();
