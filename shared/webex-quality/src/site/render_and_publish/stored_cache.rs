@@ -91,8 +91,10 @@ async fn fetch_parts(
         })
         .buffered(PARTS_AT_ONCE);
     futures_util::pin_mut!(fetches);
-    // Every file fetched is removed once read, or with `parts`, whatever happens to the others.
-    let mut parts = UnreadParts::default();
+    // Every file fetched is copied to the file of the parts and removed, whatever happens to the
+    // others.
+    let mut parts = UnreadParts::create(work_dir)
+        .map_err(|e| StoreError::backend("get", crate::site::render_cache::PARTS_PREFIX, e))?;
     let mut failed = None;
     while let Some(fetched) = fetches.next().await {
         let (archive, key, path) = match fetched {
@@ -110,7 +112,12 @@ async fn fetch_parts(
             cache.parts.remove(&archive);
             continue;
         };
-        parts.insert(archive, path);
+        if failed.is_none()
+            && let Err(error) = parts.add(archive, &path)
+        {
+            failed = Some(StoreError::backend("get", &key, error).into());
+        }
+        let _ = std::fs::remove_file(&path);
     }
     failed.map_or(Ok(parts), Err)
 }

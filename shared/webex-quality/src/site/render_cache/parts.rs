@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use super::records::{CacheDigest, Digesting, Writer, compressed, decompressing, failed};
 use super::stored::spill_one;
-use super::{CacheError, CachedMeeting, Manifest, MeetingKey, RenderCache, Spill, Texts};
+use super::{
+    CacheError, CachedMeeting, Manifest, MeetingKey, PartReading, RenderCache, Spill, Texts,
+};
 
 /// The first bytes of a part's decompressed stream.
 pub(super) const PART_MAGIC: &[u8; 8] = b"wqpart01";
@@ -140,11 +142,26 @@ impl RenderCache {
         &mut self,
         archive: &str,
         path: &std::path::Path,
-        (spill, published, texts): (Option<&Arc<Spill>>, &Manifest, Option<&Texts>),
+        reading: PartReading<'_>,
     ) -> Result<(), CacheError> {
+        let (spill, published, texts) = reading;
         let file = std::fs::File::open(path).map_err(failed);
         let read =
             file.and_then(|file| self.read_part_from(archive, file, (spill, published), texts));
+        self.let_go_unless_read(archive, read)
+    }
+
+    /// [`RenderCache::read_part_file`] from `input`, the part's compressed bytes.
+    ///
+    /// # Errors
+    /// As [`RenderCache::read_part_file`].
+    pub fn read_part_reader(
+        &mut self,
+        archive: &str,
+        input: impl Read,
+        (spill, published, texts): PartReading<'_>,
+    ) -> Result<(), CacheError> {
+        let read = self.read_part_from(archive, input, (spill, published), texts);
         self.let_go_unless_read(archive, read)
     }
 
