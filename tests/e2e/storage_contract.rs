@@ -164,6 +164,43 @@ async fn publish_contract(store: &SharedStore) {
     for file in &files {
         store.delete(&file.key).await.unwrap();
     }
+
+    // `publish_file` (a render's manifest, from its work folder): its bytes, under the same
+    // conditions as `put`.
+    let dir = crate::helpers::temp_dir("publish-file");
+    let (key, source) = ("site/manifest.json", dir.join("manifest.json"));
+    let metadata = ("application/json", "no-cache");
+    let first = format!("{{\"a\": \"{}\"}}", "0".repeat(1 << 20));
+    std::fs::write(&source, &first).unwrap();
+    let publish = |condition| store.publish_file(key, &source, metadata, condition);
+    publish(PutCondition::IfAbsent).await.unwrap();
+    let again = publish(PutCondition::IfAbsent).await;
+    assert!(
+        matches!(again, Err(StoreError::PreconditionFailed { .. })),
+        "{again:?}"
+    );
+    let etag = match store.get(key, None).await.unwrap() {
+        Fetched::Found(object) => {
+            assert!(
+                object.bytes.as_ref() == first.as_bytes(),
+                "the file's bytes"
+            );
+            object.etag
+        }
+        other => panic!("{other:?}"),
+    };
+    std::fs::write(&source, b"{}").unwrap();
+    publish(PutCondition::IfMatch(etag.clone())).await.unwrap();
+    let stale = publish(PutCondition::IfMatch(etag)).await;
+    assert!(
+        matches!(stale, Err(StoreError::PreconditionFailed { .. })),
+        "{stale:?}"
+    );
+    match store.get(key, None).await.unwrap() {
+        Fetched::Found(object) => assert_eq!(object.bytes.as_ref(), b"{}"),
+        other => panic!("{other:?}"),
+    }
+    store.delete(key).await.unwrap();
 }
 
 /// `put_file` and `get_to_file`: the same conditions and ETags as `put` and `get`, and a large

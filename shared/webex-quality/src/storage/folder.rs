@@ -477,6 +477,21 @@ impl ObjectStore for FolderStore {
         }
     }
 
+    /// Copied while it is hashed, in chunks, then renamed into place as `put_file` does (the
+    /// folder keeps no HTTP metadata).
+    async fn publish_file(
+        &self,
+        key: &str,
+        path: &Path,
+        _metadata: (&str, &str),
+        condition: PutCondition,
+    ) -> Result<(), StoreError> {
+        let (store, key, path) = (self.clone(), key.to_owned(), path.to_owned());
+        blocking(move || store.put_file_blocking(&key, &path, &condition))
+            .await
+            .map(|_| ())
+    }
+
     async fn publish_all(&self, files: Vec<SiteFile>) -> Result<(), StoreError> {
         let store = self.clone();
         blocking(move || {

@@ -213,6 +213,31 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
             .map(|_| ())
     }
 
+    /// [`ObjectStore::publish`] of the file at `path` (a render's manifest, written to its work
+    /// folder rather than held in memory: 4.3 MB at 30 days of 1,000 meetings a day). The folder
+    /// and S3 stores stream it; the default reads it whole.
+    async fn publish_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        (content_type, cache_control): (&str, &str),
+        condition: PutCondition,
+    ) -> Result<(), StoreError> {
+        let owned = path.to_owned();
+        let bytes = tokio::task::spawn_blocking(move || std::fs::read(owned))
+            .await
+            .map_err(|e| StoreError::backend("publish", key, e))?
+            .map_err(|e| StoreError::backend("publish", key, e))?;
+        self.publish(
+            key,
+            Bytes::from(bytes),
+            content_type,
+            cache_control,
+            condition,
+        )
+        .await
+    }
+
     /// Publishes each of `files` as [`ObjectStore::publish`] does with [`PutCondition::Always`],
     /// not necessarily in order and possibly several at once. The first failure is returned; other
     /// files of the batch may be written by then or not (a site's manifest is written after its

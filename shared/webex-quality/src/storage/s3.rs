@@ -295,6 +295,31 @@ impl ObjectStore for S3Store {
             .map(|_| ())
     }
 
+    async fn publish_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        (content_type, cache_control): (&str, &str),
+        condition: PutCondition,
+    ) -> Result<(), StoreError> {
+        let full = self.full_key(key)?;
+        // Streamed from the file, as `put_file` does.
+        let body = ByteStream::from_path(path).await.map_err(|e| {
+            StoreError::backend("publish", &full, format!("{}: {e}", path.display()))
+        })?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .content_type(content_type)
+            .cache_control(cache_control)
+            .body(body);
+        self.send_put(key, &full, request, condition)
+            .await
+            .map(|_| ())
+    }
+
     async fn publish_all(&self, files: Vec<SiteFile>) -> Result<(), StoreError> {
         // Several uploads in flight: a render's thousands of small files, one round trip each,
         // took most of its wall time (and the Lambda's bill) one after the other.

@@ -182,7 +182,9 @@ fn a_part_of_the_previous_cache_is_read_when_the_build_reaches_its_archive() {
         // Another archive's part first: this one is read from where it is in the file.
         let other = scratch.path().join("other");
         std::fs::write(&other, [7; 100]).unwrap();
-        parts.add("archive/2026-01-04.sqlite.zst".into(), &other).unwrap();
+        parts
+            .add("archive/2026-01-04.sqlite.zst".into(), &other)
+            .unwrap();
         parts.add(ARCHIVE.into(), &file).unwrap();
         assert!(!parts.is_empty());
         parts

@@ -352,11 +352,11 @@ async fn save_progress(
     // What was published and not taken over, and the build's files (the pages it kept too).
     let mut manifest = std::mem::take(&mut build.published);
     manifest.extend(build.hashes.iter().map(|(p, h)| (p.clone(), *h)));
-    let json = ManifestEntries {
+    let entries = ManifestEntries {
         files: SiteManifest::of(&manifest),
-    }
-    .to_json()?;
-    let published = match write_manifest(site, json, version, streamed).await {
+    };
+    let written = write_manifest(site, (&entries, Some(work_dir)), version, streamed).await;
+    let published = match written {
         Ok(published) => published,
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
         Err(PublishError::Store(error)) => return Err(error.into()),
@@ -516,7 +516,13 @@ async fn render_once(
             break;
         }
     }
-    let result = publish_rest(site, &build.published, version.as_ref(), &build, streamed).await;
+    let result = publish_rest(
+        site,
+        (&build.published, version.as_ref()),
+        &build,
+        (streamed, Some(work_dir)),
+    )
+    .await;
     let mut published = match result {
         Ok(published) => published,
         Err(PublishError::ManifestChanged { uploaded }) => return Ok(Attempt::Raced(uploaded)),
