@@ -52,6 +52,32 @@ pub fn create_file(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// A new file in `dir` (created when missing) named `<stem>-<random><suffix>`, for reading and
+/// writing, readable by its owner only. Where the system allows it (Unix), its name is removed as
+/// soon as it is open: the process keeps using it, and one that crashes or is stopped (a Lambda
+/// timeout, where `/tmp` outlives the invocation) leaves nothing behind. Returns the file and its
+/// name while it has one (to remove when done with it, elsewhere).
+///
+/// # Errors
+/// The file system's.
+pub fn create_nameless(
+    dir: &Path,
+    (stem, suffix): (&str, &str),
+) -> io::Result<(File, Option<std::path::PathBuf>)> {
+    create_dir_all(dir)?;
+    let path = dir.join(format!("{stem}-{}{suffix}", uuid::Uuid::new_v4().simple()));
+    let file = file_options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    if cfg!(unix) {
+        std::fs::remove_file(&path)?;
+        return Ok((file, None));
+    }
+    Ok((file, Some(path)))
+}
+
 /// Narrows an existing folder to its owner (`0700`) when others can read or enter it; says whether
 /// it did. A folder owned by someone else (where `chmod` is refused) is left as it is.
 ///

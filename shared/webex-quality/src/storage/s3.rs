@@ -148,15 +148,24 @@ impl S3Store {
         }
     }
 
-    /// Sends a put with `condition`; a refused condition (412, or 409 when two writes race) is
-    /// [`StoreError::PreconditionFailed`].
+    /// Puts `body` at `key` (`full` with the prefix) with its content type, and its
+    /// `Cache-Control` when it is a file of the site, if `condition` holds; a refused condition
+    /// (412, or 409 when two writes race) is [`StoreError::PreconditionFailed`].
     async fn send_put(
         &self,
-        key: &str,
-        full: &str,
-        request: aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder,
+        (key, full): (&str, &str),
+        body: ByteStream,
+        (content_type, cache_control): (&str, Option<&str>),
         condition: PutCondition,
     ) -> Result<ETag, StoreError> {
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(full)
+            .content_type(content_type)
+            .set_cache_control(cache_control.map(str::to_owned))
+            .body(body);
         let request = match condition {
             PutCondition::Always => request,
             PutCondition::IfMatch(etag) => request.if_match(etag.0),
@@ -172,6 +181,18 @@ impl S3Store {
             },
         }
     }
+}
+
+/// The file at `path` as the body of a put (`operation`) at `full`: streamed, the SDK reads it in
+/// chunks, never whole in memory.
+async fn file_body(
+    full: &str,
+    operation: &'static str,
+    path: &std::path::Path,
+) -> Result<ByteStream, StoreError> {
+    ByteStream::from_path(path)
+        .await
+        .map_err(|e| StoreError::backend(operation, full, format!("{}: {e}", path.display())))
 }
 
 #[async_trait::async_trait]
@@ -210,14 +231,9 @@ impl ObjectStore for S3Store {
         content_type: &str,
     ) -> Result<ETag, StoreError> {
         let full = self.full_key(key)?;
-        let request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&full)
-            .content_type(content_type)
-            .body(ByteStream::from(bytes));
-        self.send_put(key, &full, request, condition).await
+        let body = ByteStream::from(bytes);
+        self.send_put((key, &full), body, (content_type, None), condition)
+            .await
     }
 
     async fn put_file(
@@ -228,18 +244,9 @@ impl ObjectStore for S3Store {
         content_type: &str,
     ) -> Result<ETag, StoreError> {
         let full = self.full_key(key)?;
-        // Streamed from the file (the SDK reads it in chunks; it is never whole in memory).
-        let body = ByteStream::from_path(path)
+        let body = file_body(&full, "put", path).await?;
+        self.send_put((key, &full), body, (content_type, None), condition)
             .await
-            .map_err(|e| StoreError::backend("put", &full, format!("{}: {e}", path.display())))?;
-        let request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&full)
-            .content_type(content_type)
-            .body(body);
-        self.send_put(key, &full, request, condition).await
     }
 
     async fn get_to_file(
@@ -282,15 +289,8 @@ impl ObjectStore for S3Store {
         condition: PutCondition,
     ) -> Result<(), StoreError> {
         let full = self.full_key(key)?;
-        let request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&full)
-            .content_type(content_type)
-            .cache_control(cache_control)
-            .body(ByteStream::from(bytes));
-        self.send_put(key, &full, request, condition)
+        let (body, metadata) = (ByteStream::from(bytes), (content_type, Some(cache_control)));
+        self.send_put((key, &full), body, metadata, condition)
             .await
             .map(|_| ())
     }
@@ -303,19 +303,9 @@ impl ObjectStore for S3Store {
         condition: PutCondition,
     ) -> Result<(), StoreError> {
         let full = self.full_key(key)?;
-        // Streamed from the file, as `put_file` does.
-        let body = ByteStream::from_path(path).await.map_err(|e| {
-            StoreError::backend("publish", &full, format!("{}: {e}", path.display()))
-        })?;
-        let request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(&full)
-            .content_type(content_type)
-            .cache_control(cache_control)
-            .body(body);
-        self.send_put(key, &full, request, condition)
+        let body = file_body(&full, "publish", path).await?;
+        let metadata = (content_type, Some(cache_control));
+        self.send_put((key, &full), body, metadata, condition)
             .await
             .map(|_| ())
     }

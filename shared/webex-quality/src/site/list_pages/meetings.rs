@@ -121,9 +121,8 @@ type RowPlace = (Reverse<(u32, u32)>, Reverse<DateTime<Utc>>, usize);
 /// the list's order. The last 7 days' page at 1,000 meetings a day has 7,000 rows, 3.3 MB held
 /// beside its 3.3 MB of HTML when they were made first.
 pub(in crate::site) struct LaterRows<'a> {
-    root: &'a str,
-    texts: &'a Texts,
-    names: Vec<&'a str>,
+    /// What makes the rows (it holds none).
+    rows: ListRows<'a>,
     /// Each meeting's place (the index the summaries are read back by), after what orders it as
     /// [`worst_key`] does: the places of meetings that start together are in their ids' order.
     order: Vec<RowPlace>,
@@ -137,9 +136,7 @@ impl<'a> LaterRows<'a> {
         (texts, options): (&'a Texts, &'a SiteOptions),
     ) -> Self {
         Self {
-            root,
-            texts,
-            names: options.offices.names(),
+            rows: ListRows::new(root, (texts, options)),
             order: Vec::new(),
             causes: Vec::new(),
         }
@@ -164,12 +161,7 @@ impl<'a> LaterRows<'a> {
         Rows::Later {
             order: self.order.into_iter().map(|(_, _, at)| at).collect(),
             read,
-            rows: ListRows {
-                root: self.root,
-                texts: self.texts,
-                names: self.names,
-                rows: Vec::new(),
-            },
+            rows: self.rows,
             causes: self.causes,
             failed: RefCell::new(None),
         }
@@ -306,7 +298,7 @@ impl<'a> MeetingsPage<'a> {
         (rows, read): (LaterRows<'a>, Box<ReadSummary<'a>>),
         days: (Vec<DayLink>, String),
     ) -> Self {
-        let offices = rows.names.iter().map(|n| (*n).to_owned()).collect();
+        let offices = rows.rows.names.iter().map(|n| (*n).to_owned()).collect();
         Self::with(heading, (rows.by_impact(read), offices), days)
     }
 

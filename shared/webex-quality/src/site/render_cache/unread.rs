@@ -39,25 +39,9 @@ impl UnreadParts {
     /// # Errors
     /// The file cannot be made.
     pub fn create(dir: &Path) -> std::io::Result<Self> {
-        crate::storage::private::create_dir_all(dir)?;
-        let path = dir.join(format!(
-            "site-cache-parts-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&path)?;
-        #[cfg(unix)]
-        let path = {
-            std::fs::remove_file(&path)?;
-            None
-        };
-        #[cfg(not(unix))]
-        let path = Some(path);
+        let file = crate::storage::private::create_nameless(dir, ("site-cache-parts", ""))?;
         Ok(Self {
-            file: Some((file, path)),
+            file: Some(file),
             parts: BTreeMap::new(),
             end: 0,
         })

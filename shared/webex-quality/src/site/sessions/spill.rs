@@ -32,7 +32,8 @@ pub(crate) struct Spilled {
 
 /// The spill file (see the module's documentation).
 pub struct Spill {
-    path: PathBuf,
+    /// Its name, while it has one (not Unix).
+    path: Option<PathBuf>,
     state: Mutex<State>,
 }
 
@@ -56,15 +57,7 @@ impl Spill {
     /// # Errors
     /// The folder or the file cannot be made.
     pub fn create(dir: &Path) -> Result<Arc<Self>, SpillError> {
-        crate::storage::private::create_dir_all(dir)?;
-        let path = dir.join(format!("meetings-{}.spill", uuid::Uuid::new_v4().simple()));
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&path)?;
-        #[cfg(unix)]
-        std::fs::remove_file(&path)?;
+        let (file, path) = crate::storage::private::create_nameless(dir, ("meetings", ".spill"))?;
         Ok(Arc::new(Self {
             path,
             state: Mutex::new(State {
@@ -145,7 +138,9 @@ impl State {
 impl Drop for Spill {
     /// Removes the file where its name was not removed at once (not Unix).
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
