@@ -44,11 +44,9 @@ pub fn meeting_path(instance_id: &str) -> String {
 }
 
 pub(super) fn render<T: Template>(page: &str, template: &T) -> Result<Vec<u8>, BuildError> {
-    // A large list page grows by a quarter past 1 MB, not by doubling.
-    let mut out = super::growing::GrowingString::with_capacity(T::SIZE_HINT);
     template
-        .render_into(&mut out)
-        .map(|()| out.into_string().into_bytes())
+        .render()
+        .map(String::into_bytes)
         .map_err(|source| BuildError::Render {
             page: page.to_owned(),
             source,

@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use super::build::BuildError;
 use super::csv_cells::row_cells;
-use super::growing::GrowingBytes;
 use super::render_cache::{MeetingSummary, SessionSummary};
 use super::texts::Texts;
 use super::{SiteOptions, mask_email};
@@ -310,14 +309,14 @@ pub(super) fn csv_of<T: Serialize>(rows: impl Iterator<Item = T>) -> Result<Vec<
 pub(super) fn json_of<T: Serialize>(rows: impl Iterator<Item = T>) -> Result<Vec<u8>, BuildError> {
     use serde::ser::{SerializeSeq, Serializer};
     let fail = |e: serde_json::Error| BuildError::Export(e.to_string());
-    let mut json = GrowingBytes::default();
+    let mut json = Vec::new();
     let mut serializer = serde_json::Serializer::pretty(&mut json);
     let mut seq = serializer.serialize_seq(None).map_err(fail)?;
     for row in rows {
         seq.serialize_element(&row).map_err(fail)?;
     }
     seq.end().map_err(fail)?;
-    Ok(json.into_bytes())
+    Ok(json)
 }
 
 /// [`to_csv`] and the pretty JSON array of `rows` in one pass, none of them held: the meetings
@@ -344,7 +343,7 @@ pub(super) fn to_csv_and_json<T: Serialize>(
 /// cells are defused.
 #[derive(Default)]
 struct CsvRows {
-    writer: Option<csv::Writer<GrowingBytes>>,
+    writer: Option<csv::Writer<Vec<u8>>>,
     cells: Vec<String>,
     /// No row had cells (not a struct): the table is empty.
     empty: bool,
@@ -369,9 +368,7 @@ impl CsvRows {
                     self.empty = true;
                     return Ok(());
                 }
-                let writer = self
-                    .writer
-                    .insert(csv::Writer::from_writer(GrowingBytes::default()));
+                let writer = self.writer.insert(csv::Writer::from_writer(Vec::new()));
                 writer.write_record(&names).map_err(|e| fail(&e))?;
                 writer
             }
@@ -383,7 +380,6 @@ impl CsvRows {
         self.writer.map_or(Ok(Vec::new()), |writer| {
             writer
                 .into_inner()
-                .map(GrowingBytes::into_bytes)
                 .map_err(|e| BuildError::Export(e.to_string()))
         })
     }

@@ -275,10 +275,9 @@ pub fn render_meeting(
     // One allocation for the whole page: the charts are most of it.
     let charts: usize = page.participants.iter().map(|p| p.charts.len()).sum();
     let cells: usize = page.rows.iter().map(|r| r.cells.len()).sum();
-    // Past the estimate it grows by a quarter, not by doubling.
-    let mut out = super::growing::GrowingString::with_capacity(16 * 1024 + charts + cells);
+    let mut out = String::with_capacity(16 * 1024 + charts + cells);
     page.render_into(&mut out)?;
-    Ok(out.into_string())
+    Ok(out)
 }
 
 /// A session's verdict per stream kind, as table cells.

@@ -14,7 +14,6 @@ pub mod charts;
 mod csv_cells;
 mod exports;
 mod file_hashes;
-mod growing;
 mod incremental;
 mod list_pages;
 pub mod markup;
