@@ -1,0 +1,196 @@
+//! What a build renders: an error page for a meeting that cannot be made, the same site with its
+//! summaries in a spill file, and the pages built from the history a part at a time.
+use super::*;
+
+#[test]
+fn a_meeting_that_cannot_be_rendered_gets_an_error_page_and_the_rest_publishes() {
+    use crate::db::test_support::{changes_with_call, t, tempdir};
+    let scratch = tempdir();
+    let dir = scratch.path();
+    let path = dir.join("db.sqlite");
+    let mut db = Database::open(&path).unwrap();
+    let good = three_participants();
+    // Samples dated years from the meeting, at an absurd interval: without the bounds its page
+    // allocated a column per minute up to them.
+    let hostile = br#"{"items":[{"webexUserName":"Eve","webexUserEmail":"eve@example.com",
+        "joinTime":"2025-06-02T14:00:00Z","leaveTime":"2025-06-02T14:30:00Z",
+        "videoIn":[{"samplingInterval":1e300,"startTime":"2025-06-02T14:01:00Z","packetLoss":[50,50,50]},
+                   {"samplingInterval":60,"startTime":"9999-12-31T23:59:00Z","packetLoss":[50,50]},
+                   {"samplingInterval":-5,"startTime":"1970-01-01T00:00:00Z","packetLoss":[50,50]},
+                   {"samplingInterval":60,"startTime":"2025-06-02T14:02:00Z","packetLoss":[1,2,3]}]}]}"#;
+    // A body whose stored bytes are then damaged (another body than `good`: bodies are shared).
+    let mut damaged = good.clone();
+    damaged.extend_from_slice(b"\n");
+    let start = t("2025-06-02T14:00:00Z");
+    for (id, body) in [
+        ("good_I_1", good.as_slice()),
+        ("hostile_I_2", hostile.as_slice()),
+        ("damaged_I_3", damaged.as_slice()),
+    ] {
+        db.apply(&changes_with_call(id, start, body)).unwrap();
+    }
+    drop(db);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE bodies SET data = x'00' WHERE sha256 = ?1",
+            [crate::db::sha256_hex(&damaged)],
+        )
+        .unwrap();
+    let db = Database::open(&path).unwrap();
+    let options = SiteOptions::default();
+    let status = StatusView::from_sources(&db, None, start).unwrap();
+    let build = build_incremental(&db, &status, &options, &Thresholds::default(), None).unwrap();
+    let page =
+        |id: &str| String::from_utf8(build.files[&format!("meetings/{id}.html")].clone()).unwrap();
+    assert!(
+        page("good_I_1").contains("<table"),
+        "the good meeting has its page"
+    );
+    let hostile_page = page("hostile_I_2");
+    assert!(hostile_page.contains("Eve"));
+    assert!(
+        hostile_page.len() < 200_000,
+        "the timeline stays within the meeting: {} bytes",
+        hostile_page.len()
+    );
+    let error_page = page("damaged_I_3");
+    assert!(error_page.contains("could not be made"), "{error_page}");
+    assert!(error_page.contains("damaged"), "{error_page}");
+    assert_eq!(build.meetings_failed, 1);
+    assert_eq!(build.meetings_rendered, 2);
+    assert!(build.files.contains_key("index.html"));
+    assert!(
+        !build.cache.meetings.contains_key("damaged_I_3"),
+        "tried again by the next build"
+    );
+}
+
+#[test]
+fn a_build_with_a_spill_file_holds_no_summaries_and_renders_what_one_without_does() {
+    let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
+    let f = fixture(&[("a_I_1", start), ("b_I_2", start), ("c_I_3", start)]);
+    let in_memory = f.build(None);
+
+    let work = f.scratch.path().join("work");
+    let spill = Spill::create(&work).unwrap();
+    let mut builder = f.builder();
+    builder.spill_meetings_to(Arc::clone(&spill));
+    builder.add_database(&f.db, None).unwrap();
+    let spilled = builder.finish(&f.status).unwrap();
+    assert_eq!(spilled.files, in_memory.files, "the same site");
+    assert_eq!(spilled.cache, in_memory.cache, "the same cache, read back");
+    // Each meeting's sessions, and whether its summary (with them) is spilled.
+    let sessions = |cache: &RenderCache| {
+        cache
+            .meetings
+            .values()
+            .map(|m| {
+                (
+                    m.summary.get().unwrap().sessions.len(),
+                    m.summary.is_spilled(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sessions(&spilled.cache), vec![(3, true); 3]);
+    assert_eq!(sessions(&in_memory.cache), vec![(3, false); 3]);
+
+    // The cache read back by the next render goes to that render's spill file as it is read, and
+    // that build keeps every meeting.
+    let stored = f.scratch.path().join("site-cache.bin.zst");
+    spilled.cache.write_file(&stored).unwrap();
+    let next_spill = Spill::create(&work).unwrap();
+    let (read, _) = RenderCache::read_file(&stored, Some(&next_spill)).unwrap();
+    assert_eq!(sessions(&read), vec![(3, true); 3]);
+    assert_eq!(read, in_memory.cache);
+    drop((spilled, spill, read, next_spill));
+    assert_eq!(
+        std::fs::read_dir(&work).unwrap().count(),
+        0,
+        "the spill files go with the builds"
+    );
+}
+
+#[test]
+fn the_recent_exports_then_a_days_page_and_exports_come_a_part_at_a_time() {
+    let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
+    let next_day = start + chrono::Duration::days(1);
+    let f = fixture(&[("a_I_1", start), ("b_I_2", next_day)]);
+    let whole = f.build(None);
+
+    let mut builder = f.builder();
+    builder.add_database(&f.db, None).unwrap();
+    let (mut build, mut people) = builder.finish_lists(&f.status).unwrap();
+    // What is still to render counts as coming, not removed (`check_removals`).
+    let coming = people.paths();
+    for path in [
+        "meetings.csv",
+        "meetings.json",
+        "days/2025-06-03.sessions.json",
+    ] {
+        assert!(coming.iter().any(|p| p == path), "{path}");
+    }
+    let mut batches = Vec::new();
+    loop {
+        // A budget of one byte: each call renders one of the last 7 days' exports, or one part
+        // of a day (its cache entry with the last), or one person's page.
+        let files = build.render_people(&mut people, 1).unwrap();
+        if files.is_empty() {
+            break;
+        }
+        batches.push(files.keys().cloned().collect::<Vec<_>>());
+        if batches.len() == 1 {
+            // The JSON export is still coming; the CSV is not.
+            let coming = people.paths();
+            assert!(coming.iter().any(|p| p == "meetings.json"));
+            assert!(!coming.iter().any(|p| p == "meetings.csv"));
+        }
+        let day = "days/2025-06-02.html";
+        if batches.len() < 5 {
+            assert!(
+                !build.cache.days.contains_key(day),
+                "not before its last part"
+            );
+        }
+        build.files.extend(files);
+    }
+    let day = |d: &str, ends: &[&str]| ends.iter().map(|e| format!("days/{d}{e}")).collect();
+    let expected: Vec<Vec<String>> = vec![
+        vec!["meetings.csv".into()],
+        vec!["meetings.json".into()],
+        day("2025-06-02", &[".csv", ".html", ".json"]),
+        day("2025-06-02", &[".sessions.csv"]),
+        day("2025-06-02", &[".sessions.json"]),
+        day("2025-06-03", &[".csv", ".html", ".json"]),
+        day("2025-06-03", &[".sessions.csv"]),
+        day("2025-06-03", &[".sessions.json"]),
+    ];
+    assert_eq!(batches[..8], expected[..]);
+    assert!(people.paths().is_empty());
+    assert!(
+        batches[8..]
+            .iter()
+            .all(|b| b.len() == 1 && b[0].starts_with("people/"))
+    );
+    for d in ["2025-06-02", "2025-06-03"] {
+        assert_eq!(build.cache.days[&format!("days/{d}.html")].files.len(), 5);
+        // Each export has the day's three participant sessions.
+        let json: Vec<serde_json::Value> =
+            serde_json::from_slice(&build.files[&format!("days/{d}.sessions.json")]).unwrap();
+        let csv = csv::Reader::from_reader(&build.files[&format!("days/{d}.sessions.csv")][..]);
+        assert_eq!((json.len(), csv.into_records().count()), (3, 3), "{d}");
+    }
+    // The last 7 days' exports list both meetings, the newest first.
+    let recent: Vec<serde_json::Value> =
+        serde_json::from_slice(&build.files["meetings.json"]).unwrap();
+    let ids: Vec<&str> = recent
+        .iter()
+        .filter_map(|m| m["instance_id"].as_str())
+        .collect();
+    assert_eq!(ids, ["b_I_2", "a_I_1"]);
+    let csv = csv::Reader::from_reader(&build.files["meetings.csv"][..]);
+    assert_eq!(csv.into_records().count(), 2);
+    assert_eq!(build.files, whole.files, "the same site as in one go");
+    assert_eq!(build.cache, whole.cache);
+}
