@@ -299,15 +299,22 @@ impl<'a> SiteBuilder<'a> {
         self.unread = parts;
     }
 
-    /// Reads the previous cache's part of `archive`, if it waits ([`UnreadParts::read_into`]).
-    fn reach(&mut self, archive: &str) {
-        if let Some(previous) = self.previous.as_mut() {
-            let reading = (
-                self.spill.as_ref(),
-                &self.build.published,
-                Some(&self.build.cache.texts),
-            );
-            self.unread.read_into(archive, previous, reading);
+    /// Reads into the previous cache its part of `archive` if it waits, or every part still
+    /// waiting without one (a pause): [`UnreadParts::read_into`], with what this build reads them
+    /// with (its spill file, what is left of the published manifest, the string table it took
+    /// over).
+    fn reach(&mut self, archive: Option<&str>) {
+        let Some(previous) = self.previous.as_mut() else {
+            return;
+        };
+        let reading = (
+            self.spill.as_ref(),
+            &self.build.published,
+            Some(&self.build.cache.texts),
+        );
+        match archive {
+            Some(archive) => self.unread.read_into(archive, previous, reading),
+            None => self.unread.read_all_into(previous, reading),
         }
     }
 
@@ -353,7 +360,7 @@ impl<'a> SiteBuilder<'a> {
     /// did and its files are still published. Returns false (and keeps nothing) otherwise: then
     /// the archive must be read with [`SiteBuilder::add_database`].
     pub fn reuse_archive(&mut self, key: &str) -> bool {
-        self.reach(key);
+        self.reach(Some(key));
         let Self {
             previous: Some(previous),
             build,
@@ -438,7 +445,7 @@ impl<'a> SiteBuilder<'a> {
         db: &Database,
         archive: Option<&str>,
     ) -> Result<PendingMeetings, BuildError> {
-        if let Some(archive) = archive {
+        if archive.is_some() {
             self.reach(archive);
         }
         Ok(PendingMeetings {
@@ -614,14 +621,7 @@ impl<'a> SiteBuilder<'a> {
         build.hashes.extend(kept);
         build.pages_listed = true;
         // The parts not reached, read: their meetings join the cache as the others left.
-        if let Some(previous) = self.previous.as_mut() {
-            let reading = (
-                self.spill.as_ref(),
-                &self.build.published,
-                Some(&self.build.cache.texts),
-            );
-            self.unread.read_all_into(previous, reading);
-        }
+        self.reach(None);
         if let Some(previous) = self.previous.take() {
             let (mut left, cache) = (previous, &mut self.build.cache);
             add_missing(&mut cache.meetings, left.meetings);
