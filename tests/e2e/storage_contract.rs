@@ -201,6 +201,21 @@ async fn publish_contract(store: &SharedStore) {
         other => panic!("{other:?}"),
     }
     store.delete(key).await.unwrap();
+    // Unconditionally (a large export from the work folder): its bytes, over what was there.
+    let key = "site/meetings.json";
+    std::fs::write(&source, &first).unwrap();
+    let metadata = ("application/json", "no-cache");
+    for _ in 0..2 {
+        store
+            .publish_file(key, &source, metadata, PutCondition::Always)
+            .await
+            .unwrap();
+    }
+    match store.get(key, None).await.unwrap() {
+        Fetched::Found(object) => assert!(object.bytes.as_ref() == first.as_bytes()),
+        other => panic!("{other:?}"),
+    }
+    store.delete(key).await.unwrap();
 }
 
 /// `put_file` and `get_to_file`: the same conditions and ETags as `put` and `get`, and a large

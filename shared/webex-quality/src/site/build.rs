@@ -43,6 +43,40 @@ pub fn meeting_path(instance_id: &str) -> String {
     format!("meetings/{instance_id}.html")
 }
 
+/// [`render`] written into `out` as it is made.
+///
+/// # Errors
+/// The template's, or `out`'s.
+pub(super) fn render_to<T: Template>(
+    page: &str,
+    template: &T,
+    out: &mut dyn std::io::Write,
+) -> Result<(), BuildError> {
+    /// The template's text into `out`, keeping `out`'s error (a template sees only that one
+    /// happened).
+    struct Text<'w> {
+        out: &'w mut dyn std::io::Write,
+        failed: Option<std::io::Error>,
+    }
+    impl std::fmt::Write for Text<'_> {
+        fn write_str(&mut self, text: &str) -> std::fmt::Result {
+            self.out.write_all(text.as_bytes()).map_err(|error| {
+                self.failed = Some(error);
+                std::fmt::Error
+            })
+        }
+    }
+    let mut text = Text { out, failed: None };
+    let rendered = template.render_into(&mut text);
+    if let Some(error) = text.failed {
+        return Err(BuildError::Export(format!("writing {page}: {error}")));
+    }
+    rendered.map_err(|source| BuildError::Render {
+        page: page.to_owned(),
+        source,
+    })
+}
+
 pub(super) fn render<T: Template>(page: &str, template: &T) -> Result<Vec<u8>, BuildError> {
     template
         .render()

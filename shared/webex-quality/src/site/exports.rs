@@ -1,6 +1,8 @@
 //! The site's CSV and JSON exports (the meetings lists, each day's participant sessions) and
 //! `webex-quality export --csv`: cells a spreadsheet would run as formulas are defused.
 
+use std::io::Write;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -298,7 +300,15 @@ pub(super) fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>, BuildError> {
 
 /// The CSV table of `rows`, written as they are made ([`to_csv_and_json`]'s CSV alone).
 pub(super) fn csv_of<T: Serialize>(rows: impl Iterator<Item = T>) -> Result<Vec<u8>, BuildError> {
-    let mut csv = CsvRows::default();
+    csv_into(rows, Vec::new())
+}
+
+/// [`csv_of`] written into `out`, which is returned.
+pub(super) fn csv_into<T: Serialize, W: Write>(
+    rows: impl Iterator<Item = T>,
+    out: W,
+) -> Result<W, BuildError> {
+    let mut csv = CsvRows::new(out);
     for row in rows {
         csv.push(&row)?;
     }
@@ -307,16 +317,23 @@ pub(super) fn csv_of<T: Serialize>(rows: impl Iterator<Item = T>) -> Result<Vec<
 
 /// The pretty JSON array of `rows`, written as they are made ([`to_csv_and_json`]'s JSON alone).
 pub(super) fn json_of<T: Serialize>(rows: impl Iterator<Item = T>) -> Result<Vec<u8>, BuildError> {
+    json_into(rows, Vec::new())
+}
+
+/// [`json_of`] written into `out`, which is returned.
+pub(super) fn json_into<T: Serialize, W: Write>(
+    rows: impl Iterator<Item = T>,
+    out: W,
+) -> Result<W, BuildError> {
     use serde::ser::{SerializeSeq, Serializer};
     let fail = |e: serde_json::Error| BuildError::Export(e.to_string());
-    let mut json = Vec::new();
-    let mut serializer = serde_json::Serializer::pretty(&mut json);
+    let mut serializer = serde_json::Serializer::pretty(out);
     let mut seq = serializer.serialize_seq(None).map_err(fail)?;
     for row in rows {
         seq.serialize_element(&row).map_err(fail)?;
     }
     seq.end().map_err(fail)?;
-    Ok(json)
+    Ok(serializer.into_inner())
 }
 
 /// [`to_csv`] and the pretty JSON array of `rows` in one pass, none of them held: the meetings
@@ -324,7 +341,7 @@ pub(super) fn json_of<T: Serialize>(rows: impl Iterator<Item = T>) -> Result<Vec
 pub(super) fn to_csv_and_json<T: Serialize>(
     rows: impl Iterator<Item = T>,
 ) -> Result<(Vec<u8>, Vec<u8>), BuildError> {
-    let mut csv = CsvRows::default();
+    let mut csv = CsvRows::new(Vec::new());
     let mut failed = None;
     let json = json_of(rows.map_while(|row| match csv.push(&row) {
         Ok(()) => Some(row),
@@ -341,15 +358,25 @@ pub(super) fn to_csv_and_json<T: Serialize>(
 
 /// A CSV table written a row at a time: the first row's field names are its header, and string
 /// cells are defused.
-#[derive(Default)]
-struct CsvRows {
-    writer: Option<csv::Writer<Vec<u8>>>,
+struct CsvRows<W: Write> {
+    /// Where the table goes, until its header is written.
+    out: Option<W>,
+    writer: Option<csv::Writer<W>>,
     cells: Vec<String>,
     /// No row had cells (not a struct): the table is empty.
     empty: bool,
 }
 
-impl CsvRows {
+impl<W: Write> CsvRows<W> {
+    fn new(out: W) -> Self {
+        Self {
+            out: Some(out),
+            writer: None,
+            cells: Vec::new(),
+            empty: false,
+        }
+    }
+
     fn push<T: Serialize>(&mut self, row: &T) -> Result<(), BuildError> {
         let fail = |e: &dyn std::fmt::Display| BuildError::Export(e.to_string());
         if self.empty {
@@ -368,7 +395,10 @@ impl CsvRows {
                     self.empty = true;
                     return Ok(());
                 }
-                let writer = self.writer.insert(csv::Writer::from_writer(Vec::new()));
+                let Some(out) = self.out.take() else {
+                    return Err(BuildError::Export("a CSV table was started twice".into()));
+                };
+                let writer = self.writer.insert(csv::Writer::from_writer(out));
                 writer.write_record(&names).map_err(|e| fail(&e))?;
                 writer
             }
@@ -376,12 +406,14 @@ impl CsvRows {
         writer.write_record(&self.cells).map_err(|e| fail(&e))
     }
 
-    fn finish(self) -> Result<Vec<u8>, BuildError> {
-        self.writer.map_or(Ok(Vec::new()), |writer| {
-            writer
+    fn finish(self) -> Result<W, BuildError> {
+        match (self.writer, self.out) {
+            (Some(writer), _) => writer
                 .into_inner()
-                .map_err(|e| BuildError::Export(e.to_string()))
-        })
+                .map_err(|e| BuildError::Export(e.to_string())),
+            (None, Some(out)) => Ok(out),
+            (None, None) => Err(BuildError::Export("a CSV table lost its output".into())),
+        }
     }
 }
 

@@ -27,6 +27,7 @@ pub mod render_cache;
 mod sessions;
 mod status_page;
 mod texts;
+mod written;
 
 pub use build::{BuildError, Files, meeting_path};
 pub use exports::{CsvTables, csv_tables};

@@ -6,6 +6,7 @@
 use bytes::Bytes;
 
 use super::file_hashes::{ContentHash, SitePath};
+use super::written::WrittenFile;
 use super::{Files, SiteBuild, SiteManifest};
 use crate::storage::{ETag, Fetched, ObjectStore, PutCondition, SiteFile, StoreError};
 
@@ -162,6 +163,34 @@ pub async fn publish_some(
         changed.push((shared, site_file(path, Bytes::from(bytes))));
     }
     publish_batch(store, changed, &mut report.uploaded).await?;
+    Ok(())
+}
+
+/// Publishes `file`, rendered into the work folder ([`WrittenFile`]), from there unless `previous`
+/// lists it with the same content (as [`publish_some`] does with files held); its file in the work
+/// folder is removed either way.
+///
+/// # Errors
+/// Store failures.
+pub(crate) async fn publish_written(
+    store: &dyn ObjectStore,
+    (previous, hashes): (&Manifest, SiteManifest<'_>),
+    file: WrittenFile,
+    report: &mut Published,
+) -> Result<(), StoreError> {
+    if previous.get(file.path.as_str()) == Some(&file.hash) {
+        report.unchanged += 1;
+        return Ok(());
+    }
+    let shared = hashes.get_key_value(file.path.as_str()).map_or_else(
+        || SitePath::from(file.path.as_str()),
+        |(p, _)| SitePath::clone(p),
+    );
+    let metadata = (content_type(&file.path), cache_control(&file.path));
+    store
+        .publish_file(&file.path, file.local(), metadata, PutCondition::Always)
+        .await?;
+    report.uploaded.push(shared);
     Ok(())
 }
 
@@ -374,6 +403,48 @@ mod tests {
             Fetched::Found(object) => Some(object.bytes.to_vec()),
             _ => None,
         }
+    }
+
+    #[tokio::test]
+    async fn a_file_written_to_the_work_folder_is_published_from_there_only_when_it_changed() {
+        let scratch = tempfile::tempdir().unwrap();
+        let work = scratch.path().join("work");
+        let store = FolderStore::for_site(scratch.path().join("site")).unwrap();
+        let write = |text: &'static str| {
+            crate::site::written::WrittenFile::write(&work, "meetings.json", |out| {
+                out.write_all(text.as_bytes())
+                    .map_err(|e| super::super::BuildError::Export(e.to_string()))
+            })
+            .unwrap()
+        };
+        let hashes = Manifest::from([("meetings.json".into(), ContentHash::of(b"[1]"))]);
+        let mut report = Published::default();
+        let first = write("[1]");
+        let local = first.local().to_owned();
+        let listed = SiteManifest::of(&hashes);
+        publish_written(&store, (&Manifest::new(), listed), first, &mut report)
+            .await
+            .unwrap();
+        assert_eq!(report.uploaded, vec![SitePath::from("meetings.json")]);
+        assert!(Arc::ptr_eq(
+            &report.uploaded[0],
+            hashes.get_key_value("meetings.json").unwrap().0
+        ));
+        assert!(
+            !local.exists(),
+            "its file in the work folder is gone once published"
+        );
+        match store.get("meetings.json", None).await.unwrap() {
+            Fetched::Found(object) => assert_eq!(&object.bytes[..], b"[1]"),
+            other => panic!("{other:?}"),
+        }
+        // Listed as published with the same content: left as it is.
+        let mut again = Published::default();
+        publish_written(&store, (&hashes, listed), write("[1]"), &mut again)
+            .await
+            .unwrap();
+        assert_eq!((again.uploaded.len(), again.unchanged), (0, 1));
+        assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
     }
 
     #[tokio::test]

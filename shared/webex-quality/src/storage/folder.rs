@@ -193,11 +193,28 @@ impl FolderStore {
     /// rendered again from the data if a power cut loses some; three fsyncs each made a full render
     /// spend most of its time in the kernel.
     fn publish_blocking(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        self.publish_with(key, |mut file| file.write_all(bytes))
+    }
+
+    /// [`FolderStore::publish_blocking`] of the content of the file at `source`, copied by the
+    /// kernel (not read into memory).
+    fn publish_file_blocking(&self, key: &str, source: &Path) -> Result<(), StoreError> {
+        self.publish_with(key, |mut file| {
+            std::io::copy(&mut File::open(source)?, &mut file).map(drop)
+        })
+    }
+
+    /// Publishes at `key` what `fill` writes into a new file ([`FolderStore::publish_blocking`]).
+    fn publish_with(
+        &self,
+        key: &str,
+        fill: impl FnOnce(File) -> std::io::Result<()>,
+    ) -> Result<(), StoreError> {
         let path = self.path(key)?;
         let fail = |e: std::io::Error| StoreError::backend("publish", key, e);
         let (_, temp) = self.temp_beside(&path).map_err(fail)?;
         let result = (|| {
-            self.create_file(&temp)?.write_all(bytes)?;
+            fill(self.create_file(&temp)?)?;
             // A sidecar left by an earlier conditional write would no longer match.
             match fs::remove_file(etag_path(&path)) {
                 Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
@@ -477,8 +494,9 @@ impl ObjectStore for FolderStore {
         }
     }
 
-    /// Copied while it is hashed, in chunks, then renamed into place as `put_file` does (the
-    /// folder keeps no HTTP metadata).
+    /// Unconditionally, as `publish` does (a copy renamed into place, no sidecar); a conditional
+    /// write (the manifest) is copied while it is hashed, in chunks, then renamed into place as
+    /// `put_file` does (the folder keeps no HTTP metadata).
     async fn publish_file(
         &self,
         key: &str,
@@ -487,9 +505,14 @@ impl ObjectStore for FolderStore {
         condition: PutCondition,
     ) -> Result<(), StoreError> {
         let (store, key, path) = (self.clone(), key.to_owned(), path.to_owned());
-        blocking(move || store.put_file_blocking(&key, &path, &condition))
-            .await
-            .map(|_| ())
+        match condition {
+            PutCondition::Always => {
+                blocking(move || store.publish_file_blocking(&key, &path)).await
+            }
+            condition => blocking(move || store.put_file_blocking(&key, &path, &condition))
+                .await
+                .map(|_| ()),
+        }
     }
 
     async fn publish_all(&self, files: Vec<SiteFile>) -> Result<(), StoreError> {
@@ -605,6 +628,33 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // The same from a file (a large export in the work folder), over a conditional write.
+        store
+            .put(
+                "meetings.json",
+                Bytes::from_static(b"old"),
+                PutCondition::IfAbsent,
+                "application/json",
+            )
+            .await
+            .unwrap();
+        let source = scratch.path().join("export");
+        fs::write(&source, b"[1, 2]").unwrap();
+        let metadata = ("application/json", "no-cache");
+        store
+            .publish_file("meetings.json", &source, metadata, PutCondition::Always)
+            .await
+            .unwrap();
+        match store.get("meetings.json", None).await.unwrap() {
+            Fetched::Found(object) => {
+                assert_eq!(&object.bytes[..], b"[1, 2]");
+                assert_eq!(object.etag, content_etag(b"[1, 2]"), "no stale sidecar");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(source.exists(), "published from, not moved");
+        // As any published file: no sidecar (its ETag is hashed when asked).
+        assert!(!etag_path(&root.join("meetings.json")).exists());
         // A conditional publish (the manifest) still honours its condition.
         let refused = store
             .publish(

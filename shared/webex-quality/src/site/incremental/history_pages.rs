@@ -3,10 +3,11 @@
 //! and the day and person pages rendered a batch at a time.
 
 use std::borrow::Cow;
+use std::path::PathBuf;
 
 use super::meetings_lists::{self, meetings_lists};
 use super::{Kept, SiteBuild, SiteBuilder, cached_at};
-use crate::site::build::{BuildError, Files, render};
+use crate::site::build::{BuildError, render};
 use crate::site::list_pages::{
     Counted, OverviewTallies, SessionCounter, SessionRefs, breakdowns, people, person_page,
 };
@@ -14,6 +15,7 @@ use crate::site::office_pages::OfficeTallies;
 use crate::site::render_cache::{
     self, CachedFiles, ContentHash, FileHashes, MeetingKey, MeetingSummary, UsedTexts,
 };
+use crate::site::written::RenderedFiles;
 use crate::site::{SiteOptions, StatusView, render_status};
 
 impl<'a> SiteBuilder<'a> {
@@ -30,7 +32,7 @@ impl<'a> SiteBuilder<'a> {
             if files.is_empty() {
                 return Ok(build);
             }
-            build.files.extend(files);
+            build.files.extend(files.into_files()?);
         }
     }
 
@@ -117,7 +119,7 @@ impl<'a> SiteBuilder<'a> {
             build,
             previous.as_mut(),
             (&meetings, &ids, &texts),
-            (options, self.thresholds),
+            (options, self.thresholds, self.work_dir.as_deref()),
         )?;
         build.insert(
             "breakdowns.html".into(),
@@ -145,11 +147,12 @@ impl<'a> SiteBuilder<'a> {
             PeoplePages {
                 options,
                 ids,
-                recent: meetings_lists::RecentExports::new(recent),
+                recent,
                 days: days.into_iter(),
                 day: None,
                 rule: self.thresholds.meeting.describe(),
                 todo: todo.into_iter(),
+                work_dir: self.work_dir,
             },
         ))
     }
@@ -171,6 +174,9 @@ pub(crate) struct PeoplePages<'a> {
     /// The meeting rule in words (the day pages show it).
     rule: String,
     todo: std::vec::IntoIter<PersonTodo>,
+    /// Where the largest files are written as they are made, when anywhere
+    /// ([`SiteBuilder::write_large_files_to`]).
+    work_dir: Option<PathBuf>,
 }
 
 impl PeoplePages<'_> {
@@ -211,31 +217,37 @@ impl SiteBuild {
         &mut self,
         pages: &mut PeoplePages<'_>,
         budget: usize,
-    ) -> Result<Files, BuildError> {
-        let mut files = Files::new();
+    ) -> Result<RenderedFiles, BuildError> {
+        let mut files = RenderedFiles::default();
+        let work_dir = pages.work_dir.as_deref();
         // Each of the last 7 days' exports alone, whatever the budget: one is not held while the
         // other is made.
-        if let Some((path, bytes)) =
-            meetings_lists::render_recent_export(self, &mut pages.recent, &pages.ids)?
+        if let Some(file) =
+            meetings_lists::render_recent_export(self, &mut pages.recent, (&pages.ids, work_dir))?
         {
-            files.insert(path, bytes);
+            files.push(file);
             return Ok(files);
         }
         let mut size = 0;
-        while size < budget {
+        while size < budget as u64 {
             if pages.day.is_none() {
                 pages.day = pages.days.next().map(meetings_lists::DayRender::new);
             }
             let Some(day) = pages.day.as_mut() else { break };
-            let (rendered, finished) =
-                meetings_lists::render_day(self, day, (&pages.ids, &pages.rule), pages.options)?;
+            let (rendered, finished) = meetings_lists::render_day(
+                self,
+                day,
+                (&pages.ids, &pages.rule, work_dir),
+                pages.options,
+            )?;
             if finished {
                 pages.day = None;
             }
-            size += rendered.values().map(Vec::len).sum::<usize>();
-            files.extend(rendered);
+            size += rendered.len();
+            files.files.extend(rendered.files);
+            files.written.extend(rendered.written);
         }
-        while size < budget {
+        while size < budget as u64 {
             let Some(todo) = pages.todo.next() else { break };
             let cache = &self.cache;
             // Each meeting's summary read back once (a person's sessions are in meeting order).
@@ -265,7 +277,7 @@ impl SiteBuild {
             )?;
             drop(sessions);
             drop(meetings);
-            size += html.len();
+            size += html.len() as u64;
             let (shared, hash) = self.record(&todo.path, &html);
             self.people_rendered += 1;
             self.cache.people.insert(
@@ -276,7 +288,7 @@ impl SiteBuild {
                     rendered: Some(pages.options.generated.date_naive()),
                 },
             );
-            files.insert(todo.path, html);
+            files.files.insert(todo.path, html);
         }
         Ok(files)
     }

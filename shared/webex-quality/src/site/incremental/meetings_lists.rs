@@ -3,17 +3,19 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::path::Path;
 
 use super::{CachedMeetings, Kept, SiteBuild, cached_at};
 use crate::quality::Thresholds;
 use crate::site::SiteOptions;
-use crate::site::build::{BuildError, render};
-use crate::site::exports::{SessionRow, csv_of, json_of, meeting_export, to_csv_and_json};
+use crate::site::build::{BuildError, render, render_to};
+use crate::site::exports::{SessionRow, csv_into, json_into, meeting_export, to_csv_and_json};
 use crate::site::list_pages::{DayLink, LaterRows, MeetingsPage, day_path};
 use crate::site::render_cache::{
     self, CachedFiles, ContentHash, FileHashes, MeetingKey, MeetingSummary,
 };
 use crate::site::texts::Texts;
+use crate::site::written::{Output, RenderedFiles, WrittenFile};
 
 /// The days the meetings list shows on its first page.
 const RECENT_DAYS: i64 = 7;
@@ -28,8 +30,8 @@ pub(super) fn meetings_lists(
     build: &mut SiteBuild,
     mut previous: Option<&mut Kept<'_>>,
     (meetings, ids, texts): (&CachedMeetings, &[MeetingKey], &Texts),
-    (options, thresholds): (&SiteOptions, &Thresholds),
-) -> Result<(Vec<DayTodo>, Range<usize>), BuildError> {
+    (options, thresholds, work_dir): (&SiteOptions, &Thresholds, Option<&Path>),
+) -> Result<(Vec<DayTodo>, RecentExports), BuildError> {
     let recent_from = options.generated - chrono::Duration::days(RECENT_DAYS);
     let start = |at: usize| cached_at(meetings, ids, at).map(|m| m.summary.start());
     // The history is in start order: a day's meetings are next to each other, and the last 7
@@ -82,12 +84,23 @@ pub(super) fn meetings_lists(
             thresholds.meeting.describe(),
         ),
     );
-    let html = render("meetings.html", &page)?;
+    // Written to the work folder when there is one (3.3 MB at 1,000 meetings a day: the largest
+    // thing a render with nothing changed held).
+    let (html, hash) = Output::make(work_dir, "meetings.html", |out| {
+        render_to("meetings.html", &page, out)
+    })?;
     if let Some(error) = page.rows.failure() {
         return Err(error.into());
     }
     drop(page);
-    build.insert("meetings.html".into(), html);
+    build.record_hash("meetings.html", hash);
+    let page = match html {
+        Output::Held(bytes) => {
+            build.files.insert("meetings.html".into(), bytes);
+            None
+        }
+        Output::Written(file) => Some(file),
+    };
     // A day whose meetings changed is rendered later, a part at a time ([`render_day`]): a
     // day's exports list every session of it, and holding every day's at once made a full
     // rebuild's memory grow with history.
@@ -114,7 +127,7 @@ pub(super) fn meetings_lists(
             meetings: range.clone(),
         });
     }
-    Ok((todo, recent))
+    Ok((todo, RecentExports::new(recent, page)))
 }
 
 /// The last 7 days' exports still to make: `meetings.csv`, then `meetings.json`, one at a time
@@ -122,6 +135,8 @@ pub(super) fn meetings_lists(
 /// with nothing changed held).
 #[derive(Debug)]
 pub(super) struct RecentExports {
+    /// The last 7 days' page, when it waits in the work folder (then it is published first).
+    page: Option<WrittenFile>,
     /// The last 7 days' meetings, a range of the build's ([`meetings_lists`]).
     meetings: Range<usize>,
     /// The exports not made yet.
@@ -129,9 +144,10 @@ pub(super) struct RecentExports {
 }
 
 impl RecentExports {
-    /// Both exports of `meetings`, still to make.
-    pub(super) fn new(meetings: Range<usize>) -> Self {
+    /// Both exports of `meetings`, still to make, after `page` when it waits to be published.
+    fn new(meetings: Range<usize>, page: Option<WrittenFile>) -> Self {
         Self {
+            page,
             meetings,
             left: &["meetings.csv", "meetings.json"],
         }
@@ -143,42 +159,46 @@ impl RecentExports {
     }
 }
 
-/// The next of the last 7 days' exports (`recent`, a range of `ids`: [`meetings_lists`]), its rows
-/// newest first, each summary read back as its row is written; recorded in `build` and returned to
-/// publish. None when both are made.
+/// The last 7 days' page when it waits in the work folder, else the next of their exports
+/// (`recent`, a range of `ids`: [`meetings_lists`]), its rows newest first, each summary read back
+/// as its row is written (into a file of `work_dir` when there is one); recorded in `build` and
+/// returned to publish. None when both are made.
 pub(super) fn render_recent_export(
     build: &mut SiteBuild,
     recent: &mut RecentExports,
-    ids: &[MeetingKey],
-) -> Result<Option<(String, Vec<u8>)>, BuildError> {
+    (ids, work_dir): (&[MeetingKey], Option<&Path>),
+) -> Result<Option<(String, Output)>, BuildError> {
+    if let Some(page) = recent.page.take() {
+        return Ok(Some((page.path.clone(), Output::Written(page))));
+    }
     let Some((path, left)) = recent.left.split_first() else {
         return Ok(None);
     };
     let cache = &build.cache;
-    let mut failed = None;
-    let exports = recent
-        .meetings
-        .clone()
-        .rev()
-        .filter_map(|at| cached_at(&cache.meetings, ids, at))
-        .map_while(|m| match m.summary.get() {
-            Ok(a) => Some(meeting_export(&a, &cache.texts)),
-            Err(error) => {
-                failed = Some(error);
-                None
-            }
-        });
-    let bytes = if path.ends_with(".csv") {
-        csv_of(exports)?
-    } else {
-        json_of(exports)?
-    };
-    if let Some(error) = failed {
-        return Err(error.into());
-    }
+    let (output, hash) = Output::make(work_dir, path, |out| {
+        let mut failed = None;
+        let exports = recent
+            .meetings
+            .clone()
+            .rev()
+            .filter_map(|at| cached_at(&cache.meetings, ids, at))
+            .map_while(|m| match m.summary.get() {
+                Ok(a) => Some(meeting_export(&a, &cache.texts)),
+                Err(error) => {
+                    failed = Some(error);
+                    None
+                }
+            });
+        if path.ends_with(".csv") {
+            csv_into(exports, out)?;
+        } else {
+            json_into(exports, out)?;
+        }
+        failed.map_or(Ok(()), |error| Err(error.into()))
+    })?;
     recent.left = left;
-    build.record(path, &bytes);
-    Ok(Some(((*path).to_owned(), bytes)))
+    build.record_hash(path, hash);
+    Ok(Some(((*path).to_owned(), output)))
 }
 
 /// A day of the meetings list to render: its meetings, as a range of the build's meetings
@@ -235,13 +255,14 @@ impl DayRender {
 }
 
 /// Renders the next part of `day` ([`DayRender`]) into `build` (hashes; and the day's cache entry
-/// with its last part) and returns its files, and whether the day is done.
+/// with its last part) and returns its files (its sessions exports written to a file of `work_dir`
+/// when there is one), and whether the day is done.
 pub(super) fn render_day(
     build: &mut SiteBuild,
     day: &mut DayRender,
-    (ids, rule): (&[MeetingKey], &str),
+    (ids, rule, work_dir): (&[MeetingKey], &str, Option<&Path>),
     options: &SiteOptions,
-) -> Result<(crate::site::Files, bool), BuildError> {
+) -> Result<(RenderedFiles, bool), BuildError> {
     let cache = &build.cache;
     let loaded = day
         .todo
@@ -257,6 +278,10 @@ pub(super) fn render_day(
         analyzed
             .iter()
             .flat_map(|a| SessionRow::of_meeting(a, &cache.texts, options))
+    };
+    let held = |path: String, bytes: Vec<u8>| {
+        let hash = ContentHash::of(&bytes);
+        (path, Output::Held(bytes), hash)
     };
     let rendered = match day.done {
         0 => {
@@ -277,22 +302,32 @@ pub(super) fn render_day(
             );
             page.sessions_export = true;
             vec![
-                (path.clone(), render("day", &page)?),
-                (csv, list_csv),
-                (json, list_json),
+                held(path.clone(), render("day", &page)?),
+                held(csv, list_csv),
+                held(json, list_json),
             ]
         }
-        1 => vec![(sessions_csv, csv_of(sessions())?)],
-        _ => vec![(sessions_json, json_of(sessions())?)],
+        1 => {
+            let (output, hash) = Output::make(work_dir, &sessions_csv, |out| {
+                csv_into(sessions(), out).map(drop)
+            })?;
+            vec![(sessions_csv, output, hash)]
+        }
+        _ => {
+            let (output, hash) = Output::make(work_dir, &sessions_json, |out| {
+                json_into(sessions(), out).map(drop)
+            })?;
+            vec![(sessions_json, output, hash)]
+        }
     };
     drop(analyzed);
     drop(loaded);
     day.done += 1;
-    let mut files = crate::site::Files::new();
-    for (file, bytes) in rendered {
-        let (shared, hash) = build.record(&file, &bytes);
+    let mut files = RenderedFiles::default();
+    for (file, output, hash) in rendered {
+        let (shared, hash) = build.record_hash(&file, hash);
         day.hashes.insert(shared, hash);
-        files.insert(file, bytes);
+        files.push((file, output));
     }
     let finished = day.done == 3;
     if finished {

@@ -4,6 +4,7 @@
 //! `meetings_lists`).
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -135,7 +136,12 @@ impl SiteBuild {
     /// Lists a rendered file in the build's manifest; returns its path (shared with the
     /// manifest) and hash.
     fn record(&mut self, path: &str, bytes: &[u8]) -> (SitePath, ContentHash) {
-        let hash = ContentHash::of(bytes);
+        self.record_hash(path, ContentHash::of(bytes))
+    }
+
+    /// Lists a file rendered with content hash `hash` in the build's manifest
+    /// ([`SiteBuild::record`]).
+    fn record_hash(&mut self, path: &str, hash: ContentHash) -> (SitePath, ContentHash) {
         let shared = SitePath::from(path);
         self.hashes.insert(shared.clone(), hash);
         (shared, hash)
@@ -200,6 +206,9 @@ pub struct SiteBuilder<'a> {
     /// The previous cache's parts not read yet, each read when its archive is reached
     /// ([`SiteBuilder::read_parts_when_reached`]).
     unread: UnreadParts,
+    /// Where the largest files are written as they are made, when anywhere
+    /// ([`SiteBuilder::write_large_files_to`]).
+    work_dir: Option<PathBuf>,
 }
 
 /// The render cache's meetings ([`RenderCache::meetings`]).
@@ -287,7 +296,17 @@ impl<'a> SiteBuilder<'a> {
             rendered: HashSet::new(),
             spill: None,
             unread: UnreadParts::default(),
+            work_dir: None,
         }
+    }
+
+    /// Writes the largest files of the pages built from the history to files of `work_dir` as
+    /// they are made, to publish from there ([`SiteBuild::render_people`] returns them), rather
+    /// than hold them: the last 7 days' page and exports, and each day's sessions exports (3-7
+    /// MB each at 1,000 meetings a day, the largest things a render with nothing or one meeting
+    /// changed held). Without it they are held, as every other file.
+    pub fn write_large_files_to(&mut self, work_dir: &Path) {
+        self.work_dir = Some(work_dir.to_owned());
     }
 
     /// Reads each of `parts` (the previous cache's, fetched, [`RenderCache::parts`]) into the

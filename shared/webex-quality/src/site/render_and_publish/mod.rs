@@ -16,8 +16,9 @@ use chrono::{DateTime, Utc};
 
 use super::incremental::PeoplePages;
 use super::person_key::PersonKey;
-use super::publish::{ManifestEntries, PUBLISH_BATCH_BYTES, write_manifest};
+use super::publish::{ManifestEntries, PUBLISH_BATCH_BYTES, publish_written, write_manifest};
 use super::render_cache::Spill;
+use super::written::RenderedFiles;
 use super::{
     BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteManifest,
     SiteOptions, StatusView, publish_rest, publish_some, read_manifest,
@@ -448,6 +449,7 @@ async fn render_once(
         }),
     );
     builder.spill_meetings_to(spill);
+    builder.write_large_files_to(work_dir);
     if let Some(parts) = parts {
         builder.read_parts_when_reached(parts);
     }
@@ -501,16 +503,15 @@ async fn render_once(
     // Checked before the person pages are published: a refused build changes none of them.
     check_removals(&doubtful, &build, &people)?;
     // The list-type pages go first, rather than wait beside the last 7 days' exports (6 MB at 1,000
-    // meetings a day) and the day and person pages, rendered next a batch at a time.
-    let mut files = std::mem::take(&mut build.files);
+    // meetings a day) and the day and person pages, rendered next a batch at a time; the largest
+    // files are written to the work folder as they are made and published from there.
+    let mut files = RenderedFiles::from(std::mem::take(&mut build.files));
     loop {
-        publish_some(
-            site,
-            (&build.published, build.manifest()),
-            files,
-            &mut streamed,
-        )
-        .await?;
+        let published = (&build.published, build.manifest());
+        publish_some(site, published, files.files, &mut streamed).await?;
+        for written in files.written {
+            publish_written(site, published, written, &mut streamed).await?;
+        }
         files = build.render_people(&mut people, budget.batch_bytes)?;
         if files.is_empty() {
             break;

@@ -118,79 +118,108 @@ fn the_recent_exports_then_a_days_page_and_exports_come_a_part_at_a_time() {
     let next_day = start + chrono::Duration::days(1);
     let f = fixture(&[("a_I_1", start), ("b_I_2", next_day)]);
     let whole = f.build(None);
-
-    let mut builder = f.builder();
-    builder.add_database(&f.db, None).unwrap();
-    let (mut build, mut people) = builder.finish_lists(&f.status).unwrap();
-    // What is still to render counts as coming, not removed (`check_removals`).
-    let coming = people.paths();
-    for path in [
-        "meetings.csv",
-        "meetings.json",
-        "days/2025-06-03.sessions.json",
-    ] {
-        assert!(coming.iter().any(|p| p == path), "{path}");
-    }
-    let mut batches = Vec::new();
-    loop {
-        // A budget of one byte: each call renders one of the last 7 days' exports, or one part
-        // of a day (its cache entry with the last), or one person's page.
-        let files = build.render_people(&mut people, 1).unwrap();
-        if files.is_empty() {
-            break;
+    // Held, then written to a work folder as they are made (the last 7 days' page and exports, and
+    // the days' sessions exports): the same files either way.
+    for work_dir in [None, Some(crate::db::test_support::tempdir())] {
+        let written = work_dir.is_some();
+        let mut builder = f.builder();
+        if let Some(dir) = &work_dir {
+            builder.write_large_files_to(dir.path());
         }
-        batches.push(files.keys().cloned().collect::<Vec<_>>());
-        if batches.len() == 1 {
-            // The JSON export is still coming; the CSV is not.
-            let coming = people.paths();
-            assert!(coming.iter().any(|p| p == "meetings.json"));
-            assert!(!coming.iter().any(|p| p == "meetings.csv"));
+        builder.add_database(&f.db, None).unwrap();
+        let (mut build, mut people) = builder.finish_lists(&f.status).unwrap();
+        // Listed in the manifest either way, but held only without a work folder.
+        assert!(build.hashes.contains_key("meetings.html"));
+        assert_eq!(build.files.contains_key("meetings.html"), !written);
+        // What is still to render counts as coming, not removed (`check_removals`).
+        let coming = people.paths();
+        for path in [
+            "meetings.csv",
+            "meetings.json",
+            "days/2025-06-03.sessions.json",
+        ] {
+            assert!(coming.iter().any(|p| p == path), "{path}");
         }
-        let day = "days/2025-06-02.html";
-        if batches.len() < 5 {
-            assert!(
-                !build.cache.days.contains_key(day),
-                "not before its last part"
-            );
+        let mut batches = Vec::new();
+        loop {
+            // A budget of one byte: each call renders one of the last 7 days' exports, or one
+            // part of a day (its cache entry with the last), or one person's page.
+            let files = build.render_people(&mut people, 1).unwrap();
+            if files.is_empty() {
+                break;
+            }
+            let big = files.written.iter().map(|w| w.path.clone());
+            let mut names: Vec<String> = files.files.keys().cloned().chain(big).collect();
+            names.sort();
+            // Written only with a work folder: the largest files.
+            for w in &files.written {
+                assert!(written, "{}", w.path);
+                assert!(w.path.starts_with("meetings.") || w.path.contains(".sessions."));
+                assert_eq!(w.local().parent(), work_dir.as_ref().map(|d| d.path()));
+            }
+            batches.push(names);
+            if batches.len() == 1 + usize::from(written) {
+                // The JSON export is still coming; the CSV is not.
+                let coming = people.paths();
+                assert!(coming.iter().any(|p| p == "meetings.json"));
+                assert!(!coming.iter().any(|p| p == "meetings.csv"));
+            }
+            let day = "days/2025-06-02.html";
+            if batches.len() < 5 + usize::from(written) {
+                assert!(
+                    !build.cache.days.contains_key(day),
+                    "not before its last part"
+                );
+            }
+            build.files.extend(files.into_files().unwrap());
         }
-        build.files.extend(files);
-    }
-    let day = |d: &str, ends: &[&str]| ends.iter().map(|e| format!("days/{d}{e}")).collect();
-    let expected: Vec<Vec<String>> = vec![
-        vec!["meetings.csv".into()],
-        vec!["meetings.json".into()],
-        day("2025-06-02", &[".csv", ".html", ".json"]),
-        day("2025-06-02", &[".sessions.csv"]),
-        day("2025-06-02", &[".sessions.json"]),
-        day("2025-06-03", &[".csv", ".html", ".json"]),
-        day("2025-06-03", &[".sessions.csv"]),
-        day("2025-06-03", &[".sessions.json"]),
-    ];
-    assert_eq!(batches[..8], expected[..]);
-    assert!(people.paths().is_empty());
-    assert!(
-        batches[8..]
+        if let Some(dir) = &work_dir {
+            let left = std::fs::read_dir(dir.path()).unwrap().count();
+            assert_eq!(left, 0, "each written file goes once it is read");
+        }
+        let day = |d: &str, ends: &[&str]| ends.iter().map(|e| format!("days/{d}{e}")).collect();
+        let mut expected: Vec<Vec<String>> = vec![
+            vec!["meetings.csv".into()],
+            vec!["meetings.json".into()],
+            day("2025-06-02", &[".csv", ".html", ".json"]),
+            day("2025-06-02", &[".sessions.csv"]),
+            day("2025-06-02", &[".sessions.json"]),
+            day("2025-06-03", &[".csv", ".html", ".json"]),
+            day("2025-06-03", &[".sessions.csv"]),
+            day("2025-06-03", &[".sessions.json"]),
+        ];
+        if written {
+            // The last 7 days' page first, from the work folder.
+            expected.insert(0, vec!["meetings.html".into()]);
+        }
+        let days = expected.len();
+        assert_eq!(batches[..days], expected[..]);
+        assert!(people.paths().is_empty());
+        assert!(
+            batches[days..]
+                .iter()
+                .all(|b| b.len() == 1 && b[0].starts_with("people/"))
+        );
+        for d in ["2025-06-02", "2025-06-03"] {
+            assert_eq!(build.cache.days[&format!("days/{d}.html")].files.len(), 5);
+            // Each export has the day's three participant sessions.
+            let json: Vec<serde_json::Value> =
+                serde_json::from_slice(&build.files[&format!("days/{d}.sessions.json")]).unwrap();
+            let csv = csv::Reader::from_reader(&build.files[&format!("days/{d}.sessions.csv")][..]);
+            assert_eq!((json.len(), csv.into_records().count()), (3, 3), "{d}");
+        }
+        // The last 7 days' exports list both meetings, the newest first.
+        let recent: Vec<serde_json::Value> =
+            serde_json::from_slice(&build.files["meetings.json"]).unwrap();
+        let ids: Vec<&str> = recent
             .iter()
-            .all(|b| b.len() == 1 && b[0].starts_with("people/"))
-    );
-    for d in ["2025-06-02", "2025-06-03"] {
-        assert_eq!(build.cache.days[&format!("days/{d}.html")].files.len(), 5);
-        // Each export has the day's three participant sessions.
-        let json: Vec<serde_json::Value> =
-            serde_json::from_slice(&build.files[&format!("days/{d}.sessions.json")]).unwrap();
-        let csv = csv::Reader::from_reader(&build.files[&format!("days/{d}.sessions.csv")][..]);
-        assert_eq!((json.len(), csv.into_records().count()), (3, 3), "{d}");
+            .filter_map(|m| m["instance_id"].as_str())
+            .collect();
+        assert_eq!(ids, ["b_I_2", "a_I_1"]);
+        let csv = csv::Reader::from_reader(&build.files["meetings.csv"][..]);
+        assert_eq!(csv.into_records().count(), 2);
+        assert_eq!(build.files, whole.files, "the same site as in one go");
+        assert_eq!(build.hashes, whole.hashes, "the same hashes");
+        assert_eq!(build.cache, whole.cache);
     }
-    // The last 7 days' exports list both meetings, the newest first.
-    let recent: Vec<serde_json::Value> =
-        serde_json::from_slice(&build.files["meetings.json"]).unwrap();
-    let ids: Vec<&str> = recent
-        .iter()
-        .filter_map(|m| m["instance_id"].as_str())
-        .collect();
-    assert_eq!(ids, ["b_I_2", "a_I_1"]);
-    let csv = csv::Reader::from_reader(&build.files["meetings.csv"][..]);
-    assert_eq!(csv.into_records().count(), 2);
-    assert_eq!(build.files, whole.files, "the same site as in one go");
-    assert_eq!(build.cache, whole.cache);
 }
