@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 use super::build::{BuildError, Files};
 use super::file_hashes::ContentHash;
 
+/// The buffer between what makes a file and the file (and its hash).
+const WRITE_BUFFER: usize = 64 << 10;
+
 /// A rendered file waiting in the work folder: its name there is removed when this is dropped,
 /// published or not.
 #[derive(Debug)]
@@ -45,15 +48,18 @@ impl WrittenFile {
             hash: ContentHash::of(b""),
             len: 0,
         };
-        let mut out = Hashing {
-            inner: BufWriter::new(file),
+        // Hashed below the buffer: the hash takes the buffer's chunks, not each of the many small
+        // writes a template or a serializer makes.
+        let hashing = Hashing {
+            inner: file,
             hash: Sha256::new(),
             len: 0,
         };
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, hashing);
         fill(&mut out)?;
-        out.inner.flush().map_err(fail)?;
-        written.hash = ContentHash::from_digest(out.hash);
-        written.len = out.len;
+        let hashed = out.into_inner().map_err(|e| fail(e.into_error()))?;
+        written.hash = ContentHash::from_digest(hashed.hash);
+        written.len = hashed.len;
         Ok(written)
     }
 
