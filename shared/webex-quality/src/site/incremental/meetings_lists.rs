@@ -1,6 +1,7 @@
 //! The meetings list's pages: the recent days' list and one page per day, each with its exports (a
 //! day's also with every participant session of its meetings).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
@@ -8,12 +9,10 @@ use std::path::Path;
 use super::{CachedMeetings, Kept, SiteBuild, cached_at};
 use crate::quality::Thresholds;
 use crate::site::SiteOptions;
-use crate::site::build::{BuildError, render, render_to};
-use crate::site::exports::{SessionRow, csv_into, json_into, meeting_export, to_csv_and_json};
+use crate::site::build::{BuildError, render_to};
+use crate::site::exports::{SessionRow, csv_into, json_into, meeting_export};
 use crate::site::list_pages::{DayLink, LaterRows, MeetingsPage, day_path};
-use crate::site::render_cache::{
-    self, CachedFiles, ContentHash, FileHashes, MeetingKey, MeetingSummary,
-};
+use crate::site::render_cache::{self, CachedFiles, ContentHash, FileHashes, MeetingKey};
 use crate::site::texts::Texts;
 use crate::site::written::{Output, RenderedFiles, WrittenFile};
 
@@ -255,8 +254,11 @@ impl DayRender {
 }
 
 /// Renders the next part of `day` ([`DayRender`]) into `build` (hashes; and the day's cache entry
-/// with its last part) and returns its files (its sessions exports written to a file of `work_dir`
-/// when there is one), and whether the day is done.
+/// with its last part) and returns its files (written to files of `work_dir` as they are made when
+/// there is one: a day's files grow with its meetings, 7 MB for each sessions export at 1,000
+/// meetings a day), and whether the day is done. The page and its list exports are made from the
+/// day's summaries read once and held (each row made as the page is written); the sessions
+/// exports read each meeting's summary back as its rows are written.
 pub(super) fn render_day(
     build: &mut SiteBuild,
     day: &mut DayRender,
@@ -264,64 +266,81 @@ pub(super) fn render_day(
     options: &SiteOptions,
 ) -> Result<(RenderedFiles, bool), BuildError> {
     let cache = &build.cache;
-    let loaded = day
-        .todo
-        .meetings
-        .clone()
-        .filter_map(|at| cached_at(&cache.meetings, ids, at))
-        .map(|m| m.summary.get())
-        .collect::<Result<Vec<_>, _>>()?;
-    let analyzed: Vec<&MeetingSummary> = loaded.iter().map(AsRef::as_ref).collect();
+    let texts = &cache.texts;
+    let meetings = || {
+        day.todo
+            .meetings
+            .clone()
+            .filter_map(|at| cached_at(&cache.meetings, ids, at))
+    };
     let [path, csv, json, sessions_csv, sessions_json] = day.todo.paths();
-    // Every participant session of the day, oldest meeting first, written as they are made.
-    let sessions = || {
-        analyzed
-            .iter()
-            .flat_map(|a| SessionRow::of_meeting(a, &cache.texts, options))
-    };
-    let held = |path: String, bytes: Vec<u8>| {
-        let hash = ContentHash::of(&bytes);
-        (path, Output::Held(bytes), hash)
-    };
-    let rendered = match day.done {
-        0 => {
-            let date = day.todo.day;
-            let rows: Vec<&MeetingSummary> = analyzed.iter().rev().copied().collect();
-            let (list_csv, list_json) =
-                to_csv_and_json(rows.iter().map(|a| meeting_export(a, &cache.texts)))?;
-            let mut page = MeetingsPage::new(
-                (
-                    crate::site::Chrome::new(&format!("Meetings, {date}"), "../", options),
-                    format!("Meetings on {date} (UTC)"),
-                    date.to_string(),
-                ),
-                &rows,
-                "../",
-                (Vec::new(), rule.to_owned()),
-                (&cache.texts, options),
-            );
-            page.sessions_export = true;
-            vec![
-                held(path.clone(), render("day", &page)?),
-                held(csv, list_csv),
-                held(json, list_json),
-            ]
+    let rendered = if day.done == 0 {
+        let loaded = meetings()
+            .map(|m| m.summary.get())
+            .collect::<Result<Vec<_>, _>>()?;
+        let date = day.todo.day;
+        // Newest first, each row made from its summary as the page is written.
+        let mut rows = LaterRows::new("../", (texts, options));
+        for (at, a) in loaded.iter().enumerate().rev() {
+            rows.add(at, a);
         }
-        1 => {
-            let (output, hash) = Output::make(work_dir, &sessions_csv, |out| {
-                csv_into(sessions(), out).map(drop)
-            })?;
-            vec![(sessions_csv, output, hash)]
+        let read = |at: usize| match loaded.get(at) {
+            Some(a) => Ok(Cow::Borrowed(&**a)),
+            None => Err(std::io::Error::other("a meeting of the day left the build").into()),
+        };
+        let mut page = MeetingsPage::of_later_rows(
+            (
+                crate::site::Chrome::new(&format!("Meetings, {date}"), "../", options),
+                format!("Meetings on {date} (UTC)"),
+                date.to_string(),
+            ),
+            (rows, Box::new(read)),
+            (Vec::new(), rule.to_owned()),
+        );
+        page.sessions_export = true;
+        let (html, page_hash) = Output::make(work_dir, &path, |out| render_to("day", &page, out))?;
+        if let Some(error) = page.rows.failure() {
+            return Err(error.into());
         }
-        _ => {
-            let (output, hash) = Output::make(work_dir, &sessions_json, |out| {
-                json_into(sessions(), out).map(drop)
-            })?;
-            vec![(sessions_json, output, hash)]
-        }
+        drop(page);
+        let exports = || loaded.iter().rev().map(|a| meeting_export(a, texts));
+        let (list_csv, csv_hash) =
+            Output::make(work_dir, &csv, |out| csv_into(exports(), out).map(drop))?;
+        let (list_json, json_hash) =
+            Output::make(work_dir, &json, |out| json_into(exports(), out).map(drop))?;
+        vec![
+            (path.clone(), html, page_hash),
+            (csv, list_csv, csv_hash),
+            (json, list_json, json_hash),
+        ]
+    } else {
+        // Every participant session of the day, oldest meeting first, each meeting's summary read
+        // back as its rows are written.
+        let target = if day.done == 1 {
+            sessions_csv
+        } else {
+            sessions_json
+        };
+        let (output, hash) = Output::make(work_dir, &target, |out| {
+            let mut failed = None;
+            let rows = meetings()
+                .map_while(|m| match m.summary.get() {
+                    Ok(a) => Some(a),
+                    Err(error) => {
+                        failed = Some(error);
+                        None
+                    }
+                })
+                .flat_map(|a| SessionRow::of_meeting(&a, texts, options).collect::<Vec<_>>());
+            if target.ends_with(".csv") {
+                csv_into(rows, out)?;
+            } else {
+                json_into(rows, out)?;
+            }
+            failed.map_or(Ok(()), |error| Err(error.into()))
+        })?;
+        vec![(target, output, hash)]
     };
-    drop(analyzed);
-    drop(loaded);
     day.done += 1;
     let mut files = RenderedFiles::default();
     for (file, output, hash) in rendered {

@@ -301,9 +301,9 @@ impl<'a> SiteBuilder<'a> {
     }
 
     /// Writes the largest files of the pages built from the history to files of `work_dir` as
-    /// they are made, to publish from there ([`SiteBuild::render_people`] returns them), rather
-    /// than hold them: the last 7 days' page and exports, and each day's sessions exports (3-7
-    /// MB each at 1,000 meetings a day, the largest things a render with nothing or one meeting
+    /// they are made, to publish from there, rather than hold them: the last 7 days' page and
+    /// exports, and each day's page and exports (they grow with the meetings of a day: 3-7 MB
+    /// each at 1,000 meetings a day, the largest things a render with nothing or one meeting
     /// changed held). Without it they are held, as every other file.
     pub fn write_large_files_to(&mut self, work_dir: &Path) {
         self.work_dir = Some(work_dir.to_owned());

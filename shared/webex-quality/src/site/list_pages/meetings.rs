@@ -7,7 +7,7 @@ use std::cmp::Reverse;
 use askama::Template;
 use chrono::{DateTime, Utc};
 
-use super::{WorstKey, office_name, worst_key};
+use super::{office_name, worst_key};
 use crate::site::build::meeting_path;
 use crate::site::render_cache::{MeetingSummary, SpillError, Texts};
 use crate::site::{Chrome, HeadlineView, SiteOptions, headline_view};
@@ -61,34 +61,23 @@ fn office_indexes(a: &MeetingSummary, texts: &Texts, names: &[&str]) -> String {
     out
 }
 
-/// The rows of a list page at `root` (the way back to the site root: "" or "../"), made a meeting
-/// at a time: a list can be made without holding its meetings' summaries, only their rows.
+/// What makes the rows of a list page at `root` (the way back to the site root: "" or "../"), a
+/// meeting at a time (it holds none: [`LaterRows`]).
 pub(in crate::site) struct ListRows<'a> {
     root: &'a str,
     texts: &'a Texts,
     /// The offices the list's filter offers.
     names: Vec<&'a str>,
-    rows: Vec<(WorstKey, MeetingRow)>,
 }
 
 impl<'a> ListRows<'a> {
-    /// No rows yet, for a list at `root`.
-    pub(in crate::site) fn new(
-        root: &'a str,
-        (texts, options): (&'a Texts, &'a SiteOptions),
-    ) -> Self {
+    /// For a list at `root`.
+    fn new(root: &'a str, (texts, options): (&'a Texts, &'a SiteOptions)) -> Self {
         Self {
             root,
             texts,
             names: options.offices.names(),
-            rows: Vec::new(),
         }
-    }
-
-    /// Adds `a`'s row.
-    pub(in crate::site) fn add(&mut self, a: &MeetingSummary) {
-        let row = self.row(a);
-        self.rows.push((worst_key(a.headline.impact(), a), row));
     }
 
     /// `a`'s row in this list.
@@ -98,13 +87,6 @@ impl<'a> ListRows<'a> {
             ..meeting_row(a, self.root, self.texts)
         }
     }
-
-    /// The rows by impact: the most poor participant-minutes first, then fair ones, then the
-    /// latest ([`worst_key`]).
-    fn by_impact(mut self) -> Vec<MeetingRow> {
-        self.rows.sort_by(|a, b| a.0.cmp(&b.0));
-        self.rows.into_iter().map(|(_, row)| row).collect()
-    }
 }
 
 /// Reads back the summary of the meeting at a place in a list of the build's meetings.
@@ -112,7 +94,7 @@ pub(in crate::site) type ReadSummary<'a> =
     dyn Fn(usize) -> Result<Cow<'a, MeetingSummary>, SpillError> + 'a;
 
 /// A meeting's place in a list of the build's meetings, after its impact and start, reversed (as
-/// [`WorstKey`] orders them).
+/// [`super::WorstKey`] orders them).
 type RowPlace = (Reverse<(u32, u32)>, Reverse<DateTime<Utc>>, usize);
 
 /// A list page's rows made as the page is written, rather than held beside it: each meeting's
@@ -153,12 +135,13 @@ impl<'a> LaterRows<'a> {
         }
     }
 
-    /// The rows, by impact ([`ListRows::by_impact`]), each made from the summary `read` gives
-    /// back for its place when the page is written.
+    /// The rows by impact (the most poor participant-minutes first, then fair ones, then the
+    /// latest: [`worst_key`]), each made from the summary `read` gives back for its place when
+    /// the page is written.
     fn by_impact(mut self, read: Box<ReadSummary<'a>>) -> Rows<'a> {
         self.order.sort_unstable();
         self.causes.sort_unstable();
-        Rows::Later {
+        Rows {
             order: self.order.into_iter().map(|(_, _, at)| at).collect(),
             read,
             rows: self.rows,
@@ -168,71 +151,37 @@ impl<'a> LaterRows<'a> {
     }
 }
 
-/// A list page's rows: made before the page, or made as it is written ([`LaterRows`]).
-pub(in crate::site) enum Rows<'a> {
-    /// Made, by impact.
-    Made(Vec<MeetingRow>),
-    /// Places of meetings by impact, each row made from the summary `read` gives back, as
-    /// `rows` would make it (`rows` holds none); a summary that cannot be read back ends the
-    /// rows, and its error waits in `failed` ([`Rows::failure`]).
-    Later {
-        order: Vec<usize>,
-        read: Box<ReadSummary<'a>>,
-        rows: ListRows<'a>,
-        causes: Vec<&'static str>,
-        failed: RefCell<Option<SpillError>>,
-    },
+/// A list page's rows, made as it is written ([`LaterRows`]): places of meetings by impact, each
+/// row made from the summary `read` gives back, as `rows` makes it; a summary that cannot be read
+/// back ends the rows, and its error waits in `failed` ([`Rows::failure`]).
+pub(in crate::site) struct Rows<'a> {
+    order: Vec<usize>,
+    read: Box<ReadSummary<'a>>,
+    rows: ListRows<'a>,
+    causes: Vec<&'static str>,
+    failed: RefCell<Option<SpillError>>,
 }
 
 impl Rows<'_> {
     /// How many rows.
     pub(in crate::site) fn len(&self) -> usize {
-        match self {
-            Self::Made(rows) => rows.len(),
-            Self::Later { order, .. } => order.len(),
-        }
+        self.order.len()
     }
 
-    /// The rows in order (made now, when they are made as the page is written).
-    pub(in crate::site) fn iter(&self) -> Box<dyn Iterator<Item = Cow<'_, MeetingRow>> + '_> {
-        match self {
-            Self::Made(rows) => Box::new(rows.iter().map(Cow::Borrowed)),
-            Self::Later {
-                order,
-                read,
-                rows,
-                failed,
-                ..
-            } => Box::new(order.iter().map_while(|at| match read(*at) {
-                Ok(a) => Some(Cow::Owned(rows.row(&a))),
-                Err(error) => {
-                    failed.replace(Some(error));
-                    None
-                }
-            })),
-        }
-    }
-
-    /// Why the rows ended early, if a summary could not be read back ([`Rows::Later`]).
-    pub(in crate::site) fn failure(&self) -> Option<SpillError> {
-        match self {
-            Self::Made(_) => None,
-            Self::Later { failed, .. } => failed.take(),
-        }
-    }
-
-    /// The causes a list's filter offers: the categories of its rows' causes, in order.
-    fn causes(&self) -> Vec<&'static str> {
-        match self {
-            Self::Made(rows) => {
-                let mut causes: Vec<&'static str> =
-                    rows.iter().map(|r| r.headline.cause_category).collect();
-                causes.sort_unstable();
-                causes.dedup();
-                causes
+    /// The rows in order, each made now.
+    pub(in crate::site) fn iter(&self) -> impl Iterator<Item = MeetingRow> + '_ {
+        self.order.iter().map_while(|at| match (self.read)(*at) {
+            Ok(a) => Some(self.rows.row(&a)),
+            Err(error) => {
+                self.failed.replace(Some(error));
+                None
             }
-            Self::Later { causes, .. } => causes.clone(),
-        }
+        })
+    }
+
+    /// Why the rows ended early, if a summary could not be read back.
+    pub(in crate::site) fn failure(&self) -> Option<SpillError> {
+        self.failed.take()
     }
 }
 
@@ -265,53 +214,21 @@ pub(in crate::site) struct MeetingsPage<'a> {
 }
 
 impl<'a> MeetingsPage<'a> {
-    /// A list of `meetings` (ordered by impact here) at `root`.
-    pub(in crate::site) fn new(
-        (chrome, heading, export_stem): (Chrome, String, String),
-        meetings: &[&MeetingSummary],
-        root: &str,
-        (days, rule): (Vec<DayLink>, String),
-        (texts, options): (&Texts, &SiteOptions),
-    ) -> Self {
-        let mut rows = ListRows::new(root, (texts, options));
-        for a in meetings {
-            rows.add(a);
-        }
-        Self::of_rows((chrome, heading, export_stem), rows, (days, rule))
-    }
-
-    /// A list of the meetings whose `rows` were made (ordered by impact here).
-    pub(in crate::site) fn of_rows(
-        heading: (Chrome, String, String),
-        rows: ListRows<'_>,
-        days: (Vec<DayLink>, String),
-    ) -> Self {
-        let offices = rows.names.iter().map(|n| (*n).to_owned()).collect();
-        Self::with(heading, (Rows::Made(rows.by_impact()), offices), days)
-    }
-
     /// A list of the meetings added to `rows`, each row made from the summary `read` gives back
     /// as the page is written ([`LaterRows`]; ordered by impact here). When the page is
     /// rendered, [`Rows::failure`] tells whether every row was.
     pub(in crate::site) fn of_later_rows(
-        heading: (Chrome, String, String),
-        (rows, read): (LaterRows<'a>, Box<ReadSummary<'a>>),
-        days: (Vec<DayLink>, String),
-    ) -> Self {
-        let offices = rows.rows.names.iter().map(|n| (*n).to_owned()).collect();
-        Self::with(heading, (rows.by_impact(read), offices), days)
-    }
-
-    fn with(
         (chrome, heading, export_stem): (Chrome, String, String),
-        (rows, offices): (Rows<'a>, Vec<String>),
+        (rows, read): (LaterRows<'a>, Box<ReadSummary<'a>>),
         (days, rule): (Vec<DayLink>, String),
     ) -> Self {
+        let offices = rows.rows.names.iter().map(|n| (*n).to_owned()).collect();
+        let rows = rows.by_impact(read);
         Self {
             chrome,
             heading,
             export_stem,
-            causes: rows.causes(),
+            causes: rows.causes.clone(),
             offices,
             rows,
             days,
@@ -358,17 +275,10 @@ mod tests {
                 a
             })
             .collect();
-        let mut rows = ListRows::new("", (&texts, &options));
-        for a in summaries.iter().rev() {
-            rows.add(a);
-        }
-        let hrefs: Vec<String> = rows.by_impact().into_iter().map(|r| r.href).collect();
         // Most poor minutes, then fair ones, then the latest, then the id.
         let expected = ["e", "c", "b", "d", "a", "f"].map(|id| format!("meetings/{id}.html"));
-        assert_eq!(hrefs, expected);
-
         // Made as the page is written, from the summaries at their places in a history (by start,
-        // then id): the same rows in the same order, and the same causes.
+        // then id).
         let mut history: Vec<&MeetingSummary> = summaries.iter().collect();
         history.sort_by_key(|a| (a.start, a.instance_id.clone()));
         let later = |fail_at: Option<usize>| {
@@ -385,24 +295,31 @@ mod tests {
         };
         let rows = later(None);
         assert_eq!(rows.len(), 6);
-        let made: Vec<MeetingRow> = rows.iter().map(Cow::into_owned).collect();
+        let made: Vec<MeetingRow> = rows.iter().collect();
         assert!(rows.failure().is_none());
         assert_eq!(
             made.iter().map(|r| &r.href).collect::<Vec<_>>(),
             expected.iter().collect::<Vec<_>>()
         );
-        let mut all = ListRows::new("", (&texts, &options));
-        for a in &summaries {
-            all.add(a);
-        }
-        let all = all.by_impact();
-        for (a, b) in made.iter().zip(&all) {
+        // Each row is its meeting's, and the filter offers each cause once, in order.
+        let maker = ListRows::new("", (&texts, &options));
+        for row in &made {
+            let a = summaries
+                .iter()
+                .find(|a| row.href == format!("meetings/{}.html", a.instance_id));
+            let b = maker.row(a.unwrap());
             assert_eq!(
-                (&a.date, &a.title, &a.duration, &a.offices),
+                (&row.date, &row.title, &row.duration, &row.offices),
                 (&b.date, &b.title, &b.duration, &b.offices)
             );
         }
-        assert_eq!(rows.causes(), Rows::Made(all).causes());
+        let mut causes: Vec<&str> = summaries
+            .iter()
+            .map(|a| crate::site::cause_category(&a.headline))
+            .collect();
+        causes.sort_unstable();
+        causes.dedup();
+        assert_eq!(rows.causes, causes);
         // A summary that cannot be read back ends the rows, and says why.
         let failing = later(Some(
             history.iter().position(|a| &*a.instance_id == "b").unwrap(),

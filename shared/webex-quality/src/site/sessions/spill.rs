@@ -52,6 +52,14 @@ impl std::fmt::Debug for Spill {
 }
 
 impl Spill {
+    /// Empties the file (what was written is lost): a test's damaged spill file.
+    #[cfg(test)]
+    pub(crate) fn lose_everything(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.pending.clear();
+        state.file.set_len(0).unwrap();
+    }
+
     /// A new, empty spill file in `dir` (created when missing).
     ///
     /// # Errors

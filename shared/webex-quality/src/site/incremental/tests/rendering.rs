@@ -67,6 +67,34 @@ fn a_meeting_that_cannot_be_rendered_gets_an_error_page_and_the_rest_publishes()
 }
 
 #[test]
+fn a_summary_that_cannot_be_read_back_fails_the_day_export_that_needs_it() {
+    let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
+    let f = fixture(&[("a_I_1", start), ("b_I_2", start)]);
+    let dir = crate::db::test_support::tempdir();
+    let spill = Spill::create(dir.path()).unwrap();
+    let mut builder = f.builder();
+    builder.spill_meetings_to(Arc::clone(&spill));
+    builder.write_large_files_to(dir.path());
+    builder.add_database(&f.db, None).unwrap();
+    let (mut build, mut people) = builder.finish_lists(&f.status).unwrap();
+    // The last 7 days' page, its CSV and JSON, then the day's page and list exports.
+    for _ in 0..4 {
+        assert!(!build.render_people(&mut people, 1).unwrap().is_empty());
+    }
+    // The day's sessions exports read each summary back: gone, they fail, and leave no file.
+    spill.lose_everything();
+    let failed = build.render_people(&mut people, 1);
+    assert!(failed.is_err(), "{failed:?}");
+    assert!(!build.cache.days.contains_key("days/2025-06-02.html"));
+    drop(failed);
+    let left = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(
+        left, 0,
+        "nothing left in the work folder but the nameless spill file"
+    );
+}
+
+#[test]
 fn a_build_with_a_spill_file_holds_no_summaries_and_renders_what_one_without_does() {
     let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
     let f = fixture(&[("a_I_1", start), ("b_I_2", start), ("c_I_3", start)]);
@@ -116,7 +144,8 @@ fn a_build_with_a_spill_file_holds_no_summaries_and_renders_what_one_without_doe
 fn the_recent_exports_then_a_days_page_and_exports_come_a_part_at_a_time() {
     let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
     let next_day = start + chrono::Duration::days(1);
-    let f = fixture(&[("a_I_1", start), ("b_I_2", next_day)]);
+    let later = start + chrono::Duration::hours(2);
+    let f = fixture(&[("a_I_1", start), ("c_I_3", later), ("b_I_2", next_day)]);
     let whole = f.build(None);
     // Held, then written to a work folder as they are made (the last 7 days' page and exports, and
     // the days' sessions exports): the same files either way.
@@ -151,10 +180,11 @@ fn the_recent_exports_then_a_days_page_and_exports_come_a_part_at_a_time() {
             let big = files.written.iter().map(|w| w.path.clone());
             let mut names: Vec<String> = files.files.keys().cloned().chain(big).collect();
             names.sort();
-            // Written only with a work folder: the largest files.
+            // Written only with a work folder: the last 7 days' and the days' files (they grow
+            // with the meetings of a day), not the person pages.
             for w in &files.written {
                 assert!(written, "{}", w.path);
-                assert!(w.path.starts_with("meetings.") || w.path.contains(".sessions."));
+                assert!(w.path.starts_with("meetings.") || w.path.starts_with("days/"));
                 assert_eq!(w.local().parent(), work_dir.as_ref().map(|d| d.path()));
             }
             batches.push(names);
@@ -200,24 +230,35 @@ fn the_recent_exports_then_a_days_page_and_exports_come_a_part_at_a_time() {
                 .iter()
                 .all(|b| b.len() == 1 && b[0].starts_with("people/"))
         );
-        for d in ["2025-06-02", "2025-06-03"] {
+        let ids_in = |json: &[u8], key: &str| -> Vec<String> {
+            let rows: Vec<serde_json::Value> = serde_json::from_slice(json).unwrap();
+            let ids = rows.iter().filter_map(|m| m[key].as_str());
+            ids.map(str::to_owned).collect()
+        };
+        for (d, meetings) in [
+            ("2025-06-02", ["c_I_3", "a_I_1"].as_slice()),
+            ("2025-06-03", &["b_I_2"]),
+        ] {
             assert_eq!(build.cache.days[&format!("days/{d}.html")].files.len(), 5);
-            // Each export has the day's three participant sessions.
-            let json: Vec<serde_json::Value> =
-                serde_json::from_slice(&build.files[&format!("days/{d}.sessions.json")]).unwrap();
+            // Each sessions export has the three participant sessions of each meeting of the day,
+            // the oldest meeting first; the list exports have its meetings, the newest first.
+            let sessions = &build.files[&format!("days/{d}.sessions.json")];
+            let mut oldest_first = meetings.to_vec();
+            oldest_first.reverse();
+            let each_three: Vec<&str> = oldest_first.iter().flat_map(|id| [*id; 3]).collect();
+            assert_eq!(ids_in(sessions, "meeting_id"), each_three, "{d}");
             let csv = csv::Reader::from_reader(&build.files[&format!("days/{d}.sessions.csv")][..]);
-            assert_eq!((json.len(), csv.into_records().count()), (3, 3), "{d}");
+            assert_eq!(csv.into_records().count(), 3 * meetings.len(), "{d}");
+            let list = &build.files[&format!("days/{d}.json")];
+            assert_eq!(ids_in(list, "instance_id"), meetings, "{d}");
+            let csv = csv::Reader::from_reader(&build.files[&format!("days/{d}.csv")][..]);
+            assert_eq!(csv.into_records().count(), meetings.len(), "{d}");
         }
-        // The last 7 days' exports list both meetings, the newest first.
-        let recent: Vec<serde_json::Value> =
-            serde_json::from_slice(&build.files["meetings.json"]).unwrap();
-        let ids: Vec<&str> = recent
-            .iter()
-            .filter_map(|m| m["instance_id"].as_str())
-            .collect();
-        assert_eq!(ids, ["b_I_2", "a_I_1"]);
+        // The last 7 days' exports list every meeting, the newest first.
+        let recent = ids_in(&build.files["meetings.json"], "instance_id");
+        assert_eq!(recent, ["b_I_2", "c_I_3", "a_I_1"]);
         let csv = csv::Reader::from_reader(&build.files["meetings.csv"][..]);
-        assert_eq!(csv.into_records().count(), 2);
+        assert_eq!(csv.into_records().count(), 3);
         assert_eq!(build.files, whole.files, "the same site as in one go");
         assert_eq!(build.hashes, whole.hashes, "the same hashes");
         assert_eq!(build.cache, whole.cache);
