@@ -27,7 +27,7 @@ pub use codec::sha256_hex;
 pub use delta::{Delta, DeltaCounts};
 pub use error::DbError;
 pub use partition::DayCounts;
-pub use read::Totals;
+pub use read::{MeetingsCursor, MeetingsPage, Totals};
 pub use rows::{
     Applied, CallRecord, Changes, Checkpoint, CheckpointUpdate, MeetingRow, MeetingStatus,
     RunError, RunRecord, StoredCall, StoredMeeting, StoredPage, db_time, item_digest,

@@ -13,6 +13,24 @@ use super::{
     StoredPage, db_time, item_digest,
 };
 
+/// Where [`Database::meetings_after`] goes on from: the last meeting it gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingsCursor {
+    /// Its start as stored.
+    start: String,
+    instance_id: String,
+}
+
+/// Meetings in [`Database::meetings`]'s order ([`Database::meetings_after`]).
+#[derive(Debug)]
+pub struct MeetingsPage {
+    /// Each meeting with the content hashes of its latest completed call's pages (empty without
+    /// one).
+    pub meetings: Vec<(StoredMeeting, Vec<String>)>,
+    /// Where the next page starts; `None` when there are no more.
+    pub next: Option<MeetingsCursor>,
+}
+
 /// What a database holds, counted ([`Database::totals`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
@@ -159,6 +177,109 @@ impl Database {
             })
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// The next `limit` meetings with a start in [`Database::meetings`]'s order after `after`
+    /// (the first ones without it), each with the content hashes of its latest completed call's
+    /// pages in page order (none without one: [`Database::latest_complete_page_hashes`]). A
+    /// meeting without a start is not listed. Two queries a page, so that a reader can go through
+    /// a database of any size holding one page.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn meetings_after(
+        &self,
+        after: Option<&MeetingsCursor>,
+        limit: usize,
+    ) -> Result<MeetingsPage, DbError> {
+        let (start, id) = after.map_or(("", ""), |c| (c.start.as_str(), c.instance_id.as_str()));
+        let wanted = limit;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT instance_id, title, host_name, host_email, start_time, end_time, state
+                 FROM meetings
+                 WHERE start_time IS NOT NULL AND (start_time, instance_id) > (?1, ?2)
+                 ORDER BY start_time, instance_id LIMIT ?3",
+            )
+            .map_err(self.err())?;
+        let mut meetings = Vec::new();
+        let mut last = None;
+        let mut rows = statement
+            .query(rusqlite::params![start, id, limit])
+            .map_err(self.err())?;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let start: String = r.get(4).map_err(self.err())?;
+            let meeting = StoredMeeting {
+                instance_id: r.get(0).map_err(self.err())?,
+                title: r
+                    .get::<_, Option<String>>(1)
+                    .map_err(self.err())?
+                    .unwrap_or_default(),
+                host_name: r
+                    .get::<_, Option<String>>(2)
+                    .map_err(self.err())?
+                    .unwrap_or_default(),
+                host_email: r
+                    .get::<_, Option<String>>(3)
+                    .map_err(self.err())?
+                    .unwrap_or_default(),
+                start: parse_time(Some(start.clone())),
+                end: parse_time(r.get(5).map_err(self.err())?),
+                state: r
+                    .get::<_, Option<String>>(6)
+                    .map_err(self.err())?
+                    .unwrap_or_default(),
+            };
+            last = Some(MeetingsCursor {
+                start,
+                instance_id: meeting.instance_id.clone(),
+            });
+            meetings.push((meeting, Vec::new()));
+        }
+        drop(rows);
+        let Some(last) = last else {
+            return Ok(MeetingsPage {
+                meetings,
+                next: None,
+            });
+        };
+        // The pages' hashes of the meetings of this page, and of no other.
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT c.instance_id, p.body_sha256
+                 FROM quality_calls c JOIN quality_pages p ON p.call_id = c.id
+                 WHERE c.instance_id IN (
+                     SELECT instance_id FROM meetings
+                     WHERE start_time IS NOT NULL AND (start_time, instance_id) > (?1, ?2)
+                       AND (start_time, instance_id) <= (?3, ?4))
+                   AND c.id = (SELECT c2.id FROM quality_calls c2
+                               WHERE c2.instance_id = c.instance_id AND c2.completed
+                               ORDER BY c2.called_at DESC LIMIT 1)
+                 ORDER BY c.instance_id, p.page",
+            )
+            .map_err(self.err())?;
+        let mut hashes: HashMap<String, Vec<String>> = HashMap::new();
+        let mut rows = statement
+            .query(rusqlite::params![start, id, last.start, last.instance_id])
+            .map_err(self.err())?;
+        while let Some(row) = rows.next().map_err(self.err())? {
+            let id: String = row.get(0).map_err(self.err())?;
+            hashes
+                .entry(id)
+                .or_default()
+                .push(row.get(1).map_err(self.err())?);
+        }
+        for (meeting, pages) in &mut meetings {
+            if let Some(found) = hashes.remove(&meeting.instance_id) {
+                *pages = found;
+            }
+        }
+        // A page shorter than asked for is the last.
+        let next = (meetings.len() == wanted).then_some(last);
+        Ok(MeetingsPage { meetings, next })
     }
 
     /// Every call recorded for a meeting, oldest first.
@@ -359,5 +480,90 @@ impl Database {
             })
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::test_support::{call, changes_with_call, t, tempdir};
+    use crate::db::{Changes, MeetingRow};
+
+    #[test]
+    fn meetings_read_a_page_at_a_time_are_the_list_with_each_ones_pages_hashes() {
+        let scratch = tempdir();
+        let mut db = Database::open(&scratch.path().join("db.sqlite")).unwrap();
+        // Seven meetings, three of them starting together (ordered by id), one with two pages.
+        let start = t("2026-11-02T09:00:00Z");
+        let hour = chrono::Duration::hours(1);
+        for (id, at) in [
+            ("g_I_7", start + hour * 3),
+            ("b_I_2", start),
+            ("c_I_3", start),
+            ("a_I_1", start),
+            ("e_I_5", start + hour),
+            ("f_I_6", start + hour * 2),
+        ] {
+            db.apply(&changes_with_call(
+                id,
+                at,
+                format!("{{\"{id}\":1}}").as_bytes(),
+            ))
+            .unwrap();
+        }
+        let mut two = changes_with_call("d_I_4", start + hour, b"{\"d\":1}");
+        let at = "2026-11-02T12:00:00Z";
+        two.calls = vec![call(
+            "d_I_4",
+            at,
+            &[b"{\"p\":1}", b"{\"p\":2}"],
+            true,
+            false,
+        )];
+        db.apply(&two).unwrap();
+        // Listed without a start, and listed with no completed call.
+        let mut listed = |id: &str, start: Option<DateTime<Utc>>| {
+            let mut row = changes_with_call(id, t(at), b"{}").meetings.remove(0);
+            row.start = start;
+            let changes = Changes {
+                meetings: vec![MeetingRow { ..row }],
+                ..Changes::default()
+            };
+            db.apply(&changes).unwrap();
+        };
+        listed("x_I_8", None);
+        listed("h_I_9", Some(start + hour * 4));
+
+        let every = db.meetings().unwrap();
+        let hashes = db.latest_complete_page_hashes().unwrap();
+        let expected: Vec<(StoredMeeting, Vec<String>)> = every
+            .into_iter()
+            .filter(|m| m.start.is_some())
+            .map(|m| {
+                let pages = hashes.get(&m.instance_id).cloned().unwrap_or_default();
+                (m, pages)
+            })
+            .collect();
+        assert_eq!(expected.len(), 8);
+        assert_eq!(expected.iter().filter(|(_, p)| p.len() == 2).count(), 1);
+        for limit in [1, 2, 3, 8, 100] {
+            let mut read = Vec::new();
+            let mut after = None;
+            let mut pages = 0;
+            loop {
+                let page = db.meetings_after(after.as_ref(), limit).unwrap();
+                assert!(page.meetings.len() <= limit);
+                read.extend(page.meetings);
+                pages += 1;
+                assert!(pages <= 9, "each meeting read once: {limit}");
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            assert_eq!(read, expected, "pages of {limit}");
+            // The last page is the first shorter than asked for (empty after full ones).
+            assert_eq!(pages, 8 / limit + 1, "{limit}");
+        }
     }
 }
