@@ -479,7 +479,7 @@ impl<'a> SiteBuilder<'a> {
     /// # Errors
     /// Database, template or export failures.
     pub fn add_database(&mut self, db: &Database, archive: Option<&str>) -> Result<(), BuildError> {
-        let mut pending = self.start_database(archive)?;
+        let mut pending = self.start_database(archive);
         while !self.add_some(db, &mut pending, usize::MAX)? {}
         Ok(())
     }
@@ -488,20 +488,18 @@ impl<'a> SiteBuilder<'a> {
     /// [`SiteBuilder::add_some`]: read from it a page at a time, and added a few at a time, so
     /// that the rendered files can be published and dropped in between (memory grows neither
     /// with the number of meetings rendered nor with the database's).
-    ///
-    /// # Errors
-    /// None yet: the database is read by [`SiteBuilder::add_some`].
-    pub fn start_database(&mut self, archive: Option<&str>) -> Result<PendingMeetings, BuildError> {
+    /// The database is read by [`SiteBuilder::add_some`].
+    pub fn start_database(&mut self, archive: Option<&str>) -> PendingMeetings {
         if archive.is_some() {
             self.reach(archive);
         }
-        Ok(PendingMeetings {
+        PendingMeetings {
             page: Vec::new().into_iter(),
             next: None,
             read: false,
             holds: Vec::new(),
             archive: archive.map(str::to_owned),
-        })
+        }
     }
 
     /// Adds meetings from `pending` (read from `db`) until files of about `budget` bytes are

@@ -313,7 +313,7 @@ async fn add_streamed(
     (archive, budget): (Option<&str>, RenderBudget),
     (site, report): (&dyn ObjectStore, &mut Published),
 ) -> Result<bool, RefreshError> {
-    let mut pending = builder.start_database(archive)?;
+    let mut pending = builder.start_database(archive);
     loop {
         let done = builder.add_some(&db, &mut pending, budget.batch_bytes)?;
         let files = builder.take_files();
