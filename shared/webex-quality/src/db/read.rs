@@ -120,8 +120,18 @@ impl Database {
                  ORDER BY c.instance_id, p.page",
             )
             .map_err(self.err())?;
+        self.page_hashes_of(&mut statement, [])
+    }
+
+    /// The rows of `statement` with `params` (a meeting's id and one of its pages' hashes, in
+    /// page order), gathered by meeting.
+    fn page_hashes_of(
+        &self,
+        statement: &mut rusqlite::Statement<'_>,
+        params: impl rusqlite::Params,
+    ) -> Result<HashMap<String, Vec<String>>, DbError> {
         let mut out: HashMap<String, Vec<String>> = HashMap::new();
-        let mut rows = statement.query([]).map_err(self.err())?;
+        let mut rows = statement.query(params).map_err(self.err())?;
         while let Some(row) = rows.next().map_err(self.err())? {
             let id: String = row.get(0).map_err(self.err())?;
             out.entry(id)
@@ -261,17 +271,10 @@ impl Database {
                  ORDER BY c.instance_id, p.page",
             )
             .map_err(self.err())?;
-        let mut hashes: HashMap<String, Vec<String>> = HashMap::new();
-        let mut rows = statement
-            .query(rusqlite::params![start, id, last.start, last.instance_id])
-            .map_err(self.err())?;
-        while let Some(row) = rows.next().map_err(self.err())? {
-            let id: String = row.get(0).map_err(self.err())?;
-            hashes
-                .entry(id)
-                .or_default()
-                .push(row.get(1).map_err(self.err())?);
-        }
+        let mut hashes = self.page_hashes_of(
+            &mut statement,
+            rusqlite::params![start, id, last.start, last.instance_id],
+        )?;
         for (meeting, pages) in &mut meetings {
             if let Some(found) = hashes.remove(&meeting.instance_id) {
                 *pages = found;

@@ -315,6 +315,20 @@ pub(super) fn csv_into<T: Serialize, W: Write>(
     csv.finish()
 }
 
+/// The table of `rows` written into `out` as they are made, as its `path` says: a CSV table
+/// ([`csv_into`]) for a `.csv` file, else a pretty JSON array ([`json_into`]).
+pub(super) fn table_into<T: Serialize>(
+    path: &str,
+    rows: impl Iterator<Item = T>,
+    out: &mut dyn Write,
+) -> Result<(), BuildError> {
+    if path.ends_with(".csv") {
+        csv_into(rows, out).map(drop)
+    } else {
+        json_into(rows, out).map(drop)
+    }
+}
+
 /// The pretty JSON array of `rows` written into `out` as they are made; `out` is returned.
 pub(super) fn json_into<T: Serialize, W: Write>(
     rows: impl Iterator<Item = T>,

@@ -10,7 +10,7 @@ use super::{CachedMeetings, Kept, SiteBuild, cached_at};
 use crate::quality::Thresholds;
 use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render_to};
-use crate::site::exports::{SessionRow, csv_into, json_into, meeting_export};
+use crate::site::exports::{SessionRow, meeting_export, table_into};
 use crate::site::list_pages::{DayLink, LaterRows, MeetingsPage, day_path};
 use crate::site::render_cache::{self, CachedFiles, ContentHash, FileHashes, MeetingKey};
 use crate::site::texts::Texts;
@@ -188,11 +188,7 @@ pub(super) fn render_recent_export(
                     None
                 }
             });
-        if path.ends_with(".csv") {
-            csv_into(exports, out)?;
-        } else {
-            json_into(exports, out)?;
-        }
+        table_into(path, exports, out)?;
         failed.map_or(Ok(()), |error| Err(error.into()))
     })?;
     recent.left = left;
@@ -305,9 +301,9 @@ pub(super) fn render_day(
         drop(page);
         let exports = || loaded.iter().rev().map(|a| meeting_export(a, texts));
         let (list_csv, csv_hash) =
-            Output::make(work_dir, &csv, |out| csv_into(exports(), out).map(drop))?;
+            Output::make(work_dir, &csv, |out| table_into(&csv, exports(), out))?;
         let (list_json, json_hash) =
-            Output::make(work_dir, &json, |out| json_into(exports(), out).map(drop))?;
+            Output::make(work_dir, &json, |out| table_into(&json, exports(), out))?;
         vec![
             (path.clone(), html, page_hash),
             (csv, list_csv, csv_hash),
@@ -332,11 +328,7 @@ pub(super) fn render_day(
                     }
                 })
                 .flat_map(|a| SessionRow::of_meeting(&a, texts, options).collect::<Vec<_>>());
-            if target.ends_with(".csv") {
-                csv_into(rows, out)?;
-            } else {
-                json_into(rows, out)?;
-            }
+            table_into(&target, rows, out)?;
             failed.map_or(Ok(()), |error| Err(error.into()))
         })?;
         vec![(target, output, hash)]
