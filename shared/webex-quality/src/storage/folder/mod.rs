@@ -15,12 +15,16 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 
 use super::{
     ETag, Fetched, FetchedFile, Object, ObjectStore, PutCondition, SiteFile, StoreError, check_key,
     private,
 };
+
+mod sidecar;
+
+pub use sidecar::content_etag;
+use sidecar::{copy_hashing, etag_path, read_etag, sync_dir, write_synced};
 
 /// Objects as files under a folder.
 #[derive(Debug, Clone)]
@@ -379,66 +383,6 @@ impl FolderStore {
     }
 }
 
-fn etag_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("object");
-    path.with_file_name(format!(".{name}.etag"))
-}
-
-/// The ETag of an object: its sidecar when it matches, else `None` when there is no object.
-fn read_etag(path: &Path) -> std::io::Result<Option<ETag>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    match fs::read_to_string(etag_path(path)) {
-        Ok(text) => Ok(Some(ETag(text.trim().to_owned()))),
-        // An object written by hand: hash it.
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Some(content_etag(&fs::read(path)?))),
-        Err(e) => Err(e),
-    }
-}
-
-/// The ETag of content: `"sha256:<hex>"`.
-#[must_use]
-pub fn content_etag(bytes: &[u8]) -> ETag {
-    digest_etag(&Sha256::digest(bytes))
-}
-
-fn digest_etag(digest: &[u8]) -> ETag {
-    ETag(format!("\"sha256:{}\"", hex::encode(digest)))
-}
-
-/// Copies `source` into the new file `output` (synced) in chunks, hashing as it goes: the ETag of
-/// the content.
-fn copy_hashing(source: &Path, mut output: File) -> std::io::Result<ETag> {
-    let mut input = File::open(source)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0_u8; 256 * 1024];
-    loop {
-        let read = match std::io::Read::read(&mut input, &mut buffer) {
-            Ok(0) => break,
-            Ok(read) => read,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buffer[..read]);
-        output.write_all(&buffer[..read])?;
-    }
-    output.sync_all()?;
-    Ok(digest_etag(&hasher.finalize()))
-}
-
-fn write_synced(mut file: File, bytes: &[u8]) -> std::io::Result<()> {
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-fn sync_dir(folder: &Path) -> std::io::Result<()> {
-    File::open(folder)?.sync_all()
-}
-
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, StoreError> {
@@ -556,172 +500,4 @@ impl ObjectStore for FolderStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_lock_held_too_long_by_another_process_is_an_error_not_a_hang() {
-        let scratch = tempfile::tempdir().unwrap();
-        let root = scratch.path().to_path_buf();
-        let store = FolderStore::new(root.clone())
-            .unwrap()
-            .with_lock_wait(std::time::Duration::from_millis(200));
-        store
-            .put(
-                "a.json",
-                Bytes::from_static(b"{}"),
-                PutCondition::Always,
-                "application/json",
-            )
-            .await
-            .unwrap();
-        // Another process's lock: another open file description of the lock file.
-        let other = File::options()
-            .write(true)
-            .open(root.join(LOCK_FILE))
-            .unwrap();
-        other.lock().unwrap();
-        let started = std::time::Instant::now();
-        let error = store.get("a.json", None).await.unwrap_err();
-        assert!(
-            error.to_string().contains("held the data folder's lock"),
-            "{error}"
-        );
-        assert!(started.elapsed() < std::time::Duration::from_secs(10));
-        other.unlock().unwrap();
-        assert!(matches!(
-            store.get("a.json", None).await.unwrap(),
-            Fetched::Found(_)
-        ));
-        std::fs::remove_dir_all(root).unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_published_file_reads_back_with_the_etag_of_its_content_whatever_was_there() {
-        let scratch = tempfile::tempdir().unwrap();
-        let root = scratch.path().to_path_buf();
-        let store = FolderStore::new(root.clone()).unwrap();
-        // First written with a condition (an ETag sidecar), then published over.
-        store
-            .put(
-                "meetings/a.html",
-                Bytes::from_static(b"old"),
-                PutCondition::IfAbsent,
-                "text/html",
-            )
-            .await
-            .unwrap();
-        store
-            .publish(
-                "meetings/a.html",
-                Bytes::from_static(b"new"),
-                "text/html",
-                "no-cache",
-                PutCondition::Always,
-            )
-            .await
-            .unwrap();
-        match store.get("meetings/a.html", None).await.unwrap() {
-            Fetched::Found(object) => {
-                assert_eq!(&object.bytes[..], b"new");
-                assert_eq!(object.etag, content_etag(b"new"), "no stale sidecar");
-            }
-            other => panic!("{other:?}"),
-        }
-        // The same from a file (a large export in the work folder), over a conditional write.
-        store
-            .put(
-                "meetings.json",
-                Bytes::from_static(b"old"),
-                PutCondition::IfAbsent,
-                "application/json",
-            )
-            .await
-            .unwrap();
-        let source = scratch.path().join("export");
-        fs::write(&source, b"[1, 2]").unwrap();
-        let metadata = ("application/json", "no-cache");
-        store
-            .publish_file("meetings.json", &source, metadata, PutCondition::Always)
-            .await
-            .unwrap();
-        match store.get("meetings.json", None).await.unwrap() {
-            Fetched::Found(object) => {
-                assert_eq!(&object.bytes[..], b"[1, 2]");
-                assert_eq!(object.etag, content_etag(b"[1, 2]"), "no stale sidecar");
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(source.exists(), "published from, not moved");
-        // As any published file: no sidecar (its ETag is hashed when asked).
-        assert!(!etag_path(&root.join("meetings.json")).exists());
-        // A conditional publish (the manifest) still honours its condition.
-        let refused = store
-            .publish(
-                "manifest.json",
-                Bytes::from_static(b"{}"),
-                "application/json",
-                "no-cache",
-                PutCondition::IfMatch(ETag("\"sha256:nothing\"".into())),
-            )
-            .await;
-        assert!(matches!(
-            refused,
-            Err(StoreError::PreconditionFailed { .. })
-        ));
-        let _ = fs::remove_dir_all(root);
-    }
-
-    #[tokio::test]
-    async fn a_batch_is_published_whole_and_a_bad_key_in_it_is_an_error() {
-        let scratch = tempfile::tempdir().unwrap();
-        let store = FolderStore::new(scratch.path().to_path_buf()).unwrap();
-        store
-            .put(
-                "index.html",
-                Bytes::from_static(b"old"),
-                PutCondition::IfAbsent,
-                "text/html",
-            )
-            .await
-            .unwrap();
-        let file = |key: &str, bytes: &'static [u8]| SiteFile {
-            key: key.to_owned(),
-            bytes: Bytes::from_static(bytes),
-            content_type: "text/html; charset=utf-8",
-            cache_control: "no-cache",
-        };
-        store
-            .publish_all(vec![
-                file("index.html", b"new"),
-                file("meetings/a.html", b"a"),
-                file("days/2026-12-01.html", b"day"),
-            ])
-            .await
-            .unwrap();
-        for (key, bytes) in [
-            ("index.html", &b"new"[..]),
-            ("meetings/a.html", b"a"),
-            ("days/2026-12-01.html", b"day"),
-        ] {
-            match store.get(key, None).await.unwrap() {
-                Fetched::Found(object) => {
-                    assert_eq!(&object.bytes[..], bytes, "{key}");
-                    assert_eq!(object.etag, content_etag(bytes), "{key}: no stale sidecar");
-                }
-                other => panic!("{key}: {other:?}"),
-            }
-        }
-        let refused = store
-            .publish_all(vec![
-                file("meetings/b.html", b"b"),
-                file("../out.html", b"x"),
-            ])
-            .await;
-        assert!(
-            matches!(&refused, Err(StoreError::Backend { key, .. }) if key == "../out.html"),
-            "{refused:?}"
-        );
-        assert!(!scratch.path().parent().unwrap().join("out.html").exists());
-    }
-}
+mod tests;

@@ -1,0 +1,169 @@
+//! The folder adapter's own tests (the contract every store keeps is in the end-to-end tests).
+
+use super::*;
+
+#[tokio::test]
+async fn a_lock_held_too_long_by_another_process_is_an_error_not_a_hang() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path().to_path_buf();
+    let store = FolderStore::new(root.clone())
+        .unwrap()
+        .with_lock_wait(std::time::Duration::from_millis(200));
+    store
+        .put(
+            "a.json",
+            Bytes::from_static(b"{}"),
+            PutCondition::Always,
+            "application/json",
+        )
+        .await
+        .unwrap();
+    // Another process's lock: another open file description of the lock file.
+    let other = File::options()
+        .write(true)
+        .open(root.join(LOCK_FILE))
+        .unwrap();
+    other.lock().unwrap();
+    let started = std::time::Instant::now();
+    let error = store.get("a.json", None).await.unwrap_err();
+    assert!(
+        error.to_string().contains("held the data folder's lock"),
+        "{error}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    other.unlock().unwrap();
+    assert!(matches!(
+        store.get("a.json", None).await.unwrap(),
+        Fetched::Found(_)
+    ));
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[tokio::test]
+async fn a_published_file_reads_back_with_the_etag_of_its_content_whatever_was_there() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path().to_path_buf();
+    let store = FolderStore::new(root.clone()).unwrap();
+    // First written with a condition (an ETag sidecar), then published over.
+    store
+        .put(
+            "meetings/a.html",
+            Bytes::from_static(b"old"),
+            PutCondition::IfAbsent,
+            "text/html",
+        )
+        .await
+        .unwrap();
+    store
+        .publish(
+            "meetings/a.html",
+            Bytes::from_static(b"new"),
+            "text/html",
+            "no-cache",
+            PutCondition::Always,
+        )
+        .await
+        .unwrap();
+    match store.get("meetings/a.html", None).await.unwrap() {
+        Fetched::Found(object) => {
+            assert_eq!(&object.bytes[..], b"new");
+            assert_eq!(object.etag, content_etag(b"new"), "no stale sidecar");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same from a file (a large export in the work folder), over a conditional write.
+    store
+        .put(
+            "meetings.json",
+            Bytes::from_static(b"old"),
+            PutCondition::IfAbsent,
+            "application/json",
+        )
+        .await
+        .unwrap();
+    let source = scratch.path().join("export");
+    fs::write(&source, b"[1, 2]").unwrap();
+    let metadata = ("application/json", "no-cache");
+    store
+        .publish_file("meetings.json", &source, metadata, PutCondition::Always)
+        .await
+        .unwrap();
+    match store.get("meetings.json", None).await.unwrap() {
+        Fetched::Found(object) => {
+            assert_eq!(&object.bytes[..], b"[1, 2]");
+            assert_eq!(object.etag, content_etag(b"[1, 2]"), "no stale sidecar");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(source.exists(), "published from, not moved");
+    // As any published file: no sidecar (its ETag is hashed when asked).
+    assert!(!etag_path(&root.join("meetings.json")).exists());
+    // A conditional publish (the manifest) still honours its condition.
+    let refused = store
+        .publish(
+            "manifest.json",
+            Bytes::from_static(b"{}"),
+            "application/json",
+            "no-cache",
+            PutCondition::IfMatch(ETag("\"sha256:nothing\"".into())),
+        )
+        .await;
+    assert!(matches!(
+        refused,
+        Err(StoreError::PreconditionFailed { .. })
+    ));
+    let _ = fs::remove_dir_all(root);
+}
+
+#[tokio::test]
+async fn a_batch_is_published_whole_and_a_bad_key_in_it_is_an_error() {
+    let scratch = tempfile::tempdir().unwrap();
+    let store = FolderStore::new(scratch.path().to_path_buf()).unwrap();
+    store
+        .put(
+            "index.html",
+            Bytes::from_static(b"old"),
+            PutCondition::IfAbsent,
+            "text/html",
+        )
+        .await
+        .unwrap();
+    let file = |key: &str, bytes: &'static [u8]| SiteFile {
+        key: key.to_owned(),
+        bytes: Bytes::from_static(bytes),
+        content_type: "text/html; charset=utf-8",
+        cache_control: "no-cache",
+    };
+    store
+        .publish_all(vec![
+            file("index.html", b"new"),
+            file("meetings/a.html", b"a"),
+            file("days/2026-12-01.html", b"day"),
+        ])
+        .await
+        .unwrap();
+    for (key, bytes) in [
+        ("index.html", &b"new"[..]),
+        ("meetings/a.html", b"a"),
+        ("days/2026-12-01.html", b"day"),
+    ] {
+        match store.get(key, None).await.unwrap() {
+            Fetched::Found(object) => {
+                assert_eq!(&object.bytes[..], bytes, "{key}");
+                assert_eq!(object.etag, content_etag(bytes), "{key}: no stale sidecar");
+            }
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+    let refused = store
+        .publish_all(vec![
+            file("meetings/b.html", b"b"),
+            file("../out.html", b"x"),
+        ])
+        .await;
+    assert!(
+        matches!(&refused, Err(StoreError::Backend { key, .. }) if key == "../out.html"),
+        "{refused:?}"
+    );
+    assert!(!scratch.path().parent().unwrap().join("out.html").exists());
+}
