@@ -12,8 +12,8 @@ use chrono::NaiveDate;
 use super::build::{BuildError, Files, render_meeting_error, render_meeting_file};
 use super::publish::Manifest;
 use super::render_cache::{
-    self, CachedFiles, CachedMeeting, ContentHash, FileHashes, HeldSummary, MeetingKey,
-    MeetingSummary, RenderCache, SitePath, Spill, UnreadParts,
+    self, CachedFiles, CachedMeeting, ContentHash, HeldSummary, MeetingKey, MeetingSummary,
+    RenderCache, SitePath, Spill, UnreadParts,
 };
 use super::{SiteOptions, StatusView};
 use crate::db::{Database, DbError};
@@ -22,9 +22,13 @@ use crate::quality::{Thresholds, headline, meeting_report};
 mod history_pages;
 mod manifest;
 mod meetings_lists;
+mod pending;
+mod site_build;
 
 pub(crate) use history_pages::PeoplePages;
 pub use manifest::SiteManifest;
+pub use pending::PendingMeetings;
+pub use site_build::SiteBuild;
 
 /// What the previous build left: its render cache and the manifest of what was published (the
 /// build moves what it keeps out of both).
@@ -77,106 +81,6 @@ impl Kept<'_> {
             return None;
         }
         self.cache.people.remove(path)
-    }
-}
-
-/// A build: the files rendered now, the files kept as published, and the cache for the next build.
-#[derive(Debug, Clone)]
-pub struct SiteBuild {
-    /// Files rendered by this build.
-    pub files: Files,
-    /// Content hash of the files rendered or kept, but the meeting pages: a meeting's page has its
-    /// hash in its cache entry, and its path as the entry's key (every file of the site:
-    /// [`SiteBuild::manifest`]).
-    pub hashes: Manifest,
-    /// Whether `hashes` lists the meeting pages too: a paused build's does, since its cache also
-    /// holds the previous build's entries that it did not reach ([`SiteBuilder::pause`]).
-    pages_listed: bool,
-    /// What the site store holds (the previous build's manifest), but the meeting pages this
-    /// build kept: it took their entries over (its manifest lists each page through its cache
-    /// entry, and holding the published entry too was a map node a meeting of history).
-    pub published: Manifest,
-    /// Meeting pages kept, their entries taken out of `published`.
-    pub taken: usize,
-    /// Files whose inputs did not change: still valid as published.
-    pub kept: usize,
-    /// Meetings analysed and rendered.
-    pub meetings_rendered: usize,
-    /// Meetings whose files were kept.
-    pub meetings_reused: usize,
-    /// Meetings whose page could not be made: an error page was published for each.
-    pub meetings_failed: usize,
-    /// Person pages rendered.
-    pub people_rendered: usize,
-    /// Person pages kept.
-    pub people_reused: usize,
-    /// What the next build starts from.
-    pub cache: RenderCache,
-}
-
-impl SiteBuild {
-    /// A build with nothing in it yet, leaving `cache` for the next one.
-    pub(crate) fn empty(cache: RenderCache) -> Self {
-        Self {
-            files: Files::new(),
-            hashes: Manifest::new(),
-            pages_listed: false,
-            published: Manifest::new(),
-            taken: 0,
-            kept: 0,
-            meetings_rendered: 0,
-            meetings_reused: 0,
-            meetings_failed: 0,
-            people_rendered: 0,
-            people_reused: 0,
-            cache,
-        }
-    }
-
-    /// Lists a rendered file in the build's manifest; returns its path (shared with the
-    /// manifest) and hash.
-    fn record(&mut self, path: &str, bytes: &[u8]) -> (SitePath, ContentHash) {
-        self.record_hash(path, ContentHash::of(bytes))
-    }
-
-    /// Lists a file rendered with content hash `hash` in the build's manifest
-    /// ([`SiteBuild::record`]).
-    fn record_hash(&mut self, path: &str, hash: ContentHash) -> (SitePath, ContentHash) {
-        let shared = SitePath::from(path);
-        self.hashes.insert(shared.clone(), hash);
-        (shared, hash)
-    }
-
-    /// Adds a rendered file to publish with the build ([`SiteBuild::record`]).
-    fn insert(&mut self, path: String, bytes: Vec<u8>) -> (SitePath, ContentHash) {
-        let recorded = self.record(&path, &bytes);
-        self.files.insert(path, bytes);
-        recorded
-    }
-
-    fn keep(&mut self, files: &FileHashes) {
-        self.kept += files.len();
-        self.hashes
-            .extend(files.iter().map(|(p, h)| (p.clone(), *h)));
-    }
-
-    /// Takes over the published manifest's entry for `path` (a meeting page this build lists
-    /// through its cache entry), if it has one: counted in [`SiteBuild::taken`].
-    fn take_over(&mut self, path: &str) {
-        if self.published.remove(path).is_some() {
-            self.taken += 1;
-        }
-    }
-
-    /// Every file of the site and its content hash: [`SiteBuild::hashes`], and the page of each
-    /// meeting, with its cache entry's hash.
-    #[must_use]
-    pub fn manifest(&self) -> SiteManifest<'_> {
-        if self.pages_listed {
-            SiteManifest::of(&self.hashes)
-        } else {
-            SiteManifest::with_meeting_pages(&self.hashes, &self.cache.meetings)
-        }
     }
 }
 
@@ -250,47 +154,6 @@ fn added(build: &SiteBuild, failed: &HashSet<String>, instance_id: &str) -> bool
 /// failed was rendered too).
 fn part_unchanged(ids: &[MeetingKey], rendered: &HashSet<String>) -> bool {
     !ids.iter().any(|id| rendered.contains(id.id()))
-}
-
-/// Meetings read from a database a page at a time ([`Database::meetings_after`]): a build holds
-/// one page of them, not the database's list (about 0.4 KB a meeting with its pages' hashes: 8
-/// MB for the 20,000 meetings of 2 days at 10,000 meetings a day).
-const MEETINGS_PAGE: usize = 500;
-
-/// Meetings of one database still to be added to a build.
-#[derive(Debug)]
-pub struct PendingMeetings {
-    /// The page being added: each meeting with its pages' hashes.
-    page: std::vec::IntoIter<(crate::db::StoredMeeting, Vec<String>)>,
-    /// Where the next page starts; `None` before the first, and once the last was read.
-    next: Option<crate::db::MeetingsCursor>,
-    /// Every page was read.
-    read: bool,
-    /// The meetings with pages seen so far (what an archive holds).
-    holds: Vec<MeetingKey>,
-    archive: Option<String>,
-}
-
-impl PendingMeetings {
-    /// The next meeting and its pages' hashes, reading the next page of `db` when this one is
-    /// done; `None` after the last.
-    fn next_meeting(
-        &mut self,
-        db: &Database,
-    ) -> Result<Option<(crate::db::StoredMeeting, Vec<String>)>, DbError> {
-        loop {
-            if let Some(meeting) = self.page.next() {
-                return Ok(Some(meeting));
-            }
-            if self.read {
-                return Ok(None);
-            }
-            let page = db.meetings_after(self.next.as_ref(), MEETINGS_PAGE)?;
-            self.read = page.next.is_none();
-            self.next = page.next;
-            self.page = page.meetings.into_iter();
-        }
-    }
 }
 
 impl<'a> SiteBuilder<'a> {
@@ -493,13 +356,7 @@ impl<'a> SiteBuilder<'a> {
         if archive.is_some() {
             self.reach(archive);
         }
-        PendingMeetings {
-            page: Vec::new().into_iter(),
-            next: None,
-            read: false,
-            holds: Vec::new(),
-            archive: archive.map(str::to_owned),
-        }
+        PendingMeetings::new(archive)
     }
 
     /// Adds meetings from `pending` (read from `db`) until files of about `budget` bytes are

@@ -1,6 +1,7 @@
 //! What a build keeps of the previous build's render cache, and when it lets it go: kept meetings,
 //! archives and their stored parts, person pages, a paused build, the string table.
 use super::*;
+use crate::site::render_cache::FileHashes;
 
 #[test]
 fn a_paused_build_keeps_what_it_did_and_what_it_did_not_reach() {
