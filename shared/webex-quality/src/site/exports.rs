@@ -348,9 +348,10 @@ pub(super) fn json_into<T: Serialize, W: Write>(
 /// A CSV table written a row at a time: the first row's field names are its header, and string
 /// cells are defused.
 struct CsvRows<W: Write> {
-    /// Where the table goes, until its header is written.
-    out: Option<W>,
-    writer: Option<csv::Writer<W>>,
+    /// Writes nothing until a record is written (an empty table is no bytes).
+    writer: csv::Writer<W>,
+    /// The header is written (with the first row).
+    started: bool,
     cells: Vec<String>,
     /// No row had cells (not a struct): the table is empty.
     empty: bool,
@@ -359,8 +360,8 @@ struct CsvRows<W: Write> {
 impl<W: Write> CsvRows<W> {
     fn new(out: W) -> Self {
         Self {
-            out: Some(out),
-            writer: None,
+            writer: csv::Writer::from_writer(out),
+            started: false,
             cells: Vec::new(),
             empty: false,
         }
@@ -372,37 +373,25 @@ impl<W: Write> CsvRows<W> {
             return Ok(());
         }
         self.cells.clear();
-        let writer = match self.writer.as_mut() {
-            Some(writer) => {
-                row_cells(row, None, &mut self.cells, defuse).map_err(|e| fail(&e))?;
-                writer
+        if self.started {
+            row_cells(row, None, &mut self.cells, defuse).map_err(|e| fail(&e))?;
+        } else {
+            let mut names = Vec::new();
+            row_cells(row, Some(&mut names), &mut self.cells, defuse).map_err(|e| fail(&e))?;
+            if self.cells.is_empty() {
+                self.empty = true;
+                return Ok(());
             }
-            None => {
-                let mut names = Vec::new();
-                row_cells(row, Some(&mut names), &mut self.cells, defuse).map_err(|e| fail(&e))?;
-                if self.cells.is_empty() {
-                    self.empty = true;
-                    return Ok(());
-                }
-                let Some(out) = self.out.take() else {
-                    return Err(BuildError::Export("a CSV table was started twice".into()));
-                };
-                let writer = self.writer.insert(csv::Writer::from_writer(out));
-                writer.write_record(&names).map_err(|e| fail(&e))?;
-                writer
-            }
-        };
-        writer.write_record(&self.cells).map_err(|e| fail(&e))
+            self.writer.write_record(&names).map_err(|e| fail(&e))?;
+            self.started = true;
+        }
+        self.writer.write_record(&self.cells).map_err(|e| fail(&e))
     }
 
     fn finish(self) -> Result<W, BuildError> {
-        match (self.writer, self.out) {
-            (Some(writer), _) => writer
-                .into_inner()
-                .map_err(|e| BuildError::Export(e.to_string())),
-            (None, Some(out)) => Ok(out),
-            (None, None) => Err(BuildError::Export("a CSV table lost its output".into())),
-        }
+        self.writer
+            .into_inner()
+            .map_err(|e| BuildError::Export(e.to_string()))
     }
 }
 

@@ -151,6 +151,12 @@ impl RenderedFiles {
         held as u64 + self.written.iter().map(|w| w.len).sum::<u64>()
     }
 
+    /// Adds every file of `other`.
+    pub(crate) fn append(&mut self, other: Self) {
+        self.files.extend(other.files);
+        self.written.extend(other.written);
+    }
+
     /// Adds `file`, held or written.
     pub(crate) fn push(&mut self, (path, file): (String, Output)) {
         match file {

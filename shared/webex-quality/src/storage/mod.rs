@@ -213,8 +213,9 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
             .map(|_| ())
     }
 
-    /// [`ObjectStore::publish`] of the file at `path` (a render's manifest, written to its work
-    /// folder rather than held in memory: 4.3 MB at 30 days of 1,000 meetings a day). The folder
+    /// [`ObjectStore::publish`] of the file at `path` (a render's manifest and its largest pages
+    /// and exports, written to its work folder rather than held in memory: 4.3 MB for the
+    /// manifest at 30 days of 1,000 meetings a day, 7 MB for a day's sessions export). The folder
     /// and S3 stores stream it; the default reads it whole.
     async fn publish_file(
         &self,

@@ -244,8 +244,7 @@ impl SiteBuild {
                 pages.day = None;
             }
             size += rendered.len();
-            files.files.extend(rendered.files);
-            files.written.extend(rendered.written);
+            files.append(rendered);
         }
         while size < budget as u64 {
             let Some(todo) = pages.todo.next() else { break };
