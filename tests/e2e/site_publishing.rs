@@ -495,7 +495,24 @@ async fn a_render_out_of_time_saves_its_progress_and_the_next_goes_on() {
         }
     };
 
+    // Files a render stopped by the Lambda's timeout (rather than its budget) left two hours ago,
+    // and a file of the folder that is not a render's.
+    std::fs::create_dir_all(&work).unwrap();
+    let left: Vec<_> = webex_quality::storage::work_files::WorkFile::ALL
+        .iter()
+        .map(|kind| kind.unique(&work, "", ".sqlite"))
+        .collect();
+    let other = work.join("notes.txt");
+    for path in left.iter().chain([&other]) {
+        std::fs::write(path, b"left").unwrap();
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+            .unwrap();
+    }
+
     let renders = run_to_the_end(Thresholds::default()).await;
+    assert!(left.iter().all(|path| !path.exists()), "{left:?}");
+    assert!(other.exists());
     let last = renders.last().unwrap();
     let meetings = last.meetings_reused;
     assert!(meetings > 10, "{last:?}");

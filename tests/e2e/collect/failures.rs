@@ -53,6 +53,15 @@ async fn a_cycle_killed_midway_and_run_again_loses_nothing() {
     doomed.kill().unwrap();
     doomed.wait().unwrap();
     sim.faults().clear();
+    // The killed run left its files in the working folder (its delta, at least). Aged past the
+    // hour (as on a Lambda instance that runs again later), the next run removes them.
+    let left = left_by_runs(&work);
+    assert!(!left.is_empty(), "the killed run left nothing to clean up");
+    for path in &left {
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(std::time::SystemTime::now() - Duration::from_secs(7200))
+            .unwrap();
+    }
     let calls_before_kill = sim.stats().qualities_calls();
     // Run again until every meeting is final (the crashed run's lease lapses first).
     let mut runs = 0;
@@ -65,6 +74,11 @@ async fn a_cycle_killed_midway_and_run_again_loses_nothing() {
             String::from_utf8_lossy(&output.stderr)
         );
         runs += 1;
+        if runs == 1 {
+            for path in &left {
+                assert!(!path.exists(), "{} was left", path.display());
+            }
+        }
         let db = stored_history_if_any(&store).await;
         let finals = db.map_or(0, |db| db.totals().unwrap().final_meetings);
         if finals == i64::try_from(sim.org().meetings.len()).unwrap() {
@@ -105,6 +119,23 @@ async fn a_cycle_killed_midway_and_run_again_loses_nothing() {
         }
     }
     sim.shutdown().await;
+}
+
+/// The files of `work` (a collector's working folder) but what a run keeps there on purpose: the
+/// cached database, its ETag and lock, and the folder of spills.
+fn left_by_runs(work: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let kept = [
+        "webex-quality.sqlite",
+        "webex-quality.sqlite.etag",
+        ".cache.lock",
+    ];
+    std::fs::read_dir(work)
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.file_type().unwrap().is_file())
+        .filter(|entry| !kept.iter().any(|name| entry.file_name() == *name))
+        .map(|entry| entry.path())
+        .collect()
 }
 
 /// Writes of the database refused, and of spills too when told: an outage of the hot object's

@@ -42,6 +42,7 @@ use crate::db::{
 use crate::history::{self, Replica};
 use crate::status::{AuthorizationStatus, StatusStore};
 use crate::storage::SharedStore;
+use crate::storage::work_files::WorkFile;
 use crate::tokens::TokenStore;
 use crate::webex::{ClientOptions, MeetingQuery, WebexError, http_client};
 use call::CallOutcome;
@@ -186,6 +187,8 @@ impl Collector {
         budget: Duration,
     ) -> Result<CycleReport, CollectError> {
         let started = std::time::Instant::now();
+        // What a stopped run left (its working copy of the hot database, a download, an archive).
+        crate::storage::work_files::remove_stale(&self.work_dir);
         let budget = budget.min(self.settings.budget);
         let deadline = Instant::now() + budget;
         let fetch_deadline = deadline
@@ -363,9 +366,8 @@ impl Collector {
         report.downloaded = downloaded;
 
         let mut changes = Changes::default();
-        let delta_path = self
-            .work_dir
-            .join(format!("run-{}.delta.sqlite", report.run_id));
+        let delta_path =
+            WorkFile::Run.path(&self.work_dir, &format!("{}.delta.sqlite", report.run_id));
         let writer = DeltaWriter::start(delta_path.clone()).await?;
         if let Some(crashed) = crashed {
             tracing::warn!(crashed_run = %crashed.run_id, planned = crashed.planned_calls.len(), "taking over from a run that did not finish");

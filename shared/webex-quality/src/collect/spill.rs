@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::{CollectError, Collector};
 use crate::db::{CheckpointUpdate, Delta, DeltaCounts};
+use crate::storage::work_files::WorkFile;
 use crate::storage::{FetchedFile, PutCondition, StoreError};
 
 /// Where spills go in the data store and in the working folder.
@@ -50,7 +51,8 @@ impl Collector {
             Ok(keys) => {
                 for key in keys.into_iter().filter(|k| k.ends_with(".sqlite")) {
                     let name = key.trim_start_matches(SPILL_PREFIX).replace('/', "_");
-                    let path = self.work_dir.join(format!("run-{run_id}.merging-{name}"));
+                    let path =
+                        WorkFile::Run.path(&self.work_dir, &format!("{run_id}.merging-{name}"));
                     match self.store.get_to_file(&key, None, &path).await {
                         Ok(FetchedFile::Found(_)) => found.files.push((path, Some(key))),
                         Ok(_) => {}

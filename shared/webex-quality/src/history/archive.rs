@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 
 use super::{ArchiveKey, ArchiveRule, download};
 use crate::db::{ArchivedMeeting, Database, DayCounts, DbError};
+use crate::storage::work_files::WorkFile;
 use crate::storage::{PutCondition, SharedStore, StoreError};
 
 /// Parts tried for one day before giving up (each a day's late rows: more means something is wrong).
@@ -74,11 +75,8 @@ pub async fn move_old_days(
     })
     .await?;
     for day in days {
-        let file = work_dir.join(format!(
-            "archive-{}-{}.sqlite",
-            day.format("%Y-%m-%d"),
-            uuid::Uuid::new_v4().simple()
-        ));
+        let file =
+            WorkFile::Archive.unique(work_dir, &format!("{}-", day.format("%Y-%m-%d")), ".sqlite");
         let result = archive_day(store, hot, day, &file, work_dir, &mut report).await;
         let _ = std::fs::remove_file(&file);
         let part = result?;

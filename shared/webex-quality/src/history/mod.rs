@@ -34,6 +34,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use archive::{ArchiveError, ArchiveReport, move_old_days, restore};
 pub use replica::{DATABASE_KEY, Replica, WorkingCopy};
 
+use crate::storage::work_files::WorkFile;
 use crate::storage::{FetchedFile, SharedStore, StoreError};
 
 /// Where the archives live in the data store.
@@ -174,17 +175,14 @@ pub async fn download(
     let fail = |e: &dyn std::fmt::Display| StoreError::backend("get", &key, e);
     crate::storage::private::create_dir_all(dir)
         .map_err(|e| fail(&format!("{}: {e}", dir.display())))?;
-    let stem = format!(
-        "archive-{}.{}.{}",
-        archive.day.format("%Y-%m-%d"),
-        archive.part,
-        uuid::Uuid::new_v4().simple()
-    );
-    let compressed = ArchiveCopy {
-        path: dir.join(format!("{stem}.sqlite.zst")),
-    };
+    let detail = format!("{}.{}.", archive.day.format("%Y-%m-%d"), archive.part);
     let copy = ArchiveCopy {
-        path: dir.join(format!("{stem}.sqlite")),
+        path: WorkFile::Archive.unique(dir, &detail, ".sqlite"),
+    };
+    let mut compressed = copy.path.clone().into_os_string();
+    compressed.push(".zst");
+    let compressed = ArchiveCopy {
+        path: compressed.into(),
     };
     match store.get_to_file(&key, None, &compressed.path).await? {
         FetchedFile::Found(_) => {}

@@ -7,6 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::storage::work_files::WorkFile;
 use crate::storage::{ETag, FetchedFile, PutCondition, SharedStore, StoreError};
 
 /// The database's key in the data store.
@@ -80,10 +81,7 @@ impl Replica {
             .map(|e| ETag(e.trim().to_owned()));
         crate::storage::private::create_dir_all(&self.cache_dir)
             .map_err(|e| io("cache", &self.cache_dir, e))?;
-        let download = self.cache_dir.join(format!(
-            ".{DATABASE_KEY}.{}.download",
-            uuid::Uuid::new_v4().simple()
-        ));
+        let download = WorkFile::Download.unique(&self.cache_dir, "", ".sqlite");
         let fetched = self
             .store
             .get_to_file(DATABASE_KEY, cached.as_ref(), &download)
@@ -156,7 +154,7 @@ impl Replica {
     /// # Errors
     /// Store or file failures.
     pub async fn checkout(&self, run_id: &str) -> Result<WorkingCopy, StoreError> {
-        let work_path = self.cache_dir.join(format!("run-{run_id}.sqlite"));
+        let work_path = WorkFile::Run.path(&self.cache_dir, &format!("{run_id}.sqlite"));
         self.with_current(move |this, base, downloaded| {
             let _ = fs::remove_file(&work_path);
             // Created `0600` first, so the copy (or the new database SQLite makes in the empty

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::file_hashes::{ContentHash, SitePath};
 use super::written::WrittenFile;
 use super::{Files, SiteBuild, SiteManifest};
+use crate::storage::work_files::WorkFile;
 use crate::storage::{ETag, Fetched, ObjectStore, PutCondition, SiteFile, StoreError};
 
 /// The manifest's key in the site store.
@@ -355,7 +356,7 @@ pub(super) async fn write_manifest(
     let metadata = ("application/json", "no-cache");
     let written = match work_dir {
         Some(dir) => {
-            let path = dir.join(format!("manifest-{}.json", uuid::Uuid::new_v4().simple()));
+            let path = WorkFile::Manifest.unique(dir, "", ".json");
             let written = match manifest.to_file(&path) {
                 Ok(()) => {
                     store

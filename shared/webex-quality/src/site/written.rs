@@ -1,4 +1,4 @@
-//! RenderedFiles files too large to hold: written to a file of the work folder as they are made,
+//! Rendered files too large to hold: written to a file of the work folder as they are made,
 //! hashed on the way, and published from there (the last 7 days' exports, 2-4 MB each at 1,000
 //! meetings a day, and each day's sessions exports, about 7 MB each).
 
@@ -9,35 +9,10 @@ use sha2::{Digest, Sha256};
 
 use super::build::{BuildError, Files};
 use super::file_hashes::ContentHash;
+use crate::storage::work_files::WorkFile;
 
 /// The buffer between what makes a file and the file (and its hash).
 const WRITE_BUFFER: usize = 64 << 10;
-
-/// What a written file's name starts with in the work folder.
-const PREFIX: &str = "export-";
-
-/// A written file this old is left from a render that was stopped before it could remove it (a
-/// Lambda timeout: `/tmp` outlives the invocation). A render publishes each file seconds after
-/// writing it.
-const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Removes the written files of `work_dir` left by stopped renders (older than an hour); returns
-/// how many. Errors are ignored: a file that cannot be removed now is tried again next time.
-pub(crate) fn remove_stale(work_dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(work_dir) else {
-        return 0;
-    };
-    let now = std::time::SystemTime::now();
-    entries
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with(PREFIX))
-        .filter(|e| {
-            let modified = e.metadata().and_then(|m| m.modified());
-            modified.is_ok_and(|at| now.duration_since(at).is_ok_and(|age| age > STALE_AFTER))
-        })
-        .filter(|e| std::fs::remove_file(e.path()).is_ok())
-        .count()
-}
 
 /// A rendered file waiting in the work folder: its name there is removed when this is dropped,
 /// published or not.
@@ -65,7 +40,7 @@ impl WrittenFile {
     ) -> Result<Self, BuildError> {
         let fail = |e: io::Error| BuildError::Export(format!("{path} in the work folder: {e}"));
         crate::storage::private::create_dir_all(work_dir).map_err(fail)?;
-        let local = work_dir.join(format!("{PREFIX}{}", uuid::Uuid::new_v4().simple()));
+        let local = WorkFile::Export.unique(work_dir, "", "");
         let file = crate::storage::private::create_file(&local).map_err(fail)?;
         // Named before anything can fail: dropped on an error, it removes the file.
         let mut written = Self {
@@ -261,32 +236,5 @@ mod tests {
         });
         assert!(failed.is_err());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-    }
-
-    #[test]
-    fn a_written_file_left_by_a_stopped_render_goes_after_an_hour_and_no_other_file_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let fill = |out: &mut dyn Write| {
-            out.write_all(b"x")
-                .map_err(|e| BuildError::Export(e.to_string()))
-        };
-        let (Output::Written(fresh), _) = Output::make(Some(dir.path()), "b.csv", fill).unwrap()
-        else {
-            panic!("written");
-        };
-        // Left by a render stopped two hours ago (its name as a written file's), beside another
-        // file of the work folder as old; `fresh` is being published.
-        let stale = std::time::SystemTime::now() - STALE_AFTER * 2;
-        let path = dir.path().join(format!("{PREFIX}left"));
-        let other = dir.path().join("webex-quality.sqlite");
-        for file in [&path, &other] {
-            std::fs::write(file, b"x").unwrap();
-            let open = std::fs::File::options().write(true).open(file).unwrap();
-            open.set_modified(stale).unwrap();
-        }
-        assert_eq!(remove_stale(dir.path()), 1);
-        assert!(!path.exists());
-        assert!(fresh.local().exists() && other.exists());
-        assert_eq!(remove_stale(&dir.path().join("missing")), 0);
     }
 }

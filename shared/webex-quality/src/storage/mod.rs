@@ -9,6 +9,7 @@ mod folder;
 pub mod private;
 #[cfg(feature = "s3")]
 mod s3;
+pub mod work_files;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -230,13 +230,7 @@ pub async fn render_from_store_within(
     thresholds: &Thresholds,
     clock: SharedClock,
 ) -> Result<Rendered, RefreshError> {
-    let removed = super::written::remove_stale(&work_dir);
-    if removed > 0 {
-        tracing::info!(
-            removed,
-            "removed files a stopped render left in the work folder"
-        );
-    }
+    crate::storage::work_files::remove_stale(&work_dir);
     let replica = Replica::new(data.clone(), work_dir.clone());
     // Files uploaded by an attempt whose manifest lost the race: their content is in doubt.
     let mut in_doubt = BTreeSet::new();

@@ -12,6 +12,7 @@ use crate::site::render_cache::{
     CacheDigest, CacheError, LEGACY_SITE_CACHE_KEY, RenderCache, SITE_CACHE_KEY, Spill,
     UnreadParts, part_key,
 };
+use crate::storage::work_files::WorkFile;
 use crate::storage::{FetchedFile, ObjectStore, PutCondition, SharedStore, StoreError};
 
 /// What the data store holds of the render cache, for [`save_cache`].
@@ -162,7 +163,7 @@ async fn read_cache<T>(
 fn cache_file(work_dir: &std::path::Path) -> Result<PathBuf, RefreshError> {
     crate::storage::private::create_dir_all(work_dir)
         .map_err(|e| StoreError::backend("get", SITE_CACHE_KEY, e))?;
-    Ok(work_dir.join(format!("site-cache-{}", uuid::Uuid::new_v4().simple())))
+    Ok(WorkFile::RenderCache.unique(work_dir, "", ""))
 }
 
 /// Saves the cache: first the part of each archive whose part is not stored as the build has it
