@@ -89,7 +89,13 @@ pub struct PublishedManifest {
 pub async fn read_manifest(store: &dyn ObjectStore) -> Result<PublishedManifest, StoreError> {
     Ok(match store.get(MANIFEST_KEY, None).await? {
         Fetched::Found(object) => PublishedManifest {
-            files: serde_json::from_slice(&object.bytes).unwrap_or_default(),
+            files: serde_json::from_slice(&object.bytes).unwrap_or_else(|error| {
+                // Everything is uploaded again and the manifest written anew (at this version);
+                // files the site held and no build has any more stay, since nothing says which
+                // of the store's files were published.
+                tracing::warn!(%error, key = MANIFEST_KEY, store = %store.describe(), "the site's manifest is unreadable: publishing every file again; files published before that the site no longer has are not removed");
+                Manifest::new()
+            }),
             etag: Some(object.etag),
         },
         Fetched::NotFound | Fetched::NotModified => PublishedManifest::default(),
@@ -511,6 +517,37 @@ mod tests {
         );
         assert_eq!(read_manifest(store.as_ref()).await.unwrap().files, manifest);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_damaged_manifest_is_published_anew_with_every_file() {
+        let scratch = tempfile::tempdir().unwrap();
+        let store: SharedStore =
+            Arc::new(FolderStore::for_site(scratch.path().to_path_buf()).unwrap());
+        let files = site(&[("index.html", "<p>1</p>"), ("meetings/a.html", "a")]);
+        publish(store.as_ref(), &files).await.unwrap();
+        let version = match store.get(MANIFEST_KEY, None).await.unwrap() {
+            Fetched::Found(object) => object.etag,
+            other => panic!("{other:?}"),
+        };
+        store
+            .publish(
+                MANIFEST_KEY,
+                Bytes::from_static(b"{\"index.html\": \"cut sh"),
+                "application/json",
+                "no-cache",
+                PutCondition::IfMatch(version),
+            )
+            .await
+            .unwrap();
+        let damaged = read_manifest(store.as_ref()).await.unwrap();
+        assert!(damaged.files.is_empty() && damaged.etag.is_some());
+        let again = publish(store.as_ref(), &files).await.unwrap();
+        assert_eq!(
+            (again.uploaded.len(), again.unchanged, again.deleted.len()),
+            (2, 0, 0)
+        );
+        assert_eq!(read_manifest(store.as_ref()).await.unwrap().files.len(), 2);
     }
 
     #[test]
