@@ -28,6 +28,7 @@ use super::{BuildError, SiteOptions};
 use crate::db::{Database, DbError};
 use crate::history::{self, ArchiveKey};
 use crate::quality::Thresholds;
+use crate::storage::work_files::WorkFile;
 use crate::storage::{ObjectStore, PutCondition, SharedStore, StoreError};
 
 /// Where the analytics copy lives, in the data store (or under an export folder).
@@ -187,7 +188,7 @@ fn rows_of(
     let mut files = Vec::new();
     for table in TABLES {
         files.push(JsonLines::create(
-            dir.join(format!("analytics-{stem}-{table}.json.gz")),
+            WorkFile::Analytics.path(dir, &format!("{stem}-{table}.json.gz")),
         )?);
     }
     let [mut intervals, mut sessions, mut meetings]: [JsonLines; 3] = files

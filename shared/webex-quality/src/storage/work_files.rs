@@ -4,7 +4,7 @@
 //! A run removes each file it names once done with it. One stopped on the way (a Lambda timeout or
 //! an out-of-memory kill, where `/tmp` outlives the invocation; a crash on a laptop) leaves it, and
 //! some are large: the collector's working copy of the hot database and its download (300 MB at
-//! 10,000 meetings a day), an archive's copy, a render's exports. A few such runs would fill
+//! 10,000 meetings a day), an archive's copy, a render's exports, the analytics tables. A few such runs would fill
 //! Lambda's `/tmp` and make every later run on that instance fail. So every such name is made here,
 //! and each run starts by removing the ones an earlier run left ([`remove_stale`]). What a run keeps
 //! on purpose (the cached database and its ETag, the lock file) is not named here and never
@@ -30,6 +30,8 @@ pub enum WorkFile {
     Archive,
     /// The hot database on its way from the data store (it then replaces the cached copy).
     Download,
+    /// A table of the analytics copy on its way to the data store.
+    Analytics,
     /// A collector run's files: its working copy of the hot database, its delta (the calls it made;
     /// a later run takes over a stopped run's calls and fetches them again), a spill it merges, and SQLite's
     /// files beside them. Spills kept for a later run are in a folder of their own, not here.
@@ -38,12 +40,13 @@ pub enum WorkFile {
 
 impl WorkFile {
     /// Every kind: what [`remove_stale`] looks for.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Export,
         Self::Manifest,
         Self::RenderCache,
         Self::Archive,
         Self::Download,
+        Self::Analytics,
         Self::Run,
     ];
 
@@ -56,6 +59,7 @@ impl WorkFile {
             Self::RenderCache => "site-cache-",
             Self::Archive => "archive-",
             Self::Download => "download-",
+            Self::Analytics => "analytics-",
             Self::Run => "run-",
         }
     }
@@ -171,13 +175,14 @@ mod tests {
                 WorkFile::RenderCache => 2,
                 WorkFile::Archive => 3,
                 WorkFile::Download => 4,
-                WorkFile::Run => 5,
+                WorkFile::Analytics => 5,
+                WorkFile::Run => 6,
             }
         }
         let mut places: Vec<usize> = WorkFile::ALL.iter().map(|k| place(*k)).collect();
         places.sort_unstable();
         places.dedup();
-        assert_eq!(places, (0..=5).collect::<Vec<_>>());
+        assert_eq!(places, (0..=6).collect::<Vec<_>>());
         // No prefix starts another (each kind's names are its own).
         for a in WorkFile::ALL {
             for b in WorkFile::ALL {
