@@ -38,6 +38,40 @@ pub struct FolderStore {
 
 const LOCK_FILE: &str = ".lock";
 
+/// Removes the temporary files of the object `name` in `folder` ([`FolderStore::temp_beside`]'s)
+/// last written over an hour ago: left by a process stopped between writing one and renaming it
+/// into place (a crash, a kill), the hot database's up to 300 MB. A data store's folders hold a few
+/// objects each, so looking costs nothing; a site store's hold thousands of small pages, and are
+/// not looked through. Errors are ignored (tried again at the object's next write).
+fn remove_stale_temps(folder: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(folder) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let now = std::time::SystemTime::now();
+    for entry in entries.filter_map(Result::ok) {
+        let file = entry.file_name();
+        let Some(file) = file.to_str() else { continue };
+        let Some(middle) = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        // Only this object's (`.a.json.<random>.tmp`, not `.a.json.etag` or another object's).
+        if middle.len() != 32 || !middle.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|at| {
+            now.duration_since(at)
+                .is_ok_and(|age| age > super::work_files::STALE_AFTER)
+        });
+        if old && fs::remove_file(entry.path()).is_ok() {
+            tracing::info!(file = %entry.path().display(), "removed a temporary file a stopped process left in the data folder");
+        }
+    }
+}
+
 /// The longest wait for the folder's lock (held by another process for one object's read or write,
 /// normally milliseconds).
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -178,7 +212,8 @@ impl FolderStore {
     }
 
     /// The folder of the object at `path` (created if missing) and a new temporary file's path in
-    /// it, for a write that is renamed into place.
+    /// it, for a write that is renamed into place. In a data store, the object's temporary files
+    /// that a stopped process left over an hour ago go first ([`remove_stale_temps`]).
     fn temp_beside(&self, path: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
         let folder = path.parent().unwrap_or(&self.root).to_owned();
         self.create_dir_all(&folder)?;
@@ -186,6 +221,9 @@ impl FolderStore {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("object");
+        if self.private {
+            remove_stale_temps(&folder, name);
+        }
         let temp = folder.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
         Ok((folder, temp))
     }

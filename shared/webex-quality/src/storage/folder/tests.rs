@@ -3,6 +3,55 @@
 use super::*;
 
 #[tokio::test]
+async fn a_temporary_file_a_stopped_write_left_goes_at_the_objects_next_write() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path().to_path_buf();
+    let store = FolderStore::new(root.clone()).unwrap();
+    let aged = |name: &str, age: std::time::Duration| {
+        let path = root.join(name);
+        fs::write(&path, b"half").unwrap();
+        let file = File::options().write(true).open(&path).unwrap();
+        file.set_modified(std::time::SystemTime::now() - age)
+            .unwrap();
+        path
+    };
+    let hour = super::super::work_files::STALE_AFTER;
+    let random = "0123456789abcdef0123456789abcdef";
+    let left = aged(&format!(".db.sqlite.{random}.tmp"), hour * 2);
+    // Another write of the same object, under way; another object's; not a temporary file.
+    let live = aged(
+        &format!(".db.sqlite.{}.tmp", random.replace('0', "1")),
+        hour / 60,
+    );
+    let other = aged(&format!(".status.json.{random}.tmp"), hour * 2);
+    let sidecar = aged(".db.sqlite.etag.tmp", hour * 2);
+    store
+        .put(
+            "db.sqlite",
+            Bytes::from_static(b"new"),
+            PutCondition::Always,
+            "application/vnd.sqlite3",
+        )
+        .await
+        .unwrap();
+    assert!(!left.exists());
+    assert!(live.exists() && other.exists() && sidecar.exists());
+    // A site store does not look (its folders hold thousands of pages).
+    let site = FolderStore::for_site(root.clone()).unwrap();
+    let left = aged(&format!(".index.html.{random}.tmp"), hour * 2);
+    site.publish(
+        "index.html",
+        Bytes::from_static(b"<p>"),
+        "text/html",
+        "no-cache",
+        PutCondition::Always,
+    )
+    .await
+    .unwrap();
+    assert!(left.exists());
+}
+
+#[tokio::test]
 async fn a_lock_held_too_long_by_another_process_is_an_error_not_a_hang() {
     let scratch = tempfile::tempdir().unwrap();
     let root = scratch.path().to_path_buf();
