@@ -84,25 +84,11 @@ impl WorkFile {
 /// stopped runs); returns how many. Any other file stays. Errors are ignored: a file that cannot be
 /// removed now is tried again by the next run.
 pub fn remove_stale(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    let now = SystemTime::now();
-    let removed = entries
-        .filter_map(Result::ok)
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            WorkFile::ALL
-                .iter()
-                .any(|kind| name.starts_with(kind.prefix()))
-        })
-        .filter(|e| {
-            let modified = e.metadata().and_then(|m| m.modified());
-            modified.is_ok_and(|at| now.duration_since(at).is_ok_and(|age| age > STALE_AFTER))
-        })
-        .filter(|e| std::fs::remove_file(e.path()).is_ok())
-        .count();
+    let removed = remove_left_over(dir, |name| {
+        WorkFile::ALL
+            .iter()
+            .any(|kind| name.starts_with(kind.prefix()))
+    });
     if removed > 0 {
         tracing::info!(
             removed,
@@ -112,15 +98,37 @@ pub fn remove_stale(dir: &Path) -> usize {
     removed
 }
 
+/// Removes the files of `dir` whose name `ours` accepts and that were last written over an hour
+/// ago ([`STALE_AFTER`]); returns how many. Errors are ignored: a file that cannot be removed now
+/// is tried again next time. What [`remove_stale`] and the folder store's clean-up of temporary
+/// files share.
+pub(crate) fn remove_left_over(dir: &Path, ours: impl Fn(&str) -> bool) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let now = SystemTime::now();
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| ours(&e.file_name().to_string_lossy()))
+        .filter(|e| {
+            let modified = e.metadata().and_then(|m| m.modified());
+            modified.is_ok_and(|at| now.duration_since(at).is_ok_and(|age| age > STALE_AFTER))
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
+/// Writes a file at `path` last modified `age` ago (a file left by a stopped run, in tests).
+#[cfg(test)]
+pub(crate) fn write_aged(path: &Path, age: Duration) {
+    std::fs::write(path, b"x").unwrap();
+    let open = std::fs::File::options().write(true).open(path).unwrap();
+    open.set_modified(SystemTime::now() - age).unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write_aged(path: &Path, age: Duration) {
-        std::fs::write(path, b"x").unwrap();
-        let open = std::fs::File::options().write(true).open(path).unwrap();
-        open.set_modified(SystemTime::now() - age).unwrap();
-    }
 
     #[test]
     fn every_kind_left_over_an_hour_goes_and_nothing_else_does() {

@@ -44,31 +44,18 @@ const LOCK_FILE: &str = ".lock";
 /// objects each, so looking costs nothing; a site store's hold thousands of small pages, and are
 /// not looked through. Errors are ignored (tried again at the object's next write).
 fn remove_stale_temps(folder: &Path, name: &str) {
-    let Ok(entries) = fs::read_dir(folder) else {
-        return;
-    };
     let prefix = format!(".{name}.");
-    let now = std::time::SystemTime::now();
-    for entry in entries.filter_map(Result::ok) {
-        let file = entry.file_name();
-        let Some(file) = file.to_str() else { continue };
-        let Some(middle) = file
-            .strip_prefix(&prefix)
+    // Only this object's (`.a.json.<random>.tmp`, not `.a.json.etag` or another object's).
+    let ours = |file: &str| {
+        file.strip_prefix(&prefix)
             .and_then(|rest| rest.strip_suffix(".tmp"))
-        else {
-            continue;
-        };
-        // Only this object's (`.a.json.<random>.tmp`, not `.a.json.etag` or another object's).
-        if middle.len() != 32 || !middle.bytes().all(|b| b.is_ascii_hexdigit()) {
-            continue;
-        }
-        let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|at| {
-            now.duration_since(at)
-                .is_ok_and(|age| age > super::work_files::STALE_AFTER)
-        });
-        if old && fs::remove_file(entry.path()).is_ok() {
-            tracing::info!(file = %entry.path().display(), "removed a temporary file a stopped process left in the data folder");
-        }
+            .is_some_and(|middle| {
+                middle.len() == 32 && middle.bytes().all(|b| b.is_ascii_hexdigit())
+            })
+    };
+    let removed = super::work_files::remove_left_over(folder, ours);
+    if removed > 0 {
+        tracing::info!(removed, object = name, folder = %folder.display(), "removed temporary files a stopped process left in the data folder");
     }
 }
 

@@ -9,10 +9,7 @@ async fn a_temporary_file_a_stopped_write_left_goes_at_the_objects_next_write() 
     let store = FolderStore::new(root.clone()).unwrap();
     let aged = |name: &str, age: std::time::Duration| {
         let path = root.join(name);
-        fs::write(&path, b"half").unwrap();
-        let file = File::options().write(true).open(&path).unwrap();
-        file.set_modified(std::time::SystemTime::now() - age)
-            .unwrap();
+        super::super::work_files::write_aged(&path, age);
         path
     };
     let hour = super::super::work_files::STALE_AFTER;
