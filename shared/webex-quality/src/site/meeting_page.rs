@@ -281,7 +281,7 @@ pub fn render_meeting(
     let cells: usize = page.rows.iter().map(|r| r.cells.len()).sum();
     let estimate = 16 * 1024 + charts + cells;
     let capacity = if estimate > COUNT_PAGES_ABOVE {
-        let mut counted = Counted(0);
+        let mut counted = ByteCount(0);
         page.render_into(&mut counted)?;
         counted.0
     } else {
@@ -297,9 +297,9 @@ pub fn render_meeting(
 const COUNT_PAGES_ABOVE: usize = 64 * 1024;
 
 /// A writer that only counts the bytes written to it.
-struct Counted(usize);
+struct ByteCount(usize);
 
-impl std::fmt::Write for Counted {
+impl std::fmt::Write for ByteCount {
     fn write_str(&mut self, text: &str) -> std::fmt::Result {
         self.0 += text.len();
         Ok(())

@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// Asserts that `store` holds `bytes` at `key`, with the ETag of that content (no stale sidecar).
+async fn assert_holds(store: &FolderStore, key: &str, bytes: &[u8]) {
+    match store.get(key, None).await.unwrap() {
+        Fetched::Found(object) => {
+            assert_eq!(&object.bytes[..], bytes, "{key}");
+            assert_eq!(object.etag, content_etag(bytes), "{key}: no stale sidecar");
+        }
+        other => panic!("{key}: {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_temporary_file_a_stopped_write_left_goes_at_the_objects_next_write() {
     let scratch = tempfile::tempdir().unwrap();
@@ -110,13 +121,7 @@ async fn a_published_file_reads_back_with_the_etag_of_its_content_whatever_was_t
         )
         .await
         .unwrap();
-    match store.get("meetings/a.html", None).await.unwrap() {
-        Fetched::Found(object) => {
-            assert_eq!(&object.bytes[..], b"new");
-            assert_eq!(object.etag, content_etag(b"new"), "no stale sidecar");
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_holds(&store, "meetings/a.html", b"new").await;
     // The same from a file (a large export in the work folder), over a conditional write.
     store
         .put(
@@ -134,13 +139,7 @@ async fn a_published_file_reads_back_with_the_etag_of_its_content_whatever_was_t
         .publish_file("meetings.json", &source, metadata, PutCondition::Always)
         .await
         .unwrap();
-    match store.get("meetings.json", None).await.unwrap() {
-        Fetched::Found(object) => {
-            assert_eq!(&object.bytes[..], b"[1, 2]");
-            assert_eq!(object.etag, content_etag(b"[1, 2]"), "no stale sidecar");
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_holds(&store, "meetings.json", b"[1, 2]").await;
     assert!(source.exists(), "published from, not moved");
     // As any published file: no sidecar (its ETag is hashed when asked).
     assert!(!etag_path(&root.join("meetings.json")).exists());
@@ -193,13 +192,7 @@ async fn a_batch_is_published_whole_and_a_bad_key_in_it_is_an_error() {
         ("meetings/a.html", b"a"),
         ("days/2026-12-01.html", b"day"),
     ] {
-        match store.get(key, None).await.unwrap() {
-            Fetched::Found(object) => {
-                assert_eq!(&object.bytes[..], bytes, "{key}");
-                assert_eq!(object.etag, content_etag(bytes), "{key}: no stale sidecar");
-            }
-            other => panic!("{key}: {other:?}"),
-        }
+        assert_holds(&store, key, bytes).await;
     }
     let refused = store
         .publish_all(vec![
