@@ -174,6 +174,14 @@ pub fn deadline() -> tokio::time::Instant {
     webex_quality::webex::deadline_in(Duration::from_secs(30))
 }
 
+/// Makes the file at `path` look two hours old, past the hour after which a run removes what a
+/// stopped run left in its work folder (`webex_quality::storage::work_files::STALE_AFTER`).
+pub fn age_past_the_hour(path: &std::path::Path) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+        .unwrap();
+}
+
 /// A new empty folder for a test, under this run's own folder (`wq-e2e-run-*` in the temp
 /// directory, made with `tempfile`). The folders outlive the tests that make them (servers, child
 /// processes and stores hold them), and no destructor runs when a test binary exits, so each run

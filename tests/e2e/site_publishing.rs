@@ -505,9 +505,7 @@ async fn a_render_out_of_time_saves_its_progress_and_the_next_goes_on() {
     let other = work.join("notes.txt");
     for path in left.iter().chain([&other]) {
         std::fs::write(path, b"left").unwrap();
-        let file = std::fs::File::options().write(true).open(path).unwrap();
-        file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
-            .unwrap();
+        age_past_the_hour(path);
     }
 
     let renders = run_to_the_end(Thresholds::default()).await;

@@ -58,9 +58,7 @@ async fn a_cycle_killed_midway_and_run_again_loses_nothing() {
     let left = left_by_runs(&work);
     assert!(!left.is_empty(), "the killed run left nothing to clean up");
     for path in &left {
-        let file = std::fs::File::options().write(true).open(path).unwrap();
-        file.set_modified(std::time::SystemTime::now() - Duration::from_secs(7200))
-            .unwrap();
+        age_past_the_hour(path);
     }
     let calls_before_kill = sim.stats().qualities_calls();
     // Run again until every meeting is final (the crashed run's lease lapses first).
