@@ -3,17 +3,23 @@
 //! and the day and person pages rendered a batch at a time.
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
+use foldhash::HashMap;
+
 use super::meetings_lists::{self, meetings_lists};
-use super::{Kept, SiteBuild, SiteBuilder, cached_at};
+use super::{CachedMeetings, Kept, SiteBuild, SiteBuilder, cached_at};
 use crate::site::build::{BuildError, render};
 use crate::site::list_pages::{
-    Counted, OverviewTallies, SessionCounter, SessionRefs, breakdowns, people, person_page,
+    Counted, HoldSessions, OverviewTallies, PersonSessions, SessionCounter, SessionRefs,
+    breakdowns, people, person_page,
 };
 use crate::site::office_pages::OfficeTallies;
 use crate::site::render_cache::{
-    self, CachedFiles, ContentHash, FileHashes, MeetingKey, MeetingSummary, UsedTexts,
+    self, CachedFiles, ContentHash, FileHashes, MeetingKey, MeetingSummary, RenderCache, Texts,
+    UsedTexts,
 };
 use crate::site::written::RenderedFiles;
 use crate::site::{SiteOptions, StatusView, render_status};
@@ -59,23 +65,24 @@ impl<'a> SiteBuilder<'a> {
         let history =
             || (0..ids.len()).filter_map(|at| Some((at, cached_at(&meetings, &ids, at)?)));
         let mut cache = self.previous;
-        // Out of the build while its cache and manifest are kept from (and back in it after).
-        let published = std::mem::take(&mut self.build.published);
-        let mut previous = cache.as_mut().map(|cache| Kept {
-            cache,
-            published: &published,
-        });
         let build = &mut self.build;
         let now = options.generated;
+        let today = now.date_naive();
         // Every summary read back once, and its sessions, for the overviews, the breakdowns, the
-        // offices and the people.
-        let mut counter = SessionCounter::new(now, options);
+        // offices and the people (each person's page key made as their sessions go by; their
+        // sessions held only when their page may be rendered: [`hold_sessions`]).
+        let hold = hold_sessions(
+            cache.as_ref(),
+            (&meetings, &self.rendered),
+            (&texts, options, today),
+        )?;
+        let mut counter = SessionCounter::new(now, options, hold);
         let mut overview = OverviewTallies::new(now);
         let mut offices = OfficeTallies::new(now, options);
         let mut used = UsedTexts::new(&texts);
         for (m, meeting) in history() {
             let summary = meeting.summary.get()?;
-            counter.add(m, &summary, &texts);
+            counter.add((m, &meeting.key), &summary, &texts);
             overview.add(&summary, &texts);
             offices.add(&summary, &texts);
             summary.mark_texts(&mut used);
@@ -88,30 +95,86 @@ impl<'a> SiteBuilder<'a> {
         for (path, page) in overview.pages(periods, status, options) {
             build.insert(path.to_owned(), render(path, &page)?);
         }
+        // Out of the build while its cache and manifest are kept from (and back in it after).
+        let published = std::mem::take(&mut build.published);
+        let mut previous = cache.as_mut().map(|cache| Kept {
+            cache,
+            published: &published,
+        });
         let mut todo = Vec::new();
-        let today = now.date_naive();
-        for (person, sessions) in people(by_person, &texts) {
+        // People whose page is rendered but whose sessions were not held (their page's key
+        // changed though none of their meetings was rendered: one left the build), read again.
+        let mut missed = BTreeMap::new();
+        for (person, counted) in people(by_person, &texts) {
             let path = options.person_key.person_path(person);
-            let key = render_cache::combined_key(
-                sessions
-                    .iter()
-                    .filter_map(|(m, _)| cached_at(&meetings, &ids, m as usize))
-                    .map(|m| &m.key),
-            );
-            if let Some(cached) = previous
-                .as_mut()
-                .and_then(|p| p.take_person(&path, &key, today))
-            {
+            let kept = counted.key.as_ref().and_then(|key| {
+                previous
+                    .as_mut()
+                    .and_then(|p| p.take_person(&path, key, today))
+            });
+            if let Some(cached) = kept {
                 build.keep(&cached.files);
                 build.people_reused += 1;
                 build.cache.people.insert(path, cached);
                 continue;
             }
-            todo.push(PersonTodo {
-                path,
-                key,
-                sessions,
-            });
+            match counted {
+                PersonSessions {
+                    key: Some(key),
+                    sessions: Some(sessions),
+                } => todo.push(PersonTodo {
+                    path,
+                    key,
+                    sessions,
+                }),
+                PersonSessions { key, .. } => {
+                    missed.insert(person, (path, key));
+                }
+            }
+        }
+        if !missed.is_empty() {
+            let mut found: HashMap<&str, SessionRefs> = HashMap::default();
+            for (m, meeting) in history() {
+                let summary = meeting.summary.get()?;
+                for (i, session) in summary.sessions.iter().enumerate() {
+                    let person = texts.get(session.person);
+                    if missed.contains_key(person) {
+                        found.entry(person).or_default().push((
+                            u32::try_from(m).unwrap_or(u32::MAX),
+                            u32::try_from(i).unwrap_or(u32::MAX),
+                        ));
+                    }
+                }
+            }
+            tracing::debug!(
+                people = missed.len(),
+                "person pages to render whose sessions were read again"
+            );
+            for (person, (path, key)) in missed {
+                let sessions = found.remove(person).unwrap_or_default();
+                let key = key.unwrap_or_else(|| {
+                    render_cache::combined_key(
+                        sessions
+                            .iter()
+                            .filter_map(|(m, _)| cached_at(&meetings, &ids, m as usize))
+                            .map(|m| &m.key),
+                    )
+                });
+                if let Some(cached) = previous
+                    .as_mut()
+                    .and_then(|p| p.take_person(&path, &key, today))
+                {
+                    build.keep(&cached.files);
+                    build.people_reused += 1;
+                    build.cache.people.insert(path, cached);
+                    continue;
+                }
+                todo.push(PersonTodo {
+                    path,
+                    key,
+                    sessions,
+                });
+            }
         }
         // After the people's lists are let go (but those of the pages to render): the last 7
         // days' page (its rows and HTML, 6 MB at 1,000 meetings a day) is not held beside them.
@@ -156,6 +219,47 @@ impl<'a> SiteBuilder<'a> {
             },
         ))
     }
+}
+
+/// Whether the counting holds a person's sessions ([`HoldSessions`], asked when their first session
+/// is counted): only when their page may be rendered. A person's page is kept when the previous
+/// build rendered it from the same meetings, or rendered it today ([`Kept::take_person`]), and
+/// what it was rendered from changes when this build renders one of their meetings. So everyone's
+/// are held without a previous `cache`, or when this build `rendered` more than a quarter of the
+/// `meetings` (a full rebuild, or nearly); else those of people without a page in the cache, and of
+/// people in a meeting this build rendered whose page was not rendered today. A person whose
+/// page must be rendered all the same (a meeting of theirs left the build, or their page is no
+/// longer published) has their sessions read again ([`SiteBuilder::finish_lists`]).
+///
+/// # Errors
+/// The spill file failed.
+pub(super) fn hold_sessions<'h>(
+    cache: Option<&'h RenderCache>,
+    (meetings, rendered): (&CachedMeetings, &HashSet<String>),
+    (texts, options, today): (&'h Texts, &'h SiteOptions, NaiveDate),
+) -> Result<HoldSessions<'h>, BuildError> {
+    let Some(cache) = cache else {
+        return Ok(Box::new(|_| true));
+    };
+    if rendered.len().saturating_mul(4) > meetings.len() {
+        return Ok(Box::new(|_| true));
+    }
+    let mut in_rendered = HashSet::new();
+    for id in rendered {
+        if let Some(meeting) = meetings.get(id.as_str()) {
+            for session in meeting.summary.get()?.sessions.iter() {
+                in_rendered.insert(session.person);
+            }
+        }
+    }
+    Ok(Box::new(move |person| {
+        let path = options.person_key.person_path(texts.get(person));
+        match cache.people.get(&path) {
+            None => true,
+            Some(cached) if cached.rendered == Some(today) => false,
+            Some(_) => in_rendered.contains(&person),
+        }
+    }))
 }
 
 /// The last 7 days' exports, the meetings list's days and the person pages still to render (see

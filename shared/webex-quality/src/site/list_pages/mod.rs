@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use foldhash::HashMap;
 
 use super::SiteOptions;
-use super::render_cache::{MeetingSummary, SessionSummary, Text, Texts};
+use super::render_cache::{ContentHash, MeetingSummary, SessionSummary, Text, Texts};
 use crate::quality::headline::Minutes;
 use crate::quality::{StreamKind, Verdict};
 
@@ -23,7 +23,7 @@ pub(super) use breakdowns::{
 };
 pub(super) use meetings::{DayLink, LaterRows, MeetingsPage, day_path};
 pub(super) use overview::{OverviewTallies, PERIODS, SessionTally};
-pub(super) use people::{SessionRefs, people, person_page};
+pub(super) use people::{PersonCount, PersonSessions, SessionRefs, people, person_page};
 
 /// Poor streams among streams with data, as text.
 pub(in crate::site) fn share_text(poor: usize, judged: usize) -> String {
@@ -106,10 +106,15 @@ pub(in crate::site) struct Counted {
     pub(in crate::site) periods: Vec<(DateTime<Utc>, SessionTally)>,
     /// The breakdowns page's tables ([`breakdowns`]).
     pub(in crate::site) breakdowns: Vec<(Breakdown, GroupPage)>,
-    /// Each person's sessions, oldest first: the index of the meeting in the history and of the session
-    /// in the meeting, by the person's key's index in the string table ([`people`]).
-    pub(in crate::site) people: HashMap<Text, SessionRefs>,
+    /// Each person's page key and, when held, their sessions, by the person's key's index in the
+    /// string table ([`people`]).
+    pub(in crate::site) people: HashMap<Text, PersonCount>,
 }
+
+/// Which people's sessions the counting holds, asked once a person, when their first session is
+/// counted: those whose page may be rendered (every session of the history is in one such list
+/// otherwise, about 3 bytes a session).
+pub(in crate::site) type HoldSessions<'h> = Box<dyn FnMut(Text) -> bool + 'h>;
 
 /// Counts every session of the history once for [`Counted`]'s pages, a meeting at a time, oldest
 /// first ([`SessionCounter::add`]): the meetings need not all be in memory.
@@ -117,13 +122,20 @@ pub(in crate::site) struct SessionCounter<'o> {
     now: DateTime<Utc>,
     options: &'o SiteOptions,
     counted: Counted,
+    hold: HoldSessions<'o>,
 }
 
 impl<'o> SessionCounter<'o> {
-    pub(in crate::site) fn new(now: DateTime<Utc>, options: &'o SiteOptions) -> Self {
+    /// A counter of the pages at `now`; a person's sessions are held when `hold` says so.
+    pub(in crate::site) fn new(
+        now: DateTime<Utc>,
+        options: &'o SiteOptions,
+        hold: HoldSessions<'o>,
+    ) -> Self {
         Self {
             now,
             options,
+            hold,
             counted: Counted {
                 periods: PERIODS
                     .iter()
@@ -135,8 +147,13 @@ impl<'o> SessionCounter<'o> {
         }
     }
 
-    /// Counts the sessions of `a`, the `m`th meeting of the history.
-    pub(in crate::site) fn add(&mut self, m: usize, a: &MeetingSummary, texts: &Texts) {
+    /// Counts the sessions of `a`, the `m`th meeting of the history, its inputs' key `key`.
+    pub(in crate::site) fn add(
+        &mut self,
+        (m, key): (usize, &ContentHash),
+        a: &MeetingSummary,
+        texts: &Texts,
+    ) {
         let Counted {
             periods,
             breakdowns,
@@ -152,10 +169,17 @@ impl<'o> SessionCounter<'o> {
             for (breakdown, _) in breakdowns.iter_mut() {
                 breakdown.add(&s);
             }
-            people.entry(s.person).or_default().push((
-                u32::try_from(m).unwrap_or(u32::MAX),
-                u32::try_from(i).unwrap_or(u32::MAX),
-            ));
+            let hold = &mut self.hold;
+            people
+                .entry(s.person)
+                .or_insert_with(|| PersonCount::new(hold(s.person)))
+                .add(
+                    (
+                        u32::try_from(m).unwrap_or(u32::MAX),
+                        u32::try_from(i).unwrap_or(u32::MAX),
+                    ),
+                    key,
+                );
         }
     }
 
@@ -172,9 +196,10 @@ pub(in crate::site) fn count_sessions(
     now: DateTime<Utc>,
     options: &SiteOptions,
 ) -> Counted {
-    let mut counter = SessionCounter::new(now, options);
+    let mut counter = SessionCounter::new(now, options, Box::new(|_| true));
+    let key = ContentHash::of(b"");
     for (m, a) in all.iter().enumerate() {
-        counter.add(m, a, texts);
+        counter.add((m, &key), a, texts);
     }
     counter.finish()
 }

@@ -305,11 +305,21 @@ mod tests {
         let people = people(counted.people, &texts);
         assert_eq!(people.len(), 1 + 2 + 3 + 4 + 5);
         assert_eq!(
-            people["p2-0@example.com"].iter().collect::<Vec<_>>(),
+            people["p2-0@example.com"]
+                .sessions
+                .as_ref()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
             [(0, 0)]
         );
         assert_eq!(
-            people["p120-3@example.com"].iter().collect::<Vec<_>>(),
+            people["p120-3@example.com"]
+                .sessions
+                .as_ref()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
             [(3, 3)]
         );
         let pages = overviews((&all, &texts), counted.periods, now, &status, &options);

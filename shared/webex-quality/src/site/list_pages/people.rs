@@ -7,7 +7,9 @@ use foldhash::HashMap;
 
 use crate::quality::{Metric, Verdict};
 use crate::site::build::meeting_path;
-use crate::site::render_cache::{ContentHash, MeetingSummary, SessionSummary, Text, Texts};
+use crate::site::render_cache::{
+    CombinedKey, ContentHash, MeetingSummary, SessionSummary, Text, Texts,
+};
 use crate::site::{Chrome, SiteOptions, VerdictView, mask_email, verdict_view};
 
 struct PersonSession {
@@ -35,25 +37,78 @@ pub(in crate::site) struct PersonPage {
 }
 
 /// A person's sessions: the key of the meeting's inputs, the meeting, the session.
-type PersonSessions<'a> = Vec<(&'a ContentHash, &'a MeetingSummary, SessionSummary)>;
+type SessionsOf<'a> = Vec<(&'a ContentHash, &'a MeetingSummary, SessionSummary)>;
 
-/// Every person's sessions, oldest first, by the person's key: the index of the meeting in the
-/// history and of the session in the meeting (as [`super::SessionCounter`] counted them, sorted by
-/// the key).
+/// A person as the counting passes their sessions ([`super::SessionCounter`]): their page's key,
+/// made as their sessions go by (the combined key of their sessions' meetings' keys, in order:
+/// [`crate::site::render_cache::combined_key`]), and their sessions when the counting holds them (a person
+/// whose page is kept needs none: see [`super::SessionCounter::new`]).
+#[derive(Debug, Clone)]
+pub(in crate::site) struct PersonCount {
+    key: CombinedKey,
+    sessions: Option<SessionRefs>,
+}
+
+impl PersonCount {
+    /// A person seen first, their sessions held when `hold`.
+    pub(super) fn new(hold: bool) -> Self {
+        Self {
+            key: CombinedKey::default(),
+            sessions: hold.then(SessionRefs::default),
+        }
+    }
+
+    /// Adds their session `i` of meeting `m`, whose inputs' key is `key`.
+    pub(super) fn add(&mut self, (m, i): (u32, u32), key: &ContentHash) {
+        self.key.add(key);
+        if let Some(sessions) = self.sessions.as_mut() {
+            sessions.push((m, i));
+        }
+    }
+}
+
+/// A person's page as the counting left it ([`people`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::site) struct PersonSessions {
+    /// The page's key; `None` when the string table held the person twice (the key is then made
+    /// from their sessions, once they are read: [`crate::site::render_cache::combined_key`]).
+    pub(in crate::site) key: Option<ContentHash>,
+    /// Their sessions, oldest first, when the counting held them.
+    pub(in crate::site) sessions: Option<SessionRefs>,
+}
+
+/// Every person counted, by the person's key (sorted): their page's key and, when held, their
+/// sessions (the index of the meeting in the history and of the session in the meeting, oldest
+/// first, as [`super::SessionCounter`] counted them).
 pub(in crate::site) fn people<'a>(
-    by_person: HashMap<Text, SessionRefs>,
+    by_person: HashMap<Text, PersonCount>,
     texts: &'a Texts,
-) -> BTreeMap<&'a str, SessionRefs> {
-    let mut sorted: BTreeMap<&'a str, SessionRefs> = BTreeMap::new();
-    for (person, mut sessions) in by_person {
-        sessions.shrink_to_fit();
-        // One index per string; were there two, their sessions are one person's, in order.
+) -> BTreeMap<&'a str, PersonSessions> {
+    let mut sorted: BTreeMap<&'a str, PersonSessions> = BTreeMap::new();
+    for (person, count) in by_person {
+        let mut sessions = count.sessions;
+        if let Some(sessions) = sessions.as_mut() {
+            sessions.shrink_to_fit();
+        }
+        // One index per string; were there two, their sessions are one person's, in order, and
+        // their key is made from them.
         match sorted.entry(texts.get(person)) {
             std::collections::btree_map::Entry::Vacant(entry) => {
-                entry.insert(sessions);
+                entry.insert(PersonSessions {
+                    key: Some(count.key.finish()),
+                    sessions,
+                });
             }
             std::collections::btree_map::Entry::Occupied(mut entry) => {
-                entry.get_mut().merge(&sessions);
+                let both = entry.get_mut();
+                both.key = None;
+                both.sessions = match (both.sessions.take(), sessions) {
+                    (Some(mut one), Some(other)) => {
+                        one.merge(&other);
+                        Some(one)
+                    }
+                    _ => None,
+                };
             }
         }
     }
@@ -138,7 +193,7 @@ fn read_varint(bytes: &[u8], at: &mut usize) -> Option<u32> {
 }
 
 pub(in crate::site) fn person_page(
-    sessions: &PersonSessions<'_>,
+    sessions: &SessionsOf<'_>,
     texts: &Texts,
     options: &SiteOptions,
 ) -> PersonPage {

@@ -391,12 +391,30 @@ pub fn meeting_key(meeting: &StoredMeeting, page_hashes: &[String]) -> ContentHa
 /// when keys were held as text: a page's key is the same as before).
 #[must_use]
 pub fn combined_key<'a>(keys: impl IntoIterator<Item = &'a ContentHash>) -> ContentHash {
-    let mut hash = Sha256::new();
+    let mut combined = CombinedKey::default();
     for key in keys {
-        hash.update(key.hex());
-        hash.update([0]);
+        combined.add(key);
     }
-    ContentHash::from_digest(hash)
+    combined.finish()
+}
+
+/// [`combined_key`] made as the keys go by, one at a time: what a person's page key is counted
+/// with while the history is read, rather than from a list of every session of theirs.
+#[derive(Debug, Clone, Default)]
+pub struct CombinedKey(Sha256);
+
+impl CombinedKey {
+    /// Adds the next key.
+    pub fn add(&mut self, key: &ContentHash) {
+        self.0.update(key.hex());
+        self.0.update([0]);
+    }
+
+    /// The key of every key added, in order.
+    #[must_use]
+    pub fn finish(self) -> ContentHash {
+        ContentHash::from_digest(self.0)
+    }
 }
 
 #[cfg(test)]

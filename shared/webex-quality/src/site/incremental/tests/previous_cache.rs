@@ -336,3 +336,93 @@ fn the_string_table_only_grows_until_most_of_it_is_unused() {
     let a = gone.cache.meetings["a"].summary.get().unwrap().into_owned();
     assert!(held.contains(a.title(&gone.cache.texts)) && !a.title(&gone.cache.texts).is_empty());
 }
+
+#[test]
+fn the_counting_holds_the_sessions_of_people_whose_page_may_be_rendered_only() {
+    use crate::site::render_cache::{SessionSummary, Texts};
+    let options = SiteOptions::default();
+    let thresholds = Thresholds::default();
+    let today = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+    let mut texts = Texts::default();
+    let [today_p, stale_in, stale_out, new_p] =
+        ["today@x", "in@x", "out@x", "new@x"].map(|p| texts.intern(p));
+    // "m" was rendered by this build; "in" took part in it, "out" did not.
+    let mut meeting = cached("m");
+    meeting.summary = HeldSummary::here(MeetingSummary {
+        sessions: [today_p, stale_in]
+            .into_iter()
+            .map(|person| SessionSummary {
+                person,
+                ..SessionSummary::default()
+            })
+            .collect(),
+        ..meeting.summary.get().unwrap().into_owned()
+    });
+    let mut meetings = CachedMeetings::new();
+    meetings.insert("m".into(), meeting);
+    for k in 1..=8 {
+        let id = format!("k{k}");
+        meetings.insert(id.as_str().into(), cached(&id));
+    }
+    let rendered: HashSet<String> = ["m".to_owned(), "gone".to_owned()].into();
+    let mut cache = cache_with(&options, &thresholds, &[]);
+    let page = |rendered| CachedFiles {
+        key: h("k"),
+        files: FileHashes::default(),
+        rendered,
+    };
+    let path = |person| options.person_key.person_path(texts.get(person));
+    cache.people.insert(path(today_p), page(Some(today)));
+    for stale in [stale_in, stale_out] {
+        cache.people.insert(path(stale), page(today.pred_opt()));
+    }
+    let asked = |cache: Option<&RenderCache>, rendered: &HashSet<String>| {
+        let mut hold =
+            history_pages::hold_sessions(cache, (&meetings, rendered), (&texts, &options, today))
+                .unwrap();
+        [today_p, stale_in, stale_out, new_p].map(&mut hold)
+    };
+    // Kept whatever its key (rendered today); its key may have changed (in a rendered meeting);
+    // unchanged (in none); no page yet.
+    assert_eq!(asked(Some(&cache), &rendered), [false, true, false, true]);
+    // No previous cache, or more than a quarter of the meetings rendered: everyone's.
+    assert_eq!(asked(None, &rendered), [true; 4]);
+    let most: HashSet<String> = ["m", "k1", "k2"].map(str::to_owned).into();
+    assert_eq!(asked(Some(&cache), &most), [true; 4]);
+}
+
+#[test]
+fn a_person_whose_page_changed_without_a_rendered_meeting_has_it_rendered_from_the_history() {
+    let start = crate::db::test_support::t("2025-06-02T14:00:00Z");
+    let both = fixture(&[("a_I_1", start), ("b_I_2", start)]);
+    let first = both.build(None);
+    let manifest: Manifest = first
+        .manifest()
+        .iter()
+        .map(|(path, hash)| (path.clone(), *hash))
+        .collect();
+    // The next day "b" is gone (in no database the build reads): its people's pages list one
+    // meeting fewer, though the build renders no meeting, so the counting held none of their
+    // sessions.
+    let mut one = fixture(&[("a_I_1", start)]);
+    one.options.generated += chrono::Duration::days(1);
+    let previous = Previous {
+        cache: Some(first.cache),
+        manifest,
+    };
+    let next = one.build(Some(previous));
+    assert_eq!((next.meetings_rendered, next.meetings_reused), (0, 1));
+    assert_eq!((next.people_rendered, next.people_reused), (3, 0));
+    let full = one.build(None);
+    let people = |build: &SiteBuild| {
+        build
+            .files
+            .iter()
+            .filter(|(path, _)| path.starts_with("people/"))
+            .map(|(path, bytes)| (path.clone(), bytes.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(people(&next).len(), 3);
+    assert_eq!(people(&next), people(&full), "what a full build renders");
+    assert_eq!(next.cache.people, full.cache.people);
+}
