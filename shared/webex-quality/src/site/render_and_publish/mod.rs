@@ -21,7 +21,7 @@ use super::render_cache::Spill;
 use super::written::RenderedFiles;
 use super::{
     BuildError, Manifest, Previous, PublishError, Published, SiteBuild, SiteBuilder, SiteManifest,
-    SiteOptions, StatusView, publish_rest, publish_some, read_manifest,
+    SiteOptions, StatusView, publish_rest, publish_some, read_manifest_via,
 };
 use crate::clock::SharedClock;
 use crate::db::{Database, DbError};
@@ -408,7 +408,7 @@ async fn render_once(
     now: DateTime<Utc>,
     in_doubt: &BTreeSet<String>,
 ) -> Result<Attempt, RefreshError> {
-    let published = read_manifest(site).await?;
+    let published = read_manifest_via(site, Some(work_dir)).await?;
     if copy.base.is_none() && !published.files.is_empty() {
         return Err(RefreshError::NoDatabase {
             published: published.files.len(),
