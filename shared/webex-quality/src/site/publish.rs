@@ -592,12 +592,16 @@ mod tests {
         std::fs::create_dir_all(&work).unwrap();
         let store: SharedStore =
             Arc::new(FolderStore::for_site(scratch.path().join("site")).unwrap());
-        let none = read_manifest_via(store.as_ref(), Some(&work)).await.unwrap();
+        let none = read_manifest_via(store.as_ref(), Some(&work))
+            .await
+            .unwrap();
         assert!(none.files.is_empty() && none.etag.is_none());
         let files = site(&[("index.html", "<p>1</p>"), ("meetings/a.html", "a")]);
         publish(store.as_ref(), &files).await.unwrap();
         let direct = read_manifest(store.as_ref()).await.unwrap();
-        let via = read_manifest_via(store.as_ref(), Some(&work)).await.unwrap();
+        let via = read_manifest_via(store.as_ref(), Some(&work))
+            .await
+            .unwrap();
         assert_eq!(via.files.len(), 2);
         assert_eq!((via.files, via.etag), (direct.files, direct.etag));
         // Damaged: read as empty, at its version (as [`read_manifest`] does).
@@ -611,7 +615,9 @@ mod tests {
             )
             .await
             .unwrap();
-        let damaged = read_manifest_via(store.as_ref(), Some(&work)).await.unwrap();
+        let damaged = read_manifest_via(store.as_ref(), Some(&work))
+            .await
+            .unwrap();
         assert!(damaged.files.is_empty() && damaged.etag.is_some());
         assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
     }

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use foldhash::HashMap;
 
+use super::history::{History, Meetings};
 use super::meetings_lists::{self, meetings_lists};
-use super::{CachedMeetings, Kept, SiteBuild, SiteBuilder, cached_at};
+use super::{CachedMeetings, Kept, SiteBuild, SiteBuilder};
 use crate::site::build::{BuildError, render};
 use crate::site::list_pages::{
     Counted, HoldSessions, OverviewTallies, PersonSessions, SessionCounter, SessionRefs,
@@ -18,8 +19,7 @@ use crate::site::list_pages::{
 };
 use crate::site::office_pages::OfficeTallies;
 use crate::site::render_cache::{
-    self, CachedFiles, ContentHash, FileHashes, MeetingKey, MeetingSummary, RenderCache, Texts,
-    UsedTexts,
+    self, CachedFiles, ContentHash, FileHashes, MeetingSummary, RenderCache, Texts, UsedTexts,
 };
 use crate::site::written::RenderedFiles;
 use crate::site::{SiteOptions, StatusView, render_status};
@@ -58,12 +58,16 @@ impl<'a> SiteBuilder<'a> {
         // The meetings stay in the cache (one copy); the pages go through them oldest start first
         // as the database lists them, whichever partition they came from, each summary read back
         // when it is needed (from the spill file: memory holds one at a time), each entry looked
-        // up by its id (the order holds ids alone: [`super::history_of`]).
-        let meetings = std::mem::take(&mut self.build.cache.meetings);
+        // up by its id, or in the settled archives' list ([`History`]).
+        let entries = std::mem::take(&mut self.build.cache.meetings);
+        let settled = std::mem::take(&mut self.build.cache.settled);
         let texts = std::mem::take(&mut self.build.cache.texts);
-        let ids = super::history_of(&meetings);
-        let history =
-            || (0..ids.len()).filter_map(|at| Some((at, cached_at(&meetings, &ids, at)?)));
+        let meetings = Meetings {
+            entries: &entries,
+            settled: &settled,
+        };
+        let ids = History::of(meetings);
+        let history = || ids.iter(meetings);
         let mut cache = self.previous;
         let build = &mut self.build;
         let now = options.generated;
@@ -73,7 +77,7 @@ impl<'a> SiteBuilder<'a> {
         // sessions held only when their page may be rendered: [`hold_sessions`]).
         let hold = hold_sessions(
             cache.as_ref(),
-            (&meetings, &self.rendered),
+            (&entries, &self.rendered),
             (&texts, options, today),
         )?;
         let mut counter = SessionCounter::new(now, options, hold);
@@ -82,7 +86,7 @@ impl<'a> SiteBuilder<'a> {
         let mut used = UsedTexts::new(&texts);
         for (m, meeting) in history() {
             let summary = meeting.summary.get()?;
-            counter.add((m, &meeting.key), &summary, &texts);
+            counter.add((m, meeting.key), &summary, &texts);
             overview.add(&summary, &texts);
             offices.add(&summary, &texts);
             summary.mark_texts(&mut used);
@@ -156,8 +160,8 @@ impl<'a> SiteBuilder<'a> {
                     render_cache::combined_key(
                         sessions
                             .iter()
-                            .filter_map(|(m, _)| cached_at(&meetings, &ids, m as usize))
-                            .map(|m| &m.key),
+                            .filter_map(|(m, _)| ids.at(m as usize, meetings))
+                            .map(|m| m.key),
                     )
                 });
                 if let Some(cached) = previous
@@ -181,7 +185,7 @@ impl<'a> SiteBuilder<'a> {
         let (days, recent) = meetings_lists(
             build,
             previous.as_mut(),
-            (&meetings, &ids, &texts),
+            (meetings, &ids, &texts),
             (options, self.thresholds, self.work_dir.as_deref()),
         )?;
         build.insert(
@@ -198,7 +202,8 @@ impl<'a> SiteBuilder<'a> {
         })?;
         build.insert("status.html".into(), status_html.into_bytes());
         self.build.published = published;
-        self.build.cache.meetings = meetings;
+        self.build.cache.meetings = entries;
+        self.build.cache.settled = settled;
         self.build.cache.texts = texts;
         // The table only grows (the stored parts' summaries keep their strings' numbers), until
         // most of it is unused: the strings of meetings rendered again, or no longer cached.
@@ -268,7 +273,7 @@ pub(super) fn hold_sessions<'h>(
 pub(crate) struct PeoplePages<'a> {
     options: &'a SiteOptions,
     /// The build's meetings, oldest first: what the sessions' meeting indexes point into.
-    ids: Vec<MeetingKey>,
+    ids: History,
     /// The last 7 days' exports, still to make first, one at a time.
     recent: meetings_lists::RecentExports,
     /// Days of the meetings list to render next.
@@ -358,11 +363,11 @@ impl SiteBuild {
             let mut found = Vec::new();
             let mut last = None;
             for (m, index) in todo.sessions.iter() {
-                let Some(meeting) = cached_at(&cache.meetings, &pages.ids, m as usize) else {
+                let Some(meeting) = pages.ids.at(m as usize, Meetings::of(cache)) else {
                     continue;
                 };
                 if last != Some(m) {
-                    meetings.push((&meeting.key, meeting.summary.get()?));
+                    meetings.push((meeting.key, meeting.summary.get()?));
                     last = Some(m);
                 }
                 let at = meetings.len() - 1;

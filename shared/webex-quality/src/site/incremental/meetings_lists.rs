@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 
-use super::{CachedMeetings, Kept, SiteBuild, cached_at};
+use super::history::{History, Meetings};
+use super::{Kept, SiteBuild};
 use crate::quality::Thresholds;
 use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render_to};
 use crate::site::exports::{SessionRow, meeting_export, table_into};
 use crate::site::list_pages::{DayLink, LaterRows, MeetingsPage, day_path};
-use crate::site::render_cache::{self, CachedFiles, ContentHash, FileHashes, MeetingKey};
+use crate::site::render_cache::{self, CachedFiles, ContentHash, FileHashes};
 use crate::site::texts::Texts;
 use crate::site::written::{Output, RenderedFiles, WrittenFile};
 
@@ -22,32 +23,28 @@ const RECENT_DAYS: i64 = 7;
 /// The meetings list: the last 7 days on `meetings.html` (and in `meetings.csv` and `.json`), with
 /// a link to every day; each day (UTC, by start) on a page of its own with its exports, kept from the
 /// previous build while that day's meetings are unchanged. No page lists the whole history.
-/// Returns the days to render ([`render_day`]) and the last 7 days' meetings, as a range of `ids`
-/// (the build's meetings, oldest first: [`super::history_of`]), for their exports
+/// Returns the days to render ([`render_day`]) and the last 7 days' meetings, as a range of
+/// `history` (the build's meetings, oldest first: [`History`]), for their exports
 /// ([`render_recent_export`]).
 pub(super) fn meetings_lists(
     build: &mut SiteBuild,
     mut previous: Option<&mut Kept<'_>>,
-    (meetings, ids, texts): (&CachedMeetings, &[MeetingKey], &Texts),
+    (meetings, history, texts): (Meetings<'_>, &History, &Texts),
     (options, thresholds, work_dir): (&SiteOptions, &Thresholds, Option<&Path>),
 ) -> Result<(Vec<DayTodo>, RecentExports), BuildError> {
     let recent_from = options.generated - chrono::Duration::days(RECENT_DAYS);
-    let start = |at: usize| cached_at(meetings, ids, at).map(|m| m.summary.start());
+    let start = |at: usize| history.at(at, meetings).map(|m| m.summary.start());
     // The history is in start order: a day's meetings are next to each other, and the last 7
     // days are its end (ranges of it, not an index a meeting).
     let mut by_day: BTreeMap<chrono::NaiveDate, Range<usize>> = BTreeMap::new();
-    for at in 0..ids.len() {
+    for at in 0..history.len() {
         let Some(day) = start(at).map(|s| s.date_naive()) else {
             continue;
         };
         let range = by_day.entry(day).or_insert(at..at);
         range.end = at + 1;
     }
-    let recent = ids.partition_point(|id| {
-        meetings
-            .get(id.id())
-            .is_none_or(|m| m.summary.start() < recent_from)
-    })..ids.len();
+    let recent = history.first_from(meetings, recent_from)..history.len();
     // The last 7 days' summaries, read back one at a time for what orders the page's rows, then
     // again for each row as the page is written (neither the summaries nor the rows are held
     // beside the page: 7 days of summaries with their sessions were 6 MB at 1,000 meetings a day,
@@ -55,11 +52,11 @@ pub(super) fn meetings_lists(
     // ([`render_recent_export`]): the page and the exports are not held together.
     let mut rows = LaterRows::new("", (texts, options));
     for at in recent.clone().rev() {
-        if let Some(meeting) = cached_at(meetings, ids, at) {
+        if let Some(meeting) = history.at(at, meetings) {
             rows.add(at, &*meeting.summary.get()?);
         }
     }
-    let read = move |at: usize| match cached_at(meetings, ids, at) {
+    let read = move |at: usize| match history.at(at, meetings) {
         Some(meeting) => meeting.summary.get(),
         None => Err(std::io::Error::other("a meeting of the last 7 days left the build").into()),
     };
@@ -109,8 +106,8 @@ pub(super) fn meetings_lists(
         let key = render_cache::combined_key(
             range
                 .clone()
-                .filter_map(|at| cached_at(meetings, ids, at))
-                .map(|m| &m.key),
+                .filter_map(|at| history.at(at, meetings))
+                .map(|m| m.key),
         );
         if let Some(cached) = previous
             .as_mut()
@@ -159,13 +156,13 @@ impl RecentExports {
 }
 
 /// The last 7 days' page when it waits in the work folder, else the next of their exports
-/// (`recent`, a range of `ids`: [`meetings_lists`]), its rows newest first, each summary read back
+/// (`recent`, a range of `history`: [`meetings_lists`]), its rows newest first, each summary read back
 /// as its row is written (into a file of `work_dir` when there is one); recorded in `build` and
 /// returned to publish. None when both are made.
 pub(super) fn render_recent_export(
     build: &mut SiteBuild,
     recent: &mut RecentExports,
-    (ids, work_dir): (&[MeetingKey], Option<&Path>),
+    (history, work_dir): (&History, Option<&Path>),
 ) -> Result<Option<(String, Output)>, BuildError> {
     if let Some(page) = recent.page.take() {
         return Ok(Some((page.path.clone(), Output::Written(page))));
@@ -180,7 +177,7 @@ pub(super) fn render_recent_export(
             .meetings
             .clone()
             .rev()
-            .filter_map(|at| cached_at(&cache.meetings, ids, at))
+            .filter_map(|at| history.at(at, Meetings::of(cache)))
             .map_while(|m| match m.summary.get() {
                 Ok(a) => Some(meeting_export(&a, &cache.texts)),
                 Err(error) => {
@@ -258,7 +255,7 @@ impl DayRender {
 pub(super) fn render_day(
     build: &mut SiteBuild,
     day: &mut DayRender,
-    (ids, rule, work_dir): (&[MeetingKey], &str, Option<&Path>),
+    (history, rule, work_dir): (&History, &str, Option<&Path>),
     options: &SiteOptions,
 ) -> Result<(RenderedFiles, bool), BuildError> {
     let cache = &build.cache;
@@ -267,7 +264,7 @@ pub(super) fn render_day(
         day.todo
             .meetings
             .clone()
-            .filter_map(|at| cached_at(&cache.meetings, ids, at))
+            .filter_map(|at| history.at(at, Meetings::of(cache)))
     };
     let [path, csv, json, sessions_csv, sessions_json] = day.todo.paths();
     let rendered = if day.done == 0 {

@@ -19,6 +19,7 @@ use super::{SiteOptions, StatusView};
 use crate::db::{Database, DbError};
 use crate::quality::{Thresholds, headline, meeting_report};
 
+mod history;
 mod history_pages;
 mod manifest;
 mod meetings_lists;
@@ -120,26 +121,6 @@ type CachedMeetings = BTreeMap<MeetingKey, Box<CachedMeeting>>;
 
 /// A meeting's entry in the render cache, with its id (the map's own key).
 type CacheEntry = (MeetingKey, Box<CachedMeeting>);
-
-/// The build's meetings oldest start first, then by id: what the pages built from the history go
-/// through, and what their meeting indexes point into ([`cached_at`]). Ids alone, each entry
-/// looked up when it is needed: a meeting's day is a range of it, and its last 7 days its end.
-fn history_of(meetings: &CachedMeetings) -> Vec<MeetingKey> {
-    let mut ids: Vec<MeetingKey> = meetings.keys().cloned().collect();
-    // Stable: meetings that start together stay in id order (the map's).
-    ids.sort_by_cached_key(|id| meetings.get(id.id()).map(|m| m.summary.start()));
-    ids
-}
-
-/// The entry in `cache` of the meeting at `at` in `ids` (the build's meetings, oldest first: what
-/// the pages built from the history point into), if it has one.
-fn cached_at<'c>(
-    meetings: &'c CachedMeetings,
-    ids: &[MeetingKey],
-    at: usize,
-) -> Option<&'c CachedMeeting> {
-    meetings.get(ids.get(at)?.id()).map(|m| &**m)
-}
 
 /// A meeting's entry and the published manifest's copy of its page's path.
 type PublishedEntry = (CacheEntry, SitePath);

@@ -28,6 +28,7 @@ mod held;
 mod meeting_key;
 mod parts;
 mod records;
+mod settled;
 mod stored;
 mod unread;
 
@@ -35,6 +36,7 @@ pub use held::HeldSummary;
 pub use meeting_key::MeetingKey;
 pub use parts::{PARTS_PREFIX, part_key};
 pub use records::CacheDigest;
+pub use settled::{Settled, SettledMeeting};
 pub use unread::{PartReading, UnreadParts};
 
 /// The render cache's key in the data store: records of postcard under zstd ([`RenderCache::to_bytes`]).
@@ -233,6 +235,10 @@ pub struct RenderCache {
     /// Per day page of the meetings list.
     #[serde(default)]
     pub days: BTreeMap<String, CachedFiles>,
+    /// The archives a build kept without an entry a meeting (`settled.rs`): their parts are kept
+    /// as the data store holds them (each with its digest in `parts`).
+    #[serde(skip)]
+    pub settled: Settled,
 }
 
 /// A cache that cannot be read.
@@ -274,6 +280,7 @@ impl RenderCache {
             parts: BTreeMap::new(),
             texts: Texts::default(),
             days: BTreeMap::new(),
+            settled: Settled::default(),
         }
     }
 
@@ -285,6 +292,8 @@ impl RenderCache {
     /// # Errors
     /// The spill file failed (then the cache is half remapped: the build fails and is not saved).
     pub fn compact_texts(&mut self) -> Result<(), SpillError> {
+        // Every part is written again: the settled archives' too, from entries of their own.
+        let settled = self.unsettle()?;
         let meetings = &mut self.meetings;
         let mut failed = None;
         self.parts.clear();
@@ -301,7 +310,16 @@ impl RenderCache {
                 }
             }
         });
-        failed.map_or(Ok(()), Err)
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        // What the build's history points at is the entries' summary, renumbered.
+        for (id, summary) in settled.iter().zip(self.settled.summaries_mut()) {
+            if let Some(entry) = self.meetings.get(id.id()) {
+                summary.clone_from(&entry.summary);
+            }
+        }
+        Ok(())
     }
 
     /// Whether files rendered for this cache may be kept by a build with `fingerprint`.

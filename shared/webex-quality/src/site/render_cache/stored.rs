@@ -74,7 +74,9 @@ impl RenderCache {
         let count = self.meetings.iter().filter(hot).count();
         records.entries(count, self.meetings.iter().filter(hot))?;
         records.map(&self.people)?;
-        let parts = |(archive, _): &(&String, &CacheDigest)| self.archives.contains_key(*archive);
+        let parts = |(archive, _): &(&String, &CacheDigest)| {
+            self.archives.contains_key(*archive) || self.settled.holds(archive)
+        };
         let count = self.parts.iter().filter(parts).count();
         records.entries(count, self.parts.iter().filter(parts))?;
         records.record(&self.texts)?;
@@ -152,6 +154,7 @@ impl RenderCache {
             texts: reader.record()?,
             days: reader.map()?,
             archives: BTreeMap::new(),
+            settled: super::Settled::default(),
         };
         reader.end()?;
         Ok((cache, reader.input.into_inner().digest()))
