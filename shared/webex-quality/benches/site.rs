@@ -105,7 +105,10 @@ fn main() {
             &thresholds,
             previous.map(|p| Previous {
                 cache: Some(p.cache.clone()),
-                manifest: p.manifest().to_map(),
+                manifest: p
+                    .manifest()
+                    .to_map()
+                    .expect("the previous build's manifest"),
             }),
         )
         .unwrap()

@@ -6,17 +6,19 @@
 use std::collections::BTreeMap;
 
 use crate::site::file_hashes::{ContentHash, Manifest, SitePath};
-use crate::site::render_cache::{CachedMeeting, MeetingKey};
+use crate::site::render_cache::{CachedMeeting, MeetingKey, Settled, SpillError};
 
 /// The cache's entries, by meeting.
 type Entries = BTreeMap<MeetingKey, Box<CachedMeeting>>;
 
-/// Every file of a site and its content hash: the files `listed`, and the page of each meeting of
-/// `pages` that `listed` does not have (its hash is the entry's).
+/// Every file of a site and its content hash: the files `listed`, the page of each meeting of
+/// `pages` that `listed` does not have (its hash is the entry's), and the pages of the `settled`
+/// archives' meetings (read back: [`SiteManifest::settled_pages`]).
 #[derive(Debug, Clone, Copy)]
 pub struct SiteManifest<'a> {
     listed: &'a Manifest,
     pages: Option<&'a Entries>,
+    settled: Option<&'a Settled>,
 }
 
 impl<'a> SiteManifest<'a> {
@@ -26,16 +28,21 @@ impl<'a> SiteManifest<'a> {
         Self {
             listed,
             pages: None,
+            settled: None,
         }
     }
 
-    /// The files of `listed`, and the page of every meeting of `entries` that `listed` does not
-    /// have: a build's meeting pages.
+    /// The files of `listed`, the page of every meeting of `entries` that `listed` does not have,
+    /// and the pages of the `settled` archives' meetings: a build's meeting pages.
     #[must_use]
-    pub(crate) fn with_meeting_pages(listed: &'a Manifest, entries: &'a Entries) -> Self {
+    pub(crate) fn with_meeting_pages(
+        listed: &'a Manifest,
+        (entries, settled): (&'a Entries, &'a Settled),
+    ) -> Self {
         Self {
             listed,
             pages: Some(entries),
+            settled: Some(settled),
         }
     }
 
@@ -50,7 +57,9 @@ impl<'a> SiteManifest<'a> {
     }
 
     /// The path (as the manifest shares it) and content hash of the file at `path`, if the site
-    /// has it.
+    /// has it and it is not a settled archive's meeting page (a build asks of the files it
+    /// renders and of what was published but not taken over: a settled meeting's page is
+    /// neither).
     #[must_use]
     pub fn get_key_value(&self, path: &str) -> Option<(&'a SitePath, &'a ContentHash)> {
         if let Some(listed) = self.listed.get_key_value(path) {
@@ -75,7 +84,15 @@ impl<'a> SiteManifest<'a> {
     /// How many files the site has.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.listed.len() + self.pages().count()
+        self.listed.len() + self.pages().count() + self.settled.map_or(0, Settled::len)
+    }
+
+    /// The settled archives' meeting pages and their hashes, each read back from the spill file
+    /// (they are not in [`SiteManifest::iter`]).
+    pub fn settled_pages(
+        self,
+    ) -> impl Iterator<Item = Result<(SitePath, ContentHash), SpillError>> + 'a {
+        self.settled.into_iter().flat_map(Settled::pages)
     }
 
     /// Whether the site has no file.
@@ -84,7 +101,8 @@ impl<'a> SiteManifest<'a> {
         self.len() == 0
     }
 
-    /// Every file and its hash, ordered by path as a [`Manifest`] is.
+    /// Every file and its hash, ordered by path as a [`Manifest`] is, but the settled archives'
+    /// meeting pages ([`SiteManifest::settled_pages`]).
     pub fn iter(self) -> impl Iterator<Item = (&'a SitePath, &'a ContentHash)> {
         // The entries are ordered by id; by path too, unless an id holds a character that sorts
         // before the page's ".html" (then, and only then, the pages are sorted here).
@@ -105,11 +123,15 @@ impl<'a> SiteManifest<'a> {
         })
     }
 
-    /// The manifest as a map of its own (a copy of each entry, the paths shared).
-    #[must_use]
-    pub fn to_map(self) -> Manifest {
+    /// The manifest as a map of its own (a copy of each entry, the paths shared), the settled
+    /// archives' pages too.
+    ///
+    /// # Errors
+    /// A settled meeting's summary cannot be read back.
+    pub fn to_map(self) -> Result<Manifest, SpillError> {
         self.iter()
-            .map(|(path, hash)| (path.clone(), *hash))
+            .map(|(path, hash)| Ok((path.clone(), *hash)))
+            .chain(self.settled_pages())
             .collect()
     }
 }
@@ -150,7 +172,8 @@ mod tests {
             .into_iter()
             .map(|id| (MeetingKey::new(id), entry(id)))
             .collect();
-        let manifest = SiteManifest::with_meeting_pages(&listed, &entries);
+        let settled = Settled::default();
+        let manifest = SiteManifest::with_meeting_pages(&listed, (&entries, &settled));
         let paths: Vec<&str> = manifest.iter().map(|(path, _)| &**path).collect();
         assert_eq!(
             paths,
@@ -178,13 +201,13 @@ mod tests {
         let (path, _) = manifest.get_key_value("meetings/c.html").unwrap();
         assert!(std::sync::Arc::ptr_eq(path, key.page()));
         assert!(!manifest.contains("meetings/d.html") && !manifest.contains("meetings/c.csv"));
-        let map = manifest.to_map();
+        let map = manifest.to_map().unwrap();
         assert_eq!(map.len(), 6);
         assert_eq!(map["meetings/a-1.html"], ContentHash::of(b"a-1"));
         // Without the entries, the listed files alone.
         let listed_only = SiteManifest::of(&listed);
         assert_eq!(listed_only.len(), 3);
         assert!(!listed_only.contains("meetings/c.html"));
-        assert_eq!(listed_only.to_map(), listed);
+        assert_eq!(listed_only.to_map().unwrap(), listed);
     }
 }

@@ -3,7 +3,7 @@
 //! meeting are rendered from the meetings' summaries (`history_pages`, the meetings list's days in
 //! `meetings_lists`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -114,6 +114,9 @@ pub struct SiteBuilder<'a> {
     /// Where the largest files are written as they are made, when anywhere
     /// ([`SiteBuilder::write_large_files_to`]).
     work_dir: Option<PathBuf>,
+    /// The UTC days the meetings with an entry in the build's cache start on (no archive of
+    /// such a day is settled: [`settles`]).
+    days: BTreeSet<NaiveDate>,
 }
 
 /// The render cache's meetings ([`RenderCache::meetings`]).
@@ -135,6 +138,32 @@ fn added(build: &SiteBuild, failed: &HashSet<String>, instance_id: &str) -> bool
 /// failed was rendered too).
 fn part_unchanged(ids: &[MeetingKey], rendered: &HashSet<String>) -> bool {
     !ids.iter().any(|id| rendered.contains(id.id()))
+}
+
+/// The UTC day of the archive whose meetings are `taken` (its list `ids`) when a build may settle
+/// it (`render_cache/settled.rs`): its stored part is kept (`unchanged`), the build spills its
+/// summaries (`spills`), it keeps every meeting the archive lists, all of them start on that day,
+/// and no meeting the build holds an entry of starts on it (`days`), nor is another archive of
+/// it settled (then the day is one run of the history: [`history::History`]).
+fn settles(
+    taken: &[PublishedEntry],
+    (ids, unchanged): (&[MeetingKey], bool),
+    (spills, days, build): (bool, &BTreeSet<NaiveDate>, &SiteBuild),
+) -> Option<NaiveDate> {
+    let ((_, first), _) = taken.first()?;
+    let day = first.summary.start().date_naive();
+    let mut listed: Vec<&str> = ids.iter().map(|id| id.id()).collect();
+    listed.sort_unstable();
+    listed.dedup();
+    let settles = unchanged
+        && spills
+        && taken.len() == listed.len()
+        && taken
+            .iter()
+            .all(|((_, entry), _)| entry.summary.start().date_naive() == day)
+        && !days.contains(&day)
+        && !build.cache.settled.has_day(day);
+    settles.then_some(day)
 }
 
 impl<'a> SiteBuilder<'a> {
@@ -172,6 +201,7 @@ impl<'a> SiteBuilder<'a> {
             spill: None,
             unread: UnreadParts::default(),
             work_dir: None,
+            days: BTreeSet::new(),
         }
     }
 
@@ -247,6 +277,7 @@ impl<'a> SiteBuilder<'a> {
             .unwrap_or(id);
         self.build.kept += 1;
         self.build.meetings_reused += 1;
+        self.days.insert(cached.summary.start().date_naive());
         self.build.cache.meetings.insert(key, cached);
     }
 
@@ -260,6 +291,8 @@ impl<'a> SiteBuilder<'a> {
             build,
             failed,
             rendered,
+            spill,
+            days,
             ..
         } = self
         else {
@@ -298,10 +331,25 @@ impl<'a> SiteBuilder<'a> {
             return false;
         }
         // Its stored part stays as it is, unless this build rendered one of its meetings.
+        let mut unchanged = false;
         if let Some(digest) = previous.parts.remove(key)
             && part_unchanged(&ids, rendered)
         {
             build.cache.parts.insert(key.to_owned(), digest);
+            unchanged = true;
+        }
+        if let Some(day) = settles(&taken, (&ids, unchanged), (spill.is_some(), days, build)) {
+            let entries = taken
+                .into_iter()
+                .map(|(entry, path)| {
+                    build.take_over(&path);
+                    build.kept += 1;
+                    build.meetings_reused += 1;
+                    entry
+                })
+                .collect();
+            build.cache.settled.settle(key, day, entries);
+            return true;
         }
         for entry in taken {
             self.keep_cached(entry);
@@ -437,6 +485,7 @@ impl<'a> SiteBuilder<'a> {
                 summary.spill_to(spill)?;
             }
             self.build.meetings_rendered += 1;
+            self.days.insert(start.date_naive());
             self.build
                 .cache
                 .meetings
@@ -504,6 +553,10 @@ impl<'a> SiteBuilder<'a> {
             .map(|(path, hash)| (SitePath::clone(path), *hash))
             .collect();
         build.hashes.extend(kept);
+        for page in build.cache.settled.pages() {
+            let (path, hash) = page?;
+            build.hashes.insert(path, hash);
+        }
         build.pages_listed = true;
         // The parts not reached, read: their meetings join the cache as the others left.
         self.reach(None);

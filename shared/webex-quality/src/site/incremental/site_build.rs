@@ -101,7 +101,10 @@ impl SiteBuild {
         if self.pages_listed {
             SiteManifest::of(&self.hashes)
         } else {
-            SiteManifest::with_meeting_pages(&self.hashes, &self.cache.meetings)
+            SiteManifest::with_meeting_pages(
+                &self.hashes,
+                (&self.cache.meetings, &self.cache.settled),
+            )
         }
     }
 }

@@ -129,4 +129,5 @@ fn over_previous<'a>(
 
 mod previous_cache;
 mod rendering;
+mod settled;
 mod shared_paths;
