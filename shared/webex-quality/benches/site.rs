@@ -105,10 +105,7 @@ fn main() {
             &thresholds,
             previous.map(|p| Previous {
                 cache: Some(p.cache.clone()),
-                manifest: p
-                    .manifest()
-                    .to_map()
-                    .expect("the previous build's manifest"),
+                manifest: p.manifest().to_map(),
             }),
         )
         .unwrap()

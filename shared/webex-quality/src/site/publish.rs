@@ -374,17 +374,7 @@ impl ManifestEntries<'_> {
 
 impl serde::Serialize for ManifestEntries<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{Error, SerializeMap};
-        let mut map = serializer.serialize_map(Some(self.files.len()))?;
-        for (path, hash) in self.files.iter() {
-            map.serialize_entry(&**path, hash)?;
-        }
-        // A settled archive's pages after the rest (the JSON is read back into a map).
-        for page in self.files.settled_pages() {
-            let (path, hash) = page.map_err(S::Error::custom)?;
-            map.serialize_entry(&*path, &hash)?;
-        }
-        map.end()
+        serializer.collect_map(self.files.iter())
     }
 }
 

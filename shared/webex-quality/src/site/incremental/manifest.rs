@@ -6,14 +6,14 @@
 use std::collections::BTreeMap;
 
 use crate::site::file_hashes::{ContentHash, Manifest, SitePath};
-use crate::site::render_cache::{CachedMeeting, MeetingKey, Settled, SpillError};
+use crate::site::render_cache::{CachedMeeting, MeetingKey, Settled};
 
 /// The cache's entries, by meeting.
 type Entries = BTreeMap<MeetingKey, Box<CachedMeeting>>;
 
 /// Every file of a site and its content hash: the files `listed`, the page of each meeting of
-/// `pages` that `listed` does not have (its hash is the entry's), and the pages of the `settled`
-/// archives' meetings (read back: [`SiteManifest::settled_pages`]).
+/// `pages` that `listed` does not have (its hash is the entry's), and the `settled` archives'
+/// lists of their meetings' pages, which stand for those pages (`render_cache/settled.rs`).
 #[derive(Debug, Clone, Copy)]
 pub struct SiteManifest<'a> {
     listed: &'a Manifest,
@@ -65,6 +65,9 @@ impl<'a> SiteManifest<'a> {
         if let Some(listed) = self.listed.get_key_value(path) {
             return Some(listed);
         }
+        if let Some(settled) = self.settled.and_then(|s| s.listed().get_key_value(path)) {
+            return Some(settled);
+        }
         let (key, entry) = self.pages?.get_key_value(MeetingKey::id_of_page(path)?)?;
         Some((key.page(), &entry.page))
     }
@@ -81,18 +84,11 @@ impl<'a> SiteManifest<'a> {
         self.get(path).is_some()
     }
 
-    /// How many files the site has.
+    /// How many files the site has: a settled archive's pages, and its list of them.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.listed.len() + self.pages().count() + self.settled.map_or(0, Settled::len)
-    }
-
-    /// The settled archives' meeting pages and their hashes, each read back from the spill file
-    /// (they are not in [`SiteManifest::iter`]).
-    pub fn settled_pages(
-        self,
-    ) -> impl Iterator<Item = Result<(SitePath, ContentHash), SpillError>> + 'a {
-        self.settled.into_iter().flat_map(Settled::pages)
+        let settled = self.settled.map_or(0, |s| s.len() + s.listed().len());
+        self.listed.len() + self.pages().count() + settled
     }
 
     /// Whether the site has no file.
@@ -101,8 +97,8 @@ impl<'a> SiteManifest<'a> {
         self.len() == 0
     }
 
-    /// Every file and its hash, ordered by path as a [`Manifest`] is, but the settled archives'
-    /// meeting pages ([`SiteManifest::settled_pages`]).
+    /// Every entry and its hash, ordered by path as a [`Manifest`] is: each file, but a settled
+    /// archive's meeting pages, listed by its list of them.
     pub fn iter(self) -> impl Iterator<Item = (&'a SitePath, &'a ContentHash)> {
         // The entries are ordered by id; by path too, unless an id holds a character that sorts
         // before the page's ".html" (then, and only then, the pages are sorted here).
@@ -114,26 +110,31 @@ impl<'a> SiteManifest<'a> {
                 pages.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 Box::new(pages.into_iter())
             };
-        let mut pages = pages.peekable();
-        let mut listed = self.listed.iter().peekable();
-        std::iter::from_fn(move || match (listed.peek(), pages.peek()) {
-            (Some(a), Some(b)) if b.0 < a.0 => pages.next(),
-            (Some(_), _) => listed.next(),
-            (None, _) => pages.next(),
-        })
+        let settled = self.settled.into_iter().flat_map(|s| s.listed().iter());
+        merged(merged(self.listed.iter(), settled), pages)
     }
 
-    /// The manifest as a map of its own (a copy of each entry, the paths shared), the settled
-    /// archives' pages too.
-    ///
-    /// # Errors
-    /// A settled meeting's summary cannot be read back.
-    pub fn to_map(self) -> Result<Manifest, SpillError> {
+    /// The manifest as a map of its own (a copy of each entry, the paths shared).
+    #[must_use]
+    pub fn to_map(self) -> Manifest {
         self.iter()
-            .map(|(path, hash)| Ok((path.clone(), *hash)))
-            .chain(self.settled_pages())
+            .map(|(path, hash)| (path.clone(), *hash))
             .collect()
     }
+}
+
+/// The entries of `one` and `other`, each in path order, in path order (`one`'s first of two with
+/// the same path).
+fn merged<'a>(
+    one: impl Iterator<Item = (&'a SitePath, &'a ContentHash)>,
+    other: impl Iterator<Item = (&'a SitePath, &'a ContentHash)>,
+) -> impl Iterator<Item = (&'a SitePath, &'a ContentHash)> {
+    let (mut one, mut other) = (one.peekable(), other.peekable());
+    std::iter::from_fn(move || match (one.peek(), other.peek()) {
+        (Some(a), Some(b)) if b.0 < a.0 => other.next(),
+        (Some(_), _) => one.next(),
+        (None, _) => other.next(),
+    })
 }
 
 #[cfg(test)]
@@ -201,13 +202,13 @@ mod tests {
         let (path, _) = manifest.get_key_value("meetings/c.html").unwrap();
         assert!(std::sync::Arc::ptr_eq(path, key.page()));
         assert!(!manifest.contains("meetings/d.html") && !manifest.contains("meetings/c.csv"));
-        let map = manifest.to_map().unwrap();
+        let map = manifest.to_map();
         assert_eq!(map.len(), 6);
         assert_eq!(map["meetings/a-1.html"], ContentHash::of(b"a-1"));
         // Without the entries, the listed files alone.
         let listed_only = SiteManifest::of(&listed);
         assert_eq!(listed_only.len(), 3);
         assert!(!listed_only.contains("meetings/c.html"));
-        assert_eq!(listed_only.to_map().unwrap(), listed);
+        assert_eq!(listed_only.to_map(), listed);
     }
 }

@@ -293,6 +293,7 @@ impl<'a> SiteBuilder<'a> {
             rendered,
             spill,
             days,
+            waiting,
             ..
         } = self
         else {
@@ -301,6 +302,21 @@ impl<'a> SiteBuilder<'a> {
         let Some(ids) = previous.archives.remove(key) else {
             return false;
         };
+        // The site may have the archive's pages as one list (the previous build settled it): then
+        // they are published as its part's entries record them, when the list is theirs.
+        let settled_entry = render_cache::settled_path(key);
+        let whole = build
+            .published
+            .get(settled_entry.as_str())
+            .is_some_and(|listed| {
+                let pages: Option<Vec<(&SitePath, &ContentHash)>> = ids
+                    .iter()
+                    .map(|id| Some((id.page(), &previous.meetings.get(id.id())?.page)))
+                    .collect();
+                pages.is_some_and(|pages| {
+                    *listed == ContentHash::of(&render_cache::settled_list(pages))
+                })
+            });
         // The meetings not added yet, each moved out of the previous cache and its page looked up
         // once in the published manifest (its path then shared with it). One not cached or not
         // published as cached: everything goes back, and the archive is read.
@@ -317,7 +333,12 @@ impl<'a> SiteBuilder<'a> {
                 put_back = Some(None);
                 break;
             };
-            let Some(path) = cached.published_path(&id, &build.published) else {
+            let published = if whole {
+                Some(Arc::clone(id.page()))
+            } else {
+                cached.published_path(&id, &build.published)
+            };
+            let Some(path) = published else {
                 put_back = Some(Some((id, cached)));
                 break;
             };
@@ -339,6 +360,7 @@ impl<'a> SiteBuilder<'a> {
             unchanged = true;
         }
         if let Some(day) = settles(&taken, (&ids, unchanged), (spill.is_some(), days, build)) {
+            let pages = taken.len();
             let entries = taken
                 .into_iter()
                 .map(|(entry, path)| {
@@ -348,7 +370,16 @@ impl<'a> SiteBuilder<'a> {
                     entry
                 })
                 .collect();
-            build.cache.settled.settle(key, day, entries);
+            let list = build.cache.settled.settle(key, day, entries);
+            if whole {
+                // Published as its list: taken over, and its pages counted as taken over.
+                build.take_over(&settled_entry);
+                build.taken += pages;
+                build.kept += 1;
+            } else {
+                *waiting += list.len();
+                build.files.insert(settled_entry, list);
+            }
             return true;
         }
         for entry in taken {
@@ -361,6 +392,41 @@ impl<'a> SiteBuilder<'a> {
         let ids = ids.iter().map(|id| cache.shared_id(id)).collect();
         self.build.cache.archives.insert(key.to_owned(), ids);
         true
+    }
+
+    /// The content hash of the settled archive `archive`'s list of pages, when the site has one
+    /// (`render_cache/settled.rs`).
+    #[must_use]
+    pub fn settled_entry(&self, archive: &str) -> Option<ContentHash> {
+        self.build
+            .published
+            .get(render_cache::settled_path(archive).as_str())
+            .copied()
+    }
+
+    /// Lists in what the build compares with the pages of the settled archive `archive`, which it
+    /// must read again (it could not keep it): `list`, the list the site holds of them
+    /// ([`render_cache::settled_list`]), when it is the one the published manifest lists. The
+    /// pages the build renders the same are then not uploaded again, and those it no longer has
+    /// are removed. Else (the list is gone or another) they are not known: the build uploads every
+    /// page of the archive, and removes none it no longer has. The list itself stays listed (the
+    /// publish removes it, unless the build settles the archive again).
+    pub fn expand_settled(&mut self, archive: &str, list: Result<bytes::Bytes, String>) {
+        let Some(listed) = self.settled_entry(archive) else {
+            return;
+        };
+        let pages = list.and_then(|list| {
+            if ContentHash::of(&list) != listed {
+                return Err("it is not the list the manifest has".to_owned());
+            }
+            serde_json::from_slice::<Manifest>(&list).map_err(|error| error.to_string())
+        });
+        match pages {
+            Ok(pages) => self.build.published.extend(pages),
+            Err(error) => {
+                tracing::warn!(archive, %error, "the pages of a settled archive are not known: those rendered are uploaded again, and none is removed");
+            }
+        }
     }
 
     /// Adds the meetings of `db` not added yet: each is kept from the previous build when its List
@@ -553,10 +619,6 @@ impl<'a> SiteBuilder<'a> {
             .map(|(path, hash)| (SitePath::clone(path), *hash))
             .collect();
         build.hashes.extend(kept);
-        for page in build.cache.settled.pages() {
-            let (path, hash) = page?;
-            build.hashes.insert(path, hash);
-        }
         build.pages_listed = true;
         // The parts not reached, read: their meetings join the cache as the others left.
         self.reach(None);

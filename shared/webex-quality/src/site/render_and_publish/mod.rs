@@ -336,6 +336,29 @@ async fn add_streamed(
     }
 }
 
+/// Before the archive `archive` is read again: when the site has it as settled (its list of pages
+/// in one file, `render_cache/settled.rs`), reads the list, to list its pages in what the build
+/// compares with ([`SiteBuilder::expand_settled`]).
+///
+/// # Errors
+/// The site store failed.
+async fn expand_settled(
+    site: &dyn ObjectStore,
+    builder: &mut SiteBuilder<'_>,
+    archive: &str,
+) -> Result<(), StoreError> {
+    if builder.settled_entry(archive).is_none() {
+        return Ok(());
+    }
+    let key = super::render_cache::settled_path(archive);
+    let list = match site.get(&key, None).await? {
+        crate::storage::Fetched::Found(object) => Ok(object.bytes),
+        _ => Err(format!("{key} is gone from the site")),
+    };
+    builder.expand_settled(archive, list);
+    Ok(())
+}
+
 /// Saves a build stopped by its budget: the manifest lists what it published on top of what was
 /// there (nothing is removed), then the cache holds its progress (`stored`: see [`save_cache`]).
 async fn save_progress(
@@ -477,6 +500,7 @@ async fn render_once(
         if builder.reuse_archive(&key) {
             continue;
         }
+        expand_settled(site, &mut builder, &key).await?;
         archives_read += 1;
         let local = history::download(data, archive, work_dir).await?;
         let db = Database::open(&local.path)?;

@@ -36,7 +36,7 @@ pub use held::HeldSummary;
 pub use meeting_key::MeetingKey;
 pub use parts::{PARTS_PREFIX, part_key};
 pub use records::CacheDigest;
-pub use settled::{Settled, SettledMeeting};
+pub use settled::{SETTLED_PREFIX, Settled, SettledMeeting, settled_list, settled_path};
 pub use unread::{PartReading, UnreadParts};
 
 /// The render cache's key in the data store: records of postcard under zstd ([`RenderCache::to_bytes`]).

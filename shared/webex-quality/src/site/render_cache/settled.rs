@@ -3,8 +3,17 @@
 //! in the spill file (about 110 bytes a meeting, in one list), not as cache entries keyed by their
 //! page's path in a map, listed again by their archive and by the history's order (about 290
 //! bytes a meeting, 7 MB of a render's peak at 30 days of 1,000 meetings a day with nothing
-//! changed). Their part of the render cache stays as the data store holds it (its digest is kept),
-//! and the manifest lists their pages from here ([`Settled::pages`]).
+//! changed). Their part of the render cache stays as the data store holds it (its digest is kept).
+//!
+//! The site's manifest lists a settled archive as one file, not a page a meeting:
+//! `_settled/<archive key>.json` ([`settled_path`]), the list of its meetings' pages and their
+//! content hashes ([`settled_list`]), written to the site store when the archive is first settled.
+//! The next build that reads the same part keeps the archive when the list's hash is the one its
+//! part's entries make, without looking each page up; a build that must read the archive again
+//! first reads the list (`SiteBuilder::expand_settled`), so that the pages it renders the same are
+//! not uploaded again and those it no longer has are removed. The published manifest then grows
+//! with the days of history, not with its meetings (at 30 days of 1,000 meetings a day, reading
+//! it was 5.5 MB of a render's peak).
 //!
 //! A build settles an archive when it keeps every meeting of it, the part it read is the stored
 //! one, and no other meeting of the build starts on the archive's day
@@ -16,9 +25,33 @@ use std::ops::Range;
 use chrono::NaiveDate;
 
 use super::{
-    CachedMeeting, ContentHash, HeldSummary, MeetingKey, RenderCache, SitePath, SpillError,
+    CachedMeeting, ContentHash, HeldSummary, Manifest, MeetingKey, RenderCache, SitePath,
+    SpillError,
 };
-use crate::site::build::meeting_path;
+
+/// Where a settled archive's list of pages is in the site store ([`settled_path`]): not where a
+/// page of the site is.
+pub const SETTLED_PREFIX: &str = "_settled/";
+
+/// The site store's key of the list of pages of the settled archive `archive`.
+#[must_use]
+pub fn settled_path(archive: &str) -> String {
+    format!("{SETTLED_PREFIX}{archive}.json")
+}
+
+/// A settled archive's list of pages: a JSON object of each page's path and content hash, in path
+/// order (as the manifest is, without its spaces).
+#[must_use]
+pub fn settled_list<'a>(
+    pages: impl IntoIterator<Item = (&'a SitePath, &'a ContentHash)>,
+) -> Vec<u8> {
+    let pages: BTreeMap<&str, &ContentHash> = pages
+        .into_iter()
+        .map(|(path, hash)| (&**path, hash))
+        .collect();
+    // A map of strings to hashes serializes without fail.
+    serde_json::to_vec(&pages).unwrap_or_default()
+}
 
 /// A meeting of a settled archive.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +71,8 @@ pub struct Settled {
     archives: BTreeMap<String, (NaiveDate, Range<usize>)>,
     /// The meetings, each archive's in history order (start, then id).
     meetings: Vec<SettledMeeting>,
+    /// The manifest's entry of each archive's list of pages ([`settled_path`], [`settled_list`]).
+    listed: Manifest,
 }
 
 impl Settled {
@@ -54,14 +89,20 @@ impl Settled {
     }
 
     /// Settles `archive`, whose meetings (`entries`, in id order, each starting on `day`) the
-    /// build keeps.
+    /// build keeps, and returns its list of pages ([`settled_list`], listed in the manifest at
+    /// [`settled_path`]: the caller publishes it unless the site has it).
     pub fn settle(
         &mut self,
         archive: &str,
         day: NaiveDate,
         entries: Vec<(MeetingKey, Box<CachedMeeting>)>,
-    ) {
+    ) -> Vec<u8> {
         let mut entries = entries;
+        let list = settled_list(entries.iter().map(|(id, entry)| (id.page(), &entry.page)));
+        self.listed.insert(
+            SitePath::from(settled_path(archive)),
+            ContentHash::of(&list),
+        );
         // History order: start, then id (the entries come in id order: a stable sort).
         entries.sort_by_key(|(_, entry)| entry.summary.start());
         let from = self.meetings.len();
@@ -73,6 +114,7 @@ impl Settled {
             }));
         self.archives
             .insert(archive.to_owned(), (day, from..self.meetings.len()));
+        list
     }
 
     /// The meeting at `at` of the list.
@@ -89,7 +131,7 @@ impl Settled {
         days.into_iter().map(|(_, range)| range.clone()).collect()
     }
 
-    /// How many meetings are settled.
+    /// How many meetings are settled (their pages are files of the site).
     #[must_use]
     pub fn len(&self) -> usize {
         self.archives.values().map(|(_, range)| range.len()).sum()
@@ -101,19 +143,10 @@ impl Settled {
         self.archives.is_empty()
     }
 
-    /// The settled meetings' pages and their content hashes, each path made from the id its
-    /// summary holds (read back from the spill file).
-    pub fn pages(&self) -> impl Iterator<Item = Result<(SitePath, ContentHash), SpillError>> + '_ {
-        self.archives
-            .values()
-            .flat_map(|(_, range)| &self.meetings[range.clone()])
-            .map(|meeting| {
-                let summary = meeting.summary.get()?;
-                Ok((
-                    SitePath::from(meeting_path(&summary.instance_id)),
-                    meeting.page,
-                ))
-            })
+    /// The manifest's entry of each settled archive's list of pages, in path order.
+    #[must_use]
+    pub fn listed(&self) -> &Manifest {
+        &self.listed
     }
 
     /// Every settled meeting's summary, to change in place (each to the same meeting).
@@ -125,9 +158,9 @@ impl Settled {
 impl RenderCache {
     /// Makes every settled archive an archive of the cache again: its meetings' entries in
     /// [`RenderCache::meetings`], its list in [`RenderCache::archives`] (its part is then written
-    /// again unless its digest is kept). The settled meetings stay listed (the build's history
-    /// points into the list), but the manifest lists their pages through the entries. Returns
-    /// each settled meeting's key, in the list's order.
+    /// again unless its digest is kept). The settled meetings stay in the list (the build's
+    /// history points into it), but the manifest lists their pages through the entries, one by
+    /// one. Returns each settled meeting's key, in the list's order.
     ///
     /// # Errors
     /// The spill file failed.
@@ -138,6 +171,7 @@ impl RenderCache {
             .iter()
             .map(|meeting| Ok(MeetingKey::new(&meeting.summary.get()?.instance_id)))
             .collect::<Result<Vec<_>, SpillError>>()?;
+        self.settled.listed.clear();
         for (archive, (_, range)) in std::mem::take(&mut self.settled.archives) {
             let listed = ids[range.clone()].to_vec();
             for (id, meeting) in listed.iter().zip(&self.settled.meetings[range]) {

@@ -238,7 +238,7 @@ fn an_archives_stored_part_is_kept_unless_the_build_rendered_one_of_its_meetings
     assert_eq!(cache.parts.len(), 4);
     // "a" has other inputs now: the build renders it again from the hot database.
     cache.meetings.get_mut("a_I_1").unwrap().key = h("other inputs");
-    let published = first.manifest().to_map().unwrap();
+    let published = first.manifest().to_map();
     let mut builder = SiteBuilder::new(
         &f.options,
         &f.thresholds,
@@ -299,7 +299,7 @@ fn the_string_table_only_grows_until_most_of_it_is_unused() {
         let status = StatusView::from_sources(db, None, start).unwrap();
         let previous = previous.map(|p| Previous {
             cache: Some(p.cache.clone()),
-            manifest: p.manifest().to_map().unwrap(),
+            manifest: p.manifest().to_map(),
         });
         build_incremental(db, &status, &options, &thresholds, previous).unwrap()
     };

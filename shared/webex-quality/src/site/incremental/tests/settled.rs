@@ -2,6 +2,8 @@
 //! that it makes what a build that settles nothing makes.
 use super::*;
 use crate::db::test_support::{changes_with_call, t};
+use crate::site::build::meeting_path;
+use crate::site::render_cache::SitePath;
 
 /// The archive of the fixture's first day.
 const DAY_ONE: &str = "archive/2025-06-02.sqlite.zst";
@@ -27,7 +29,7 @@ fn rendered() -> Rendered {
     hot.apply(&changes_with_call("c_I_3", later, &three_participants()))
         .unwrap();
     let first = f.build(None);
-    let published = first.manifest().to_map().unwrap();
+    let published = first.manifest().to_map();
     let mut cache = first.cache;
     // Listed as an archive's database lists its meetings: by start, then id.
     cache.archives.insert(
@@ -61,6 +63,22 @@ impl Rendered {
     }
 }
 
+/// `manifest` with the list of pages of [`DAY_ONE`] in place of its pages (those of "a" and
+/// "b"), and the list.
+fn with_day_one_settled(manifest: &Manifest) -> (Manifest, Vec<u8>) {
+    let mut settled = manifest.clone();
+    let pages: Vec<(SitePath, ContentHash)> = ["a_I_1", "b_I_2"]
+        .into_iter()
+        .map(|id| settled.remove_entry(&*meeting_path(id)).unwrap())
+        .collect();
+    let list = render_cache::settled_list(pages.iter().map(|(path, hash)| (path, hash)));
+    settled.insert(
+        render_cache::settled_path(DAY_ONE).into(),
+        ContentHash::of(&list),
+    );
+    (settled, list)
+}
+
 #[test]
 fn an_archive_kept_as_it_was_is_settled_and_the_build_is_what_one_without_makes() {
     let r = rendered();
@@ -75,19 +93,27 @@ fn an_archive_kept_as_it_was_is_settled_and_the_build_is_what_one_without_makes(
     assert!(plain.cache.meetings.contains_key("a_I_1"));
     assert!(settled.cache.parts_to_write().is_empty());
     assert!(plain.cache.parts_to_write().is_empty());
-    // The same site, manifest, counts and stored cache.
-    assert_eq!(settled.files, plain.files);
+    // The same site but the archive's list of pages, in place of its pages in the manifest; the
+    // same counts and stored cache.
+    let (expected, list) = with_day_one_settled(&plain.manifest().to_map());
+    let mut files = settled.files.clone();
     assert_eq!(
-        settled.manifest().to_map().unwrap(),
-        plain.manifest().to_map().unwrap()
+        files.remove(&render_cache::settled_path(DAY_ONE)),
+        Some(list.clone())
     );
-    assert_eq!(settled.manifest().len(), plain.manifest().len());
-    assert!(
-        settled
-            .manifest()
-            .to_map()
-            .unwrap()
-            .contains_key("meetings/a_I_1.html")
+    assert_eq!(files, plain.files);
+    assert_eq!(
+        serde_json::from_slice::<Manifest>(&list).unwrap().len(),
+        2,
+        "{}",
+        String::from_utf8_lossy(&list)
+    );
+    let manifest = settled.manifest().to_map();
+    assert_eq!(manifest, expected);
+    assert_eq!(
+        settled.manifest().len(),
+        plain.manifest().len() + 1,
+        "files"
     );
     let counts = |b: &SiteBuild| (b.meetings_reused, b.kept, b.taken, b.people_reused);
     assert_eq!(counts(&settled), counts(&plain));
@@ -95,27 +121,132 @@ fn an_archive_kept_as_it_was_is_settled_and_the_build_is_what_one_without_makes(
         settled.cache.to_bytes().unwrap(),
         plain.cache.to_bytes().unwrap()
     );
-    // The manifest's JSON lists the same files.
-    let json = |b: &SiteBuild| {
-        let entries = crate::site::publish::ManifestEntries {
-            files: b.manifest(),
-        };
-        serde_json::from_slice::<Manifest>(&entries.to_json().unwrap()).unwrap()
+    // Its JSON too, in path order.
+    let entries = crate::site::publish::ManifestEntries {
+        files: settled.manifest(),
     };
-    assert_eq!(json(&settled), json(&plain));
-    assert_eq!(json(&settled).len(), settled.manifest().len());
+    let json = entries.to_json().unwrap();
+    assert_eq!(serde_json::from_slice::<Manifest>(&json).unwrap(), manifest);
+    assert_eq!(json, serde_json::to_vec_pretty(&manifest).unwrap());
 }
 
 #[test]
-fn a_paused_build_lists_the_settled_pages_and_keeps_their_part() {
+fn the_next_build_keeps_a_settled_archive_by_its_manifest_entry() {
+    let r = rendered();
+    let settled = r.next(true).finish(&r.f.status).unwrap();
+    let published = settled.manifest().to_map();
+    // The next render reads the same part (its digest is kept), and the manifest that lists the
+    // archive as one entry: the archive is kept, settled again or, without a spill file, as
+    // entries that list its pages one by one.
+    let next = |spill| {
+        let previous = Previous {
+            cache: Some(r.cache.clone()),
+            manifest: published.clone(),
+        };
+        let mut builder = SiteBuilder::new(&r.f.options, &r.f.thresholds, Some(previous));
+        if spill {
+            let work = r.f.scratch.path().join("work");
+            builder.spill_meetings_to(Spill::create(&work).unwrap());
+        }
+        builder.add_database(&r.hot, None).unwrap();
+        assert!(builder.reuse_archive(DAY_ONE), "kept from its entry");
+        builder.finish(&r.f.status).unwrap()
+    };
+    let again = next(true);
+    assert_eq!(again.cache.settled.len(), 2);
+    assert_eq!(
+        (again.meetings_reused, again.kept - 1, again.taken - 1),
+        (settled.meetings_reused, settled.kept, settled.taken),
+        "its pages and its list taken over"
+    );
+    assert_eq!(again.manifest().to_map(), published);
+    let mut files = settled.files;
+    files.remove(&render_cache::settled_path(DAY_ONE));
+    assert_eq!(again.files, files, "its list is not published again");
+    let as_entries = next(false);
+    assert!(as_entries.cache.settled.is_empty());
+    let (expected, _) = with_day_one_settled(&as_entries.manifest().to_map());
+    assert_eq!(expected, published);
+    assert_eq!(as_entries.meetings_reused, 3);
+    assert!(
+        as_entries
+            .published
+            .contains_key(render_cache::settled_path(DAY_ONE).as_str()),
+        "its list stays as published: the publish removes it"
+    );
+    // An entry that is not the key of the part's pages: the pages are not known as published,
+    // and the archive is read again.
+    let mut other = published.clone();
+    other.insert(
+        render_cache::settled_path(DAY_ONE).into(),
+        ContentHash::of(b"other pages"),
+    );
+    let previous = Previous {
+        cache: Some(r.cache.clone()),
+        manifest: other,
+    };
+    let mut builder = SiteBuilder::new(&r.f.options, &r.f.thresholds, Some(previous));
+    builder.add_database(&r.hot, None).unwrap();
+    assert!(!builder.reuse_archive(DAY_ONE));
+}
+
+#[test]
+fn a_settled_archive_read_again_has_its_pages_listed_from_its_list_first() {
+    let r = rendered();
+    let settled = r.next(true).finish(&r.f.status).unwrap();
+    let published = settled.manifest().to_map();
+    let list = bytes::Bytes::from(settled.files[&render_cache::settled_path(DAY_ONE)].clone());
+    let plain = r
+        .next(false)
+        .finish(&r.f.status)
+        .unwrap()
+        .manifest()
+        .to_map();
+    // No render cache (a full rebuild): the pages the list has are listed as published.
+    let builder = || {
+        SiteBuilder::new(
+            &r.f.options,
+            &r.f.thresholds,
+            Some(Previous {
+                cache: None,
+                manifest: published.clone(),
+            }),
+        )
+    };
+    let mut full = builder();
+    assert_eq!(
+        full.settled_entry(DAY_ONE),
+        published
+            .get(render_cache::settled_path(DAY_ONE).as_str())
+            .copied()
+    );
+    full.expand_settled(DAY_ONE, Ok(list.clone()));
+    for id in ["a_I_1", "b_I_2"] {
+        let page = meeting_path(id);
+        assert_eq!(
+            full.published().get(page.as_str()),
+            plain.get(page.as_str())
+        );
+    }
+    assert_eq!(full.published().len(), published.len() + 2);
+    // Another list, or none: nothing listed.
+    let other = bytes::Bytes::from(list[..list.len() - 1].to_vec());
+    for list in [Ok(other), Err("gone".to_owned())] {
+        let mut other = builder();
+        other.expand_settled(DAY_ONE, list);
+        assert_eq!(other.published(), &published);
+    }
+}
+
+#[test]
+fn a_paused_build_lists_the_settled_archive_and_keeps_its_part() {
     let r = rendered();
     let plain = r.next(false).pause().unwrap();
     let settled = r.next(true).pause().unwrap();
     assert_eq!(settled.cache.settled.len(), 2);
-    assert!(settled.hashes.contains_key("meetings/b_I_2.html"));
     assert_eq!(
-        settled.manifest().to_map().unwrap(),
-        plain.manifest().to_map().unwrap()
+        settled.manifest().to_map(),
+        with_day_one_settled(&plain.manifest().to_map()).0
     );
     assert_eq!(
         settled.cache.to_bytes().unwrap(),
@@ -177,9 +308,6 @@ fn compacting_the_string_table_makes_the_settled_archives_entries_again() {
     assert_eq!(settled.cache.parts_to_write(), [DAY_ONE]);
     assert!(settled.cache.settled.is_empty());
     // The manifest lists their pages once, through the entries.
-    assert_eq!(
-        settled.manifest().to_map().unwrap(),
-        plain.manifest().to_map().unwrap()
-    );
+    assert_eq!(settled.manifest().to_map(), plain.manifest().to_map());
     assert_eq!(settled.manifest().len(), plain.manifest().len());
 }
