@@ -498,6 +498,16 @@ async fn render_once(
         }
         let key = archive.key();
         if builder.reuse_archive(&key) {
+            // Its list of pages, when the build settled it for the first time: published now,
+            // rather than every archive's held till the end (3 MB at 30 days of history).
+            let files = builder.take_files();
+            publish_some(
+                site,
+                (builder.published(), builder.manifest()),
+                files,
+                &mut streamed,
+            )
+            .await?;
             continue;
         }
         expand_settled(site, &mut builder, &key).await?;
