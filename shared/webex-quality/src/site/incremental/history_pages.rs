@@ -77,7 +77,7 @@ impl<'a> SiteBuilder<'a> {
         // sessions held only when their page may be rendered: [`hold_sessions`]).
         let hold = hold_sessions(
             cache.as_ref(),
-            (&entries, &self.rendered),
+            (&entries, &self.rendered, ids.len()),
             (&texts, options, today),
         )?;
         let mut counter = SessionCounter::new(now, options, hold);
@@ -231,22 +231,23 @@ impl<'a> SiteBuilder<'a> {
 /// build rendered it from the same meetings, or rendered it today ([`Kept::take_person`]), and
 /// what it was rendered from changes when this build renders one of their meetings. So everyone's
 /// are held without a previous `cache`, or when this build `rendered` more than a quarter of the
-/// `meetings` (a full rebuild, or nearly); else those of people without a page in the cache, and of
-/// people in a meeting this build rendered whose page was not rendered today. A person whose
-/// page must be rendered all the same (a meeting of theirs left the build, or their page is no
-/// longer published) has their sessions read again ([`SiteBuilder::finish_lists`]).
+/// `total` meetings (a full rebuild, or nearly); else those of people without a page in the cache,
+/// and of people in a meeting this build rendered (and holds an entry of) whose page was not
+/// rendered today. A person whose page must be rendered all the same (a meeting of theirs left
+/// the build, or their page is no longer published) has their sessions read again
+/// ([`SiteBuilder::finish_lists`]).
 ///
 /// # Errors
 /// The spill file failed.
 pub(super) fn hold_sessions<'h>(
     cache: Option<&'h RenderCache>,
-    (meetings, rendered): (&CachedMeetings, &HashSet<String>),
+    (meetings, rendered, total): (&CachedMeetings, &HashSet<String>, usize),
     (texts, options, today): (&'h Texts, &'h SiteOptions, NaiveDate),
 ) -> Result<HoldSessions<'h>, BuildError> {
     let Some(cache) = cache else {
         return Ok(Box::new(|_| true));
     };
-    if rendered.len().saturating_mul(4) > meetings.len() {
+    if rendered.len().saturating_mul(4) > total {
         return Ok(Box::new(|_| true));
     }
     let mut in_rendered = HashSet::new();

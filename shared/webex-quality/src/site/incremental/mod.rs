@@ -3,7 +3,7 @@
 //! meeting are rendered from the meetings' summaries (`history_pages`, the meetings list's days in
 //! `meetings_lists`).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -114,9 +114,13 @@ pub struct SiteBuilder<'a> {
     /// Where the largest files are written as they are made, when anywhere
     /// ([`SiteBuilder::write_large_files_to`]).
     work_dir: Option<PathBuf>,
-    /// The UTC days the meetings with an entry in the build's cache start on (no archive of
-    /// such a day is settled: [`settles`]).
-    days: BTreeSet<NaiveDate>,
+    /// How many meetings with an entry in the build's cache start on each UTC day (no archive
+    /// of a day with others is settled: [`settles`], [`SiteBuilder::settle_read`]).
+    days: BTreeMap<NaiveDate, usize>,
+    /// The UTC days with more than one archive (a meeting renamed after its day was archived
+    /// goes to a further part): their archives are not settled, so that a meeting in two of them
+    /// is added once ([`SiteBuilder::archives_are`]).
+    shared_days: std::collections::BTreeSet<NaiveDate>,
 }
 
 /// The render cache's meetings ([`RenderCache::meetings`]).
@@ -140,15 +144,23 @@ fn part_unchanged(ids: &[MeetingKey], rendered: &HashSet<String>) -> bool {
     !ids.iter().any(|id| rendered.contains(id.id()))
 }
 
+/// How many meetings with an entry start on each day, and the days with several archives
+/// ([`SiteBuilder::archives_are`]).
+type BuildDays<'b> = (
+    &'b BTreeMap<NaiveDate, usize>,
+    &'b std::collections::BTreeSet<NaiveDate>,
+);
+
 /// The UTC day of the archive whose meetings are `taken` (its list `ids`) when a build may settle
 /// it (`render_cache/settled.rs`): its stored part is kept (`unchanged`), the build spills its
 /// summaries (`spills`), it keeps every meeting the archive lists, all of them start on that day,
 /// and no meeting the build holds an entry of starts on it (`days`), nor is another archive of
-/// it settled (then the day is one run of the history: [`history::History`]).
+/// it settled or to come (`shared_days`): then the day is one run of the history
+/// ([`history::History`]), and no meeting is in two archives the build goes through.
 fn settles(
     taken: &[PublishedEntry],
     (ids, unchanged): (&[MeetingKey], bool),
-    (spills, days, build): (bool, &BTreeSet<NaiveDate>, &SiteBuild),
+    (spills, (days, shared_days), build): (bool, BuildDays<'_>, &SiteBuild),
 ) -> Option<NaiveDate> {
     let ((_, first), _) = taken.first()?;
     let day = first.summary.start().date_naive();
@@ -161,7 +173,8 @@ fn settles(
         && taken
             .iter()
             .all(|((_, entry), _)| entry.summary.start().date_naive() == day)
-        && !days.contains(&day)
+        && days.get(&day).is_none_or(|n| *n == 0)
+        && !shared_days.contains(&day)
         && !build.cache.settled.has_day(day);
     settles.then_some(day)
 }
@@ -201,7 +214,8 @@ impl<'a> SiteBuilder<'a> {
             spill: None,
             unread: UnreadParts::default(),
             work_dir: None,
-            days: BTreeSet::new(),
+            days: BTreeMap::new(),
+            shared_days: std::collections::BTreeSet::new(),
         }
     }
 
@@ -212,6 +226,17 @@ impl<'a> SiteBuilder<'a> {
     /// changed held). Without it they are held, as every other file.
     pub fn write_large_files_to(&mut self, work_dir: &Path) {
         self.work_dir = Some(work_dir.to_owned());
+    }
+
+    /// Tells the build the UTC day of each archive it will go through: a day with two or more
+    /// (a further part, `history`) is not settled.
+    pub fn archives_are(&mut self, days: impl IntoIterator<Item = NaiveDate>) {
+        let mut seen = std::collections::BTreeSet::new();
+        for day in days {
+            if !seen.insert(day) {
+                self.shared_days.insert(day);
+            }
+        }
     }
 
     /// Reads each of `parts` (the previous cache's, fetched, [`RenderCache::parts`]) into the
@@ -277,7 +302,10 @@ impl<'a> SiteBuilder<'a> {
             .unwrap_or(id);
         self.build.kept += 1;
         self.build.meetings_reused += 1;
-        self.days.insert(cached.summary.start().date_naive());
+        *self
+            .days
+            .entry(cached.summary.start().date_naive())
+            .or_default() += 1;
         self.build.cache.meetings.insert(key, cached);
     }
 
@@ -293,6 +321,7 @@ impl<'a> SiteBuilder<'a> {
             rendered,
             spill,
             days,
+            shared_days,
             waiting,
             ..
         } = self
@@ -359,7 +388,8 @@ impl<'a> SiteBuilder<'a> {
             build.cache.parts.insert(key.to_owned(), digest);
             unchanged = true;
         }
-        if let Some(day) = settles(&taken, (&ids, unchanged), (spill.is_some(), days, build)) {
+        let settling = (spill.is_some(), (&*days, &*shared_days), &*build);
+        if let Some(day) = settles(&taken, (&ids, unchanged), settling) {
             let pages = taken.len();
             let entries = taken
                 .into_iter()
@@ -391,6 +421,58 @@ impl<'a> SiteBuilder<'a> {
         let cache = &self.build.cache;
         let ids = ids.iter().map(|id| cache.shared_id(id)).collect();
         self.build.cache.archives.insert(key.to_owned(), ids);
+        true
+    }
+
+    /// Settles the archive `archive` that the build has just read (every meeting of it added, and
+    /// its rendered files published: [`SiteBuilder::add_database`]) when every meeting it lists has
+    /// an entry (none failed), they all start on one UTC day, and no other meeting of the build
+    /// does: its meetings' entries leave the cache for the settled list, its list of pages waits
+    /// to be published ([`SiteBuilder::take_files`]), and its part is written when the cache is
+    /// saved (`render_cache/settled.rs`). A full rebuild then holds no entry of an archive it
+    /// rendered. Returns whether it settled it.
+    pub fn settle_read(&mut self, archive: &str) -> bool {
+        let cache = &self.build.cache;
+        if self.spill.is_none() || cache.settled.holds(archive) || cache.parts.contains_key(archive)
+        {
+            return false;
+        }
+        let Some(ids) = cache.archives.get(archive) else {
+            return false;
+        };
+        let mut listed: Vec<&str> = ids.iter().map(|id| id.id()).collect();
+        listed.sort_unstable();
+        listed.dedup();
+        let starts: Option<Vec<NaiveDate>> = listed
+            .iter()
+            .map(|id| Some(cache.meetings.get(*id)?.summary.start().date_naive()))
+            .collect();
+        let Some(day) = starts.as_ref().and_then(|starts| {
+            let day = *starts.first()?;
+            starts.iter().all(|d| *d == day).then_some(day)
+        }) else {
+            return false;
+        };
+        if self.days.get(&day) != Some(&listed.len())
+            || cache.settled.has_day(day)
+            || self.shared_days.contains(&day)
+        {
+            return false;
+        }
+        let listed: Vec<String> = listed.into_iter().map(str::to_owned).collect();
+        let cache = &mut self.build.cache;
+        cache.archives.remove(archive);
+        let entries = listed
+            .iter()
+            .filter_map(|id| cache.meetings.remove_entry(id.as_str()))
+            .collect();
+        self.days.remove(&day);
+        let list = cache.settled.settle(archive, day, entries);
+        cache.settled.to_write(archive);
+        self.waiting += list.len();
+        self.build
+            .files
+            .insert(render_cache::settled_path(archive), list);
         true
     }
 
@@ -551,7 +633,7 @@ impl<'a> SiteBuilder<'a> {
                 summary.spill_to(spill)?;
             }
             self.build.meetings_rendered += 1;
-            self.days.insert(start.date_naive());
+            *self.days.entry(start.date_naive()).or_default() += 1;
             self.build
                 .cache
                 .meetings

@@ -473,6 +473,7 @@ async fn render_once(
         }),
     );
     builder.spill_meetings_to(spill);
+    builder.archives_are(archives.iter().map(|archive| archive.day));
     builder.write_large_files_to(work_dir);
     if let Some(parts) = parts {
         builder.read_parts_when_reached(parts);
@@ -523,6 +524,18 @@ async fn render_once(
         )
         .await?;
         stopped = !finished;
+        // Read and rendered: settled (its entries let go) when it can be, its list of pages
+        // published now.
+        if finished && builder.settle_read(&key) {
+            let files = builder.take_files();
+            publish_some(
+                site,
+                (builder.published(), builder.manifest()),
+                files,
+                &mut streamed,
+            )
+            .await?;
+        }
     }
     if stopped {
         return save_progress(

@@ -177,14 +177,22 @@ pub(super) async fn save_cache(
     stored: StoredCache,
 ) -> Result<CacheWritten, RefreshError> {
     let parts = cache.parts_to_write();
+    // The settled archives' parts are written as the others (their entries made for the write).
+    let settled = cache.settled.parts_to_write();
     let written = CacheWritten {
         hot: true,
-        parts: parts.len(),
+        parts: parts.len() + settled.len(),
     };
-    for archive in parts {
+    let parts = parts.into_iter().map(|a| (a, false));
+    for (archive, is_settled) in parts.chain(settled.into_iter().map(|a| (a, true))) {
         let key = part_key(&archive);
         let path = cache_file(work_dir)?;
-        let result = match cache.write_part_file(&archive, &path) {
+        let part = if is_settled {
+            cache.write_settled_part_file(&archive, &path)
+        } else {
+            cache.write_part_file(&archive, &path)
+        };
+        let result = match part {
             Ok(digest) => data
                 .put_file(&key, &path, PutCondition::Always, "application/zstd")
                 .await

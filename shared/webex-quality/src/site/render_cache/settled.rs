@@ -73,6 +73,9 @@ pub struct Settled {
     meetings: Vec<SettledMeeting>,
     /// The manifest's entry of each archive's list of pages ([`settled_path`], [`settled_list`]).
     listed: Manifest,
+    /// The archives whose part is not stored yet (settled once read and rendered: written when
+    /// the cache is saved, [`RenderCache::write_settled_part_file`]).
+    unwritten: std::collections::BTreeSet<String>,
 }
 
 impl Settled {
@@ -115,6 +118,17 @@ impl Settled {
         self.archives
             .insert(archive.to_owned(), (day, from..self.meetings.len()));
         list
+    }
+
+    /// Marks the part of the settled archive `archive` as one to write when the cache is saved.
+    pub fn to_write(&mut self, archive: &str) {
+        self.unwritten.insert(archive.to_owned());
+    }
+
+    /// The settled archives whose part is to write ([`RenderCache::write_settled_part_file`]).
+    #[must_use]
+    pub fn parts_to_write(&self) -> Vec<String> {
+        self.unwritten.iter().cloned().collect()
     }
 
     /// The meeting at `at` of the list.
@@ -172,6 +186,7 @@ impl RenderCache {
             .map(|meeting| Ok(MeetingKey::new(&meeting.summary.get()?.instance_id)))
             .collect::<Result<Vec<_>, SpillError>>()?;
         self.settled.listed.clear();
+        self.settled.unwritten.clear();
         for (archive, (_, range)) in std::mem::take(&mut self.settled.archives) {
             let listed = ids[range.clone()].to_vec();
             for (id, meeting) in listed.iter().zip(&self.settled.meetings[range]) {
@@ -185,5 +200,59 @@ impl RenderCache {
             self.archives.insert(archive, listed);
         }
         Ok(ids)
+    }
+}
+
+impl RenderCache {
+    /// Writes the part of the settled archive `archive` whose part is not stored yet
+    /// ([`Settled::parts_to_write`]) to the file at `path`, as [`RenderCache::write_part_file`]
+    /// does for an archive of the cache (its meetings' entries made again for it alone, from the
+    /// settled list: memory holds one archive's), and returns its digest, to list in
+    /// [`RenderCache::parts`]. It is then no longer to write.
+    ///
+    /// # Errors
+    /// An archive that is not settled; the spill file failed; serialization or file failures.
+    pub fn write_settled_part_file(
+        &mut self,
+        archive: &str,
+        path: &std::path::Path,
+    ) -> Result<super::CacheDigest, super::CacheError> {
+        let Some((_, range)) = self.settled.archives.get(archive).cloned() else {
+            return Err(super::records::failed(format!(
+                "{archive} is not a settled archive"
+            )));
+        };
+        let mut ids = Vec::with_capacity(range.len());
+        let mut entries = Vec::with_capacity(range.len());
+        for meeting in &self.settled.meetings[range] {
+            let summary = meeting.summary.get().map_err(super::records::failed)?;
+            let id = MeetingKey::new(&summary.instance_id);
+            ids.push(id.clone());
+            let entry = CachedMeeting {
+                key: meeting.key,
+                summary: meeting.summary.clone(),
+                page: meeting.page,
+            };
+            entries.push((id, Box::new(entry)));
+        }
+        // Beside the cache's own entries for the time of the write (a settled meeting has none;
+        // were there one, it is left as it is).
+        let mut added = Vec::with_capacity(entries.len());
+        for (id, entry) in entries {
+            if let std::collections::btree_map::Entry::Vacant(vacant) = self.meetings.entry(id) {
+                added.push(vacant.key().clone());
+                vacant.insert(entry);
+            }
+        }
+        self.archives.insert(archive.to_owned(), ids);
+        let written = self.write_part_file(archive, path);
+        self.archives.remove(archive);
+        for id in added {
+            self.meetings.remove(id.id());
+        }
+        if written.is_ok() {
+            self.settled.unwritten.remove(archive);
+        }
+        written
     }
 }

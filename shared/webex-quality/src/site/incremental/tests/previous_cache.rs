@@ -377,9 +377,12 @@ fn the_counting_holds_the_sessions_of_people_whose_page_may_be_rendered_only() {
         cache.people.insert(path(stale), page(today.pred_opt()));
     }
     let asked = |cache: Option<&RenderCache>, rendered: &HashSet<String>| {
-        let mut hold =
-            history_pages::hold_sessions(cache, (&meetings, rendered), (&texts, &options, today))
-                .unwrap();
+        let mut hold = history_pages::hold_sessions(
+            cache,
+            (&meetings, rendered, meetings.len()),
+            (&texts, &options, today),
+        )
+        .unwrap();
         [today_p, stale_in, stale_out, new_p].map(&mut hold)
     };
     // Kept whatever its key (rendered today); its key may have changed (in a rendered meeting);

@@ -45,9 +45,9 @@ fn rendered() -> Rendered {
 }
 
 impl Rendered {
-    /// The next build: the hot database, then [`DAY_ONE`] kept; with a spill file (then the
-    /// archive may be settled) when `spill`.
-    fn next(&self, spill: bool) -> SiteBuilder<'_> {
+    /// The next build over the cache and manifest, nothing added yet; with a spill file when
+    /// `spill`.
+    fn next_builder(&self, spill: bool) -> SiteBuilder<'_> {
         let previous = Previous {
             cache: Some(self.cache.clone()),
             manifest: self.published.clone(),
@@ -57,6 +57,13 @@ impl Rendered {
             let work = self.f.scratch.path().join("work");
             builder.spill_meetings_to(Spill::create(&work).unwrap());
         }
+        builder
+    }
+
+    /// The next build: the hot database, then [`DAY_ONE`] kept; with a spill file (then the
+    /// archive may be settled) when `spill`.
+    fn next(&self, spill: bool) -> SiteBuilder<'_> {
+        let mut builder = self.next_builder(spill);
         builder.add_database(&self.hot, None).unwrap();
         assert!(builder.reuse_archive(DAY_ONE));
         builder
@@ -292,6 +299,13 @@ fn an_archive_is_not_settled_when_a_meeting_of_its_day_has_an_entry_or_its_part_
     let build = builder.finish(&r.f.status).unwrap();
     assert!(build.cache.settled.is_empty());
     assert_eq!(build.cache.parts_to_write(), [DAY_ONE]);
+    // Another archive of its day to come (a further part).
+    let mut builder = r.next_builder(true);
+    let day = chrono::NaiveDate::from_ymd_opt(2025, 6, 2).unwrap();
+    builder.archives_are([day, day]);
+    builder.add_database(&r.hot, None).unwrap();
+    assert!(builder.reuse_archive(DAY_ONE));
+    assert!(builder.pause().unwrap().cache.settled.is_empty());
 }
 
 #[test]
@@ -310,4 +324,130 @@ fn compacting_the_string_table_makes_the_settled_archives_entries_again() {
     // The manifest lists their pages once, through the entries.
     assert_eq!(settled.manifest().to_map(), plain.manifest().to_map());
     assert_eq!(settled.manifest().len(), plain.manifest().len());
+}
+
+#[test]
+fn an_archive_read_and_rendered_is_settled_and_its_part_written_when_the_cache_is_saved() {
+    let r = rendered();
+    let mut archive = Database::open(&r.f.scratch.path().join("day-one.sqlite")).unwrap();
+    for (id, start) in [
+        ("b_I_2", t("2025-06-02T14:00:00Z")),
+        ("a_I_1", t("2025-06-02T15:00:00Z")),
+    ] {
+        archive
+            .apply(&changes_with_call(id, start, &three_participants()))
+            .unwrap();
+    }
+    // A full rebuild: the hot database, then the archive, read and rendered.
+    let full = |spill: bool| {
+        let mut builder = r.f.builder();
+        if spill {
+            let work = r.f.scratch.path().join("work");
+            builder.spill_meetings_to(Spill::create(&work).unwrap());
+        }
+        builder.add_database(&r.hot, None).unwrap();
+        builder.add_database(&archive, Some(DAY_ONE)).unwrap();
+        assert_eq!(builder.settle_read(DAY_ONE), spill);
+        assert!(!builder.settle_read(DAY_ONE), "once");
+        builder.finish(&r.f.status).unwrap()
+    };
+    let plain = full(false);
+    let mut settled = full(true);
+    assert_eq!(settled.meetings_rendered, 3);
+    assert_eq!(settled.cache.settled.len(), 2);
+    assert!(!settled.cache.meetings.contains_key("a_I_1"));
+    assert!(settled.cache.archives.is_empty());
+    let (expected, list) = with_day_one_settled(&plain.manifest().to_map());
+    assert_eq!(settled.manifest().to_map(), expected);
+    let mut files = settled.files.clone();
+    assert_eq!(
+        files.remove(&render_cache::settled_path(DAY_ONE)),
+        Some(list)
+    );
+    assert_eq!(files, plain.files);
+    // Its part, written when the cache is saved, is the one the archive's entries make.
+    let mut plain_cache = plain.cache;
+    assert_eq!(plain_cache.parts_to_write(), [DAY_ONE]);
+    assert_eq!(settled.cache.settled.parts_to_write(), [DAY_ONE]);
+    let (bytes, digest) = plain_cache.part_to_bytes(DAY_ONE).unwrap();
+    plain_cache.parts.insert(DAY_ONE.into(), digest);
+    let path = r.f.scratch.path().join("part.bin.zst");
+    let written = settled
+        .cache
+        .write_settled_part_file(DAY_ONE, &path)
+        .unwrap();
+    assert_eq!(written, digest);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    settled.cache.parts.insert(DAY_ONE.into(), written);
+    assert!(settled.cache.settled.parts_to_write().is_empty());
+    assert!(
+        !settled.cache.meetings.contains_key("a_I_1"),
+        "let go again"
+    );
+    assert_eq!(
+        settled.cache.to_bytes().unwrap(),
+        plain_cache.to_bytes().unwrap()
+    );
+}
+
+#[test]
+fn an_archive_read_is_not_settled_when_another_meeting_starts_on_its_day_or_one_failed() {
+    let r = rendered();
+    let day_one = |file: &str, meetings: &[(&str, &str, &[u8])]| {
+        let mut db = Database::open(&r.f.scratch.path().join(file)).unwrap();
+        for (id, start, body) in meetings {
+            db.apply(&changes_with_call(id, t(start), body)).unwrap();
+        }
+        db
+    };
+    let body = three_participants();
+    let archive = day_one(
+        "day-one.sqlite",
+        &[
+            ("b_I_2", "2025-06-02T14:00:00Z", &body),
+            ("a_I_1", "2025-06-02T15:00:00Z", &body),
+        ],
+    );
+    let settles = |hot: &Database, archive: &Database| {
+        let mut builder = r.f.builder();
+        let work = r.f.scratch.path().join("work");
+        builder.spill_meetings_to(Spill::create(&work).unwrap());
+        builder.add_database(hot, None).unwrap();
+        builder.add_database(archive, Some(DAY_ONE)).unwrap();
+        builder.settle_read(DAY_ONE)
+    };
+    assert!(settles(&r.hot, &archive));
+    // Another archive of the day (a further part): not settled.
+    let mut builder = r.f.builder();
+    builder.spill_meetings_to(Spill::create(&r.f.scratch.path().join("work")).unwrap());
+    let day = chrono::NaiveDate::from_ymd_opt(2025, 6, 2).unwrap();
+    builder.archives_are([day, day.succ_opt().unwrap(), day]);
+    builder.add_database(&r.hot, None).unwrap();
+    builder.add_database(&archive, Some(DAY_ONE)).unwrap();
+    assert!(!builder.settle_read(DAY_ONE));
+    // A meeting of the day in the hot database.
+    let hot = day_one(
+        "hot-too.sqlite",
+        &[("d_I_4", "2025-06-02T14:30:00Z", &body)],
+    );
+    assert!(!settles(&hot, &archive));
+    // A meeting whose page could not be made (its stored body damaged: an error page, no entry).
+    let mut other = body.clone();
+    other.extend_from_slice(b"\n");
+    drop(day_one(
+        "damaged.sqlite",
+        &[
+            ("b_I_2", "2025-06-02T14:00:00Z", &body),
+            ("a_I_1", "2025-06-02T15:00:00Z", &other),
+        ],
+    ));
+    let path = r.f.scratch.path().join("damaged.sqlite");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE bodies SET data = x'00' WHERE sha256 = ?1",
+            [crate::db::sha256_hex(&other)],
+        )
+        .unwrap();
+    assert!(!settles(&r.hot, &Database::open(&path).unwrap()));
 }
