@@ -467,6 +467,7 @@ impl<'a> SiteBuilder<'a> {
             .filter_map(|id| cache.meetings.remove_entry(id.as_str()))
             .collect();
         self.days.remove(&day);
+        tracing::debug!(archive, meetings = listed.len(), "read and rendered: settled");
         let list = cache.settled.settle(archive, day, entries);
         cache.settled.to_write(archive);
         self.waiting += list.len();
