@@ -32,6 +32,18 @@ impl ContentHash {
         Self(digest.finalize().into())
     }
 
+    /// The hash whose 32 bytes are `bytes`.
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Its 32 bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The 64 hex digits, without an allocation.
     #[must_use]
     pub fn hex(&self) -> [u8; 64] {

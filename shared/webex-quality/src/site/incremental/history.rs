@@ -4,10 +4,14 @@
 //! their ids, in order; a settled archive's (`render_cache/settled.rs`) are a run of the settled
 //! list, one run a day: nothing more a meeting.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 
 use super::CachedMeetings;
-use crate::site::render_cache::{ContentHash, HeldSummary, MeetingKey, RenderCache, Settled};
+use crate::site::render_cache::{
+    ContentHash, HeldSummary, MeetingKey, MeetingSummary, RenderCache, Settled, SpillError,
+};
 
 /// Where a history's meetings are: the cache's entries, and the settled archives' meetings.
 #[derive(Debug, Clone, Copy)]
@@ -26,15 +30,34 @@ impl<'c> Meetings<'c> {
     }
 }
 
-/// A meeting of the history: its inputs' key and its summary.
-#[derive(Debug, Clone, Copy)]
+/// A meeting of the history: its inputs' key and its summary (the entry's, or a settled
+/// meeting's, read back from its record).
+#[derive(Debug, Clone)]
 pub(super) struct At<'c> {
-    pub(super) key: &'c ContentHash,
-    pub(super) summary: &'c HeldSummary,
+    pub(super) key: ContentHash,
+    pub(super) held: Cow<'c, HeldSummary>,
+}
+
+impl<'c> At<'c> {
+    /// The meeting's start.
+    pub(super) fn start(&self) -> DateTime<Utc> {
+        self.held.start()
+    }
+
+    /// Its summary (read back when it is in the spill file).
+    ///
+    /// # Errors
+    /// The spill file failed.
+    pub(super) fn summary(&self) -> Result<Cow<'c, MeetingSummary>, SpillError> {
+        match &self.held {
+            Cow::Borrowed(held) => held.get(),
+            Cow::Owned(held) => Ok(Cow::Owned(held.get()?.into_owned())),
+        }
+    }
 }
 
 /// A stretch of the history from one place: entries (`from` an index of the ids), or settled
-/// meetings (`from` an index of the settled list).
+/// meetings (`from` an index of the settled ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Run {
     /// The history's index of its first meeting.
@@ -64,7 +87,10 @@ fn in_order(entries: &CachedMeetings) -> Vec<MeetingKey> {
 impl History {
     /// The history of `meetings`: the entries in order, each settled archive's day (a run of
     /// meetings of one UTC day no entry starts on) where its first meeting's start puts it.
-    pub(super) fn of(meetings: Meetings<'_>) -> Self {
+    ///
+    /// # Errors
+    /// The spill file failed.
+    pub(super) fn of(meetings: Meetings<'_>) -> Result<Self, SpillError> {
         let ids = in_order(meetings.entries);
         let start = |id: &MeetingKey| meetings.entries.get(id.id()).map(|m| m.summary.start());
         let mut history = Self {
@@ -73,19 +99,15 @@ impl History {
             len: 0,
         };
         let mut next = 0;
-        for day in meetings.settled.by_day() {
-            let Some(first) = meetings.settled.get(day.start) else {
-                continue;
-            };
-            let first = Some(first.summary.start());
-            let before = next + ids[next..].partition_point(|id| start(id) < first);
+        for (first, day) in meetings.settled.days_in_order()? {
+            let before = next + ids[next..].partition_point(|id| start(id) < Some(first));
             history.push(false, next, before - next);
             history.push(true, day.start, day.len());
             next = before;
         }
         history.push(false, next, ids.len() - next);
         history.ids = ids;
-        history
+        Ok(history)
     }
 
     fn push(&mut self, settled: bool, from: usize, len: usize) {
@@ -107,58 +129,82 @@ impl History {
     }
 
     /// The meeting at `at` of the history, if it has one.
-    pub(super) fn at<'c>(&self, at: usize, meetings: Meetings<'c>) -> Option<At<'c>> {
-        let run = self.runs[..self.runs.partition_point(|run| run.first <= at)].last()?;
-        let from = run.from + (at - run.first);
+    ///
+    /// # Errors
+    /// The spill file failed (a settled meeting's record).
+    pub(super) fn at<'c>(
+        &self,
+        at: usize,
+        meetings: Meetings<'c>,
+    ) -> Result<Option<At<'c>>, SpillError> {
+        let Some(run) = self.runs[..self.runs.partition_point(|run| run.first <= at)].last() else {
+            return Ok(None);
+        };
         if at - run.first >= run.len {
-            return None;
+            return Ok(None);
         }
+        let from = run.from + (at - run.first);
         if run.settled {
-            let meeting = meetings.settled.get(from)?;
-            Some(At {
-                key: &meeting.key,
-                summary: &meeting.summary,
-            })
-        } else {
-            let entry = meetings.entries.get(self.ids.get(from)?.id())?;
-            Some(At {
-                key: &entry.key,
-                summary: &entry.summary,
-            })
+            return Ok(meetings.settled.get(from)?.map(|meeting| At {
+                key: meeting.key,
+                held: Cow::Owned(meeting.summary),
+            }));
         }
+        let entry = self
+            .ids
+            .get(from)
+            .and_then(|id| meetings.entries.get(id.id()));
+        Ok(entry.map(|entry| At {
+            key: entry.key,
+            held: Cow::Borrowed(&entry.summary),
+        }))
+    }
+
+    /// The meetings at `at` of the history, with their index, oldest first.
+    pub(super) fn each<'h, 'c: 'h>(
+        &'h self,
+        at: impl IntoIterator<Item = usize> + 'h,
+        meetings: Meetings<'c>,
+    ) -> impl Iterator<Item = Result<(usize, At<'c>), SpillError>> + 'h {
+        at.into_iter()
+            .filter_map(move |at| self.at(at, meetings).map(|m| Some((at, m?))).transpose())
     }
 
     /// Every meeting of the history, oldest first, with its index.
     pub(super) fn iter<'h, 'c: 'h>(
         &'h self,
         meetings: Meetings<'c>,
-    ) -> impl Iterator<Item = (usize, At<'c>)> + 'h {
-        (0..self.len).filter_map(move |at| Some((at, self.at(at, meetings)?)))
+    ) -> impl Iterator<Item = Result<(usize, At<'c>), SpillError>> + 'h {
+        self.each(0..self.len, meetings)
     }
 
     /// The index of the first meeting that starts at `from` or later (the history is in start
     /// order).
-    pub(super) fn first_from(&self, meetings: Meetings<'_>, from: DateTime<Utc>) -> usize {
+    ///
+    /// # Errors
+    /// The spill file failed.
+    pub(super) fn first_from(
+        &self,
+        meetings: Meetings<'_>,
+        from: DateTime<Utc>,
+    ) -> Result<usize, SpillError> {
         let (mut low, mut high) = (0, self.len);
         while low < high {
             let mid = low + (high - low) / 2;
-            if self
-                .at(mid, meetings)
-                .is_none_or(|m| m.summary.start() < from)
-            {
+            if self.at(mid, meetings)?.is_none_or(|m| m.start() < from) {
                 low = mid + 1;
             } else {
                 high = mid;
             }
         }
-        low
+        Ok(low)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::site::render_cache::{CachedMeeting, MeetingSummary, PackedSessions, Text};
+    use crate::site::render_cache::{CachedMeeting, PackedSessions, Text};
 
     fn entry(id: &str, start: &str) -> (MeetingKey, Box<CachedMeeting>) {
         let start = crate::db::test_support::t(start);
@@ -190,39 +236,61 @@ mod tests {
         ]
         .into_iter()
         .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let spill = crate::site::render_cache::Spill::create(dir.path()).unwrap();
         let mut settled = Settled::default();
         let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 1, d).unwrap();
-        // Settled newest first, as a build reaches archives; each day's meetings in id order.
-        settled.settle(
-            "archive/2026-01-04.sqlite.zst",
-            day(4),
-            vec![
-                entry("s1", "2026-01-04T12:00:00Z"),
-                entry("s2", "2026-01-04T08:00:00Z"),
-            ],
-        );
-        settled.settle(
-            "archive/2026-01-02.sqlite.zst",
-            day(2),
-            vec![entry("s3", "2026-01-02T10:00:00Z")],
-        );
+        // Settled newest first, as a build reaches archives; each day's meetings in id order,
+        // their summaries in the spill file.
+        let spilled = |list: Vec<(MeetingKey, Box<CachedMeeting>)>| {
+            list.into_iter()
+                .map(|(id, mut entry)| {
+                    entry.summary.spill_to(&spill).unwrap();
+                    (id, entry)
+                })
+                .collect::<Vec<_>>()
+        };
+        let four = spilled(vec![
+            entry("s1", "2026-01-04T12:00:00Z"),
+            entry("s2", "2026-01-04T08:00:00Z"),
+        ]);
+        let two = spilled(vec![entry("s3", "2026-01-02T10:00:00Z")]);
+        for (archive, d, list) in [
+            ("archive/2026-01-04.sqlite.zst", 4, &four),
+            ("archive/2026-01-02.sqlite.zst", 2, &two),
+        ] {
+            let entries = list.iter().map(|(id, entry)| (id, &**entry));
+            settled.settle(archive, day(d), (entries, &spill)).unwrap();
+        }
+        // A summary not in the spill file: nothing settled.
+        let here = [entry("s4", "2026-01-05T10:00:00Z")];
+        let archive = "archive/2026-01-05.sqlite.zst";
+        let refs = here.iter().map(|(id, entry)| (id, &**entry));
+        assert!(settled.settle(archive, day(5), (refs, &spill)).is_err());
+        assert!(!settled.holds(archive) && settled.len() == 3);
         let meetings = Meetings {
             entries: &entries,
             settled: &settled,
         };
-        let history = History::of(meetings);
+        let history = History::of(meetings).unwrap();
         let order: Vec<String> = history
             .iter(meetings)
-            .map(|(_, m)| m.summary.get().unwrap().instance_id.to_string())
+            .map(|m| m.unwrap().1.summary().unwrap().instance_id.to_string())
             .collect();
         assert_eq!(order, ["z", "s3", "a", "b", "s2", "s1", "c"]);
         assert_eq!(history.len(), 7);
-        assert!(history.at(7, meetings).is_none());
+        assert!(history.at(7, meetings).unwrap().is_none());
+        let s2 = history.at(4, meetings).unwrap().unwrap();
+        assert_eq!(s2.key, ContentHash::of(b"s2"));
         assert_eq!(
-            history.at(4, meetings).unwrap().key,
-            &ContentHash::of(b"s2")
+            s2.start(),
+            crate::db::test_support::t("2026-01-04T08:00:00Z")
         );
-        let from = |t| history.first_from(meetings, crate::db::test_support::t(t));
+        let from = |t| {
+            history
+                .first_from(meetings, crate::db::test_support::t(t))
+                .unwrap()
+        };
         assert_eq!(from("2026-01-04T00:00:00Z"), 4);
         assert_eq!(from("2026-01-04T09:00:00Z"), 5);
         assert_eq!(from("2026-01-07T00:00:00Z"), 7);
@@ -233,6 +301,6 @@ mod tests {
             entries: &entries,
             settled: &none,
         };
-        assert_eq!(History::of(entries_only).len(), 4);
+        assert_eq!(History::of(entries_only).unwrap().len(), 4);
     }
 }

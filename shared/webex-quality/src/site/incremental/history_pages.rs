@@ -19,7 +19,8 @@ use crate::site::list_pages::{
 };
 use crate::site::office_pages::OfficeTallies;
 use crate::site::render_cache::{
-    self, CachedFiles, ContentHash, FileHashes, MeetingSummary, RenderCache, Texts, UsedTexts,
+    CachedFiles, CombinedKey, ContentHash, FileHashes, MeetingSummary, RenderCache, Texts,
+    UsedTexts,
 };
 use crate::site::written::RenderedFiles;
 use crate::site::{SiteOptions, StatusView, render_status};
@@ -66,7 +67,7 @@ impl<'a> SiteBuilder<'a> {
             entries: &entries,
             settled: &settled,
         };
-        let ids = History::of(meetings);
+        let ids = History::of(meetings)?;
         let history = || ids.iter(meetings);
         let mut cache = self.previous;
         let build = &mut self.build;
@@ -84,9 +85,10 @@ impl<'a> SiteBuilder<'a> {
         let mut overview = OverviewTallies::new(now);
         let mut offices = OfficeTallies::new(now, options);
         let mut used = UsedTexts::new(&texts);
-        for (m, meeting) in history() {
-            let summary = meeting.summary.get()?;
-            counter.add((m, meeting.key), &summary, &texts);
+        for meeting in history() {
+            let (m, meeting) = meeting?;
+            let summary = meeting.summary()?;
+            counter.add((m, &meeting.key), &summary, &texts);
             overview.add(&summary, &texts);
             offices.add(&summary, &texts);
             summary.mark_texts(&mut used);
@@ -138,8 +140,9 @@ impl<'a> SiteBuilder<'a> {
         }
         if !missed.is_empty() {
             let mut found: HashMap<&str, SessionRefs> = HashMap::default();
-            for (m, meeting) in history() {
-                let summary = meeting.summary.get()?;
+            for meeting in history() {
+                let (m, meeting) = meeting?;
+                let summary = meeting.summary()?;
                 for (i, session) in summary.sessions.iter().enumerate() {
                     let person = texts.get(session.person);
                     if missed.contains_key(person) {
@@ -156,14 +159,17 @@ impl<'a> SiteBuilder<'a> {
             );
             for (person, (path, key)) in missed {
                 let sessions = found.remove(person).unwrap_or_default();
-                let key = key.unwrap_or_else(|| {
-                    render_cache::combined_key(
-                        sessions
-                            .iter()
-                            .filter_map(|(m, _)| ids.at(m as usize, meetings))
-                            .map(|m| m.key),
-                    )
-                });
+                let key = match key {
+                    Some(key) => key,
+                    None => {
+                        let mut combined = CombinedKey::default();
+                        for meeting in ids.each(sessions.iter().map(|(m, _)| m as usize), meetings)
+                        {
+                            combined.add(&meeting?.1.key);
+                        }
+                        combined.finish()
+                    }
+                };
                 if let Some(cached) = previous
                     .as_mut()
                     .and_then(|p| p.take_person(&path, &key, today))
@@ -360,15 +366,15 @@ impl SiteBuild {
             let Some(todo) = pages.todo.next() else { break };
             let cache = &self.cache;
             // Each meeting's summary read back once (a person's sessions are in meeting order).
-            let mut meetings: Vec<(&ContentHash, Cow<'_, MeetingSummary>)> = Vec::new();
+            let mut meetings: Vec<(ContentHash, Cow<'_, MeetingSummary>)> = Vec::new();
             let mut found = Vec::new();
             let mut last = None;
             for (m, index) in todo.sessions.iter() {
-                let Some(meeting) = pages.ids.at(m as usize, Meetings::of(cache)) else {
+                let Some(meeting) = pages.ids.at(m as usize, Meetings::of(cache))? else {
                     continue;
                 };
                 if last != Some(m) {
-                    meetings.push((meeting.key, meeting.summary.get()?));
+                    meetings.push((meeting.key, meeting.summary()?));
                     last = Some(m);
                 }
                 let at = meetings.len() - 1;
@@ -378,7 +384,7 @@ impl SiteBuild {
             }
             let sessions: Vec<(&ContentHash, &MeetingSummary, _)> = found
                 .into_iter()
-                .map(|(at, session)| (meetings[at].0, &*meetings[at].1, session))
+                .map(|(at, session)| (&meetings[at].0, &*meetings[at].1, session))
                 .collect();
             let html = render(
                 "person",

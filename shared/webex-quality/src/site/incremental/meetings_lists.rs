@@ -13,7 +13,7 @@ use crate::site::SiteOptions;
 use crate::site::build::{BuildError, render_to};
 use crate::site::exports::{SessionRow, meeting_export, table_into};
 use crate::site::list_pages::{DayLink, LaterRows, MeetingsPage, day_path};
-use crate::site::render_cache::{self, CachedFiles, ContentHash, FileHashes};
+use crate::site::render_cache::{CachedFiles, CombinedKey, ContentHash, FileHashes};
 use crate::site::texts::Texts;
 use crate::site::written::{Output, RenderedFiles, WrittenFile};
 
@@ -33,18 +33,15 @@ pub(super) fn meetings_lists(
     (options, thresholds, work_dir): (&SiteOptions, &Thresholds, Option<&Path>),
 ) -> Result<(Vec<DayTodo>, RecentExports), BuildError> {
     let recent_from = options.generated - chrono::Duration::days(RECENT_DAYS);
-    let start = |at: usize| history.at(at, meetings).map(|m| m.summary.start());
     // The history is in start order: a day's meetings are next to each other, and the last 7
     // days are its end (ranges of it, not an index a meeting).
     let mut by_day: BTreeMap<chrono::NaiveDate, Range<usize>> = BTreeMap::new();
-    for at in 0..history.len() {
-        let Some(day) = start(at).map(|s| s.date_naive()) else {
-            continue;
-        };
-        let range = by_day.entry(day).or_insert(at..at);
+    for meeting in history.iter(meetings) {
+        let (at, meeting) = meeting?;
+        let range = by_day.entry(meeting.start().date_naive()).or_insert(at..at);
         range.end = at + 1;
     }
-    let recent = history.first_from(meetings, recent_from)..history.len();
+    let recent = history.first_from(meetings, recent_from)?..history.len();
     // The last 7 days' summaries, read back one at a time for what orders the page's rows, then
     // again for each row as the page is written (neither the summaries nor the rows are held
     // beside the page: 7 days of summaries with their sessions were 6 MB at 1,000 meetings a day,
@@ -52,12 +49,12 @@ pub(super) fn meetings_lists(
     // ([`render_recent_export`]): the page and the exports are not held together.
     let mut rows = LaterRows::new("", (texts, options));
     for at in recent.clone().rev() {
-        if let Some(meeting) = history.at(at, meetings) {
-            rows.add(at, &*meeting.summary.get()?);
+        if let Some(meeting) = history.at(at, meetings)? {
+            rows.add(at, &*meeting.summary()?);
         }
     }
-    let read = move |at: usize| match history.at(at, meetings) {
-        Some(meeting) => meeting.summary.get(),
+    let read = move |at: usize| match history.at(at, meetings)? {
+        Some(meeting) => meeting.summary(),
         None => Err(std::io::Error::other("a meeting of the last 7 days left the build").into()),
     };
     let page = MeetingsPage::of_later_rows(
@@ -103,12 +100,11 @@ pub(super) fn meetings_lists(
     let mut todo = Vec::new();
     for (day, range) in &by_day {
         let path = day_path(*day);
-        let key = render_cache::combined_key(
-            range
-                .clone()
-                .filter_map(|at| history.at(at, meetings))
-                .map(|m| m.key),
-        );
+        let mut key = CombinedKey::default();
+        for meeting in history.each(range.clone(), meetings) {
+            key.add(&meeting?.1.key);
+        }
+        let key = key.finish();
         if let Some(cached) = previous
             .as_mut()
             .and_then(|p| p.take_unchanged(|c| &mut c.days, &path, &key))
@@ -173,12 +169,9 @@ pub(super) fn render_recent_export(
     let cache = &build.cache;
     let (output, hash) = Output::make(work_dir, path, |out| {
         let mut failed = None;
-        let exports = recent
-            .meetings
-            .clone()
-            .rev()
-            .filter_map(|at| history.at(at, Meetings::of(cache)))
-            .map_while(|m| match m.summary.get() {
+        let exports = history
+            .each(recent.meetings.clone().rev(), Meetings::of(cache))
+            .map_while(|m| match m.and_then(|(_, m)| m.summary()) {
                 Ok(a) => Some(meeting_export(&a, &cache.texts)),
                 Err(error) => {
                     failed = Some(error);
@@ -261,16 +254,13 @@ pub(super) fn render_day(
     let cache = &build.cache;
     let texts = &cache.texts;
     let meetings = || {
-        day.todo
-            .meetings
-            .clone()
-            .filter_map(|at| history.at(at, Meetings::of(cache)))
+        history
+            .each(day.todo.meetings.clone(), Meetings::of(cache))
+            .map(|m| m.and_then(|(_, m)| m.summary()))
     };
     let [path, csv, json, sessions_csv, sessions_json] = day.todo.paths();
     let rendered = if day.done == 0 {
-        let loaded = meetings()
-            .map(|m| m.summary.get())
-            .collect::<Result<Vec<_>, _>>()?;
+        let loaded = meetings().collect::<Result<Vec<_>, _>>()?;
         let date = day.todo.day;
         // Newest first, each row made from its summary as the page is written.
         let mut rows = LaterRows::new("../", (texts, options));
@@ -317,7 +307,7 @@ pub(super) fn render_day(
         let (output, hash) = Output::make(work_dir, &target, |out| {
             let mut failed = None;
             let rows = meetings()
-                .map_while(|m| match m.summary.get() {
+                .map_while(|m| match m {
                     Ok(a) => Some(a),
                     Err(error) => {
                         failed = Some(error);

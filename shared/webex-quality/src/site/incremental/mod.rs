@@ -389,18 +389,31 @@ impl<'a> SiteBuilder<'a> {
             unchanged = true;
         }
         let settling = (spill.is_some(), (&*days, &*shared_days), &*build);
-        if let Some(day) = settles(&taken, (&ids, unchanged), settling) {
+        let settled = match (settles(&taken, (&ids, unchanged), settling), spill) {
+            (Some(day), Some(spill)) => {
+                // Each summary in the spill file (a part is read there; a cache read whole, not).
+                let spilled = taken
+                    .iter_mut()
+                    .try_for_each(|((_, entry), _)| entry.summary.spill_to(spill));
+                let entries = taken.iter().map(|((id, entry), _)| (id, &**entry));
+                match spilled.and_then(|()| build.cache.settled.settle(key, day, (entries, spill)))
+                {
+                    Ok(list) => Some(list),
+                    Err(error) => {
+                        tracing::warn!(archive = key, %error, "the archive could not be settled: its meetings are kept as entries");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        if let Some(list) = settled {
             let pages = taken.len();
-            let entries = taken
-                .into_iter()
-                .map(|(entry, path)| {
-                    build.take_over(&path);
-                    build.kept += 1;
-                    build.meetings_reused += 1;
-                    entry
-                })
-                .collect();
-            let list = build.cache.settled.settle(key, day, entries);
+            for (_, path) in taken {
+                build.take_over(&path);
+                build.kept += 1;
+                build.meetings_reused += 1;
+            }
             if whole {
                 // Published as its list: taken over, and its pages counted as taken over.
                 build.take_over(&settled_entry);
@@ -460,15 +473,34 @@ impl<'a> SiteBuilder<'a> {
             return false;
         }
         let listed: Vec<String> = listed.into_iter().map(str::to_owned).collect();
-        let cache = &mut self.build.cache;
-        cache.archives.remove(archive);
+        let Some(spill) = self.spill.as_ref() else {
+            return false;
+        };
+        let RenderCache {
+            meetings, settled, ..
+        } = &mut self.build.cache;
         let entries = listed
             .iter()
-            .filter_map(|id| cache.meetings.remove_entry(id.as_str()))
-            .collect();
+            .filter_map(|id| meetings.get_key_value(id.as_str()))
+            .map(|(id, entry)| (id, &**entry));
+        let list = match settled.settle(archive, day, (entries, spill)) {
+            Ok(list) => list,
+            Err(error) => {
+                tracing::warn!(archive, %error, "the archive could not be settled: its meetings are kept as entries");
+                return false;
+            }
+        };
+        let cache = &mut self.build.cache;
+        cache.archives.remove(archive);
+        for id in &listed {
+            cache.meetings.remove(id.as_str());
+        }
         self.days.remove(&day);
-        tracing::debug!(archive, meetings = listed.len(), "read and rendered: settled");
-        let list = cache.settled.settle(archive, day, entries);
+        tracing::debug!(
+            archive,
+            meetings = listed.len(),
+            "read and rendered: settled"
+        );
         cache.settled.to_write(archive);
         self.waiting += list.len();
         self.build

@@ -159,6 +159,24 @@ impl HeldSummary {
         self.spill_to(&spill)
     }
 
+    /// Where the summary is in its spill file, with its start and its record's length, when it
+    /// is in one ([`HeldSummary::spilled_at`] makes it again).
+    pub(crate) fn place(&self) -> Option<(DateTime<Utc>, Spilled, u32)> {
+        match &self.0 {
+            Body::Here(_) => None,
+            Body::Spilled(start, _, at, record_len) => Some((*start, *at, *record_len)),
+        }
+    }
+
+    /// The summary of a meeting starting at `start` in `spill` at `at`, its record `record_len`
+    /// bytes long ([`HeldSummary::place`]).
+    pub(crate) fn spilled_at(
+        spill: &Arc<Spill>,
+        (start, at, record_len): (DateTime<Utc>, Spilled, u32),
+    ) -> Self {
+        Self(Body::Spilled(start, Arc::clone(spill), at, record_len))
+    }
+
     /// Whether the summary is in a spill file.
     #[cfg(test)]
     pub(crate) fn is_spilled(&self) -> bool {

@@ -314,12 +314,7 @@ impl RenderCache {
             return Err(error);
         }
         // What the build's history points at is the entries' summary, renumbered.
-        for (id, summary) in settled.iter().zip(self.settled.summaries_mut()) {
-            if let Some(entry) = self.meetings.get(id.id()) {
-                summary.clone_from(&entry.summary);
-            }
-        }
-        Ok(())
+        self.repoint_settled(&settled)
     }
 
     /// Whether files rendered for this cache may be kept by a build with `fingerprint`.

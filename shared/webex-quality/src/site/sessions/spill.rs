@@ -30,6 +30,24 @@ pub(crate) struct Spilled {
     len: u32,
 }
 
+impl Spilled {
+    /// The `len` bytes at `at`: a part of what one [`Spill::append`] wrote (a read must not
+    /// span two).
+    pub(crate) fn new(at: u64, len: u32) -> Self {
+        Self { at, len }
+    }
+
+    /// Where the bytes start.
+    pub(crate) fn at(self) -> u64 {
+        self.at
+    }
+
+    /// How many.
+    pub(crate) fn len(self) -> u32 {
+        self.len
+    }
+}
+
 /// The spill file (see the module's documentation).
 pub struct Spill {
     /// Its name, while it has one (not Unix).
