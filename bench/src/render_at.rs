@@ -53,7 +53,7 @@ async fn run() -> Result<String, Box<dyn std::error::Error>> {
         refreshed.files,
         refreshed.meetings_rendered,
         refreshed.people_rendered,
-        refreshed.published.uploaded.len(),
+        refreshed.published.uploaded_count(),
         refreshed.published.deleted.len()
     ))
 }

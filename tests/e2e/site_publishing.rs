@@ -232,7 +232,7 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     assert!(first.meetings_rendered > 10, "{first:?}");
     assert!(first.cache_written);
     assert_eq!(first.meetings_reused, 0);
-    assert_eq!(first.published.uploaded.len(), first.files);
+    assert_eq!(first.published.uploaded_count(), first.files);
     assert!(!first.authorization_needed);
 
     // Nothing new: no meeting or person page is rendered, nothing is uploaded.
@@ -343,7 +343,7 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
         "people outside the new meetings are kept: {after:?}"
     );
     let page = webex_quality::site::meeting_path(&next.instance_id);
-    assert!(after.published.uploaded.contains(&page.as_str().into()));
+    assert!(after.published.paths().unwrap().contains(&page));
 
     // A page missing from the site store is rendered again even though its inputs did not change.
     site.delete(&page).await.unwrap();
@@ -362,7 +362,7 @@ async fn after_a_cycle_only_the_pages_whose_inputs_changed_are_rendered_again() 
     .unwrap();
     let repaired = render(Thresholds::default()).await;
     assert_eq!(repaired.meetings_rendered, 1, "{repaired:?}");
-    assert!(repaired.published.uploaded.contains(&page.as_str().into()));
+    assert!(repaired.published.paths().unwrap().contains(&page));
 
     // What the incremental builds left (kept pages, the cache's summaries and strings) is what a
     // full rebuild renders: the same files, byte for byte, but for the pages of people in a meeting

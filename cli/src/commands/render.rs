@@ -42,7 +42,7 @@ pub(crate) async fn render_with(
             site.display(),
             rendered.meetings_rendered,
             rendered.meetings_reused,
-            rendered.published.uploaded.len(),
+            rendered.published.uploaded_count(),
             rendered.published.deleted.len()
         ),
     );

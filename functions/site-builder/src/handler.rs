@@ -182,7 +182,7 @@ pub(crate) async fn function_handler(
         files: rendered.files,
         meetings_rendered: rendered.meetings_rendered,
         meetings_failed: rendered.meetings_failed,
-        uploaded: rendered.published.uploaded.len(),
+        uploaded: rendered.published.uploaded_count(),
         deleted: rendered.published.deleted.len(),
         complete: rendered.complete,
     };

@@ -3,6 +3,8 @@
 //! Assets carry their content hash in their names and are cached for a year; HTML and exports are
 //! revalidated on every view.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 use super::file_hashes::{ContentHash, SitePath};
@@ -19,14 +21,117 @@ pub const MANIFEST_KEY: &str = "manifest.json";
 /// Its paths are the build's manifest's (one allocation each, shared): a full rebuild at 30 days of
 /// 1,000 meetings a day publishes 30,000 files, and two copies of every path more held about 5 MB of
 /// its peak.
+///
+/// A render's report holds the first [`HELD_UPLOADS`] paths uploaded and writes the others to a file
+/// of its work folder ([`Published::logging_to`]): a full rebuild uploads every file of the site, and
+/// their paths (about 100 bytes each with their allocation) were what still grew with history in a
+/// full rebuild's peak (3.2 MB at 30 days). A lost race reads them back ([`Published::paths`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Published {
-    /// Files uploaded (new or changed).
+    /// Files uploaded (new or changed): the first [`HELD_UPLOADS`] when the report logs the rest
+    /// ([`Published::uploaded_count`], [`Published::paths`]), else all.
     pub uploaded: Vec<SitePath>,
     /// Files removed.
     pub deleted: Vec<String>,
     /// Files left as they were.
     pub unchanged: usize,
+    /// Where the uploads past the first [`HELD_UPLOADS`] are written, when anywhere.
+    more: Option<UploadLog>,
+}
+
+/// How many uploaded paths a report that logs the rest holds ([`Published::logging_to`]).
+pub const HELD_UPLOADS: usize = 1024;
+
+/// Paths uploaded, one a line, in a nameless file of the work folder (as the spill file: nothing is
+/// left behind by a render that stops), and how many.
+#[derive(Debug, Clone)]
+struct UploadLog(Arc<std::sync::Mutex<(std::fs::File, usize)>>);
+
+impl PartialEq for UploadLog {
+    /// The same log.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for UploadLog {}
+
+impl UploadLog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (std::fs::File, usize)> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Published {
+    /// An empty report that holds the first [`HELD_UPLOADS`] paths uploaded and writes the others
+    /// to a nameless file in `work_dir`.
+    ///
+    /// # Errors
+    /// The file cannot be made.
+    pub fn logging_to(work_dir: &std::path::Path) -> std::io::Result<Self> {
+        let (file, path) =
+            crate::storage::private::create_nameless(work_dir, ("uploaded", ".txt"))?;
+        if let Some(path) = path {
+            // Not Unix: the name stays while the file is open; it is only read by this report.
+            let _ = std::fs::remove_file(path);
+        }
+        Ok(Self {
+            more: Some(UploadLog(Arc::new(std::sync::Mutex::new((file, 0))))),
+            ..Self::default()
+        })
+    }
+
+    /// Adds uploaded `paths`.
+    ///
+    /// # Errors
+    /// The log cannot be written.
+    fn record(&mut self, paths: impl IntoIterator<Item = SitePath>) -> std::io::Result<()> {
+        use std::io::Write;
+        let Some(log) = &self.more else {
+            self.uploaded.extend(paths);
+            return Ok(());
+        };
+        let mut log = log.lock();
+        let (file, count) = &mut *log;
+        let mut lines = Vec::new();
+        for path in paths {
+            if self.uploaded.len() < HELD_UPLOADS {
+                self.uploaded.push(path);
+            } else {
+                lines.extend_from_slice(path.as_bytes());
+                lines.push(b'\n');
+                *count += 1;
+            }
+        }
+        file.write_all(&lines)
+    }
+
+    /// How many files were uploaded.
+    #[must_use]
+    pub fn uploaded_count(&self) -> usize {
+        self.uploaded.len() + self.more.as_ref().map_or(0, |log| log.lock().1)
+    }
+
+    /// Every path uploaded, in order (those logged read back).
+    ///
+    /// # Errors
+    /// The log cannot be read.
+    pub fn paths(&self) -> std::io::Result<Vec<String>> {
+        use std::io::{Read, Seek};
+        let mut paths: Vec<String> = self.uploaded.iter().map(ToString::to_string).collect();
+        if let Some(log) = &self.more {
+            let mut log = log.lock();
+            let file = &mut log.0;
+            let mut text = String::new();
+            file.rewind()?;
+            file.read_to_string(&mut text)?;
+            file.seek(std::io::SeekFrom::End(0))?;
+            paths.extend(text.lines().map(str::to_owned));
+        }
+        Ok(paths)
+    }
 }
 
 /// The site's own eight kinds of file, with the charset the pages need. (`mime_guess` is in the CLI's
@@ -204,7 +309,7 @@ pub async fn publish_some(
         }
         changed.push((shared, site_file(path, Bytes::from(bytes))));
     }
-    publish_batch(store, changed, &mut report.uploaded).await?;
+    publish_batch(store, changed, report).await?;
     Ok(())
 }
 
@@ -232,8 +337,9 @@ pub(crate) async fn publish_written(
     store
         .publish_file(&file.path, file.local(), metadata, PutCondition::Always)
         .await?;
-    report.uploaded.push(shared);
-    Ok(())
+    report
+        .record([shared])
+        .map_err(|e| StoreError::backend("put", &file.path, format!("the publish report: {e}")))
 }
 
 /// Rendered files wait for publishing up to about this many bytes. Since a batch is one blocking task
@@ -247,15 +353,16 @@ pub(super) const PUBLISH_BATCH_BYTES: usize = 2 << 20;
 async fn publish_batch(
     store: &dyn ObjectStore,
     files: Vec<(SitePath, SiteFile)>,
-    uploaded: &mut Vec<SitePath>,
+    report: &mut Published,
 ) -> Result<(), StoreError> {
     if files.is_empty() {
         return Ok(());
     }
     let (paths, files): (Vec<SitePath>, Vec<SiteFile>) = files.into_iter().unzip();
     store.publish_all(files).await?;
-    uploaded.extend(paths);
-    Ok(())
+    report
+        .record(paths)
+        .map_err(|e| StoreError::backend("put", "", format!("the publish report: {e}")))
 }
 
 /// `bytes` to publish as `path`, with the metadata its kind of file is served with.
@@ -319,11 +426,11 @@ async fn publish_files(
         ));
         if batch_bytes >= PUBLISH_BATCH_BYTES {
             batch_bytes = 0;
-            publish_batch(store, std::mem::take(&mut changed), &mut report.uploaded).await?;
+            publish_batch(store, std::mem::take(&mut changed), &mut report).await?;
         }
     }
-    publish_batch(store, changed, &mut report.uploaded).await?;
-    report.unchanged = hashes.len().saturating_sub(report.uploaded.len());
+    publish_batch(store, changed, &mut report).await?;
+    report.unchanged = hashes.len().saturating_sub(report.uploaded_count());
     let manifest = ManifestEntries { files: hashes };
     report = write_manifest(store, (&manifest, work_dir), version, report).await?;
     // Removed only once the manifest that no longer lists them is in place: a lost race removes
@@ -420,7 +527,9 @@ pub(super) async fn write_manifest(
     match written {
         Ok(_) => Ok(report),
         Err(StoreError::PreconditionFailed { .. }) => Err(PublishError::ManifestChanged {
-            uploaded: report.uploaded.iter().map(ToString::to_string).collect(),
+            uploaded: report.paths().map_err(|e| {
+                StoreError::backend("put", MANIFEST_KEY, format!("the publish report: {e}"))
+            })?,
         }),
         Err(other) => Err(other.into()),
     }
@@ -620,6 +729,38 @@ mod tests {
             .unwrap();
         assert!(damaged.files.is_empty() && damaged.etag.is_some());
         assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_renders_report_holds_its_first_uploads_and_logs_the_rest_to_a_nameless_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        let mut report = Published::logging_to(&work).unwrap();
+        let paths: Vec<String> = (0..HELD_UPLOADS + 3)
+            .map(|i| format!("meetings/m{i}.html"))
+            .collect();
+        report
+            .record(paths[..10].iter().map(|p| SitePath::from(p.as_str())))
+            .unwrap();
+        report
+            .record(paths[10..].iter().map(|p| SitePath::from(p.as_str())))
+            .unwrap();
+        assert_eq!(report.uploaded.len(), HELD_UPLOADS, "the rest logged");
+        assert_eq!(report.uploaded_count(), paths.len());
+        assert_eq!(report.paths().unwrap(), paths);
+        // Read back twice, and added to after: the log goes on at its end.
+        report.record([SitePath::from("index.html")]).unwrap();
+        let mut all = paths.clone();
+        all.push("index.html".into());
+        assert_eq!(report.paths().unwrap(), all);
+        #[cfg(unix)]
+        assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0, "nameless");
+        // Without a log, every path is held.
+        let mut held = Published::default();
+        held.record(paths.iter().map(|p| SitePath::from(p.as_str())))
+            .unwrap();
+        assert_eq!(held.uploaded.len(), paths.len());
+        assert_eq!(held.paths().unwrap(), paths);
     }
 
     #[test]

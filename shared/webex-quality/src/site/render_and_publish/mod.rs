@@ -480,7 +480,15 @@ async fn render_once(
     }
     // Rendered files are published a batch at a time as the build goes on: memory holds one
     // batch, not the site.
-    let mut streamed = Published::default();
+    // The report logs the paths past its first thousand to a file: a full rebuild uploads every
+    // file of the site.
+    let mut streamed = Published::logging_to(work_dir).map_err(|e| {
+        StoreError::backend(
+            "put",
+            "",
+            format!("the publish report in the work folder: {e}"),
+        )
+    })?;
     let has_banner = options.authorization_needed.is_some();
     let (view, finished) = {
         let db = Database::open(&copy.path)?;
