@@ -37,8 +37,8 @@ pub use incremental::{
 pub use meeting_page::{MeetingMeta, render_meeting};
 pub use person_key::{PERSON_KEY_KEY, PersonKey};
 pub use publish::{
-    MANIFEST_KEY, Manifest, PublishError, Published, PublishedManifest, publish, publish_build,
-    publish_rest, publish_some, read_manifest, read_manifest_via,
+    HELD_UPLOADS, MANIFEST_KEY, Manifest, PublishError, Published, PublishedManifest, publish,
+    publish_build, publish_rest, publish_some, read_manifest, read_manifest_via,
 };
 pub use render_and_publish::{
     RENDER_INPUTS, RefreshError, RenderBudget, Rendered, banner, render_from_store,
