@@ -268,6 +268,26 @@ async fn old_days_leave_the_hot_object_for_archives_and_every_reader_sees_every_
     sim.shutdown().await;
 }
 
+/// A render of `store` into `site` with the default options, its work folder `work`, on `sim`'s
+/// clock.
+async fn render_with(
+    store: &SharedStore,
+    site: &dyn webex_quality::storage::ObjectStore,
+    work: &std::path::Path,
+    sim: &SimHandle,
+) -> webex_quality::site::Rendered {
+    render_from_store(
+        store,
+        site,
+        work.to_path_buf(),
+        SiteOptions::default(),
+        &Thresholds::default(),
+        sim_clock(sim),
+    )
+    .await
+    .unwrap()
+}
+
 /// Puts bytes that are not a part of the render cache at `key`.
 async fn damage(store: &SharedStore, key: &str) {
     store
@@ -454,16 +474,7 @@ async fn a_finished_day_is_archived_the_next_day_and_a_renamed_meeting_goes_to_a
         Arc::new(webex_quality::storage::FolderStore::new(temp_dir("settled-site")).unwrap());
     let work = temp_dir("settled-render");
     for render in 0..2 {
-        let rendered = render_from_store(
-            &store,
-            site.as_ref(),
-            work.clone(),
-            SiteOptions::default(),
-            &Thresholds::default(),
-            sim_clock(&sim),
-        )
-        .await
-        .unwrap();
+        let rendered = render_with(&store, site.as_ref(), &work, &sim).await;
         if render == 1 {
             assert_eq!(rendered.archives_read, 0, "{rendered:?}");
         }
@@ -502,18 +513,7 @@ async fn the_render_caches_part_of_an_archive_lies_beside_it_in_the_bucket() {
     let archives = history::list_archives(&store).await.unwrap();
     let (site, _) = crate::s3::store("parts/site").await;
     let work = temp_dir("parts-render");
-    let render = async || {
-        render_from_store(
-            &store,
-            site.as_ref(),
-            work.clone(),
-            SiteOptions::default(),
-            &Thresholds::default(),
-            sim_clock(&sim),
-        )
-        .await
-        .unwrap()
-    };
+    let render = async || render_with(&store, site.as_ref(), &work, &sim).await;
     let first = render().await;
     assert_eq!(first.archives_read, archives.len(), "{first:?}");
     assert_eq!(first.cache_parts_written, archives.len());

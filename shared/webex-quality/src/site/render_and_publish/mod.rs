@@ -336,6 +336,25 @@ async fn add_streamed(
     }
 }
 
+/// Publishes the files waiting in `builder` (a settled archive's list of pages).
+///
+/// # Errors
+/// The site store failed.
+async fn publish_waiting(
+    builder: &mut SiteBuilder<'_>,
+    site: &dyn ObjectStore,
+    report: &mut Published,
+) -> Result<(), StoreError> {
+    let files = builder.take_files();
+    publish_some(
+        site,
+        (builder.published(), builder.manifest()),
+        files,
+        report,
+    )
+    .await
+}
+
 /// Before the archive `archive` is read again: when the site has it as settled (its list of pages
 /// in one file, `render_cache/settled.rs`), reads the list, to list its pages in what the build
 /// compares with ([`SiteBuilder::expand_settled`]).
@@ -509,14 +528,7 @@ async fn render_once(
         if builder.reuse_archive(&key) {
             // Its list of pages, when the build settled it for the first time: published now,
             // rather than every archive's held till the end (3 MB at 30 days of history).
-            let files = builder.take_files();
-            publish_some(
-                site,
-                (builder.published(), builder.manifest()),
-                files,
-                &mut streamed,
-            )
-            .await?;
+            publish_waiting(&mut builder, site, &mut streamed).await?;
             continue;
         }
         expand_settled(site, &mut builder, &key).await?;
@@ -535,14 +547,7 @@ async fn render_once(
         // Read and rendered: settled (its entries let go) when it can be, its list of pages
         // published now.
         if finished && builder.settle_read(&key) {
-            let files = builder.take_files();
-            publish_some(
-                site,
-                (builder.published(), builder.manifest()),
-                files,
-                &mut streamed,
-            )
-            .await?;
+            publish_waiting(&mut builder, site, &mut streamed).await?;
         }
     }
     if stopped {

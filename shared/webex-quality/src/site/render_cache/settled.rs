@@ -1,9 +1,11 @@
-//! Archives a build keeps as the previous build left them, without an entry a meeting: a settled
-//! archive's meetings are held as their inputs' key, their page's hash and where their summary is
-//! in the spill file (about 110 bytes a meeting, in one list), not as cache entries keyed by their
-//! page's path in a map, listed again by their archive and by the history's order (about 290
-//! bytes a meeting, 7 MB of a render's peak at 30 days of 1,000 meetings a day with nothing
-//! changed). Their part of the render cache stays as the data store holds it (its digest is kept).
+//! Archives a build keeps as the previous build left them, or has just read and rendered, without
+//! an entry a meeting: a settled archive's meetings are fixed records in the render's spill file
+//! (inputs' key, page hash, start, where the summary is: 92 bytes), one archive's after another,
+//! not cache entries keyed by their page's path in a map, listed again by their archive and by
+//! the history's order (about 290 bytes a meeting of memory, 7 MB of a render's peak at 30 days of
+//! 1,000 meetings a day with nothing changed). Memory holds a few numbers an archive, and the
+//! archive read last. Their part of the render cache stays as the data store holds it (its digest
+//! is kept), or is written from the records when the cache is saved.
 //!
 //! The site's manifest lists a settled archive as one file, not a page a meeting:
 //! `_settled/<archive key>.json` ([`settled_path`]), the list of its meetings' pages and their
@@ -15,16 +17,16 @@
 //! with the days of history, not with its meetings (at 30 days of 1,000 meetings a day, reading
 //! it was 5.5 MB of a render's peak).
 //!
-//! A build settles an archive when it keeps every meeting of it, the part it read is the stored
-//! one, and no other meeting of the build starts on the archive's day
-//! ([`crate::site::SiteBuilder::reuse_archive`]): a day is then one run of the history.
+//! A build settles an archive when it keeps (or has rendered) every meeting of it, all on the
+//! archive's UTC day, no other meeting of the build starts on that day, and no other archive is of
+//! it ([`crate::site::SiteBuilder::reuse_archive`], [`crate::site::SiteBuilder::settle_read`]): a
+//! day is then one run of the history.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
-
-use std::sync::{Arc, Mutex};
 
 use super::{
     CachedMeeting, ContentHash, HeldSummary, Manifest, MeetingKey, RenderCache, SitePath, Spill,
